@@ -1,0 +1,55 @@
+#pragma once
+// NAME
+//   address.h - RFC 5321 mailbox and path parsing, with SMTPUTF8 (RFC 6531)
+// SUMMARY
+//   auto a = parseMailbox("user@example.org", {.smtputf8 = true});
+//   auto p = parsePath("<@relay:user@example.org>");  // reverse/forward path
+// DESCRIPTION
+//   Mailbox = Local-part "@" ( Domain / address-literal ).
+//   Local-part is a Dot-string or a Quoted-string (quoted-pairs allowed,
+//   printable ASCII only in quotes; UTF-8 too with smtputf8).
+//   Domain: sub-domains of letters, digits and hyphens, not starting or ending
+//   with a hyphen, each at most 63 octets; U-labels (valid UTF-8) with
+//   smtputf8. Address literals: [IPv4], [IPv6:...] (checked with inet_pton),
+//   and General-address-literal [tag:content].
+//   Limits (RFC 5321 4.5.3.1): local part 64 octets, domain 255, path 256.
+//   Invalid UTF-8 is always refused. A path's source route is accepted and
+//   dropped. The null reverse-path "<>" is accepted by parsePath only with
+//   allow_null.
+
+#include <string>
+#include <string_view>
+
+#include "util/result.h"
+
+namespace mtep::smtp {
+
+struct AddressOptions {
+  bool smtputf8 = true;     // accept UTF-8 in local part and domain
+  bool allow_null = false;  // parsePath: accept "<>" (empty mailbox)
+};
+
+struct Mailbox {
+  std::string local_part;   // as written, quotes removed and quoted-pairs resolved
+  std::string domain;       // as written (case kept); an address literal keeps its brackets
+  bool quoted = false;      // local part was a Quoted-string
+  bool literal = false;     // domain is an address literal
+  bool utf8 = false;        // contains non-ASCII octets
+  bool isNull() const { return local_part.empty() && domain.empty(); }
+  // The domain lower-cased (ASCII only) for lookups and policy.
+  std::string domainLower() const;
+  // Canonical text form: local part re-quoted when needed, "@", domain.
+  std::string toString() const;
+  // The binding key for tokens: toString() with ASCII letters lower-cased.
+  std::string canonicalLower() const;
+};
+
+Result<Mailbox> parseMailbox(std::string_view in, const AddressOptions& opts = {});
+// Accepts "<mailbox>", "<@a,@b:mailbox>", and a bare mailbox (lenient,
+// Postfix policy requests carry bare addresses). "<>" only with allow_null.
+Result<Mailbox> parsePath(std::string_view in, const AddressOptions& opts = {});
+// Checks a domain (not a literal) by the rules above; lets callers validate
+// config keys such as [domain."example.org"].
+Status checkDomain(std::string_view domain, bool smtputf8 = true);
+
+}  // namespace mtep::smtp

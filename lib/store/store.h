@@ -1,0 +1,55 @@
+#pragma once
+// NAME
+//   store.h - the suite's persistent state, behind one interface
+// SUMMARY
+//   auto st = store::open(config.store, clock);   // SQLite today, Redis later
+//   st->revokeToken(id, expires); st->isTokenRevoked(id);
+//   st->recordOnce("hashcash", stamp, expires)    // double-spend record
+// DESCRIPTION
+//   Every entry carries an expiry (Unix seconds); expired entries count as
+//   absent and purgeExpired() removes them. A Store object is used by one
+//   thread at a time; each thread or process opens its own. Errors are
+//   kTemporary when the backend is unavailable or busy (callers tempfail,
+//   never accept) and kInternal for impossible states.
+//   SQLite: WAL mode, busy timeout, several processes on one host at once;
+//   schema version in PRAGMA user_version, migrated forward on open; a newer
+//   schema than this build knows is refused.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "util/clock.h"
+#include "util/result.h"
+
+namespace mtep::store {
+
+class Store {
+ public:
+  virtual ~Store() = default;
+  virtual const char* backendName() const = 0;
+
+  // Token revocation. Revoking twice is not an error.
+  virtual Status revokeToken(std::string_view token_id, int64_t expires_at) = 0;
+  virtual Result<bool> isTokenRevoked(std::string_view token_id) = 0;
+
+  // Records (ns, key) when absent or expired: true = newly recorded, false =
+  // already present (a double spend). Atomic across processes.
+  virtual Result<bool> recordOnce(std::string_view ns, std::string_view key,
+                                  int64_t expires_at) = 0;
+
+  // Removes expired entries; returns how many.
+  virtual Result<uint64_t> purgeExpired() = 0;
+};
+
+struct SqliteOptions {
+  std::string path;              // database file; its directory must exist
+  int busy_timeout_ms = 2000;    // wait for other writers this long, then kTemporary
+};
+
+inline constexpr int kSqliteSchemaVersion = 1;
+
+Result<std::unique_ptr<Store>> openSqlite(const SqliteOptions& options, const Clock& clock);
+
+}  // namespace mtep::store
