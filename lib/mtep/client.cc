@@ -1,0 +1,1 @@
+#include "mtep/client.h"

@@ -1,0 +1,1 @@
+#include "mtep/server_session.h"
