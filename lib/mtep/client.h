@@ -9,8 +9,16 @@
 //   total deadline), connects with a timeout, sends one "?" and reads one
 //   response, then sends "Q" and reads the farewell (a dry close or any reply
 //   to Q counts as K2.3.0). Each call is one connection. Errors are
-//   kTemporary (unreachable, timeout, refused) or kProtocol (the peer sent
-//   something that is not MTEP); callers tempfail on both.
+//   kTemporary (unresolvable, unreachable, timeout, refused, closed before
+//   a full answer) or kProtocol (the peer sent something that is not MTEP);
+//   callers tempfail on both. Messages name host:port (and the address
+//   tried). Options that are not positive give kConfig.
+//   Addresses are tried in getaddrinfo order until one connects; once
+//   connected that server's answer (or failure) is final, so a query is
+//   never asked twice. The read timeout applies to each wait for data (and
+//   for send buffer space); the total deadline bounds the connect attempts
+//   and the exchange, except getaddrinfo itself, which has no timeout.
+//   Writes use MSG_NOSIGNAL: no SIGPIPE. Thread-safe (no shared state).
 //   STARTMTEP fallback over ESMTP comes with the Tor issue.
 
 #include <cstdint>

@@ -7,14 +7,22 @@
 // DESCRIPTION
 //   Fed whatever bytes arrive, in any slicing; appends complete response
 //   netstrings to the caller's buffer. Decisions taken:
-//   - "?" token [sender [recipient]]: the TokenChecker answers.
+//   Pipelined requests are answered in order; CR/LF between requests are
+//   ignored. Decisions taken:
+//   - "?" token [sender [recipient] ...]: the TokenChecker answers (extra
+//     elements are ignored). A D/Z/I answer without a code gets <class>.0.0.
 //   - "Q": "K2.3.0 CYA <farewell>", then close.
-//   - unknown command or missing argument: I5.5.1 / I5.5.2, conversation goes on.
-//   - framing error (bad length digit, leading zero, missing comma): D5.5.2,
-//     close. Request over max_request_size: D5.3.4, close.
-//   - after max_commands requests: the last one is answered, then close.
-//   - timeout (the daemon's timer): I4.4.2, close.
-//   Every answered command is reported once to the DecisionSink.
+//   - unknown command: I5.5.1; "?" without a token (or an empty one), or a
+//     request with no element at all: I5.5.2. The conversation goes on.
+//   - framing error, outside or inside the request (bad length digit, leading
+//     zero, empty length, missing comma): D5.5.2, close. Request over
+//     max_request_size, or with more than max_elements elements: D5.3.4, close.
+//   - after max_commands requests: the last one is answered, then close
+//     (max_commands 0 counts as 1).
+//   - timeout (the daemon's timer): I4.4.2, close. EOF: close, no reply.
+//   Bytes after the request that closes the session are dropped.
+//   Every reply sent is reported once to the DecisionSink, in order; replies
+//   to framing errors and timeouts carry an empty command.
 // SECURITY
 //   Nothing the peer sends can make it allocate more than max_request_size
 //   per request or throw.
@@ -49,17 +57,26 @@ class TokenChecker {
   virtual CheckResult check(const Query& query) = 0;
 };
 
+// Everything here is safe to log as is: command and sender have every byte
+// outside printable ASCII replaced by '?', the command is cut at
+// kMaxLoggedCommand bytes and the sender at kMaxLoggedSender bytes.
+// The views are valid only during the call.
+inline constexpr size_t kMaxLoggedCommand = 32;
+inline constexpr size_t kMaxLoggedSender = 256;
 struct Decision {
-  std::string_view command;  // "?", "Q", or the unknown command (truncated)
-  const Response& response;
-  std::string_view reason;
-  std::string_view sender;   // as sent, may be empty
+  std::string_view command;  // "?", "Q", the unknown command, or "" (see above)
+  const Response& response;  // the reply sent
+  std::string_view reason;   // the checker's, or the session's own: "quit",
+                             // "unknown-command", "missing-token", "empty-request",
+                             // "bad-framing", "request-too-big",
+                             // "too-many-elements", "timeout"
+  std::string_view sender;   // as sent (sanitized), may be empty
 };
 using DecisionSink = std::function<void(const Decision&)>;
 
 struct SessionLimits {
-  Limits request;               // request size and element count
-  uint32_t max_commands = 1000; // requests answered per connection
+  Limits request;                // request size and element count
+  uint32_t max_commands = 1000;  // requests answered per connection
 };
 
 class ServerSession {

@@ -13,9 +13,24 @@
 //   smtputf8. Address literals: [IPv4], [IPv6:...] (checked with inet_pton),
 //   and General-address-literal [tag:content].
 //   Limits (RFC 5321 4.5.3.1): local part 64 octets, domain 255, path 256.
-//   Invalid UTF-8 is always refused. A path's source route is accepted and
-//   dropped. The null reverse-path "<>" is accepted by parsePath only with
-//   allow_null.
+//   Limits (RFC 5321 4.5.3.1): local part 64 octets as written (quotes and
+//   backslashes count), domain 255, each label 63, path 256 octets including
+//   "<", ">" and the source route (a bare mailbox given to parsePath counts
+//   as if bracketed). parseMailbox checks only the local part and domain
+//   limits.
+//   IPv4 literals: four 1-3 digit octets 0..255 without leading zeros (as
+//   inet_pton reads them). "IPv6:" is matched case-insensitively and the
+//   rest must pass inet_pton(AF_INET6). Any other tag is a
+//   General-address-literal: an Ldh-str tag, ":", then printable ASCII
+//   except "[", "\" and "]".
+//   Invalid UTF-8 is always refused (strict: no overlong forms, no
+//   surrogates, nothing above U+10FFFF, no C1 controls U+0080..U+009F).
+//   A path's source route is accepted and dropped. The null reverse-path
+//   "<>" is accepted by parsePath only with allow_null. No whitespace is
+//   allowed anywhere outside a quoted local part.
+//   Errors are ErrorKind::kInvalid with a message naming the rule broken
+//   (for example "local part longer than 64 octets"); messages never echo
+//   the input, so they are safe to log.
 
 #include <string>
 #include <string_view>
@@ -38,7 +53,10 @@ struct Mailbox {
   bool isNull() const { return local_part.empty() && domain.empty(); }
   // The domain lower-cased (ASCII only) for lookups and policy.
   std::string domainLower() const;
-  // Canonical text form: local part re-quoted when needed, "@", domain.
+  // Canonical text form: local part re-quoted when needed (a quote or a
+  // backslash inside gets one backslash), "@", domain. Empty for the null
+  // path. Never longer than the text it was parsed from, so it re-parses to
+  // the same local part and domain.
   std::string toString() const;
   // The binding key for tokens: toString() with ASCII letters lower-cased.
   std::string canonicalLower() const;
@@ -51,5 +69,9 @@ Result<Mailbox> parsePath(std::string_view in, const AddressOptions& opts = {});
 // Checks a domain (not a literal) by the rules above; lets callers validate
 // config keys such as [domain."example.org"].
 Status checkDomain(std::string_view domain, bool smtputf8 = true);
+
+// True when `s` is strict UTF-8 as described above (ASCII C0 controls and
+// DEL are allowed here; the address grammar refuses them separately).
+bool isStrictUtf8(std::string_view s);
 
 }  // namespace mtep::smtp

@@ -6,8 +6,9 @@
 //   parseEnhancedStatus("D.7.8" minus the letter) accepts ".7.8" with
 //   allow_missing_class when the class comes from elsewhere (MTEP).
 // DESCRIPTION
-//   class is 2, 4 or 5; subject and detail are 0..999 without leading zeros
-//   beyond what RFC 3463 allows (1 to 3 digits).
+//   class is 2, 4 or 5; subject and detail are 0..999, written with 1 to 3
+//   digits and no leading zero ("5.07.1" is refused: RFC 3463 section 2 says
+//   each sub-code MUST be expressed without leading zero digits).
 
 #include <cstdint>
 #include <optional>
@@ -28,8 +29,10 @@ struct EnhancedStatus {
 
 // Parses a code at the start of `in` ("5.7.8", or ".7.8" when
 // allow_missing_class; then the class is `implied_class`). On success
-// *consumed is the number of bytes used; the code must be followed by the end
-// of `in` or a space.
+// *consumed (may be null) is the number of bytes used; the code must be followed by the end
+// of `in` or a space. Errors are ErrorKind::kInvalid with a message that
+// says what is wrong; *consumed is then left unchanged. implied_class must be
+// 2, 4 or 5 when allow_missing_class is set (otherwise kInternal).
 Result<EnhancedStatus> parseEnhancedStatus(std::string_view in, size_t* consumed,
                                            bool allow_missing_class = false,
                                            uint8_t implied_class = 0);
@@ -56,7 +59,9 @@ struct Reply {
   uint16_t code = 0;                        // 200..599
   std::optional<EnhancedStatus> enhanced;   // absent when the peer sent none
   std::string text;
-  // "550 5.7.25 text" (single line; text must not contain CR/LF).
+  // "550 5.7.25 text" (single line). "550 text" without an enhanced code,
+  // "550 5.7.25" or "550" without text. Text should not contain CR/LF; any
+  // CR, LF or NUL is replaced by a space so the reply stays one line.
   std::string toString() const;
 };
 

@@ -9,24 +9,32 @@
 //   Binary layout (46 bytes, then base64url without padding = 62 chars):
 //     version(1) = 1 | key id(4, big endian) | expiry(5, big endian Unix s)
 //     | nonce(12, random) | tag_any(8) | tag_sender(16)
-//   tag_any    = HMAC-SHA256(key, "mtep-token-any\0"    || header)[0..8]
 //   tag_sender = HMAC-SHA256(key, "mtep-token-sender\0" || header || sender)[0..16]
+//   tag_any    = HMAC-SHA256(key, "mtep-token-any\0" || header || tag_sender)[0..8]
 //   where header is the first 22 bytes and sender the lower-cased envelope
 //   sender (smtp::Mailbox::canonicalLower()). tag_any lets a server answer
-//   the seed's senderless "?"; tag_sender binds the token to its sender.
-//   Tokens carry no secret and need no storage to check; revocation is a
-//   store lookup by revocationId() (key id and nonce).
+//   the seed's senderless "?" and, since it covers tag_sender too, makes any
+//   altered byte of a token a bad MAC; tag_sender binds the token to its
+//   sender. A token is valid while now < expiry. Tokens carry no secret and
+//   need no storage to check; revocation is a store lookup by
+//   revocationId() (key id and nonce).
 //
 //   Key file: text, one key per line "<id> <created-unix> <64 hex>", '#'
-//   comments. The highest id is current; older keys verify tokens until
-//   they expire. Created with mode 0600 when missing; rotate() writes a new
-//   file and renames it into place.
+//   comments and blank lines ignored; ids are unique. The highest id is
+//   current; older keys verify tokens until they are retired by rotate().
+//   Created with mode 0600 (O_EXCL) when missing and options.create;
+//   rotate() writes a temporary file in the same directory, fsyncs it and
+//   renames it into place (keeping the old file's owner). Run one rotate()
+//   at a time (mtepctl does).
 // SECURITY
-//   MACs compared in constant time. A key file readable by group or others
-//   is refused.
+//   MACs compared in constant time (CRYPTO_memcmp). Nonces and keys from
+//   RAND_bytes. A key file with any group or other permission bit is
+//   refused. A KeyRing is immutable after construction and may be shared
+//   between threads (each MAC works on its own copy of the key's context).
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -49,23 +57,37 @@ struct KeyRingOptions {
   int64_t retire_after = 0;     // rotate(): drop keys retired longer than this (s); 0 keeps all
 };
 
+namespace detail {
+struct MacSet;  // per-key pre-initialised HMAC contexts (token.cc)
+}
+
 class KeyRing {
  public:
+  // Reads the key file. Errors (kConfig) name FILE or FILE:LINE: missing
+  // file (without options.create), group/other permissions, malformed or
+  // duplicate lines, no key at all. kInternal when randomness fails.
   static Result<KeyRing> load(const std::string& path, const KeyRingOptions& options,
                               const Clock& clock);
-  // Adds a new current key (id = highest + 1) and drops keys that were
-  // superseded more than retire_after seconds ago. Atomic replace.
+  // Loads the file (creating it when options.create), adds a new current
+  // key (id = highest + 1, created = clock.now()) and drops keys that were
+  // superseded (a newer key created) more than retire_after seconds ago.
+  // Atomic replace; returns the new ring.
   static Result<KeyRing> rotate(const std::string& path, const KeyRingOptions& options,
                                 const Clock& clock);
-  // Builds a ring in memory (tests, benchmarks).
+  // Builds a ring in memory (tests, benchmarks). Duplicate ids: the last wins.
   static KeyRing fromKeys(std::vector<Key> keys);
+  // A key with 32 fresh random bytes (kInternal if RAND_bytes fails).
+  static Result<Key> generateKey(uint32_t id, int64_t created);
 
   const Key& current() const;     // ring is never empty once loaded
   const Key* find(uint32_t id) const;
   const std::vector<Key>& keys() const { return keys_; }
 
  private:
-  std::vector<Key> keys_;  // sorted by id
+  friend struct detail::MacSet;  // reads macs_ for mint() and verify()
+
+  std::vector<Key> keys_;                       // sorted by id, unique
+  std::shared_ptr<const detail::MacSet> macs_;  // parallel to keys_; null if OpenSSL failed
 };
 
 enum class Outcome {
@@ -92,13 +114,20 @@ struct VerifyResult {
   TokenInfo info;  // filled when the token decoded
 };
 
+// Mints a token for `sender_canonical` (already canonicalLower()'d; not
+// empty) valid for ttl > 0 seconds from `now`, with the ring's current key.
+// kInvalid for an empty sender, ttl <= 0 or an expiry past 5 bytes;
+// kInternal when OpenSSL fails.
 Result<std::string> mint(const KeyRing& ring, std::string_view sender_canonical, int64_t now,
                          int64_t ttl);
-// sender_canonical: std::nullopt-like empty + has_sender=false means the
-// asker gave no sender: only tag_any is checked.
+// Checks in this order: decode (text, length, version) -> key id in the
+// ring -> tag_any -> tag_sender (only when has_sender) -> expiry. Never
+// kRevoked (callers consult the store). has_sender = false means the asker
+// gave no sender: sender_canonical is ignored and only tag_any is checked.
 VerifyResult verify(const KeyRing& ring, std::string_view token, std::string_view sender_canonical,
                     bool has_sender, int64_t now);
-// Decodes without checking any MAC (for revoke and inspection).
+// Decodes without checking any MAC (for revoke and inspection). kInvalid
+// when the text is not a version-1 token.
 Result<TokenInfo> decode(std::string_view token);
 
 }  // namespace mtep::token

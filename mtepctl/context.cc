@@ -1,0 +1,139 @@
+#include "context.h"
+
+#include <cstdarg>
+#include <cstdio>
+#include <ctime>
+#include <iterator>
+#include <limits>
+
+#include "sys/privileges.h"
+
+namespace mtep::ctl {
+
+void printError(const char* fmt, ...) {
+  std::fputs("mtepctl: ", stderr);
+  va_list ap;
+  va_start(ap, fmt);
+  std::vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  std::fputc('\n', stderr);
+}
+
+int exitCodeFor(const Error& error) {
+  switch (error.kind()) {
+    case ErrorKind::kInvalid:
+    case ErrorKind::kLimit:
+      return kExitNo;
+    case ErrorKind::kProtocol:
+    case ErrorKind::kTemporary:
+    case ErrorKind::kNotFound:
+    case ErrorKind::kConfig:
+    case ErrorKind::kInternal:
+      return kExitTrouble;
+  }
+  return kExitTrouble;
+}
+
+config::ConfigPtr prepare(const GlobalOptions& options) {
+  auto cfg = config::loadFile(options.config_path);
+  if (!cfg) {
+    printError("%s", cfg.error().message().c_str());
+    return nullptr;
+  }
+  const config::Config& c = **cfg;
+  if (Status s = sys::prepareStateDir(c.global.state_dir, c.global.user); !s) {
+    printError("state directory %s: %s", c.global.state_dir.c_str(), s.error().message().c_str());
+    return nullptr;
+  }
+  if (Status s = sys::dropPrivileges(c.global.user); !s) {
+    printError("cannot drop privileges: %s", s.error().message().c_str());
+    return nullptr;
+  }
+  return *cfg;
+}
+
+std::string keyFilePath(const config::Config& cfg) {
+  if (!cfg.tokens.key_file.empty()) return cfg.tokens.key_file;
+  return cfg.global.state_dir + "/token.keys";
+}
+
+std::string storePath(const config::Config& cfg) {
+  if (!cfg.store.path.empty()) return cfg.store.path;
+  return cfg.global.state_dir + "/mtep.db";
+}
+
+Result<std::unique_ptr<store::Store>> openStore(const config::Config& cfg, const Clock& clock) {
+  if (cfg.store.backend != "sqlite") {
+    return Error(ErrorKind::kConfig,
+                 "store backend \"" + cfg.store.backend + "\" is not supported by this build");
+  }
+  store::SqliteOptions options;
+  options.path = storePath(cfg);
+  const int64_t max_seconds = std::numeric_limits<int>::max() / 1000;
+  const int64_t seconds = cfg.store.busy_timeout < 0   ? 0
+                          : cfg.store.busy_timeout > max_seconds ? max_seconds
+                                                                 : cfg.store.busy_timeout;
+  options.busy_timeout_ms = static_cast<int>(seconds * 1000);
+  return store::openSqlite(options, clock);
+}
+
+std::string formatTime(int64_t unix_seconds) {
+  const std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  if (gmtime_r(&t, &tm) == nullptr) return std::to_string(unix_seconds);
+  char buf[32];
+  const size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return std::string(buf, n);
+}
+
+std::string formatAge(int64_t seconds) {
+  if (seconds < 0) return "-" + formatAge(-seconds);
+  struct Unit {
+    int64_t size;
+    char name;
+  };
+  static constexpr Unit kUnits[] = {{86400, 'd'}, {3600, 'h'}, {60, 'm'}, {1, 's'}};
+  for (size_t i = 0; i < std::size(kUnits); ++i) {
+    if (seconds < kUnits[i].size && i + 1 < std::size(kUnits)) continue;
+    std::string out = std::to_string(seconds / kUnits[i].size) + kUnits[i].name;
+    const int64_t rest = seconds % kUnits[i].size;
+    if (i + 1 < std::size(kUnits) && rest / kUnits[i + 1].size > 0) {
+      out += std::to_string(rest / kUnits[i + 1].size) + kUnits[i + 1].name;
+    }
+    return out;
+  }
+  return "0s";
+}
+
+Result<int64_t> parseDuration(std::string_view text) {
+  const std::string shown(text);
+  int64_t value = 0;
+  size_t i = 0;
+  constexpr int64_t kMax = int64_t{1} << 40;  // far beyond any sane lifetime, no overflow below
+  for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) {
+    value = value * 10 + (text[i] - '0');
+    if (value > kMax) return Error(ErrorKind::kInvalid, "duration \"" + shown + "\" is too large");
+  }
+  if (i == 0) {
+    return Error(ErrorKind::kInvalid,
+                 "duration \"" + shown + "\" must be seconds or a number with s, m, h or d");
+  }
+  const std::string_view suffix = text.substr(i);
+  int64_t unit = 0;
+  if (suffix.empty() || suffix == "s") {
+    unit = 1;
+  } else if (suffix == "m") {
+    unit = 60;
+  } else if (suffix == "h") {
+    unit = 3600;
+  } else if (suffix == "d") {
+    unit = 86400;
+  } else {
+    return Error(ErrorKind::kInvalid,
+                 "duration \"" + shown + "\" must be seconds or a number with s, m, h or d");
+  }
+  if (value == 0) return Error(ErrorKind::kInvalid, "duration must be more than zero");
+  return value * unit;
+}
+
+}  // namespace mtep::ctl

@@ -1,0 +1,134 @@
+// NAME
+//   mtepctl - manage MTEP tokens, keys and configuration
+// SUMMARY
+//   mtepctl [-c FILE] config check | config sample | config reference
+//   mtepctl [-c FILE] token mint --sender ADDR [--ttl DURATION]
+//   mtepctl [-c FILE] token verify TOKEN --sender ADDR
+//   mtepctl [-c FILE] token revoke TOKEN
+//   mtepctl [-c FILE] key rotate | key list
+//   mtepctl query HOST[:PORT] TOKEN [--sender ADDR] [--recipient ADDR]
+// DESCRIPTION
+//   This file only parses the command line (CLI11 is kept in this one
+//   translation unit); the commands live in *_cmd.cc. Exit codes: 0 done or
+//   yes, 1 a definite no, 2 could not answer, 64 bad command line.
+// SECURITY
+//   As root, commands that touch the key file or the store read the config,
+//   prepare the state directory and drop to global.user first (context.cc).
+//   No command prints a key secret.
+// SEE ALSO
+//   mtepctl(1), mtep.conf(5), mtepd(8)
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <functional>
+#include <string>
+
+#include "build_info.h"
+#include "commands.h"
+#include "util/log.h"
+
+namespace {
+
+using namespace mtep::ctl;
+
+int run(int argc, char** argv) {
+  CLI::App app{"mtepctl - manage MTEP tokens, keys and configuration", "mtepctl"};
+  app.set_version_flag("--version", std::string("mtepctl ") + mtep::kVersion);
+  app.require_subcommand(1);
+  app.fallthrough();  // -c and -f may also follow the command
+
+  GlobalOptions global;
+  global.config_path = mtep::kDefaultConfigPath;
+  app.add_option("-c,--config", global.config_path, "configuration file")
+      ->option_text("FILE")
+      ->capture_default_str();
+  bool foreground = false;  // -f: mtepctl always runs in the foreground
+  app.add_flag("-f", foreground, "accepted for uniformity with mtepd; no effect");
+
+  std::function<int()> action;
+
+  CLI::App* config = app.add_subcommand("config", "check or print the configuration");
+  config->require_subcommand(1);
+  config->add_subcommand("check", "check the configuration file")->callback([&] {
+    action = [&] { return configCheck(global); };
+  });
+  config->add_subcommand("sample", "print a sample configuration with every default")
+      ->callback([&] { action = [] { return configSample(); }; });
+  config->add_subcommand("reference", "print the KEYS section of mtep.conf(5) in roff")
+      ->callback([&] { action = [] { return configReference(); }; });
+
+  CLI::App* token = app.add_subcommand("token", "mint, verify or revoke tokens");
+  token->require_subcommand(1);
+  MintOptions mint;
+  CLI::App* mint_cmd = token->add_subcommand("mint", "mint a token for an envelope sender");
+  mint_cmd->add_option("--sender", mint.sender, "envelope sender the token is bound to")
+      ->option_text("ADDR")
+      ->required();
+  mint_cmd->add_option("--ttl", mint.ttl, "lifetime: seconds or 30m, 12h, 7d")
+      ->option_text("DURATION");
+  mint_cmd->callback([&] { action = [&] { return tokenMint(global, mint); }; });
+
+  std::string token_text;
+  std::string verify_sender;
+  CLI::App* verify_cmd = token->add_subcommand("verify", "check a token for a sender");
+  verify_cmd->add_option("TOKEN", token_text, "the token")->required();
+  verify_cmd->add_option("--sender", verify_sender, "envelope sender of the message")
+      ->option_text("ADDR")
+      ->required();
+  verify_cmd->callback(
+      [&] { action = [&] { return tokenVerify(global, token_text, verify_sender); }; });
+
+  CLI::App* revoke_cmd = token->add_subcommand("revoke", "revoke a token until it expires");
+  revoke_cmd->add_option("TOKEN", token_text, "the token")->required();
+  revoke_cmd->callback([&] { action = [&] { return tokenRevoke(global, token_text); }; });
+
+  CLI::App* key = app.add_subcommand("key", "rotate or list the token keys");
+  key->require_subcommand(1);
+  key->add_subcommand("rotate", "add a new current key and drop retired ones")->callback([&] {
+    action = [&] { return keyRotate(global); };
+  });
+  key->add_subcommand("list", "list key ids and ages (never the secrets)")->callback([&] {
+    action = [&] { return keyList(global); };
+  });
+
+  QueryOptions query_options;
+  CLI::App* query_cmd = app.add_subcommand("query", "ask an MTEP server about a token");
+  query_cmd->add_option("HOST", query_options.target, "HOST, HOST:PORT or [IPV6]:PORT")
+      ->required();
+  query_cmd->add_option("TOKEN", query_options.token, "the token")->required();
+  query_cmd->add_option("--sender", query_options.sender, "envelope sender to send")
+      ->option_text("ADDR");
+  query_cmd->add_option("--recipient", query_options.recipient, "recipient to send")
+      ->option_text("ADDR");
+  query_cmd->add_option("--timeout", query_options.timeout_seconds, "whole exchange, seconds")
+      ->option_text("SECONDS")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  query_cmd->callback([&] { action = [&] { return query(query_options); }; });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    printError("%s", e.what());
+    std::fputs("Run 'mtepctl --help' for usage.\n", stderr);
+    return kExitUsage;
+  }
+  if (!action) {
+    printError("no command given");
+    return kExitUsage;
+  }
+  mtep::log::open("mtepctl", false);
+  return action();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int rc = run(argc, argv);
+  if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+    printError("cannot write to standard output");
+    if (rc == kExitOk) rc = kExitTrouble;
+  }
+  return rc;
+}

@@ -1,0 +1,238 @@
+// NAME
+//   connection.cc - one bufferevent connection driving a ProtocolSession
+// DESCRIPTION
+//   See connection.h for the contract. Callbacks return as soon as the
+//   connection finished: finish() hands `this` to the owner, which frees it
+//   (freeing a bufferevent from inside its own callback is allowed).
+
+#include "connection.h"
+
+#include <event2/buffer.h>
+#include <sys/time.h>
+
+#include <cerrno>
+#include <cstring>
+#include <exception>
+#include <string_view>
+
+#include "util/log.h"
+
+namespace mtep::mtepd {
+
+Result<std::unique_ptr<Connection>> Connection::create(event_base* base, int fd, PeerInfo peer,
+                                                       std::unique_ptr<ProtocolSession> session,
+                                                       ConnectionOwner& owner) {
+  std::unique_ptr<Connection> c(new Connection(base, std::move(peer), std::move(session), owner));
+  c->bev_.reset(bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE));
+  if (!c->bev_) {
+    UniqueFd closer(fd);
+    return Error(ErrorKind::kInternal, "bufferevent_socket_new failed");
+  }
+  c->timer_.reset(evtimer_new(base, &Connection::timerCallback, c.get()));
+  if (!c->timer_) return Error(ErrorKind::kInternal, "evtimer_new failed");
+  bufferevent_setcb(c->bev_.get(), &Connection::readCallback, &Connection::writeCallback,
+                    &Connection::eventCallback, c.get());
+  return c;
+}
+
+Connection::Connection(event_base* base, PeerInfo peer, std::unique_ptr<ProtocolSession> session,
+                       ConnectionOwner& owner)
+    : base_(base), peer_(std::move(peer)), session_(std::move(session)), owner_(owner) {}
+
+Connection::~Connection() {
+  log::debug("disconnect from %s", peer_.address.c_str());
+}
+
+void Connection::start() noexcept {
+  try {
+    log::debug("connect from %s to %s", peer_.address.c_str(), peer_.local.c_str());
+    armTimer(session_->idleTimeoutSeconds());
+    bufferevent_enable(bev_.get(), EV_READ);
+    apply(session_->onConnect(&out_));
+  } catch (const std::exception& e) {
+    log::error("%s: connection start failed: %s", peer_.address.c_str(), e.what());
+    finish();
+  }
+}
+
+void Connection::beginShutdown() noexcept {
+  draining_ = true;
+  if (!closing_ && idle()) beginClose();
+}
+
+// --- libevent callbacks: catch everything, finish on surprises -----------
+
+void Connection::readCallback(bufferevent*, void* arg) noexcept {
+  auto* c = static_cast<Connection*>(arg);
+  try {
+    c->onRead();
+  } catch (const std::exception& e) {
+    log::error("%s: internal error while reading: %s", c->peer_.address.c_str(), e.what());
+    c->finish();
+  } catch (...) {
+    log::error("%s: internal error while reading", c->peer_.address.c_str());
+    c->finish();
+  }
+}
+
+void Connection::writeCallback(bufferevent*, void* arg) noexcept {
+  auto* c = static_cast<Connection*>(arg);
+  try {
+    c->onWrite();
+  } catch (...) {
+    log::error("%s: internal error while writing", c->peer_.address.c_str());
+    c->finish();
+  }
+}
+
+void Connection::eventCallback(bufferevent*, short events, void* arg) noexcept {
+  auto* c = static_cast<Connection*>(arg);
+  try {
+    c->onEvent(events);
+  } catch (...) {
+    log::error("%s: internal error on a socket event", c->peer_.address.c_str());
+    c->finish();
+  }
+}
+
+void Connection::timerCallback(evutil_socket_t, short, void* arg) noexcept {
+  auto* c = static_cast<Connection*>(arg);
+  try {
+    c->onTimer();
+  } catch (...) {
+    log::error("%s: internal error on a timeout", c->peer_.address.c_str());
+    c->finish();
+  }
+}
+
+// --- the work ------------------------------------------------------------
+
+void Connection::onRead() {
+  evbuffer* in = bufferevent_get_input(bev_.get());
+  if (closing_) {
+    evbuffer_drain(in, evbuffer_get_length(in));
+    return;
+  }
+  SessionStep step;
+  bool answered = false;
+  // Feed the buffer chunk by chunk, without copying, until the session
+  // wants to stop or everything was consumed.
+  for (;;) {
+    auto len = evbuffer_get_contiguous_space(in);
+    if (len == 0) break;
+    const auto* data = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ev_ssize_t>(len)));
+    step = session_->onData(std::string_view(data, len), &out_);
+    evbuffer_drain(in, len);
+    answered = answered || step.answered;
+    unanswered_input_ = !step.answered;
+    if (step.action != SessionAction::kContinue) {
+      evbuffer_drain(in, evbuffer_get_length(in));
+      break;
+    }
+  }
+  step.answered = answered;
+  if (!apply(step)) return;
+  if (draining_ && !closing_ && idle()) beginClose();
+}
+
+void Connection::onWrite() {
+  // Called when the output buffer has drained completely.
+  if (closing_ || (draining_ && idle())) {
+    finish();
+    return;
+  }
+  if (read_paused_) {
+    read_paused_ = false;
+    bufferevent_enable(bev_.get(), EV_READ);
+  }
+}
+
+void Connection::onEvent(short events) {
+  if ((events & BEV_EVENT_ERROR) != 0) {
+    int err = EVUTIL_SOCKET_ERROR();
+    log::debug("%s: connection error: %s", peer_.address.c_str(), std::strerror(err));
+    finish();
+    return;
+  }
+  if ((events & BEV_EVENT_EOF) != 0) {
+    if (closing_) return;  // keep flushing; the peer may still read
+    SessionStep step = session_->onEof(&out_);
+    step.action = SessionAction::kCloseAfterFlush;  // nothing more can arrive
+    apply(step);
+  }
+}
+
+void Connection::onTimer() {
+  if (closing_) {
+    log::debug("%s: peer did not read its replies in time, closing", peer_.address.c_str());
+    finish();
+    return;
+  }
+  log::debug("%s: idle timeout", peer_.address.c_str());
+  SessionStep step = session_->onTimeout(&out_);
+  step.action = SessionAction::kCloseAfterFlush;
+  apply(step);
+}
+
+bool Connection::apply(const SessionStep& step) {
+  queueOutput();
+  switch (step.action) {
+    case SessionAction::kContinue:
+      if (step.answered) {
+        unanswered_input_ = false;
+        armTimer(session_->idleTimeoutSeconds());
+      }
+      return true;
+    case SessionAction::kCloseAfterFlush:
+      return beginClose();
+    case SessionAction::kStartTls:
+      // See session.h: this is where the TLS filter will be pushed.
+      log::error("%s: session asked for TLS, which this build does not do; closing",
+                 peer_.address.c_str());
+      return beginClose();
+  }
+  return true;
+}
+
+void Connection::queueOutput() {
+  if (out_.empty()) return;
+  bufferevent_write(bev_.get(), out_.data(), out_.size());
+  out_.clear();
+  if (!closing_ && !read_paused_ &&
+      evbuffer_get_length(bufferevent_get_output(bev_.get())) > kMaxPendingOutput) {
+    read_paused_ = true;
+    bufferevent_disable(bev_.get(), EV_READ);
+  }
+}
+
+void Connection::armTimer(int64_t seconds) {
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(seconds > 0 ? seconds : 1);
+  // A "common timeout" keeps equal timeouts in a queue, O(1) to re-arm.
+  const timeval* common = event_base_init_common_timeout(base_, &tv);
+  evtimer_add(timer_.get(), common != nullptr ? common : &tv);
+}
+
+bool Connection::idle() const {
+  return !unanswered_input_ && evbuffer_get_length(bufferevent_get_output(bev_.get())) == 0;
+}
+
+bool Connection::beginClose() {
+  if (!closing_) {
+    closing_ = true;
+    bufferevent_disable(bev_.get(), EV_READ);
+  }
+  if (evbuffer_get_length(bufferevent_get_output(bev_.get())) == 0) {
+    finish();
+    return false;
+  }
+  armTimer(kFlushTimeout);
+  return true;
+}
+
+void Connection::finish() noexcept {
+  evtimer_del(timer_.get());
+  owner_.connectionClosed(this);
+}
+
+}  // namespace mtep::mtepd

@@ -1,0 +1,107 @@
+#pragma once
+// NAME
+//   connection.h - one accepted socket driving one ProtocolSession
+// SUMMARY
+//   auto c = Connection::create(base, fd, peer, factory.create(peer), owner);
+//   c->start();          // after the owner has stored it
+//   c->beginShutdown();  // SIGTERM: close now if idle, else once idle
+// DESCRIPTION
+//   A bufferevent carries the bytes; the session decides what they mean.
+//   One timer per connection is armed to the session's idle timeout at
+//   connect and re-armed only after a whole request was answered, so a peer
+//   that trickles one byte a second is still cut off. While more than
+//   kMaxPendingOutput bytes wait to be sent, reading stops (a peer that
+//   pipelines requests but never reads cannot make us buffer without end).
+//   "Close after flush" stops reading, sends what is queued and closes; a
+//   peer that does not read gets kFlushTimeout seconds.
+//   When the connection is finished it calls owner.connectionClosed(this),
+//   which destroys it; nothing touches the object afterwards.
+//   No exception leaves a libevent callback: each is noexcept and turns a
+//   surprise into a logged close.
+// SEE ALSO
+//   session.h, server.h
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "event_handles.h"
+#include "session.h"
+#include "util/result.h"
+
+namespace mtep::mtepd {
+
+class Connection;
+
+// Whoever keeps the connections (the Server).
+class ConnectionOwner {
+ public:
+  // `c` is finished: the owner destroys it now.
+  virtual void connectionClosed(Connection* c) noexcept = 0;
+
+ protected:
+  ~ConnectionOwner() = default;
+};
+
+class Connection {
+ public:
+  static constexpr size_t kMaxPendingOutput = 64 * 1024;  // stop reading above this
+  static constexpr int64_t kFlushTimeout = 5;             // seconds to flush before a close
+
+  // Takes ownership of `fd` (already nonblocking). kInternal when libevent
+  // cannot allocate; the fd is closed then.
+  static Result<std::unique_ptr<Connection>> create(event_base* base, int fd, PeerInfo peer,
+                                                    std::unique_ptr<ProtocolSession> session,
+                                                    ConnectionOwner& owner);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Greets (if the protocol does), arms the timer and starts reading. May
+  // finish the connection at once (owner.connectionClosed is called).
+  void start() noexcept;
+  // Shutdown: closes at once when idle (nothing pending in or out), else as
+  // soon as it becomes idle. May call owner.connectionClosed at once.
+  void beginShutdown() noexcept;
+
+  const PeerInfo& peer() const { return peer_; }
+
+ private:
+  Connection(event_base* base, PeerInfo peer, std::unique_ptr<ProtocolSession> session,
+             ConnectionOwner& owner);
+
+  static void readCallback(bufferevent* bev, void* arg) noexcept;
+  static void writeCallback(bufferevent* bev, void* arg) noexcept;
+  static void eventCallback(bufferevent* bev, short events, void* arg) noexcept;
+  static void timerCallback(evutil_socket_t fd, short events, void* arg) noexcept;
+
+  void onRead();
+  void onWrite();
+  void onEvent(short events);
+  void onTimer();
+
+  // Applies a session step: queues output, restarts the timer, closes.
+  // Returns false when the connection finished (this is gone).
+  bool apply(const SessionStep& step);
+  void queueOutput();
+  void armTimer(int64_t seconds);
+  bool idle() const;
+  // Stops reading and closes once the output is sent. False: this is gone.
+  bool beginClose();
+  // Tells the owner to destroy this. Touch nothing afterwards.
+  void finish() noexcept;
+
+  event_base* base_;
+  PeerInfo peer_;
+  std::unique_ptr<ProtocolSession> session_;
+  ConnectionOwner& owner_;
+  BufferEventPtr bev_;
+  EventPtr timer_;
+  std::string out_;                 // session output, moved to the bufferevent after each call
+  bool closing_ = false;            // read side done, closing once flushed
+  bool draining_ = false;           // shutdown asked: close as soon as idle
+  bool read_paused_ = false;        // too much output pending
+  bool unanswered_input_ = false;   // bytes arrived since the last answer
+};
+
+}  // namespace mtep::mtepd

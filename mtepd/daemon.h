@@ -1,0 +1,64 @@
+#pragma once
+// NAME
+//   daemon.h - detaching from the terminal, the pid file, descriptor limits
+// SUMMARY
+//   auto d = Daemonizer::start();   // parent waits here and exits with the child's verdict
+//   ... open everything ...
+//   d->ready();                      // parent exits 0; stdio now /dev/null
+//   auto pid = PidFile::create("/run/mtepd.pid");  // removed by its destructor
+// DESCRIPTION
+//   Daemonizer::start() forks once; the child calls setsid() and carries on
+//   with start-up while the parent waits on a pipe. If the child fails
+//   before ready(), it simply exits: the parent sees the pipe close and exits
+//   1, so `mtepd` started from a shell or an init script reports start-up
+//   errors (printed on the still-attached stderr) with a non-zero status.
+//   ready() changes directory to "/", points stdin, stdout and stderr at
+//   /dev/null and releases the parent with status 0.
+//
+//   PidFile writes the pid as root and keeps the file open, so that after
+//   the privilege drop it can still empty it if the directory no longer
+//   lets it unlink the file.
+// SECURITY
+//   The pid file is opened with O_NOFOLLOW.
+
+#include <sys/resource.h>
+
+#include <string>
+
+#include "event_handles.h"
+#include "util/result.h"
+
+namespace mtep::mtepd {
+
+class Daemonizer {
+ public:
+  // In the parent this never returns. In the child: ok, or an error when
+  // fork/pipe failed (then nothing was forked).
+  static Result<Daemonizer> start();
+  void ready();
+
+ private:
+  explicit Daemonizer(UniqueFd notify) : notify_(std::move(notify)) {}
+  UniqueFd notify_;  // write end of the pipe to the waiting parent
+};
+
+class PidFile {
+ public:
+  static Result<PidFile> create(const std::string& path);
+  PidFile(PidFile&& other) noexcept = default;
+  PidFile& operator=(PidFile&&) = delete;
+  PidFile(const PidFile&) = delete;
+  ~PidFile();
+
+ private:
+  PidFile(std::string path, UniqueFd fd) : path_(std::move(path)), fd_(std::move(fd)) {}
+  std::string path_;
+  UniqueFd fd_;
+};
+
+// Raises RLIMIT_NOFILE so that at least `wanted` descriptors may be open:
+// the soft limit up to the hard one, and both when privileged. Returns the
+// soft limit in force afterwards.
+rlim_t raiseFileLimit(rlim_t wanted);
+
+}  // namespace mtep::mtepd

@@ -1,0 +1,64 @@
+#pragma once
+// NAME
+//   event_handles.h - RAII owners for libevent handles
+// SUMMARY
+//   EventBasePtr base(event_base_new());
+//   EventPtr timer(evtimer_new(base.get(), cb, arg));
+// DESCRIPTION
+//   One generic deleter template, one alias per libevent type, so no
+//   event_base, event, bufferevent or evconnlistener is ever freed by hand.
+// SEE ALSO
+//   STYLE.md rule 15.
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <unistd.h>
+
+#include <memory>
+
+namespace mtep::mtepd {
+
+template <typename T, void (*Free)(T*)>
+struct HandleDeleter {
+  void operator()(T* p) const noexcept {
+    if (p != nullptr) Free(p);
+  }
+};
+
+using EventBasePtr = std::unique_ptr<event_base, HandleDeleter<event_base, event_base_free>>;
+using EventPtr = std::unique_ptr<event, HandleDeleter<event, event_free>>;
+using BufferEventPtr = std::unique_ptr<bufferevent, HandleDeleter<bufferevent, bufferevent_free>>;
+using ListenerPtr =
+    std::unique_ptr<evconnlistener, HandleDeleter<evconnlistener, evconnlistener_free>>;
+
+// Owns a plain file descriptor.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept {
+    if (this != &other) reset(other.release());
+    return *this;
+  }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd() { reset(); }
+
+  int get() const noexcept { return fd_; }
+  int release() noexcept {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+  void reset(int fd = -1) noexcept {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace mtep::mtepd

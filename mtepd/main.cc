@@ -1,0 +1,169 @@
+// NAME
+//   mtepd - Mail Token Exchange Protocol server
+// SUMMARY
+//   mtepd [-f] [-c FILE]
+//   mtepd -h | --help
+//   mtepd -V | --version
+// DESCRIPTION
+//   Answers MTEP "?" queries (TCP port 6211) about tokens this site minted:
+//   K2.7.0 when the token is ours, unexpired, not revoked and bound to the
+//   given envelope sender; D5.7.8 otherwise; Z4.3.0 when the store cannot
+//   answer. See mtepd(8) and PROTOCOLS.md section 1.
+//
+//   -c FILE   configuration file (default: the build's /etc/mtep/mtep.conf)
+//   -f        stay in the foreground and copy the log to stderr
+//   -h        print usage; -V print the version
+//
+//   Start-up: load the config (an error is printed with file and line, exit
+//   1); open the log; bind every [mtepd] listen address (exit 1 on failure);
+//   raise the descriptor limit to max_connections + 64; prepare state_dir;
+//   without -f detach (the shell gets the start-up verdict as exit status)
+//   and write pid_file; drop privileges to [global] user; open the store and
+//   the key ring (creating the key file on first start); serve.
+// SECURITY
+//   Sockets are bound as root; the store and keys are opened only after
+//   dropping to [global] user, and the drop is checked. Running as root with
+//   user "" is allowed (tests) but logged as a warning.
+// SEE ALSO
+//   server.h, mtepctl(1), mtep.conf(5)
+
+#include <getopt.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <exception>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "build_info.h"
+#include "config/config.h"
+#include "daemon.h"
+#include "server.h"
+#include "sys/privileges.h"
+#include "util/log.h"
+
+namespace {
+
+using namespace mtep;
+
+struct Options {
+  std::string config_path = kDefaultConfigPath;
+  bool foreground = false;
+};
+
+void usage(FILE* out) {
+  std::fprintf(out,
+               "usage: mtepd [-f] [-c FILE]\n"
+               "  -c FILE        configuration file (default %s)\n"
+               "  -f             run in the foreground, log to stderr too\n"
+               "  -h, --help     this text\n"
+               "  -V, --version  print the version\n",
+               kDefaultConfigPath);
+}
+
+// Returns -1 to go on, else the exit status.
+int parseArgs(int argc, char** argv, Options* opts) {
+  static const option kLong[] = {{"help", no_argument, nullptr, 'h'},
+                                 {"version", no_argument, nullptr, 'V'},
+                                 {nullptr, 0, nullptr, 0}};
+  int ch;
+  while ((ch = ::getopt_long(argc, argv, "c:fhV", kLong, nullptr)) != -1) {
+    switch (ch) {
+      case 'c': opts->config_path = optarg; break;
+      case 'f': opts->foreground = true; break;
+      case 'h': usage(stdout); return 0;
+      case 'V': std::printf("mtepd %s\n", kVersion); return 0;
+      default: usage(stderr); return 2;
+    }
+  }
+  if (optind != argc) {
+    usage(stderr);
+    return 2;
+  }
+  return -1;
+}
+
+// Logs an error (stderr included until detached) and gives the exit status.
+int fail(const std::string& message) {
+  log::error("%s", message.c_str());
+  return 1;
+}
+
+int runDaemon(const Options& opts) {
+  // SIGPIPE would kill us on a write to a vanished peer; errors are enough.
+  std::signal(SIGPIPE, SIG_IGN);
+
+  // The config path must survive the chdir("/") of a detached daemon (SIGHUP).
+  std::error_code ec;
+  std::string config_path = std::filesystem::absolute(opts.config_path, ec).string();
+  if (ec) config_path = opts.config_path;
+  auto loaded = config::loadFile(config_path);
+  if (!loaded) {
+    std::fprintf(stderr, "mtepd: %s\n", loaded.error().message().c_str());
+    return 1;
+  }
+  config::ConfigPtr cfg = std::move(*loaded);
+
+  log::open("mtepd", true);  // stderr until detached, then only with -f
+  log::Level level;
+  if (log::parseLevel(cfg->log.level.c_str(), &level)) log::setMinLevel(level);
+
+  auto server = mtepd::Server::bind(cfg, config_path);
+  if (!server) return fail(server.error().message());
+  log::info("starting mtepd %s, listening on %s", kVersion, (*server)->listenSummary().c_str());
+
+  rlim_t wanted = static_cast<rlim_t>(cfg->mtepd.max_connections) + 64;
+  rlim_t got = mtepd::raiseFileLimit(wanted);
+  if (got < wanted) {
+    log::warning("descriptor limit is %llu, below max_connections + 64 = %llu",
+                 static_cast<unsigned long long>(got), static_cast<unsigned long long>(wanted));
+  }
+
+  Status prepared = sys::prepareStateDir(cfg->global.state_dir, cfg->global.user);
+  if (!prepared) return fail(prepared.error().message());
+
+  std::optional<mtepd::Daemonizer> daemon;
+  if (!opts.foreground) {
+    auto d = mtepd::Daemonizer::start();  // the parent exits inside
+    if (!d) return fail(d.error().message());
+    daemon.emplace(std::move(*d));
+  }
+  std::optional<mtepd::PidFile> pid_file;
+  if (!cfg->mtepd.pid_file.empty()) {
+    auto p = mtepd::PidFile::create(cfg->mtepd.pid_file);
+    if (!p) return fail(p.error().message());
+    pid_file.emplace(std::move(*p));
+  }
+
+  if (::geteuid() == 0 && cfg->global.user.empty()) {
+    log::warning("running as root: [global] user is empty");
+  }
+  Status dropped = sys::dropPrivileges(cfg->global.user);
+  if (!dropped) return fail(dropped.error().message());
+
+  Status opened = (*server)->open();
+  if (!opened) return fail(opened.error().message());
+
+  if (daemon) {
+    daemon->ready();
+    log::open("mtepd", false);
+  }
+  return (*server)->run();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options opts;
+  int rc = parseArgs(argc, argv, &opts);
+  if (rc >= 0) return rc;
+  try {
+    return runDaemon(opts);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "mtepd: internal error: %s\n", e.what());
+    log::error("internal error: %s", e.what());
+    return 1;
+  }
+}

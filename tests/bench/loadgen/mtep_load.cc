@@ -1,0 +1,376 @@
+// NAME
+//   mtep-load - MTEP load generator (single thread, epoll)
+// SUMMARY
+//   mtep-load --port 6211 --token T --sender a@b.example --mode persistent \
+//             --connections 64 --duration 10
+// DESCRIPTION
+//   --mode persistent  N connections, each with one "?" outstanding at a time.
+//   --mode connect     a new connection per query, N in flight: connect,
+//                      send "?" and "Q" together, read both replies and the
+//                      server's close (so TIME_WAIT stays on the server side
+//                      and the client does not run out of ports).
+//   --mode idle        open N connections and hold them for --duration; then
+//                      ask one "?" on each to show they are still served.
+//   Prints requests/s, latency percentiles (microseconds, from a
+//   log-linear histogram; in connect mode from connect() to the answer),
+//   errors, and the count of each verdict. Any answer other than K is
+//   reported loudly and makes the exit status 1. --format kv prints one
+//   key=value line for scripts. --ready-file PATH is created once all idle
+//   connections are up (so a script can measure the server meanwhile).
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "histogram.h"
+
+namespace mtep::load {
+namespace {
+
+enum class Mode { kPersistent, kConnect, kIdle };
+
+struct Options {
+  std::string host = "127.0.0.1";
+  std::string port = "6211";
+  int connections = 64;
+  double duration = 10;
+  Mode mode = Mode::kPersistent;
+  std::string token = "unvanquished";
+  std::string sender;
+  bool kv = false;
+  std::string ready_file;
+};
+
+struct Stats {
+  uint64_t requests = 0;
+  uint64_t connect_errors = 0;
+  uint64_t unexpected_closes = 0;
+  uint64_t protocol_errors = 0;
+  uint64_t verdict[5] = {};  // K Z D I other
+  uint64_t alive = 0;        // idle mode: answered at the end
+  LatencyHistogram latency;
+  uint64_t errors() const { return connect_errors + unexpected_closes + protocol_errors; }
+  uint64_t notK() const { return verdict[1] + verdict[2] + verdict[3] + verdict[4]; }
+};
+
+uint64_t nowNs() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+std::string ns(std::string_view s) { return std::to_string(s.size()) + ":" + std::string(s) + ","; }
+
+// Parses one reply netstring at the front of `buf`: 1 = got one (payload set,
+// *used bytes), 0 = need more, -1 = not a netstring.
+int parseReply(std::string_view buf, std::string_view* payload, size_t* used) {
+  size_t len = 0;
+  size_t i = 0;
+  for (; i < buf.size() && buf[i] != ':'; ++i) {
+    if (buf[i] < '0' || buf[i] > '9' || i >= 7) return -1;
+    len = len * 10 + static_cast<size_t>(buf[i] - '0');
+  }
+  if (i == buf.size()) return 0;
+  if (i == 0) return -1;
+  if (buf.size() < i + 1 + len + 1) return 0;
+  if (buf[i + 1 + len] != ',') return -1;
+  *payload = buf.substr(i + 1, len);
+  *used = i + 1 + len + 1;
+  return 1;
+}
+
+struct Conn {
+  int fd = -1;
+  bool connected = false;
+  bool counted = false;     // connect mode: the "?" answer was seen
+  bool final_query = false; // idle mode: the closing check is outstanding
+  uint64_t started = 0;     // ns: request sent (persistent) or connect() (connect)
+  std::string out;
+  size_t out_off = 0;
+  std::string in;
+};
+
+class Runner {
+ public:
+  Runner(const Options& o, const sockaddr_storage& addr, socklen_t addr_len)
+      : o_(o), addr_(addr), addr_len_(addr_len) {
+    query_ = ns(ns("?") + ns(o.token) + (o.sender.empty() ? "" : ns(o.sender)));
+    quit_ = ns(ns("Q"));
+    ep_ = ::epoll_create1(EPOLL_CLOEXEC);
+    conns_.resize(static_cast<size_t>(o.connections));
+  }
+
+  Stats run();
+
+ private:
+  bool open(size_t slot);
+  void close(size_t slot);
+  void watch(size_t slot, uint32_t events, int op);
+  void send(size_t slot, const std::string& bytes);
+  void flush(size_t slot);
+  void onReadable(size_t slot);
+  void onReply(size_t slot, std::string_view payload);
+  void countVerdict(std::string_view payload);
+
+  const Options& o_;
+  sockaddr_storage addr_;
+  socklen_t addr_len_;
+  std::string query_;
+  std::string quit_;
+  int ep_ = -1;
+  std::vector<Conn> conns_;
+  Stats stats_;
+  bool stopping_ = false;
+  size_t established_ = 0;
+};
+
+bool Runner::open(size_t slot) {
+  Conn& c = conns_[slot];
+  c = Conn{};
+  c.fd = ::socket(addr_.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (c.fd < 0) {
+    ++stats_.connect_errors;
+    return false;
+  }
+  int one = 1;
+  ::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  c.started = nowNs();
+  int rc = ::connect(c.fd, reinterpret_cast<const sockaddr*>(&addr_), addr_len_);
+  if (rc != 0 && errno != EINPROGRESS) {
+    ++stats_.connect_errors;
+    ::close(c.fd);
+    c.fd = -1;
+    return false;
+  }
+  watch(slot, EPOLLOUT | EPOLLIN, EPOLL_CTL_ADD);
+  return true;
+}
+
+void Runner::close(size_t slot) {
+  Conn& c = conns_[slot];
+  if (c.fd >= 0) ::close(c.fd);  // also leaves the epoll set
+  if (c.connected) --established_;
+  c.fd = -1;
+  c.connected = false;
+}
+
+void Runner::watch(size_t slot, uint32_t events, int op) {
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.u64 = slot;
+  ::epoll_ctl(ep_, op, conns_[slot].fd, &ev);
+}
+
+void Runner::send(size_t slot, const std::string& bytes) {
+  Conn& c = conns_[slot];
+  c.out.append(bytes);
+  flush(slot);
+}
+
+void Runner::flush(size_t slot) {
+  Conn& c = conns_[slot];
+  while (c.out_off < c.out.size()) {
+    ssize_t n = ::send(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off, MSG_NOSIGNAL);
+    if (n < 0 && errno == EAGAIN) {
+      watch(slot, EPOLLIN | EPOLLOUT, EPOLL_CTL_MOD);
+      return;
+    }
+    if (n <= 0) return;  // the read side reports the failure
+    c.out_off += static_cast<size_t>(n);
+  }
+  c.out.clear();
+  c.out_off = 0;
+}
+
+void Runner::countVerdict(std::string_view payload) {
+  int v = 4;
+  if (!payload.empty()) {
+    switch (payload[0]) {
+      case 'K': v = 0; break;
+      case 'Z': v = 1; break;
+      case 'D': v = 2; break;
+      case 'I': v = 3; break;
+      default: break;
+    }
+  }
+  ++stats_.verdict[v];
+}
+
+void Runner::onReply(size_t slot, std::string_view payload) {
+  Conn& c = conns_[slot];
+  uint64_t t = nowNs();
+  switch (o_.mode) {
+    case Mode::kPersistent:
+      ++stats_.requests;
+      countVerdict(payload);
+      stats_.latency.record((t - c.started) / 1000);
+      if (!stopping_) {
+        c.started = t;
+        send(slot, query_);
+      }
+      break;
+    case Mode::kConnect:
+      if (!c.counted) {  // the "?" answer; the next one is the farewell
+        c.counted = true;
+        ++stats_.requests;
+        countVerdict(payload);
+        stats_.latency.record((t - c.started) / 1000);
+      }
+      break;
+    case Mode::kIdle:
+      if (c.final_query) {
+        c.final_query = false;
+        ++stats_.alive;
+        ++stats_.requests;
+        countVerdict(payload);
+        stats_.latency.record((t - c.started) / 1000);
+      }
+      break;
+  }
+}
+
+void Runner::onReadable(size_t slot) {
+  Conn& c = conns_[slot];
+  char buf[16384];
+  for (;;) {
+    ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
+    if (n > 0) {
+      c.in.append(buf, static_cast<size_t>(n));
+      if (static_cast<size_t>(n) < sizeof buf) break;
+      continue;
+    }
+    if (n < 0 && errno == EAGAIN) break;
+    // EOF or error. In connect mode the server's close after Q is expected.
+    bool expected = o_.mode == Mode::kConnect && c.counted;
+    if (!expected && !stopping_) ++stats_.unexpected_closes;
+    close(slot);
+    if (!stopping_ && o_.mode != Mode::kIdle) open(slot);
+    return;
+  }
+  size_t pos = 0;
+  for (;;) {
+    std::string_view payload;
+    size_t used = 0;
+    int r = parseReply(std::string_view(c.in).substr(pos), &payload, &used);
+    if (r == 0) break;
+    if (r < 0) {
+      ++stats_.protocol_errors;
+      close(slot);
+      if (!stopping_ && o_.mode != Mode::kIdle) open(slot);
+      return;
+    }
+    onReply(slot, payload);
+    pos += used;
+  }
+  c.in.erase(0, pos);
+}
+
+Stats Runner::run() {
+  epoll_event events[512];
+  const uint64_t t0 = nowNs();
+  uint64_t end = t0 + static_cast<uint64_t>(o_.duration * 1e9);
+  size_t next_to_open = 0;
+  const size_t kMaxConnecting = 256;  // do not flood the listen backlog in idle mode
+  bool announced = false;
+  uint64_t hold_end = 0;
+
+  auto openMore = [&] {
+    while (next_to_open < conns_.size() &&
+           (o_.mode != Mode::kIdle || next_to_open - established_ < kMaxConnecting)) {
+      open(next_to_open++);
+    }
+  };
+  openMore();
+  for (;;) {
+    uint64_t t = nowNs();
+    if (o_.mode == Mode::kIdle) {
+      if (!announced && established_ == conns_.size()) {
+        announced = true;
+        hold_end = t + static_cast<uint64_t>(o_.duration * 1e9);
+        std::fprintf(stderr, "mtep-load: holding %zu connections\n", established_);
+        if (!o_.ready_file.empty()) {
+          FILE* f = std::fopen(o_.ready_file.c_str(), "w");
+          if (f != nullptr) std::fclose(f);
+        }
+      }
+      if (announced && hold_end != 0 && t >= hold_end) {
+        // Ask once on every connection still open, then finish.
+        hold_end = 0;
+        for (size_t i = 0; i < conns_.size(); ++i) {
+          if (conns_[i].fd < 0) continue;
+          conns_[i].final_query = true;
+          conns_[i].started = nowNs();
+          send(i, query_);
+        }
+        end = nowNs() + 5'000'000'000u;
+      }
+      if (!announced && t > t0 + 120'000'000'000u) end = t;  // give up after 2 min
+      if (hold_end == 0 && announced) {
+        bool pending = false;
+        for (const Conn& c : conns_) pending = pending || (c.fd >= 0 && c.final_query);
+        if (!pending) break;
+      }
+    }
+    if (t >= end && (o_.mode != Mode::kIdle || !announced || hold_end == 0)) break;
+    int n = ::epoll_wait(ep_, events, 512, 100);
+    for (int i = 0; i < n; ++i) {
+      auto slot = static_cast<size_t>(events[i].data.u64);
+      Conn& c = conns_[slot];
+      if (c.fd < 0) continue;
+      if (!c.connected && (events[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) != 0) {
+        int err = 0;
+        socklen_t len = sizeof err;
+        ::getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        if (err != 0) {
+          ++stats_.connect_errors;
+          ::close(c.fd);
+          c.fd = -1;
+          if (o_.mode != Mode::kIdle) open(slot);
+          continue;
+        }
+        c.connected = true;
+        ++established_;
+        watch(slot, EPOLLIN, EPOLL_CTL_MOD);
+        if (o_.mode == Mode::kPersistent) {
+          c.started = nowNs();
+          send(slot, query_);
+        } else if (o_.mode == Mode::kConnect) {
+          send(slot, query_ + quit_);
+        }
+        continue;
+      }
+      if ((events[i].events & EPOLLOUT) != 0 && c.out_off < c.out.size()) {
+        flush(slot);
+        if (c.out.empty()) watch(slot, EPOLLIN, EPOLL_CTL_MOD);
+      }
+      if ((events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0) onReadable(slot);
+    }
+    if (o_.mode == Mode::kIdle && !announced) openMore();
+  }
+  double secs = static_cast<double>(nowNs() - t0) / 1e9;
+  stopping_ = true;
+  if (o_.mode == Mode::kIdle) secs = o_.duration;
+  stats_.latency.record(0);  // keeps percentile() defined on empty runs
+  elapsed_ = secs;
+  for (size_t i = 0; i < conns_.size(); ++i) close(i);
+  return stats_;
+}
+
+}  // namespace
+}  // namespace mtep::load

@@ -1,0 +1,62 @@
+// libFuzzer target for smtp::parseMailbox / smtp::parsePath.
+// The first byte picks the options and the entry point; the rest is the
+// address. On success the canonical form must re-parse to the same address,
+// be no longer than the input, and hold only strict UTF-8.
+
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+#include "smtp/address.h"
+
+namespace {
+
+void check(bool ok) {
+  if (!ok) std::abort();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace mtep::smtp;
+  if (size == 0) return 0;
+  const uint8_t flags = data[0];
+  AddressOptions opts;
+  opts.smtputf8 = (flags & 1) != 0;
+  opts.allow_null = (flags & 2) != 0;
+  const bool as_path = (flags & 4) != 0;
+  std::string_view in(reinterpret_cast<const char*>(data + 1), size - 1);
+
+  auto r = as_path ? parsePath(in, opts) : parseMailbox(in, opts);
+  if (!r.ok()) {
+    check(!r.error().message().empty());
+    return 0;
+  }
+  const Mailbox& box = *r;
+  if (box.isNull()) {
+    check(as_path && opts.allow_null && in == "<>");
+    return 0;
+  }
+  check(isStrictUtf8(box.local_part) && isStrictUtf8(box.domain));
+  bool non_ascii = false;
+  for (char c : box.local_part + box.domain) non_ascii |= static_cast<unsigned char>(c) >= 0x80;
+  check(box.utf8 == non_ascii);
+  check(opts.smtputf8 || !box.utf8);
+  check(box.literal == (!box.domain.empty() && box.domain.front() == '['));
+  if (!box.literal) check(checkDomain(box.domain, opts.smtputf8).ok());
+
+  const std::string text = box.toString();
+  check(text.size() <= in.size());
+  auto again = parseMailbox(text, opts);
+  check(again.ok());
+  check(again->local_part == box.local_part);
+  check(again->domain == box.domain);
+  check(again->literal == box.literal);
+  check(again->toString() == text);
+
+  // The lower-cased binding key is itself a valid address.
+  auto lower = parseMailbox(box.canonicalLower(), opts);
+  check(lower.ok());
+  check(lower->canonicalLower() == box.canonicalLower());
+  return 0;
+}

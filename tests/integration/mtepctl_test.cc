@@ -1,0 +1,456 @@
+// Runs the real mtepctl binary against temporary configurations, key files
+// and stores, and against a fake MTEP server on a loopback port chosen by
+// the kernel. Paths come from compile definitions (tests/integration).
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+extern char** environ;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct RunResult {
+  int exit_code = -1;  // -1 when the process did not exit normally
+  std::string out;
+  std::string err;
+};
+
+std::string readFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void writeFile(const fs::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+}
+
+// Runs argv[0] with the given arguments; stdin is /dev/null.
+RunResult runProgram(const std::vector<std::string>& args, const fs::path& scratch) {
+  const fs::path out_path = scratch / "run.out";
+  const fs::path err_path = scratch / "run.err";
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0600);
+  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0600);
+  std::vector<char*> argv;
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  RunResult r;
+  pid_t pid = 0;
+  const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) {
+    r.err = "posix_spawn failed";
+    return r;
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+  }
+  if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
+  r.out = readFile(out_path);
+  r.err = readFile(err_path);
+  return r;
+}
+
+// "valid (key 2, expires 2026-03-03T10:00:00Z)" -> 2 and the Unix time.
+bool parseValidLine(const std::string& line, unsigned* key_id, int64_t* expires) {
+  std::smatch m;
+  static const std::regex kValid(
+      R"(^valid \(key (\d+), expires (\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)Z\)\n$)");
+  if (!std::regex_match(line, m, kValid)) return false;
+  *key_id = static_cast<unsigned>(std::stoul(m[1]));
+  std::tm tm{};
+  tm.tm_year = std::stoi(m[2]) - 1900;
+  tm.tm_mon = std::stoi(m[3]) - 1;
+  tm.tm_mday = std::stoi(m[4]);
+  tm.tm_hour = std::stoi(m[5]);
+  tm.tm_min = std::stoi(m[6]);
+  tm.tm_sec = std::stoi(m[7]);
+  *expires = static_cast<int64_t>(timegm(&tm));
+  return true;
+}
+
+// A one-connection MTEP server on 127.0.0.1 with a kernel-chosen port: it
+// answers the first request with `answer`, a "Q" with a farewell, and
+// records the request payloads it saw.
+class FakeMtepServer {
+ public:
+  explicit FakeMtepServer(std::string answer) : answer_(std::move(answer)) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (bind(fd_, reinterpret_cast<sockaddr*>(&addr), len) != 0 || listen(fd_, 4) != 0 ||
+        getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      return;
+    }
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~FakeMtepServer() {
+    if (thread_.joinable()) thread_.join();
+    close(fd_);
+  }
+  uint16_t port() const { return port_; }
+  // Waits for the connection to end, then returns what the client sent.
+  std::vector<std::string> requests() {
+    if (thread_.joinable()) thread_.join();
+    return requests_;
+  }
+
+ private:
+  static std::string netstring(const std::string& s) {
+    return std::to_string(s.size()) + ":" + s + ",";
+  }
+  // Reads one netstring (CR/LF before it skipped) within 5 s; false on EOF.
+  static bool readNetstring(int fd, std::string* buf, std::string* payload) {
+    for (;;) {
+      size_t start = buf->find_first_not_of("\r\n");
+      size_t colon = buf->find(':', start == std::string::npos ? 0 : start);
+      if (start != std::string::npos && colon != std::string::npos) {
+        const size_t n = std::stoul(buf->substr(start, colon - start));
+        if (buf->size() >= colon + n + 2) {
+          *payload = buf->substr(colon + 1, n);
+          buf->erase(0, colon + n + 2);
+          return true;
+        }
+      }
+      pollfd p{fd, POLLIN, 0};
+      if (poll(&p, 1, 5000) <= 0) return false;
+      char chunk[512];
+      const ssize_t got = read(fd, chunk, sizeof chunk);
+      if (got <= 0) return false;
+      buf->append(chunk, static_cast<size_t>(got));
+    }
+  }
+  void reply(int fd, const std::string& payload) {
+    const std::string wire = netstring(payload);
+    EXPECT_EQ(write(fd, wire.data(), wire.size()), static_cast<ssize_t>(wire.size()));
+  }
+  void serve() {
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, 10000) <= 0) return;
+    const int conn = accept(fd_, nullptr, nullptr);
+    if (conn < 0) return;
+    std::string buf;
+    std::string payload;
+    if (readNetstring(conn, &buf, &payload)) {
+      requests_.push_back(payload);
+      reply(conn, answer_);
+      if (readNetstring(conn, &buf, &payload)) {
+        requests_.push_back(payload);
+        reply(conn, "K2.3.0 CYA Thanks for testing!");
+      }
+    }
+    close(conn);
+  }
+
+  std::string answer_;
+  int fd_ = -1;
+  uint16_t port_ = 0;
+  std::thread thread_;
+  std::vector<std::string> requests_;
+};
+
+class MtepctlTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/mtepctl-test-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    state_ = dir_ / "state";
+    fs::create_directory(state_);
+    config_ = dir_ / "mtep.conf";
+    writeConfig("");
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  // A config with state in the temp dir, no user switch, plus `extra`.
+  void writeConfig(const std::string& extra) {
+    writeFile(config_, "[global]\nuser = \"\"\nstate_dir = \"" + state_.string() + "\"\n" + extra);
+  }
+
+  RunResult ctl(std::vector<std::string> args) {
+    args.insert(args.begin(), {MTEPCTL_PATH, "-c", config_.string()});
+    return runProgram(args, dir_);
+  }
+
+  // Mints a token and returns it without the newline (empty on failure).
+  std::string mint(const std::string& sender, const std::string& ttl = "") {
+    std::vector<std::string> args{"token", "mint", "--sender", sender};
+    if (!ttl.empty()) args.insert(args.end(), {"--ttl", ttl});
+    RunResult r = ctl(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    if (r.out.empty() || r.out.back() != '\n') return {};
+    return r.out.substr(0, r.out.size() - 1);
+  }
+
+  fs::path dir_;
+  fs::path state_;
+  fs::path config_;
+};
+
+TEST_F(MtepctlTest, ConfigCheckReportsOk) {
+  RunResult r = ctl({"config", "check"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, config_.string() + ": OK\n");
+}
+
+TEST_F(MtepctlTest, ConfigCheckNamesFileAndLineOfAnError) {
+  writeFile(config_, "[global]\nuser = \"\"\nno_such_key = 1\n");
+  RunResult r = ctl({"config", "check"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err.rfind("mtepctl: " + config_.string() + ":3:", 0), 0u) << r.err;
+  EXPECT_NE(r.err.find("no_such_key"), std::string::npos) << r.err;
+}
+
+TEST_F(MtepctlTest, MintedTokenVerifiesForItsSender) {
+  const int64_t before = static_cast<int64_t>(std::time(nullptr));
+  const std::string token = mint("<alice@example.org>", "2h");
+  ASSERT_FALSE(token.empty());
+  RunResult r = ctl({"token", "verify", token, "--sender", "alice@example.org"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  unsigned key_id = 0;
+  int64_t expires = 0;
+  ASSERT_TRUE(parseValidLine(r.out, &key_id, &expires)) << r.out;
+  EXPECT_EQ(key_id, 1u);
+  EXPECT_GE(expires, before + 7200);
+  EXPECT_LE(expires, static_cast<int64_t>(std::time(nullptr)) + 7200);
+}
+
+TEST_F(MtepctlTest, SenderComparisonIgnoresCase) {
+  const std::string token = mint("Alice@Example.ORG");
+  RunResult r = ctl({"token", "verify", token, "--sender", "alice@example.org"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+}
+
+TEST_F(MtepctlTest, VerifyForAnotherSenderFails) {
+  const std::string token = mint("alice@example.org");
+  RunResult r = ctl({"token", "verify", token, "--sender", "mallory@example.org"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("another sender"), std::string::npos) << r.out;
+}
+
+TEST_F(MtepctlTest, AlteredTokenIsForgedOrMalformed) {
+  std::string token = mint("alice@example.org");
+  ASSERT_EQ(token.size(), 62u);
+  token[40] = token[40] == 'A' ? 'B' : 'A';
+  RunResult r = ctl({"token", "verify", token, "--sender", "alice@example.org"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("forged"), std::string::npos) << r.out;
+  r = ctl({"token", "verify", "not-a-token", "--sender", "alice@example.org"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("malformed"), std::string::npos) << r.out;
+}
+
+TEST_F(MtepctlTest, RevokedTokenNoLongerVerifies) {
+  const std::string token = mint("alice@example.org");
+  const std::string other = mint("alice@example.org");
+  RunResult r = ctl({"token", "revoke", token});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("revoked ", 0), 0u) << r.out;
+  r = ctl({"token", "verify", token, "--sender", "alice@example.org"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("revoked"), std::string::npos) << r.out;
+  r = ctl({"token", "verify", other, "--sender", "alice@example.org"});
+  EXPECT_EQ(r.exit_code, 0) << "revoking one token must not touch another: " << r.out;
+}
+
+TEST_F(MtepctlTest, RevokeRefusesMalformedToken) {
+  RunResult r = ctl({"token", "revoke", "AAAA"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err.rfind("mtepctl: ", 0), 0u) << r.err;
+}
+
+TEST_F(MtepctlTest, RotationKeepsOldTokensAndMintsWithTheNewKey) {
+  const std::string old_token = mint("alice@example.org");
+  RunResult r = ctl({"key", "rotate"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("new key 2; 2 keys kept", 0), 0u) << r.out;
+  unsigned key_id = 0;
+  int64_t expires = 0;
+  r = ctl({"token", "verify", old_token, "--sender", "alice@example.org"});
+  ASSERT_TRUE(parseValidLine(r.out, &key_id, &expires)) << r.out << r.err;
+  EXPECT_EQ(key_id, 1u);
+  const std::string new_token = mint("alice@example.org");
+  r = ctl({"token", "verify", new_token, "--sender", "alice@example.org"});
+  ASSERT_TRUE(parseValidLine(r.out, &key_id, &expires)) << r.out << r.err;
+  EXPECT_EQ(key_id, 2u);
+}
+
+TEST_F(MtepctlTest, KeyListShowsIdsButNeverSecrets) {
+  ASSERT_FALSE(mint("alice@example.org").empty());
+  ASSERT_EQ(ctl({"key", "rotate"}).exit_code, 0);
+  const fs::path key_file = state_ / "token.keys";
+  struct stat st {};
+  ASSERT_EQ(stat(key_file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0077, 0u) << "key file must be private";
+  RunResult r = ctl({"key", "list"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("current"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("retired"), std::string::npos) << r.out;
+  std::istringstream keys(readFile(key_file));
+  std::string line;
+  int secrets = 0;
+  while (std::getline(keys, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    const std::string secret = line.substr(line.rfind(' ') + 1);
+    ASSERT_EQ(secret.size(), 64u) << line;
+    ++secrets;
+    EXPECT_EQ(r.out.find(secret.substr(0, 16)), std::string::npos) << "secret printed";
+    EXPECT_EQ(r.err.find(secret.substr(0, 16)), std::string::npos) << "secret printed";
+  }
+  EXPECT_EQ(secrets, 2);
+}
+
+TEST_F(MtepctlTest, MintRefusedForDomainThatIssuesNoTokens) {
+  writeConfig("[domain.\"quiet.example\"]\nissue_tokens = false\n");
+  RunResult r = ctl({"token", "mint", "--sender", "bob@quiet.example"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.out, "");
+  EXPECT_NE(r.err.find("issue_tokens"), std::string::npos) << r.err;
+  EXPECT_FALSE(mint("bob@loud.example").empty());
+}
+
+TEST_F(MtepctlTest, MintRefusesTtlOverMaxTtlAndBadSenders) {
+  writeConfig("[tokens]\nmax_ttl = \"1d\"\n");
+  EXPECT_EQ(ctl({"token", "mint", "--sender", "a@example.org", "--ttl", "2d"}).exit_code, 1);
+  EXPECT_EQ(ctl({"token", "mint", "--sender", "a@example.org", "--ttl", "soon"}).exit_code, 1);
+  EXPECT_EQ(ctl({"token", "mint", "--sender", "a@example.org", "--ttl", "1d"}).exit_code, 0);
+  EXPECT_EQ(ctl({"token", "mint", "--sender", "not an address"}).exit_code, 1);
+  EXPECT_EQ(ctl({"token", "mint", "--sender", "<>"}).exit_code, 1);
+}
+
+TEST_F(MtepctlTest, VerifyExitsTwoWhenTheStoreCannotAnswer) {
+  const std::string token = mint("alice@example.org");
+  writeConfig("[store]\npath = \"" + (dir_ / "missing" / "dir" / "mtep.db").string() + "\"\n");
+  RunResult r = ctl({"token", "verify", token, "--sender", "alice@example.org"});
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_EQ(r.err.rfind("mtepctl: ", 0), 0u) << r.err;
+}
+
+TEST_F(MtepctlTest, CommandLineErrorsExit64AndVersionExitsZero) {
+  EXPECT_EQ(ctl({}).exit_code, 64);
+  EXPECT_EQ(ctl({"token"}).exit_code, 64);
+  EXPECT_EQ(ctl({"token", "mint"}).exit_code, 64);
+  EXPECT_EQ(ctl({"frobnicate"}).exit_code, 64);
+  RunResult r = ctl({"--version"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out.rfind("mtepctl ", 0), 0u) << r.out;
+  EXPECT_EQ(ctl({"-f", "config", "check"}).exit_code, 0);
+}
+
+TEST_F(MtepctlTest, SampleConfigIsTheContribFileAndValid) {
+  RunResult r = ctl({"config", "sample"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, readFile(MTEP_CONTRIB_CONF))
+      << "regenerate contrib/mtep.conf with: mtepctl config sample > contrib/mtep.conf";
+  writeFile(config_, r.out);
+  r = ctl({"config", "check"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+TEST_F(MtepctlTest, QuerySendsTokenSenderRecipientAndMapsDToOne) {
+  FakeMtepServer server("D5.7.8 I do not know that token, sorry.");
+  ASSERT_NE(server.port(), 0);
+  RunResult r = ctl({"query", "127.0.0.1:" + std::to_string(server.port()), "tok123", "--sender",
+                     "a@b.example", "--recipient", "c@d.example"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(r.out, "D5.7.8 I do not know that token, sorry.\n");
+  const std::vector<std::string> requests = server.requests();
+  ASSERT_GE(requests.size(), 1u);
+  EXPECT_EQ(requests[0], "1:?,6:tok123,11:a@b.example,11:c@d.example,");
+  if (requests.size() > 1) {
+    EXPECT_EQ(requests[1], "1:Q,");
+  }
+}
+
+TEST_F(MtepctlTest, QueryExitCodesFollowTheVerdict) {
+  struct Case {
+    const char* answer;
+    int want;
+  };
+  for (const Case& c : {Case{"K2.7.0 Yes, that is one of ours.", 0}, Case{"D.7.8", 1},
+                        Case{"Z4.3.0 Please try again later.", 2}, Case{"I5.5.1", 2}}) {
+    FakeMtepServer server(c.answer);
+    ASSERT_NE(server.port(), 0);
+    RunResult r = ctl({"query", "[127.0.0.1]:" + std::to_string(server.port()), "tok"});
+    EXPECT_EQ(r.exit_code, c.want) << "answer " << c.answer << ": " << r.out << r.err;
+    const std::vector<std::string> requests = server.requests();
+    ASSERT_GE(requests.size(), 1u);
+    EXPECT_EQ(requests[0], "1:?,3:tok,") << "no sender element when none was given";
+  }
+}
+
+TEST_F(MtepctlTest, QueryExitsTwoWhenNobodyListens) {
+  // A port that was just free: bind, learn it, close.
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), len), 0);
+  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  close(fd);
+  RunResult r = ctl({"query", "127.0.0.1:" + std::to_string(ntohs(addr.sin_port)), "tok",
+                     "--timeout", "3"});
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_EQ(r.err.rfind("mtepctl: ", 0), 0u) << r.err;
+  EXPECT_EQ(ctl({"query", "127.0.0.1:99999", "tok"}).exit_code, 64);
+}
+
+// man --warnings reports roff mistakes on stderr.
+TEST_F(MtepctlTest, ManPagesRenderWithoutWarnings) {
+  if (std::system("command -v man >/dev/null 2>&1") != 0) GTEST_SKIP() << "man not installed";
+  const std::vector<fs::path> pages{fs::path(MTEP_MAN_SOURCE_DIR) / "mtepctl.1",
+                                    fs::path(MTEP_MAN_SOURCE_DIR) / "mtepd.8",
+                                    fs::path(MTEP_MAN_BUILD_DIR) / "mtep.conf.5"};
+  setenv("MANWIDTH", "80", 1);
+  for (const fs::path& page : pages) {
+    ASSERT_TRUE(fs::exists(page)) << page;
+    RunResult r = runProgram({"/bin/sh", "-c", "exec man --warnings -l \"$0\"", page.string()},
+                             dir_);
+    EXPECT_EQ(r.exit_code, 0) << page;
+    EXPECT_EQ(r.err, "") << page;
+    EXPECT_GT(r.out.size(), 1000u) << page;
+  }
+  // The generated page carries the key reference from the key table.
+  const std::string conf = readFile(fs::path(MTEP_MAN_BUILD_DIR) / "mtep.conf.5");
+  EXPECT_EQ(conf.find("@MTEP_KEYS@"), std::string::npos);
+  EXPECT_NE(conf.find("max_ttl"), std::string::npos);
+  EXPECT_NE(conf.find("answer_without_sender"), std::string::npos);
+}
+
+}  // namespace

@@ -1,0 +1,158 @@
+// NAME
+//   mtepd_protocol_test.cc - the real mtepd answering MTEP over loopback
+// DESCRIPTION
+//   The seed's exchange byte for byte, and the token verdicts: ours with its
+//   sender (K), another sender, expired and revoked (D). Requests are sent
+//   whole, one byte at a time and split at random points.
+
+#include <random>
+#include <string>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "mtepd_harness.h"
+
+namespace mtep::itest {
+namespace {
+
+constexpr std::string_view kSeedQuery = "22:1:?,\r\n12:unvanquished,,";
+constexpr std::string_view kSeedQuit = "4:1:Q,,";
+
+class MtepdSplitTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(MtepdSplitTest, SeedExchangeGetsNoThenFarewellAndClose) {
+  Mtepd d;
+  ASSERT_TRUE(d.start());
+  std::mt19937 rng(20221007u + static_cast<unsigned>(GetParam()));
+  auto c = Client::connect(d.port());
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(c->sendSplit(kSeedQuery, GetParam(), rng));
+  auto no = c->readReply();
+  ASSERT_TRUE(no.has_value()) << d.logText();
+  EXPECT_TRUE(startsWith(no, "D5.")) << *no;
+
+  ASSERT_TRUE(c->sendSplit(kSeedQuit, GetParam(), rng));
+  auto bye = c->readReply();
+  ASSERT_TRUE(bye.has_value());
+  EXPECT_TRUE(startsWith(bye, "K2.3.0 CYA ")) << *bye;
+  EXPECT_GT(bye->size(), std::string_view("K2.3.0 CYA ").size()) << "farewell text missing";
+  std::string rest;
+  EXPECT_TRUE(c->waitClosed(3000, &rest)) << "server must close after Q";
+  EXPECT_EQ(rest, "") << "nothing may follow the farewell";
+}
+
+TEST_P(MtepdSplitTest, MintedTokenWithItsSenderIsRecognised) {
+  Mtepd d;
+  ASSERT_TRUE(d.start());
+  std::mt19937 rng(7u + static_cast<unsigned>(GetParam()));
+  std::string tok = d.mint("alice@example.org");
+  auto c = Client::connect(d.port());
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(c->sendSplit(query(tok, "alice@example.org"), GetParam(), rng));
+  auto reply = c->readReply();
+  EXPECT_TRUE(startsWith(reply, "K2.7.0")) << reply.value_or("<nothing>") << "\n" << d.logText();
+}
+
+INSTANTIATE_TEST_SUITE_P(WholeBytewiseRandom, MtepdSplitTest, ::testing::Values(0, 1, 2),
+                         [](const ::testing::TestParamInfo<int>& i) {
+                           return std::string(i.param == 0 ? "Whole"
+                                              : i.param == 1 ? "OneByteAtATime"
+                                                             : "RandomSplits");
+                         });
+
+TEST(Mtepd, TokenAskedWithAnotherSenderIsRefusedWith578) {
+  Mtepd d;
+  ASSERT_TRUE(d.start());
+  std::string tok = d.mint("alice@example.org");
+  auto c = Client::connect(d.port());
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(c->send(query(tok, "mallory@example.org")));
+  auto reply = c->readReply();
+  EXPECT_TRUE(startsWith(reply, "D5.7.8")) << reply.value_or("<nothing>");
+}
+
+TEST(Mtepd, SenderIsComparedCaseInsensitively) {
+  Mtepd d;
+  ASSERT_TRUE(d.start());
+  std::string tok = d.mint("alice@example.org");
+  auto c = Client::connect(d.port());
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(c->send(query(tok, "Alice@Example.ORG")));
+  EXPECT_TRUE(startsWith(c->readReply(), "K2.7.0"));
+}
+
+TEST(Mtepd, ExpiredTokenIsRefused) {
+  Mtepd d;
+  ASSERT_TRUE(d.start());
+  // Minted two hours ago with a one hour lifetime.
+  std::string tok = d.mint("alice@example.org", 3600, -7200);
+  auto c = Client::connect(d.port());
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(c->send(query(tok, "alice@example.org")));
+  auto reply = c->readReply();
+  EXPECT_TRUE(startsWith(reply, "D5.7.8")) << reply.value_or("<nothing>");
+  EXPECT_TRUE(d.waitForLog("reason=expired")) << d.logText();
+}
+
+TEST(Mtepd, RevokedTokenIsRefused) {
+  Mtepd d;
+  ASSERT_TRUE(d.start());
+  std::string tok = d.mint("alice@example.org");
+  auto c = Client::connect(d.port());
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(c->send(query(tok, "alice@example.org")));
+  ASSERT_TRUE(startsWith(c->readReply(), "K2.7.0")) << "valid before the revocation";
+
+  ASSERT_TRUE(d.revoke(tok));
+  ASSERT_TRUE(c->send(query(tok, "alice@example.org")));
+  auto reply = c->readReply();
+  EXPECT_TRUE(startsWith(reply, "D5.7.8")) << reply.value_or("<nothing>");
+  EXPECT_TRUE(d.waitForLog("reason=revoked")) << d.logText();
+}
+
+TEST(Mtepd, SenderlessQueryForOurTokenIsRecognised) {
+  Mtepd d;
+  ASSERT_TRUE(d.start());
+  std::string tok = d.mint("alice@example.org");
+  auto c = Client::connect(d.port());
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(c->send(query(tok)));
+  EXPECT_TRUE(startsWith(c->readReply(), "K"));
+}
+
+TEST(Mtepd, PipelinedRequestsAreAnsweredInOrder) {
+  Mtepd d;
+  ASSERT_TRUE(d.start());
+  std::string good = d.mint("alice@example.org");
+  std::string bytes;
+  for (int i = 0; i < 50; ++i) {
+    bytes += query(good, i % 2 == 0 ? "alice@example.org" : "bob@example.org");
+    bytes += "\r\n";
+  }
+  auto c = Client::connect(d.port());
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(c->send(bytes));
+  for (int i = 0; i < 50; ++i) {
+    auto reply = c->readReply();
+    ASSERT_TRUE(reply.has_value()) << "reply " << i;
+    EXPECT_EQ(reply->substr(0, 1), i % 2 == 0 ? "K" : "D") << "reply " << i << ": " << *reply;
+  }
+}
+
+TEST(Mtepd, EachDecisionIsLoggedOnOneLine) {
+  Mtepd d;
+  ASSERT_TRUE(d.start());
+  std::string tok = d.mint("alice@example.org");
+  auto c = Client::connect(d.port());
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(c->send(query(tok, "alice@example.org")));
+  ASSERT_TRUE(startsWith(c->readReply(), "K"));
+  EXPECT_TRUE(d.waitForLog("NOQUEUE: client=127.0.0.1:")) << d.logText();
+  EXPECT_TRUE(
+      d.waitForLog(" cmd=? sender=<alice@example.org> action=K2.7.0 reason=valid"))
+      << d.logText();
+}
+
+}  // namespace
+}  // namespace mtep::itest
