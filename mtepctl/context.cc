@@ -107,33 +107,16 @@ std::string formatAge(int64_t seconds) {
 
 Result<int64_t> parseDuration(std::string_view text) {
   const std::string shown(text);
-  int64_t value = 0;
-  size_t i = 0;
-  constexpr int64_t kMax = int64_t{1} << 40;  // far beyond any sane lifetime, no overflow below
-  for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) {
-    value = value * 10 + (text[i] - '0');
-    if (value > kMax) return Error(ErrorKind::kInvalid, "duration \"" + shown + "\" is too large");
-  }
-  if (i == 0) {
+  const bool digits_only =
+      !text.empty() && text.find_first_not_of("0123456789") == std::string_view::npos;
+  // A bare number is seconds; anything else is the config file's form.
+  auto seconds = digits_only ? config::parseDuration(shown + "s") : config::parseDuration(text);
+  if (!seconds) {
     return Error(ErrorKind::kInvalid,
-                 "duration \"" + shown + "\" must be seconds or a number with s, m, h or d");
+                 "\"" + shown + "\" is not a duration (seconds, or a number with s, m, h or d)");
   }
-  const std::string_view suffix = text.substr(i);
-  int64_t unit = 0;
-  if (suffix.empty() || suffix == "s") {
-    unit = 1;
-  } else if (suffix == "m") {
-    unit = 60;
-  } else if (suffix == "h") {
-    unit = 3600;
-  } else if (suffix == "d") {
-    unit = 86400;
-  } else {
-    return Error(ErrorKind::kInvalid,
-                 "duration \"" + shown + "\" must be seconds or a number with s, m, h or d");
-  }
-  if (value == 0) return Error(ErrorKind::kInvalid, "duration must be more than zero");
-  return value * unit;
+  if (*seconds <= 0) return Error(ErrorKind::kInvalid, "a duration must be more than zero");
+  return *seconds;
 }
 
 }  // namespace mtep::ctl

@@ -64,8 +64,8 @@ int tokenMint(const GlobalOptions& global, const MintOptions& options) {
     ttl = *parsed;
   }
   if (ttl > cfg->tokens.max_ttl) {
-    printError("ttl %s exceeds tokens.max_ttl (%s)", formatAge(ttl).c_str(),
-               formatAge(cfg->tokens.max_ttl).c_str());
+    printError("ttl %s exceeds tokens.max_ttl (%s)", config::formatDuration(ttl).c_str(),
+               config::formatDuration(cfg->tokens.max_ttl).c_str());
     return kExitNo;
   }
   const Clock& clock = SystemClock::instance();

@@ -1,1 +1,317 @@
+// Loading mtep.conf: TOML parsing with toml++, then the key table.
 #include "config/config.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "config/key_table.h"
+#include "smtp/address.h"
+
+namespace mtep::config {
+
+namespace {
+
+using detail::asciiLower;
+using detail::printable;
+
+constexpr size_t kMaxErrors = 20;
+constexpr size_t kMaxFileSize = 1 << 20;
+constexpr std::string_view kDomainTable = "domain";
+constexpr std::string_view kDomainKeys = "domain_defaults";
+
+struct Diagnostic {
+  uint32_t line;
+  uint32_t column;
+  std::string text;
+};
+
+// One domain section, before it is applied.
+struct DomainEntry {
+  std::string name;         // as written
+  std::string lower;        // the key in Config::domains
+  const toml::table* body;  // its keys
+  const toml::key* key;     // for the line
+};
+
+class Loader {
+ public:
+  explicit Loader(std::string source) : source_(std::move(source)) {}
+
+  void run(const toml::table& root, Config& cfg);
+  bool failed() const { return !errors_.empty(); }
+  std::string message();
+
+ private:
+  void error(const toml::source_region& where, std::string_view section, std::string_view key,
+             std::string_view what);
+  void applyPlain(std::string_view section, const toml::table& body, Config& cfg);
+  // Applies one domain section's keys to `policy`; records the token_ttl line.
+  void applyDomain(std::string_view label, const toml::table& body, DomainPolicy& policy,
+                   const toml::node** ttl_node);
+  void collectDomains(const toml::table& table, std::vector<DomainEntry>& out);
+  void checkTtls(const Config& cfg, const toml::node* max_ttl_node);
+  void unknownKey(std::string_view section, std::string_view label, const toml::key& key);
+
+  std::string source_;
+  std::vector<Diagnostic> errors_;
+  const toml::node* defaults_ttl_ = nullptr;
+  std::vector<std::pair<std::string, const toml::node*>> domain_ttls_;  // label, node
+};
+
+std::string sectionLabel(std::string_view name) { return "[" + std::string(name) + "]"; }
+
+std::string domainLabel(std::string_view name) {
+  return "[domain.\"" + printable(name) + "\"]";
+}
+
+void Loader::error(const toml::source_region& where, std::string_view section,
+                   std::string_view key, std::string_view what) {
+  std::string text = source_ + ":" + std::to_string(where.begin.line) + ": " + std::string(section);
+  if (!key.empty()) text += " " + printable(key);
+  text += ": ";
+  text += what;
+  errors_.push_back({where.begin.line, where.begin.column, std::move(text)});
+}
+
+std::string Loader::message() {
+  std::stable_sort(errors_.begin(), errors_.end(), [](const Diagnostic& a, const Diagnostic& b) {
+    return a.line != b.line ? a.line < b.line : a.column < b.column;
+  });
+  std::string out;
+  for (size_t i = 0; i < errors_.size() && i < kMaxErrors; ++i) {
+    if (i > 0) out += "\n";
+    out += errors_[i].text;
+  }
+  if (errors_.size() > kMaxErrors) {
+    out += "\n" + source_ + ": " + std::to_string(errors_.size() - kMaxErrors) + " more errors";
+  }
+  return out;
+}
+
+void Loader::unknownKey(std::string_view section, std::string_view label, const toml::key& key) {
+  std::string what = "unknown key";
+  for (const KeyInfo& info : keyTable()) {
+    if (info.key == key.str() && info.section != section) {
+      what += " (it belongs in [" + std::string(info.section) + "])";
+      break;
+    }
+  }
+  error(key.source(), label, key.str(), what);
+}
+
+void Loader::applyPlain(std::string_view section, const toml::table& body, Config& cfg) {
+  const std::string label = sectionLabel(section);
+  for (const auto& [key, value] : body) {
+    const detail::KeyDef* def = detail::findKey(section, key.str());
+    if (def == nullptr) {
+      unknownKey(section, label, key);
+      continue;
+    }
+    if (detail::Check problem = def->apply_config(value, cfg)) {
+      error(problem->at ? problem->at->source() : key.source(), label, key.str(), problem->what);
+    }
+  }
+}
+
+void Loader::applyDomain(std::string_view label, const toml::table& body, DomainPolicy& policy,
+                         const toml::node** ttl_node) {
+  for (const auto& [key, value] : body) {
+    const detail::KeyDef* def = detail::findKey(kDomainKeys, key.str());
+    if (def == nullptr) {
+      if (value.is_table()) {
+        error(key.source(), label, key.str(),
+              "a table here: quote domain names, as in [domain.\"example.org\"]");
+      } else {
+        unknownKey(kDomainKeys, label, key);
+      }
+      continue;
+    }
+    if (detail::Check problem = def->apply_domain(value, policy)) {
+      error(problem->at ? problem->at->source() : key.source(), label, key.str(), problem->what);
+    } else if (def->info.key == "token_ttl") {
+      *ttl_node = &value;
+    }
+  }
+}
+
+void Loader::collectDomains(const toml::table& table, std::vector<DomainEntry>& out) {
+  for (const auto& [key, value] : table) {
+    const std::string label = domainLabel(key.str());
+    const toml::table* body = value.as_table();
+    if (body == nullptr) {
+      error(key.source(), "[domain]", key.str(),
+            "must be a section, as in [domain.\"example.org\"]");
+      continue;
+    }
+    const std::string lower = asciiLower(key.str());
+    const std::string_view bare = std::string_view(lower).substr(lower.starts_with('.') ? 1 : 0);
+    if (Status s = smtp::checkDomain(bare); !s) {
+      error(key.source(), label, "", "not a domain name: " + s.error().message());
+      continue;
+    }
+    out.push_back({std::string(key.str()), lower, body, &key});
+  }
+  std::stable_sort(out.begin(), out.end(), [](const DomainEntry& a, const DomainEntry& b) {
+    return a.key->source().begin.line < b.key->source().begin.line;
+  });
+}
+
+void Loader::checkTtls(const Config& cfg, const toml::node* max_ttl_node) {
+  const int64_t max_ttl = cfg.tokens.max_ttl;
+  const std::string max_text = formatDuration(max_ttl);
+  if (cfg.domain_defaults.token_ttl > max_ttl) {
+    const std::string ttl = formatDuration(cfg.domain_defaults.token_ttl);
+    if (defaults_ttl_ != nullptr) {
+      error(defaults_ttl_->source(), "[domain_defaults]", "token_ttl",
+            ttl + " is above [tokens] max_ttl " + max_text);
+    } else if (max_ttl_node != nullptr) {
+      error(max_ttl_node->source(), "[tokens]", "max_ttl",
+            max_text + " is below the default [domain_defaults] token_ttl " + ttl +
+                "; lower token_ttl too");
+    }
+  }
+  for (const auto& [label, node] : domain_ttls_) {
+    const auto it = cfg.domains.find(asciiLower(label));
+    if (it == cfg.domains.end() || it->second.token_ttl <= max_ttl) continue;
+    error(node->source(), domainLabel(label), "token_ttl",
+          formatDuration(it->second.token_ttl) + " is above [tokens] max_ttl " + max_text);
+  }
+}
+
+void Loader::run(const toml::table& root, Config& cfg) {
+  const toml::node* max_ttl_node = nullptr;
+  const toml::table* defaults = nullptr;
+  const toml::table* domains = nullptr;
+  for (const auto& [key, value] : root) {
+    const std::string_view name = key.str();
+    const bool known = detail::isSection(name) || name == kDomainTable;
+    if (!value.is_table()) {
+      error(key.source(), known ? sectionLabel(name) : printable(name), "",
+            known ? "must be a section, not a value" : "a key outside any section");
+      continue;
+    }
+    if (!known) {
+      error(key.source(), sectionLabel(printable(name)), "",
+            "unknown section (known: [global], [log], [mtepd], [tokens], [store], "
+            "[domain_defaults], [domain.\"NAME\"])");
+      continue;
+    }
+    const toml::table& body = *value.as_table();
+    if (name == kDomainTable) {
+      domains = &body;
+    } else if (name == kDomainKeys) {
+      defaults = &body;
+    } else {
+      applyPlain(name, body, cfg);
+      if (name == "tokens") max_ttl_node = body.get("max_ttl");
+    }
+  }
+  if (defaults != nullptr) {
+    applyDomain("[domain_defaults]", *defaults, cfg.domain_defaults, &defaults_ttl_);
+  }
+  if (domains != nullptr) {
+    std::vector<DomainEntry> entries;
+    collectDomains(*domains, entries);
+    for (const DomainEntry& entry : entries) {
+      const std::string label = domainLabel(entry.name);
+      if (cfg.domains.count(entry.lower) != 0) {
+        error(entry.key->source(), label, "",
+              "the same domain as an earlier section (names are compared without case)");
+        continue;
+      }
+      DomainPolicy policy = cfg.domain_defaults;
+      const toml::node* ttl = nullptr;
+      applyDomain(label, *entry.body, policy, &ttl);
+      if (ttl != nullptr) domain_ttls_.emplace_back(entry.name, ttl);
+      cfg.domains.emplace(entry.lower, policy);
+    }
+  }
+  checkTtls(cfg, max_ttl_node);
+}
+
+std::string joinPath(const std::string& dir, std::string_view file) {
+  if (!dir.empty() && dir.back() == '/') return dir + std::string(file);
+  return dir + "/" + std::string(file);
+}
+
+void resolveDefaults(Config& cfg) {
+  if (cfg.tokens.key_file.empty()) cfg.tokens.key_file = joinPath(cfg.global.state_dir, "token.keys");
+  if (cfg.store.path.empty()) cfg.store.path = joinPath(cfg.global.state_dir, "mtep.db");
+  if (cfg.mtepd.listen.empty()) cfg.mtepd.listen.push_back(ListenAddress{"127.0.0.1", 6211});
+}
+
+}  // namespace
+
+const DomainPolicy& Config::policyFor(std::string_view domain) const {
+  std::string lower = asciiLower(domain);
+  if (!lower.empty() && lower.back() == '.') lower.pop_back();
+  if (auto it = domains.find(lower); it != domains.end()) return it->second;
+  const std::string_view view = lower;
+  for (size_t dot = view.find('.'); dot != std::string_view::npos; dot = view.find('.', dot + 1)) {
+    if (auto it = domains.find(view.substr(dot)); it != domains.end()) return it->second;
+  }
+  return domain_defaults;
+}
+
+Result<ConfigPtr> loadString(std::string_view text, const std::string& source_name) {
+  toml::table root;
+  try {
+    root = toml::parse(text, std::string_view(source_name));
+  } catch (const toml::parse_error& e) {
+    const toml::source_position& at = e.source().begin;
+    return Error(ErrorKind::kConfig, source_name + ":" + std::to_string(at.line) + ":" +
+                                         std::to_string(at.column) +
+                                         ": syntax: " + printable(e.description()));
+  }
+  auto cfg = std::make_shared<Config>();
+  cfg->source = source_name;
+  Loader loader(source_name);
+  loader.run(root, *cfg);
+  if (loader.failed()) return Error(ErrorKind::kConfig, loader.message());
+  resolveDefaults(*cfg);
+  return ConfigPtr(std::move(cfg));
+}
+
+Result<ConfigPtr> loadFile(const std::string& path) {
+  const auto fail = [&](std::string_view what) {
+    return Error(ErrorKind::kConfig, path + ": " + std::string(what));
+  };
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fail(std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return fail(std::strerror(err));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return fail("not a regular file");
+  }
+  std::string text;
+  char buf[16384];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      return fail(std::strerror(err));
+    }
+    if (n == 0) break;
+    text.append(buf, static_cast<size_t>(n));
+    if (text.size() > kMaxFileSize) {
+      ::close(fd);
+      return fail("larger than 1 MiB; this is not a configuration file");
+    }
+  }
+  ::close(fd);
+  return loadString(text, path);
+}
+
+}  // namespace mtep::config

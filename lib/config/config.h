@@ -36,23 +36,34 @@ struct ListenAddress {
   std::string host;   // "127.0.0.1", "::1", "0.0.0.0"; IPv6 written [::1]:6211 in the file
   uint16_t port = 0;
   std::string toString() const;  // "127.0.0.1:6211", "[::1]:6211"
+  bool operator==(const ListenAddress&) const = default;
 };
-// Parses "ADDR:PORT" or "[V6ADDR]:PORT"; the address must be numeric.
+// Parses "ADDR:PORT" or "[V6ADDR]:PORT"; the address must be numeric
+// (inet_pton), the port 1..65535 in decimal. Errors are kInvalid.
 Result<ListenAddress> parseListenAddress(std::string_view text);
+
+// Parses a duration written as a string: "<n>s", "<n>m", "<n>h" or "<n>d"
+// (n decimal digits). Returns seconds; kInvalid if malformed or overflowing.
+Result<int64_t> parseDuration(std::string_view text);
+// The shortest exact form of a duration: 86400 -> "1d", 90 -> "90s", 0 -> "0s".
+std::string formatDuration(int64_t seconds);
 
 // Per-domain policy ([domain_defaults], [domain."..."]).
 struct DomainPolicy {
   bool issue_tokens = true;       // mint tokens for senders here and vouch for them on "?"
   int64_t token_ttl = 7 * 86400;  // lifetime of minted tokens, seconds
+  bool operator==(const DomainPolicy&) const = default;
 };
 
 struct GlobalConfig {
   std::string user = "mtep";             // unprivileged user after start-up ("" = stay)
   std::string state_dir = "/var/lib/mtep";
+  bool operator==(const GlobalConfig&) const = default;
 };
 
 struct LogConfig {
   std::string level = "info";            // debug, info, notice, warning, error
+  bool operator==(const LogConfig&) const = default;
 };
 
 struct MtepdConfig {
@@ -63,17 +74,20 @@ struct MtepdConfig {
   int64_t idle_timeout = 30;             // seconds to receive a whole request
   bool answer_without_sender = true;     // answer the seed's senderless "?" from tag_any
   std::string pid_file;                  // "" = none
+  bool operator==(const MtepdConfig&) const = default;
 };
 
 struct TokensConfig {
   std::string key_file;                  // default <state_dir>/token.keys
   int64_t max_ttl = 30 * 86400;          // cap on any token's lifetime; keys retire after it
+  bool operator==(const TokensConfig&) const = default;
 };
 
 struct StoreConfig {
   std::string backend = "sqlite";        // "sqlite" (redis later)
   std::string path;                      // default <state_dir>/mtep.db
   int64_t busy_timeout = 2;              // seconds
+  bool operator==(const StoreConfig&) const = default;
 };
 
 struct Config {
@@ -87,12 +101,21 @@ struct Config {
   std::map<std::string, DomainPolicy, std::less<>> domains;  // lower-case keys
 
   // Exact match, then the nearest ".parent" entry, then domain_defaults.
-  // `domain` is compared case-insensitively.
+  // `domain` is compared case-insensitively (ASCII); one trailing dot is
+  // ignored. ".example.org" matches a.example.org, not example.org.
   const DomainPolicy& policyFor(std::string_view domain) const;
+  bool operator==(const Config&) const = default;
 };
 
 using ConfigPtr = std::shared_ptr<const Config>;
 
+// Both return kConfig errors only. The message has one line per problem
+// (at most 20, sorted by line): "FILE:LINE: [section] key: what is wrong",
+// or "FILE:LINE:COL: syntax: description" when the file is not TOML.
+// loadFile refuses files over 1 MiB. Neither throws on bad input.
+// After loading, empty tokens.key_file, store.path and mtepd.listen hold
+// their resolved defaults (<state_dir>/token.keys, <state_dir>/mtep.db,
+// 127.0.0.1:6211), so callers never see them empty.
 Result<ConfigPtr> loadFile(const std::string& path);
 Result<ConfigPtr> loadString(std::string_view text, const std::string& source_name);
 
@@ -103,6 +126,7 @@ struct KeyInfo {
   std::string_view type;          // "string", "bool", "integer", "duration", "list of ADDR:PORT"
   std::string_view default_text;  // as written in the file
   std::string_view doc;
+  std::string range;              // allowed values, from the checks: "1..1000000", "60s..366d"; "" if none
 };
 const std::vector<KeyInfo>& keyTable();
 

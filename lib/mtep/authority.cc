@@ -1,1 +1,103 @@
 #include "mtep/authority.h"
+
+#include <utility>
+
+#include "smtp/address.h"
+#include "util/log.h"
+
+namespace mtep::proto {
+namespace {
+
+constexpr smtp::EnhancedStatus kRecognised{2, 7, 0};
+
+CheckResult answer(Verdict verdict, smtp::EnhancedStatus code, std::string text,
+                   std::string reason) {
+  CheckResult r;
+  r.response.verdict = verdict;
+  r.response.code = code;
+  r.response.text = std::move(text);
+  r.reason = std::move(reason);
+  return r;
+}
+
+CheckResult refuseToken(token::Outcome outcome) {
+  const char* text = "Nobody here issued that token; the sender may need a new one.";
+  switch (outcome) {
+    case token::Outcome::kExpired:
+      text = "That token has expired; the sender can ask for a new one.";
+      break;
+    case token::Outcome::kRevoked:
+      text = "That token was withdrawn by its issuer.";
+      break;
+    case token::Outcome::kSenderMismatch:
+      text = "That token was issued for another sender.";
+      break;
+    default:
+      break;
+  }
+  return answer(Verdict::kNo, smtp::esc::kAuthCredentials, text, token::outcomeName(outcome));
+}
+
+CheckResult cannotCheck(std::string reason) {
+  return answer(Verdict::kTemporary, smtp::esc::kTempSystem,
+                "I cannot check that token right now; please ask again later.", std::move(reason));
+}
+
+}  // namespace
+
+TokenAuthority::TokenAuthority(config::ConfigPtr config,
+                               std::shared_ptr<const token::KeyRing> ring, store::Store& store,
+                               const Clock& clock)
+    : config_(std::move(config)), ring_(std::move(ring)), store_(store), clock_(clock) {}
+
+void TokenAuthority::update(config::ConfigPtr config, std::shared_ptr<const token::KeyRing> ring) {
+  if (config) config_ = std::move(config);
+  if (ring) ring_ = std::move(ring);
+}
+
+CheckResult TokenAuthority::check(const Query& query) {
+  // Hold this request's snapshot even if update() runs meanwhile.
+  const config::ConfigPtr config = config_;
+  const std::shared_ptr<const token::KeyRing> ring = ring_;
+  if (!config || !ring) return cannotCheck("not-ready");
+
+  const bool has_sender = query.has_sender && !query.sender.empty();
+  std::string sender_key;
+  const config::DomainPolicy* policy = nullptr;
+  if (has_sender) {
+    auto mailbox = smtp::parsePath(query.sender);
+    if (!mailbox) {
+      return answer(Verdict::kNo, smtp::esc::kBadArguments,
+                    "That sender is not a valid address; please check it and ask again.",
+                    "bad-sender");
+    }
+    sender_key = mailbox->canonicalLower();
+    policy = &config->policyFor(mailbox->domainLower());
+  } else if (!config->mtepd.answer_without_sender) {
+    return answer(Verdict::kNo, smtp::esc::kBadArguments,
+                  "Please send the envelope sender with the token.", "sender-required");
+  }
+
+  const int64_t now = clock_.now();
+  token::VerifyResult v = token::verify(*ring, query.token, sender_key, has_sender, now);
+  if (v.outcome != token::Outcome::kValid) return refuseToken(v.outcome);
+
+  if (policy != nullptr && !policy->issue_tokens) {
+    return answer(Verdict::kNo, smtp::esc::kNotAuthorized,
+                  "I do not vouch for senders at that domain.", "not-issuing");
+  }
+
+  auto revoked = store_.isTokenRevoked(v.info.revocationId());
+  if (!revoked) {
+    log::warning("mtep: cannot check revocation: %s", revoked.error().message().c_str());
+    return cannotCheck("store-unavailable");
+  }
+  if (*revoked) return refuseToken(token::Outcome::kRevoked);
+
+  return answer(Verdict::kYes, kRecognised,
+                has_sender ? "Yes, I issued that token for this sender."
+                           : "Yes, I issued that token.",
+                token::outcomeName(token::Outcome::kValid));
+}
+
+}  // namespace mtep::proto

@@ -2,16 +2,24 @@
 // NAME
 //   authority.h - answers MTEP "?" from our own tokens, keys and store
 // DESCRIPTION
-//   TokenAuthority is the TokenChecker that mtepd uses. For "?":
-//   - the token verifies with the ring (sender-bound tag when a sender was
-//     given; the senderless tag only when answer_without_sender);
-//   - the sender's domain policy has issue_tokens (else D5.7.1);
-//   - the store does not hold it as revoked (store error -> Z4.3.0).
-//   Answers: K2.7.0 valid; D5.7.8 for unknown, forged, expired, revoked and
-//   another sender's tokens (text says which, kindly); D5.5.4 for a sender
-//   that is not an RFC 5321 address; Z4.3.0 when the store cannot answer.
-//   The ring and config can be swapped (SIGHUP) with update(); one
-//   TokenAuthority is used by one thread.
+//   TokenAuthority is the TokenChecker that mtepd uses. For "?", in order:
+//   - a sender (an empty sender element counts as none) must parse with
+//     smtp::parsePath (else D5.5.4, reason "bad-sender"); the token is bound
+//     to Mailbox::canonicalLower(). Without a sender the answer comes from
+//     tag_any alone, and only when [mtepd] answer_without_sender (else
+//     D5.5.4 "Please send the envelope sender with the token.", reason
+//     "sender-required");
+//   - the token verifies with the ring (else D5.7.8, reason
+//     token::outcomeName(): "malformed", "unknown-key", "bad-mac",
+//     "expired", "sender-mismatch"; the text says which, kindly);
+//   - the sender's domain policy has issue_tokens (else D5.7.1, reason
+//     "not-issuing"); not checked without a sender;
+//   - the store does not hold it as revoked (D5.7.8, "revoked"); a store
+//     error is Z4.3.0, reason "store-unavailable", and is logged.
+//   - then K2.7.0, reason "valid".
+//   The ring and config can be swapped (SIGHUP) with update(); null
+//   arguments keep the current one. One TokenAuthority is used by one
+//   thread; `store` and `clock` must outlive it.
 
 #include <memory>
 

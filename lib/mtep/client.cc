@@ -51,9 +51,9 @@ using AddrInfoPtr = std::unique_ptr<addrinfo, AddrInfoDeleter>;
 
 enum class Wait { kReady, kTimeout, kError };
 
-// Milliseconds left until `deadline`, never negative.
+// Milliseconds left until `deadline`, rounded up, never negative.
 int remainingMs(SteadyClock::time_point deadline) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
+  auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - SteadyClock::now());
   return static_cast<int>(std::clamp<int64_t>(left.count(), 0, std::numeric_limits<int>::max()));
 }
 
@@ -141,15 +141,15 @@ class Exchange {
   }
 
   Status wait(short events, const char* doing) {
-    if (deadlinePassed()) {
-      return temporary("total timeout of " + std::to_string(options_.total_timeout_ms) +
-                       " ms expired " + doing + " " + label_);
-    }
-    switch (waitFor(fd_.get(), events, options_.read_timeout_ms, deadline_)) {
+    const auto read_until =
+        SteadyClock::now() + std::chrono::milliseconds(options_.read_timeout_ms);
+    const bool total_first = deadline_ <= read_until;  // which limit a timeout means
+    switch (deadlinePassed() ? Wait::kTimeout
+                             : waitFor(fd_.get(), events, options_.read_timeout_ms, deadline_)) {
       case Wait::kReady:
         return okStatus();
       case Wait::kTimeout:
-        if (deadlinePassed()) {
+        if (total_first) {
           return temporary("total timeout of " + std::to_string(options_.total_timeout_ms) +
                            " ms expired " + doing + " " + label_);
         }

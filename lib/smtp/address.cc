@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <cctype>
 #include <cstdio>
 
 #include "util/base64.h"
@@ -231,6 +232,13 @@ Status checkAddressLiteral(std::string_view lit) {
   std::string_view tag = body.substr(0, colon);
   std::string_view content = body.substr(colon + 1);
   if (asciiIEquals(tag, "IPv6")) {
+    // inet_pton reads a C string: refuse anything it could stop early on.
+    for (char ch : content) {
+      auto c = static_cast<unsigned char>(ch);
+      if (!isxdigit(c) && c != ':' && c != '.') {
+        return invalid("invalid character " + describe(c) + " in IPv6 address literal");
+      }
+    }
     std::string text(content);
     in6_addr addr{};
     if (text.empty() || inet_pton(AF_INET6, text.c_str(), &addr) != 1) {

@@ -1,1 +1,252 @@
-#include "store/store.h"
+#include "store/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <climits>
+#include <string>
+
+namespace mtep::store {
+namespace {
+
+// Schema migrations, applied in order to databases older than `version`.
+struct Migration {
+  int version;
+  const char* sql;
+};
+constexpr Migration kMigrations[] = {
+    {1,
+     "CREATE TABLE revoked_tokens ("
+     "  token_id TEXT NOT NULL PRIMARY KEY,"
+     "  expires_at INTEGER NOT NULL"
+     ") WITHOUT ROWID;"
+     "CREATE INDEX revoked_tokens_expires_at ON revoked_tokens(expires_at);"
+     "CREATE TABLE once_records ("
+     "  ns TEXT NOT NULL,"
+     "  key TEXT NOT NULL,"
+     "  expires_at INTEGER NOT NULL,"
+     "  PRIMARY KEY (ns, key)"
+     ") WITHOUT ROWID;"
+     "CREATE INDEX once_records_expires_at ON once_records(expires_at);"},
+};
+static_assert(sizeof kMigrations / sizeof kMigrations[0] == kSqliteSchemaVersion,
+              "one migration per schema version");
+
+ErrorKind kindOf(int rc) {
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_IOERR:
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+    case SQLITE_FULL:
+    case SQLITE_NOMEM:
+    case SQLITE_PROTOCOL:
+      return ErrorKind::kTemporary;
+    case SQLITE_NOTADB:
+      return ErrorKind::kConfig;
+    default:
+      return ErrorKind::kInternal;
+  }
+}
+
+// Resets a statement (ending its implicit read transaction) and clears
+// its bindings however the scope is left.
+class StmtUse {
+ public:
+  explicit StmtUse(sqlite3_stmt* st) : st_(st) {}
+  StmtUse(const StmtUse&) = delete;
+  StmtUse& operator=(const StmtUse&) = delete;
+  ~StmtUse() {
+    sqlite3_reset(st_);
+    sqlite3_clear_bindings(st_);
+  }
+  sqlite3_stmt* get() const { return st_; }
+
+ private:
+  sqlite3_stmt* st_;
+};
+
+int bindText(sqlite3_stmt* st, int index, std::string_view text) {
+  if (text.size() > static_cast<size_t>(INT_MAX)) return SQLITE_TOOBIG;
+  return sqlite3_bind_text(st, index, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+}
+
+}  // namespace
+
+void SqliteStore::DbClose::operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
+void SqliteStore::StmtFinalize::operator()(sqlite3_stmt* st) const noexcept {
+  sqlite3_finalize(st);
+}
+
+SqliteStore::~SqliteStore() = default;
+
+Error SqliteStore::fail(const char* what, int rc) const {
+  std::string detail = sqlite3_errstr(rc);
+  if (db_ && sqlite3_extended_errcode(db_.get()) == rc) {
+    std::string msg = sqlite3_errmsg(db_.get());
+    if (msg != detail) detail += " (" + msg + ")";
+  }
+  return Error(kindOf(rc), path_ + ": " + what + ": " + detail);
+}
+
+Status SqliteStore::exec(const char* sql) {
+  int rc = sqlite3_exec(db_.get(), sql, nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) return fail("cannot run SQL", rc);
+  return okStatus();
+}
+
+Status SqliteStore::open(const SqliteOptions& options) {
+  sqlite3* raw = nullptr;
+  int rc = sqlite3_open_v2(path_.c_str(), &raw,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
+                               SQLITE_OPEN_EXRESCODE,
+                           nullptr);
+  db_.reset(raw);  // a handle is returned even on failure and must be closed
+  if (rc != SQLITE_OK) return fail("cannot open the database", rc);
+  sqlite3_busy_timeout(db_.get(), options.busy_timeout_ms > 0 ? options.busy_timeout_ms : 0);
+
+  sqlite3_stmt* st = nullptr;
+  rc = sqlite3_prepare_v2(db_.get(), "PRAGMA journal_mode=WAL", -1, &st, nullptr);
+  StmtPtr journal(st);
+  if (rc != SQLITE_OK) return fail("cannot set WAL mode", rc);
+  rc = sqlite3_step(journal.get());
+  if (rc != SQLITE_ROW) return fail("cannot set WAL mode", rc);
+  const auto* mode = reinterpret_cast<const char*>(sqlite3_column_text(journal.get(), 0));
+  if (mode == nullptr || std::string_view(mode) != "wal") {
+    return Error(ErrorKind::kTemporary, path_ + ": cannot switch to WAL mode (journal mode is " +
+                                            std::string(mode ? mode : "unknown") + ")");
+  }
+  journal.reset();
+  return exec("PRAGMA synchronous=NORMAL");
+}
+
+Status SqliteStore::migrate() {
+  if (Status s = exec("BEGIN IMMEDIATE"); !s) return s;
+  auto rollback = [this](Error e) -> Status {
+    sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+    return e;
+  };
+  auto version = schemaVersion();
+  if (!version) return rollback(std::move(version).error());
+  if (*version > kSqliteSchemaVersion) {
+    return rollback(Error(ErrorKind::kConfig,
+                          path_ + ": the database has schema version " + std::to_string(*version) +
+                              ", newer than this mtep build knows (" +
+                              std::to_string(kSqliteSchemaVersion) +
+                              "); run the newer mtep or use another database file"));
+  }
+  for (const Migration& m : kMigrations) {
+    if (m.version <= *version) continue;
+    if (Status s = exec(m.sql); !s) return rollback(std::move(s).error());
+    const std::string set = "PRAGMA user_version = " + std::to_string(m.version);
+    if (Status s = exec(set.c_str()); !s) return rollback(std::move(s).error());
+  }
+  if (Status s = exec("COMMIT"); !s) return rollback(std::move(s).error());
+  return okStatus();
+}
+
+Status SqliteStore::prepareAll() {
+  struct Want {
+    StmtPtr* slot;
+    const char* sql;
+  };
+  const Want wants[] = {
+      {&revoke_,
+       "INSERT INTO revoked_tokens(token_id, expires_at) VALUES(?1, ?2) "
+       "ON CONFLICT(token_id) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)"},
+      {&is_revoked_, "SELECT 1 FROM revoked_tokens WHERE token_id = ?1 AND expires_at > ?2"},
+      {&record_once_,
+       "INSERT INTO once_records(ns, key, expires_at) VALUES(?1, ?2, ?3) "
+       "ON CONFLICT(ns, key) DO UPDATE SET expires_at = excluded.expires_at "
+       "WHERE once_records.expires_at <= ?4"},
+      {&purge_revoked_, "DELETE FROM revoked_tokens WHERE expires_at <= ?1"},
+      {&purge_once_, "DELETE FROM once_records WHERE expires_at <= ?1"},
+  };
+  for (const Want& w : wants) {
+    sqlite3_stmt* st = nullptr;
+    int rc = sqlite3_prepare_v3(db_.get(), w.sql, -1, SQLITE_PREPARE_PERSISTENT, &st, nullptr);
+    w.slot->reset(st);
+    if (rc != SQLITE_OK) return fail("cannot prepare a statement", rc);
+  }
+  return okStatus();
+}
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::create(const SqliteOptions& options,
+                                                         const Clock& clock) {
+  if (options.path.empty()) return Error(ErrorKind::kConfig, "store: no database path given");
+  std::unique_ptr<SqliteStore> st(new SqliteStore(options.path, clock));
+  if (Status s = st->open(options); !s) return std::move(s).error();
+  if (Status s = st->migrate(); !s) return std::move(s).error();
+  if (Status s = st->prepareAll(); !s) return std::move(s).error();
+  return st;
+}
+
+Result<int> SqliteStore::schemaVersion() {
+  if (!user_version_) {
+    sqlite3_stmt* st = nullptr;
+    int rc = sqlite3_prepare_v3(db_.get(), "PRAGMA user_version", -1, SQLITE_PREPARE_PERSISTENT,
+                                &st, nullptr);
+    user_version_.reset(st);
+    if (rc != SQLITE_OK) return fail("cannot read the schema version", rc);
+  }
+  StmtUse use(user_version_.get());
+  int rc = sqlite3_step(use.get());
+  if (rc != SQLITE_ROW) return fail("cannot read the schema version", rc);
+  return sqlite3_column_int(use.get(), 0);
+}
+
+Status SqliteStore::revokeToken(std::string_view token_id, int64_t expires_at) {
+  StmtUse use(revoke_.get());
+  int rc = bindText(use.get(), 1, token_id);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(use.get(), 2, expires_at);
+  if (rc != SQLITE_OK) return fail("cannot revoke a token", rc);
+  rc = sqlite3_step(use.get());
+  if (rc != SQLITE_DONE) return fail("cannot revoke a token", rc);
+  return okStatus();
+}
+
+Result<bool> SqliteStore::isTokenRevoked(std::string_view token_id) {
+  StmtUse use(is_revoked_.get());
+  int rc = bindText(use.get(), 1, token_id);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(use.get(), 2, clock_.now());
+  if (rc != SQLITE_OK) return fail("cannot look up a revocation", rc);
+  rc = sqlite3_step(use.get());
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return fail("cannot look up a revocation", rc);
+}
+
+Result<bool> SqliteStore::recordOnce(std::string_view ns, std::string_view key,
+                                     int64_t expires_at) {
+  StmtUse use(record_once_.get());
+  int rc = bindText(use.get(), 1, ns);
+  if (rc == SQLITE_OK) rc = bindText(use.get(), 2, key);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(use.get(), 3, expires_at);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(use.get(), 4, clock_.now());
+  if (rc != SQLITE_OK) return fail("cannot record", rc);
+  rc = sqlite3_step(use.get());
+  if (rc != SQLITE_DONE) return fail("cannot record", rc);
+  // 1 row inserted or an expired row taken over; 0 when a live row exists.
+  return sqlite3_changes64(db_.get()) == 1;
+}
+
+Result<uint64_t> SqliteStore::purgeExpired() {
+  uint64_t removed = 0;
+  const int64_t now = clock_.now();
+  for (sqlite3_stmt* st : {purge_revoked_.get(), purge_once_.get()}) {
+    StmtUse use(st);
+    int rc = sqlite3_bind_int64(st, 1, now);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE) return fail("cannot purge expired entries", rc);
+    removed += static_cast<uint64_t>(sqlite3_changes64(db_.get()));
+  }
+  return removed;
+}
+
+Result<std::unique_ptr<Store>> openSqlite(const SqliteOptions& options, const Clock& clock) {
+  auto st = SqliteStore::create(options, clock);
+  if (!st) return std::move(st).error();
+  return std::unique_ptr<Store>(std::move(*st));
+}
+
+}  // namespace mtep::store

@@ -44,7 +44,7 @@ class LatencyHistogram {
  private:
   static size_t index(uint64_t v) {
     if (v < kSub) return static_cast<size_t>(v);
-    int e = std::bit_width(v) - 1;  // >= kSubBits
+    int e = static_cast<int>(std::bit_width(v)) - 1;  // >= kSubBits
     if (e > kMaxExponent) {
       e = kMaxExponent;
       v = (uint64_t{1} << (e + 1)) - 1;

@@ -1,8 +1,8 @@
 // NAME
 //   mtep-load - MTEP load generator (single thread, epoll)
 // SUMMARY
-//   mtep-load --port 6211 --token T --sender a@b.example --mode persistent \
-//             --connections 64 --duration 10
+//   mtep-load --port 6211 --token T --sender a@b.example
+//             --mode persistent --connections 64 --duration 10
 // DESCRIPTION
 //   --mode persistent  N connections, each with one "?" outstanding at a time.
 //   --mode connect     a new connection per query, N in flight: connect,
@@ -64,6 +64,7 @@ struct Stats {
   uint64_t protocol_errors = 0;
   uint64_t verdict[5] = {};  // K Z D I other
   uint64_t alive = 0;        // idle mode: answered at the end
+  double elapsed = 0;        // seconds of load (idle mode: the hold time)
   LatencyHistogram latency;
   uint64_t errors() const { return connect_errors + unexpected_closes + protocol_errors; }
   uint64_t notK() const { return verdict[1] + verdict[2] + verdict[3] + verdict[4]; }
@@ -366,11 +367,157 @@ Stats Runner::run() {
   double secs = static_cast<double>(nowNs() - t0) / 1e9;
   stopping_ = true;
   if (o_.mode == Mode::kIdle) secs = o_.duration;
-  stats_.latency.record(0);  // keeps percentile() defined on empty runs
-  elapsed_ = secs;
+  stats_.elapsed = secs;
   for (size_t i = 0; i < conns_.size(); ++i) close(i);
   return stats_;
 }
 
+void usage(FILE* out) {
+  std::fprintf(out,
+               "usage: mtep-load [--host ADDR] [--port N] [--connections N] [--duration S]\n"
+               "                 [--mode persistent|connect|idle] [--token T] [--sender S]\n"
+               "                 [--format text|kv] [--ready-file PATH]\n");
+}
+
+bool parseOptions(int argc, char** argv, Options* o) {
+  enum { kHost = 1, kPort, kConns, kDuration, kMode, kToken, kSender, kFormat, kReady };
+  static const option kLong[] = {
+      {"host", required_argument, nullptr, kHost},
+      {"port", required_argument, nullptr, kPort},
+      {"connections", required_argument, nullptr, kConns},
+      {"duration", required_argument, nullptr, kDuration},
+      {"mode", required_argument, nullptr, kMode},
+      {"token", required_argument, nullptr, kToken},
+      {"sender", required_argument, nullptr, kSender},
+      {"format", required_argument, nullptr, kFormat},
+      {"ready-file", required_argument, nullptr, kReady},
+      {"help", no_argument, nullptr, 'h'},
+      {nullptr, 0, nullptr, 0}};
+  int ch;
+  while ((ch = ::getopt_long(argc, argv, "h", kLong, nullptr)) != -1) {
+    std::string v = optarg != nullptr ? optarg : "";
+    switch (ch) {
+      case kHost: o->host = v; break;
+      case kPort: o->port = v; break;
+      case kConns: o->connections = std::atoi(v.c_str()); break;
+      case kDuration: o->duration = std::atof(v.c_str()); break;
+      case kMode:
+        if (v == "persistent") o->mode = Mode::kPersistent;
+        else if (v == "connect") o->mode = Mode::kConnect;
+        else if (v == "idle") o->mode = Mode::kIdle;
+        else return false;
+        break;
+      case kToken: o->token = v; break;
+      case kSender: o->sender = v; break;
+      case kFormat: o->kv = v == "kv"; break;
+      case kReady: o->ready_file = v; break;
+      default: return false;
+    }
+  }
+  return o->connections > 0 && o->duration > 0 && optind == argc;
+}
+
+const char* modeName(Mode m) {
+  switch (m) {
+    case Mode::kPersistent: return "persistent";
+    case Mode::kConnect: return "connect";
+    case Mode::kIdle: return "idle";
+  }
+  return "?";
+}
+
+void report(const Options& o, const Stats& s) {
+  double rps = s.elapsed > 0 ? static_cast<double>(s.requests) / s.elapsed : 0;
+  if (o.mode == Mode::kIdle) rps = 0;
+  if (o.kv) {
+    std::printf(
+        "mode=%s connections=%d seconds=%.2f requests=%llu rps=%.0f p50=%llu p99=%llu p999=%llu "
+        "max=%llu errors=%llu K=%llu Z=%llu D=%llu I=%llu other=%llu alive=%llu\n",
+        modeName(o.mode), o.connections, s.elapsed,
+        static_cast<unsigned long long>(s.requests), rps,
+        static_cast<unsigned long long>(s.latency.percentile(0.50)),
+        static_cast<unsigned long long>(s.latency.percentile(0.99)),
+        static_cast<unsigned long long>(s.latency.percentile(0.999)),
+        static_cast<unsigned long long>(s.latency.max()),
+        static_cast<unsigned long long>(s.errors()),
+        static_cast<unsigned long long>(s.verdict[0]),
+        static_cast<unsigned long long>(s.verdict[1]),
+        static_cast<unsigned long long>(s.verdict[2]),
+        static_cast<unsigned long long>(s.verdict[3]),
+        static_cast<unsigned long long>(s.verdict[4]), static_cast<unsigned long long>(s.alive));
+  } else {
+    std::printf("mode %s, %d connections, %.2f s\n", modeName(o.mode), o.connections, s.elapsed);
+    if (o.mode == Mode::kIdle) {
+      std::printf("connections still answering after the hold: %llu of %d\n",
+                  static_cast<unsigned long long>(s.alive), o.connections);
+    } else {
+      std::printf("requests: %llu (%.0f/s)\n", static_cast<unsigned long long>(s.requests), rps);
+    }
+    std::printf("latency (us): p50 %llu  p99 %llu  p99.9 %llu  max %llu\n",
+                static_cast<unsigned long long>(s.latency.percentile(0.50)),
+                static_cast<unsigned long long>(s.latency.percentile(0.99)),
+                static_cast<unsigned long long>(s.latency.percentile(0.999)),
+                static_cast<unsigned long long>(s.latency.max()));
+    std::printf("errors: %llu (connect %llu, unexpected close %llu, protocol %llu)\n",
+                static_cast<unsigned long long>(s.errors()),
+                static_cast<unsigned long long>(s.connect_errors),
+                static_cast<unsigned long long>(s.unexpected_closes),
+                static_cast<unsigned long long>(s.protocol_errors));
+    std::printf("verdicts: K %llu  Z %llu  D %llu  I %llu  other %llu\n",
+                static_cast<unsigned long long>(s.verdict[0]),
+                static_cast<unsigned long long>(s.verdict[1]),
+                static_cast<unsigned long long>(s.verdict[2]),
+                static_cast<unsigned long long>(s.verdict[3]),
+                static_cast<unsigned long long>(s.verdict[4]));
+  }
+  if (s.notK() > 0) {
+    std::fprintf(stderr,
+                 "\n*** mtep-load: %llu ANSWERS WERE NOT K: the figures above do not measure "
+                 "successful verification (wrong token, sender or key?) ***\n\n",
+                 static_cast<unsigned long long>(s.notK()));
+  }
+  if (s.requests == 0) std::fprintf(stderr, "*** mtep-load: NO ANSWERS AT ALL ***\n");
+}
+
 }  // namespace
 }  // namespace mtep::load
+
+int main(int argc, char** argv) {
+  using namespace mtep::load;
+  Options o;
+  if (!parseOptions(argc, argv, &o)) {
+    usage(stderr);
+    return 2;
+  }
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* res = nullptr;
+  int rc = ::getaddrinfo(o.host.c_str(), o.port.c_str(), &hints, &res);
+  if (rc != 0 || res == nullptr) {
+    std::fprintf(stderr, "mtep-load: %s:%s: %s\n", o.host.c_str(), o.port.c_str(),
+                 ::gai_strerror(rc));
+    return 2;
+  }
+  sockaddr_storage addr{};
+  std::memcpy(&addr, res->ai_addr, res->ai_addrlen);
+  auto addr_len = static_cast<socklen_t>(res->ai_addrlen);
+  ::freeaddrinfo(res);
+
+  rlimit lim{};
+  ::getrlimit(RLIMIT_NOFILE, &lim);
+  auto want = static_cast<rlim_t>(o.connections) + 64;
+  if (lim.rlim_cur < want) {
+    lim.rlim_cur = want < lim.rlim_max ? want : lim.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &lim);
+    if (lim.rlim_cur < want) {
+      std::fprintf(stderr, "mtep-load: descriptor limit %llu is too low for %d connections\n",
+                   static_cast<unsigned long long>(lim.rlim_cur), o.connections);
+    }
+  }
+
+  Runner runner(o, addr, addr_len);
+  Stats s = runner.run();
+  report(o, s);
+  return s.errors() == 0 && s.notK() == 0 && s.requests > 0 ? 0 : 1;
+}

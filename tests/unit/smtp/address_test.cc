@@ -11,6 +11,8 @@
 namespace mtep::smtp {
 namespace {
 
+using namespace std::string_literals;
+
 struct ValidCase {
   std::string in;
   std::string local_part;
@@ -128,8 +130,15 @@ TEST(ParseMailbox, RejectsInvalidAddressesWithClearMessages) {
       {"user@[IPv6:2001:db8:::1]", "invalid IPv6"},
       {"user@[IPv6:]", "invalid IPv6"},
       {"user@[IPv6:1.2.3.4]", "invalid IPv6"},
-      {"user@[IPv6:fe80::1%eth0]", "invalid IPv6"},
-      {"user@[IPv6:2001:db8::g]", "invalid IPv6"},
+      {"user@[IPv6:fe80::1%eth0]", "invalid character '%' in IPv6"},
+      {"user@[IPv6:2001:db8::g]", "invalid character 'g' in IPv6"},
+      {"user@[IPv6:::ff\0\xB9"
+       "2.1]"s,
+       "invalid character 0x00 in IPv6"},
+      {"user@[IPv6:::1\0]"s, "invalid character 0x00 in IPv6"},
+      {"user@[1.2.3.4\0]"s, "trailing"},
+      {"us\0er@x.org"s, "invalid character 0x00 in local part"},
+      {"user@x\0.org"s, "invalid character 0x00 in domain"},
       {"user@[192.0.2.1", "missing closing ']'"},
       {"user@[", "missing closing ']'"},
       {"user@[]", "empty address literal"},

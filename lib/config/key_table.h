@@ -1,0 +1,69 @@
+#pragma once
+// NAME
+//   key_table.h - internal: the key definitions behind keyTable(), and the
+//   value readers they are built from
+// DESCRIPTION
+//   Private to lib/config. Each KeyDef carries the documented KeyInfo and
+//   the one function that checks a TOML value and stores it: into Config
+//   for the plain sections, into a DomainPolicy for [domain_defaults] and
+//   every [domain."..."] section (they share the same entries).
+//   Readers store into *out only when the value is good; otherwise they
+//   return a Problem saying what is wrong, optionally naming a sub-node
+//   (a list element) whose line should be reported instead of the key's.
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <toml++/toml.h>
+
+#include "config/config.h"
+
+namespace mtep::config::detail {
+
+struct Problem {
+  std::string what;                 // "expected an integer, got a string"
+  const toml::node* at = nullptr;   // node to blame; nullptr = the key itself
+};
+using Check = std::optional<Problem>;
+
+struct KeyDef {
+  KeyInfo info;
+  // Exactly one is set: plain sections write into Config, per-domain keys
+  // into a DomainPolicy.
+  std::function<Check(const toml::node&, Config&)> apply_config;
+  std::function<Check(const toml::node&, DomainPolicy&)> apply_domain;
+};
+
+struct SectionInfo {
+  std::string_view name;  // "global"; "domain_defaults" also stands for [domain."..."]
+  std::string_view doc;
+};
+
+// In file order: sections as in sections(), keys in their section's order.
+const std::vector<KeyDef>& keyDefs();
+const std::vector<SectionInfo>& sections();
+// nullptr if `section` has no such key. Domain sections use "domain_defaults".
+const KeyDef* findKey(std::string_view section, std::string_view key);
+bool isSection(std::string_view name);
+
+// Value readers.
+Check readBool(const toml::node& n, bool* out);
+Check readString(const toml::node& n, std::string* out);
+Check readInteger(const toml::node& n, int64_t lo, int64_t hi, int64_t* out);
+Check readDuration(const toml::node& n, int64_t lo, int64_t hi, int64_t* out);
+// "" or an absolute path when allow_empty; otherwise absolute only.
+Check readPath(const toml::node& n, bool allow_empty, std::string* out);
+Check readListen(const toml::node& n, std::vector<ListenAddress>* out);
+
+// Text from the file made safe for a one-line message: control bytes
+// become \xNN (toml++ has already refused invalid UTF-8), text longer than
+// 80 bytes is cut with "...".
+std::string printable(std::string_view text);
+// ASCII lower-case.
+std::string asciiLower(std::string_view text);
+
+}  // namespace mtep::config::detail

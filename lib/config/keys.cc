@@ -1,0 +1,241 @@
+// The key table: every configuration key, declared once.
+#include <utility>
+
+#include "config/key_table.h"
+#include "util/log.h"
+
+namespace mtep::config {
+
+namespace detail {
+namespace {
+
+constexpr int64_t kMinute = 60;
+constexpr int64_t kHour = 3600;
+constexpr int64_t kDay = 86400;
+
+// Field accessors: capture-less lambdas that pick a member of the target.
+template <typename Target, typename Field>
+using FieldRef = Field& (*)(Target&);
+
+using ConfigFn = std::function<Check(const toml::node&, Config&)>;
+using DomainFn = std::function<Check(const toml::node&, DomainPolicy&)>;
+
+// Each helper returns the KeyDef for one key of one type; `range` is derived
+// from the same bounds the check uses, so the documentation cannot drift.
+KeyDef makeDef(KeyInfo info, ConfigFn fn) { return KeyDef{std::move(info), std::move(fn), {}}; }
+KeyDef makeDef(KeyInfo info, DomainFn fn) { return KeyDef{std::move(info), {}, std::move(fn)}; }
+
+template <typename Target>
+KeyDef boolKey(std::string_view section, std::string_view key, std::string_view def,
+               std::string_view doc, FieldRef<Target, bool> field) {
+  std::function<Check(const toml::node&, Target&)> fn = [field](const toml::node& n, Target& t) {
+    return readBool(n, &field(t));
+  };
+  return makeDef(KeyInfo{section, key, "bool", def, doc, ""}, std::move(fn));
+}
+
+template <typename Target>
+KeyDef durationKey(std::string_view section, std::string_view key, std::string_view def,
+                   std::string_view doc, int64_t lo, int64_t hi, FieldRef<Target, int64_t> field) {
+  std::function<Check(const toml::node&, Target&)> fn = [=](const toml::node& n, Target& t) {
+    return readDuration(n, lo, hi, &field(t));
+  };
+  return makeDef(KeyInfo{section, key, "duration", def, doc,
+                         formatDuration(lo) + ".." + formatDuration(hi)},
+                 std::move(fn));
+}
+
+KeyDef countKey(std::string_view section, std::string_view key, std::string_view def,
+                std::string_view doc, int64_t lo, int64_t hi, FieldRef<Config, uint32_t> field) {
+  ConfigFn fn = [=](const toml::node& n, Config& c) -> Check {
+    int64_t v = 0;
+    if (Check p = readInteger(n, lo, hi, &v)) return p;
+    field(c) = static_cast<uint32_t>(v);
+    return std::nullopt;
+  };
+  return makeDef(KeyInfo{section, key, "integer", def, doc,
+                         std::to_string(lo) + ".." + std::to_string(hi)},
+                 std::move(fn));
+}
+
+KeyDef pathKey(std::string_view section, std::string_view key, std::string_view def,
+               std::string_view doc, bool allow_empty, FieldRef<Config, std::string> field) {
+  ConfigFn fn = [=](const toml::node& n, Config& c) {
+    return readPath(n, allow_empty, &field(c));
+  };
+  return makeDef(KeyInfo{section, key, "string", def, doc,
+                         allow_empty ? "\"\" or an absolute path" : "an absolute path"},
+                 std::move(fn));
+}
+
+Check applyUser(const toml::node& n, Config& c) {
+  std::string user;
+  if (Check p = readString(n, &user)) return p;
+  for (char ch : user) {
+    if (ch == ' ' || ch == ':' || ch == '/') {
+      return Problem{"\"" + printable(user) + "\" is not a user name"};
+    }
+  }
+  c.global.user = std::move(user);
+  return std::nullopt;
+}
+
+Check applyLevel(const toml::node& n, Config& c) {
+  std::string level;
+  if (Check p = readString(n, &level)) return p;
+  log::Level parsed;
+  if (!log::parseLevel(level.c_str(), &parsed)) {
+    return Problem{"\"" + printable(level) +
+                   "\" is not a log level (debug, info, notice, warning, error)"};
+  }
+  c.log.level = std::move(level);
+  return std::nullopt;
+}
+
+Check applyBackend(const toml::node& n, Config& c) {
+  std::string backend;
+  if (Check p = readString(n, &backend)) return p;
+  if (backend == "redis") {
+    return Problem{"\"redis\" is planned but not available yet; use \"sqlite\""};
+  }
+  if (backend != "sqlite") {
+    return Problem{"unknown backend \"" + printable(backend) +
+                   "\"; the only backend is \"sqlite\" (\"redis\" is planned)"};
+  }
+  c.store.backend = std::move(backend);
+  return std::nullopt;
+}
+
+std::vector<KeyDef> buildDefs() {
+  std::vector<KeyDef> d;
+  // [global]
+  d.push_back(makeDef(
+      KeyInfo{"global", "user", "string", "\"mtep\"",
+              "Unprivileged user the programs switch to once they have read this file, "
+              "bound their sockets and loaded their keys, when started as root. "
+              "Empty: stay the user that started them.",
+              ""},
+      ConfigFn(applyUser)));
+  d.push_back(pathKey("global", "state_dir", "\"/var/lib/mtep\"",
+                      "Directory for the key file and the store. When started as root, the "
+                      "programs create it (mode 0750) and give it to user.",
+                      false, [](Config& c) -> std::string& { return c.global.state_dir; }));
+  // [log]
+  d.push_back(makeDef(KeyInfo{"log", "level", "string", "\"info\"",
+                              "Least important messages to log: debug, info, notice, warning "
+                              "or error. Messages go to syslog, facility mail.",
+                              "debug, info, notice, warning, error"},
+                      ConfigFn(applyLevel)));
+  // [mtepd]
+  d.push_back(makeDef(
+      KeyInfo{"mtepd", "listen", "list of ADDR:PORT", "[\"127.0.0.1:6211\"]",
+              "Addresses and ports on which mtepd accepts MTEP connections; 6211 is the "
+              "MTEP port. Use [\"0.0.0.0:6211\", \"[::]:6211\"] to serve other hosts.",
+              "numeric IPv4 or [IPv6] address, port 1..65535; at least one"},
+      ConfigFn([](const toml::node& n, Config& c) { return readListen(n, &c.mtepd.listen); })));
+  d.push_back(countKey("mtepd", "max_connections", "4096",
+                       "Most MTEP connections open at once; more are refused until one closes.",
+                       1, 1000000, [](Config& c) -> uint32_t& { return c.mtepd.max_connections; }));
+  d.push_back(countKey("mtepd", "max_request_size", "4096",
+                       "Largest request in bytes, the whole outer netstring; a longer one gets "
+                       "an error reply and the connection is closed.",
+                       64, 65536, [](Config& c) -> uint32_t& { return c.mtepd.max_request_size; }));
+  d.push_back(countKey("mtepd", "max_commands_per_connection", "1000",
+                       "Requests answered on one connection before mtepd closes it.", 1, 1000000,
+                       [](Config& c) -> uint32_t& { return c.mtepd.max_commands_per_connection; }));
+  d.push_back(durationKey<Config>(
+      "mtepd", "idle_timeout", "\"30s\"",
+      "Time a client has to send a whole request; a connection idle longer is closed.", 1, kHour,
+      [](Config& c) -> int64_t& { return c.mtepd.idle_timeout; }));
+  d.push_back(boolKey<Config>(
+      "mtepd", "answer_without_sender", "true",
+      "Answer a \"?\" request that carries only a token, without the envelope sender "
+      "(the form of the MTEP draft). When false, such tokens are not vouched for.",
+      [](Config& c) -> bool& { return c.mtepd.answer_without_sender; }));
+  d.push_back(pathKey("mtepd", "pid_file", "\"\"",
+                      "File to write the process id of mtepd to. Empty: none.", true,
+                      [](Config& c) -> std::string& { return c.mtepd.pid_file; }));
+  // [tokens]
+  d.push_back(pathKey("tokens", "key_file", "\"\"",
+                      "File holding the keys that sign tokens, made and rotated with "
+                      "mtepctl(1). Empty: token.keys in state_dir.",
+                      true, [](Config& c) -> std::string& { return c.tokens.key_file; }));
+  d.push_back(durationKey<Config>(
+      "tokens", "max_ttl", "\"30d\"",
+      "Longest lifetime of any token. A key that has been rotated out keeps verifying the "
+      "tokens it signed for this long, then retires.",
+      kMinute, 366 * kDay, [](Config& c) -> int64_t& { return c.tokens.max_ttl; }));
+  // [store]
+  d.push_back(makeDef(KeyInfo{"store", "backend", "string", "\"sqlite\"",
+                              "Where revocations are kept. Only \"sqlite\" exists; \"redis\" is "
+                              "planned.",
+                              "sqlite"},
+                      ConfigFn(applyBackend)));
+  d.push_back(pathKey("store", "path", "\"\"",
+                      "The SQLite database file. Empty: mtep.db in state_dir.", true,
+                      [](Config& c) -> std::string& { return c.store.path; }));
+  d.push_back(durationKey<Config>(
+      "store", "busy_timeout", "\"2s\"",
+      "How long a store operation waits for a lock held by another process before it fails "
+      "as temporary.",
+      0, kMinute, [](Config& c) -> int64_t& { return c.store.busy_timeout; }));
+  // [domain_defaults], and every [domain."..."]
+  d.push_back(boolKey<DomainPolicy>(
+      "domain_defaults", "issue_tokens", "true",
+      "Mint tokens for senders in the domain, and vouch for them when a \"?\" request asks.",
+      [](DomainPolicy& p) -> bool& { return p.issue_tokens; }));
+  d.push_back(durationKey<DomainPolicy>(
+      "domain_defaults", "token_ttl", "\"7d\"",
+      "Lifetime of the tokens minted for senders in the domain; at most [tokens] max_ttl.",
+      kMinute, 366 * kDay, [](DomainPolicy& p) -> int64_t& { return p.token_ttl; }));
+  return d;
+}
+
+}  // namespace
+
+const std::vector<SectionInfo>& sections() {
+  static const std::vector<SectionInfo> kSections = {
+      {"global", "Who the programs run as and where they keep their state."},
+      {"log", "How much the programs log."},
+      {"mtepd", "The MTEP token server: addresses, limits, timeouts."},
+      {"tokens", "The signing keys and the longest lifetime of any token."},
+      {"store", "Where revocations are kept."},
+      {"domain_defaults",
+       "The policy for sender domains. A [domain.\"example.org\"] section (that domain) or "
+       "[domain.\".example.org\"] section (its subdomains) takes the same keys; keys it leaves "
+       "out keep the [domain_defaults] value."},
+  };
+  return kSections;
+}
+
+const std::vector<KeyDef>& keyDefs() {
+  static const std::vector<KeyDef> kDefs = buildDefs();
+  return kDefs;
+}
+
+const KeyDef* findKey(std::string_view section, std::string_view key) {
+  for (const KeyDef& def : keyDefs()) {
+    if (def.info.section == section && def.info.key == key) return &def;
+  }
+  return nullptr;
+}
+
+bool isSection(std::string_view name) {
+  for (const SectionInfo& s : sections()) {
+    if (s.name == name) return true;
+  }
+  return false;
+}
+
+}  // namespace detail
+
+const std::vector<KeyInfo>& keyTable() {
+  static const std::vector<KeyInfo> kTable = [] {
+    std::vector<KeyInfo> out;
+    for (const detail::KeyDef& def : detail::keyDefs()) out.push_back(def.info);
+    return out;
+  }();
+  return kTable;
+}
+
+}  // namespace mtep::config

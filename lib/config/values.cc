@@ -1,0 +1,273 @@
+// Value readers for the key table, listen addresses and durations.
+#include <arpa/inet.h>
+
+#include <cstdio>
+#include <limits>
+#include <set>
+
+#include "config/key_table.h"
+
+namespace mtep::config {
+
+namespace {
+
+constexpr size_t kPrintableMax = 80;
+
+std::string_view typeName(toml::node_type type) {
+  switch (type) {
+    case toml::node_type::none: return "nothing";
+    case toml::node_type::table: return "a table";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a floating-point number";
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::date: return "a date";
+    case toml::node_type::time: return "a time";
+    case toml::node_type::date_time: return "a date-time";
+  }
+  return "an unknown type";
+}
+
+detail::Problem wrongType(std::string_view expected, const toml::node& n) {
+  return {"expected " + std::string(expected) + ", got " + std::string(typeName(n.type())), nullptr};
+}
+
+std::string quoted(std::string_view text) { return "\"" + detail::printable(text) + "\""; }
+
+bool allDigits(std::string_view text) {
+  if (text.empty()) return false;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+Result<uint16_t> parsePort(std::string_view text) {
+  if (!allDigits(text) || text.size() > 5) {
+    return Error(ErrorKind::kInvalid, "port " + quoted(text) + " is not a number 1..65535");
+  }
+  uint32_t port = 0;
+  for (char c : text) port = port * 10 + static_cast<uint32_t>(c - '0');
+  if (port == 0 || port > 65535) {
+    return Error(ErrorKind::kInvalid, "port " + quoted(text) + " is not a number 1..65535");
+  }
+  return static_cast<uint16_t>(port);
+}
+
+std::string rangeText(int64_t lo, int64_t hi, bool duration) {
+  if (duration) return formatDuration(lo) + ".." + formatDuration(hi);
+  return std::to_string(lo) + ".." + std::to_string(hi);
+}
+
+}  // namespace
+
+std::string ListenAddress::toString() const {
+  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
+  return host + ":" + std::to_string(port);
+}
+
+Result<ListenAddress> parseListenAddress(std::string_view text) {
+  ListenAddress out;
+  std::string_view port_text;
+  if (!text.empty() && text.front() == '[') {
+    const size_t close = text.find(']');
+    if (close == std::string_view::npos) {
+      return Error(ErrorKind::kInvalid, quoted(text) + ": missing ] after the IPv6 address");
+    }
+    out.host = std::string(text.substr(1, close - 1));
+    in6_addr v6{};
+    if (::inet_pton(AF_INET6, out.host.c_str(), &v6) != 1) {
+      return Error(ErrorKind::kInvalid, quoted(text) + ": not a numeric IPv6 address in brackets");
+    }
+    if (close + 1 >= text.size() || text[close + 1] != ':') {
+      return Error(ErrorKind::kInvalid, quoted(text) + ": missing :PORT");
+    }
+    port_text = text.substr(close + 2);
+  } else {
+    const size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) {
+      return Error(ErrorKind::kInvalid, quoted(text) + ": missing :PORT");
+    }
+    out.host = std::string(text.substr(0, colon));
+    if (out.host.find(':') != std::string::npos) {
+      return Error(ErrorKind::kInvalid,
+                   quoted(text) + ": write IPv6 addresses in brackets, as in [::1]:6211");
+    }
+    in_addr v4{};
+    if (::inet_pton(AF_INET, out.host.c_str(), &v4) != 1) {
+      return Error(ErrorKind::kInvalid,
+                   quoted(text) + ": not a numeric IPv4 address (host names are not looked up)");
+    }
+    port_text = text.substr(colon + 1);
+  }
+  auto port = parsePort(port_text);
+  if (!port) return Error(ErrorKind::kInvalid, quoted(text) + ": " + port.error().message());
+  out.port = *port;
+  return out;
+}
+
+Result<int64_t> parseDuration(std::string_view text) {
+  const auto bad = [&] {
+    return Error(ErrorKind::kInvalid,
+                 quoted(text) + " is not a duration (a number with s, m, h or d, as in \"30s\")");
+  };
+  if (text.size() < 2) return bad();
+  int64_t unit = 0;
+  switch (text.back()) {
+    case 's': unit = 1; break;
+    case 'm': unit = 60; break;
+    case 'h': unit = 3600; break;
+    case 'd': unit = 86400; break;
+    default: return bad();
+  }
+  const std::string_view digits = text.substr(0, text.size() - 1);
+  if (!allDigits(digits)) return bad();
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  int64_t n = 0;
+  for (char c : digits) {
+    const int64_t d = c - '0';
+    if (n > (kMax - d) / 10) return Error(ErrorKind::kInvalid, quoted(text) + " is too long");
+    n = n * 10 + d;
+  }
+  if (n > kMax / unit) return Error(ErrorKind::kInvalid, quoted(text) + " is too long");
+  return n * unit;
+}
+
+std::string formatDuration(int64_t seconds) {
+  if (seconds != 0) {
+    if (seconds % 86400 == 0) return std::to_string(seconds / 86400) + "d";
+    if (seconds % 3600 == 0) return std::to_string(seconds / 3600) + "h";
+    if (seconds % 60 == 0) return std::to_string(seconds / 60) + "m";
+  }
+  return std::to_string(seconds) + "s";
+}
+
+namespace detail {
+
+std::string printable(std::string_view text) {
+  std::string out;
+  size_t end = text.size();
+  if (end > kPrintableMax) {
+    end = kPrintableMax;
+    // Do not cut a UTF-8 sequence in two.
+    while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  }
+  for (size_t i = 0; i < end; ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 || c == 0x7f || c == '\\' || c == '"') {
+      if (c == '\\' || c == '"') {
+        out += '\\';
+        out += static_cast<char>(c);
+      } else {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\x%02x", c);
+        out += buf;
+      }
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (end < text.size()) out += "...";
+  return out;
+}
+
+std::string asciiLower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+Check readBool(const toml::node& n, bool* out) {
+  const auto* v = n.as_boolean();
+  if (v == nullptr) return wrongType("true or false", n);
+  *out = v->get();
+  return std::nullopt;
+}
+
+Check readString(const toml::node& n, std::string* out) {
+  const auto* v = n.as_string();
+  if (v == nullptr) return wrongType("a string", n);
+  for (char c : v->get()) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) return Problem{quoted(v->get()) + " contains a control character"};
+  }
+  *out = v->get();
+  return std::nullopt;
+}
+
+Check readInteger(const toml::node& n, int64_t lo, int64_t hi, int64_t* out) {
+  const auto* v = n.as_integer();
+  if (v == nullptr) return wrongType("an integer", n);
+  if (v->get() < lo || v->get() > hi) {
+    return Problem{std::to_string(v->get()) + " is out of range " + rangeText(lo, hi, false)};
+  }
+  *out = v->get();
+  return std::nullopt;
+}
+
+Check readDuration(const toml::node& n, int64_t lo, int64_t hi, int64_t* out) {
+  int64_t seconds = 0;
+  std::string shown;
+  if (const auto* i = n.as_integer()) {
+    seconds = i->get();
+    shown = std::to_string(seconds);
+  } else if (const auto* s = n.as_string()) {
+    auto parsed = parseDuration(s->get());
+    if (!parsed) return Problem{parsed.error().message()};
+    seconds = *parsed;
+    shown = quoted(s->get());
+  } else {
+    return wrongType("a duration (seconds, or a string such as \"30s\")", n);
+  }
+  if (seconds < lo || seconds > hi) {
+    return Problem{shown + " is out of range " + rangeText(lo, hi, true)};
+  }
+  *out = seconds;
+  return std::nullopt;
+}
+
+Check readPath(const toml::node& n, bool allow_empty, std::string* out) {
+  std::string path;
+  if (Check c = readString(n, &path)) return c;
+  if (path.empty() && allow_empty) {
+    *out = path;
+    return std::nullopt;
+  }
+  if (path.empty() || path.front() != '/') {
+    return Problem{quoted(path) + " is not an absolute path"};
+  }
+  *out = path;
+  return std::nullopt;
+}
+
+Check readListen(const toml::node& n, std::vector<ListenAddress>* out) {
+  const auto* list = n.as_array();
+  if (list == nullptr) {
+    return wrongType("a list of \"ADDR:PORT\" strings, as in [\"127.0.0.1:6211\"]", n);
+  }
+  if (list->empty()) return Problem{"the list is empty; give at least one \"ADDR:PORT\""};
+  std::vector<ListenAddress> addresses;
+  std::set<std::string> seen;
+  for (const toml::node& element : *list) {
+    const auto* s = element.as_string();
+    if (s == nullptr) {
+      Problem p = wrongType("an \"ADDR:PORT\" string", element);
+      p.at = &element;
+      return p;
+    }
+    auto parsed = parseListenAddress(s->get());
+    if (!parsed) return Problem{parsed.error().message(), &element};
+    if (!seen.insert(parsed->toString()).second) {
+      return Problem{quoted(s->get()) + " is listed twice", &element};
+    }
+    addresses.push_back(std::move(*parsed));
+  }
+  *out = std::move(addresses);
+  return std::nullopt;
+}
+
+}  // namespace detail
+}  // namespace mtep::config

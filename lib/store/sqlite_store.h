@@ -1,0 +1,78 @@
+#pragma once
+// NAME
+//   sqlite_store.h - the Store on one SQLite database file
+// SUMMARY
+//   auto st = store::SqliteStore::create({.path = "/var/lib/mtep/mtep.db"}, clock);
+//   (or store::openSqlite(), which returns it as a std::unique_ptr<Store>)
+// DESCRIPTION
+//   Opens (creating when missing) the database in WAL mode with
+//   synchronous=NORMAL and the busy timeout from the options, then migrates
+//   the schema forward inside one IMMEDIATE transaction, keyed by PRAGMA
+//   user_version:
+//     v1: revoked_tokens(token_id PRIMARY KEY, expires_at)
+//         once_records(ns, key, expires_at, PRIMARY KEY(ns, key))
+//   A database with a newer user_version than kSqliteSchemaVersion is
+//   refused (kConfig) and left untouched. Statements are prepared once and
+//   kept for the life of the store. recordOnce() is one INSERT ... ON
+//   CONFLICT DO UPDATE ... WHERE expired statement, so it is atomic across
+//   processes. An entry whose expires_at <= now counts as absent.
+//   SQLite's BUSY, LOCKED, IOERR, READONLY, CANTOPEN, FULL, NOMEM and
+//   PROTOCOL results are kTemporary (callers tempfail); a file that is not
+//   a database is kConfig; anything else is kInternal.
+//   One SqliteStore is used by one thread at a time; `clock` must outlive it.
+
+#include <memory>
+
+#include "store/store.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace mtep::store {
+
+class SqliteStore final : public Store {
+ public:
+  static Result<std::unique_ptr<SqliteStore>> create(const SqliteOptions& options,
+                                                     const Clock& clock);
+  ~SqliteStore() override;
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+
+  const char* backendName() const override { return "sqlite"; }
+  Status revokeToken(std::string_view token_id, int64_t expires_at) override;
+  Result<bool> isTokenRevoked(std::string_view token_id) override;
+  Result<bool> recordOnce(std::string_view ns, std::string_view key, int64_t expires_at) override;
+  Result<uint64_t> purgeExpired() override;
+
+  // The database's PRAGMA user_version (tests, mtepctl status).
+  Result<int> schemaVersion();
+
+ private:
+  struct DbClose {
+    void operator()(sqlite3* db) const noexcept;
+  };
+  struct StmtFinalize {
+    void operator()(sqlite3_stmt* st) const noexcept;
+  };
+  using DbPtr = std::unique_ptr<sqlite3, DbClose>;
+  using StmtPtr = std::unique_ptr<sqlite3_stmt, StmtFinalize>;
+
+  SqliteStore(std::string path, const Clock& clock) : path_(std::move(path)), clock_(clock) {}
+  Status open(const SqliteOptions& options);
+  Status migrate();
+  Status prepareAll();
+  Status exec(const char* sql);
+  Error fail(const char* what, int rc) const;
+
+  std::string path_;
+  const Clock& clock_;
+  DbPtr db_;  // declared before the statements: destroyed after them
+  StmtPtr revoke_;
+  StmtPtr is_revoked_;
+  StmtPtr record_once_;
+  StmtPtr purge_revoked_;
+  StmtPtr purge_once_;
+  StmtPtr user_version_;
+};
+
+}  // namespace mtep::store

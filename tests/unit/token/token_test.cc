@@ -1,0 +1,278 @@
+// Tokens: mint/verify round trips, every outcome, tampering, decode.
+#include "token/token.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "util/base64.h"
+
+namespace mtep::token {
+namespace {
+
+constexpr char kAlice[] = "alice@example.org";
+constexpr char kBob[] = "bob@example.org";
+
+Key makeKey(uint32_t id, uint8_t fill) {
+  Key k;
+  k.id = id;
+  k.created = 1'600'000'000;
+  k.secret.fill(fill);
+  return k;
+}
+
+std::vector<uint8_t> raw(const std::string& token) {
+  auto b = base64Decode(token, true);
+  EXPECT_TRUE(b.has_value());
+  return b.value_or(std::vector<uint8_t>{});
+}
+
+std::string text(const std::vector<uint8_t>& b) {
+  return base64Encode(b.data(), b.size(), /*url_safe=*/true, /*pad=*/false);
+}
+
+class TokenTest : public ::testing::Test {
+ protected:
+  FakeClock clock_;
+  KeyRing ring_ = KeyRing::fromKeys({makeKey(7, 0x42)});
+
+  std::string mintOk(std::string_view sender, int64_t ttl = 3600) {
+    auto t = mint(ring_, sender, clock_.now(), ttl);
+    EXPECT_TRUE(t.ok()) << (t.ok() ? "" : t.error().message());
+    return t.ok() ? *t : std::string();
+  }
+};
+
+TEST_F(TokenTest, MintedTokenIsUrlSafeTextOfFixedLength) {
+  std::string t = mintOk(kAlice);
+  EXPECT_EQ(t.size(), kTokenTextLength);
+  for (char c : t) {
+    EXPECT_TRUE(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') << t;
+  }
+}
+
+TEST_F(TokenTest, RoundTripWithSenderIsValid) {
+  std::string t = mintOk(kAlice);
+  VerifyResult v = verify(ring_, t, kAlice, true, clock_.now());
+  EXPECT_EQ(v.outcome, Outcome::kValid);
+  EXPECT_EQ(v.info.key_id, 7u);
+  EXPECT_EQ(v.info.expires, clock_.now() + 3600);
+}
+
+TEST_F(TokenTest, RoundTripWithoutSenderChecksOnlyTagAny) {
+  std::string t = mintOk(kAlice);
+  EXPECT_EQ(verify(ring_, t, "", false, clock_.now()).outcome, Outcome::kValid);
+  // The sender argument is ignored when has_sender is false.
+  EXPECT_EQ(verify(ring_, t, kBob, false, clock_.now()).outcome, Outcome::kValid);
+}
+
+TEST_F(TokenTest, TwoMintsDifferInNonce) {
+  std::set<std::string> seen;
+  for (int i = 0; i < 100; ++i) seen.insert(mintOk(kAlice));
+  EXPECT_EQ(seen.size(), 100u);
+}
+
+TEST_F(TokenTest, OtherSenderIsSenderMismatch) {
+  std::string t = mintOk(kAlice);
+  EXPECT_EQ(verify(ring_, t, kBob, true, clock_.now()).outcome, Outcome::kSenderMismatch);
+  // Binding is to the exact canonical bytes; callers lower-case first.
+  EXPECT_EQ(verify(ring_, t, "Alice@example.org", true, clock_.now()).outcome,
+            Outcome::kSenderMismatch);
+  EXPECT_EQ(verify(ring_, t, "", true, clock_.now()).outcome, Outcome::kSenderMismatch);
+}
+
+TEST_F(TokenTest, ExpiresExactlyAtExpiryTime) {
+  std::string t = mintOk(kAlice, 100);
+  clock_.advance(99);
+  EXPECT_EQ(verify(ring_, t, kAlice, true, clock_.now()).outcome, Outcome::kValid);
+  clock_.advance(1);
+  EXPECT_EQ(verify(ring_, t, kAlice, true, clock_.now()).outcome, Outcome::kExpired);
+  EXPECT_EQ(verify(ring_, t, "", false, clock_.now()).outcome, Outcome::kExpired);
+}
+
+TEST_F(TokenTest, ExpiredTokenOfOtherSenderReportsMismatchFirst) {
+  std::string t = mintOk(kAlice, 10);
+  clock_.advance(1000);
+  EXPECT_EQ(verify(ring_, t, kBob, true, clock_.now()).outcome, Outcome::kSenderMismatch);
+}
+
+TEST_F(TokenTest, UnknownKeyIdIsUnknownKey) {
+  std::string t = mintOk(kAlice);
+  KeyRing other = KeyRing::fromKeys({makeKey(8, 0x42)});
+  VerifyResult v = verify(other, t, kAlice, true, clock_.now());
+  EXPECT_EQ(v.outcome, Outcome::kUnknownKey);
+  EXPECT_EQ(v.info.key_id, 7u);
+}
+
+TEST_F(TokenTest, SameIdWithOtherSecretIsBadMac) {
+  std::string t = mintOk(kAlice);
+  KeyRing other = KeyRing::fromKeys({makeKey(7, 0x43)});
+  EXPECT_EQ(verify(other, t, kAlice, true, clock_.now()).outcome, Outcome::kBadMac);
+  EXPECT_EQ(verify(other, t, "", false, clock_.now()).outcome, Outcome::kBadMac);
+}
+
+TEST_F(TokenTest, MalformedTextIsMalformed) {
+  std::string t = mintOk(kAlice);
+  const std::vector<std::string> cases = {
+      "",
+      "x",
+      t.substr(0, t.size() - 1),
+      t + "A",
+      t.substr(0, 60) + "==",
+      std::string(kTokenTextLength, '*'),
+      t.substr(0, 61) + "+",
+      t.substr(0, 30) + "/" + t.substr(31),
+      std::string(kTokenTextLength, '\0'),
+  };
+  for (const std::string& c : cases) {
+    EXPECT_EQ(verify(ring_, c, kAlice, true, clock_.now()).outcome, Outcome::kMalformed) << c;
+    EXPECT_FALSE(decode(c).ok()) << c;
+  }
+}
+
+TEST_F(TokenTest, NonCanonicalLastCharacterIsMalformed) {
+  const std::string alphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string t = mintOk(kAlice);
+  // The 62nd character carries 2 bits of data and 4 bits that must be zero.
+  size_t v = alphabet.find(t.back());
+  ASSERT_EQ(v % 16, 0u) << t;
+  for (size_t low = 1; low < 16; ++low) {
+    std::string bad = t;
+    bad.back() = alphabet[v + low];
+    EXPECT_EQ(verify(ring_, bad, kAlice, true, clock_.now()).outcome, Outcome::kMalformed) << bad;
+  }
+}
+
+TEST_F(TokenTest, OtherVersionIsMalformed) {
+  std::vector<uint8_t> b = raw(mintOk(kAlice));
+  for (int version : {0, 2, 255}) {
+    b[0] = static_cast<uint8_t>(version);
+    EXPECT_EQ(verify(ring_, text(b), kAlice, true, clock_.now()).outcome, Outcome::kMalformed);
+    auto d = decode(text(b));
+    ASSERT_FALSE(d.ok());
+    EXPECT_EQ(d.error().kind(), ErrorKind::kInvalid);
+  }
+}
+
+// Flipping any bit of any byte is caught: version -> malformed, key id ->
+// unknown key (the ring holds one key), everything else -> bad MAC, with
+// and without a sender.
+TEST_F(TokenTest, TamperingAnyByteNeverVerifies) {
+  const std::vector<uint8_t> good = raw(mintOk(kAlice));
+  ASSERT_EQ(good.size(), 46u);
+  for (size_t i = 0; i < good.size(); ++i) {
+    for (int mask : {0x01, 0x80, 0xff}) {
+      std::vector<uint8_t> b = good;
+      b[i] = static_cast<uint8_t>(b[i] ^ mask);
+      Outcome want = i == 0 ? Outcome::kMalformed : i < 5 ? Outcome::kUnknownKey : Outcome::kBadMac;
+      EXPECT_EQ(verify(ring_, text(b), kAlice, true, clock_.now()).outcome, want)
+          << "byte " << i << " mask " << mask;
+      EXPECT_EQ(verify(ring_, text(b), "", false, clock_.now()).outcome, want)
+          << "senderless, byte " << i << " mask " << mask;
+    }
+  }
+}
+
+TEST_F(TokenTest, TamperingAnyCharacterNeverVerifies) {
+  const std::string good = mintOk(kAlice);
+  const std::string alphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  for (size_t i = 0; i < good.size(); ++i) {
+    for (char c : {alphabet[(alphabet.find(good[i]) + 1) % 64], '=', '.'}) {
+      std::string t = good;
+      t[i] = c;
+      Outcome got = verify(ring_, t, kAlice, true, clock_.now()).outcome;
+      EXPECT_TRUE(got == Outcome::kMalformed || got == Outcome::kBadMac ||
+                  got == Outcome::kUnknownKey)
+          << "char " << i << " -> " << c << ": " << outcomeName(got);
+    }
+  }
+}
+
+TEST_F(TokenTest, MintRefusesBadArguments) {
+  struct Case {
+    std::string sender;
+    int64_t now;
+    int64_t ttl;
+  };
+  const std::vector<Case> cases = {
+      {"", clock_.now(), 3600},
+      {kAlice, clock_.now(), 0},
+      {kAlice, clock_.now(), -1},
+      {kAlice, clock_.now(), int64_t{1} << 41},
+      {kAlice, -5, 3600},
+  };
+  for (const Case& c : cases) {
+    auto t = mint(ring_, c.sender, c.now, c.ttl);
+    ASSERT_FALSE(t.ok()) << c.sender << " " << c.now << " " << c.ttl;
+    EXPECT_EQ(t.error().kind(), ErrorKind::kInvalid);
+  }
+}
+
+TEST_F(TokenTest, MintUsesCurrentKeyAndOlderKeysStillVerify) {
+  std::string old_token = mintOk(kAlice);
+  ring_ = KeyRing::fromKeys({makeKey(7, 0x42), makeKey(9, 0x99), makeKey(8, 0x11)});
+  EXPECT_EQ(ring_.current().id, 9u);
+  std::string new_token = mintOk(kAlice);
+  EXPECT_EQ(decode(new_token)->key_id, 9u);
+  EXPECT_EQ(verify(ring_, old_token, kAlice, true, clock_.now()).outcome, Outcome::kValid);
+  EXPECT_EQ(verify(ring_, new_token, kAlice, true, clock_.now()).outcome, Outcome::kValid);
+}
+
+TEST_F(TokenTest, FromKeysSortsAndLastDuplicateWins) {
+  KeyRing r = KeyRing::fromKeys({makeKey(3, 1), makeKey(1, 2), makeKey(3, 5)});
+  ASSERT_EQ(r.keys().size(), 2u);
+  EXPECT_EQ(r.keys()[0].id, 1u);
+  EXPECT_EQ(r.keys()[1].id, 3u);
+  EXPECT_EQ(r.find(3)->secret[0], 5);
+  EXPECT_EQ(r.find(2), nullptr);
+}
+
+TEST_F(TokenTest, DecodeReportsHeaderAndRevocationId) {
+  std::vector<uint8_t> b(46, 0);
+  b[0] = 1;
+  b[1] = 0x01;
+  b[2] = 0x02;
+  b[3] = 0x03;
+  b[4] = 0x04;
+  b[5] = 0x00;
+  b[6] = 0x65;
+  b[7] = 0x53;
+  b[8] = 0xf1;
+  b[9] = 0x00;  // 0x6553f100 = 1700000000
+  for (size_t i = 0; i < 12; ++i) b[10 + i] = static_cast<uint8_t>(0xa0 + i);
+  auto info = decode(text(b));
+  ASSERT_TRUE(info.ok()) << info.error().message();
+  EXPECT_EQ(info->version, 1);
+  EXPECT_EQ(info->key_id, 0x01020304u);
+  EXPECT_EQ(info->expires, 1'700'000'000);
+  EXPECT_EQ(info->revocationId(), "01020304-a0a1a2a3a4a5a6a7a8a9aaab");
+}
+
+TEST_F(TokenTest, DecodeOfMintedTokenMatchesVerify) {
+  std::string t = mintOk(kAlice, 500);
+  auto info = decode(t);
+  ASSERT_TRUE(info.ok());
+  VerifyResult v = verify(ring_, t, kAlice, true, clock_.now());
+  EXPECT_EQ(info->revocationId(), v.info.revocationId());
+  EXPECT_EQ(info->expires, clock_.now() + 500);
+}
+
+TEST_F(TokenTest, VerifyNeverReportsRevoked) {
+  std::string t = mintOk(kAlice);
+  EXPECT_NE(verify(ring_, t, kAlice, true, clock_.now()).outcome, Outcome::kRevoked);
+}
+
+TEST(OutcomeName, NamesEveryOutcome) {
+  EXPECT_STREQ(outcomeName(Outcome::kValid), "valid");
+  EXPECT_STREQ(outcomeName(Outcome::kMalformed), "malformed");
+  EXPECT_STREQ(outcomeName(Outcome::kUnknownKey), "unknown-key");
+  EXPECT_STREQ(outcomeName(Outcome::kBadMac), "bad-mac");
+  EXPECT_STREQ(outcomeName(Outcome::kExpired), "expired");
+  EXPECT_STREQ(outcomeName(Outcome::kRevoked), "revoked");
+  EXPECT_STREQ(outcomeName(Outcome::kSenderMismatch), "sender-mismatch");
+}
+
+}  // namespace
+}  // namespace mtep::token
