@@ -42,7 +42,7 @@ config::ConfigPtr prepare(const GlobalOptions& options) {
   }
   const config::Config& c = **cfg;
   if (Status s = sys::prepareStateDir(c.global.state_dir, c.global.user); !s) {
-    printError("state directory %s: %s", c.global.state_dir.c_str(), s.error().message().c_str());
+    printError("%s", s.error().message().c_str());  // names the directory
     return nullptr;
   }
   if (Status s = sys::dropPrivileges(c.global.user); !s) {

@@ -41,6 +41,7 @@ int run(int argc, char** argv) {
   global.config_path = mtep::kDefaultConfigPath;
   app.add_option("-c,--config", global.config_path, "configuration file")
       ->option_text("FILE")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast)
       ->capture_default_str();
   bool foreground = false;  // -f: mtepctl always runs in the foreground
   app.add_flag("-f", foreground, "accepted for uniformity with mtepd; no effect");

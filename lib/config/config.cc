@@ -65,12 +65,10 @@ class Loader {
 
 std::string sectionLabel(std::string_view name) { return "[" + std::string(name) + "]"; }
 
-std::string domainLabel(std::string_view name) {
-  return "[domain.\"" + printable(name) + "\"]";
-}
+std::string domainLabel(std::string_view name) { return "[domain.\"" + printable(name) + "\"]"; }
 
-void Loader::error(const toml::source_region& where, std::string_view section,
-                   std::string_view key, std::string_view what) {
+void Loader::error(const toml::source_region& where, std::string_view section, std::string_view key,
+                   std::string_view what) {
   std::string text = source_ + ":" + std::to_string(where.begin.line) + ": " + std::string(section);
   if (!key.empty()) text += " " + printable(key);
   text += ": ";
@@ -240,7 +238,8 @@ std::string joinPath(const std::string& dir, std::string_view file) {
 }
 
 void resolveDefaults(Config& cfg) {
-  if (cfg.tokens.key_file.empty()) cfg.tokens.key_file = joinPath(cfg.global.state_dir, "token.keys");
+  if (cfg.tokens.key_file.empty())
+    cfg.tokens.key_file = joinPath(cfg.global.state_dir, "token.keys");
   if (cfg.store.path.empty()) cfg.store.path = joinPath(cfg.global.state_dir, "mtep.db");
   if (cfg.mtepd.listen.empty()) cfg.mtepd.listen.push_back(ListenAddress{"127.0.0.1", 6211});
 }

@@ -33,7 +33,7 @@
 namespace mtep::config {
 
 struct ListenAddress {
-  std::string host;   // "127.0.0.1", "::1", "0.0.0.0"; IPv6 written [::1]:6211 in the file
+  std::string host;  // "127.0.0.1", "::1", "0.0.0.0"; IPv6 written [::1]:6211 in the file
   uint16_t port = 0;
   std::string toString() const;  // "127.0.0.1:6211", "[::1]:6211"
   bool operator==(const ListenAddress&) const = default;
@@ -56,42 +56,42 @@ struct DomainPolicy {
 };
 
 struct GlobalConfig {
-  std::string user = "mtep";             // unprivileged user after start-up ("" = stay)
+  std::string user = "mtep";  // unprivileged user after start-up ("" = stay)
   std::string state_dir = "/var/lib/mtep";
   bool operator==(const GlobalConfig&) const = default;
 };
 
 struct LogConfig {
-  std::string level = "info";            // debug, info, notice, warning, error
+  std::string level = "info";  // debug, info, notice, warning, error
   bool operator==(const LogConfig&) const = default;
 };
 
 struct MtepdConfig {
-  std::vector<ListenAddress> listen;     // default 127.0.0.1:6211
+  std::vector<ListenAddress> listen;  // default 127.0.0.1:6211
   uint32_t max_connections = 4096;
-  uint32_t max_request_size = 4096;      // bytes, one request netstring
+  uint32_t max_request_size = 4096;  // bytes, one request netstring
   uint32_t max_commands_per_connection = 1000;
-  int64_t idle_timeout = 30;             // seconds to receive a whole request
-  bool answer_without_sender = true;     // answer the seed's senderless "?" from tag_any
-  std::string pid_file;                  // "" = none
+  int64_t idle_timeout = 30;          // seconds to receive a whole request
+  bool answer_without_sender = true;  // answer the seed's senderless "?" from tag_any
+  std::string pid_file;               // "" = none
   bool operator==(const MtepdConfig&) const = default;
 };
 
 struct TokensConfig {
-  std::string key_file;                  // default <state_dir>/token.keys
-  int64_t max_ttl = 30 * 86400;          // cap on any token's lifetime; keys retire after it
+  std::string key_file;          // default <state_dir>/token.keys
+  int64_t max_ttl = 30 * 86400;  // cap on any token's lifetime; keys retire after it
   bool operator==(const TokensConfig&) const = default;
 };
 
 struct StoreConfig {
-  std::string backend = "sqlite";        // "sqlite" (redis later)
-  std::string path;                      // default <state_dir>/mtep.db
-  int64_t busy_timeout = 2;              // seconds
+  std::string backend = "sqlite";  // "sqlite" (redis later)
+  std::string path;                // default <state_dir>/mtep.db
+  int64_t busy_timeout = 2;        // seconds
   bool operator==(const StoreConfig&) const = default;
 };
 
 struct Config {
-  std::string source;                    // file the config came from
+  std::string source;  // file the config came from
   GlobalConfig global;
   LogConfig log;
   MtepdConfig mtepd;
@@ -121,12 +121,12 @@ Result<ConfigPtr> loadString(std::string_view text, const std::string& source_na
 
 // The documented key table, in file order.
 struct KeyInfo {
-  std::string_view section;       // "mtepd", "domain_defaults", ...
+  std::string_view section;  // "mtepd", "domain_defaults", ...
   std::string_view key;
   std::string_view type;          // "string", "bool", "integer", "duration", "list of ADDR:PORT"
   std::string_view default_text;  // as written in the file
   std::string_view doc;
-  std::string range;              // allowed values, from the checks: "1..1000000", "60s..366d"; "" if none
+  std::string range;  // allowed values, from the checks: "1..1000000", "60s..366d"; "" if none
 };
 const std::vector<KeyInfo>& keyTable();
 

@@ -11,6 +11,8 @@
 //   return a Problem saying what is wrong, optionally naming a sub-node
 //   (a list element) whose line should be reported instead of the key's.
 
+#include <toml++/toml.h>
+
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -18,15 +20,13 @@
 #include <string_view>
 #include <vector>
 
-#include <toml++/toml.h>
-
 #include "config/config.h"
 
 namespace mtep::config::detail {
 
 struct Problem {
-  std::string what;                 // "expected an integer, got a string"
-  const toml::node* at = nullptr;   // node to blame; nullptr = the key itself
+  std::string what;                // "expected an integer, got a string"
+  const toml::node* at = nullptr;  // node to blame; nullptr = the key itself
 };
 using Check = std::optional<Problem>;
 
@@ -63,6 +63,9 @@ Check readListen(const toml::node& n, std::vector<ListenAddress>* out);
 // become \xNN (toml++ has already refused invalid UTF-8), text longer than
 // 80 bytes is cut with "...".
 std::string printable(std::string_view text);
+// A value from the file for a message: in double quotes, its quotes and
+// backslashes escaped, then made printable.
+std::string quoted(std::string_view text);
 // ASCII lower-case.
 std::string asciiLower(std::string_view text);
 

@@ -40,9 +40,9 @@ KeyDef durationKey(std::string_view section, std::string_view key, std::string_v
   std::function<Check(const toml::node&, Target&)> fn = [=](const toml::node& n, Target& t) {
     return readDuration(n, lo, hi, &field(t));
   };
-  return makeDef(KeyInfo{section, key, "duration", def, doc,
-                         formatDuration(lo) + ".." + formatDuration(hi)},
-                 std::move(fn));
+  return makeDef(
+      KeyInfo{section, key, "duration", def, doc, formatDuration(lo) + ".." + formatDuration(hi)},
+      std::move(fn));
 }
 
 KeyDef countKey(std::string_view section, std::string_view key, std::string_view def,
@@ -53,16 +53,14 @@ KeyDef countKey(std::string_view section, std::string_view key, std::string_view
     field(c) = static_cast<uint32_t>(v);
     return std::nullopt;
   };
-  return makeDef(KeyInfo{section, key, "integer", def, doc,
-                         std::to_string(lo) + ".." + std::to_string(hi)},
-                 std::move(fn));
+  return makeDef(
+      KeyInfo{section, key, "integer", def, doc, std::to_string(lo) + ".." + std::to_string(hi)},
+      std::move(fn));
 }
 
 KeyDef pathKey(std::string_view section, std::string_view key, std::string_view def,
                std::string_view doc, bool allow_empty, FieldRef<Config, std::string> field) {
-  ConfigFn fn = [=](const toml::node& n, Config& c) {
-    return readPath(n, allow_empty, &field(c));
-  };
+  ConfigFn fn = [=](const toml::node& n, Config& c) { return readPath(n, allow_empty, &field(c)); };
   return makeDef(KeyInfo{section, key, "string", def, doc,
                          allow_empty ? "\"\" or an absolute path" : "an absolute path"},
                  std::move(fn));
@@ -73,7 +71,7 @@ Check applyUser(const toml::node& n, Config& c) {
   if (Check p = readString(n, &user)) return p;
   for (char ch : user) {
     if (ch == ' ' || ch == ':' || ch == '/') {
-      return Problem{"\"" + printable(user) + "\" is not a user name"};
+      return Problem{quoted(user) + " is not a user name"};
     }
   }
   c.global.user = std::move(user);
@@ -85,8 +83,7 @@ Check applyLevel(const toml::node& n, Config& c) {
   if (Check p = readString(n, &level)) return p;
   log::Level parsed;
   if (!log::parseLevel(level.c_str(), &parsed)) {
-    return Problem{"\"" + printable(level) +
-                   "\" is not a log level (debug, info, notice, warning, error)"};
+    return Problem{quoted(level) + " is not a log level (debug, info, notice, warning, error)"};
   }
   c.log.level = std::move(level);
   return std::nullopt;
@@ -99,8 +96,8 @@ Check applyBackend(const toml::node& n, Config& c) {
     return Problem{"\"redis\" is planned but not available yet; use \"sqlite\""};
   }
   if (backend != "sqlite") {
-    return Problem{"unknown backend \"" + printable(backend) +
-                   "\"; the only backend is \"sqlite\" (\"redis\" is planned)"};
+    return Problem{"unknown backend " + quoted(backend) +
+                   "; the only backend is \"sqlite\" (\"redis\" is planned)"};
   }
   c.store.backend = std::move(backend);
   return std::nullopt;
@@ -109,13 +106,13 @@ Check applyBackend(const toml::node& n, Config& c) {
 std::vector<KeyDef> buildDefs() {
   std::vector<KeyDef> d;
   // [global]
-  d.push_back(makeDef(
-      KeyInfo{"global", "user", "string", "\"mtep\"",
-              "Unprivileged user the programs switch to once they have read this file, "
-              "bound their sockets and loaded their keys, when started as root. "
-              "Empty: stay the user that started them.",
-              ""},
-      ConfigFn(applyUser)));
+  d.push_back(
+      makeDef(KeyInfo{"global", "user", "string", "\"mtep\"",
+                      "Unprivileged user the programs switch to once they have read this file, "
+                      "bound their sockets and loaded their keys, when started as root. "
+                      "Empty: stay the user that started them.",
+                      ""},
+              ConfigFn(applyUser)));
   d.push_back(pathKey("global", "state_dir", "\"/var/lib/mtep\"",
                       "Directory for the key file and the store. When started as root, the "
                       "programs create it (mode 0750) and give it to user.",
@@ -134,8 +131,8 @@ std::vector<KeyDef> buildDefs() {
               "numeric IPv4 or [IPv6] address, port 1..65535; at least one"},
       ConfigFn([](const toml::node& n, Config& c) { return readListen(n, &c.mtepd.listen); })));
   d.push_back(countKey("mtepd", "max_connections", "4096",
-                       "Most MTEP connections open at once; more are refused until one closes.",
-                       1, 1000000, [](Config& c) -> uint32_t& { return c.mtepd.max_connections; }));
+                       "Most MTEP connections open at once; more are refused until one closes.", 1,
+                       1000000, [](Config& c) -> uint32_t& { return c.mtepd.max_connections; }));
   d.push_back(countKey("mtepd", "max_request_size", "4096",
                        "Largest request in bytes, the whole outer netstring; a longer one gets "
                        "an error reply and the connection is closed.",
@@ -186,8 +183,8 @@ std::vector<KeyDef> buildDefs() {
       [](DomainPolicy& p) -> bool& { return p.issue_tokens; }));
   d.push_back(durationKey<DomainPolicy>(
       "domain_defaults", "token_ttl", "\"7d\"",
-      "Lifetime of the tokens minted for senders in the domain; at most [tokens] max_ttl.",
-      kMinute, 366 * kDay, [](DomainPolicy& p) -> int64_t& { return p.token_ttl; }));
+      "Lifetime of the tokens minted for senders in the domain; at most [tokens] max_ttl.", kMinute,
+      366 * kDay, [](DomainPolicy& p) -> int64_t& { return p.token_ttl; }));
   return d;
 }
 
@@ -199,7 +196,7 @@ const std::vector<SectionInfo>& sections() {
       {"log", "How much the programs log."},
       {"mtepd", "The MTEP token server: addresses, limits, timeouts."},
       {"tokens", "The signing keys and the longest lifetime of any token."},
-      {"store", "Where revocations are kept."},
+      {"store", "The store that remembers revoked tokens."},
       {"domain_defaults",
        "The policy for sender domains. A [domain.\"example.org\"] section (that domain) or "
        "[domain.\".example.org\"] section (its subdomains) takes the same keys; keys it leaves "

@@ -11,29 +11,40 @@ namespace mtep::config {
 
 namespace {
 
+using detail::quoted;
+
 constexpr size_t kPrintableMax = 80;
 
 std::string_view typeName(toml::node_type type) {
   switch (type) {
-    case toml::node_type::none: return "nothing";
-    case toml::node_type::table: return "a table";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a floating-point number";
-    case toml::node_type::boolean: return "a boolean";
-    case toml::node_type::date: return "a date";
-    case toml::node_type::time: return "a time";
-    case toml::node_type::date_time: return "a date-time";
+    case toml::node_type::none:
+      return "nothing";
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a floating-point number";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::date:
+      return "a date";
+    case toml::node_type::time:
+      return "a time";
+    case toml::node_type::date_time:
+      return "a date-time";
   }
   return "an unknown type";
 }
 
 detail::Problem wrongType(std::string_view expected, const toml::node& n) {
-  return {"expected " + std::string(expected) + ", got " + std::string(typeName(n.type())), nullptr};
+  return {"expected " + std::string(expected) + ", got " + std::string(typeName(n.type())),
+          nullptr};
 }
-
-std::string quoted(std::string_view text) { return "\"" + detail::printable(text) + "\""; }
 
 bool allDigits(std::string_view text) {
   if (text.empty()) return false;
@@ -115,11 +126,20 @@ Result<int64_t> parseDuration(std::string_view text) {
   if (text.size() < 2) return bad();
   int64_t unit = 0;
   switch (text.back()) {
-    case 's': unit = 1; break;
-    case 'm': unit = 60; break;
-    case 'h': unit = 3600; break;
-    case 'd': unit = 86400; break;
-    default: return bad();
+    case 's':
+      unit = 1;
+      break;
+    case 'm':
+      unit = 60;
+      break;
+    case 'h':
+      unit = 3600;
+      break;
+    case 'd':
+      unit = 86400;
+      break;
+    default:
+      return bad();
   }
   const std::string_view digits = text.substr(0, text.size() - 1);
   if (!allDigits(digits)) return bad();
@@ -145,6 +165,16 @@ std::string formatDuration(int64_t seconds) {
 
 namespace detail {
 
+// A value from the file in double quotes, its quotes and backslashes escaped.
+std::string quoted(std::string_view text) {
+  std::string escaped;
+  for (char c : text) {
+    if (c == '"' || c == '\\') escaped += '\\';
+    escaped += c;
+  }
+  return "\"" + printable(escaped) + "\"";
+}
+
 std::string printable(std::string_view text) {
   std::string out;
   size_t end = text.size();
@@ -155,15 +185,10 @@ std::string printable(std::string_view text) {
   }
   for (size_t i = 0; i < end; ++i) {
     const auto c = static_cast<unsigned char>(text[i]);
-    if (c < 0x20 || c == 0x7f || c == '\\' || c == '"') {
-      if (c == '\\' || c == '"') {
-        out += '\\';
-        out += static_cast<char>(c);
-      } else {
-        char buf[8];
-        std::snprintf(buf, sizeof buf, "\\x%02x", c);
-        out += buf;
-      }
+    if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
     } else {
       out += static_cast<char>(c);
     }

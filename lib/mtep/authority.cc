@@ -45,9 +45,8 @@ CheckResult cannotCheck(std::string reason) {
 
 }  // namespace
 
-TokenAuthority::TokenAuthority(config::ConfigPtr config,
-                               std::shared_ptr<const token::KeyRing> ring, store::Store& store,
-                               const Clock& clock)
+TokenAuthority::TokenAuthority(config::ConfigPtr config, std::shared_ptr<const token::KeyRing> ring,
+                               store::Store& store, const Clock& clock)
     : config_(std::move(config)), ring_(std::move(ring)), store_(store), clock_(clock) {}
 
 void TokenAuthority::update(config::ConfigPtr config, std::shared_ptr<const token::KeyRing> ring) {
@@ -94,10 +93,10 @@ CheckResult TokenAuthority::check(const Query& query) {
   }
   if (*revoked) return refuseToken(token::Outcome::kRevoked);
 
-  return answer(Verdict::kYes, kRecognised,
-                has_sender ? "Yes, I issued that token for this sender."
-                           : "Yes, I issued that token.",
-                token::outcomeName(token::Outcome::kValid));
+  return answer(
+      Verdict::kYes, kRecognised,
+      has_sender ? "Yes, I issued that token for this sender." : "Yes, I issued that token.",
+      token::outcomeName(token::Outcome::kValid));
 }
 
 }  // namespace mtep::proto

@@ -97,10 +97,10 @@ Status SqliteStore::exec(const char* sql) {
 
 Status SqliteStore::open(const SqliteOptions& options) {
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path_.c_str(), &raw,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
-                               SQLITE_OPEN_EXRESCODE,
-                           nullptr);
+  int rc = sqlite3_open_v2(
+      path_.c_str(), &raw,
+      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
+      nullptr);
   db_.reset(raw);  // a handle is returned even on failure and must be closed
   if (rc != SQLITE_OK) return fail("cannot open the database", rc);
   sqlite3_busy_timeout(db_.get(), options.busy_timeout_ms > 0 ? options.busy_timeout_ms : 0);

@@ -15,9 +15,9 @@
 #include <charconv>
 #include <cstdio>
 #include <cstring>
-#include <utility>
 #include <initializer_list>
 #include <span>
+#include <utility>
 
 #include "util/base64.h"
 #include "util/log.h"
@@ -105,7 +105,7 @@ constexpr size_t kTagSenderOffset = 30;
 constexpr size_t kTagSenderSize = 16;
 constexpr size_t kTokenSize = 46;
 constexpr int64_t kMaxExpiry = (int64_t{1} << 40) - 1;  // 5 bytes
-constexpr char kLabelAny[] = "mtep-token-any";           // sizeof counts the NUL
+constexpr char kLabelAny[] = "mtep-token-any";          // sizeof counts the NUL
 constexpr char kLabelSender[] = "mtep-token-sender";
 
 using TokenBytes = std::array<uint8_t, kTokenSize>;
@@ -114,7 +114,9 @@ Bytes label(const char* text, size_t size_with_nul) {
   return {reinterpret_cast<const uint8_t*>(text), size_with_nul};
 }
 
-Bytes textBytes(std::string_view s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
+Bytes textBytes(std::string_view s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
 
 void writeHeader(const TokenInfo& info, TokenBytes* b) {
   (*b)[0] = info.version;
@@ -156,10 +158,10 @@ Result<TokenBytes> decodeBytes(std::string_view text) {
 
 bool tagSender(const MacSet& macs, size_t index, const TokenBytes& b, std::string_view sender,
                std::array<uint8_t, 32>* out) {
-  return macs.compute(index,
-                      {label(kLabelSender, sizeof kLabelSender), Bytes(b.data(), kHeaderSize),
-                       textBytes(sender)},
-                      out);
+  return macs.compute(
+      index,
+      {label(kLabelSender, sizeof kLabelSender), Bytes(b.data(), kHeaderSize), textBytes(sender)},
+      out);
 }
 
 // Needs the token's tag_sender bytes in place.
@@ -174,13 +176,20 @@ bool tagAny(const MacSet& macs, size_t index, const TokenBytes& b, std::array<ui
 
 const char* outcomeName(Outcome o) noexcept {
   switch (o) {
-    case Outcome::kValid: return "valid";
-    case Outcome::kMalformed: return "malformed";
-    case Outcome::kUnknownKey: return "unknown-key";
-    case Outcome::kBadMac: return "bad-mac";
-    case Outcome::kExpired: return "expired";
-    case Outcome::kRevoked: return "revoked";
-    case Outcome::kSenderMismatch: return "sender-mismatch";
+    case Outcome::kValid:
+      return "valid";
+    case Outcome::kMalformed:
+      return "malformed";
+    case Outcome::kUnknownKey:
+      return "unknown-key";
+    case Outcome::kBadMac:
+      return "bad-mac";
+    case Outcome::kExpired:
+      return "expired";
+    case Outcome::kRevoked:
+      return "revoked";
+    case Outcome::kSenderMismatch:
+      return "sender-mismatch";
   }
   return "unknown";
 }
@@ -403,9 +412,9 @@ Result<std::vector<Key>> parseKeyFile(const std::string& path, std::string_view 
     const std::string where = path + ":" + std::to_string(line_no) + ": ";
     auto f = fields(line);
     if (f.size() != 3) {
-      return Error(ErrorKind::kConfig,
-                   where + "want \"<id> <created-unix> <64 hex digits>\", found " +
-                       std::to_string(f.size()) + " fields");
+      return Error(ErrorKind::kConfig, where +
+                                           "want \"<id> <created-unix> <64 hex digits>\", found " +
+                                           std::to_string(f.size()) + " fields");
     }
     Key k;
     if (!parseNumber(f[0], &k.id)) {
@@ -420,8 +429,8 @@ Result<std::vector<Key>> parseKeyFile(const std::string& path, std::string_view 
     OPENSSL_cleanse(secret->data(), secret->size());
     for (const Key& other : keys) {
       if (other.id == k.id) {
-        return Error(ErrorKind::kConfig, where + "key id " + std::to_string(k.id) +
-                                             " appears twice");
+        return Error(ErrorKind::kConfig,
+                     where + "key id " + std::to_string(k.id) + " appears twice");
       }
     }
     keys.push_back(k);
@@ -545,8 +554,8 @@ Result<KeyRing> KeyRing::rotate(const std::string& path, const KeyRingOptions& o
   for (size_t i = 0; i < keys.size(); ++i) {
     const bool current = i + 1 == keys.size();
     // A key is superseded when the next one was created.
-    const bool retired = !current && options.retire_after > 0 &&
-                         now - keys[i + 1].created > options.retire_after;
+    const bool retired =
+        !current && options.retire_after > 0 && now - keys[i + 1].created > options.retire_after;
     if (!retired) kept.push_back(keys[i]);
   }
   Status written = replaceKeyFile(path, kept);

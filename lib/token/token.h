@@ -48,13 +48,13 @@ inline constexpr size_t kTokenTextLength = 62;
 
 struct Key {
   uint32_t id = 0;
-  int64_t created = 0;                // Unix seconds
+  int64_t created = 0;  // Unix seconds
   std::array<uint8_t, 32> secret{};
 };
 
 struct KeyRingOptions {
-  bool create = false;          // create the file with one key when missing
-  int64_t retire_after = 0;     // rotate(): drop keys retired longer than this (s); 0 keeps all
+  bool create = false;       // create the file with one key when missing
+  int64_t retire_after = 0;  // rotate(): drop keys retired longer than this (s); 0 keeps all
 };
 
 namespace detail {
@@ -79,7 +79,7 @@ class KeyRing {
   // A key with 32 fresh random bytes (kInternal if RAND_bytes fails).
   static Result<Key> generateKey(uint32_t id, int64_t created);
 
-  const Key& current() const;     // ring is never empty once loaded
+  const Key& current() const;  // ring is never empty once loaded
   const Key* find(uint32_t id) const;
   const std::vector<Key>& keys() const { return keys_; }
 
@@ -92,9 +92,9 @@ class KeyRing {
 
 enum class Outcome {
   kValid,
-  kMalformed,       // not a token of ours (bad text, length or version)
-  kUnknownKey,      // key id not in the ring (never ours, or retired)
-  kBadMac,          // forged or altered
+  kMalformed,   // not a token of ours (bad text, length or version)
+  kUnknownKey,  // key id not in the ring (never ours, or retired)
+  kBadMac,      // forged or altered
   kExpired,
   kRevoked,         // set by callers that consult the store
   kSenderMismatch,  // valid token, another sender

@@ -345,12 +345,31 @@ TEST_F(MtepctlTest, MintRefusedForDomainThatIssuesNoTokens) {
 }
 
 TEST_F(MtepctlTest, MintRefusesTtlOverMaxTtlAndBadSenders) {
-  writeConfig("[tokens]\nmax_ttl = \"1d\"\n");
-  EXPECT_EQ(ctl({"token", "mint", "--sender", "a@example.org", "--ttl", "2d"}).exit_code, 1);
-  EXPECT_EQ(ctl({"token", "mint", "--sender", "a@example.org", "--ttl", "soon"}).exit_code, 1);
-  EXPECT_EQ(ctl({"token", "mint", "--sender", "a@example.org", "--ttl", "1d"}).exit_code, 0);
-  EXPECT_EQ(ctl({"token", "mint", "--sender", "not an address"}).exit_code, 1);
-  EXPECT_EQ(ctl({"token", "mint", "--sender", "<>"}).exit_code, 1);
+  writeConfig("[tokens]\nmax_ttl = \"1d\"\n[domain_defaults]\ntoken_ttl = \"1h\"\n");
+  struct Case {
+    std::vector<std::string> args;
+    int want;
+  };
+  const Case cases[] = {
+      {{"--sender", "a@example.org", "--ttl", "2d"}, 1},
+      {{"--sender", "a@example.org", "--ttl", "86401"}, 1},
+      {{"--sender", "a@example.org", "--ttl", "soon"}, 1},
+      {{"--sender", "a@example.org", "--ttl", "0"}, 1},
+      {{"--sender", "a@example.org", "--ttl", "1d"}, 0},
+      {{"--sender", "a@example.org", "--ttl", "86400"}, 0},
+      {{"--sender", "not an address"}, 1},
+      {{"--sender", "<>"}, 1},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> args{"token", "mint"};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    RunResult r = ctl(args);
+    EXPECT_EQ(r.exit_code, c.want) << c.args[1] << " " << (c.args.size() > 3 ? c.args[3] : "")
+                                   << ": " << r.err;
+    if (c.want != 0) {
+      EXPECT_EQ(r.err.rfind("mtepctl: ", 0), 0u) << r.err;
+    }
+  }
 }
 
 TEST_F(MtepctlTest, VerifyExitsTwoWhenTheStoreCannotAnswer) {

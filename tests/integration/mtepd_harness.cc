@@ -107,7 +107,7 @@ Mtepd::~Mtepd() {
 void Mtepd::writeConfig(const DaemonSettings& s) {
   std::ostringstream text;
   text << "[global]\nuser = \"" << s.user << "\"\nstate_dir = \"" << stateDir() << "\"\n\n"
-       << "[log]\nlevel = \"debug\"\n\n"
+       << "[log]\nlevel = \"" << s.log_level << "\"\n\n"
        << "[mtepd]\nlisten = [\"127.0.0.1:" << port_ << "\"]\n"
        << "max_connections = " << s.max_connections << "\n"
        << "max_commands_per_connection = " << s.max_commands << "\n"
@@ -174,10 +174,13 @@ void Mtepd::writeConfigText(const std::string& text) {
       pid_ = -1;
       return ::testing::AssertionFailure() << "mtepd exited during start-up:\n" << logText();
     }
-    if (canConnect(port_)) return ::testing::AssertionSuccess();
+    // The port listens before the store and keys are open: wait for "ready".
+    if (logText().find(": ready\n") != std::string::npos && canConnect(port_)) {
+      return ::testing::AssertionSuccess();
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  return ::testing::AssertionFailure() << "mtepd did not start listening:\n" << logText();
+  return ::testing::AssertionFailure() << "mtepd did not get ready:\n" << logText();
 }
 
 std::string Mtepd::logText() const {

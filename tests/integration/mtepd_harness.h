@@ -36,6 +36,7 @@ struct DaemonSettings {
   int idle_timeout = 30;               // seconds
   bool foreground = true;              // -f
   bool pid_file = false;               // write <dir>/mtepd.pid
+  std::string log_level = "debug";     // [log] level
   std::string extra;                   // appended verbatim (more sections)
 };
 

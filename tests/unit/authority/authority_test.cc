@@ -100,8 +100,8 @@ TEST_F(AuthorityTest, ValidTokenForItsSenderIsK270) {
 
 TEST_F(AuthorityTest, SenderIsParsedAndCanonicalisedBeforeBinding) {
   std::string t = mintFor("alice@example.org");
-  for (std::string_view sender : {"<alice@example.org>", "<Alice@Example.ORG>",
-                                  "ALICE@EXAMPLE.ORG", "<@relay.example:alice@example.org>"}) {
+  for (std::string_view sender : {"<alice@example.org>", "<Alice@Example.ORG>", "ALICE@EXAMPLE.ORG",
+                                  "<@relay.example:alice@example.org>"}) {
     expectAnswer(ask(t, sender), Verdict::kYes, {2, 7, 0}, "valid", "Yes");
   }
 }
@@ -129,7 +129,8 @@ TEST_F(AuthorityTest, SenderlessQueryIsD554WhenNotAllowed) {
 
 TEST_F(AuthorityTest, InvalidSenderIsD554) {
   std::string t = mintFor("alice@example.org");
-  for (std::string_view sender : {"alice", "<>", "alice@", "a b@example.org", "<alice@example.org"}) {
+  for (std::string_view sender :
+       {"alice", "<>", "alice@", "a b@example.org", "<alice@example.org"}) {
     expectAnswer(ask(t, sender), Verdict::kNo, {5, 5, 4}, "bad-sender", "not a valid address");
   }
   EXPECT_EQ(store_.lookups, 0);

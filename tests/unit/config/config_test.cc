@@ -1,4 +1,6 @@
 // Loading: defaults, resolved paths, domains and their precedence, files.
+#include "config/config.h"
+
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -7,8 +9,6 @@
 #include <cstdlib>
 #include <fstream>
 #include <string>
-
-#include "config/config.h"
 
 namespace mtep::config {
 namespace {
@@ -46,8 +46,8 @@ TEST(ConfigDefaults, EmptyFileGivesEveryDefault) {
 
 TEST(ConfigDefaults, EmptySectionsChangeNothing) {
   ConfigPtr empty = mustLoad("");
-  ConfigPtr sections = mustLoad(
-      "[global]\n[log]\n[mtepd]\n[tokens]\n[store]\n[domain_defaults]\n[domain]\n");
+  ConfigPtr sections =
+      mustLoad("[global]\n[log]\n[mtepd]\n[tokens]\n[store]\n[domain_defaults]\n[domain]\n");
   EXPECT_TRUE(*empty == *sections);
 }
 
@@ -123,17 +123,13 @@ TEST(ConfigDomains, PolicyForPrefersExactThenNearestParentThenDefaults) {
     int64_t want;
   };
   const Case cases[] = {
-      {"a.b.example.org", 101},  // exact beats every parent
-      {"x.b.example.org", 102},  // nearest parent
-      {"y.x.b.example.org", 102},
-      {"b.example.org", 103},    // ".b.example.org" is for subdomains only
-      {"c.example.org", 103},
-      {"example.org", 104},      // exact; ".example.org" does not cover it
-      {"EXAMPLE.Org.", 104},     // case and one trailing dot ignored
-      {"A.B.Example.ORG", 101},
-      {"other.net", 100},
-      {"org", 100},
-      {"", 100},
+      {"a.b.example.org", 101},                            // exact beats every parent
+      {"x.b.example.org", 102},                            // nearest parent
+      {"y.x.b.example.org", 102}, {"b.example.org", 103},  // ".b.example.org" is for subdomains
+                                                           // only
+      {"c.example.org", 103},     {"example.org", 104},  // exact; ".example.org" does not cover it
+      {"EXAMPLE.Org.", 104},                             // case and one trailing dot ignored
+      {"A.B.Example.ORG", 101},   {"other.net", 100},     {"org", 100}, {"", 100},
       {"[192.0.2.1]", 100},
   };
   for (const Case& k : cases) {
@@ -156,8 +152,7 @@ class TempFile {
     EXPECT_GE(fd, 0);
     path_ = tmpl;
     if (fd >= 0) {
-      EXPECT_EQ(::write(fd, content.data(), content.size()),
-                static_cast<ssize_t>(content.size()));
+      EXPECT_EQ(::write(fd, content.data(), content.size()), static_cast<ssize_t>(content.size()));
       ::close(fd);
     }
   }

@@ -139,7 +139,9 @@ TEST(ReferenceRoff, StartsWithKeysAndDocumentsEveryKeyInItsSection) {
     const size_t key = roff.find("\n.TP\n.B " + std::string(k.key) + "\n", section);
     ASSERT_NE(key, std::string::npos) << k.key;
     EXPECT_LT(key, next) << k.key << " documented outside [" << k.section << "]";
-    const size_t body = roff.find(std::string(k.doc.substr(0, 12)), key);
+    std::string doc;  // as the page must show it: quotes and backslashes escaped
+    for (char c : k.doc) doc += c == '"' ? "\\(dq" : c == '\\' ? "\\e" : std::string(1, c);
+    const size_t body = roff.find("\n" + doc + "\n", key);
     EXPECT_LT(body, next) << k.key;
   }
 }

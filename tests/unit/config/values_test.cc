@@ -82,8 +82,8 @@ TEST(ParseDuration, ReadsEachUnit) {
     int64_t want;
   };
   const Case cases[] = {
-      {"0s", 0},         {"30s", 30},     {"5m", 300},  {"12h", 43200},
-      {"7d", 604800},    {"366d", 31622400}, {"0007s", 7}, {"86400s", 86400},
+      {"0s", 0},      {"30s", 30},        {"5m", 300},  {"12h", 43200},
+      {"7d", 604800}, {"366d", 31622400}, {"0007s", 7}, {"86400s", 86400},
   };
   for (const Case& c : cases) {
     auto d = parseDuration(c.in);
@@ -93,9 +93,23 @@ TEST(ParseDuration, ReadsEachUnit) {
 }
 
 TEST(ParseDuration, RefusesMalformedAndOverflowing) {
-  const char* bad[] = {"",    "s",     "5",    "5x",  "5S",   "-5s", "+5s", " 5s", "5s ",
-                       "5 s", "1.5h",  "h5",   "5ms", "0x5s", "99999999999999999999s",
-                       "106751991167301d", "9223372036854775808s"};
+  const char* bad[] = {"",
+                       "s",
+                       "5",
+                       "5x",
+                       "5S",
+                       "-5s",
+                       "+5s",
+                       " 5s",
+                       "5s ",
+                       "5 s",
+                       "1.5h",
+                       "h5",
+                       "5ms",
+                       "0x5s",
+                       "99999999999999999999s",
+                       "106751991167301d",
+                       "9223372036854775808s"};
   for (const char* in : bad) {
     auto d = parseDuration(in);
     EXPECT_FALSE(d.ok()) << "accepted \"" << in << "\" as " << (d.ok() ? *d : 0);

@@ -17,7 +17,7 @@
 #include "unit/mtep/seed.h"
 #include "unit/netstring/slicing.h"
 
-namespace mtep::proto::testing {
+namespace mtep::proto::harness {
 
 // Answers by token: "unvanquished" is the seed's unknown token.
 class FakeChecker final : public TokenChecker {
@@ -29,8 +29,8 @@ class FakeChecker final : public TokenChecker {
   std::vector<Seen> seen;
 
   CheckResult check(const Query& q) override {
-    seen.push_back({std::string(q.token), std::string(q.sender), std::string(q.recipient),
-                    q.has_sender});
+    seen.push_back(
+        {std::string(q.token), std::string(q.sender), std::string(q.recipient), q.has_sender});
     if (q.token == "unvanquished") {
       return {{Verdict::kNo, smtp::EnhancedStatus{5, 7, 8}, seed::kDenyText}, "unknown"};
     }
@@ -51,7 +51,7 @@ struct Logged {
 
 enum class End { kNothing, kTimeout, kEof };
 
-struct Run {
+struct SessionRun {
   std::string out;
   bool closed = false;
   std::vector<Logged> log;
@@ -69,12 +69,12 @@ struct Run {
   }
 };
 
-inline Run runSession(const mtep::testing::Slicing& s, const SessionLimits& limits = {},
-                      End end = End::kNothing, FarewellRota* shared_rota = nullptr) {
+inline SessionRun runSession(const mtep::testing::Slicing& s, const SessionLimits& limits = {},
+                             End end = End::kNothing, FarewellRota* shared_rota = nullptr) {
   FakeChecker checker;
   FarewellRota own_rota;
   FarewellRota& rota = shared_rota != nullptr ? *shared_rota : own_rota;
-  Run run;
+  SessionRun run;
   ServerSession session(limits, checker, rota, [&run](const Decision& d) {
     run.log.push_back({std::string(d.command), d.response.payload(), std::string(d.reason),
                        std::string(d.sender)});
@@ -116,4 +116,4 @@ inline Run runSession(const mtep::testing::Slicing& s, const SessionLimits& limi
   return run;
 }
 
-}  // namespace mtep::proto::testing
+}  // namespace mtep::proto::harness

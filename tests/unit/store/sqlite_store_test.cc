@@ -249,8 +249,7 @@ TEST_F(StoreTest, RecordOnceIsAtomicAcrossProcesses) {
     EXPECT_NE(results[0][i], results[1][i]) << "key " << i << " won by both or by neither";
     first_wins += results[0][i] == '1';
   }
-  EXPECT_EQ(rawQuery("SELECT count(*) FROM once_records WHERE ns = 'race'"),
-            std::to_string(kKeys));
+  EXPECT_EQ(rawQuery("SELECT count(*) FROM once_records WHERE ns = 'race'"), std::to_string(kKeys));
   std::printf("first process won %d of %d keys\n", first_wins, kKeys);
 }
 

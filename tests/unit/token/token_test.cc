@@ -131,8 +131,7 @@ TEST_F(TokenTest, MalformedTextIsMalformed) {
 }
 
 TEST_F(TokenTest, NonCanonicalLastCharacterIsMalformed) {
-  const std::string alphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   std::string t = mintOk(kAlice);
   // The 62nd character carries 2 bits of data and 4 bits that must be zero.
   size_t v = alphabet.find(t.back());
@@ -176,8 +175,7 @@ TEST_F(TokenTest, TamperingAnyByteNeverVerifies) {
 
 TEST_F(TokenTest, TamperingAnyCharacterNeverVerifies) {
   const std::string good = mintOk(kAlice);
-  const std::string alphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   for (size_t i = 0; i < good.size(); ++i) {
     for (char c : {alphabet[(alphabet.find(good[i]) + 1) % 64], '=', '.'}) {
       std::string t = good;
@@ -197,10 +195,8 @@ TEST_F(TokenTest, MintRefusesBadArguments) {
     int64_t ttl;
   };
   const std::vector<Case> cases = {
-      {"", clock_.now(), 3600},
-      {kAlice, clock_.now(), 0},
-      {kAlice, clock_.now(), -1},
-      {kAlice, clock_.now(), int64_t{1} << 41},
+      {"", clock_.now(), 3600},   {kAlice, clock_.now(), 0},
+      {kAlice, clock_.now(), -1}, {kAlice, clock_.now(), int64_t{1} << 41},
       {kAlice, -5, 3600},
   };
   for (const Case& c : cases) {
