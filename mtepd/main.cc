@@ -112,7 +112,7 @@ int runDaemon(const Options& opts) {
 
   auto server = mtepd::Server::bind(cfg, config_path);
   if (!server) return fail(server.error().message());
-  log::info("starting mtepd %s, listening on %s", kVersion, (*server)->listenSummary().c_str());
+  log::notice("starting mtepd %s, listening on %s", kVersion, (*server)->listenSummary().c_str());
 
   rlim_t wanted = static_cast<rlim_t>(cfg->mtepd.max_connections) + 64;
   rlim_t got = mtepd::raiseFileLimit(wanted);

@@ -116,7 +116,7 @@ EventPtr Server::addTimer(event_callback_fn cb, int seconds) {
 }
 
 int Server::run() {
-  log::info("ready");
+  log::notice("ready");
   int rc = event_base_dispatch(base_.get());
   size_t left = connections_.size();
   connections_.clear();

@@ -126,7 +126,7 @@ struct KeyInfo {
   std::string_view type;          // "string", "bool", "integer", "duration", "list of ADDR:PORT"
   std::string_view default_text;  // as written in the file
   std::string_view doc;
-  std::string range;  // allowed values, from the checks: "1..1000000", "60s..366d"; "" if none
+  std::string range;  // allowed values, from the checks: "1..1000000", "1m..366d"; "" if none
 };
 const std::vector<KeyInfo>& keyTable();
 

@@ -72,7 +72,7 @@ run() {  # label mode connections
          --token "$TOKEN" --sender "$SENDER" --format kv) || true
   after=$(cpu_ticks)
   cpu=$(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v s="$(field "$line" seconds)" \
-        'BEGIN { printf "%.0f%%", s > 0 ? 100 * t / hz / s : 0 }')
+        'BEGIN { printf "%.0f%%", (s > 0 ? 100 * t / hz / s : 0) }')
   local notk=$(( $(field "$line" Z) + $(field "$line" D) + $(field "$line" I) + $(field "$line" other) ))
   ROWS+=("| $label | $conns | $(field "$line" rps) | $(field "$line" p50) | $(field "$line" p99) | $(field "$line" p999) | $(field "$line" errors) | $notk | $cpu |")
 }

@@ -203,7 +203,11 @@ class MtepctlTest : public ::testing::Test {
 
   RunResult ctl(std::vector<std::string> args) {
     args.insert(args.begin(), {MTEPCTL_PATH, "-c", config_.string()});
-    return runProgram(args, dir_);
+    RunResult r = runProgram(args, dir_);
+    // Under MTEP_SANITIZE an error report may come with an expected exit code.
+    EXPECT_EQ(r.err.find("Sanitizer"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("runtime error"), std::string::npos) << r.err;
+    return r;
   }
 
   // Mints a token and returns it without the newline (empty on failure).

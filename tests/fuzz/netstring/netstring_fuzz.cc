@@ -11,8 +11,8 @@
 #include "fuzz_slices.h"
 #include "netstring/netstring.h"
 
-using mtep::netstring::Decoder;
 using mtep::netstring::DecodeError;
+using mtep::netstring::Decoder;
 using mtep::netstring::DecodeState;
 using mtep::netstring::Limits;
 
@@ -58,7 +58,8 @@ Outcome decode(const std::vector<std::string_view>& pieces, const Limits& limits
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view in = mtep::fuzz::asView(data, size);
   const uint64_t h = mtep::fuzz::hashBytes(in);
-  const Limits limits{.max_length = (h & 1) != 0 ? 16 : 4096, .skip_crlf = (h & 2) != 0};
+  const Limits limits{.max_length = (h & 1) != 0 ? size_t{16} : size_t{4096},
+                      .skip_crlf = (h & 2) != 0};
 
   const Outcome whole = decode({in}, limits);
   const Outcome sliced = decode(mtep::fuzz::slices(in, h >> 2), limits);
