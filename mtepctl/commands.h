@@ -32,7 +32,7 @@ int keyRotate(const GlobalOptions& global);
 int keyList(const GlobalOptions& global);
 
 struct QueryOptions {
-  std::string target;     // HOST, HOST:PORT, [V6]:PORT
+  std::string target;  // HOST, HOST:PORT, [V6]:PORT
   std::string token;
   std::string sender;     // optional
   std::string recipient;  // optional

@@ -70,7 +70,7 @@ Result<std::unique_ptr<store::Store>> openStore(const config::Config& cfg, const
   store::SqliteOptions options;
   options.path = storePath(cfg);
   const int64_t max_seconds = std::numeric_limits<int>::max() / 1000;
-  const int64_t seconds = cfg.store.busy_timeout < 0   ? 0
+  const int64_t seconds = cfg.store.busy_timeout < 0             ? 0
                           : cfg.store.busy_timeout > max_seconds ? max_seconds
                                                                  : cfg.store.busy_timeout;
   options.busy_timeout_ms = static_cast<int>(seconds * 1000);

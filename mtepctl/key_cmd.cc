@@ -43,7 +43,7 @@ int keyList(const GlobalOptions& global) {
   std::printf("%-10s %-20s %-8s %s\n", "ID", "CREATED", "AGE", "STATE");
   for (const token::Key& key : ring->keys()) {
     std::printf("%-10u %-20s %-8s %s\n", key.id, formatTime(key.created).c_str(),
-                formatAge(now - key.created).c_str(), key.id == current ? "current" : "retired");
+                formatAge(now - key.created).c_str(), key.id == current ? "current" : "previous");
   }
   return kExitOk;
 }

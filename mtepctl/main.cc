@@ -94,8 +94,7 @@ int run(int argc, char** argv) {
 
   QueryOptions query_options;
   CLI::App* query_cmd = app.add_subcommand("query", "ask an MTEP server about a token");
-  query_cmd->add_option("HOST", query_options.target, "HOST, HOST:PORT or [IPV6]:PORT")
-      ->required();
+  query_cmd->add_option("HOST", query_options.target, "HOST, HOST:PORT or [IPV6]:PORT")->required();
   query_cmd->add_option("TOKEN", query_options.token, "the token")->required();
   query_cmd->add_option("--sender", query_options.sender, "envelope sender to send")
       ->option_text("ADDR");

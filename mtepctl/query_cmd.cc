@@ -89,8 +89,8 @@ int query(const QueryOptions& options) {
     client_options.read_timeout_ms = client_options.total_timeout_ms;
   }
   proto::MtepClient client(client_options);
-  auto response = client.query(target->host, target->port, options.token, options.sender,
-                               options.recipient);
+  auto response =
+      client.query(target->host, target->port, options.token, options.sender, options.recipient);
   if (!response) {
     printError("%s port %u: %s", target->host.c_str(), static_cast<unsigned>(target->port),
                response.error().message().c_str());
@@ -98,10 +98,13 @@ int query(const QueryOptions& options) {
   }
   std::printf("%s\n", printable(response->payload()).c_str());
   switch (response->verdict) {
-    case proto::Verdict::kYes: return kExitOk;
-    case proto::Verdict::kNo: return kExitNo;
+    case proto::Verdict::kYes:
+      return kExitOk;
+    case proto::Verdict::kNo:
+      return kExitNo;
     case proto::Verdict::kTemporary:
-    case proto::Verdict::kInfo: return kExitTrouble;
+    case proto::Verdict::kInfo:
+      return kExitTrouble;
   }
   return kExitTrouble;
 }

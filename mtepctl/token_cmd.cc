@@ -22,14 +22,20 @@ Result<smtp::Mailbox> parseSender(const std::string& text) {
 // Why a token is not valid, for a human.
 std::string outcomeText(token::Outcome outcome, const token::TokenInfo& info) {
   switch (outcome) {
-    case token::Outcome::kValid: return "valid";
-    case token::Outcome::kMalformed: return "malformed: not a token of ours";
+    case token::Outcome::kValid:
+      return "valid";
+    case token::Outcome::kMalformed:
+      return "malformed: not a token of ours";
     case token::Outcome::kUnknownKey:
       return "unknown key " + std::to_string(info.key_id) + " (never ours, or retired)";
-    case token::Outcome::kBadMac: return "forged or altered";
-    case token::Outcome::kExpired: return "expired " + formatTime(info.expires);
-    case token::Outcome::kRevoked: return "revoked";
-    case token::Outcome::kSenderMismatch: return "issued for another sender";
+    case token::Outcome::kBadMac:
+      return "forged or altered";
+    case token::Outcome::kExpired:
+      return "expired " + formatTime(info.expires);
+    case token::Outcome::kRevoked:
+      return "revoked";
+    case token::Outcome::kSenderMismatch:
+      return "issued for another sender";
   }
   return token::outcomeName(outcome);
 }

@@ -3,6 +3,7 @@
 // the kernel. Paths come from compile definitions (tests/integration).
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <spawn.h>
@@ -21,8 +22,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 extern char** environ;
 
@@ -324,7 +323,7 @@ TEST_F(MtepctlTest, KeyListShowsIdsButNeverSecrets) {
   RunResult r = ctl({"key", "list"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("current"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("retired"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("previous"), std::string::npos) << r.out;
   std::istringstream keys(readFile(key_file));
   std::string line;
   int secrets = 0;
@@ -368,8 +367,8 @@ TEST_F(MtepctlTest, MintRefusesTtlOverMaxTtlAndBadSenders) {
     std::vector<std::string> args{"token", "mint"};
     args.insert(args.end(), c.args.begin(), c.args.end());
     RunResult r = ctl(args);
-    EXPECT_EQ(r.exit_code, c.want) << c.args[1] << " " << (c.args.size() > 3 ? c.args[3] : "")
-                                   << ": " << r.err;
+    EXPECT_EQ(r.exit_code, c.want)
+        << c.args[1] << " " << (c.args.size() > 3 ? c.args[3] : "") << ": " << r.err;
     if (c.want != 0) {
       EXPECT_EQ(r.err.rfind("mtepctl: ", 0), 0u) << r.err;
     }
@@ -447,8 +446,8 @@ TEST_F(MtepctlTest, QueryExitsTwoWhenNobodyListens) {
   ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), len), 0);
   ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
   close(fd);
-  RunResult r = ctl({"query", "127.0.0.1:" + std::to_string(ntohs(addr.sin_port)), "tok",
-                     "--timeout", "3"});
+  RunResult r =
+      ctl({"query", "127.0.0.1:" + std::to_string(ntohs(addr.sin_port)), "tok", "--timeout", "3"});
   EXPECT_EQ(r.exit_code, 2) << r.out;
   EXPECT_EQ(r.err.rfind("mtepctl: ", 0), 0u) << r.err;
   EXPECT_EQ(ctl({"query", "127.0.0.1:99999", "tok"}).exit_code, 64);
@@ -463,8 +462,8 @@ TEST_F(MtepctlTest, ManPagesRenderWithoutWarnings) {
   setenv("MANWIDTH", "80", 1);
   for (const fs::path& page : pages) {
     ASSERT_TRUE(fs::exists(page)) << page;
-    RunResult r = runProgram({"/bin/sh", "-c", "exec man --warnings -l \"$0\"", page.string()},
-                             dir_);
+    RunResult r =
+        runProgram({"/bin/sh", "-c", "exec man --warnings -l \"$0\"", page.string()}, dir_);
     EXPECT_EQ(r.exit_code, 0) << page;
     EXPECT_EQ(r.err, "") << page;
     EXPECT_GT(r.out.size(), 1000u) << page;
