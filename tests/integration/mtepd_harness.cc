@@ -96,11 +96,21 @@ Mtepd::Mtepd(DaemonSettings settings) : settings_(std::move(settings)) {
 
 Mtepd::~Mtepd() {
   if (pid_ > 0 && settings_.foreground) {
-    ::kill(pid_, SIGKILL);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
+    // A clean stop lets LeakSanitizer report in sanitizer builds.
+    ::kill(pid_, SIGTERM);
+    if (!waitExit(3000)) {
+      ::kill(pid_, SIGKILL);
+      int status = 0;
+      ::waitpid(pid_, &status, 0);
+    }
   } else if (pid_ > 0) {
-    ::kill(pid_, SIGKILL);
+    ::kill(pid_, SIGTERM);
+  }
+  // Sanitizer reports from the daemon end up in its log: fail the test.
+  std::string log = logText();
+  for (const char* marker : {"AddressSanitizer", "LeakSanitizer", "runtime error:"}) {
+    EXPECT_EQ(log.find(marker), std::string::npos) << "mtepd reported a sanitizer error:\n"
+                                                   << log;
   }
 }
 
