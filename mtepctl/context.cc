@@ -52,29 +52,11 @@ config::ConfigPtr prepare(const GlobalOptions& options) {
   return *cfg;
 }
 
-std::string keyFilePath(const config::Config& cfg) {
-  if (!cfg.tokens.key_file.empty()) return cfg.tokens.key_file;
-  return cfg.global.state_dir + "/token.keys";
-}
-
-std::string storePath(const config::Config& cfg) {
-  if (!cfg.store.path.empty()) return cfg.store.path;
-  return cfg.global.state_dir + "/mtep.db";
-}
-
-Result<std::unique_ptr<store::Store>> openStore(const config::Config& cfg, const Clock& clock) {
-  if (cfg.store.backend != "sqlite") {
-    return Error(ErrorKind::kConfig,
-                 "store backend \"" + cfg.store.backend + "\" is not supported by this build");
-  }
-  store::SqliteOptions options;
-  options.path = storePath(cfg);
-  const int64_t max_seconds = std::numeric_limits<int>::max() / 1000;
-  const int64_t seconds = cfg.store.busy_timeout < 0             ? 0
-                          : cfg.store.busy_timeout > max_seconds ? max_seconds
-                                                                 : cfg.store.busy_timeout;
-  options.busy_timeout_ms = static_cast<int>(seconds * 1000);
-  return store::openSqlite(options, clock);
+Result<token::KeyRing> loadRing(const config::Config& cfg, bool create) {
+  auto ring = token::KeyRing::load(cfg.tokens.key_file, {.create = create},
+                                   SystemClock::instance());
+  if (!ring) printError("%s", ring.error().message().c_str());
+  return ring;
 }
 
 std::string formatTime(int64_t unix_seconds) {

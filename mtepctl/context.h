@@ -16,6 +16,7 @@
 
 #include "config/config.h"
 #include "store/store.h"
+#include "token/token.h"
 #include "util/clock.h"
 #include "util/result.h"
 
@@ -41,12 +42,9 @@ int exitCodeFor(const Error& error);
 // On failure the error is printed and nullptr returned.
 config::ConfigPtr prepare(const GlobalOptions& options);
 
-// The key file and store database, with the documented defaults under
-// global.state_dir when the config leaves them empty.
-std::string keyFilePath(const config::Config& cfg);
-std::string storePath(const config::Config& cfg);
-
-Result<std::unique_ptr<store::Store>> openStore(const config::Config& cfg, const Clock& clock);
+// Loads the key ring from [tokens] key_file (creating it when `create`);
+// an error is printed.
+Result<token::KeyRing> loadRing(const config::Config& cfg, bool create);
 
 // "2026-03-01T12:00:00Z"
 std::string formatTime(int64_t unix_seconds);

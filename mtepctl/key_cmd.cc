@@ -11,13 +11,13 @@ int keyRotate(const GlobalOptions& global) {
   config::ConfigPtr cfg = prepare(global);
   if (!cfg) return kExitTrouble;
   const Clock& clock = SystemClock::instance();
-  const std::string key_file = keyFilePath(*cfg);
+  const std::string& key_file = cfg->tokens.key_file;
   // Keys superseded longer ago than the longest token lifetime can no longer
   // have valid tokens: rotate() drops them.
   token::KeyRingOptions options{.create = true, .retire_after = cfg->tokens.max_ttl};
   auto ring = token::KeyRing::rotate(key_file, options, clock);
   if (!ring) {
-    printError("%s: %s", key_file.c_str(), ring.error().message().c_str());
+    printError("%s", ring.error().message().c_str());
     return kExitTrouble;
   }
   log::notice("key rotated: new key %u, %zu kept in %s", ring->current().id, ring->keys().size(),
@@ -32,12 +32,8 @@ int keyList(const GlobalOptions& global) {
   config::ConfigPtr cfg = prepare(global);
   if (!cfg) return kExitTrouble;
   const Clock& clock = SystemClock::instance();
-  const std::string key_file = keyFilePath(*cfg);
-  auto ring = token::KeyRing::load(key_file, {}, clock);
-  if (!ring) {
-    printError("%s: %s", key_file.c_str(), ring.error().message().c_str());
-    return kExitTrouble;
-  }
+  auto ring = loadRing(*cfg, false);
+  if (!ring) return kExitTrouble;
   const int64_t now = clock.now();
   const uint32_t current = ring->current().id;
   std::printf("%-10s %-20s %-8s %s\n", "ID", "CREATED", "AGE", "STATE");

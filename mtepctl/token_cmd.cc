@@ -3,6 +3,7 @@
 
 #include "commands.h"
 #include "smtp/address.h"
+#include "store/open.h"
 #include "token/token.h"
 #include "util/log.h"
 
@@ -75,12 +76,8 @@ int tokenMint(const GlobalOptions& global, const MintOptions& options) {
     return kExitNo;
   }
   const Clock& clock = SystemClock::instance();
-  const std::string key_file = keyFilePath(*cfg);
-  auto ring = token::KeyRing::load(key_file, {.create = true}, clock);
-  if (!ring) {
-    printError("%s: %s", key_file.c_str(), ring.error().message().c_str());
-    return kExitTrouble;
-  }
+  auto ring = loadRing(*cfg, true);
+  if (!ring) return kExitTrouble;
   auto minted = token::mint(*ring, sender->canonicalLower(), clock.now(), ttl);
   if (!minted) {
     printError("cannot mint: %s", minted.error().message().c_str());
@@ -100,16 +97,12 @@ int tokenVerify(const GlobalOptions& global, const std::string& token_text,
     return kExitNo;
   }
   const Clock& clock = SystemClock::instance();
-  const std::string key_file = keyFilePath(*cfg);
-  auto ring = token::KeyRing::load(key_file, {}, clock);
-  if (!ring) {
-    printError("%s: %s", key_file.c_str(), ring.error().message().c_str());
-    return kExitTrouble;
-  }
+  auto ring = loadRing(*cfg, false);
+  if (!ring) return kExitTrouble;
   token::VerifyResult result =
       token::verify(*ring, token_text, sender->canonicalLower(), true, clock.now());
   if (result.outcome == token::Outcome::kValid) {
-    auto st = openStore(*cfg, clock);
+    auto st = store::open(cfg->store, clock);
     if (!st) {
       printError("store: %s", st.error().message().c_str());
       return kExitTrouble;
@@ -145,7 +138,7 @@ int tokenRevoke(const GlobalOptions& global, const std::string& token_text) {
     return kExitNo;
   }
   const Clock& clock = SystemClock::instance();
-  auto st = openStore(*cfg, clock);
+  auto st = store::open(cfg->store, clock);
   if (!st) {
     printError("store: %s", st.error().message().c_str());
     return kExitTrouble;
