@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <climits>
 #include <string>
 
@@ -104,6 +105,7 @@ Status SqliteStore::open(const SqliteOptions& options) {
   db_.reset(raw);  // a handle is returned even on failure and must be closed
   if (rc != SQLITE_OK) return fail("cannot open the database", rc);
   sqlite3_busy_timeout(db_.get(), options.busy_timeout_ms > 0 ? options.busy_timeout_ms : 0);
+  revocation_refresh_ = std::chrono::milliseconds(std::max(0, options.revocation_refresh_ms));
 
   sqlite3_stmt* st = nullptr;
   rc = sqlite3_prepare_v2(db_.get(), "PRAGMA journal_mode=WAL", -1, &st, nullptr);
@@ -154,12 +156,13 @@ Status SqliteStore::prepareAll() {
       {&revoke_,
        "INSERT INTO revoked_tokens(token_id, expires_at) VALUES(?1, ?2) "
        "ON CONFLICT(token_id) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)"},
-      {&is_revoked_, "SELECT 1 FROM revoked_tokens WHERE token_id = ?1 AND expires_at > ?2"},
       {&record_once_,
        "INSERT INTO once_records(ns, key, expires_at) VALUES(?1, ?2, ?3) "
        "ON CONFLICT(ns, key) DO UPDATE SET expires_at = excluded.expires_at "
        "WHERE once_records.expires_at <= ?4"},
       {&purge_revoked_, "DELETE FROM revoked_tokens WHERE expires_at <= ?1"},
+      {&data_version_, "PRAGMA data_version"},
+      {&load_revoked_, "SELECT token_id, expires_at FROM revoked_tokens WHERE expires_at > ?1"},
       {&purge_once_, "DELETE FROM once_records WHERE expires_at <= ?1"},
   };
   for (const Want& w : wants) {
@@ -202,18 +205,45 @@ Status SqliteStore::revokeToken(std::string_view token_id, int64_t expires_at) {
   if (rc != SQLITE_OK) return fail("cannot revoke a token", rc);
   rc = sqlite3_step(use.get());
   if (rc != SQLITE_DONE) return fail("cannot revoke a token", rc);
+  // Our own commits do not change data_version: update the copy directly.
+  if (revoked_version_ >= 0) {
+    auto [it, inserted] = revoked_.try_emplace(std::string(token_id), expires_at);
+    if (!inserted) it->second = std::max(it->second, expires_at);
+  }
+  return okStatus();
+}
+
+Status SqliteStore::refreshRevocations() {
+  const auto now = std::chrono::steady_clock::now();
+  if (revoked_version_ >= 0 && now - revoked_checked_ < revocation_refresh_) return okStatus();
+  int64_t version = 0;
+  {
+    StmtUse use(data_version_.get());
+    int rc = sqlite3_step(use.get());
+    if (rc != SQLITE_ROW) return fail("cannot look up a revocation", rc);
+    version = sqlite3_column_int64(use.get(), 0);
+  }
+  if (version != revoked_version_) {
+    std::unordered_map<std::string, int64_t, StringHash, std::equal_to<>> fresh;
+    StmtUse use(load_revoked_.get());
+    int rc = sqlite3_bind_int64(use.get(), 1, clock_.now());
+    if (rc != SQLITE_OK) return fail("cannot look up a revocation", rc);
+    while ((rc = sqlite3_step(use.get())) == SQLITE_ROW) {
+      const auto* id = reinterpret_cast<const char*>(sqlite3_column_text(use.get(), 0));
+      if (id != nullptr) fresh.emplace(id, sqlite3_column_int64(use.get(), 1));
+    }
+    if (rc != SQLITE_DONE) return fail("cannot look up a revocation", rc);
+    revoked_.swap(fresh);
+    revoked_version_ = version;
+  }
+  revoked_checked_ = now;
   return okStatus();
 }
 
 Result<bool> SqliteStore::isTokenRevoked(std::string_view token_id) {
-  StmtUse use(is_revoked_.get());
-  int rc = bindText(use.get(), 1, token_id);
-  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(use.get(), 2, clock_.now());
-  if (rc != SQLITE_OK) return fail("cannot look up a revocation", rc);
-  rc = sqlite3_step(use.get());
-  if (rc == SQLITE_ROW) return true;
-  if (rc == SQLITE_DONE) return false;
-  return fail("cannot look up a revocation", rc);
+  if (Status s = refreshRevocations(); !s) return std::move(s).error();
+  auto it = revoked_.find(token_id);
+  return it != revoked_.end() && it->second > clock_.now();
 }
 
 Result<bool> SqliteStore::recordOnce(std::string_view ns, std::string_view key,

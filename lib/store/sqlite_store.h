@@ -21,7 +21,12 @@
 //   a database is kConfig; anything else is kInternal.
 //   One SqliteStore is used by one thread at a time; `clock` must outlive it.
 
+#include <chrono>
+#include <cstdint>
 #include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
 
 #include "store/store.h"
 
@@ -62,17 +67,31 @@ class SqliteStore final : public Store {
   Status migrate();
   Status prepareAll();
   Status exec(const char* sql);
+  Status refreshRevocations();
   Error fail(const char* what, int rc) const;
 
   std::string path_;
   const Clock& clock_;
   DbPtr db_;  // declared before the statements: destroyed after them
   StmtPtr revoke_;
-  StmtPtr is_revoked_;
   StmtPtr record_once_;
   StmtPtr purge_revoked_;
   StmtPtr purge_once_;
   StmtPtr user_version_;
+  StmtPtr data_version_;
+  StmtPtr load_revoked_;
+
+  // The revocation list in memory: token id -> expires_at. Reloaded when
+  // PRAGMA data_version says another connection wrote, checked at most every
+  // revocation_refresh_ms.
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, int64_t, StringHash, std::equal_to<>> revoked_;
+  std::chrono::milliseconds revocation_refresh_{250};
+  std::chrono::steady_clock::time_point revoked_checked_{};
+  int64_t revoked_version_ = -1;  // -1: not loaded yet
 };
 
 }  // namespace mtep::store

@@ -46,6 +46,11 @@ class Store {
 struct SqliteOptions {
   std::string path;              // database file; its directory must exist
   int busy_timeout_ms = 2000;    // wait for other writers this long, then kTemporary
+  // isTokenRevoked() answers from an in-memory copy of the revocation list,
+  // re-checked against PRAGMA data_version at most this often. Revocations
+  // made by other processes are seen within this time; this store's own at
+  // once. 0 re-checks on every call.
+  int revocation_refresh_ms = 250;
 };
 
 inline constexpr int kSqliteSchemaVersion = 1;

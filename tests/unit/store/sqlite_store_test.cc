@@ -127,6 +127,30 @@ TEST_F(StoreTest, RevokedTokenIsRevokedUntilItsExpiry) {
   EXPECT_FALSE(*st->isTokenRevoked("t1"));
 }
 
+TEST_F(StoreTest, RevocationByAnotherConnectionIsSeenAtTheNextRecheck) {
+  auto writer = openOk();
+  auto exact = openSqlite({.path = path_, .revocation_refresh_ms = 0}, clock_);
+  auto cached = openSqlite({.path = path_, .revocation_refresh_ms = 3'600'000}, clock_);
+  ASSERT_TRUE(exact.ok() && cached.ok());
+  EXPECT_FALSE(*(*exact)->isTokenRevoked("t1"));
+  EXPECT_FALSE(*(*cached)->isTokenRevoked("t1"));  // loads its copy now
+  ASSERT_TRUE(writer->revokeToken("t1", clock_.now() + 100).ok());
+  EXPECT_TRUE(*(*exact)->isTokenRevoked("t1"));    // data_version changed: reloaded
+  EXPECT_FALSE(*(*cached)->isTokenRevoked("t1"));  // not re-checked within the hour
+  EXPECT_TRUE(*writer->isTokenRevoked("t1"));      // its own write, at once
+  auto reopened = openOk();
+  EXPECT_TRUE(*reopened->isTokenRevoked("t1"));    // a fresh store loads it
+}
+
+TEST_F(StoreTest, RevocationTableUnreadableIsTemporary) {
+  auto st = openSqlite({.path = path_, .revocation_refresh_ms = 0}, clock_);
+  ASSERT_TRUE(st.ok());
+  EXPECT_FALSE(*(*st)->isTokenRevoked("t1"));
+  rawQuery("DROP TABLE revoked_tokens");
+  auto r = (*st)->isTokenRevoked("t1");
+  ASSERT_FALSE(r.ok());
+}
+
 TEST_F(StoreTest, RevokingTwiceKeepsTheLaterExpiry) {
   auto st = openOk();
   ASSERT_TRUE(st->revokeToken("t1", clock_.now() + 100).ok());
