@@ -40,9 +40,7 @@ Connection::Connection(event_base* base, PeerInfo peer, std::unique_ptr<Protocol
                        ConnectionOwner& owner)
     : base_(base), peer_(std::move(peer)), session_(std::move(session)), owner_(owner) {}
 
-Connection::~Connection() {
-  log::debug("disconnect from %s", peer_.address.c_str());
-}
+Connection::~Connection() { log::debug("disconnect from %s", peer_.address.c_str()); }
 
 void Connection::start() noexcept {
   try {
@@ -121,7 +119,8 @@ void Connection::onRead() {
   for (;;) {
     auto len = evbuffer_get_contiguous_space(in);
     if (len == 0) break;
-    const auto* data = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ev_ssize_t>(len)));
+    const auto* data =
+        reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ev_ssize_t>(len)));
     step = session_->onData(std::string_view(data, len), &out_);
     evbuffer_drain(in, len);
     answered = answered || step.answered;

@@ -97,11 +97,11 @@ class Connection {
   ConnectionOwner& owner_;
   BufferEventPtr bev_;
   EventPtr timer_;
-  std::string out_;                 // session output, moved to the bufferevent after each call
-  bool closing_ = false;            // read side done, closing once flushed
-  bool draining_ = false;           // shutdown asked: close as soon as idle
-  bool read_paused_ = false;        // too much output pending
-  bool unanswered_input_ = false;   // bytes arrived since the last answer
+  std::string out_;                // session output, moved to the bufferevent after each call
+  bool closing_ = false;           // read side done, closing once flushed
+  bool draining_ = false;          // shutdown asked: close as soon as idle
+  bool read_paused_ = false;       // too much output pending
+  bool unanswered_input_ = false;  // bytes arrived since the last answer
 };
 
 }  // namespace mtep::mtepd

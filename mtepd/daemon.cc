@@ -64,14 +64,12 @@ void Daemonizer::ready() {
 Result<PidFile> PidFile::create(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644));
   if (fd.get() < 0) {
-    return Error(ErrorKind::kConfig,
-                 "cannot write pid file " + path + ": " + std::strerror(errno));
+    return Error(ErrorKind::kConfig, "cannot write pid file " + path + ": " + std::strerror(errno));
   }
   std::string text = std::to_string(::getpid()) + "\n";
   if (::ftruncate(fd.get(), 0) != 0 ||
       ::pwrite(fd.get(), text.data(), text.size(), 0) != static_cast<ssize_t>(text.size())) {
-    return Error(ErrorKind::kConfig,
-                 "cannot write pid file " + path + ": " + std::strerror(errno));
+    return Error(ErrorKind::kConfig, "cannot write pid file " + path + ": " + std::strerror(errno));
   }
   return PidFile(path, std::move(fd));
 }

@@ -91,8 +91,7 @@ Status Listener::start(event_base* base, SessionFactory& factory, AcceptHandler&
   // Backlog 0: the socket is already listening. Accepted sockets come
   // nonblocking and close-on-exec.
   listener_.reset(evconnlistener_new(base, &Listener::acceptCallback, this,
-                                     LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0,
-                                     fd_.get()));
+                                     LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd_.get()));
   if (!listener_) return Error(ErrorKind::kInternal, "evconnlistener_new failed for " + name_);
   fd_.release();
   evconnlistener_set_error_cb(listener_.get(), &Listener::errorCallback);

@@ -63,12 +63,12 @@ class Listener {
   static void errorCallback(evconnlistener* l, void* arg) noexcept;
   static void resumeCallback(evutil_socket_t fd, short events, void* arg) noexcept;
 
-  UniqueFd fd_;              // until start() hands it to the evconnlistener
-  std::string name_;         // "127.0.0.1:6211"
+  UniqueFd fd_;       // until start() hands it to the evconnlistener
+  std::string name_;  // "127.0.0.1:6211"
   SessionFactory* factory_ = nullptr;
   AcceptHandler* handler_ = nullptr;
   ListenerPtr listener_;
-  EventPtr resume_timer_;    // re-enables accepting after EMFILE
+  EventPtr resume_timer_;  // re-enables accepting after EMFILE
 };
 
 // "192.0.2.1:40000" or "[2001:db8::1]:40000".

@@ -71,11 +71,21 @@ int parseArgs(int argc, char** argv, Options* opts) {
   int ch;
   while ((ch = ::getopt_long(argc, argv, "c:fhV", kLong, nullptr)) != -1) {
     switch (ch) {
-      case 'c': opts->config_path = optarg; break;
-      case 'f': opts->foreground = true; break;
-      case 'h': usage(stdout); return 0;
-      case 'V': std::printf("mtepd %s\n", kVersion); return 0;
-      default: usage(stderr); return 2;
+      case 'c':
+        opts->config_path = optarg;
+        break;
+      case 'f':
+        opts->foreground = true;
+        break;
+      case 'h':
+        usage(stdout);
+        return 0;
+      case 'V':
+        std::printf("mtepd %s\n", kVersion);
+        return 0;
+      default:
+        usage(stderr);
+        return 2;
     }
   }
   if (optind != argc) {

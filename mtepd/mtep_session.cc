@@ -39,7 +39,7 @@ class MtepSession final : public ProtocolSession {
   SessionStep step(proto::ServerSession::Action action) {
     SessionStep s;
     s.action = action == proto::ServerSession::Action::kClose ? SessionAction::kCloseAfterFlush
-                                                               : SessionAction::kContinue;
+                                                              : SessionAction::kContinue;
     s.answered = answered_;
     answered_ = false;
     return s;

@@ -14,13 +14,15 @@
 #include <exception>
 
 #include "daemon.h"
+#include "store/open.h"
 #include "util/clock.h"
 #include "util/log.h"
 
 namespace mtep::mtepd {
 namespace {
 
-constexpr size_t kBusyDrainBytes = 4096;  // read and drop at most this before closing a busy refusal
+constexpr size_t kBusyDrainBytes =
+    4096;  // read and drop at most this before closing a busy refusal
 
 std::vector<std::string> listenNames(const config::Config& c) {
   std::vector<std::string> out;
@@ -56,13 +58,7 @@ Server::~Server() {
 
 Status Server::open() {
   const config::Config& c = *config_;
-  if (c.store.backend != "sqlite") {
-    return Error(ErrorKind::kConfig, "store backend \"" + c.store.backend + "\" is not supported");
-  }
-  store::SqliteOptions store_options;
-  store_options.path = c.store.path;
-  store_options.busy_timeout_ms = static_cast<int>(c.store.busy_timeout * 1000);
-  auto st = store::openSqlite(store_options, SystemClock::instance());
+  auto st = store::open(c.store, SystemClock::instance());
   if (!st) return Error(st.error().kind(), "store " + c.store.path + ": " + st.error().message());
   store_ = std::move(*st);
 
@@ -236,8 +232,7 @@ void Server::graceTimerCallback(evutil_socket_t, short, void* arg) noexcept {
 void Server::reload() {
   auto loaded = config::loadFile(config_path_);
   if (!loaded) {
-    log::error("SIGHUP: %s; keeping the previous configuration",
-               loaded.error().message().c_str());
+    log::error("SIGHUP: %s; keeping the previous configuration", loaded.error().message().c_str());
     return;
   }
   config::ConfigPtr next = std::move(*loaded);

@@ -45,9 +45,9 @@ namespace mtep::mtepd {
 
 class Server final : public AcceptHandler, public ConnectionOwner {
  public:
-  static constexpr int kShutdownGrace = 2;      // seconds for busy connections at shutdown
-  static constexpr int kKeyCheckInterval = 1;   // seconds between key file checks
-  static constexpr int kPurgeInterval = 3600;   // seconds between store purges
+  static constexpr int kShutdownGrace = 2;     // seconds for busy connections at shutdown
+  static constexpr int kKeyCheckInterval = 1;  // seconds between key file checks
+  static constexpr int kPurgeInterval = 3600;  // seconds between store purges
 
   // Binds every [mtepd] listen address. kConfig error on the first failure.
   static Result<std::unique_ptr<Server>> bind(config::ConfigPtr config, std::string config_path);
@@ -99,8 +99,8 @@ class Server final : public AcceptHandler, public ConnectionOwner {
   EventPtr grace_timer_;
   std::unordered_map<Connection*, std::unique_ptr<Connection>> connections_;
   bool shutting_down_ = false;
-  int64_t busy_refused_ = 0;        // refusals since the last busy log line
-  int64_t busy_logged_at_ = 0;      // Unix second of that line
+  int64_t busy_refused_ = 0;    // refusals since the last busy log line
+  int64_t busy_logged_at_ = 0;  // Unix second of that line
 };
 
 }  // namespace mtep::mtepd

@@ -47,8 +47,8 @@ struct SessionStep {
 
 // Who is on the other end, for logs and policy.
 struct PeerInfo {
-  std::string address;     // "192.0.2.1:40000", "[2001:db8::1]:40000"
-  std::string local;       // the listen address it came in on, "127.0.0.1:6211"
+  std::string address;  // "192.0.2.1:40000", "[2001:db8::1]:40000"
+  std::string local;    // the listen address it came in on, "127.0.0.1:6211"
 };
 
 // One protocol conversation. Called from the event loop, one thread; every

@@ -62,7 +62,7 @@ TOKEN=$("$CTL" -c "$WORK/mtep.conf" token mint --sender "$SENDER")
 
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$MPID/status"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$MPID/stat"; }
-field() { tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1 == k {print $2}'; }
+field() { tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1 == k {v = $2} END {print (v == "" ? 0 : v)}'; }
 
 declare -a ROWS
 run() {  # label mode connections

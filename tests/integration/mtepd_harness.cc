@@ -109,8 +109,7 @@ Mtepd::~Mtepd() {
   // Sanitizer reports from the daemon end up in its log: fail the test.
   std::string log = logText();
   for (const char* marker : {"AddressSanitizer", "LeakSanitizer", "runtime error:"}) {
-    EXPECT_EQ(log.find(marker), std::string::npos) << "mtepd reported a sanitizer error:\n"
-                                                   << log;
+    EXPECT_EQ(log.find(marker), std::string::npos) << "mtepd reported a sanitizer error:\n" << log;
   }
 }
 
@@ -337,7 +336,7 @@ std::optional<std::string> Client::readReply(int timeout_ms) {
 
 bool Client::waitClosed(int timeout_ms, std::string* rest) {
   auto t0 = Clock::now();
-  if (rest != nullptr) *rest = pending_;
+  if (rest != nullptr) rest->append(pending_);
   pending_.clear();
   for (;;) {
     int left = timeout_ms - static_cast<int>(msSince(t0));

@@ -15,6 +15,7 @@
 //   lib/token on the key file mtepd created. Requests are written as raw
 //   bytes; replies are read as raw netstrings.
 
+#include <gtest/gtest.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -23,21 +24,19 @@
 #include <string>
 #include <string_view>
 
-#include <gtest/gtest.h>
-
 namespace mtep::itest {
 
 // Settings rendered into the test's mtep.conf.
 struct DaemonSettings {
-  std::string user;                    // [global] user
+  std::string user;  // [global] user
   uint32_t max_connections = 100;
   uint32_t max_commands = 1000;
   uint32_t max_request_size = 4096;
-  int idle_timeout = 30;               // seconds
-  bool foreground = true;              // -f
-  bool pid_file = false;               // write <dir>/mtepd.pid
-  std::string log_level = "debug";     // [log] level
-  std::string extra;                   // appended verbatim (more sections)
+  int idle_timeout = 30;            // seconds
+  bool foreground = true;           // -f
+  bool pid_file = false;            // write <dir>/mtepd.pid
+  std::string log_level = "debug";  // [log] level
+  std::string extra;                // appended verbatim (more sections)
 };
 
 class TempDir {
@@ -120,8 +119,8 @@ class Client {
   // Reads one reply netstring; its payload, or nullopt on close, timeout or
   // bad framing.
   std::optional<std::string> readReply(int timeout_ms = 5000);
-  // True when the server closes (EOF or reset) within timeout_ms; replies
-  // still in flight are read and kept in *rest.
+  // True when the server closes (EOF or reset) within timeout_ms; bytes
+  // read meanwhile are appended to *rest.
   bool waitClosed(int timeout_ms = 5000, std::string* rest = nullptr);
   int fd() const { return fd_; }
 

@@ -6,6 +6,7 @@
 //   up without a restart; the daemon runs as [global] user; start-up errors
 //   exit 1 with a clear message; without -f it detaches and keeps a pid file.
 
+#include <gtest/gtest.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -17,8 +18,6 @@
 #include <sstream>
 #include <string>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "mtepd_harness.h"
 #include "token/token.h"
@@ -86,9 +85,9 @@ TEST(MtepdLifecycle, GoodConfigOnSighupAppliesALowerLimit) {
 TEST(MtepdLifecycle, SighupWarnsThatNewListenAddressesNeedARestart) {
   Mtepd d;
   ASSERT_TRUE(d.start());
-  d.writeConfigText(
-      "[global]\nuser = \"\"\nstate_dir = \"" + d.stateDir() +
-      "\"\n[mtepd]\nlisten = [\"127.0.0.1:" + std::to_string(freeLoopbackPort()) + "\"]\n");
+  d.writeConfigText("[global]\nuser = \"\"\nstate_dir = \"" + d.stateDir() +
+                    "\"\n[mtepd]\nlisten = [\"127.0.0.1:" + std::to_string(freeLoopbackPort()) +
+                    "\"]\n");
   d.signal(SIGHUP);
   EXPECT_TRUE(d.waitForLog("listen changed; restart")) << d.logText();
   EXPECT_TRUE(stillServing(d)) << "still on the old address";

@@ -5,6 +5,7 @@
 //   garbage, trickling peers and the connection and command caps. After
 //   each, a NEW connection must still get correct answers.
 
+#include <gtest/gtest.h>
 #include <sys/socket.h>
 
 #include <chrono>
@@ -13,8 +14,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "mtepd_harness.h"
 

@@ -99,9 +99,9 @@ int parseReply(std::string_view buf, std::string_view* payload, size_t* used) {
 struct Conn {
   int fd = -1;
   bool connected = false;
-  bool counted = false;     // connect mode: the "?" answer was seen
-  bool final_query = false; // idle mode: the closing check is outstanding
-  uint64_t started = 0;     // ns: request sent (persistent) or connect() (connect)
+  bool counted = false;      // connect mode: the "?" answer was seen
+  bool final_query = false;  // idle mode: the closing check is outstanding
+  uint64_t started = 0;      // ns: request sent (persistent) or connect() (connect)
   std::string out;
   size_t out_off = 0;
   std::string in;
@@ -139,6 +139,7 @@ class Runner {
   Stats stats_;
   bool stopping_ = false;
   size_t established_ = 0;
+  size_t connecting_ = 0;  // connect() issued, outcome not known yet
 };
 
 bool Runner::open(size_t slot) {
@@ -160,6 +161,7 @@ bool Runner::open(size_t slot) {
     return false;
   }
   watch(slot, EPOLLOUT | EPOLLIN, EPOLL_CTL_ADD);
+  ++connecting_;
   return true;
 }
 
@@ -167,6 +169,7 @@ void Runner::close(size_t slot) {
   Conn& c = conns_[slot];
   if (c.fd >= 0) ::close(c.fd);  // also leaves the epoll set
   if (c.connected) --established_;
+  if (c.fd >= 0 && !c.connected) --connecting_;
   c.fd = -1;
   c.connected = false;
 }
@@ -203,11 +206,20 @@ void Runner::countVerdict(std::string_view payload) {
   int v = 4;
   if (!payload.empty()) {
     switch (payload[0]) {
-      case 'K': v = 0; break;
-      case 'Z': v = 1; break;
-      case 'D': v = 2; break;
-      case 'I': v = 3; break;
-      default: break;
+      case 'K':
+        v = 0;
+        break;
+      case 'Z':
+        v = 1;
+        break;
+      case 'D':
+        v = 2;
+        break;
+      case 'I':
+        v = 3;
+        break;
+      default:
+        break;
     }
   }
   ++stats_.verdict[v];
@@ -293,7 +305,7 @@ Stats Runner::run() {
 
   auto openMore = [&] {
     while (next_to_open < conns_.size() &&
-           (o_.mode != Mode::kIdle || next_to_open - established_ < kMaxConnecting)) {
+           (o_.mode != Mode::kIdle || connecting_ < kMaxConnecting)) {
       open(next_to_open++);
     }
   };
@@ -301,7 +313,8 @@ Stats Runner::run() {
   for (;;) {
     uint64_t t = nowNs();
     if (o_.mode == Mode::kIdle) {
-      if (!announced && established_ == conns_.size()) {
+      // Every connection attempt settled (up, refused or failed).
+      if (!announced && next_to_open == conns_.size() && connecting_ == 0) {
         announced = true;
         hold_end = t + static_cast<uint64_t>(o_.duration * 1e9);
         std::fprintf(stderr, "mtep-load: holding %zu connections\n", established_);
@@ -340,13 +353,13 @@ Stats Runner::run() {
         ::getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len);
         if (err != 0) {
           ++stats_.connect_errors;
-          ::close(c.fd);
-          c.fd = -1;
+          close(slot);
           if (o_.mode != Mode::kIdle) open(slot);
           continue;
         }
         c.connected = true;
         ++established_;
+        --connecting_;
         watch(slot, EPOLLIN, EPOLL_CTL_MOD);
         if (o_.mode == Mode::kPersistent) {
           c.started = nowNs();
@@ -381,37 +394,57 @@ void usage(FILE* out) {
 
 bool parseOptions(int argc, char** argv, Options* o) {
   enum { kHost = 1, kPort, kConns, kDuration, kMode, kToken, kSender, kFormat, kReady };
-  static const option kLong[] = {
-      {"host", required_argument, nullptr, kHost},
-      {"port", required_argument, nullptr, kPort},
-      {"connections", required_argument, nullptr, kConns},
-      {"duration", required_argument, nullptr, kDuration},
-      {"mode", required_argument, nullptr, kMode},
-      {"token", required_argument, nullptr, kToken},
-      {"sender", required_argument, nullptr, kSender},
-      {"format", required_argument, nullptr, kFormat},
-      {"ready-file", required_argument, nullptr, kReady},
-      {"help", no_argument, nullptr, 'h'},
-      {nullptr, 0, nullptr, 0}};
+  static const option kLong[] = {{"host", required_argument, nullptr, kHost},
+                                 {"port", required_argument, nullptr, kPort},
+                                 {"connections", required_argument, nullptr, kConns},
+                                 {"duration", required_argument, nullptr, kDuration},
+                                 {"mode", required_argument, nullptr, kMode},
+                                 {"token", required_argument, nullptr, kToken},
+                                 {"sender", required_argument, nullptr, kSender},
+                                 {"format", required_argument, nullptr, kFormat},
+                                 {"ready-file", required_argument, nullptr, kReady},
+                                 {"help", no_argument, nullptr, 'h'},
+                                 {nullptr, 0, nullptr, 0}};
   int ch;
   while ((ch = ::getopt_long(argc, argv, "h", kLong, nullptr)) != -1) {
     std::string v = optarg != nullptr ? optarg : "";
     switch (ch) {
-      case kHost: o->host = v; break;
-      case kPort: o->port = v; break;
-      case kConns: o->connections = std::atoi(v.c_str()); break;
-      case kDuration: o->duration = std::atof(v.c_str()); break;
-      case kMode:
-        if (v == "persistent") o->mode = Mode::kPersistent;
-        else if (v == "connect") o->mode = Mode::kConnect;
-        else if (v == "idle") o->mode = Mode::kIdle;
-        else return false;
+      case kHost:
+        o->host = v;
         break;
-      case kToken: o->token = v; break;
-      case kSender: o->sender = v; break;
-      case kFormat: o->kv = v == "kv"; break;
-      case kReady: o->ready_file = v; break;
-      default: return false;
+      case kPort:
+        o->port = v;
+        break;
+      case kConns:
+        o->connections = std::atoi(v.c_str());
+        break;
+      case kDuration:
+        o->duration = std::atof(v.c_str());
+        break;
+      case kMode:
+        if (v == "persistent")
+          o->mode = Mode::kPersistent;
+        else if (v == "connect")
+          o->mode = Mode::kConnect;
+        else if (v == "idle")
+          o->mode = Mode::kIdle;
+        else
+          return false;
+        break;
+      case kToken:
+        o->token = v;
+        break;
+      case kSender:
+        o->sender = v;
+        break;
+      case kFormat:
+        o->kv = v == "kv";
+        break;
+      case kReady:
+        o->ready_file = v;
+        break;
+      default:
+        return false;
     }
   }
   return o->connections > 0 && o->duration > 0 && optind == argc;
@@ -419,9 +452,12 @@ bool parseOptions(int argc, char** argv, Options* o) {
 
 const char* modeName(Mode m) {
   switch (m) {
-    case Mode::kPersistent: return "persistent";
-    case Mode::kConnect: return "connect";
-    case Mode::kIdle: return "idle";
+    case Mode::kPersistent:
+      return "persistent";
+    case Mode::kConnect:
+      return "connect";
+    case Mode::kIdle:
+      return "idle";
   }
   return "?";
 }
@@ -433,14 +469,12 @@ void report(const Options& o, const Stats& s) {
     std::printf(
         "mode=%s connections=%d seconds=%.2f requests=%llu rps=%.0f p50=%llu p99=%llu p999=%llu "
         "max=%llu errors=%llu K=%llu Z=%llu D=%llu I=%llu other=%llu alive=%llu\n",
-        modeName(o.mode), o.connections, s.elapsed,
-        static_cast<unsigned long long>(s.requests), rps,
-        static_cast<unsigned long long>(s.latency.percentile(0.50)),
+        modeName(o.mode), o.connections, s.elapsed, static_cast<unsigned long long>(s.requests),
+        rps, static_cast<unsigned long long>(s.latency.percentile(0.50)),
         static_cast<unsigned long long>(s.latency.percentile(0.99)),
         static_cast<unsigned long long>(s.latency.percentile(0.999)),
         static_cast<unsigned long long>(s.latency.max()),
-        static_cast<unsigned long long>(s.errors()),
-        static_cast<unsigned long long>(s.verdict[0]),
+        static_cast<unsigned long long>(s.errors()), static_cast<unsigned long long>(s.verdict[0]),
         static_cast<unsigned long long>(s.verdict[1]),
         static_cast<unsigned long long>(s.verdict[2]),
         static_cast<unsigned long long>(s.verdict[3]),
