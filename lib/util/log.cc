@@ -1,11 +1,13 @@
 #include "util/log.h"
 
+#include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 
 namespace mtep::log {
 namespace {
@@ -13,6 +15,24 @@ namespace {
 std::atomic<bool> g_stderr{false};
 std::atomic<int> g_min{static_cast<int>(Level::kInfo)};
 const char* g_ident = "mtep";
+
+// glibc's syslog(3) retries a failing connect on every call when no syslog
+// daemon listens on /dev/log, which costs several system calls per line.
+// So /dev/log is looked at once every kSyslogRecheck seconds, and syslog()
+// is skipped while it is missing (the stderr copy, if any, still goes out).
+constexpr time_t kSyslogRecheck = 10;
+std::atomic<time_t> g_syslog_checked{0};
+std::atomic<bool> g_syslog_present{true};
+
+bool syslogPresent() {
+  const time_t now = ::time(nullptr);
+  if (now - g_syslog_checked.load(std::memory_order_relaxed) >= kSyslogRecheck) {
+    struct stat st;
+    g_syslog_present.store(::stat("/dev/log", &st) == 0, std::memory_order_relaxed);
+    g_syslog_checked.store(now, std::memory_order_relaxed);
+  }
+  return g_syslog_present.load(std::memory_order_relaxed);
+}
 
 int syslogPriority(Level level) {
   switch (level) {
@@ -68,7 +88,7 @@ void vwrite(Level level, const char* fmt, va_list ap) {
   for (char* p = line; *p != '\0'; ++p) {
     if (static_cast<unsigned char>(*p) < 0x20 || *p == 0x7f) *p = '?';
   }
-  ::syslog(syslogPriority(level), "%s", line);
+  if (syslogPresent()) ::syslog(syslogPriority(level), "%s", line);
   if (g_stderr.load()) {
     char out[2200];
     int m = std::snprintf(out, sizeof out, "%s[%d]: %s: %s\n", g_ident, static_cast<int>(::getpid()),

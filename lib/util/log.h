@@ -7,7 +7,9 @@
 //   One line per decision. Formats are printf-style and checked by the
 //   compiler. Thread-safe (syslog(3) is; the stderr copy is written with a
 //   single write(2) per line). Lines longer than 2 KiB are truncated with
-//   "..." so a hostile value cannot flood the log.
+//   "..." so a hostile value cannot flood the log. While /dev/log is missing
+//   (no syslog daemon) lines go only to the stderr copy; /dev/log is looked
+//   for again every 10 seconds.
 
 #include <cstdarg>
 
