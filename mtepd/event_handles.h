@@ -13,9 +13,10 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
-#include <unistd.h>
 
 #include <memory>
+
+#include "util/unique_fd.h"
 
 namespace mtep::mtepd {
 
@@ -32,33 +33,6 @@ using BufferEventPtr = std::unique_ptr<bufferevent, HandleDeleter<bufferevent, b
 using ListenerPtr =
     std::unique_ptr<evconnlistener, HandleDeleter<evconnlistener, evconnlistener_free>>;
 
-// Owns a plain file descriptor.
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    if (this != &other) reset(other.release());
-    return *this;
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd() { reset(); }
-
-  int get() const noexcept { return fd_; }
-  int release() noexcept {
-    int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-  void reset(int fd = -1) noexcept {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_ = -1;
-};
+// Plain file descriptors: mtep::UniqueFd, from lib/util/unique_fd.h.
 
 }  // namespace mtep::mtepd
