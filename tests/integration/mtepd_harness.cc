@@ -253,6 +253,12 @@ std::string Mtepd::mint(const std::string& sender, int64_t ttl, int64_t now_offs
 
 // --- the client ----------------------------------------------------------
 
+std::optional<std::string> askOnce(uint16_t port, std::string_view bytes) {
+  auto c = Client::connect(port);
+  if (!c || !c->send(bytes)) return std::nullopt;
+  return c->readReply();
+}
+
 std::optional<Client> Client::connect(uint16_t port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return std::nullopt;

@@ -131,6 +131,10 @@ class Client {
   std::string pending_;  // bytes read but not yet consumed
 };
 
+// Connects, sends `bytes` and reads one reply: its payload, or nullopt when
+// the connection or the reply failed.
+std::optional<std::string> askOnce(uint16_t port, std::string_view bytes);
+
 // Connects anew and checks that a fresh token for `sender` gets K: the daemon
 // is still serving correctly.
 ::testing::AssertionResult stillServing(const Mtepd& d);

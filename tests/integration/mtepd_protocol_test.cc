@@ -67,10 +67,7 @@ TEST(Mtepd, TokenAskedWithAnotherSenderIsRefusedWith578) {
   Mtepd d;
   ASSERT_TRUE(d.start());
   std::string tok = d.mint("alice@example.org");
-  auto c = Client::connect(d.port());
-  ASSERT_TRUE(c);
-  ASSERT_TRUE(c->send(query(tok, "mallory@example.org")));
-  auto reply = c->readReply();
+  auto reply = askOnce(d.port(), query(tok, "mallory@example.org"));
   EXPECT_TRUE(startsWith(reply, "D5.7.8")) << reply.value_or("<nothing>");
 }
 
@@ -78,10 +75,7 @@ TEST(Mtepd, SenderIsComparedCaseInsensitively) {
   Mtepd d;
   ASSERT_TRUE(d.start());
   std::string tok = d.mint("alice@example.org");
-  auto c = Client::connect(d.port());
-  ASSERT_TRUE(c);
-  ASSERT_TRUE(c->send(query(tok, "Alice@Example.ORG")));
-  EXPECT_TRUE(startsWith(c->readReply(), "K2.7.0"));
+  EXPECT_TRUE(startsWith(askOnce(d.port(), query(tok, "Alice@Example.ORG")), "K2.7.0"));
 }
 
 TEST(Mtepd, ExpiredTokenIsRefused) {
@@ -89,10 +83,7 @@ TEST(Mtepd, ExpiredTokenIsRefused) {
   ASSERT_TRUE(d.start());
   // Minted two hours ago with a one hour lifetime.
   std::string tok = d.mint("alice@example.org", 3600, -7200);
-  auto c = Client::connect(d.port());
-  ASSERT_TRUE(c);
-  ASSERT_TRUE(c->send(query(tok, "alice@example.org")));
-  auto reply = c->readReply();
+  auto reply = askOnce(d.port(), query(tok, "alice@example.org"));
   EXPECT_TRUE(startsWith(reply, "D5.7.8")) << reply.value_or("<nothing>");
   EXPECT_TRUE(d.waitForLog("reason=expired")) << d.logText();
 }
@@ -125,10 +116,7 @@ TEST(Mtepd, SenderlessQueryForOurTokenIsRecognised) {
   Mtepd d;
   ASSERT_TRUE(d.start());
   std::string tok = d.mint("alice@example.org");
-  auto c = Client::connect(d.port());
-  ASSERT_TRUE(c);
-  ASSERT_TRUE(c->send(query(tok)));
-  EXPECT_TRUE(startsWith(c->readReply(), "K"));
+  EXPECT_TRUE(startsWith(askOnce(d.port(), query(tok)), "K"));
 }
 
 TEST(Mtepd, PipelinedRequestsAreAnsweredInOrder) {
