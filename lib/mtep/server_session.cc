@@ -64,7 +64,7 @@ ServerSession::Action ServerSession::feed(std::string_view in, std::string* out)
       return fail(reply(Verdict::kNo, smtp::esc::kSyntax,
                         std::string("Sorry, I could not read that request (") +
                             netstring::decodeErrorText(decoder_.error()) +
-                            "); closing. A quit looks like 4:1:Q,,"),
+                            "); closing."),
                   "bad-framing", out);
     }
     if (handleRequest(decoder_.payload(), out) == Action::kClose) return Action::kClose;
