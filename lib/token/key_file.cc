@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <openssl/crypto.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -238,6 +239,15 @@ Result<KeyRing> KeyRing::load(const std::string& path, const KeyRingOptions& opt
 
 Result<KeyRing> KeyRing::rotate(const std::string& path, const KeyRingOptions& options,
                                 const Clock& clock) {
+  // Rotations are serialised through "<path>.lock", so two at once cannot
+  // both read the same ring and lose one of the new keys. (The key file
+  // itself cannot carry the lock: it is replaced by rename.)
+  const std::string lock_path = path + ".lock";
+  UniqueFd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!lock.valid()) return fileError(lock_path, std::string("cannot open: ") + errnoText());
+  if (::flock(lock.get(), LOCK_EX) != 0) {
+    return fileError(lock_path, std::string("cannot lock: ") + errnoText());
+  }
   auto ring = load(path, options, clock);
   if (!ring) return ring;
   std::vector<Key> keys = ring->keys();

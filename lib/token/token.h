@@ -24,8 +24,9 @@
 //   current; older keys verify tokens until they are retired by rotate().
 //   Created with mode 0600 (O_EXCL) when missing and options.create;
 //   rotate() writes a temporary file in the same directory, fsyncs it and
-//   renames it into place (keeping the old file's owner). Run one rotate()
-//   at a time (mtepctl does).
+//   renames it into place (keeping the old file's owner). Concurrent
+//   rotations (several processes) are serialised by flock() on
+//   "<key file>.lock", so none loses another's new key.
 // SECURITY
 //   MACs compared in constant time (CRYPTO_memcmp). Nonces and keys from
 //   RAND_bytes. A key file with any group or other permission bit is

@@ -1,8 +1,10 @@
 // Key files: creation, permissions, malformed lines, rotation and retirement.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -208,7 +210,29 @@ TEST_F(KeyFileTest, RotateLeavesNoTemporaryFiles) {
   ASSERT_TRUE(KeyRing::rotate(path_, {}, clock_).ok());
   std::vector<std::string> names;
   for (const auto& e : fs::directory_iterator(dir_)) names.push_back(e.path().filename());
-  EXPECT_EQ(names, std::vector<std::string>{"token.keys"});
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"token.keys", "token.keys.lock"}));
+}
+
+TEST_F(KeyFileTest, ConcurrentRotationsLoseNoKey) {
+  ASSERT_TRUE(KeyRing::load(path_, {.create = true}, clock_).ok());
+  constexpr int kPerProcess = 25;
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    for (int i = 0; i < kPerProcess; ++i) {
+      if (!KeyRing::rotate(path_, {}, clock_).ok()) ::_exit(1);
+    }
+    ::_exit(0);
+  }
+  for (int i = 0; i < kPerProcess; ++i) ASSERT_TRUE(KeyRing::rotate(path_, {}, clock_).ok());
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  auto r = KeyRing::load(path_, {}, clock_);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->keys().size(), 1u + 2 * kPerProcess);
+  EXPECT_EQ(r->current().id, 1u + 2 * kPerProcess);
 }
 
 TEST_F(KeyFileTest, RotateRefusesABadFileAndLeavesIt) {
