@@ -1,10 +1,15 @@
 #include "store/sqlite_store.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <climits>
+#include <cstring>
 #include <string>
+
+#include "util/unique_fd.h"
 
 namespace mtep::store {
 namespace {
@@ -97,6 +102,15 @@ Status SqliteStore::exec(const char* sql) {
 }
 
 Status SqliteStore::open(const SqliteOptions& options) {
+  // Create a missing database file ourselves, mode 0640: SQLite would use
+  // 0644, and it gives its -wal and -shm files the database file's mode.
+  {
+    UniqueFd created(::open(path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640));
+    if (!created.valid() && errno != EEXIST) {
+      return Error(ErrorKind::kTemporary,
+                   "store " + path_ + ": cannot create: " + std::strerror(errno));
+    }
+  }
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(
       path_.c_str(), &raw,

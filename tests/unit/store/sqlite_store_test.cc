@@ -72,6 +72,16 @@ TEST_F(StoreTest, MigratesANewDatabaseToTheCurrentSchema) {
   EXPECT_EQ(rawQuery("PRAGMA journal_mode"), "wal");
 }
 
+TEST_F(StoreTest, NewDatabaseFilesAreNotOpenToOthers) {
+  auto st = openOk();
+  ASSERT_TRUE(st->revokeToken("t1", clock_.now() + 10).ok());
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    struct stat sb;
+    ASSERT_EQ(::stat((path_ + suffix).c_str(), &sb), 0) << suffix;
+    EXPECT_EQ(sb.st_mode & 0007, 0u) << path_ << suffix << " mode " << std::oct << sb.st_mode;
+  }
+}
+
 TEST_F(StoreTest, MigratesAnEmptyFile) {
   std::ofstream(path_).close();
   ASSERT_NE(openOk(), nullptr);
