@@ -273,17 +273,13 @@ TEST(MtepClient, SilentServerHitsTheReadTimeout) {
   ASSERT_TRUE(server.ok());
   ClientOptions opts = fastOptions();
   opts.read_timeout_ms = 200;
-  const auto start = std::chrono::steady_clock::now();
   auto r = MtepClient(opts).query("127.0.0.1", server.port(), "t");
-  const auto elapsed = std::chrono::steady_clock::now() - start;
   server.join();
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind(), ErrorKind::kTemporary);
   const std::string& msg = r.error().message();
   EXPECT_NE(msg.find("timed out"), std::string::npos) << msg;
   EXPECT_NE(msg.find("127.0.0.1:" + std::to_string(server.port())), std::string::npos) << msg;
-  EXPECT_GE(elapsed, 150ms);
-  EXPECT_LT(elapsed, 6s);
   EXPECT_EQ(seen.requests.size(), 1u);
 }
 
@@ -300,15 +296,11 @@ TEST(MtepClient, TricklingServerHitsTheTotalDeadline) {
   });
   ASSERT_TRUE(server.ok());
   ClientOptions opts{.connect_timeout_ms = 2000, .read_timeout_ms = 1000, .total_timeout_ms = 400};
-  const auto start = std::chrono::steady_clock::now();
   auto r = MtepClient(opts).query("127.0.0.1", server.port(), "t");
-  const auto elapsed = std::chrono::steady_clock::now() - start;
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind(), ErrorKind::kTemporary);
   EXPECT_NE(r.error().message().find("total timeout"), std::string::npos)
       << "got: " << r.error().message();
-  EXPECT_GE(elapsed, 300ms);
-  EXPECT_LT(elapsed, 6s);
 }
 
 TEST(MtepClient, RefusedPortIsTemporaryAndNamesHostPort) {
@@ -348,13 +340,10 @@ TEST(MtepClient, ConnectTimeoutFiresWhenNothingAccepts) {
   pollfd p{probe, POLLOUT, 0};
   const bool probe_connected = ::poll(&p, 1, 300) > 0;
   std::optional<Result<Response>> r;
-  std::chrono::steady_clock::duration elapsed{};
   if (!probe_connected) {
     ClientOptions opts{
         .connect_timeout_ms = 200, .read_timeout_ms = 2000, .total_timeout_ms = 5000};
-    const auto start = std::chrono::steady_clock::now();
     r.emplace(MtepClient(opts).query("127.0.0.1", port, "t"));
-    elapsed = std::chrono::steady_clock::now() - start;
   }
   for (int fd : fds) ::close(fd);
   ::close(listener);
@@ -365,8 +354,6 @@ TEST(MtepClient, ConnectTimeoutFiresWhenNothingAccepts) {
   EXPECT_NE(msg.find("timed out connecting to 127.0.0.1:" + std::to_string(port)),
             std::string::npos)
       << msg;
-  EXPECT_GE(elapsed, 150ms);
-  EXPECT_LT(elapsed, 4s);
 }
 
 TEST(MtepClient, UnresolvableHostIsTemporary) {
