@@ -195,7 +195,7 @@ void Loader::run(const toml::table& root, Config& cfg) {
     }
     if (!known) {
       error(key.source(), sectionLabel(printable(name)), "",
-            "unknown section (known: [global], [log], [mtepd], [tokens], [store], "
+            "unknown section (known: [global], [log], [mtepd], [tokens], [store], [milter], "
             "[domain_defaults], [domain.\"NAME\"])");
       continue;
     }
@@ -244,17 +244,58 @@ void resolveDefaults(Config& cfg) {
   if (cfg.mtepd.listen.empty()) cfg.mtepd.listen.push_back(ListenAddress{"127.0.0.1", 6211});
 }
 
-}  // namespace
-
-const DomainPolicy& Config::policyFor(std::string_view domain) const {
+// Exact key, then the nearest ".parent" key; null when neither exists.
+template <typename Map>
+const typename Map::mapped_type* findDomainEntry(const Map& map, std::string_view domain) {
   std::string lower = asciiLower(domain);
   if (!lower.empty() && lower.back() == '.') lower.pop_back();
-  if (auto it = domains.find(lower); it != domains.end()) return it->second;
+  if (auto it = map.find(lower); it != map.end()) return &it->second;
   const std::string_view view = lower;
   for (size_t dot = view.find('.'); dot != std::string_view::npos; dot = view.find('.', dot + 1)) {
-    if (auto it = domains.find(view.substr(dot)); it != domains.end()) return it->second;
+    if (auto it = map.find(view.substr(dot)); it != map.end()) return &it->second;
   }
-  return domain_defaults;
+  return nullptr;
+}
+
+}  // namespace
+
+const char* unavailableName(Unavailable u) noexcept {
+  switch (u) {
+    case Unavailable::kTempfail: return "tempfail";
+    case Unavailable::kAccept: return "accept";
+    case Unavailable::kReject: return "reject";
+  }
+  return "?";
+}
+
+bool DomainPolicy::requiresMtepFrom(std::string_view sender_domain) const {
+  if (!require_mtep) return false;
+  std::string lower = asciiLower(sender_domain);
+  if (!lower.empty() && lower.back() == '.') lower.pop_back();
+  for (const std::string& pattern : require_mtep_from) {
+    if (pattern == "*" || pattern == lower) return true;
+    if (pattern.starts_with("*.") && lower.size() > pattern.size() - 1 &&
+        lower.ends_with(std::string_view(pattern).substr(1))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+const DomainPolicy& Config::policyFor(std::string_view domain) const {
+  const DomainPolicy* p = findDomainEntry(domains, domain);
+  return p != nullptr ? *p : domain_defaults;
+}
+
+const ServerAddress* MilterConfig::serverFor(std::string_view domain) const {
+  return findDomainEntry(mtep_servers, domain);
+}
+
+bool MilterConfig::isInternal(const net::IpAddress& ip) const {
+  for (const net::Network& network : internal_networks) {
+    if (network.contains(ip)) return true;
+  }
+  return false;
 }
 
 Result<ConfigPtr> loadString(std::string_view text, const std::string& source_name) {
@@ -269,6 +310,9 @@ Result<ConfigPtr> loadString(std::string_view text, const std::string& source_na
   }
   auto cfg = std::make_shared<Config>();
   cfg->source = source_name;
+  for (const char* network : {"127.0.0.0/8", "::1/128"}) {
+    cfg->milter.internal_networks.push_back(*net::parseNetwork(network));
+  }
   Loader loader(source_name);
   loader.run(root, *cfg);
   if (loader.failed()) return Error(ErrorKind::kConfig, loader.message());

@@ -6,7 +6,7 @@
 //   if (!cfg) { fprintf(stderr, "%s\n", cfg.error().message().c_str()); exit(1); }
 //   const DomainPolicy& p = (*cfg)->policyFor("example.org");
 // DESCRIPTION
-//   Sections: [global], [log], [mtepd], [tokens], [store], [domain_defaults]
+//   Sections: [global], [log], [mtepd], [tokens], [store], [milter], [domain_defaults]
 //   and any number of [domain."example.org"] (exact domain) or
 //   [domain.".example.org"] (every subdomain). A domain section holds the
 //   same keys as [domain_defaults]; keys it leaves out take the
@@ -28,6 +28,7 @@
 #include <string_view>
 #include <vector>
 
+#include "net/cidr.h"
 #include "util/result.h"
 
 namespace mtep::config {
@@ -48,11 +49,60 @@ Result<int64_t> parseDuration(std::string_view text);
 // The shortest exact form of a duration: 86400 -> "1d", 90 -> "90s", 0 -> "0s".
 std::string formatDuration(int64_t seconds);
 
-// Per-domain policy ([domain_defaults], [domain."..."]).
+// What the milter does when a sender's MTEP server cannot decide (a Z
+// answer, a timeout, nobody reachable).
+enum class Unavailable {
+  kTempfail,  // 451 4.7.25: the sending MTA retries later (default)
+  kAccept,    // deliver, marked mtep=temperror in Authentication-Results
+  kReject,    // 550 5.7.25
+};
+const char* unavailableName(Unavailable u) noexcept;  // "tempfail", "accept", "reject"
+
+// Per-domain policy ([domain_defaults], [domain."..."]). The same keys
+// serve a domain as a sender domain (issue_tokens, token_ttl: our users
+// sending out) and as a recipient domain (require_mtep...: mail coming in).
 struct DomainPolicy {
   bool issue_tokens = true;       // mint tokens for senders here and vouch for them on "?"
   int64_t token_ttl = 7 * 86400;  // lifetime of minted tokens, seconds
+  bool require_mtep = false;      // inbound mail to the domain needs a vouched-for token
+  // Sender domains require_mtep applies to: "*" (all), "example.org"
+  // (exactly), "*.onion" (any name below onion). Lower case.
+  std::vector<std::string> require_mtep_from = {"*"};
+  Unavailable mtep_unavailable = Unavailable::kTempfail;
+  // True when require_mtep is set and `sender_domain` matches require_mtep_from
+  // (ASCII case-insensitive, one trailing dot ignored).
+  bool requiresMtepFrom(std::string_view sender_domain) const;
   bool operator==(const DomainPolicy&) const = default;
+};
+
+// Where to ask a domain's MTEP server: a host name or numeric address and
+// a port. Written "HOST", "HOST:PORT", "[V6ADDR]" or "[V6ADDR]:PORT";
+// the port defaults to 6211.
+struct ServerAddress {
+  std::string host;  // name or numeric address, without brackets
+  uint16_t port = 6211;
+  std::string toString() const;  // "mx.example.org:6211", "[::1]:6211"
+  bool operator==(const ServerAddress&) const = default;
+};
+Result<ServerAddress> parseServerAddress(std::string_view text);
+
+struct MilterConfig {
+  std::string socket = "inet:8891@127.0.0.1";  // libmilter form: inet:PORT@ADDR, inet6:..., unix:/path
+  std::string authserv_id;                     // "" = the host name at start-up
+  // Clients whose mail is outbound (gets tokens, is not checked), besides
+  // SASL-authenticated ones and mail Postfix submits itself.
+  std::vector<net::Network> internal_networks;  // loaded default 127.0.0.0/8, ::1/128
+  int64_t query_timeout = 5;                    // seconds, whole MTEP question incl. DNS
+  int64_t cache_ttl = 60;                       // seconds an answer is reused; 0 = never
+  uint32_t cache_size = 10000;                  // answers kept at most
+  // Static discovery, checked before DNS: exact domain, or ".parent" for
+  // every subdomain (keys lower case, as written in [domain."..."]).
+  std::map<std::string, ServerAddress, std::less<>> mtep_servers;
+  std::string pid_file;  // "" = none
+  // The static entry for `domain` (exact, then nearest ".parent"), or null.
+  const ServerAddress* serverFor(std::string_view domain) const;
+  bool isInternal(const net::IpAddress& ip) const;
+  bool operator==(const MilterConfig&) const = default;
 };
 
 struct GlobalConfig {
@@ -97,6 +147,7 @@ struct Config {
   MtepdConfig mtepd;
   TokensConfig tokens;
   StoreConfig store;
+  MilterConfig milter;
   DomainPolicy domain_defaults;
   std::map<std::string, DomainPolicy, std::less<>> domains;  // lower-case keys
 
@@ -115,7 +166,8 @@ using ConfigPtr = std::shared_ptr<const Config>;
 // loadFile refuses files over 1 MiB. Neither throws on bad input.
 // After loading, empty tokens.key_file, store.path and mtepd.listen hold
 // their resolved defaults (<state_dir>/token.keys, <state_dir>/mtep.db,
-// 127.0.0.1:6211), so callers never see them empty.
+// 127.0.0.1:6211), so callers never see them empty. milter.internal_networks
+// starts as 127.0.0.0/8 and ::1/128; "internal_networks = []" means none.
 Result<ConfigPtr> loadFile(const std::string& path);
 Result<ConfigPtr> loadString(std::string_view text, const std::string& source_name);
 

@@ -58,6 +58,16 @@ Check readDuration(const toml::node& n, int64_t lo, int64_t hi, int64_t* out);
 // "" or an absolute path when allow_empty; otherwise absolute only.
 Check readPath(const toml::node& n, bool allow_empty, std::string* out);
 Check readListen(const toml::node& n, std::vector<ListenAddress>* out);
+// A list of strings, each passed to `check` (which returns what is wrong
+// with one element, or "" when it is good); duplicates refused.
+Check readStringList(const toml::node& n, bool allow_empty,
+                     const std::function<std::string(std::string_view)>& check,
+                     std::vector<std::string>* out);
+Check readNetworks(const toml::node& n, std::vector<net::Network>* out);
+// A table DOMAIN = "HOST[:PORT]" (domain keys as in [domain."..."]).
+Check readServerMap(const toml::node& n, std::map<std::string, ServerAddress, std::less<>>* out);
+// A libmilter socket: inet:PORT@ADDR, inet6:PORT@ADDR, unix:/path, local:/path.
+Check readMilterSocket(const toml::node& n, std::string* out);
 
 // Text from the file made safe for a one-line message: control bytes
 // become \xNN (toml++ has already refused invalid UTF-8), text longer than

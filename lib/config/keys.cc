@@ -2,6 +2,7 @@
 #include <utility>
 
 #include "config/key_table.h"
+#include "smtp/address.h"
 #include "util/log.h"
 
 namespace mtep::config {
@@ -103,6 +104,54 @@ Check applyBackend(const toml::node& n, Config& c) {
   return std::nullopt;
 }
 
+// "*", "example.org" or "*.example.org" (lower-cased by the caller).
+std::string checkSenderPattern(std::string_view pattern) {
+  if (pattern == "*") return "";
+  std::string_view domain = pattern;
+  if (domain.starts_with("*.")) domain.remove_prefix(2);
+  if (domain.find('*') != std::string_view::npos) {
+    return quoted(pattern) + ": \"*\" is allowed alone or as the first label (\"*.onion\")";
+  }
+  if (Status s = smtp::checkDomain(domain); !s) {
+    return quoted(pattern) + ": not a domain pattern: " + s.error().message();
+  }
+  return "";
+}
+
+Check applyRequireFrom(const toml::node& n, DomainPolicy& p) {
+  std::vector<std::string> patterns;
+  if (Check c = readStringList(n, false, checkSenderPattern, &patterns)) return c;
+  for (std::string& pattern : patterns) pattern = asciiLower(pattern);
+  p.require_mtep_from = std::move(patterns);
+  return std::nullopt;
+}
+
+Check applyUnavailable(const toml::node& n, DomainPolicy& p) {
+  std::string text;
+  if (Check c = readString(n, &text)) return c;
+  for (Unavailable u : {Unavailable::kTempfail, Unavailable::kAccept, Unavailable::kReject}) {
+    if (text == unavailableName(u)) {
+      p.mtep_unavailable = u;
+      return std::nullopt;
+    }
+  }
+  return Problem{quoted(text) + " is not one of tempfail, accept, reject"};
+}
+
+Check applyAuthservId(const toml::node& n, Config& c) {
+  std::string id;
+  if (Check p = readString(n, &id)) return p;
+  if (id.size() > 255) return Problem{"longer than 255 bytes"};
+  for (char ch : id) {
+    const auto u = static_cast<unsigned char>(ch);
+    if (u <= ' ' || u >= 0x7f || ch == ';' || ch == '(' || ch == ')' || ch == '"' || ch == '\\') {
+      return Problem{quoted(id) + " is not a plain token (use a host name, such as mx.example.org)"};
+    }
+  }
+  c.milter.authserv_id = std::move(id);
+  return std::nullopt;
+}
+
 std::vector<KeyDef> buildDefs() {
   std::vector<KeyDef> d;
   // [global]
@@ -176,6 +225,52 @@ std::vector<KeyDef> buildDefs() {
       "How long a store operation waits for a lock held by another process before it fails "
       "as temporary.",
       0, kMinute, [](Config& c) -> int64_t& { return c.store.busy_timeout; }));
+  // [milter]
+  d.push_back(makeDef(
+      KeyInfo{"milter", "socket", "string", "\"inet:8891@127.0.0.1\"",
+              "Where mtep-milter listens for the MTA, in libmilter's form; Postfix's "
+              "smtpd_milters then names inet:127.0.0.1:8891.",
+              "inet:PORT@IPV4, inet6:PORT@IPV6, unix:/PATH, local:/PATH"},
+      ConfigFn([](const toml::node& n, Config& c) { return readMilterSocket(n, &c.milter.socket); })));
+  d.push_back(makeDef(KeyInfo{"milter", "authserv_id", "string", "\"\"",
+                              "Name in the Authentication-Results headers mtep-milter adds "
+                              "(RFC 8601); incoming headers with this name are removed. "
+                              "Empty: the host name.",
+                              "a token without spaces, ';' or quotes"},
+                      ConfigFn(applyAuthservId)));
+  d.push_back(makeDef(
+      KeyInfo{"milter", "internal_networks", "list of networks", "[\"127.0.0.0/8\", \"::1/128\"]",
+              "Clients whose mail is outbound: it gets an MTEP-Token and is not checked. "
+              "SASL-authenticated clients count as internal too. [] = none.",
+              "numeric ADDR or ADDR/PREFIX, host bits zero"},
+      ConfigFn([](const toml::node& n, Config& c) {
+        return readNetworks(n, &c.milter.internal_networks);
+      })));
+  d.push_back(durationKey<Config>(
+      "milter", "query_timeout", "\"5s\"",
+      "Longest time to find and ask a sender's MTEP server about one token, DNS included; "
+      "past it the server counts as unreachable.",
+      1, kMinute, [](Config& c) -> int64_t& { return c.milter.query_timeout; }));
+  d.push_back(durationKey<Config>(
+      "milter", "cache_ttl", "\"60s\"",
+      "How long a yes or no from a sender's MTEP server is reused for the same token and "
+      "sender. 0: ask every time. Temporary answers are never reused.",
+      0, kHour, [](Config& c) -> int64_t& { return c.milter.cache_ttl; }));
+  d.push_back(countKey("milter", "cache_size", "10000",
+                       "Most answers kept in the cache; the oldest go first.", 0, 1000000,
+                       [](Config& c) -> uint32_t& { return c.milter.cache_size; }));
+  d.push_back(makeDef(
+      KeyInfo{"milter", "mtep_servers", "table of DOMAIN = HOST[:PORT]", "{}",
+              "MTEP servers to ask for given sender domains, before DNS (SRV _mtep._tcp, "
+              "then MX hosts, then the domain itself, port 6211). A key \".example.org\" "
+              "covers every subdomain. For private deployments and tests.",
+              "domain keys; HOST a name or numeric address, [IPv6]; PORT 1..65535"},
+      ConfigFn([](const toml::node& n, Config& c) {
+        return readServerMap(n, &c.milter.mtep_servers);
+      })));
+  d.push_back(pathKey("milter", "pid_file", "\"\"",
+                      "File to write the process id of mtep-milter to. Empty: none.", true,
+                      [](Config& c) -> std::string& { return c.milter.pid_file; }));
   // [domain_defaults], and every [domain."..."]
   d.push_back(boolKey<DomainPolicy>(
       "domain_defaults", "issue_tokens", "true",
@@ -185,6 +280,23 @@ std::vector<KeyDef> buildDefs() {
       "domain_defaults", "token_ttl", "\"7d\"",
       "Lifetime of the tokens minted for senders in the domain; at most [tokens] max_ttl.", kMinute,
       366 * kDay, [](DomainPolicy& p) -> int64_t& { return p.token_ttl; }));
+  d.push_back(boolKey<DomainPolicy>(
+      "domain_defaults", "require_mtep", "false",
+      "Mail coming in for the domain must carry an MTEP-Token header that the sender "
+      "domain's MTEP server vouches for; mail without one is refused with 550 5.7.25.",
+      [](DomainPolicy& p) -> bool& { return p.require_mtep; }));
+  d.push_back(makeDef(KeyInfo{"domain_defaults", "require_mtep_from", "list of strings", "[\"*\"]",
+                              "Sender domains require_mtep applies to: \"*\" all, "
+                              "\"example.org\" that domain, \"*.onion\" every name below onion.",
+                              "\"*\", a domain, or \"*.\" and a domain; at least one"},
+                      DomainFn(applyRequireFrom)));
+  d.push_back(makeDef(KeyInfo{"domain_defaults", "mtep_unavailable", "string", "\"tempfail\"",
+                              "What to do with mail under require_mtep when the sender's MTEP "
+                              "server cannot decide (answers Z, times out, cannot be found): "
+                              "tempfail (451 4.7.25, the sender retries), accept (deliver, "
+                              "marked mtep=temperror) or reject (550 5.7.25).",
+                              "tempfail, accept, reject"},
+                      DomainFn(applyUnavailable)));
   return d;
 }
 
@@ -197,6 +309,8 @@ const std::vector<SectionInfo>& sections() {
       {"mtepd", "The MTEP token server: addresses, limits, timeouts."},
       {"tokens", "The signing keys and the longest lifetime of any token."},
       {"store", "The store that remembers revoked tokens."},
+      {"milter", "mtep-milter: its socket, which clients are internal, and how it asks "
+                 "senders' MTEP servers."},
       {"domain_defaults",
        "The policy for sender domains. A [domain.\"example.org\"] section (that domain) or "
        "[domain.\".example.org\"] section (its subdomains) takes the same keys; keys it leaves "

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "config/key_table.h"
+#include "smtp/address.h"
 
 namespace mtep::config {
 
@@ -115,6 +116,50 @@ Result<ListenAddress> parseListenAddress(std::string_view text) {
   auto port = parsePort(port_text);
   if (!port) return Error(ErrorKind::kInvalid, quoted(text) + ": " + port.error().message());
   out.port = *port;
+  return out;
+}
+
+std::string ServerAddress::toString() const {
+  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
+  return host + ":" + std::to_string(port);
+}
+
+Result<ServerAddress> parseServerAddress(std::string_view text) {
+  ServerAddress out;
+  std::string_view rest;
+  if (!text.empty() && text.front() == '[') {
+    const size_t close = text.find(']');
+    if (close == std::string_view::npos) {
+      return Error(ErrorKind::kInvalid, quoted(text) + ": missing ] after the IPv6 address");
+    }
+    out.host = std::string(text.substr(1, close - 1));
+    in6_addr v6{};
+    if (::inet_pton(AF_INET6, out.host.c_str(), &v6) != 1) {
+      return Error(ErrorKind::kInvalid, quoted(text) + ": not a numeric IPv6 address in brackets");
+    }
+    rest = text.substr(close + 1);
+  } else {
+    const size_t colon = text.find(':');
+    out.host = std::string(text.substr(0, colon));
+    if (colon != std::string_view::npos) rest = text.substr(colon);
+    if (rest.find(':', 1) != std::string_view::npos) {
+      return Error(ErrorKind::kInvalid,
+                   quoted(text) + ": write IPv6 addresses in brackets, as in [::1]:6211");
+    }
+    in_addr v4{};
+    if (::inet_pton(AF_INET, out.host.c_str(), &v4) != 1) {
+      if (Status s = smtp::checkDomain(out.host, false); !s) {
+        return Error(ErrorKind::kInvalid, quoted(text) + ": not a host name or IPv4 address: " +
+                                              s.error().message());
+      }
+    }
+  }
+  if (!rest.empty()) {
+    if (rest.front() != ':') return Error(ErrorKind::kInvalid, quoted(text) + ": expected :PORT");
+    auto port = parsePort(rest.substr(1));
+    if (!port) return Error(ErrorKind::kInvalid, quoted(text) + ": " + port.error().message());
+    out.port = *port;
+  }
   return out;
 }
 
@@ -265,6 +310,102 @@ Check readPath(const toml::node& n, bool allow_empty, std::string* out) {
     return Problem{quoted(path) + " is not an absolute path"};
   }
   *out = path;
+  return std::nullopt;
+}
+
+Check readStringList(const toml::node& n, bool allow_empty,
+                     const std::function<std::string(std::string_view)>& check,
+                     std::vector<std::string>* out) {
+  const auto* list = n.as_array();
+  if (list == nullptr) return wrongType("a list of strings", n);
+  if (list->empty() && !allow_empty) return Problem{"the list is empty"};
+  std::vector<std::string> values;
+  std::set<std::string> seen;
+  for (const toml::node& element : *list) {
+    const auto* s = element.as_string();
+    if (s == nullptr) {
+      Problem p = wrongType("a string", element);
+      p.at = &element;
+      return p;
+    }
+    if (std::string what = check(s->get()); !what.empty()) return Problem{what, &element};
+    if (!seen.insert(s->get()).second) {
+      return Problem{quoted(s->get()) + " is listed twice", &element};
+    }
+    values.push_back(s->get());
+  }
+  *out = std::move(values);
+  return std::nullopt;
+}
+
+Check readNetworks(const toml::node& n, std::vector<net::Network>* out) {
+  std::vector<net::Network> networks;
+  std::vector<std::string> texts;
+  const auto check = [&networks](std::string_view text) -> std::string {
+    auto parsed = net::parseNetwork(text);
+    if (!parsed) return quoted(text) + ": " + parsed.error().message();
+    networks.push_back(*parsed);
+    return "";
+  };
+  if (Check p = readStringList(n, true, check, &texts)) return p;
+  *out = std::move(networks);
+  return std::nullopt;
+}
+
+Check readServerMap(const toml::node& n, std::map<std::string, ServerAddress, std::less<>>* out) {
+  const auto* table = n.as_table();
+  if (table == nullptr) {
+    return wrongType("a table, as in { \"example.org\" = \"mx.example.org:6211\" }", n);
+  }
+  std::map<std::string, ServerAddress, std::less<>> servers;
+  for (const auto& [key, value] : *table) {
+    const std::string lower = asciiLower(key.str());
+    const std::string_view bare = std::string_view(lower).substr(lower.starts_with('.') ? 1 : 0);
+    if (Status s = smtp::checkDomain(bare); !s) {
+      return Problem{quoted(key.str()) + " is not a domain name: " + s.error().message(), &value};
+    }
+    const auto* text = value.as_string();
+    if (text == nullptr) {
+      Problem p = wrongType("a \"HOST[:PORT]\" string", value);
+      p.at = &value;
+      return p;
+    }
+    auto address = parseServerAddress(text->get());
+    if (!address) return Problem{address.error().message(), &value};
+    if (!servers.emplace(lower, *address).second) {
+      return Problem{quoted(key.str()) + " is listed twice (names are compared without case)",
+                     &value};
+    }
+  }
+  *out = std::move(servers);
+  return std::nullopt;
+}
+
+Check readMilterSocket(const toml::node& n, std::string* out) {
+  std::string text;
+  if (Check c = readString(n, &text)) return c;
+  const auto bad = [&](std::string_view why) { return Problem{quoted(text) + ": " + std::string(why)}; };
+  if (text.starts_with("unix:") || text.starts_with("local:")) {
+    const std::string_view path = std::string_view(text).substr(text.find(':') + 1);
+    if (path.empty() || path.front() != '/') return bad("the socket path must be absolute");
+    if (path.size() > 100) return bad("the socket path is longer than 100 bytes");
+  } else if (text.starts_with("inet:") || text.starts_with("inet6:")) {
+    const bool v6 = text.starts_with("inet6:");
+    const std::string_view rest = std::string_view(text).substr(v6 ? 6 : 5);
+    const size_t at = rest.find('@');
+    auto port = parsePort(rest.substr(0, at));
+    if (!port) return bad("expected inet:PORT@ADDRESS: " + port.error().message());
+    if (at != std::string_view::npos) {
+      const std::string addr(rest.substr(at + 1));
+      unsigned char buf[16];
+      if (::inet_pton(v6 ? AF_INET6 : AF_INET, addr.c_str(), buf) != 1) {
+        return bad(v6 ? "not a numeric IPv6 address after @" : "not a numeric IPv4 address after @");
+      }
+    }
+  } else {
+    return bad("expected inet:PORT@ADDRESS, inet6:PORT@ADDRESS or unix:/PATH");
+  }
+  *out = std::move(text);
   return std::nullopt;
 }
 

@@ -1,0 +1,99 @@
+#include "net/cidr.h"
+
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
+#include <charconv>
+#include <cstring>
+
+namespace mtep::net {
+
+namespace {
+
+constexpr size_t kMaxText = 64;
+
+size_t familyBits(int family) { return family == AF_INET ? 32 : 128; }
+
+}  // namespace
+
+Result<IpAddress> IpAddress::parse(std::string_view text) {
+  if (text.empty() || text.size() >= kMaxText) {
+    return Error(ErrorKind::kInvalid, "not an IP address");
+  }
+  const std::string z(text);
+  IpAddress ip;
+  if (::inet_pton(AF_INET, z.c_str(), ip.bytes.data()) == 1) {
+    ip.family = AF_INET;
+    return ip;
+  }
+  if (::inet_pton(AF_INET6, z.c_str(), ip.bytes.data()) == 1) {
+    ip.family = AF_INET6;
+    return ip;
+  }
+  return Error(ErrorKind::kInvalid, "not a numeric IPv4 or IPv6 address");
+}
+
+std::string IpAddress::toString() const {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (family != AF_INET && family != AF_INET6) return "?";
+  ::inet_ntop(family, bytes.data(), buf, sizeof buf);
+  return buf;
+}
+
+IpAddress IpAddress::unmapped() const {
+  static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (family != AF_INET6 || std::memcmp(bytes.data(), kMapped, sizeof kMapped) != 0) return *this;
+  IpAddress v4;
+  v4.family = AF_INET;
+  std::memcpy(v4.bytes.data(), bytes.data() + 12, 4);
+  return v4;
+}
+
+bool Network::contains(const IpAddress& ip_in) const {
+  const IpAddress ip = ip_in.unmapped();
+  if (ip.family != base.family) return false;
+  size_t bits = prefix;
+  size_t i = 0;
+  for (; bits >= 8; bits -= 8, ++i) {
+    if (ip.bytes[i] != base.bytes[i]) return false;
+  }
+  if (bits == 0) return true;
+  const auto mask = static_cast<uint8_t>(0xff << (8 - bits));
+  return (ip.bytes[i] & mask) == (base.bytes[i] & mask);
+}
+
+std::string Network::toString() const { return base.toString() + "/" + std::to_string(prefix); }
+
+Result<Network> parseNetwork(std::string_view text) {
+  const size_t slash = text.find('/');
+  auto ip = IpAddress::parse(text.substr(0, slash));
+  if (!ip) return std::move(ip).error();
+  Network net;
+  net.base = *ip;
+  const size_t max_bits = familyBits(ip->family);
+  net.prefix = static_cast<uint8_t>(max_bits);
+  if (slash != std::string_view::npos) {
+    const std::string_view digits = text.substr(slash + 1);
+    unsigned value = 0;
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    if (digits.empty() || digits.size() > 3 || ec != std::errc() ||
+        end != digits.data() + digits.size() || value > max_bits ||
+        (digits.size() > 1 && digits[0] == '0')) {
+      return Error(ErrorKind::kInvalid, "prefix length must be 0.." + std::to_string(max_bits));
+    }
+    net.prefix = static_cast<uint8_t>(value);
+  }
+  // Refuse host bits below the prefix.
+  size_t bits = net.prefix;
+  for (size_t i = 0; i < max_bits / 8; ++i) {
+    const uint8_t keep = bits >= 8 ? 0xff : static_cast<uint8_t>(0xff << (8 - bits)) & 0xff;
+    if (bits < 8 && (net.base.bytes[i] & static_cast<uint8_t>(~keep)) != 0) {
+      return Error(ErrorKind::kInvalid,
+                   "address has bits set below the prefix length (write the network address)");
+    }
+    bits = bits >= 8 ? bits - 8 : 0;
+  }
+  return net;
+}
+
+}  // namespace mtep::net
