@@ -34,7 +34,7 @@
 #include "config/config.h"
 #include "connection.h"
 #include "event_handles.h"
-#include "key_watch.h"
+#include "token/key_watch.h"
 #include "listener.h"
 #include "mtep/authority.h"
 #include "mtep_session.h"
@@ -90,7 +90,7 @@ class Server final : public AcceptHandler, public ConnectionOwner {
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::unique_ptr<store::Store> store_;
   std::shared_ptr<const token::KeyRing> ring_;
-  KeyFileWatch key_watch_;
+  token::KeyFileWatch key_watch_;
   std::unique_ptr<proto::TokenAuthority> authority_;
   std::unique_ptr<MtepSessionFactory> factory_;
   std::vector<EventPtr> signals_;

@@ -14,7 +14,7 @@
 
 #include <string>
 
-namespace mtep::mtepd {
+namespace mtep::token {
 
 class KeyFileWatch {
  public:
@@ -62,4 +62,4 @@ inline bool KeyFileWatch::changed() {
   return true;
 }
 
-}  // namespace mtep::mtepd
+}  // namespace mtep::token

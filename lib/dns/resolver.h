@@ -1,0 +1,59 @@
+#pragma once
+// NAME
+//   resolver.h - the DNS lookups MTEP discovery needs, with a deadline
+// SUMMARY
+//   auto r = makeSystemResolver();
+//   auto srv = r->srv("_mtep._tcp.example.org", deadline_ms);
+// DESCRIPTION
+//   An interface so discovery is tested with a fake. The system resolver
+//   uses glibc's libresolv (res_nquery with per-call state, so it is
+//   thread-safe), with the retransmission time and retries cut to fit the
+//   time left: no lookup outlives its deadline by more than a second.
+//   Results: a list (maybe empty = NODATA), kNotFound (NXDOMAIN), or
+//   kTemporary (SERVFAIL, timeout, no server). Names are looked up as
+//   given (absolute; no search list).
+//   Names ending in .onion or .i2p are never sent to DNS: kNotFound at once
+//   (they must go through their proxy; leaking them to DNS is a privacy
+//   bug).
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "util/result.h"
+
+namespace mtep::dns {
+
+struct SrvRecord {
+  uint16_t priority = 0;
+  uint16_t weight = 0;
+  uint16_t port = 0;
+  std::string target;  // lower case, no trailing dot; "." (service not offered) becomes ""
+};
+
+struct MxRecord {
+  uint16_t preference = 0;
+  std::string exchange;  // lower case, no trailing dot
+};
+
+// Milliseconds since an arbitrary start (CLOCK_MONOTONIC).
+int64_t monotonicMs();
+
+class Resolver {
+ public:
+  virtual ~Resolver() = default;
+  // Each call gives up at deadline_ms (a monotonicMs() value): kTemporary.
+  virtual Result<std::vector<SrvRecord>> srv(std::string_view name, int64_t deadline_ms) = 0;
+  virtual Result<std::vector<MxRecord>> mx(std::string_view name, int64_t deadline_ms) = 0;
+  // A and AAAA records as numeric text ("192.0.2.1", "2001:db8::1"), IPv4 first.
+  virtual Result<std::vector<std::string>> addresses(std::string_view host, int64_t deadline_ms) = 0;
+};
+
+// True for names under .onion or .i2p (ASCII case-insensitive, one trailing dot ignored).
+bool isOverlayName(std::string_view name);
+
+std::unique_ptr<Resolver> makeSystemResolver();
+
+}  // namespace mtep::dns

@@ -1,0 +1,90 @@
+#pragma once
+// NAME
+//   remote_verifier.h - asks a sender domain's MTEP server, with discovery
+//   and a short-lived cache
+// SUMMARY
+//   RemoteVerifier v(cfg, resolver, clock);
+//   VerifyOutcome o = v.verify({token, "alice@alpha.test", "alpha.test", "4XyZ"});
+// DESCRIPTION
+//   Discovery, in order (the first step that yields candidates wins):
+//     1. [milter] mtep_servers: the static entry for the sender domain;
+//     2. SRV _mtep._tcp.<domain> (priority order; weight ignored beyond
+//        ordering; a lone "." target means "no MTEP here": kUnreachable);
+//     3. the domain's MX hosts (preference order), port 6211;
+//     4. the domain itself, port 6211.
+//   Names under .onion/.i2p never go to DNS: without a static entry they
+//   are kUnreachable ("needs a SOCKS proxy", a later issue).
+//   Host names are turned into addresses with the Resolver; each address
+//   is asked with MtepClient (one "?" carrying token and sender, then "Q")
+//   until one answers; the whole verify() keeps within [milter]
+//   query_timeout. K -> kValid, D or I -> kRefused, Z -> kUnsure; any
+//   failure -> the next address, and kUnreachable when none is left.
+//   Cache: kValid and kRefused answers are kept for cache_ttl seconds, keyed
+//   by (sender domain, token, sender), at most cache_size entries (oldest
+//   evicted first). kUnsure and kUnreachable are never cached.
+//   Thread-safe: the cache is guarded by a mutex held only for lookups and
+//   inserts, never across network I/O. Config is read from the snapshot
+//   passed per call, so SIGHUP-style swaps need no locking here.
+
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "config/config.h"
+#include "dns/resolver.h"
+#include "milter/verifier.h"
+#include "util/clock.h"
+
+namespace mtep::milter {
+
+// The servers to try for `domain`, in order, as "host:port" pairs with the
+// host still a name or a numeric address. Exposed for tests.
+struct Candidate {
+  std::string host;
+  uint16_t port = 6211;
+  std::string via;  // "static", "srv", "mx", "domain": for logs
+};
+Result<std::vector<Candidate>> discover(const config::MilterConfig& cfg, dns::Resolver& resolver,
+                                        std::string_view domain, int64_t deadline_ms);
+
+class VerdictCache {
+ public:
+  explicit VerdictCache(const Clock& clock) : clock_(clock) {}
+  // Stores kValid/kRefused outcomes only; ttl 0 or max_entries 0 stores nothing.
+  void put(const std::string& key, const VerifyOutcome& outcome, int64_t ttl, size_t max_entries);
+  bool get(const std::string& key, VerifyOutcome* out);
+  size_t size() const;
+
+ private:
+  struct Entry {
+    VerifyOutcome outcome;
+    int64_t expires = 0;
+    std::list<std::string>::iterator order;
+  };
+  const Clock& clock_;
+  mutable std::mutex mu_;                           // guards map_ and order_
+  std::unordered_map<std::string, Entry> map_;      // guarded by mu_
+  std::list<std::string> order_;                    // guarded by mu_; oldest first
+};
+
+class RemoteVerifier final : public TokenVerifier {
+ public:
+  // `config` is replaced with setConfig() on reload; `resolver` and `clock`
+  // must outlive the verifier.
+  RemoteVerifier(config::ConfigPtr config, dns::Resolver& resolver, const Clock& clock);
+  void setConfig(config::ConfigPtr config);
+  VerifyOutcome verify(const VerifyQuery& query) override;
+  const VerdictCache& cache() const { return cache_; }
+
+ private:
+  config::ConfigPtr snapshot() const;
+  mutable std::mutex config_mu_;  // guards config_
+  config::ConfigPtr config_;      // guarded by config_mu_
+  dns::Resolver& resolver_;
+  VerdictCache cache_;
+};
+
+}  // namespace mtep::milter

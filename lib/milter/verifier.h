@@ -1,0 +1,55 @@
+#pragma once
+// NAME
+//   verifier.h - the two services a milter session needs: asking a sender
+//   domain's MTEP server about a token, and minting tokens for our senders
+// DESCRIPTION
+//   Session (session.h) talks only to these interfaces. The daemon passes
+//   RemoteVerifier (remote_verifier.h) and RingMinter (minter.h); unit tests
+//   pass fakes. Both are called from libmilter worker threads, several at
+//   once: implementations must be thread-safe.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "util/result.h"
+
+namespace mtep::milter {
+
+struct VerifyQuery {
+  std::string token;          // the MTEP-Token header value, trimmed
+  std::string sender;         // envelope sender, canonicalLower() (never empty)
+  std::string sender_domain;  // its domain, lower case: whose MTEP server is asked
+  std::string queue_id;       // for log lines only
+};
+
+enum class VerifyKind {
+  kValid,        // the server said K: it vouches for the token and sender
+  kRefused,      // the server said D (or I to "?"): nobody vouches
+  kUnsure,       // the server said Z
+  kUnreachable,  // no server found, no connection, timeout, not MTEP
+};
+const char* verifyKindName(VerifyKind k) noexcept;  // "valid", "refused", "unsure", "unreachable"
+
+struct VerifyOutcome {
+  VerifyKind kind = VerifyKind::kUnreachable;
+  std::string server;  // "host:port" that answered or was tried last; "" if none found
+  std::string detail;  // the server's reply ("D5.7.8 Nobody here issued...") or the error
+  bool cached = false; // answered from the cache
+};
+
+class TokenVerifier {
+ public:
+  virtual ~TokenVerifier() = default;
+  virtual VerifyOutcome verify(const VerifyQuery& query) = 0;
+};
+
+class TokenMinter {
+ public:
+  virtual ~TokenMinter() = default;
+  // A token for `sender_canonical` (canonicalLower(), not empty) valid for
+  // ttl seconds. kTemporary/kConfig/kInternal when no key can be used.
+  virtual Result<std::string> mint(std::string_view sender_canonical, int64_t ttl) = 0;
+};
+
+}  // namespace mtep::milter
