@@ -4,7 +4,7 @@
 //   domain's MTEP server about a token, and minting tokens for our senders
 // DESCRIPTION
 //   Session (session.h) talks only to these interfaces. The daemon passes
-//   RemoteVerifier (remote_verifier.h) and RingMinter (minter.h); unit tests
+//   verify::RemoteVerifier and verify::RingMinter (lib/verify/); unit tests
 //   pass fakes. Both are called from libmilter worker threads, several at
 //   once: implementations must be thread-safe.
 
@@ -29,7 +29,15 @@ enum class VerifyKind {
   kUnsure,       // the server said Z
   kUnreachable,  // no server found, no connection, timeout, not MTEP
 };
-const char* verifyKindName(VerifyKind k) noexcept;  // "valid", "refused", "unsure", "unreachable"
+inline const char* verifyKindName(VerifyKind k) noexcept {
+  switch (k) {
+    case VerifyKind::kValid: return "valid";
+    case VerifyKind::kRefused: return "refused";
+    case VerifyKind::kUnsure: return "unsure";
+    case VerifyKind::kUnreachable: return "unreachable";
+  }
+  return "?";
+}
 
 struct VerifyOutcome {
   VerifyKind kind = VerifyKind::kUnreachable;

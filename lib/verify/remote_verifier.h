@@ -38,7 +38,13 @@
 #include "milter/verifier.h"
 #include "util/clock.h"
 
-namespace mtep::milter {
+namespace mtep::verify {
+
+using milter::TokenMinter;
+using milter::TokenVerifier;
+using milter::VerifyKind;
+using milter::VerifyOutcome;
+using milter::VerifyQuery;
 
 // The servers to try for `domain`, in order, as "host:port" pairs with the
 // host still a name or a numeric address. Exposed for tests.
@@ -87,4 +93,4 @@ class RemoteVerifier final : public TokenVerifier {
   VerdictCache cache_;
 };
 
-}  // namespace mtep::milter
+}  // namespace mtep::verify

@@ -20,7 +20,13 @@
 #include "token/token.h"
 #include "util/clock.h"
 
-namespace mtep::milter {
+namespace mtep::verify {
+
+using milter::TokenMinter;
+using milter::TokenVerifier;
+using milter::VerifyKind;
+using milter::VerifyOutcome;
+using milter::VerifyQuery;
 
 class RingMinter final : public TokenMinter {
  public:
@@ -40,4 +46,4 @@ class RingMinter final : public TokenMinter {
   int64_t last_check_ = 0;                         // guarded by mu_; clock seconds
 };
 
-}  // namespace mtep::milter
+}  // namespace mtep::verify
