@@ -39,7 +39,7 @@
 
 #include "build_info.h"
 #include "config/config.h"
-#include "daemon.h"
+#include "sys/daemon.h"
 #include "server.h"
 #include "sys/privileges.h"
 #include "util/log.h"
@@ -125,7 +125,7 @@ int runDaemon(const Options& opts) {
   log::notice("starting mtepd %s, listening on %s", kVersion, (*server)->listenSummary().c_str());
 
   rlim_t wanted = static_cast<rlim_t>(cfg->mtepd.max_connections) + 64;
-  rlim_t got = mtepd::raiseFileLimit(wanted);
+  rlim_t got = sys::raiseFileLimit(wanted);
   if (got < wanted) {
     log::warning("descriptor limit is %llu, below max_connections + 64 = %llu",
                  static_cast<unsigned long long>(got), static_cast<unsigned long long>(wanted));
@@ -134,15 +134,15 @@ int runDaemon(const Options& opts) {
   Status prepared = sys::prepareStateDir(cfg->global.state_dir, cfg->global.user);
   if (!prepared) return fail(prepared.error().message());
 
-  std::optional<mtepd::Daemonizer> daemon;
+  std::optional<sys::Daemonizer> daemon;
   if (!opts.foreground) {
-    auto d = mtepd::Daemonizer::start();  // the parent exits inside
+    auto d = sys::Daemonizer::start();  // the parent exits inside
     if (!d) return fail(d.error().message());
     daemon.emplace(std::move(*d));
   }
-  std::optional<mtepd::PidFile> pid_file;
+  std::optional<sys::PidFile> pid_file;
   if (!cfg->mtepd.pid_file.empty()) {
-    auto p = mtepd::PidFile::create(cfg->mtepd.pid_file);
+    auto p = sys::PidFile::create(cfg->mtepd.pid_file);
     if (!p) return fail(p.error().message());
     pid_file.emplace(std::move(*p));
   }

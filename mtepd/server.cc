@@ -6,6 +6,7 @@
 
 #include "server.h"
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -13,10 +14,10 @@
 #include <cstring>
 #include <exception>
 
-#include "daemon.h"
 #include "store/open.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/unique_fd.h"
 
 namespace mtep::mtepd {
 namespace {

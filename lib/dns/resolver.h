@@ -14,7 +14,11 @@
 //   given (absolute; no search list).
 //   Names ending in .onion or .i2p are never sent to DNS: kNotFound at once
 //   (they must go through their proxy; leaking them to DNS is a privacy
-//   bug).
+//   bug). A deadline already passed is kTemporary without asking.
+//   addresses() given a numeric address returns it unchanged, unasked.
+//   Answers are parsed by parseAnswer() (answer.h); a malformed answer is
+//   kTemporary. An answer too big for UDP is asked again over TCP by
+//   libresolv, whose TCP connect is not bounded by the deadline.
 
 #include <cstdint>
 #include <memory>
@@ -48,12 +52,24 @@ class Resolver {
   virtual Result<std::vector<SrvRecord>> srv(std::string_view name, int64_t deadline_ms) = 0;
   virtual Result<std::vector<MxRecord>> mx(std::string_view name, int64_t deadline_ms) = 0;
   // A and AAAA records as numeric text ("192.0.2.1", "2001:db8::1"), IPv4 first.
-  virtual Result<std::vector<std::string>> addresses(std::string_view host, int64_t deadline_ms) = 0;
+  virtual Result<std::vector<std::string>> addresses(std::string_view host,
+                                                     int64_t deadline_ms) = 0;
 };
 
 // True for names under .onion or .i2p (ASCII case-insensitive, one trailing dot ignored).
 bool isOverlayName(std::string_view name);
 
 std::unique_ptr<Resolver> makeSystemResolver();
+
+// A name server given by numeric IPv4 address and port.
+struct NameServer {
+  std::string address;  // "127.0.0.1"
+  uint16_t port = 53;
+};
+// The system resolver asking only `servers` (at most 3) instead of those in
+// /etc/resolv.conf: tests point it at a fake server on loopback. Addresses
+// that are not numeric IPv4 are ignored; none left means every lookup is
+// kTemporary.
+std::unique_ptr<Resolver> makeSystemResolver(std::vector<NameServer> servers);
 
 }  // namespace mtep::dns

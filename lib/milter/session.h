@@ -18,10 +18,13 @@
 //
 //   Outbound: the client is internal (its address is in [milter]
 //   internal_networks, or it authenticated with SASL: auth_authen not
-//   empty). If the sender's domain policy has issue_tokens, every
-//   MTEP-Token header already present is deleted and a new one, bound to
-//   the envelope sender, is added. Minting failure -> 451 4.3.0. Internal
-//   mail is never checked. Null sender: nothing added.
+//   empty; SASL lasts for the rest of the connection). A client whose
+//   address is unknown ("", a unix socket) or not numeric is external. If
+//   the sender's domain policy has issue_tokens, every MTEP-Token header
+//   already present is deleted (highest index first) and a new one, bound
+//   to the envelope sender, is added. Minting failure, or a minted value
+//   that is not plain base64url -> 451 4.3.0. Internal mail is never
+//   checked. Null or unparsable sender: nothing added.
 //
 //   Inbound (any other client): the recipient's domain policy decides
 //   (DomainPolicy::requiresMtepFrom(sender domain)). Recipients whose
@@ -30,23 +33,41 @@
 //   message's policy; a later recipient under another policy gets 452 4.5.3
 //   and the sending MTA sends it again in a separate transaction. So a
 //   verdict at end of message always concerns every recipient.
+//   An unparsable recipient (no domain, "<postmaster>") is left to the MTA
+//   (continue) and fixes no policy.
 //   At end of message, when the policy applies:
+//     - unparsable sender                       -> 550 5.7.25 ("not an
+//       address MTEP can vouch for"); with an unparsable sender the
+//       require_mtep_from patterns cannot be matched, so require_mtep alone
+//       decides whether the policy applies
 //     - no MTEP-Token header                    -> 550 5.7.25
 //     - more than one, or a malformed one       -> 550 5.7.25
-//       (malformed: over 256 bytes, or bytes outside base64url after
-//       unfolding and trimming)
+//       (malformed: over 256 bytes, empty, or bytes outside base64url after
+//       unfolding and trimming); the verifier is not asked
 //     - the sender's server says K               -> deliver; Authentication-
 //       Results "<authserv-id>; mtep=pass smtp.mailfrom=<sender>" inserted
 //       at the top
 //     - D (or I)                                 -> 550 5.7.25
-//     - Z, timeout, unreachable                  -> mtep_unavailable:
+//     - Z, timeout, unreachable, no verifier     -> mtep_unavailable:
 //       tempfail 451 4.7.25 | accept (mtep=temperror) | reject 550 5.7.25
-//   The null sender (bounces) has no domain to ask: it passes, with
-//   mtep=none in Authentication-Results. Domains without the policy pass
-//   untouched. On every inbound message, Authentication-Results headers
-//   that claim our authserv-id are deleted (RFC 8601 section 5).
-//   Replies tell the sender what to do; each decision is logged in one line
-//   "QUEUEID: mtep: action=... reason=... sender=<...> ...".
+//   The null sender (bounces) has no domain to ask: where the policy
+//   applies (require_mtep_from "*" covers it, "*.onion" does not) it
+//   passes, with "<authserv-id>; mtep=none" in Authentication-Results; its
+//   recipients are never split with 452. Domains without the policy pass
+//   untouched. On every inbound message that is delivered,
+//   Authentication-Results headers that claim our authserv-id (compared
+//   without case, after comments; a quoted id counts too) are deleted,
+//   highest index first, before ours is inserted (RFC 8601 section 5).
+//   A header change that fails -> 451 4.3.0 (never deliver a spoofed
+//   result); so does every MAIL when SessionEnv has no config.
+//   Reply texts are one line of printable ASCII without '%', under 200
+//   characters, and tell the sender what to do; names from the peer are
+//   shown with other bytes as '?'.
+//   Each decision is logged in one line at info level:
+//   "QUEUEID: mtep: action=<pass|reject|tempfail|accept|token-added|none>
+//   reason=<words> sender=<...>" then, as they apply, " rcpt=<...>",
+//   " server=HOST:PORT", " cached=yes", " detail=\"...\"" and
+//   " reply=\"CODE ESC\"" ("NOQUEUE" when there is no queue id).
 
 #include <cstdint>
 #include <string>
@@ -85,7 +106,8 @@ class Actions {
 
 struct SessionEnv {
   config::ConfigPtr config;  // snapshot, held for the connection
-  std::string authserv_id;   // resolved: [milter] authserv_id or the host name
+  std::string authserv_id;   // resolved: [milter] authserv_id or the host name; not empty
+                             // ("localhost" is used if it is)
   TokenVerifier* verifier = nullptr;
   TokenMinter* minter = nullptr;
 };
@@ -114,39 +136,52 @@ class Session {
 
  private:
   struct Message {
-    bool active = false;           // MAIL seen
+    bool active = false;  // MAIL seen
     std::string queue_id;
-    bool sender_valid = false;     // parsed
+    std::string sender_text;    // as given, for log lines
+    bool sender_valid = false;  // parsed
     bool sender_null = false;
-    std::string sender;            // canonicalLower()
-    std::string sender_domain;     // lower case
-    std::vector<std::string> recipients;
-    int policy_class = -1;         // -1 none yet; 0 unchecked; 1+ checked (1 + Unavailable)
+    std::string sender;         // canonicalLower()
+    std::string sender_domain;  // lower case
+    int recipients = 0;         // accepted by us (not deferred with 452)
+    std::string rcpt_domain;    // the first accepted recipient's, for replies
+    int policy_class = -1;      // -1 none yet; 0 unchecked; 1+ checked (1 + Unavailable)
     config::Unavailable unavailable = config::Unavailable::kTempfail;
-    int token_headers = 0;         // MTEP-Token headers seen
-    std::string token;             // the first one, trimmed
-    bool token_malformed = false;
+    int token_headers = 0;              // MTEP-Token headers seen
+    std::string token;                  // the first one, normalized
+    bool token_malformed = false;       // the first one failed normalizeTokenHeader()
     std::vector<int> our_auth_results;  // indexes of A-R headers claiming our authserv-id
     int auth_results_seen = 0;
   };
 
   Decision outbound(Actions& actions);
   Decision inbound(Actions& actions);
+  // Deletes the A-R headers that claim our authserv-id; false on failure.
+  bool deleteOurAuthResults(Actions& actions);
+  // Logs the one line for a decision and returns `d`; `extra` is appended
+  // to the line as given (" rcpt=<...>").
+  Decision decided(Decision d, const char* action, const char* reason,
+                   const VerifyOutcome* outcome = nullptr, std::string_view extra = {}) const;
 
   SessionEnv env_;
   ConnectInfo client_;
-  bool internal_ = false;
-  bool authenticated_ = false;
+  bool network_internal_ = false;  // address in [milter] internal_networks
+  bool internal_ = false;          // network_internal_ or SASL-authenticated
+  bool authenticated_ = false;     // {auth_authen} seen (sticky: SASL is per connection)
   Message msg_;
 };
 
 // Authentication-Results helpers (RFC 8601), exposed for tests and fuzzing.
 // The authserv-id of an Authentication-Results header value: the first
 // token, after leading CFWS (comments skipped), up to ';', whitespace or
-// '('. "" when there is none. Case is kept; compare case-insensitively.
+// '('; a quoted-string gives its content (quoted-pairs resolved, CR and LF
+// dropped). "" when there is none or a comment or quote is not closed.
+// Case is kept; compare case-insensitively.
 std::string authservIdOf(std::string_view header_value);
 // "<id>; mtep=<result> smtp.mailfrom=<sender>" (sender omitted when empty),
-// with an optional "(comment)" after the result.
+// with an optional "(comment)" after the result. Always one line: control
+// bytes are dropped; the comment keeps printable ASCII only, its
+// parentheses and backslashes quoted.
 std::string formatAuthResults(std::string_view authserv_id, std::string_view result,
                               std::string_view sender, std::string_view comment = {});
 // An MTEP-Token header value unfolded and trimmed; kInvalid when empty,

@@ -17,7 +17,8 @@ size_t familyBits(int family) { return family == AF_INET ? 32 : 128; }
 }  // namespace
 
 Result<IpAddress> IpAddress::parse(std::string_view text) {
-  if (text.empty() || text.size() >= kMaxText) {
+  // inet_pton reads a C string: an embedded NUL would hide what follows it.
+  if (text.empty() || text.size() >= kMaxText || text.find('\0') != std::string_view::npos) {
     return Error(ErrorKind::kInvalid, "not an IP address");
   }
   const std::string z(text);
@@ -92,6 +93,13 @@ Result<Network> parseNetwork(std::string_view text) {
                    "address has bits set below the prefix length (write the network address)");
     }
     bits = bits >= 8 ? bits - 8 : 0;
+  }
+  // ::ffff:a.b.c.d/N (N >= 96) is the IPv4 network a.b.c.d/(N-96): contains()
+  // sees mapped clients as IPv4, so the network must be IPv4 too.
+  const IpAddress v4 = net.base.unmapped();
+  if (v4.family == AF_INET && net.base.family == AF_INET6 && net.prefix >= 96) {
+    net.base = v4;
+    net.prefix = static_cast<uint8_t>(net.prefix - 96);
   }
   return net;
 }

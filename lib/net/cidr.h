@@ -10,7 +10,9 @@
 //   "/N" is one host (/32 or /128). Host bits set below the prefix are
 //   refused ("10.1.2.3/8" is an error: write "10.0.0.0/8"), so a typo does
 //   not widen a network silently. An IPv4-mapped IPv6 address
-//   (::ffff:a.b.c.d) is matched as the IPv4 address it carries.
+//   (::ffff:a.b.c.d) is matched as the IPv4 address it carries, and a
+//   mapped network ::ffff:a.b.c.d/N (N >= 96) is read as a.b.c.d/(N-96).
+//   IPv6 networks never match IPv4 clients, mapped or not (not even ::/0).
 //   Errors are kInvalid with a message that does not echo the input.
 
 #include <array>

@@ -8,8 +8,11 @@
 //   Loads the key ring at creation (the file must exist: mtepctl key rotate
 //   or mtepd makes it) and, at most once a second, checks whether the file
 //   changed (token::KeyFileWatch) and reloads it. A failed reload keeps the
-//   old ring and is logged once. Thread-safe: the ring is a shared_ptr
-//   swapped under a mutex; minting works on a copy of the pointer.
+//   old ring and is logged once (the file is tried again when it changes
+//   again). The once-a-second check is by the Clock given, so tests move a
+//   FakeClock. mint() of an empty sender is kInvalid. Thread-safe: the
+//   ring is a shared_ptr swapped under a mutex; minting works on a copy of
+//   the pointer.
 
 #include <memory>
 #include <mutex>
@@ -35,15 +38,16 @@ class RingMinter final : public TokenMinter {
   Result<std::string> mint(std::string_view sender_canonical, int64_t ttl) override;
 
  private:
-  RingMinter(std::string key_file, const Clock& clock, std::shared_ptr<const token::KeyRing> ring);
+  RingMinter(std::string key_file, const Clock& clock, std::shared_ptr<const token::KeyRing> ring,
+             token::KeyFileWatch watch);
   std::shared_ptr<const token::KeyRing> current();
 
   const std::string key_file_;
   const Clock& clock_;
-  std::mutex mu_;                                  // guards the three below
-  std::shared_ptr<const token::KeyRing> ring_;     // guarded by mu_
-  token::KeyFileWatch watch_;                      // guarded by mu_
-  int64_t last_check_ = 0;                         // guarded by mu_; clock seconds
+  std::mutex mu_;                               // guards the three below
+  std::shared_ptr<const token::KeyRing> ring_;  // guarded by mu_
+  token::KeyFileWatch watch_;                   // guarded by mu_
+  int64_t last_check_ = 0;                      // guarded by mu_; clock seconds
 };
 
 }  // namespace mtep::verify

@@ -14,14 +14,31 @@
 //     4. the domain itself, port 6211.
 //   Names under .onion/.i2p never go to DNS: without a static entry they
 //   are kUnreachable ("needs a SOCKS proxy", a later issue).
+//   Where a step fails: NXDOMAIN or NODATA for the SRV name moves on to the
+//   MX step, but a temporary SRV failure (SERVFAIL, timeout) ends discovery
+//   as kTemporary (so kUnreachable): falling back to MX hosts would ask a
+//   server the domain may not have chosen, and a published SRV that
+//   failed once must not silently route queries elsewhere. The same goes
+//   for a temporary MX failure. NXDOMAIN for the domain itself (MX step) is
+//   kNotFound. A null MX (RFC 7505: only "." exchanges) means no MX host and
+//   no fallback to the domain: kNotFound. SRV records with port 0 are
+//   skipped. An address literal sender domain ("[192.0.2.1]",
+//   "[IPv6:2001:db8::1]") skips SRV and MX: the address itself, port 6211.
 //   Host names are turned into addresses with the Resolver; each address
 //   is asked with MtepClient (one "?" carrying token and sender, then "Q")
 //   until one answers; the whole verify() keeps within [milter]
-//   query_timeout. K -> kValid, D or I -> kRefused, Z -> kUnsure; any
-//   failure -> the next address, and kUnreachable when none is left.
+//   query_timeout (each client call gets the time left as its read and
+//   total timeout, and at most a third of query_timeout, but 1 s or more,
+//   to connect, so one dead address leaves time for the next).
+//   K -> kValid, D or I -> kRefused, Z -> kUnsure; any failure -> the next
+//   address, and kUnreachable when none is left.
 //   Cache: kValid and kRefused answers are kept for cache_ttl seconds, keyed
 //   by (sender domain, token, sender), at most cache_size entries (oldest
 //   evicted first). kUnsure and kUnreachable are never cached.
+//   outcome.server is "host:port" of the candidate tried last (the host as
+//   discovered: a name or a numeric address); outcome.detail is the answer
+//   ("D5.7.8 text", printable ASCII, at most 120 characters) or why none
+//   came. One debug log line per address tried.
 //   Thread-safe: the cache is guarded by a mutex held only for lookups and
 //   inserts, never across network I/O. Config is read from the snapshot
 //   passed per call, so SIGHUP-style swaps need no locking here.
@@ -47,7 +64,11 @@ using milter::VerifyOutcome;
 using milter::VerifyQuery;
 
 // The servers to try for `domain`, in order, as "host:port" pairs with the
-// host still a name or a numeric address. Exposed for tests.
+// host still a name or a numeric address. Exposed for tests. `domain` is
+// compared and looked up in lower case without a trailing dot. Errors:
+// kInvalid (empty domain), kNotFound (no MTEP server: overlay name without
+// a static entry, SRV ".", NXDOMAIN, null MX), kTemporary (DNS trouble or
+// deadline passed). Never an empty list.
 struct Candidate {
   std::string host;
   uint16_t port = 6211;
@@ -71,9 +92,9 @@ class VerdictCache {
     std::list<std::string>::iterator order;
   };
   const Clock& clock_;
-  mutable std::mutex mu_;                           // guards map_ and order_
-  std::unordered_map<std::string, Entry> map_;      // guarded by mu_
-  std::list<std::string> order_;                    // guarded by mu_; oldest first
+  mutable std::mutex mu_;                       // guards map_ and order_
+  std::unordered_map<std::string, Entry> map_;  // guarded by mu_
+  std::list<std::string> order_;                // guarded by mu_; oldest first
 };
 
 class RemoteVerifier final : public TokenVerifier {

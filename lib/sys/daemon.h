@@ -6,12 +6,13 @@
 //   ... open everything ...
 //   d->ready();                      // parent exits 0; stdio now /dev/null
 //   auto pid = PidFile::create("/run/mtepd.pid");  // removed by its destructor
+//   rlim_t n = raiseFileLimit(4096 + 64);
 // DESCRIPTION
 //   Daemonizer::start() forks once; the child calls setsid() and carries on
 //   with start-up while the parent waits on a pipe. If the child fails
 //   before ready(), it simply exits: the parent sees the pipe close and exits
-//   1, so `mtepd` started from a shell or an init script reports start-up
-//   errors (printed on the still-attached stderr) with a non-zero status.
+//   1, so a daemon (mtepd, mtep-milter) started from a shell or an init
+//   script reports start-up errors (printed on the still-attached stderr) with a non-zero status.
 //   ready() changes directory to "/", points stdin, stdout and stderr at
 //   /dev/null and releases the parent with status 0.
 //
@@ -25,10 +26,10 @@
 
 #include <string>
 
-#include "event_handles.h"
+#include "util/unique_fd.h"
 #include "util/result.h"
 
-namespace mtep::mtepd {
+namespace mtep::sys {
 
 class Daemonizer {
  public:
@@ -61,4 +62,4 @@ class PidFile {
 // soft limit in force afterwards.
 rlim_t raiseFileLimit(rlim_t wanted);
 
-}  // namespace mtep::mtepd
+}  // namespace mtep::sys

@@ -3,7 +3,7 @@
 // DESCRIPTION
 //   See daemon.h.
 
-#include "daemon.h"
+#include "sys/daemon.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -13,7 +13,7 @@
 #include <cerrno>
 #include <cstring>
 
-namespace mtep::mtepd {
+namespace mtep::sys {
 
 Result<Daemonizer> Daemonizer::start() {
   int fds[2];
@@ -101,4 +101,4 @@ rlim_t raiseFileLimit(rlim_t wanted) {
   return lim.rlim_cur;
 }
 
-}  // namespace mtep::mtepd
+}  // namespace mtep::sys

@@ -1,0 +1,54 @@
+#include "verify/minter.h"
+
+#include <utility>
+
+#include "util/log.h"
+
+namespace mtep::verify {
+
+Result<std::unique_ptr<RingMinter>> RingMinter::create(const std::string& key_file,
+                                                       const Clock& clock) {
+  // Remember the file's identity before reading it: a change in between
+  // then only costs one extra reload.
+  token::KeyFileWatch watch(key_file);
+  watch.reset();
+  auto ring = token::KeyRing::load(key_file, token::KeyRingOptions{}, clock);
+  if (!ring) return std::move(ring).error();
+  auto shared = std::make_shared<const token::KeyRing>(std::move(ring).value());
+  return std::unique_ptr<RingMinter>(
+      new RingMinter(key_file, clock, std::move(shared), std::move(watch)));
+}
+
+RingMinter::RingMinter(std::string key_file, const Clock& clock,
+                       std::shared_ptr<const token::KeyRing> ring, token::KeyFileWatch watch)
+    : key_file_(std::move(key_file)),
+      clock_(clock),
+      ring_(std::move(ring)),
+      watch_(std::move(watch)),
+      last_check_(clock.now()) {}
+
+std::shared_ptr<const token::KeyRing> RingMinter::current() {
+  std::lock_guard<std::mutex> lock(mu_);
+  const int64_t now = clock_.now();
+  if (now == last_check_) return ring_;
+  last_check_ = now;
+  if (!watch_.changed()) return ring_;
+  auto ring = token::KeyRing::load(key_file_, token::KeyRingOptions{}, clock_);
+  if (!ring) {
+    log::warning("NOQUEUE: token key file %s changed but cannot be used, keeping the old keys: %s",
+                 key_file_.c_str(), ring.error().message().c_str());
+    return ring_;
+  }
+  ring_ = std::make_shared<const token::KeyRing>(std::move(ring).value());
+  log::info("NOQUEUE: token keys reloaded from %s, current key id %u", key_file_.c_str(),
+            ring_->current().id);
+  return ring_;
+}
+
+Result<std::string> RingMinter::mint(std::string_view sender_canonical, int64_t ttl) {
+  if (sender_canonical.empty()) return Error(ErrorKind::kInvalid, "no sender to mint a token for");
+  const std::shared_ptr<const token::KeyRing> ring = current();
+  return token::mint(*ring, sender_canonical, clock_.now(), ttl);
+}
+
+}  // namespace mtep::verify

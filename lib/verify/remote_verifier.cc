@@ -1,0 +1,167 @@
+// RemoteVerifier: discovery, then one MTEP "?" per address until a server
+// answers, within [milter] query_timeout; answers cached.
+
+#include "verify/remote_verifier.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <algorithm>
+#include <limits>
+#include <utility>
+
+#include "mtep/client.h"
+#include "util/log.h"
+
+namespace mtep::verify {
+namespace {
+
+constexpr size_t kMaxDetail = 120;
+
+bool isNumericAddress(const std::string& host) {
+  in6_addr buf;
+  return ::inet_pton(AF_INET, host.c_str(), &buf) == 1 ||
+         ::inet_pton(AF_INET6, host.c_str(), &buf) == 1;
+}
+
+std::string hostPort(const std::string& host, uint16_t port) {
+  const bool v6 = host.find(':') != std::string::npos;
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+// Printable ASCII only (others become '?'), at most kMaxDetail characters.
+std::string shortText(std::string_view text) {
+  std::string out;
+  for (const char c : text.substr(0, kMaxDetail)) {
+    const auto u = static_cast<unsigned char>(c);
+    out.push_back(u >= 0x20 && u < 0x7f ? c : '?');
+  }
+  return out;
+}
+
+VerifyKind kindOf(proto::Verdict v) {
+  switch (v) {
+    case proto::Verdict::kYes:
+      return VerifyKind::kValid;
+    case proto::Verdict::kNo:
+    case proto::Verdict::kInfo:
+      return VerifyKind::kRefused;
+    case proto::Verdict::kTemporary:
+      return VerifyKind::kUnsure;
+  }
+  return VerifyKind::kUnsure;
+}
+
+std::string lowerDomain(std::string_view domain) {
+  if (!domain.empty() && domain.back() == '.') domain.remove_suffix(1);
+  std::string out(domain);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
+  }
+  return out;
+}
+
+// Length-prefixed parts, so no choice of token or sender can collide with another.
+std::string cacheKey(const std::string& domain, const std::string& token,
+                     const std::string& sender) {
+  return std::to_string(domain.size()) + ":" + domain + std::to_string(token.size()) + ":" + token +
+         sender;
+}
+
+}  // namespace
+
+RemoteVerifier::RemoteVerifier(config::ConfigPtr config, dns::Resolver& resolver,
+                               const Clock& clock)
+    : config_(std::move(config)), resolver_(resolver), cache_(clock) {}
+
+void RemoteVerifier::setConfig(config::ConfigPtr config) {
+  std::lock_guard<std::mutex> lock(config_mu_);
+  config_ = std::move(config);
+}
+
+config::ConfigPtr RemoteVerifier::snapshot() const {
+  std::lock_guard<std::mutex> lock(config_mu_);
+  return config_;
+}
+
+VerifyOutcome RemoteVerifier::verify(const VerifyQuery& query) {
+  const config::ConfigPtr cfg = snapshot();
+  const char* qid = query.queue_id.empty() ? "NOQUEUE" : query.queue_id.c_str();
+  VerifyOutcome out;
+  out.kind = VerifyKind::kUnreachable;
+  if (!cfg) {
+    out.detail = "no configuration";
+    return out;
+  }
+  const config::MilterConfig& m = cfg->milter;
+  const std::string domain = lowerDomain(query.sender_domain);
+  const std::string key = cacheKey(domain, query.token, query.sender);
+  if (cache_.get(key, &out)) {
+    log::debug("%s: mtep domain=%s server=%s result=%s cached detail=%s", qid, domain.c_str(),
+               out.server.c_str(), verifyKindName(out.kind), out.detail.c_str());
+    return out;
+  }
+
+  const int64_t timeout_ms = std::max<int64_t>(1, m.query_timeout) * 1000;
+  const int64_t deadline = dns::monotonicMs() + timeout_ms;
+  auto candidates = discover(m, resolver_, domain, deadline);
+  if (!candidates) {
+    out.detail = shortText(candidates.error().message());
+    log::debug("%s: mtep domain=%s result=unreachable detail=%s", qid, domain.c_str(),
+               out.detail.c_str());
+    return out;
+  }
+
+  const int connect_cap = static_cast<int>(
+      std::min<int64_t>(std::max<int64_t>(1000, timeout_ms / 3), std::numeric_limits<int>::max()));
+  for (const Candidate& c : *candidates) {
+    out.server = hostPort(c.host, c.port);
+    std::vector<std::string> addresses;
+    if (isNumericAddress(c.host)) {
+      addresses.push_back(c.host);
+    } else {
+      auto resolved = resolver_.addresses(c.host, deadline);
+      if (!resolved || resolved->empty()) {
+        out.detail = shortText(resolved ? c.host + ": no address" : resolved.error().message());
+        log::debug("%s: mtep domain=%s server=%s via=%s result=unreachable detail=%s", qid,
+                   domain.c_str(), out.server.c_str(), c.via.c_str(), out.detail.c_str());
+        continue;
+      }
+      addresses = std::move(resolved).value();
+    }
+    for (const std::string& address : addresses) {
+      const int64_t left = deadline - dns::monotonicMs();
+      if (left <= 0) {
+        out.detail = "query_timeout of " + std::to_string(timeout_ms / 1000) + " s expired";
+        log::debug("%s: mtep domain=%s server=%s result=unreachable detail=%s", qid, domain.c_str(),
+                   out.server.c_str(), out.detail.c_str());
+        return out;
+      }
+      proto::ClientOptions options;
+      options.total_timeout_ms =
+          static_cast<int>(std::min<int64_t>(left, std::numeric_limits<int>::max()));
+      options.read_timeout_ms = options.total_timeout_ms;
+      options.connect_timeout_ms = std::min(connect_cap, options.total_timeout_ms);
+      const proto::MtepClient client(options);
+      auto answer = client.query(address, c.port, query.token, query.sender);
+      const std::string where = hostPort(address, c.port);
+      if (!answer) {
+        out.detail = shortText(answer.error().message());
+        log::debug("%s: mtep domain=%s server=%s address=%s via=%s result=unreachable detail=%s",
+                   qid, domain.c_str(), out.server.c_str(), where.c_str(), c.via.c_str(),
+                   out.detail.c_str());
+        continue;
+      }
+      out.kind = kindOf(answer->verdict);
+      out.detail = shortText(answer->payload());
+      log::debug("%s: mtep domain=%s server=%s address=%s via=%s result=%s detail=%s", qid,
+                 domain.c_str(), out.server.c_str(), where.c_str(), c.via.c_str(),
+                 verifyKindName(out.kind), out.detail.c_str());
+      cache_.put(key, out, m.cache_ttl, m.cache_size);
+      return out;
+    }
+  }
+  return out;
+}
+
+}  // namespace mtep::verify
