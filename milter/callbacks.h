@@ -1,0 +1,46 @@
+#pragma once
+// NAME
+//   callbacks.h - mtep-milter's libmilter callbacks
+// SUMMARY
+//   installShared(&shared, gate);    // before smfi_main
+//   smfiDesc desc = filterDescription();
+//   smfi_register(desc);
+// DESCRIPTION
+//   Each callback forwards to the connection's milter::Session (stored with
+//   smfi_setpriv, created at connect, deleted at close) and turns the
+//   Session's Decision into libmilter's answer: smfi_setreply() plus
+//   SMFIS_REJECT or SMFIS_TEMPFAIL, or SMFIS_CONTINUE/SMFIS_ACCEPT. Header
+//   changes at end of message go through LibmilterActions (milter::Actions
+//   over smfi_addheader, smfi_insheader(ctx, 0, ...) and smfi_chgheader(ctx,
+//   name, index, NULL)).
+//   Negotiation asks for header changes (SMFIF_ADDHDRS, SMFIF_CHGHDRS) and,
+//   when offered, the macro list ({i} and {auth_authen} at MAIL, {i} at end
+//   of message); it declines HELO, DATA, end of headers, body and unknown
+//   commands, and replies to no header (SMFIP_NR_HDR). An MTA that cannot
+//   change headers is refused at negotiation (libmilter then drops the
+//   connection and the MTA applies its default action for a failed milter;
+//   Postfix's milter_default_action is tempfail).
+//   Every callback is noexcept: an exception is logged and becomes 451
+//   4.3.0 at that step, or at end of message for a header (nothing at abort
+//   and close). Every callback runs inside the CallGate: once the daemon is
+//   stopping, a callback touches nothing and answers 451 4.3.0.
+
+#include <libmilter/mfapi.h>
+
+#include "shared_state.h"
+
+namespace mtep::milterd {
+
+// The state the callbacks use. `shared` must stay valid until
+// gate->closeAndDrain() has returned 0; `gate` for the life of the process.
+void installShared(SharedState* shared, CallGate* gate);
+
+// Deletes the connections libmilter dropped without xxfi_close (it does so
+// when it stops); returns how many. Only once no callback can run: after
+// CallGate::closeAndDrain() has returned 0.
+int deleteAbandonedConnections();
+
+// The filter description for smfi_register (name "mtep-milter").
+smfiDesc filterDescription();
+
+}  // namespace mtep::milterd

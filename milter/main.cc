@@ -1,0 +1,302 @@
+// NAME
+//   mtep-milter - MTEP sender verification and token minting for Postfix
+//   and Sendmail, as a milter
+// SUMMARY
+//   mtep-milter [-f] [-t] [-c FILE]
+//   mtep-milter -h | --help
+//   mtep-milter -V | --version
+// DESCRIPTION
+//   Inbound mail to a domain with require_mtep must carry an MTEP-Token
+//   header that the sender domain's MTEP server vouches for (K); outbound
+//   mail from internal clients gets a fresh MTEP-Token. The decisions are
+//   milter::Session's (lib/milter/session.h); this program wires it to
+//   libmilter. See mtep-milter(8).
+//
+//   -c FILE   configuration file (default: the build's /etc/mtep/mtep.conf)
+//   -f        stay in the foreground and copy the log to stderr
+//   -t        check the configuration (and the key file, socket directory
+//             and user it names) and exit: 0 when it would start
+//   -h        print usage; -V print the version
+//
+//   Start-up: block the daemon signals (before any thread); load the config
+//   (an error is printed with file and line, exit 1); open the log; create
+//   the verifier and load the token keys (a missing key file is a warning:
+//   see deferred_minter.h); bind [milter] socket (a unix socket is then
+//   given to [global] user, mode 0660); without -f detach (the shell gets
+//   the start-up verdict as exit status) and write [milter] pid_file; drop
+//   privileges to [global] user; start the SIGUSR1 reload thread; run
+//   smfi_main(). SIGTERM, SIGHUP or SIGINT (libmilter's) stop it; callbacks
+//   still running get query_timeout + kDrainSeconds to finish before the
+//   process exits.
+// SECURITY
+//   The socket is bound and the key file read as root; everything that
+//   talks to the MTA or to MTEP servers runs as [global] user, and the drop
+//   is checked. Running as root with user "" is allowed (tests) but logged
+//   as a warning.
+// SEE ALSO
+//   callbacks.h, lib/milter/session.h, mtepd(8), mtep.conf(5)
+
+#include <getopt.h>
+#include <libmilter/mfapi.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "build_info.h"
+#include "callbacks.h"
+#include "config/config.h"
+#include "deferred_minter.h"
+#include "dns/resolver.h"
+#include "reloader.h"
+#include "shared_state.h"
+#include "sys/daemon.h"
+#include "sys/privileges.h"
+#include "util/clock.h"
+#include "util/log.h"
+#include "verify/remote_verifier.h"
+
+namespace {
+
+using namespace mtep;
+
+constexpr int64_t kDrainSeconds = 5;  // beyond query_timeout, for callbacks running at a stop
+
+struct Options {
+  std::string config_path = kDefaultConfigPath;
+  bool foreground = false;
+  bool check_only = false;
+};
+
+void usage(FILE* out) {
+  std::fprintf(out,
+               "usage: mtep-milter [-f] [-t] [-c FILE]\n"
+               "  -c FILE        configuration file (default %s)\n"
+               "  -f             run in the foreground, log to stderr too\n"
+               "  -t             check the configuration and exit\n"
+               "  -h, --help     this text\n"
+               "  -V, --version  print the version\n",
+               kDefaultConfigPath);
+}
+
+// Returns -1 to go on, else the exit status.
+int parseArgs(int argc, char** argv, Options* opts) {
+  static const option kLong[] = {{"help", no_argument, nullptr, 'h'},
+                                 {"version", no_argument, nullptr, 'V'},
+                                 {nullptr, 0, nullptr, 0}};
+  int ch;
+  while ((ch = ::getopt_long(argc, argv, "c:fthV", kLong, nullptr)) != -1) {
+    switch (ch) {
+      case 'c':
+        opts->config_path = optarg;
+        break;
+      case 'f':
+        opts->foreground = true;
+        break;
+      case 't':
+        opts->check_only = true;
+        break;
+      case 'h':
+        usage(stdout);
+        return 0;
+      case 'V':
+        std::printf("mtep-milter %s\n", kVersion);
+        return 0;
+      default:
+        usage(stderr);
+        return 2;
+    }
+  }
+  if (optind != argc) {
+    usage(stderr);
+    return 2;
+  }
+  return -1;
+}
+
+// Logs an error (stderr included until detached) and gives the exit status.
+int fail(const std::string& message) {
+  log::error("%s", message.c_str());
+  return 1;
+}
+
+// The path of a unix:/local: socket spec; "" for inet sockets.
+std::string unixSocketPath(const std::string& spec) {
+  for (const char* prefix : {"unix:", "local:"}) {
+    if (spec.rfind(prefix, 0) == 0) return spec.substr(std::strlen(prefix));
+  }
+  return {};
+}
+
+// Lets the MTA, running as another user, connect to our unix socket: the
+// socket goes to [global] user and its group, mode 0660 (the MTA's user
+// must be in that group). With no user the socket stays as libmilter made it.
+Status shareUnixSocket(const std::string& path, const std::string& user) {
+  if (path.empty() || user.empty() || ::geteuid() != 0) return okStatus();
+  const passwd* pw = ::getpwnam(user.c_str());  // single-threaded at start-up
+  if (pw == nullptr) return Error(ErrorKind::kConfig, "[global] user " + user + " does not exist");
+  if (::chown(path.c_str(), pw->pw_uid, pw->pw_gid) != 0 || ::chmod(path.c_str(), 0660) != 0) {
+    return Error(ErrorKind::kConfig,
+                 "cannot give the socket " + path + " to " + user + ": " + std::strerror(errno));
+  }
+  return okStatus();
+}
+
+// -t: what would stop the daemon from starting is an error (exit 1); what
+// it would start with but warn about is printed as a warning (exit 0).
+int checkOnly(const config::Config& cfg) {
+  int status = 0;
+  const std::string& user = cfg.global.user;
+  if (!user.empty() && ::getpwnam(user.c_str()) == nullptr) {
+    std::fprintf(stderr, "mtep-milter: error: [global] user %s does not exist\n", user.c_str());
+    status = 1;
+  }
+  const std::string path = unixSocketPath(cfg.milter.socket);
+  if (!path.empty()) {
+    std::error_code ec;
+    const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+    if (!std::filesystem::is_directory(dir, ec)) {
+      std::fprintf(stderr, "mtep-milter: error: the socket directory %s does not exist\n",
+                   dir.c_str());
+      status = 1;
+    }
+  }
+  auto minter = verify::RingMinter::create(cfg.tokens.key_file, SystemClock::instance());
+  if (!minter) {
+    std::fprintf(stderr,
+                 "mtep-milter: warning: %s; outbound mail that needs a token would be "
+                 "tempfailed until the key file exists\n",
+                 minter.error().message().c_str());
+  }
+  if (status == 0) {
+    std::printf("mtep-milter: %s: OK (socket %s, authserv_id %s)\n", cfg.source.c_str(),
+                cfg.milter.socket.c_str(), milterd::authservIdFor(cfg).c_str());
+  }
+  return status;
+}
+
+int runDaemon(const Options& opts) {
+  // libmilter's signal thread and our reload thread must be the only ones
+  // receiving these: block them before any thread exists.
+  milterd::blockDaemonSignals();
+  std::signal(SIGPIPE, SIG_IGN);
+
+  // The config path must survive the chdir("/") of a detached daemon (SIGUSR1).
+  std::error_code ec;
+  std::string config_path = std::filesystem::absolute(opts.config_path, ec).string();
+  if (ec) config_path = opts.config_path;
+  auto loaded = config::loadFile(config_path);
+  if (!loaded) {
+    std::fprintf(stderr, "mtep-milter: %s\n", loaded.error().message().c_str());
+    return 1;
+  }
+  config::ConfigPtr cfg = std::move(*loaded);
+  if (opts.check_only) return checkOnly(*cfg);
+
+  log::open("mtep-milter", true);  // stderr until detached, then only with -f
+  log::Level level;
+  if (log::parseLevel(cfg->log.level.c_str(), &level)) log::setMinLevel(level);
+
+  // Shared by every connection thread; all thread-safe.
+  std::unique_ptr<dns::Resolver> resolver = dns::makeSystemResolver();
+  verify::RemoteVerifier verifier(cfg, *resolver, SystemClock::instance());
+  milterd::DeferredMinter minter(cfg->tokens.key_file, SystemClock::instance());
+  if (Status keys = minter.load(); !keys) {
+    log::warning("%s; outbound mail that needs a token is tempfailed (451 4.3.0) until the key "
+                 "file exists (tried again every %lld s)",
+                 keys.error().message().c_str(),
+                 static_cast<long long>(milterd::DeferredMinter::kRetrySeconds));
+  }
+  const std::string authserv_id = milterd::authservIdFor(*cfg);
+  milterd::SharedState shared(cfg, authserv_id, verifier, minter);
+  // Never destroyed: a libmilter thread may still call in, and be turned
+  // away, after main returns.
+  static auto* const gate = new milterd::CallGate();
+  milterd::installShared(&shared, gate);
+
+  smfiDesc desc = milterd::filterDescription();
+  std::string socket_spec = cfg->milter.socket;
+  if (smfi_setconn(socket_spec.data()) != MI_SUCCESS || smfi_register(desc) != MI_SUCCESS) {
+    return fail("cannot set up libmilter for " + socket_spec);
+  }
+  if (smfi_opensocket(true) != MI_SUCCESS) {
+    return fail("cannot listen on " + socket_spec + " (address in use, or no permission?)");
+  }
+  Status shared_socket = shareUnixSocket(unixSocketPath(socket_spec), cfg->global.user);
+  if (!shared_socket) return fail(shared_socket.error().message());
+  log::notice("starting mtep-milter %s on %s, authserv_id %s", kVersion, socket_spec.c_str(),
+              authserv_id.c_str());
+
+  std::optional<sys::Daemonizer> daemon;
+  if (!opts.foreground) {
+    auto d = sys::Daemonizer::start();  // the parent exits inside
+    if (!d) return fail(d.error().message());
+    daemon.emplace(std::move(*d));
+  }
+  std::optional<sys::PidFile> pid_file;
+  if (!cfg->milter.pid_file.empty()) {
+    auto p = sys::PidFile::create(cfg->milter.pid_file);
+    if (!p) return fail(p.error().message());
+    pid_file.emplace(std::move(*p));
+  }
+
+  if (::geteuid() == 0 && cfg->global.user.empty()) {
+    log::warning("running as root: [global] user is empty");
+  }
+  Status dropped = sys::dropPrivileges(cfg->global.user);
+  if (!dropped) return fail(dropped.error().message());
+
+  if (daemon) {
+    daemon->ready();
+    log::open("mtep-milter", false);
+  }
+
+  milterd::Reloader reloader(config_path, shared, verifier);
+  reloader.start();
+  const int rc = smfi_main();  // returns on SIGTERM, SIGHUP, SIGINT or a listener failure
+  reloader.stop();
+  // A callback may still be asking a sender's server: give it its
+  // query_timeout. Connections idle at the stop were dropped by libmilter;
+  // the MTA applies its milter_default_action to their messages.
+  const int running = gate->closeAndDrain(shared.config()->milter.query_timeout + kDrainSeconds);
+  if (running > 0) {
+    // Their threads still use what this stack owns: leave without
+    // destroying anything.
+    log::warning("stopping while %d callback(s) still run", running);
+    pid_file.reset();
+    log::notice("mtep-milter stopped");
+    std::_Exit(rc == MI_SUCCESS ? 0 : 1);
+  }
+  milterd::installShared(nullptr, gate);
+  if (int abandoned = milterd::deleteAbandonedConnections(); abandoned > 0) {
+    log::notice("%d connection(s) were open at the stop", abandoned);
+  }
+  if (rc != MI_SUCCESS) return fail("the libmilter listener failed; mtep-milter stopped");
+  log::notice("mtep-milter stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options opts;
+  int rc = parseArgs(argc, argv, &opts);
+  if (rc >= 0) return rc;
+  try {
+    return runDaemon(opts);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "mtep-milter: internal error: %s\n", e.what());
+    log::error("internal error: %s", e.what());
+    return 1;
+  }
+}

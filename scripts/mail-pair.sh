@@ -1,0 +1,465 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2119  # mp_stop without WORK stops the pair already loaded
+# NAME
+#   mail-pair.sh - two Postfix sites with MTEP on loopback (a bash library)
+# SUMMARY
+#   source scripts/mail-pair.sh
+#   mp_start WORK BUILD_DIR       # start alpha.test and beta.test in WORK
+#   mp_load WORK                  # another shell: pick up a running pair
+#   mp_swaks OUT [swaks args...]  # swaks; transcript in OUT, returns its status
+#   mp_wait_delivered DIR N       # until Maildir DIR holds N messages
+#   mp_delivered DIR              # print the delivered messages in DIR
+#   mp_stop [WORK]                # stop everything, wait for every pid
+# DESCRIPTION
+#   Two sites on 127.0.0.1, each a Postfix instance (own config directory,
+#   queue, data directory and maillog_file), an mtepd and an mtep-milter:
+#
+#     alpha.test  smtpd 127.0.0.1:$MP_alpha_smtp, sends from 127.0.0.2,
+#                 mtepd :$MP_alpha_mtepd, milter :$MP_alpha_milter
+#     beta.test   smtpd 127.0.0.1:$MP_beta_smtp, sends from 127.0.0.3,
+#                 mtepd :$MP_beta_mtepd, milter :$MP_beta_milter;
+#                 also receives gamma.test, a domain without require_mtep
+#
+#   Each site's mail goes to the other by transport_maps, so mail crosses
+#   between them as between two sites on the Internet: from a client address
+#   outside the other's internal_networks (127.0.0.1/32). Each site mints
+#   tokens for its own domain, requires them on mail for it, and finds the
+#   other's mtepd through [milter] mtep_servers. Local domains are delivered
+#   by virtual(8) to one Maildir per domain, WORK/SIDE/mail/DOMAIN/, a file
+#   per recipient with a Delivered-To header.
+#
+#   The configuration is generated from the shipped files, so that what
+#   admins install is what is tested: contrib/postfix/main.cf.fragment and
+#   master.cf.fragment (port and chroot substituted) on top of a minimal
+#   loopback main.cf/master.cf, and contrib/postfix/mtep-postfix.conf with
+#   user, paths, ports, names and domain substituted. A substitution that no
+#   longer matches the shipped file stops mp_start with a message.
+#
+#   Ports are picked free at start. Daemons run in their own sessions with
+#   their output in WORK/SIDE/*.log, so that the shell that started them
+#   may exit (ctest fixtures). mp_start writes WORK/pair.env; mp_load reads
+#   it. Without BUILD_DIR/milter/mtep-milter the pair runs without milters
+#   (MP_MILTER=0), for working on the Postfix side alone.
+#
+#   Needs root, postfix, swaks, ss. Every function returns non-zero and says
+#   why on stderr when something does not come up.
+# SEE ALSO
+#   contrib/postfix/README.md, doc/postfix.md, tests/postfix/
+
+MP_SIDES=(alpha beta)
+# Set by mp_start and mp_load: the work and build directories, whether the
+# milters run, and each side's ports.
+MP_WORK=${MP_WORK:-} MP_BUILD=${MP_BUILD:-} MP_MILTER=${MP_MILTER:-0}
+MP_alpha_smtp=${MP_alpha_smtp:-} MP_alpha_mtepd=${MP_alpha_mtepd:-} MP_alpha_milter=${MP_alpha_milter:-}
+MP_beta_smtp=${MP_beta_smtp:-} MP_beta_mtepd=${MP_beta_mtepd:-} MP_beta_milter=${MP_beta_milter:-}
+MP_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+mp_die() { echo "mail-pair: $*" >&2; return 1; }
+
+# Value of MP_<side>_<name>.
+mp_get() {  # side name
+  local v="MP_${1}_${2}"
+  printf '%s' "${!v}"
+}
+
+# Prints N distinct TCP ports that nothing on this host uses, below the
+# ephemeral range so that outgoing connections cannot take them meanwhile.
+mp_free_ports() {  # n
+  local n=$1 p picked=()
+  while ((${#picked[@]} < n)); do
+    p=$((10000 + RANDOM % 22000))
+    [[ " ${picked[*]} " == *" $p "* ]] && continue
+    [[ -n $(ss -Htan "( sport = :$p )" 2>/dev/null) ]] && continue
+    picked+=("$p")
+  done
+  echo "${picked[*]}"
+}
+
+mp_wait_port() {  # port what [tries of 0.05 s]
+  local i
+  for ((i = 0; i < ${3:-200}; i++)); do
+    [[ -n $(ss -Hltn "( sport = :$1 )" 2>/dev/null) ]] && return 0
+    sleep 0.05
+  done
+  mp_die "$2 is not listening on 127.0.0.1:$1"
+}
+
+mp_wait_port_closed() {  # port [tries of 0.05 s]
+  local i
+  for ((i = 0; i < ${2:-200}; i++)); do
+    [[ -z $(ss -Hltn "( sport = :$1 )" 2>/dev/null) ]] && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+# Waits for a pid to exit (not necessarily our child), up to `tries` x 0.05 s.
+mp_wait_pid() {  # pid [tries]
+  local i
+  for ((i = 0; i < ${2:-200}; i++)); do
+    kill -0 "$1" 2>/dev/null || return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+# Checks what the pair needs; prints the first thing missing.
+mp_missing() {
+  local t
+  [[ $(id -u) == 0 ]] || { echo "not root (Postfix instances need root)"; return 0; }
+  for t in postfix postconf postqueue sendmail swaks ss setsid; do
+    command -v "$t" >/dev/null || { echo "$t not installed"; return 0; }
+  done
+  getent passwd postfix >/dev/null || { echo "no user postfix"; return 0; }
+  getent passwd nobody >/dev/null || { echo "no user nobody"; return 0; }
+  return 1
+}
+
+# ---- configuration ----------------------------------------------------------
+
+# Applies `sed` expressions to a template, each of which must change a line:
+# a shipped file that no longer matches stops the start.
+mp_subst() {  # template out expr...
+  local tmpl=$1 out=$2 e; shift 2
+  cp "$tmpl" "$out"
+  for e in "$@"; do
+    if ! sed -n "${e}p" "$out" | grep -q .; then
+      mp_die "$tmpl: the substitution '$e' matches nothing: update scripts/mail-pair.sh"
+      return 1
+    fi
+    sed -i "$e" "$out"
+  done
+}
+
+mp_write_mtep_conf() {  # side domain other_domain
+  local side=$1 dom=$2 other=$3 d=$MP_WORK/$1
+  mp_subst "$MP_REPO/contrib/postfix/mtep-postfix.conf" "$d/mtep.conf" \
+    "s|^user = .*|user = \"nobody\"|" \
+    "s|^state_dir = .*|state_dir = \"$d/state\"|" \
+    "s|^listen = .*|listen = [\"127.0.0.1:$(mp_get "$side" mtepd)\"]|" \
+    "s|^socket = .*|socket = \"inet:$(mp_get "$side" milter)@127.0.0.1\"|" \
+    "s|^authserv_id = .*|authserv_id = \"mx.$dom\"|" \
+    "s|^internal_networks = .*|internal_networks = [\"127.0.0.1/32\"]|" \
+    "s|^mtep_servers = .*|mtep_servers = { \"$other\" = \"127.0.0.1:$(mp_get "${MP_PEER[$side]}" mtepd)\" }|" \
+    "s|^\[domain\.\"example\.org\"\]|[domain.\"$dom\"]|" || return 1
+  "$MP_BUILD/mtepctl/mtepctl" -c "$d/mtep.conf" config check >/dev/null ||
+    mp_die "$d/mtep.conf does not pass mtepctl config check"
+}
+
+mp_write_postfix_conf() {  # side domain other_domain bind_address local_domains...
+  local side=$1 dom=$2 other=$3 bind=$4; shift 4
+  local d=$MP_WORK/$side e=$MP_WORK/$side/etc peer=${MP_PEER[$side]} milters ld
+  local locals=$*
+  cat >"$e/main.cf" <<CF
+# Generated by scripts/mail-pair.sh: a loopback Postfix for $dom.
+compatibility_level = 3.6
+queue_directory = $d/spool
+data_directory = $d/data
+maillog_file_prefixes = $MP_WORK
+maillog_file = $d/maillog
+syslog_name = postfix-$side
+myhostname = mx.$dom
+mydomain = $dom
+myorigin = \$mydomain
+mydestination =
+alias_maps =
+alias_database =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.1/32
+biff = no
+smtputf8_enable = yes
+# Outgoing mail leaves from $bind: outside the other site's internal_networks.
+smtp_bind_address = $bind
+smtp_dns_support_level = disabled
+transport_maps = inline:{ $other=smtp:[127.0.0.1]:$(mp_get "$peer" smtp) }
+# Deliver every address of a local domain to one Maildir per domain,
+# mail/DOMAIN/; virtual(8) writes one file per recipient, with Delivered-To.
+virtual_mailbox_domains = ${locals// /, }
+virtual_mailbox_base = $d/mail
+virtual_mailbox_maps = texthash:$e/vmailbox
+virtual_uid_maps = static:65534
+virtual_gid_maps = static:65534
+# Retry deferred mail soon; tests flush the queue themselves anyway.
+minimal_backoff_time = 10s
+maximal_backoff_time = 60s
+queue_run_delay = 10s
+
+CF
+  for ld in $locals; do printf '@%s\t%s/\n' "$ld" "$ld"; done >"$e/vmailbox"
+  if [[ $MP_MILTER == 1 ]]; then
+    milters="inet:127.0.0.1:$(mp_get "$side" milter)"
+    echo "# ---- contrib/postfix/main.cf.fragment, milter port substituted ----" >>"$e/main.cf"
+    mp_subst "$MP_REPO/contrib/postfix/main.cf.fragment" "$e/main.cf.fragment" \
+      "s|^smtpd_milters = inet:127\.0\.0\.1:8891$|smtpd_milters = $milters|" || return 1
+    cat "$e/main.cf.fragment" >>"$e/main.cf"
+    rm -f "$e/main.cf.fragment"
+  fi
+  # master.cf: the shipped smtpd line on our address, and the services a
+  # loopback instance needs, none chrooted.
+  mp_subst "$MP_REPO/contrib/postfix/master.cf.fragment" "$e/master.cf.fragment" \
+    "s|^smtp      inet  n       -       y |127.0.0.1:$(mp_get "$side" smtp) inet n - n |" \
+    "s|^pickup    unix  n       -       y |pickup    unix  n       -       n |" \
+    "s|^cleanup   unix  n       -       y |cleanup   unix  n       -       n |" || return 1
+  {
+    echo "# ---- contrib/postfix/master.cf.fragment, address and chroot substituted ----"
+    grep -v '^#' "$e/master.cf.fragment" | grep .
+    cat <<'MASTER'
+# ---- the other services of a loopback instance ----
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+local     unix  -       n       n       -       -       local
+virtual   unix  -       n       n       -       -       virtual
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+MASTER
+  } >"$e/master.cf"
+  rm -f "$e/master.cf.fragment"
+  # `postfix start` checks the configuration itself and prints what is wrong.
+}
+
+# ---- daemons ----------------------------------------------------------------
+
+# Starts a daemon in a session of its own, output appended to LOG; the pid
+# goes to PIDFILE.
+mp_spawn() {  # pidfile log command...
+  local pidfile=$1 log=$2; shift 2
+  setsid "$@" </dev/null >>"$log" 2>&1 &
+  echo $! >"$pidfile"
+}
+
+mp_pid() { [[ -s $1 ]] && tr -dc 0-9 <"$1"; }
+
+mp_start_mtepd() {  # side
+  local d=$MP_WORK/$1 port
+  port=$(mp_get "$1" mtepd)
+  mp_spawn "$d/mtepd.pid" "$d/mtepd.log" "$MP_BUILD/mtepd/mtepd" -f -c "$d/mtep.conf"
+  mp_wait_port "$port" "$1's mtepd" || { tail -n 5 "$d/mtepd.log" >&2; return 1; }
+}
+
+# Stops a daemon started by mp_spawn and waits for it: SIGTERM, then SIGKILL
+# after 20 s (mtep-milter lets open connections finish for up to 10 s, and
+# libmilter itself takes about 4.5 s to return). `signal` KILL kills at
+# once, as a crash would.
+mp_stop_daemon() {  # pidfile [signal]
+  local pid
+  pid=$(mp_pid "$1") || return 0
+  [[ -n $pid ]] || return 0
+  kill -"${2:-TERM}" "$pid" 2>/dev/null
+  mp_wait_pid "$pid" 400 || { kill -KILL "$pid" 2>/dev/null; mp_wait_pid "$pid" 100; }
+  rm -f "$1"
+}
+
+mp_stop_mtepd() { mp_stop_daemon "$MP_WORK/$1/mtepd.pid" "${2:-TERM}"; }
+
+mp_start_milter() {  # side
+  local d=$MP_WORK/$1 port
+  port=$(mp_get "$1" milter)
+  # A libmilter daemon that has just exited may leave its port briefly busy.
+  mp_wait_port_closed "$port" 200 || mp_die "port $port of $1's milter is still taken"
+  mp_spawn "$d/milter.pid" "$d/milter.log" "$MP_BUILD/milter/mtep-milter" -f -c "$d/mtep.conf"
+  mp_wait_port "$port" "$1's mtep-milter" || { tail -n 5 "$d/milter.log" >&2; return 1; }
+}
+
+mp_stop_milter() { mp_stop_daemon "$MP_WORK/$1/milter.pid" "${2:-TERM}"; }
+
+mp_postfix() {  # side postfix-args...
+  local side=$1; shift
+  postfix -c "$MP_WORK/$side/etc" "$@"
+}
+
+mp_stop_postfix() {  # side
+  local e=$MP_WORK/$1/etc pid
+  [[ -f $e/main.cf ]] || return 0
+  pid=$(mp_pid "$MP_WORK/$1/spool/pid/master.pid") || true
+  if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
+    postfix -c "$e" stop >/dev/null 2>&1
+    mp_wait_pid "$pid" 200 || { kill -KILL "$pid" 2>/dev/null; mp_wait_pid "$pid" 100; }
+  fi
+}
+
+# ---- the pair ---------------------------------------------------------------
+
+declare -A MP_PEER=([alpha]=beta [beta]=alpha)
+declare -A MP_DOMAIN=([alpha]=alpha.test [beta]=beta.test)
+declare -A MP_BIND=([alpha]=127.0.0.2 [beta]=127.0.0.3)
+declare -A MP_LOCALS=([alpha]="alpha.test" [beta]="beta.test gamma.test")
+
+# Starts both sites; on failure stops what it started and returns 1.
+mp_start() {  # work build
+  local why side d
+  MP_WORK=$(cd "$1" && pwd) || return 1
+  MP_BUILD=$(cd "$2" && pwd) || return 1
+  why=$(mp_missing) && { mp_die "$why"; return 1; }
+  [[ -x $MP_BUILD/mtepd/mtepd && -x $MP_BUILD/mtepctl/mtepctl ]] ||
+    { mp_die "build mtepd and mtepctl in $MP_BUILD first"; return 1; }
+  MP_MILTER=0
+  [[ -x $MP_BUILD/milter/mtep-milter ]] && MP_MILTER=1
+  chmod 755 "$MP_WORK"
+  read -r MP_alpha_smtp MP_beta_smtp MP_alpha_mtepd MP_beta_mtepd \
+    MP_alpha_milter MP_beta_milter <<<"$(mp_free_ports 6)"
+  for side in "${MP_SIDES[@]}"; do
+    d=$MP_WORK/$side
+    mkdir -p "$d/etc" "$d/spool" "$d/mail"
+    install -d -o postfix -g postfix "$d/data"
+    chown nobody:nogroup "$d/mail"
+  done
+  {
+    declare -p MP_WORK MP_BUILD MP_MILTER
+    declare -p MP_alpha_smtp MP_beta_smtp MP_alpha_mtepd MP_beta_mtepd MP_alpha_milter MP_beta_milter
+  } | sed 's/^declare -- /declare -g /; s/^declare -x /declare -gx /' >"$MP_WORK/pair.env"
+  for side in "${MP_SIDES[@]}"; do
+    d=$MP_WORK/$side
+    mp_write_mtep_conf "$side" "${MP_DOMAIN[$side]}" "${MP_DOMAIN[${MP_PEER[$side]}]}" || return 1
+    # shellcheck disable=SC2086  # one argument per local domain
+    mp_write_postfix_conf "$side" "${MP_DOMAIN[$side]}" "${MP_DOMAIN[${MP_PEER[$side]}]}" \
+      "${MP_BIND[$side]}" ${MP_LOCALS[$side]} || return 1
+    "$MP_BUILD/mtepctl/mtepctl" -c "$d/mtep.conf" key rotate >"$d/key-rotate.log" 2>&1 ||
+      { cat "$d/key-rotate.log" >&2; mp_die "mtepctl key rotate failed for $side"; return 1; }
+  done
+  for side in "${MP_SIDES[@]}"; do
+    mp_start_mtepd "$side" || { mp_stop; return 1; }
+    if [[ $MP_MILTER == 1 ]]; then mp_start_milter "$side" || { mp_stop; return 1; }; fi
+    if ! mp_postfix "$side" start >"$MP_WORK/$side/postfix-start.log" 2>&1; then
+      cat "$MP_WORK/$side/postfix-start.log" >&2
+      mp_stop; mp_die "postfix did not start for $side"; return 1
+    fi
+  done
+  for side in "${MP_SIDES[@]}"; do
+    mp_wait_port "$(mp_get "$side" smtp)" "$side's Postfix" || { mp_stop; return 1; }
+  done
+}
+
+# Reads the pair's ports and paths (written by mp_start).
+mp_load() {  # work
+  [[ -s $1/pair.env ]] || { mp_die "no pair in $1 (pair.env missing)"; return 1; }
+  # shellcheck disable=SC1091
+  source "$1/pair.env"
+}
+
+# Stops every daemon of the pair, all at once, and waits for each pid.
+# shellcheck disable=SC2120  # WORK is optional: without it, the loaded pair
+mp_stop() {  # [work]
+  local side pids=() p
+  if [[ -n ${1:-} ]]; then mp_load "$1" || return 0; fi
+  [[ -n ${MP_WORK:-} ]] || return 0
+  for side in "${MP_SIDES[@]}"; do
+    for p in mtepd milter; do
+      p=$(mp_pid "$MP_WORK/$side/$p.pid") && [[ -n $p ]] && { kill -TERM "$p" 2>/dev/null; pids+=("$p"); }
+    done
+  done
+  for side in "${MP_SIDES[@]}"; do mp_stop_postfix "$side"; done
+  for p in "${pids[@]}"; do
+    mp_wait_pid "$p" 400 || { kill -KILL "$p" 2>/dev/null; mp_wait_pid "$p" 100; }
+  done
+  for side in "${MP_SIDES[@]}"; do rm -f "$MP_WORK/$side/mtepd.pid" "$MP_WORK/$side/milter.pid"; done
+}
+
+# Prints sanitizer reports found in the daemons' logs (ASan builds).
+mp_sanitizer_reports() {
+  local f
+  for f in "$MP_WORK"/*/mtepd.log "$MP_WORK"/*/milter.log; do
+    [[ -f $f ]] || continue
+    grep -H -E '(Address|Leak|Undefined|Thread|Memory)Sanitizer|runtime error:' "$f" || true
+  done
+}
+
+# ---- mail -------------------------------------------------------------------
+
+# swaks with the transcript in OUT; the exit status is swaks's (0: accepted;
+# 23-29: refused at some step, see swaks(1)). --server is required in args.
+mp_swaks() {  # out swaks-args...
+  local out=$1; shift
+  swaks --timeout 30 "$@" >"$out" 2>&1
+}
+
+# The last SMTP reply line swaks received before the end (after DATA: the
+# verdict on the message).
+mp_last_reply() {  # swaks-transcript
+  grep -E '^<(-|~|\*\*) +[0-9]{3}[ -]' "$1" | grep -v -E '^<(-|~|\*\*) +221 ' | tail -n 1 |
+    sed -E 's/^<(-|~|\*\*) +//'
+}
+
+mp_maildir() {  # side domain -> the Maildir of that domain on that side
+  echo "$MP_WORK/$1/mail/$2"
+}
+
+mp_count_delivered() {  # maildir
+  local n=0 f
+  for f in "$1"/new/*; do [[ -f $f ]] && n=$((n + 1)); done
+  echo "$n"
+}
+
+# Waits until a Maildir holds at least N messages (default 1), up to
+# `seconds` (default 15). Polls every 0.1 s.
+mp_wait_delivered() {  # maildir [n] [seconds]
+  local want=${2:-1} i tries=$(( ${3:-15} * 10 ))
+  for ((i = 0; i < tries; i++)); do
+    (($(mp_count_delivered "$1") >= want)) && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# The files delivered to a Maildir, oldest first; with ADDRESS, only those
+# whose Delivered-To is that address.
+mp_delivered_files() {  # maildir [address]
+  local f
+  # shellcheck disable=SC2045  # Maildir names have no spaces; ls sorts by time
+  for f in $(ls -tr "$1"/new/ 2>/dev/null); do
+    if [[ -z ${2:-} ]] || mp_header "$1/new/$f" Delivered-To | grep -qixF -- "$2"; then
+      echo "$1/new/$f"
+    fi
+  done
+}
+
+# Prints every message delivered to a Maildir, oldest first, each after a
+# line "==> FILE <==".
+mp_delivered() {  # maildir
+  local f
+  for f in $(mp_delivered_files "$1"); do
+    echo "==> $f <=="
+    cat "$f"
+  done
+}
+
+# Header values (unfolded) of the header fields named NAME in a message file,
+# one a line, in order.
+mp_header() {  # file name
+  awk -v want="$(tr '[:upper:]' '[:lower:]' <<<"$2")" '
+    /^\r?$/ { exit }
+    /^[ \t]/ { if (on) cur = cur " " substr($0, 2); next }
+    { if (on) print cur; on = 0
+      i = index($0, ":"); n = tolower(substr($0, 1, i - 1))
+      if (n == want) { on = 1; cur = substr($0, i + 1); sub(/^[ \t]+/, "", cur) } }
+    END { if (on) print cur }' "$1" | tr -d '\r'
+}
+
+# Empties every Maildir of a side (between test cases).
+mp_clear_mail() {  # side
+  find "$MP_WORK/$1/mail" -mindepth 1 -delete 2>/dev/null || true
+}
+
+# The queue of a side as postqueue -j (one JSON object per message).
+mp_queue() { postqueue -c "$MP_WORK/$1/etc" -j 2>/dev/null; }
+
+mp_flush() { postqueue -c "$MP_WORK/$1/etc" -f; }
+
+# mtepctl with a side's mtep.conf.
+mp_ctl() {  # side mtepctl-args...
+  local side=$1; shift
+  "$MP_BUILD/mtepctl/mtepctl" -c "$MP_WORK/$side/mtep.conf" "$@"
+}

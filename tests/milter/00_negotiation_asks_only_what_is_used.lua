@@ -1,0 +1,29 @@
+-- Option negotiation: the milter asks for header changes and the macro
+-- list only, declines HELO, DATA, end of headers, body and unknown
+-- commands, needs no reply per header, and keeps connect, MAIL, RCPT and
+-- headers.
+dofile(HELPERS)
+T.run("negotiation asks only for what the milter uses", function()
+  local conn = T.connect("192.0.2.100")
+  local function want(kind, test, flag, name, expected)
+    if test(conn, flag) ~= expected then
+      error(kind .. " " .. name .. (expected and " not requested" or " requested"), 0)
+    end
+  end
+  for name, flag in pairs({ ADDHDRS = SMFIF_ADDHDRS, CHGHDRS = SMFIF_CHGHDRS, SETSYMLIST = SMFIF_SETSYMLIST }) do
+    want("action", mt.test_action, flag, name, true)
+  end
+  for name, flag in pairs({ CHGBODY = SMFIF_CHGBODY, ADDRCPT = SMFIF_ADDRCPT, DELRCPT = SMFIF_DELRCPT,
+                            QUARANTINE = SMFIF_QUARANTINE, CHGFROM = SMFIF_CHGFROM }) do
+    want("action", mt.test_action, flag, name, false)
+  end
+  for name, flag in pairs({ NOHELO = SMFIP_NOHELO, NODATA = SMFIP_NODATA, NOEOH = SMFIP_NOEOH,
+                            NOBODY = SMFIP_NOBODY, NOUNKNOWN = SMFIP_NOUNKNOWN, NR_HDR = SMFIP_NR_HDR }) do
+    want("step", mt.test_option, flag, name, true)
+  end
+  for name, flag in pairs({ NOCONNECT = SMFIP_NOCONNECT, NOMAIL = SMFIP_NOMAIL, NORCPT = SMFIP_NORCPT,
+                            NOHDRS = SMFIP_NOHDRS }) do
+    want("step", mt.test_option, flag, name, false)
+  end
+  mt.disconnect(conn)
+end)

@@ -1,0 +1,12 @@
+-- Inbound to a require_mtep domain without any MTEP-Token header -> 550 5.7.25.
+dofile(HELPERS)
+T.run("message without a token is rejected with 550 5.7.25", function()
+  local conn = T.connect("192.0.2.4")
+  T.mail(conn, "Q04NOTOKEN", "<alice@alpha.test>")
+  T.rcpt(conn, "<bob@beta.test>")
+  T.header(conn, "Subject", "no token here")
+  T.eom(conn)
+  T.expect_eom_reply(conn, "Q04NOTOKEN", "550", "5.7.25")
+  T.expect_no_header_changes(conn)
+  mt.disconnect(conn)
+end)

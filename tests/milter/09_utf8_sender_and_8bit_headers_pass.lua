@@ -1,0 +1,19 @@
+-- SMTPUTF8: a UTF-8 local part (jörg@alpha.test, token minted for it) and
+-- raw 8-bit header values. The milter never asks for the body
+-- (SMFIP_NOBODY), so an 8-bit body cannot reach it.
+dofile(HELPERS)
+T.run("UTF-8 sender and 8-bit headers pass with a vouched token", function()
+  local conn = T.connect("192.0.2.9")
+  T.mail(conn, "Q09UTF8", "<jörg@alpha.test>")
+  T.expect_reply(conn, SMFIR_CONTINUE, "MAIL")
+  T.rcpt(conn, "<bob@beta.test>")
+  T.expect_reply(conn, SMFIR_CONTINUE, "RCPT")
+  if not mt.test_option(conn, SMFIP_NOBODY) then error("the milter asked for the body", 0) end
+  T.header(conn, "Subject", "Grüße aus Köln \xff\xfe")
+  T.header(conn, "From", "Jörg <jörg@alpha.test>")
+  T.header(conn, "MTEP-Token", TOKEN_JOERG)
+  T.eom(conn)
+  T.expect_reply(conn, SMFIR_CONTINUE, "end of message")
+  T.expect_auth_results(conn, "mx.beta.test; mtep=pass smtp.mailfrom=jörg@alpha.test")
+  mt.disconnect(conn)
+end)

@@ -1,0 +1,452 @@
+#!/usr/bin/env bash
+# NAME
+#   postfix_test.sh - MTEP between two real Postfix sites on loopback
+# SUMMARY
+#   postfix_test.sh start BUILD_DIR STATE_FILE   # ctest fixture setup
+#   postfix_test.sh CASE  BUILD_DIR STATE_FILE   # one case, pair running
+#   postfix_test.sh stop  BUILD_DIR STATE_FILE   # ctest fixture cleanup
+#   postfix_test.sh list                          # the case names
+# DESCRIPTION
+#   `start` starts the pair of scripts/mail-pair.sh (alpha.test, beta.test:
+#   Postfix + mtepd + mtep-milter each, configured from contrib/postfix/) in
+#   a new directory under /tmp and writes that directory to STATE_FILE;
+#   every case then uses the running pair; `stop` stops it, waits for every
+#   process, fails when a daemon's log holds a sanitizer report, and removes
+#   the directory. Each case judges by the SMTP replies swaks (or Postfix's
+#   queue) got and by the files delivered, never by logs alone; on failure
+#   it prints the transcript and the end of the logs.
+#
+#   Exit 77 (ctest SKIP_RETURN_CODE) when not root or when Postfix, swaks or
+#   ss are missing (the SMTPUTF8 case also without python3).
+set -uo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../../scripts/mail-pair.sh
+source "$here/../../scripts/mail-pair.sh"
+
+PY=/usr/bin/python3
+[[ -x $PY ]] || PY=$(command -v python3 || true)
+
+# ---- helpers ------------------------------------------------------------------
+
+T=""        # this case's scratch directory
+LAST=""     # the last swaks transcript
+
+fail() {
+  echo "FAIL: $*"
+  if [[ -n $LAST && -f $LAST ]]; then
+    echo "---- swaks transcript ($LAST)"; sed 's/^/  /' "$LAST" | tail -n 40
+  fi
+  local side f
+  for side in alpha beta; do
+    for f in maillog milter.log mtepd.log; do
+      [[ -f $MP_WORK/$side/$f ]] || continue
+      echo "---- $side/$f (end)"; grep -v postfix-script "$MP_WORK/$side/$f" | tail -n 12 | sed 's/^/  /'
+    done
+  done
+  exit 1
+}
+ok() { echo "ok: $*"; }
+
+# The replies to expect, as extended regular expressions on the last reply.
+expect_reply() {  # transcript regex what
+  local got
+  got=$(mp_last_reply "$1")
+  [[ $got =~ $2 ]] || fail "$3: last SMTP reply '$got', want /$2/"
+  ok "$3: $got"
+}
+
+# swaks from outside (127.0.0.9) straight to a side's smtpd.
+outside() {  # side swaks-args...
+  local side=$1; shift
+  LAST=$T/swaks.$RANDOM.txt
+  mp_swaks "$LAST" --server "127.0.0.1:$(mp_get "$side" smtp)" --local-interface 127.0.0.9 "$@"
+}
+
+# swaks from alpha's own network (127.0.0.1): submission to alpha.
+inside() {  # side swaks-args...
+  local side=$1; shift
+  LAST=$T/swaks.$RANDOM.txt
+  mp_swaks "$LAST" --server "127.0.0.1:$(mp_get "$side" smtp)" "$@"
+}
+
+token_for() { mp_ctl alpha token mint --sender "$1"; }
+
+# 62 base64url characters shaped like a token, signed by nobody.
+forged_token() { printf 'A%s' "$(head -c 96 /dev/urandom | base64 -w0 | tr '+/' '-_' | tr -d '=' | cut -c1-61)"; }
+
+# The queue id in "250 2.0.0 Ok: queued as ID".
+queue_id_of() { mp_last_reply "$1" | sed -n -E 's/.*queued as ([0-9A-Za-z]+).*/\1/p'; }
+
+beta_box() { mp_maildir beta beta.test; }
+alpha_box() { mp_maildir alpha alpha.test; }
+
+# Every message of a Maildir must have exactly one Authentication-Results by
+# AUTHSERV saying mtep=pass for SENDER.
+expect_pass() {  # file authserv sender
+  local ar id=${2//./\\.}
+  ar=$(mp_header "$1" Authentication-Results | grep -i -E "^$id;" || true)
+  [[ $(grep -c . <<<"$ar") == 1 ]] || fail "$1: want one Authentication-Results by $2, got: '$ar'"
+  grep -q -E "^$id; *mtep=pass( \\([^)]*\\))? +smtp\\.mailfrom=$3\$" <<<"$ar" ||
+    fail "$1: want '$2; mtep=pass smtp.mailfrom=$3', got '$ar'"
+}
+
+# Exactly one MTEP-Token, verified by alpha's keys for SENDER; prints it.
+expect_token() {  # file sender
+  local tok
+  tok=$(mp_header "$1" MTEP-Token)
+  [[ $(grep -c . <<<"$tok") == 1 ]] || fail "$1: want one MTEP-Token header, got '$tok'"
+  mp_ctl alpha token verify --sender "$2" "$tok" >/dev/null ||
+    fail "$1: MTEP-Token '$tok' does not verify for $2 with alpha's keys"
+  echo "$tok"
+}
+
+expect_nothing_delivered() {  # maildir what
+  local n
+  n=$(mp_count_delivered "$1")
+  [[ $n == 0 ]] || fail "$2: $n message(s) delivered to $1, want none"
+}
+
+# Waits until alpha's queue holds QUEUEID deferred with a reason matching
+# REGEX (the reply beta gave); up to 15 s.
+expect_deferred_at_alpha() {  # queue-id regex what
+  local i q="" why
+  for ((i = 0; i < 150; i++)); do
+    q=$(mp_queue alpha | grep "\"queue_id\": *\"$1\"" || true)
+    why=$(sed -n -E 's/.*"delay_reason": *"([^"]*)".*/\1/p' <<<"$q")
+    [[ $why =~ $2 ]] && { ok "$3: held at alpha: $why"; return 0; }
+    sleep 0.1
+  done
+  fail "$3: message $1 not deferred at alpha with /$2/; queue: ${q:-empty}"
+}
+
+# Waits until mtepd at PORT answers D for TOKEN and SENDER (revocations are
+# read within 250 ms).
+wait_refused_by_mtepd() {  # port token sender
+  local i
+  for ((i = 0; i < 50; i++)); do
+    # mtepctl query exits 1 on a D: read its answer, not its status.
+    [[ $("$MP_BUILD/mtepctl/mtepctl" query "127.0.0.1:$1" "$2" --sender "$3" 2>&1) == D5.7.8* ]] && return 0
+    sleep 0.1
+  done
+  fail "mtepd on :$1 still vouches for a revoked token"
+}
+
+# Each case starts from empty Maildirs and empty queues, every daemon up.
+fresh() {
+  local side
+  for side in alpha beta; do
+    postsuper -c "$MP_WORK/$side/etc" -d ALL >/dev/null 2>&1
+    mp_clear_mail "$side"
+  done
+}
+
+# ---- cases --------------------------------------------------------------------
+
+# (a) Mail submitted to alpha for beta leaves with a token and arrives at
+# beta with mtep=pass.
+case_vouched_mail_passes() {
+  inside alpha --from alice@alpha.test --to bob@beta.test --header "Subject: vouched" ||
+    fail "alpha refused the submission"
+  expect_reply "$LAST" '^250 ' "submission to alpha"
+  mp_wait_delivered "$(beta_box)" 1 || fail "nothing delivered at beta"
+  local f
+  f=$(mp_delivered_files "$(beta_box)" bob@beta.test | head -n 1)
+  [[ -n $f ]] || fail "no message for bob@beta.test"
+  expect_pass "$f" mx.beta.test alice@alpha.test
+  expect_token "$f" alice@alpha.test >/dev/null
+  grep -q '^Received: from mx.alpha.test (unknown \[127.0.0.2\])' "$f" ||
+    fail "the message did not reach beta from alpha's address 127.0.0.2"
+  ok "delivered at beta: $(mp_header "$f" Authentication-Results)"
+}
+
+# (a) The same through sendmail(1): non_smtpd_milters.
+case_sendmail_mail_passes() {
+  printf 'From: alice@alpha.test\nTo: bob@beta.test\nSubject: from sendmail\n\nhello from cron\n' |
+    sendmail -C "$MP_WORK/alpha/etc" -f alice@alpha.test bob@beta.test ||
+    fail "sendmail -C refused the message"
+  mp_wait_delivered "$(beta_box)" 1 || fail "nothing delivered at beta"
+  local f
+  f=$(newest_file)
+  expect_pass "$f" mx.beta.test alice@alpha.test
+  expect_token "$f" alice@alpha.test >/dev/null
+  ok "sendmail -C mail delivered at beta with mtep=pass"
+}
+
+# An MTEP-Token sent by the user is replaced by alpha's own.
+case_user_token_replaced() {
+  local junk
+  junk=$(forged_token)
+  inside alpha --from alice@alpha.test --to bob@beta.test --header "MTEP-Token: $junk" ||
+    fail "alpha refused the submission"
+  mp_wait_delivered "$(beta_box)" 1 || fail "nothing delivered at beta"
+  local f tok
+  f=$(newest_file)
+  tok=$(expect_token "$f" alice@alpha.test) || fail "$tok"
+  [[ $tok != "$junk" ]] || fail "the user's MTEP-Token went out unchanged"
+  expect_pass "$f" mx.beta.test alice@alpha.test
+  ok "user's MTEP-Token replaced by one alpha vouches for"
+}
+
+# Both directions: beta's users write to alpha, alpha asks beta's mtepd.
+case_reverse_direction_passes() {
+  inside beta --from bob@beta.test --to alice@alpha.test || fail "beta refused the submission"
+  expect_reply "$LAST" '^250 ' "submission to beta"
+  mp_wait_delivered "$(alpha_box)" 1 || fail "nothing delivered at alpha"
+  local f
+  f=$(mp_delivered_files "$(alpha_box)" alice@alpha.test | head -n 1)
+  [[ -n $f ]] || fail "no message for alice@alpha.test"
+  expect_pass "$f" mx.alpha.test bob@beta.test
+  ok "beta -> alpha delivered with mtep=pass"
+}
+
+# (b) A forged token, straight to beta from outside: 550 5.7.25.
+case_forged_token_refused() {
+  outside beta --from alice@alpha.test --to bob@beta.test --header "MTEP-Token: $(forged_token)" &&
+    fail "beta accepted a forged token"
+  expect_reply "$LAST" '^550 5\.7\.25' "forged token"
+  expect_nothing_delivered "$(beta_box)" "forged token"
+}
+
+case_missing_token_refused() {
+  outside beta --from alice@alpha.test --to bob@beta.test && fail "beta accepted mail without a token"
+  expect_reply "$LAST" '^550 5\.7\.25' "no token"
+  expect_nothing_delivered "$(beta_box)" "no token"
+}
+
+case_token_of_other_sender_refused() {
+  local tok
+  tok=$(token_for mallory@alpha.test) || fail "mtepctl token mint failed"
+  outside beta --from alice@alpha.test --to bob@beta.test --header "MTEP-Token: $tok" &&
+    fail "beta accepted mallory's token on alice's mail"
+  expect_reply "$LAST" '^550 5\.7\.25' "token minted for another sender"
+  expect_nothing_delivered "$(beta_box)" "token of another sender"
+}
+
+case_revoked_token_refused() {
+  local tok
+  tok=$(token_for alice@alpha.test) || fail "mtepctl token mint failed"
+  mp_ctl alpha token revoke "$tok" >/dev/null || fail "mtepctl token revoke failed"
+  wait_refused_by_mtepd "$MP_alpha_mtepd" "$tok" alice@alpha.test
+  outside beta --from alice@alpha.test --to bob@beta.test --header "MTEP-Token: $tok" &&
+    fail "beta accepted a revoked token"
+  expect_reply "$LAST" '^550 5\.7\.25' "revoked token"
+  expect_nothing_delivered "$(beta_box)" "revoked token"
+}
+
+# 310 base64url characters that begin with a valid token: a reader that
+# truncated instead of refusing would let it through.
+case_oversized_token_header_refused() {
+  local tok
+  tok=$(token_for alice@alpha.test) || fail "mtepctl token mint failed"
+  outside beta --from alice@alpha.test --to bob@beta.test \
+    --header "MTEP-Token: $tok$tok$tok$tok$tok" && fail "beta accepted an oversized MTEP-Token"
+  expect_reply "$LAST" '^550 5\.7\.25' "oversized MTEP-Token header"
+  expect_nothing_delivered "$(beta_box)" "oversized MTEP-Token"
+}
+
+# (c) alpha's mtepd down: beta cannot ask, answers 451 4.7.25; alpha keeps
+# the mail queued and delivers it once mtepd is back.
+case_sender_mtepd_down_defers() {
+  local tok qid f
+  mp_stop_mtepd alpha || fail "could not stop alpha's mtepd"
+  trap 'mp_start_mtepd alpha >/dev/null 2>&1' EXIT
+  tok=$(token_for alice@alpha.test) || fail "mtepctl token mint failed"
+  outside beta --from alice@alpha.test --to bob@beta.test --header "MTEP-Token: $tok" &&
+    fail "beta accepted mail it could not check"
+  expect_reply "$LAST" '^451 4\.7\.25' "sender's mtepd down, straight to beta"
+  inside alpha --from alice@alpha.test --to bob@beta.test --header "Subject: while down" ||
+    fail "alpha refused the submission"
+  qid=$(queue_id_of "$LAST")
+  [[ -n $qid ]] || fail "no queue id in alpha's reply"
+  expect_deferred_at_alpha "$qid" '451 4\.7\.25' "sender's mtepd down, via alpha"
+  expect_nothing_delivered "$(beta_box)" "sender's mtepd down"
+  mp_start_mtepd alpha || fail "could not restart alpha's mtepd"
+  trap - EXIT
+  mp_flush alpha
+  mp_wait_delivered "$(beta_box)" 1 || fail "mail not delivered after mtepd came back and postqueue -f"
+  f=$(newest_file)
+  expect_pass "$f" mx.beta.test alice@alpha.test
+  [[ -z $(mp_queue alpha) ]] || fail "alpha's queue is not empty: $(mp_queue alpha)"
+  ok "mtepd back, postqueue -f: delivered with mtep=pass, alpha's queue empty"
+}
+
+case_fifty_recipients_pass() {
+  local rcpts i report want bad
+  rcpts=$(for i in $(seq -w 1 50); do printf 'r%s@beta.test,' "$i"; done)
+  inside alpha --from alice@alpha.test --to "${rcpts%,}" || fail "alpha refused 50 recipients"
+  expect_reply "$LAST" '^250 ' "50 recipients"
+  mp_wait_delivered "$(beta_box)" 50 30 || fail "$(mp_count_delivered "$(beta_box)") of 50 delivered"
+  # One line per delivered file: Delivered-To, then every Authentication-Results.
+  report=$(awk '
+    FNR == 1 { if (f != "") print dt "\t" ar; f = FILENAME; hdr = 1; dt = ""; ar = "" }
+    hdr && /^$/ { hdr = 0 }
+    hdr && tolower($0) ~ /^delivered-to:/ { dt = $2 }
+    hdr && tolower($0) ~ /^authentication-results:/ { sub(/^[^:]*: */, ""); ar = ar "[" $0 "]" }
+    END { if (f != "") print dt "\t" ar }' "$(beta_box)"/new/*)
+  [[ $(grep -c . <<<"$report") == 50 ]] || fail "$(grep -c . <<<"$report") deliveries, want 50"
+  [[ $(cut -f1 <<<"$report" | sort -u | grep -c '^r[0-9][0-9]@beta\.test$') == 50 ]] ||
+    fail "not 50 distinct recipients: $(cut -f1 <<<"$report" | sort | uniq -c | head)"
+  want='[mx.beta.test; mtep=pass smtp.mailfrom=alice@alpha.test]'
+  bad=$(awk -F '\t' -v want="$want" '$2 != want' <<<"$report")
+  [[ -z $bad ]] || fail "deliveries without exactly one mtep=pass: $(head -n 3 <<<"$bad")"
+  ok "50 deliveries, each with mtep=pass"
+}
+
+# SMTPUTF8 sender and recipient, 8-bit body: delivered, body bytes unchanged.
+case_smtputf8_and_8bit_body() {
+  [[ -n $PY ]] || { echo "SKIP: python3 not installed (it speaks SMTPUTF8; swaks cannot)"; exit 77; }
+  local body=$T/body sent=$T/sent.txt f from='jösé@alpha.test' to='zoë@beta.test'
+  printf 'Grüße aus Köln: naïve café, 日本語, Ελληνικά\r\nbytes \xc3\xa9\xe2\x82\xac\xf0\x9f\x93\xa7 end\r\n' >"$body"
+  "$PY" - "$MP_alpha_smtp" "$from" "$to" "$body" >"$sent" 2>&1 <<'PY' || { cat "$sent"; fail "SMTPUTF8 submission to alpha failed"; }
+import smtplib, sys
+port, sender, rcpt, body_file = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+body = open(body_file, "rb").read()
+msg = (f"From: {sender}\r\nTo: {rcpt}\r\nSubject: smtputf8\r\nMIME-Version: 1.0\r\n"
+       "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n").encode() + body
+s = smtplib.SMTP("127.0.0.1", port, timeout=30)
+s.ehlo("client.alpha.test")
+assert s.has_extn("smtputf8"), "no SMTPUTF8 in EHLO"
+code, text = s.mail(sender, ["SMTPUTF8", "BODY=8BITMIME"]); print(code, text.decode()); assert code == 250
+code, text = s.rcpt(rcpt); print(code, text.decode()); assert code == 250
+code, text = s.data(msg); print(code, text.decode()); assert code == 250
+s.quit()
+PY
+  ok "alpha accepted: $(tail -n 1 "$sent")"
+  mp_wait_delivered "$(beta_box)" 1 || fail "nothing delivered at beta"
+  f=$(mp_delivered_files "$(beta_box)" "$to" | head -n 1)
+  [[ -n $f ]] || fail "no message delivered to $to; Delivered-To: $(mp_header "$(newest_file)" Delivered-To)"
+  expect_pass "$f" mx.beta.test "$from"
+  expect_token "$f" "$from" >/dev/null
+  sed -n '/^$/,$p' "$f" | tail -n +2 | cmp - <(tr -d '\r' <"$body") ||
+    fail "body bytes changed on the way: $(sed -n '/^$/,$p' "$f" | od -c | head)"
+  ok "delivered to $to with mtep=pass, body bytes intact"
+}
+
+# gamma.test on beta has no require_mtep: delivered as it came.
+case_domain_without_policy_untouched() {
+  local f
+  outside beta --from someone@elsewhere.test --to carol@gamma.test --header "Subject: no policy" ||
+    fail "beta refused mail for a domain without the policy"
+  expect_reply "$LAST" '^250 ' "domain without require_mtep"
+  mp_wait_delivered "$(mp_maildir beta gamma.test)" 1 || fail "nothing delivered to gamma.test"
+  f=$(mp_delivered_files "$(mp_maildir beta gamma.test)" carol@gamma.test | head -n 1)
+  [[ -n $f ]] || fail "no message for carol@gamma.test"
+  [[ -z $(mp_header "$f" Authentication-Results) ]] ||
+    fail "Authentication-Results added to unchecked mail: $(mp_header "$f" Authentication-Results)"
+  [[ -z $(mp_header "$f" MTEP-Token) ]] || fail "MTEP-Token added to inbound mail"
+  ok "delivered to gamma.test without Authentication-Results"
+}
+
+# Authentication-Results claiming beta's authserv-id, sent from outside,
+# are removed; another host's are kept.
+case_spoofed_auth_results_removed() {
+  local f tok ar
+  outside beta --from alice@alpha.test --to carol@gamma.test \
+    --add-header "Authentication-Results: mx.beta.test; mtep=pass smtp.mailfrom=alice@alpha.test" \
+    --add-header "Authentication-Results: MX.Beta.Test; mtep=pass smtp.mailfrom=alice@alpha.test" \
+    --add-header "Authentication-Results: other.example; spf=pass smtp.mailfrom=alpha.test" ||
+    fail "beta refused the message"
+  mp_wait_delivered "$(mp_maildir beta gamma.test)" 1 || fail "nothing delivered to gamma.test"
+  f=$(newest_file "$(mp_maildir beta gamma.test)")
+  ar=$(mp_header "$f" Authentication-Results)
+  grep -qi 'mx\.beta\.test' <<<"$ar" && fail "spoofed Authentication-Results kept (no policy): $ar"
+  grep -q '^other\.example; spf=pass' <<<"$ar" || fail "another host's Authentication-Results removed: '$ar'"
+  ok "no policy: spoofed A-R removed, other.example's kept"
+
+  tok=$(token_for alice@alpha.test) || fail "mtepctl token mint failed"
+  outside beta --from alice@alpha.test --to bob@beta.test --header "MTEP-Token: $tok" \
+    --add-header "Authentication-Results: mx.beta.test; mtep=pass smtp.mailfrom=mallory@alpha.test" ||
+    fail "beta refused a vouched message"
+  mp_wait_delivered "$(beta_box)" 1 || fail "nothing delivered at beta"
+  f=$(newest_file)
+  expect_pass "$f" mx.beta.test alice@alpha.test
+  ok "policy: only beta's own Authentication-Results left"
+}
+
+# Fault: beta's milter dies (SIGKILL). Postfix's milter_default_action =
+# tempfail: 4xx, nothing delivered unchecked; back up, mail flows again.
+case_milter_crash_tempfails() {
+  local tok qid f
+  mp_stop_milter beta KILL
+  trap 'mp_start_milter beta >/dev/null 2>&1' EXIT
+  tok=$(token_for alice@alpha.test) || fail "mtepctl token mint failed"
+  outside beta --from alice@alpha.test --to bob@beta.test --header "MTEP-Token: $tok" &&
+    fail "beta accepted mail without its milter"
+  expect_reply "$LAST" '^4[0-9][0-9] ' "milter down, straight to beta"
+  outside beta --from someone@elsewhere.test --to carol@gamma.test &&
+    fail "beta accepted mail for gamma.test without its milter"
+  expect_reply "$LAST" '^4[0-9][0-9] ' "milter down, domain without policy"
+  inside alpha --from alice@alpha.test --to bob@beta.test || fail "alpha refused the submission"
+  qid=$(queue_id_of "$LAST")
+  [[ -n $qid ]] || fail "no queue id in alpha's reply"
+  expect_deferred_at_alpha "$qid" '4[0-9][0-9] ' "milter down, via alpha"
+  expect_nothing_delivered "$(beta_box)" "milter down"
+  expect_nothing_delivered "$(mp_maildir beta gamma.test)" "milter down"
+  mp_start_milter beta || fail "could not restart beta's milter"
+  trap - EXIT
+  mp_flush alpha
+  mp_wait_delivered "$(beta_box)" 1 || fail "queued mail not delivered once the milter was back"
+  expect_pass "$(newest_file)" mx.beta.test alice@alpha.test
+  outside beta --from alice@alpha.test --to bob@beta.test --header "MTEP-Token: $tok" ||
+    fail "beta refused vouched mail after the milter restarted"
+  expect_reply "$LAST" '^250 ' "milter back, straight to beta"
+  ok "milter back: mail flows again"
+}
+
+# The newest file in a Maildir (default beta.test's).
+newest_file() {
+  local box=${1:-$(beta_box)}
+  mp_delivered_files "$box" | tail -n 1
+}
+
+CASES=(vouched_mail_passes sendmail_mail_passes user_token_replaced reverse_direction_passes
+  forged_token_refused missing_token_refused token_of_other_sender_refused revoked_token_refused
+  oversized_token_header_refused sender_mtepd_down_defers fifty_recipients_pass
+  smtputf8_and_8bit_body domain_without_policy_untouched spoofed_auth_results_removed
+  milter_crash_tempfails)
+
+# ---- main -----------------------------------------------------------------------
+
+cmd=${1:?usage: postfix_test.sh start|stop|CASE|list BUILD_DIR STATE_FILE}
+if [[ $cmd == list ]]; then printf '%s\n' "${CASES[@]}"; exit 0; fi
+build=${2:?BUILD_DIR}
+state=${3:?STATE_FILE}
+
+if why=$(mp_missing); then
+  echo "SKIP: $why: the Postfix tests need root, postfix, swaks and ss (iproute2)"
+  exit 77
+fi
+
+case $cmd in
+  start)
+    if [[ -s $state ]]; then mp_stop "$(cat "$state")" 2>/dev/null; rm -rf "$(cat "$state")"; fi
+    [[ -x $build/milter/mtep-milter ]] || { echo "FAIL: $build/milter/mtep-milter not built"; exit 1; }
+    work=$(mktemp -d /tmp/mtep-postfix.XXXXXX)
+    echo "$work" >"$state"
+    mp_start "$work" "$build" || { echo "FAIL: the pair did not start (logs in $work)"; exit 1; }
+    echo "pair up in $work: alpha smtpd :$MP_alpha_smtp mtepd :$MP_alpha_mtepd milter :$MP_alpha_milter;" \
+      "beta smtpd :$MP_beta_smtp mtepd :$MP_beta_mtepd milter :$MP_beta_milter"
+    ;;
+  stop)
+    [[ -s $state ]] || { echo "no pair to stop"; exit 0; }
+    work=$(cat "$state")
+    mp_stop "$work"
+    reports=$(mp_sanitizer_reports)
+    rm -f "$state"
+    if [[ -n $reports ]]; then
+      echo "FAIL: sanitizer reports in the daemons' logs (kept in $work):"; echo "$reports"; exit 1
+    fi
+    rm -rf "$work"
+    echo "pair stopped, $work removed"
+    ;;
+  *)
+    declare -F "case_$cmd" >/dev/null || { echo "unknown case $cmd"; exit 2; }
+    [[ -s $state ]] || { echo "FAIL: no pair running (the fixture postfix.pair_start failed)"; exit 1; }
+    mp_load "$(cat "$state")" || exit 1
+    T=$(mktemp -d "$MP_WORK/case.XXXXXX")
+    fresh
+    "case_$cmd"
+    echo "PASS: $cmd"
+    ;;
+esac

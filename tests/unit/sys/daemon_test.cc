@@ -1,0 +1,108 @@
+// PidFile and raiseFileLimit (lib/sys/daemon.h). Daemonizer forks and
+// exits the parent: it is exercised through the real daemons
+// (tests/integration/mtepd_lifecycle_test.cc, tests/milter/).
+#include "sys/daemon.h"
+
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace mtep::sys {
+namespace {
+
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/mtep-daemon-test.XXXXXX";
+    const char* made = ::mkdtemp(tmpl);
+    path_ = made != nullptr ? made : "";
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+std::string readFile(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+TEST(PidFile, HoldsOurPidAndIsRemovedWhenDestroyed) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  const std::string path = dir.path() + "/x.pid";
+  {
+    auto pid = PidFile::create(path);
+    ASSERT_TRUE(pid.ok()) << pid.error().message();
+    EXPECT_EQ(readFile(path), std::to_string(::getpid()) + "\n");
+  }
+  EXPECT_FALSE(std::filesystem::exists(path));
+}
+
+TEST(PidFile, OverwritesAStaleFile) {
+  TempDir dir;
+  const std::string path = dir.path() + "/x.pid";
+  std::ofstream(path) << "999999999\nleftover text\n";
+  auto pid = PidFile::create(path);
+  ASSERT_TRUE(pid.ok()) << pid.error().message();
+  EXPECT_EQ(readFile(path), std::to_string(::getpid()) + "\n");
+}
+
+TEST(PidFile, RefusesASymlink) {
+  TempDir dir;
+  const std::string target = dir.path() + "/target";
+  const std::string link = dir.path() + "/x.pid";
+  std::ofstream(target) << "keep\n";
+  ASSERT_EQ(::symlink(target.c_str(), link.c_str()), 0);
+  auto pid = PidFile::create(link);
+  ASSERT_FALSE(pid.ok());
+  EXPECT_EQ(pid.error().kind(), ErrorKind::kConfig);
+  EXPECT_NE(pid.error().message().find(link), std::string::npos) << pid.error().message();
+  EXPECT_EQ(readFile(target), "keep\n");
+}
+
+TEST(PidFile, NamesTheFileWhenItsDirectoryIsMissing) {
+  TempDir dir;
+  const std::string path = dir.path() + "/no/such/dir/x.pid";
+  auto pid = PidFile::create(path);
+  ASSERT_FALSE(pid.ok());
+  EXPECT_EQ(pid.error().kind(), ErrorKind::kConfig);
+  EXPECT_NE(pid.error().message().find(path), std::string::npos) << pid.error().message();
+}
+
+TEST(RaiseFileLimit, KeepsALimitThatIsAlreadyHighEnough) {
+  rlimit before{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &before), 0);
+  EXPECT_EQ(raiseFileLimit(1), before.rlim_cur);
+  rlimit after{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &after), 0);
+  EXPECT_EQ(after.rlim_cur, before.rlim_cur);
+}
+
+TEST(RaiseFileLimit, RaisesTheSoftLimitUpToTheHardOne) {
+  rlimit lim{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &lim), 0);
+  if (lim.rlim_max < 64) GTEST_SKIP() << "hard limit too low to test";
+  // Lower the soft limit first, then ask for the hard limit back.
+  rlimit lowered = lim;
+  lowered.rlim_cur = 32;
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &lowered), 0);
+  EXPECT_EQ(raiseFileLimit(lim.rlim_max), lim.rlim_max);
+  rlimit now{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &now), 0);
+  EXPECT_EQ(now.rlim_cur, lim.rlim_max);
+  ::setrlimit(RLIMIT_NOFILE, &lim);
+}
+
+}  // namespace
+}  // namespace mtep::sys
