@@ -26,8 +26,8 @@
 
 #include <string>
 
-#include "util/unique_fd.h"
 #include "util/result.h"
+#include "util/unique_fd.h"
 
 namespace mtep::sys {
 

@@ -248,8 +248,12 @@ Result<KeyRing> KeyRing::rotate(const std::string& path, const KeyRingOptions& o
   if (::flock(lock.get(), LOCK_EX) != 0) {
     return fileError(lock_path, std::string("cannot lock: ") + errnoText());
   }
+  // A file created just now already holds a fresh key: that is the rotation.
+  struct stat before {};
+  const bool existed = ::stat(path.c_str(), &before) == 0;
   auto ring = load(path, options, clock);
   if (!ring) return ring;
+  if (!existed) return ring;
   std::vector<Key> keys = ring->keys();
   const int64_t now = clock.now();
   if (keys.back().id == UINT32_MAX) return fileError(path, "no key id left after 4294967295");

@@ -69,10 +69,11 @@ class KeyRing {
   // duplicate lines, no key at all. kInternal when randomness fails.
   static Result<KeyRing> load(const std::string& path, const KeyRingOptions& options,
                               const Clock& clock);
-  // Loads the file (creating it when options.create), adds a new current
-  // key (id = highest + 1, created = clock.now()) and drops keys that were
-  // superseded (a newer key created) more than retire_after seconds ago.
-  // Atomic replace; returns the new ring.
+  // Loads the file, adds a new current key (id = highest + 1, created =
+  // clock.now()) and drops keys that were superseded (a newer key created)
+  // more than retire_after seconds ago. Atomic replace; returns the new
+  // ring. A missing file with options.create is created holding one key
+  // (id 1), and that is the whole rotation.
   static Result<KeyRing> rotate(const std::string& path, const KeyRingOptions& options,
                                 const Clock& clock);
   // Builds a ring in memory (tests, benchmarks). Duplicate ids: the last wins.

@@ -168,6 +168,20 @@ TEST_F(KeyFileTest, RotateAddsKeyAndOldTokensStillVerify) {
   EXPECT_EQ(reread->keys()[0].secret, first->current().secret);
 }
 
+TEST_F(KeyFileTest, RotateOfAMissingFileCreatesExactlyOneKey) {
+  auto created = KeyRing::rotate(path_, {.create = true}, clock_);
+  ASSERT_TRUE(created.ok()) << created.error().message();
+  ASSERT_EQ(created->keys().size(), 1u);
+  EXPECT_EQ(created->current().id, 1u);
+  auto reread = KeyRing::load(path_, {}, clock_);
+  ASSERT_TRUE(reread.ok());
+  EXPECT_EQ(reread->keys().size(), 1u);
+  // The next rotation adds the second key.
+  auto next = KeyRing::rotate(path_, {.create = true}, clock_);
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(next->keys().size(), 2u);
+}
+
 TEST_F(KeyFileTest, RotateRetiresKeysSupersededLongerThanRetireAfter) {
   const KeyRingOptions opts{.create = true, .retire_after = 1000};
   auto k1 = KeyRing::load(path_, opts, clock_);
