@@ -44,8 +44,8 @@ struct Connection {
 // Every Connection not yet deleted, so that those whose xxfi_close never
 // comes (libmilter drops idle connections when it stops) are deleted at
 // exit.
-std::mutex g_connections_mu;                      // guards g_connections
-std::unordered_set<Connection*> g_connections;    // guarded by g_connections_mu
+std::mutex g_connections_mu;                    // guards g_connections
+std::unordered_set<Connection*> g_connections;  // guarded by g_connections_mu
 
 // Enters the CallGate for one callback; false when the daemon is stopping.
 class CallGuard {
@@ -141,8 +141,10 @@ sfsistat guarded(SMFICTX* ctx, const char* step, Body&& body) noexcept {
     Connection* conn = connectionOf(ctx);
     try {
       if (conn == nullptr) {
-        log::error("NOQUEUE: mtep: action=tempfail reason=internal-error step=%s "
-                   "detail=\"no session\"", step);
+        log::error(
+            "NOQUEUE: mtep: action=tempfail reason=internal-error step=%s "
+            "detail=\"no session\"",
+            step);
         return internalTempfail(ctx, "NOQUEUE");
       }
       return body(*conn);
@@ -206,12 +208,13 @@ sfsistat negotiate(SMFICTX* ctx, unsigned long actions, unsigned long steps,
   constexpr unsigned long kNeeded = SMFIF_ADDHDRS | SMFIF_CHGHDRS;
   // Steps we do not take, and headers without a reply each (libmilter
   // offers SMFIP_NR_HDR even when the MTA lacks it, and then answers itself).
-  constexpr unsigned long kSteps = SMFIP_NOHELO | SMFIP_NODATA | SMFIP_NOEOH | SMFIP_NOBODY |
-                                   SMFIP_NOUNKNOWN | SMFIP_NR_HDR;
+  constexpr unsigned long kSteps =
+      SMFIP_NOHELO | SMFIP_NODATA | SMFIP_NOEOH | SMFIP_NOBODY | SMFIP_NOUNKNOWN | SMFIP_NR_HDR;
   if ((actions & kNeeded) != kNeeded) {
-    log::error("NOQUEUE: mtep: the MTA does not let milters add and delete headers "
-               "(offered actions 0x%lx); mtep-milter takes no part in this connection",
-               actions);
+    log::error(
+        "NOQUEUE: mtep: the MTA does not let milters add and delete headers "
+        "(offered actions 0x%lx); mtep-milter takes no part in this connection",
+        actions);
     return SMFIS_REJECT;
   }
   *want_actions = kNeeded | (actions & SMFIF_SETSYMLIST);

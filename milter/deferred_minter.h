@@ -47,10 +47,10 @@ class DeferredMinter final : public milter::TokenMinter {
 
   const std::string key_file_;
   const Clock& clock_;
-  std::mutex mu_;                                // guards the three below
-  std::unique_ptr<verify::RingMinter> minter_;   // guarded by mu_; set once
-  int64_t next_try_ = 0;                         // guarded by mu_; clock seconds
-  std::string last_error_;                       // guarded by mu_
+  std::mutex mu_;                               // guards the three below
+  std::unique_ptr<verify::RingMinter> minter_;  // guarded by mu_; set once
+  int64_t next_try_ = 0;                        // guarded by mu_; clock seconds
+  std::string last_error_;                      // guarded by mu_
 };
 
 }  // namespace mtep::milterd

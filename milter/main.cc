@@ -212,10 +212,11 @@ int runDaemon(const Options& opts) {
   verify::RemoteVerifier verifier(cfg, *resolver, SystemClock::instance());
   milterd::DeferredMinter minter(cfg->tokens.key_file, SystemClock::instance());
   if (Status keys = minter.load(); !keys) {
-    log::warning("%s; outbound mail that needs a token is tempfailed (451 4.3.0) until the key "
-                 "file exists (tried again every %lld s)",
-                 keys.error().message().c_str(),
-                 static_cast<long long>(milterd::DeferredMinter::kRetrySeconds));
+    log::warning(
+        "%s; outbound mail that needs a token is tempfailed (451 4.3.0) until the key "
+        "file exists (tried again every %lld s)",
+        keys.error().message().c_str(),
+        static_cast<long long>(milterd::DeferredMinter::kRetrySeconds));
   }
   const std::string authserv_id = milterd::authservIdFor(*cfg);
   milterd::SharedState shared(cfg, authserv_id, verifier, minter);

@@ -64,8 +64,7 @@ void Reloader::run() {
     try {
       reload();
     } catch (const std::exception& e) {
-      log::error("reload failed, keeping the running configuration: internal error: %s",
-                 e.what());
+      log::error("reload failed, keeping the running configuration: internal error: %s", e.what());
     } catch (...) {
       log::error("reload failed, keeping the running configuration: internal error");
     }

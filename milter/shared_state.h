@@ -45,11 +45,11 @@ class SharedState {
   void replace(config::ConfigPtr config, std::string authserv_id);
 
  private:
-  mutable std::mutex mu_;             // guards config_ and authserv_id_
-  config::ConfigPtr config_;          // guarded by mu_
-  std::string authserv_id_;           // guarded by mu_
-  milter::TokenVerifier& verifier_;   // thread-safe itself
-  milter::TokenMinter& minter_;       // thread-safe itself
+  mutable std::mutex mu_;            // guards config_ and authserv_id_
+  config::ConfigPtr config_;         // guarded by mu_
+  std::string authserv_id_;          // guarded by mu_
+  milter::TokenVerifier& verifier_;  // thread-safe itself
+  milter::TokenMinter& minter_;      // thread-safe itself
 };
 
 // Counts the callbacks running at this moment. libmilter's smfi_main()

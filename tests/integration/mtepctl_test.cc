@@ -458,6 +458,7 @@ TEST_F(MtepctlTest, ManPagesRenderWithoutWarnings) {
   if (std::system("command -v man >/dev/null 2>&1") != 0) GTEST_SKIP() << "man not installed";
   const std::vector<fs::path> pages{fs::path(MTEP_MAN_SOURCE_DIR) / "mtepctl.1",
                                     fs::path(MTEP_MAN_SOURCE_DIR) / "mtepd.8",
+                                    fs::path(MTEP_MAN_SOURCE_DIR) / "mtep-milter.8",
                                     fs::path(MTEP_MAN_BUILD_DIR) / "mtep.conf.5"};
   setenv("MANWIDTH", "80", 1);
   for (const fs::path& page : pages) {

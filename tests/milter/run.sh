@@ -108,6 +108,16 @@ spawn() {
     return 1
   fi
   SPAWNED=$(cat "$pidfile")
+  CASE_SPAWNED+=("$name:$SPAWNED")
+}
+
+# At the end of a bash case: kills what it spawned and did not stop.
+CASE_SPAWNED=()
+kill_case_leftovers() {
+  local entry
+  for entry in "${CASE_SPAWNED[@]}"; do
+    [ -e "$T/${entry%%:*}.status" ] || kill -KILL "${entry#*:}" 2> /dev/null
+  done
 }
 
 # stop_daemon NAME PID [SIGNAL] [ALLOW_STATUS]: signals (default TERM), waits
@@ -223,6 +233,10 @@ do_start() {
     say "miltertest is not installed (apt-get install miltertest); skipping"
     exit 77
   fi
+  if [ -f "$T/env" ]; then
+    # Daemons of an earlier run that was never stopped.
+    (source "$T/env" && kill -KILL "$MTEPD_PID" "$MILTER_PID" "$NOKEYS_PID" 2> /dev/null)
+  fi
   rm -rf "$T"
   mkdir -p "$T/alpha" "$T/beta" "$T/nokeys" || exit 1
   T=$(cd "$T" && pwd)
@@ -300,6 +314,10 @@ EOF
 }
 
 load_env() {
+  if ! command -v miltertest > /dev/null; then
+    say "miltertest is not installed; skipping"
+    exit 77
+  fi
   if [ ! -f "$1/env" ]; then
     say "$1/env is missing: run \"run.sh start\" first"
     exit 1
@@ -316,7 +334,7 @@ do_case() {
   name=$(basename "$case")
   case $name in
     *.lua) run_lua "$case" ;;
-    *.sh) (source "$case") ;;
+    *.sh) (CASE_SPAWNED=() && trap kill_case_leftovers EXIT && source "$case") ;;
     *) say "unknown case $name"; false ;;
   esac
   status=$?
@@ -336,6 +354,7 @@ do_case() {
 
 # --- stop -------------------------------------------------------------------
 do_stop() {
+  STOPPED=1
   local ok=0
   kill -TERM "$MILTER_PID" "$NOKEYS_PID" 2> /dev/null
   check_milter_stopped milter || ok=1
@@ -376,6 +395,8 @@ case $1 in
     fi
     shift
     load_env "$work"
+    # Stop the daemons even if this script dies half-way.
+    trap '[ -n "${STOPPED:-}" ] || do_stop > /dev/null 2>&1' EXIT
     cases=("$@")
     if [ ${#cases[@]} -eq 0 ]; then
       shopt -s nullglob
