@@ -25,8 +25,8 @@ struct VerifyQuery {
 
 enum class VerifyKind {
   kValid,        // the server said K: it vouches for the token and sender
-  kRefused,      // the server said D (or I to "?"): nobody vouches
-  kUnsure,       // the server said Z
+  kRefused,      // the server said D (or I5.x.x to "?"): nobody vouches
+  kUnsure,       // the server said Z, or I4.x.x (busy, timed out)
   kUnreachable,  // no server found, no connection, timeout, not MTEP
 };
 inline const char* verifyKindName(VerifyKind k) noexcept {

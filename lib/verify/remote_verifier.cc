@@ -39,13 +39,16 @@ std::string shortText(std::string_view text) {
   return out;
 }
 
-VerifyKind kindOf(proto::Verdict v) {
-  switch (v) {
+// I carries its own class: I4.x.x (busy, timed out) is temporary, I5.x.x
+// (the server does not do "?") is a refusal.
+VerifyKind kindOf(const proto::Response& r) {
+  switch (r.verdict) {
     case proto::Verdict::kYes:
       return VerifyKind::kValid;
     case proto::Verdict::kNo:
-    case proto::Verdict::kInfo:
       return VerifyKind::kRefused;
+    case proto::Verdict::kInfo:
+      return r.code && r.code->cls == 4 ? VerifyKind::kUnsure : VerifyKind::kRefused;
     case proto::Verdict::kTemporary:
       return VerifyKind::kUnsure;
   }
@@ -152,7 +155,7 @@ VerifyOutcome RemoteVerifier::verify(const VerifyQuery& query) {
                    out.detail.c_str());
         continue;
       }
-      out.kind = kindOf(answer->verdict);
+      out.kind = kindOf(*answer);
       out.detail = shortText(answer->payload());
       log::debug("%s: mtep domain=%s server=%s address=%s via=%s result=%s detail=%s", qid,
                  domain.c_str(), out.server.c_str(), where.c_str(), c.via.c_str(),

@@ -30,7 +30,7 @@
 //   query_timeout (each client call gets the time left as its read and
 //   total timeout, and at most a third of query_timeout, but 1 s or more,
 //   to connect, so one dead address leaves time for the next).
-//   K -> kValid, D or I -> kRefused, Z -> kUnsure; any failure -> the next
+//   K -> kValid, D or I5.x.x -> kRefused, Z or I4.x.x (busy) -> kUnsure; any failure -> the next
 //   address, and kUnreachable when none is left.
 //   Cache: kValid and kRefused answers are kept for cache_ttl seconds, keyed
 //   by (sender domain, token, sender), at most cache_size entries (oldest

@@ -79,11 +79,19 @@ TEST_F(Verifier, NoIsRefused) {
   EXPECT_EQ(o.detail, "D5.7.8 Nobody here issued that token");
 }
 
-TEST_F(Verifier, InformationalIsRefused) {
+TEST_F(Verifier, PermanentInformationalIsRefused) {
   MtepTestServer server(answering(netstring::encode("I5.5.1 not understood")));
   ASSERT_TRUE(server.ok());
   const VerifyOutcome o = ask(configFor("alpha.test", "127.0.0.1", server.port()));
   EXPECT_EQ(o.kind, VerifyKind::kRefused) << o.detail;
+}
+
+// mtepd's own "too many connections" reply must not turn into a 550.
+TEST_F(Verifier, BusyInformationalIsUnsure) {
+  MtepTestServer server(answering(netstring::encode("I4.3.2 Too many connections")));
+  ASSERT_TRUE(server.ok());
+  const VerifyOutcome o = ask(configFor("alpha.test", "127.0.0.1", server.port()));
+  EXPECT_EQ(o.kind, VerifyKind::kUnsure) << o.detail;
 }
 
 TEST_F(Verifier, TemporaryIsUnsureAndNeverCached) {
