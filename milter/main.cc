@@ -36,7 +36,6 @@
 // SEE ALSO
 //   callbacks.h, lib/milter/session.h, mtepd(8), mtep.conf(5)
 
-#include <getopt.h>
 #include <libmilter/mfapi.h>
 #include <pwd.h>
 #include <sys/stat.h>
@@ -72,57 +71,7 @@ using namespace mtep;
 
 constexpr int64_t kDrainSeconds = 5;  // beyond query_timeout, for callbacks running at a stop
 
-struct Options {
-  std::string config_path = kDefaultConfigPath;
-  bool foreground = false;
-  bool check_only = false;
-};
-
-void usage(FILE* out) {
-  std::fprintf(out,
-               "usage: mtep-milter [-f] [-t] [-c FILE]\n"
-               "  -c FILE        configuration file (default %s)\n"
-               "  -f             run in the foreground, log to stderr too\n"
-               "  -t             check the configuration and exit\n"
-               "  -h, --help     this text\n"
-               "  -V, --version  print the version\n",
-               kDefaultConfigPath);
-}
-
-// Returns -1 to go on, else the exit status.
-int parseArgs(int argc, char** argv, Options* opts) {
-  static const option kLong[] = {{"help", no_argument, nullptr, 'h'},
-                                 {"version", no_argument, nullptr, 'V'},
-                                 {nullptr, 0, nullptr, 0}};
-  int ch;
-  while ((ch = ::getopt_long(argc, argv, "c:fthV", kLong, nullptr)) != -1) {
-    switch (ch) {
-      case 'c':
-        opts->config_path = optarg;
-        break;
-      case 'f':
-        opts->foreground = true;
-        break;
-      case 't':
-        opts->check_only = true;
-        break;
-      case 'h':
-        usage(stdout);
-        return 0;
-      case 'V':
-        std::printf("mtep-milter %s\n", kVersion);
-        return 0;
-      default:
-        usage(stderr);
-        return 2;
-    }
-  }
-  if (optind != argc) {
-    usage(stderr);
-    return 2;
-  }
-  return -1;
-}
+using Options = sys::CommandLine;
 
 // Logs an error (stderr included until detached) and gives the exit status.
 int fail(const std::string& message) {
@@ -291,7 +240,7 @@ int runDaemon(const Options& opts) {
 
 int main(int argc, char** argv) {
   Options opts;
-  int rc = parseArgs(argc, argv, &opts);
+  int rc = sys::parseCommandLine("mtep-milter", true, argc, argv, &opts);
   if (rc >= 0) return rc;
   try {
     return runDaemon(opts);

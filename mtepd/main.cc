@@ -27,7 +27,6 @@
 // SEE ALSO
 //   server.h, mtepctl(1), mtep.conf(5)
 
-#include <getopt.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -48,52 +47,7 @@ namespace {
 
 using namespace mtep;
 
-struct Options {
-  std::string config_path = kDefaultConfigPath;
-  bool foreground = false;
-};
-
-void usage(FILE* out) {
-  std::fprintf(out,
-               "usage: mtepd [-f] [-c FILE]\n"
-               "  -c FILE        configuration file (default %s)\n"
-               "  -f             run in the foreground, log to stderr too\n"
-               "  -h, --help     this text\n"
-               "  -V, --version  print the version\n",
-               kDefaultConfigPath);
-}
-
-// Returns -1 to go on, else the exit status.
-int parseArgs(int argc, char** argv, Options* opts) {
-  static const option kLong[] = {{"help", no_argument, nullptr, 'h'},
-                                 {"version", no_argument, nullptr, 'V'},
-                                 {nullptr, 0, nullptr, 0}};
-  int ch;
-  while ((ch = ::getopt_long(argc, argv, "c:fhV", kLong, nullptr)) != -1) {
-    switch (ch) {
-      case 'c':
-        opts->config_path = optarg;
-        break;
-      case 'f':
-        opts->foreground = true;
-        break;
-      case 'h':
-        usage(stdout);
-        return 0;
-      case 'V':
-        std::printf("mtepd %s\n", kVersion);
-        return 0;
-      default:
-        usage(stderr);
-        return 2;
-    }
-  }
-  if (optind != argc) {
-    usage(stderr);
-    return 2;
-  }
-  return -1;
-}
+using Options = sys::CommandLine;
 
 // Logs an error (stderr included until detached) and gives the exit status.
 int fail(const std::string& message) {
@@ -167,7 +121,7 @@ int runDaemon(const Options& opts) {
 
 int main(int argc, char** argv) {
   Options opts;
-  int rc = parseArgs(argc, argv, &opts);
+  int rc = sys::parseCommandLine("mtepd", false, argc, argv, &opts);
   if (rc >= 0) return rc;
   try {
     return runDaemon(opts);

@@ -67,6 +67,26 @@ Result<uint16_t> parsePort(std::string_view text) {
   return static_cast<uint16_t>(port);
 }
 
+// "host:port", IPv6 addresses in brackets.
+std::string joinHostPort(const std::string& host, uint16_t port) {
+  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
+  return host + ":" + std::to_string(port);
+}
+
+// The numeric IPv6 address inside the leading "[...]" of `text`.
+Result<std::string> bracketedV6(std::string_view text) {
+  const size_t close = text.find(']');
+  if (close == std::string_view::npos) {
+    return Error(ErrorKind::kInvalid, quoted(text) + ": missing ] after the IPv6 address");
+  }
+  std::string host(text.substr(1, close - 1));
+  in6_addr v6{};
+  if (::inet_pton(AF_INET6, host.c_str(), &v6) != 1) {
+    return Error(ErrorKind::kInvalid, quoted(text) + ": not a numeric IPv6 address in brackets");
+  }
+  return host;
+}
+
 std::string rangeText(int64_t lo, int64_t hi, bool duration) {
   if (duration) return formatDuration(lo) + ".." + formatDuration(hi);
   return std::to_string(lo) + ".." + std::to_string(hi);
@@ -74,24 +94,16 @@ std::string rangeText(int64_t lo, int64_t hi, bool duration) {
 
 }  // namespace
 
-std::string ListenAddress::toString() const {
-  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
-  return host + ":" + std::to_string(port);
-}
+std::string ListenAddress::toString() const { return joinHostPort(host, port); }
 
 Result<ListenAddress> parseListenAddress(std::string_view text) {
   ListenAddress out;
   std::string_view port_text;
   if (!text.empty() && text.front() == '[') {
-    const size_t close = text.find(']');
-    if (close == std::string_view::npos) {
-      return Error(ErrorKind::kInvalid, quoted(text) + ": missing ] after the IPv6 address");
-    }
-    out.host = std::string(text.substr(1, close - 1));
-    in6_addr v6{};
-    if (::inet_pton(AF_INET6, out.host.c_str(), &v6) != 1) {
-      return Error(ErrorKind::kInvalid, quoted(text) + ": not a numeric IPv6 address in brackets");
-    }
+    auto host = bracketedV6(text);
+    if (!host) return std::move(host).error();
+    out.host = std::move(*host);
+    const size_t close = out.host.size() + 1;
     if (close + 1 >= text.size() || text[close + 1] != ':') {
       return Error(ErrorKind::kInvalid, quoted(text) + ": missing :PORT");
     }
@@ -119,25 +131,16 @@ Result<ListenAddress> parseListenAddress(std::string_view text) {
   return out;
 }
 
-std::string ServerAddress::toString() const {
-  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
-  return host + ":" + std::to_string(port);
-}
+std::string ServerAddress::toString() const { return joinHostPort(host, port); }
 
 Result<ServerAddress> parseServerAddress(std::string_view text) {
   ServerAddress out;
   std::string_view rest;
   if (!text.empty() && text.front() == '[') {
-    const size_t close = text.find(']');
-    if (close == std::string_view::npos) {
-      return Error(ErrorKind::kInvalid, quoted(text) + ": missing ] after the IPv6 address");
-    }
-    out.host = std::string(text.substr(1, close - 1));
-    in6_addr v6{};
-    if (::inet_pton(AF_INET6, out.host.c_str(), &v6) != 1) {
-      return Error(ErrorKind::kInvalid, quoted(text) + ": not a numeric IPv6 address in brackets");
-    }
-    rest = text.substr(close + 1);
+    auto host = bracketedV6(text);
+    if (!host) return std::move(host).error();
+    out.host = std::move(*host);
+    rest = text.substr(out.host.size() + 2);
   } else {
     const size_t colon = text.find(':');
     out.host = std::string(text.substr(0, colon));

@@ -6,12 +6,16 @@
 #include "sys/daemon.h"
 
 #include <fcntl.h>
+#include <getopt.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+
+#include "build_info.h"
 
 namespace mtep::sys {
 
@@ -99,6 +103,58 @@ rlim_t raiseFileLimit(rlim_t wanted) {
   }
   ::getrlimit(RLIMIT_NOFILE, &lim);
   return lim.rlim_cur;
+}
+
+namespace {
+
+void usage(FILE* out, const char* name, bool allow_check) {
+  std::fprintf(out,
+               "usage: %s [-f]%s [-c FILE]\n"
+               "  -c FILE        configuration file (default %s)\n"
+               "  -f             run in the foreground, log to stderr too\n"
+               "%s"
+               "  -h, --help     this text\n"
+               "  -V, --version  print the version\n",
+               name, allow_check ? " [-t]" : "", kDefaultConfigPath,
+               allow_check ? "  -t             check the configuration and exit\n" : "");
+}
+
+}  // namespace
+
+int parseCommandLine(const char* name, bool allow_check, int argc, char** argv, CommandLine* out) {
+  static const option kLong[] = {{"help", no_argument, nullptr, 'h'},
+                                 {"version", no_argument, nullptr, 'V'},
+                                 {nullptr, 0, nullptr, 0}};
+  out->config_path = kDefaultConfigPath;
+  optind = 1;
+  int ch;
+  while ((ch = ::getopt_long(argc, argv, allow_check ? "c:fthV" : "c:fhV", kLong, nullptr)) != -1) {
+    switch (ch) {
+      case 'c':
+        out->config_path = optarg;
+        break;
+      case 'f':
+        out->foreground = true;
+        break;
+      case 't':
+        out->check_only = true;
+        break;
+      case 'h':
+        usage(stdout, name, allow_check);
+        return 0;
+      case 'V':
+        std::printf("%s %s\n", name, kVersion);
+        return 0;
+      default:
+        usage(stderr, name, allow_check);
+        return 2;
+    }
+  }
+  if (optind != argc) {
+    usage(stderr, name, allow_check);
+    return 2;
+  }
+  return -1;
 }
 
 }  // namespace mtep::sys

@@ -57,6 +57,19 @@ class PidFile {
   UniqueFd fd_;
 };
 
+// The command line every mtep daemon takes:
+//   NAME [-f] [-t] [-c FILE] | -h | --help | -V | --version
+// (-t only when allow_check). config_path defaults to the build's
+// /etc/mtep/mtep.conf.
+struct CommandLine {
+  std::string config_path;
+  bool foreground = false;  // -f: stay attached, log to stderr too
+  bool check_only = false;  // -t: check the configuration and exit
+};
+// Returns -1 to go on, else the exit status: 0 after --help or --version
+// (printed on stdout), 2 after a usage error (usage on stderr).
+int parseCommandLine(const char* name, bool allow_check, int argc, char** argv, CommandLine* out);
+
 // Raises RLIMIT_NOFILE so that at least `wanted` descriptors may be open:
 // the soft limit up to the hard one, and both when privileged. Returns the
 // soft limit in force afterwards.

@@ -39,6 +39,10 @@
 #   protocol steps as mtep-milter and inserts one header at end of message,
 #   and does nothing else. mtep-milter's cost above it is its own work.
 #
+#   MILTER_SOCKET=inet (default) has Postfix reach every milter over TCP on
+#   127.0.0.1, as contrib/postfix/main.cf.fragment does; MILTER_SOCKET=unix
+#   over unix-domain sockets in the temp directory.
+#
 #   VARIANTS (space separated, default all of: postfix null-milter
 #   mtep-cache mtep-nocache opendkim), KEEP=1 (leave the temp directory), BODY_LINES
 #   (default 60: about 4.5 KB of body) change what is run.
@@ -51,6 +55,7 @@ SESSIONS=${3:-10}
 ROUNDS=${4:-3}
 VARIANTS=${VARIANTS:-postfix null-milter mtep-cache mtep-nocache opendkim}
 BODY_LINES=${BODY_LINES:-60}
+MILTER_SOCKET=${MILTER_SOCKET:-inet}
 MTEPD=$BUILD/mtepd/mtepd
 CTL=$BUILD/mtepctl/mtepctl
 MILTER=$BUILD/milter/mtep-milter
@@ -60,6 +65,7 @@ for bin in "$MTEPD" "$CTL"; do [[ -x $bin ]] || die "missing $bin: build it firs
 for tool in postfix postconf smtp-source smtp-sink opendkim opendkim-genkey python3; do
   command -v "$tool" >/dev/null || die "missing $tool (apt-get install postfix opendkim opendkim-tools python3)"
 done
+[[ $MILTER_SOCKET == inet || $MILTER_SOCKET == unix ]] || die "MILTER_SOCKET is inet or unix"
 [[ $(id -u) == 0 ]] || die "run as root (Postfix and opendkim drop privileges themselves)"
 if [[ " $VARIANTS " == *" mtep-"* && ! -x $MILTER ]]; then
   echo "note: $MILTER not built: mtep-milter variants skipped" >&2
@@ -95,6 +101,25 @@ import socket
 socks = [socket.socket() for _ in range(9)]
 for s in socks: s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in socks))')
+
+# A milter's socket: where it listens (libmilter's form) and how Postfix
+# names it. NAME is a file name for unix sockets, PORT the TCP port.
+listenSpec() {  # name port
+  if [[ $MILTER_SOCKET == unix ]]; then echo "unix:$WORK/sockets/$1.sock"; else echo "inet:$2@127.0.0.1"; fi
+}
+postfixSpec() {  # name port
+  if [[ $MILTER_SOCKET == unix ]]; then echo "unix:$WORK/sockets/$1.sock"; else echo "inet:127.0.0.1:$2"; fi
+}
+waitMilter() {  # name port what
+  if [[ $MILTER_SOCKET == inet ]]; then waitPort "$2" "$3"; return; fi
+  for _ in $(seq 1 200); do
+    # Postfix's smtpd runs as "postfix": let it connect whatever mode the milter chose.
+    if [[ -S $WORK/sockets/$1.sock ]]; then chmod 666 "$WORK/sockets/$1.sock"; return 0; fi
+    sleep 0.05
+  done
+  die "$3 did not create $WORK/sockets/$1.sock"
+}
+mkdir -m 1777 "$WORK/sockets"   # opendkim creates its socket after dropping to its user
 
 waitPort() {  # port [what]
   for _ in $(seq 1 200); do
@@ -133,7 +158,7 @@ if [[ -x $MILTER ]]; then
 user = ""
 state_dir = "$WORK/milter-$kind"
 [milter]
-socket = "inet:$port@127.0.0.1"
+socket = "$(listenSpec "mtep-$kind" "$port")"
 authserv_id = "mx.beta.test"
 internal_networks = []
 cache_ttl = $ttl
@@ -145,7 +170,7 @@ EOF
     "$MILTER" -f -c "$WORK/milter-$kind/mtep.conf" 2>"$WORK/milter-$kind.log" &
     PIDS+=($!)
     printf -v "MILTER_PID_$kind" '%s' "$!"
-    waitPort "$port" "mtep-milter ($kind)"
+    waitMilter "mtep-$kind" "$port" "mtep-milter ($kind)"
   done
 fi
 
@@ -193,16 +218,16 @@ int main(int argc, char **argv) {
   d.xxfi_close = cont;
   d.xxfi_negotiate = negotiate;
   if (argc != 2 || smfi_setconn(argv[1]) != MI_SUCCESS || smfi_register(d) != MI_SUCCESS) {
-    fprintf(stderr, "usage: null-milter inet:PORT@127.0.0.1\n");
+    fprintf(stderr, "usage: null-milter SOCKET\n");
     return 1;
   }
   return smfi_main() == MI_SUCCESS ? 0 : 1;
 }
 EOF
   if cc -O2 -Wall -o "$WORK/null-milter" "$WORK/null-milter.c" -lmilter -lpthread 2>"$WORK/null-milter.cc.log"; then
-    "$WORK/null-milter" "inet:$P_NULL@127.0.0.1" 2>"$WORK/null-milter.log" &
+    "$WORK/null-milter" "$(listenSpec null "$P_NULL")" 2>"$WORK/null-milter.log" &
     PIDS+=($!); NULL_PID=$!
-    waitPort "$P_NULL" null-milter
+    waitMilter null "$P_NULL" null-milter
   else
     echo "note: cannot compile the null milter (cc, libmilter-dev?): null-milter skipped" >&2
     VARIANTS=$(tr ' ' '\n' <<<"$VARIANTS" | grep -v '^null-milter$' | tr '\n' ' ')
@@ -240,7 +265,7 @@ chown opendkim "$WORK/dkim/bench.private"; chmod 600 "$WORK/dkim/bench.private"
 echo 127.0.0.254 >"$WORK/dkim/internal.hosts"   # so that 127.0.0.1 is not "internal" (signed, not verified)
 cat >"$WORK/dkim/opendkim.conf" <<EOF
 Mode                v
-Socket              inet:$P_DKIM@127.0.0.1
+Socket              $(listenSpec opendkim "$P_DKIM" | sed 's/^unix:/local:/')
 PidFile             $WORK/dkim/opendkim.pid
 UserID              opendkim
 Syslog              no
@@ -250,7 +275,7 @@ InternalHosts       $WORK/dkim/internal.hosts
 EOF
 opendkim -f -x "$WORK/dkim/opendkim.conf" 2>"$WORK/opendkim.log" &
 PIDS+=($!); DKIM_PID=$!
-waitPort "$P_DKIM" opendkim
+waitMilter opendkim "$P_DKIM" opendkim
 
 # --- smtp-sink: the next hop --------------------------------------------------
 smtp-sink -u nobody "127.0.0.1:$P_SINK" 256 >/dev/null 2>"$WORK/sink.log" &
@@ -353,10 +378,10 @@ PY
 milterFor() {
   case $1 in
     postfix) echo "" ;;
-    null-milter) echo "inet:127.0.0.1:$P_NULL" ;;
-    mtep-cache) echo "inet:127.0.0.1:$P_MCACHE" ;;
-    mtep-nocache) echo "inet:127.0.0.1:$P_MNOCACHE" ;;
-    opendkim) echo "inet:127.0.0.1:$P_DKIM" ;;
+    null-milter) postfixSpec null "$P_NULL" ;;
+    mtep-cache) postfixSpec mtep-cache "$P_MCACHE" ;;
+    mtep-nocache) postfixSpec mtep-nocache "$P_MNOCACHE" ;;
+    opendkim) postfixSpec opendkim "$P_DKIM" ;;
   esac
 }
 filterLog() {
@@ -510,7 +535,7 @@ declare -A NAME=(
 )
 BASE=$(median <<<"${RATES[postfix]:-}")
 echo
-echo "Postfix $(postconf -d -h mail_version), $(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $N messages x $ROUNDS rounds, $SESSIONS sessions, message $(stat -c %s "$WORK/message.signed") bytes"
+echo "Postfix $(postconf -d -h mail_version), $(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $N messages x $ROUNDS rounds, $SESSIONS sessions, message $(stat -c %s "$WORK/message.signed") bytes, milters over $MILTER_SOCKET sockets"
 echo "load average before: $LOAD_BEFORE; after: $LOAD_AFTER"
 echo
 echo "| variant | msgs/s (median) | % of Postfix alone | runs, msgs/s | accepted by smtpd, msgs/s | filter CPU µs/msg | mtepd CPU µs/msg | MTEP queries per run | verified per run | machine busy | checks |"
