@@ -187,24 +187,10 @@ int runDaemon(const Options& opts) {
   log::notice("starting mtep-milter %s on %s, authserv_id %s", kVersion, socket_spec.c_str(),
               authserv_id.c_str());
 
-  std::optional<sys::Daemonizer> daemon;
-  if (!opts.foreground) {
-    auto d = sys::Daemonizer::start();  // the parent exits inside
-    if (!d) return fail(d.error().message());
-    daemon.emplace(std::move(*d));
-  }
-  std::optional<sys::PidFile> pid_file;
-  if (!cfg->milter.pid_file.empty()) {
-    auto p = sys::PidFile::create(cfg->milter.pid_file);
-    if (!p) return fail(p.error().message());
-    pid_file.emplace(std::move(*p));
-  }
-
-  if (::geteuid() == 0 && cfg->global.user.empty()) {
-    log::warning("running as root: [global] user is empty");
-  }
-  Status dropped = sys::dropPrivileges(cfg->global.user);
-  if (!dropped) return fail(dropped.error().message());
+  auto background =
+      sys::detachAndDropPrivileges(opts.foreground, cfg->milter.pid_file, cfg->global.user);
+  if (!background) return fail(background.error().message());
+  std::optional<sys::Daemonizer>& daemon = background->daemon;
 
   if (daemon) {
     daemon->ready();
@@ -223,7 +209,7 @@ int runDaemon(const Options& opts) {
     // Their threads still use what this stack owns: leave without
     // destroying anything.
     log::warning("stopping while %d callback(s) still run", running);
-    pid_file.reset();
+    background->pid_file.reset();
     log::notice("mtep-milter stopped");
     std::_Exit(rc == MI_SUCCESS ? 0 : 1);
   }

@@ -88,24 +88,10 @@ int runDaemon(const Options& opts) {
   Status prepared = sys::prepareStateDir(cfg->global.state_dir, cfg->global.user);
   if (!prepared) return fail(prepared.error().message());
 
-  std::optional<sys::Daemonizer> daemon;
-  if (!opts.foreground) {
-    auto d = sys::Daemonizer::start();  // the parent exits inside
-    if (!d) return fail(d.error().message());
-    daemon.emplace(std::move(*d));
-  }
-  std::optional<sys::PidFile> pid_file;
-  if (!cfg->mtepd.pid_file.empty()) {
-    auto p = sys::PidFile::create(cfg->mtepd.pid_file);
-    if (!p) return fail(p.error().message());
-    pid_file.emplace(std::move(*p));
-  }
-
-  if (::geteuid() == 0 && cfg->global.user.empty()) {
-    log::warning("running as root: [global] user is empty");
-  }
-  Status dropped = sys::dropPrivileges(cfg->global.user);
-  if (!dropped) return fail(dropped.error().message());
+  auto background =
+      sys::detachAndDropPrivileges(opts.foreground, cfg->mtepd.pid_file, cfg->global.user);
+  if (!background) return fail(background.error().message());
+  std::optional<sys::Daemonizer>& daemon = background->daemon;
 
   Status opened = (*server)->open();
   if (!opened) return fail(opened.error().message());

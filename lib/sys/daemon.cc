@@ -16,6 +16,8 @@
 #include <cstring>
 
 #include "build_info.h"
+#include "sys/privileges.h"
+#include "util/log.h"
 
 namespace mtep::sys {
 
@@ -155,6 +157,25 @@ int parseCommandLine(const char* name, bool allow_check, int argc, char** argv, 
     return 2;
   }
   return -1;
+}
+
+Result<Background> detachAndDropPrivileges(bool foreground, const std::string& pid_file,
+                                           const std::string& user) {
+  Background out;
+  if (!foreground) {
+    auto d = Daemonizer::start();  // the parent exits inside
+    if (!d) return std::move(d).error();
+    out.daemon.emplace(std::move(*d));
+  }
+  if (!pid_file.empty()) {
+    auto p = PidFile::create(pid_file);
+    if (!p) return std::move(p).error();
+    out.pid_file.emplace(std::move(*p));
+  }
+  if (::geteuid() == 0 && user.empty()) log::warning("running as root: [global] user is empty");
+  Status dropped = dropPrivileges(user);
+  if (!dropped) return std::move(dropped).error();
+  return out;
 }
 
 }  // namespace mtep::sys

@@ -24,6 +24,7 @@
 
 #include <sys/resource.h>
 
+#include <optional>
 #include <string>
 
 #include "util/result.h"
@@ -56,6 +57,18 @@ class PidFile {
   std::string path_;
   UniqueFd fd_;
 };
+
+// The start-up steps every daemon takes after binding its sockets: detach
+// (unless foreground), write the pid file (unless the path is empty), then
+// drop privileges to `user` (warning when root stays root). The caller
+// calls daemon->ready() once it can serve; pid_file lives as long as the
+// returned value.
+struct Background {
+  std::optional<Daemonizer> daemon;  // empty in the foreground
+  std::optional<PidFile> pid_file;
+};
+Result<Background> detachAndDropPrivileges(bool foreground, const std::string& pid_file,
+                                           const std::string& user);
 
 // The command line every mtep daemon takes:
 //   NAME [-f] [-t] [-c FILE] | -h | --help | -V | --version

@@ -10,7 +10,6 @@
 #include "verify/remote_verifier.h"
 
 namespace mtep::verify {
-namespace {
 
 std::string normalizeDomain(std::string_view domain) {
   if (!domain.empty() && domain.back() == '.') domain.remove_suffix(1);
@@ -20,6 +19,8 @@ std::string normalizeDomain(std::string_view domain) {
   }
   return out;
 }
+
+namespace {
 
 // "[192.0.2.1]" -> "192.0.2.1", "[ipv6:2001:db8::1]" -> "2001:db8::1";
 // empty when `domain` is not an address literal.

@@ -55,15 +55,6 @@ VerifyKind kindOf(const proto::Response& r) {
   return VerifyKind::kUnsure;
 }
 
-std::string lowerDomain(std::string_view domain) {
-  if (!domain.empty() && domain.back() == '.') domain.remove_suffix(1);
-  std::string out(domain);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
-  }
-  return out;
-}
-
 // Length-prefixed parts, so no choice of token or sender can collide with another.
 std::string cacheKey(const std::string& domain, const std::string& token,
                      const std::string& sender) {
@@ -97,7 +88,7 @@ VerifyOutcome RemoteVerifier::verify(const VerifyQuery& query) {
     return out;
   }
   const config::MilterConfig& m = cfg->milter;
-  const std::string domain = lowerDomain(query.sender_domain);
+  const std::string domain = normalizeDomain(query.sender_domain);
   const std::string key = cacheKey(domain, query.token, query.sender);
   if (cache_.get(key, &out)) {
     log::debug("%s: mtep domain=%s server=%s result=%s cached detail=%s", qid, domain.c_str(),

@@ -69,6 +69,9 @@ using milter::VerifyQuery;
 // kInvalid (empty domain), kNotFound (no MTEP server: overlay name without
 // a static entry, SRV ".", NXDOMAIN, null MX), kTemporary (DNS trouble or
 // deadline passed). Never an empty list.
+// ASCII lower case, one trailing dot removed: the form domains are compared in.
+std::string normalizeDomain(std::string_view domain);
+
 struct Candidate {
   std::string host;
   uint16_t port = 6211;
