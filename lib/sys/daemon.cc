@@ -7,6 +7,9 @@
 
 #include <fcntl.h>
 #include <getopt.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -105,6 +108,22 @@ rlim_t raiseFileLimit(rlim_t wanted) {
   }
   ::getrlimit(RLIMIT_NOFILE, &lim);
   return lim.rlim_cur;
+}
+
+int disableNagleOnTcpListeners() {
+  int changed = 0;
+  for (int fd = 0; fd < 1024; ++fd) {
+    int value = 0;
+    socklen_t len = sizeof value;
+    if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &value, &len) != 0 || value == 0) continue;
+    len = sizeof value;
+    if (::getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &value, &len) != 0 || value != IPPROTO_TCP) {
+      continue;
+    }
+    const int on = 1;
+    if (::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) == 0) ++changed;
+  }
+  return changed;
 }
 
 namespace {

@@ -7,6 +7,7 @@
 //   d->ready();                      // parent exits 0; stdio now /dev/null
 //   auto pid = PidFile::create("/run/mtepd.pid");  // removed by its destructor
 //   rlim_t n = raiseFileLimit(4096 + 64);
+//   disableNagleOnTcpListeners();    // after a library bound its listener
 // DESCRIPTION
 //   Daemonizer::start() forks once; the child calls setsid() and carries on
 //   with start-up while the parent waits on a pipe. If the child fails
@@ -87,5 +88,12 @@ int parseCommandLine(const char* name, bool allow_check, int argc, char** argv, 
 // the soft limit up to the hard one, and both when privileged. Returns the
 // soft limit in force afterwards.
 rlim_t raiseFileLimit(rlim_t wanted);
+
+// Sets TCP_NODELAY on every listening TCP socket among this process's
+// descriptors (0..1023); Linux hands it down to each accepted connection.
+// For a library that opens its listener itself and does not expose it
+// (libmilter): call it right after the library binds, before any other
+// listener exists. Returns how many sockets were changed.
+int disableNagleOnTcpListeners();
 
 }  // namespace mtep::sys

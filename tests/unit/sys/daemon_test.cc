@@ -1,13 +1,19 @@
-// PidFile and raiseFileLimit (lib/sys/daemon.h). Daemonizer forks and
+// PidFile, raiseFileLimit and disableNagleOnTcpListeners (lib/sys/daemon.h). Daemonizer forks and
 // exits the parent: it is exercised through the real daemons
 // (tests/integration/mtepd_lifecycle_test.cc, tests/milter/).
 #include "sys/daemon.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -102,6 +108,52 @@ TEST(RaiseFileLimit, RaisesTheSoftLimitUpToTheHardOne) {
   ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &now), 0);
   EXPECT_EQ(now.rlim_cur, lim.rlim_max);
   ::setrlimit(RLIMIT_NOFILE, &lim);
+}
+
+int noDelayOf(int fd) {
+  int value = -1;
+  socklen_t len = sizeof value;
+  if (::getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &value, &len) != 0) return -1;
+  return value;
+}
+
+TEST(DisableNagleOnTcpListeners, AcceptedConnectionsInheritNoDelayOthersUntouched) {
+  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(listener, 4), 0);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  // A TCP socket that is not listening, and a unix listener: left alone.
+  const int idle = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(idle, 0);
+  const int unix_listener = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  ASSERT_GE(unix_listener, 0);
+  TempDir dir;
+  sockaddr_un un{};
+  un.sun_family = AF_UNIX;
+  const std::string path = dir.path() + "/s";
+  ASSERT_LT(path.size(), sizeof un.sun_path);
+  std::memcpy(un.sun_path, path.c_str(), path.size() + 1);
+  ASSERT_EQ(::bind(unix_listener, reinterpret_cast<sockaddr*>(&un), sizeof un), 0);
+  ASSERT_EQ(::listen(unix_listener, 1), 0);
+
+  ASSERT_EQ(noDelayOf(listener), 0);
+  EXPECT_GE(disableNagleOnTcpListeners(), 1);
+  EXPECT_EQ(noDelayOf(listener), 1);
+  EXPECT_EQ(noDelayOf(idle), 0);
+
+  const int client = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(client, 0);
+  ASSERT_EQ(::connect(client, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const int accepted = ::accept(listener, nullptr, nullptr);
+  ASSERT_GE(accepted, 0);
+  EXPECT_EQ(noDelayOf(accepted), 1);  // what libmilter's connections get
+  EXPECT_EQ(noDelayOf(client), 0);
+  for (int fd : {accepted, client, unix_listener, idle, listener}) ::close(fd);
 }
 
 }  // namespace
