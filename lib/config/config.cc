@@ -55,12 +55,15 @@ class Loader {
                    const toml::node** ttl_node);
   void collectDomains(const toml::table& table, std::vector<DomainEntry>& out);
   void checkTtls(const Config& cfg, const toml::node* max_ttl_node);
+  // argon2id_min_memory <= argon2id_memory <= argon2id_max_memory.
+  void checkPow(const Config& cfg);
   void unknownKey(std::string_view section, std::string_view label, const toml::key& key);
 
   std::string source_;
   std::vector<Diagnostic> errors_;
   const toml::node* defaults_ttl_ = nullptr;
   std::vector<std::pair<std::string, const toml::node*>> domain_ttls_;  // label, node
+  const toml::table* pow_node_ = nullptr;                               // [pow], if present
 };
 
 std::string sectionLabel(std::string_view name) { return "[" + std::string(name) + "]"; }
@@ -181,6 +184,21 @@ void Loader::checkTtls(const Config& cfg, const toml::node* max_ttl_node) {
   }
 }
 
+void Loader::checkPow(const Config& cfg) {
+  const PowConfig& p = cfg.pow;
+  if (p.argon2id_min_memory <= p.argon2id_memory && p.argon2id_memory <= p.argon2id_max_memory) {
+    return;
+  }
+  if (pow_node_ == nullptr) return;  // the defaults are consistent
+  const toml::node* at = pow_node_->get("argon2id_memory");
+  if (at == nullptr) at = pow_node_;
+  const std::string what = "must lie within argon2id_min_memory " +
+                           std::to_string(p.argon2id_min_memory) + " .. argon2id_max_memory " +
+                           std::to_string(p.argon2id_max_memory) + " (KiB), is " +
+                           std::to_string(p.argon2id_memory);
+  error(at->source(), "[pow]", "argon2id_memory", what);
+}
+
 void Loader::run(const toml::table& root, Config& cfg) {
   const toml::node* max_ttl_node = nullptr;
   const toml::table* defaults = nullptr;
@@ -196,7 +214,7 @@ void Loader::run(const toml::table& root, Config& cfg) {
     if (!known) {
       error(key.source(), sectionLabel(printable(name)), "",
             "unknown section (known: [global], [log], [mtepd], [tokens], [store], [milter], "
-            "[domain_defaults], [domain.\"NAME\"])");
+            "[policyd], [pow], [domain_defaults], [domain.\"NAME\"])");
       continue;
     }
     const toml::table& body = *value.as_table();
@@ -207,6 +225,7 @@ void Loader::run(const toml::table& root, Config& cfg) {
     } else {
       applyPlain(name, body, cfg);
       if (name == "tokens") max_ttl_node = body.get("max_ttl");
+      if (name == "pow") pow_node_ = &body;
     }
   }
   if (defaults != nullptr) {
@@ -230,6 +249,7 @@ void Loader::run(const toml::table& root, Config& cfg) {
     }
   }
   checkTtls(cfg, max_ttl_node);
+  checkPow(cfg);
 }
 
 std::string joinPath(const std::string& dir, std::string_view file) {
@@ -242,6 +262,7 @@ void resolveDefaults(Config& cfg) {
     cfg.tokens.key_file = joinPath(cfg.global.state_dir, "token.keys");
   if (cfg.store.path.empty()) cfg.store.path = joinPath(cfg.global.state_dir, "mtep.db");
   if (cfg.mtepd.listen.empty()) cfg.mtepd.listen.push_back(ListenAddress{"127.0.0.1", 6211});
+  if (cfg.policyd.listen.empty()) cfg.policyd.listen.push_back(ListenAddress{"127.0.0.1", 10046});
 }
 
 // Exact key, then the nearest ".parent" key; null when neither exists.
@@ -266,6 +287,43 @@ const char* unavailableName(Unavailable u) noexcept {
     case Unavailable::kReject: return "reject";
   }
   return "?";
+}
+
+const char* mintStampsName(MintStamps m) noexcept {
+  switch (m) {
+    case MintStamps::kNone: return "none";
+    case MintStamps::kHashcash: return "hashcash";
+    case MintStamps::kArgon2id: return "argon2id";
+  }
+  return "?";
+}
+
+std::string RateLimit::toString() const {
+  if (!enabled()) return "";
+  return std::to_string(count) + "/" + formatDuration(window);
+}
+
+Result<RateLimit> parseRateLimit(std::string_view text) {
+  RateLimit limit;
+  if (text.empty()) return limit;
+  const size_t slash = text.find('/');
+  const std::string_view count = text.substr(0, slash);
+  if (slash == std::string_view::npos || count.empty() || count.size() > 7) {
+    return Error(ErrorKind::kInvalid, "expected COUNT/DURATION, such as \"100/1h\"");
+  }
+  uint32_t n = 0;
+  for (char ch : count) {
+    if (ch < '0' || ch > '9') return Error(ErrorKind::kInvalid, "COUNT must be decimal digits");
+    n = n * 10 + static_cast<uint32_t>(ch - '0');
+  }
+  auto window = parseDuration(text.substr(slash + 1));
+  if (!window) return window.error();
+  if (n == 0 || *window <= 0 || *window > 7 * 86400) {
+    return Error(ErrorKind::kInvalid, "COUNT must be 1..9999999 and DURATION 1s..7d");
+  }
+  limit.count = n;
+  limit.window = *window;
+  return limit;
 }
 
 bool DomainPolicy::requiresMtepFrom(std::string_view sender_domain) const {

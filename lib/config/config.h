@@ -6,7 +6,8 @@
 //   if (!cfg) { fprintf(stderr, "%s\n", cfg.error().message().c_str()); exit(1); }
 //   const DomainPolicy& p = (*cfg)->policyFor("example.org");
 // DESCRIPTION
-//   Sections: [global], [log], [mtepd], [tokens], [store], [milter], [domain_defaults]
+//   Sections: [global], [log], [mtepd], [tokens], [store], [milter], [policyd],
+//   [pow], [domain_defaults]
 //   and any number of [domain."example.org"] (exact domain) or
 //   [domain.".example.org"] (every subdomain). A domain section holds the
 //   same keys as [domain_defaults]; keys it leaves out take the
@@ -58,6 +59,21 @@ enum class Unavailable {
 };
 const char* unavailableName(Unavailable u) noexcept;  // "tempfail", "accept", "reject"
 
+// Which stamps outbound mail gets (mint_stamps).
+enum class MintStamps { kNone, kHashcash, kArgon2id };
+const char* mintStampsName(MintStamps m) noexcept;  // "none", "hashcash", "argon2id"
+
+// "COUNT/DURATION": at most COUNT requests in any window of DURATION
+// seconds. count 0 = no limit (written "" in the file).
+struct RateLimit {
+  uint32_t count = 0;
+  int64_t window = 0;  // seconds
+  bool enabled() const { return count > 0; }
+  std::string toString() const;  // "100/1h", "" when disabled
+  bool operator==(const RateLimit&) const = default;
+};
+Result<RateLimit> parseRateLimit(std::string_view text);
+
 // Per-domain policy ([domain_defaults], [domain."..."]). The same keys
 // serve a domain as a sender domain (issue_tokens, token_ttl: our users
 // sending out) and as a recipient domain (require_mtep...: mail coming in).
@@ -69,6 +85,24 @@ struct DomainPolicy {
   // (exactly), "*.onion" (any name below onion). Lower case.
   std::vector<std::string> require_mtep_from = {"*"};
   Unavailable mtep_unavailable = Unavailable::kTempfail;
+
+  // Proof of work (lib/pow), as a recipient domain: every recipient in the
+  // domain needs its own valid, unspent stamp (X-Hashcash: v1, or
+  // MTEP-Stamp: argon2id) of at least these bits, raised over time by
+  // [pow]'s schedule.
+  bool require_stamp = false;
+  int64_t stamp_bits = 20;           // hashcash v1 (SHA-1) bits
+  int64_t argon2id_stamp_bits = 4;   // Argon2id stamp bits (each try costs [pow] argon2id_memory)
+  // As a sender domain: outbound mail gets one stamp per recipient.
+  MintStamps mint_stamps = MintStamps::kNone;
+  int64_t mint_stamp_bits = 0;       // 0 = what this domain would itself require today
+
+  // mtep-policyd's gates, as a recipient domain.
+  bool require_mtep_capable = false;  // the sender domain must have an MTEP server (static or SRV)
+  bool refuse_mixed_onion = false;    // one message: .onion recipients only, or none (SMTorP)
+  RateLimit rate_limit_client;        // per client address; count 0 = no limit
+  RateLimit rate_limit_sender;        // per envelope sender; count 0 = no limit
+
   // True when require_mtep is set and `sender_domain` matches require_mtep_from
   // (ASCII case-insensitive, one trailing dot ignored).
   bool requiresMtepFrom(std::string_view sender_domain) const;
@@ -103,6 +137,39 @@ struct MilterConfig {
   const ServerAddress* serverFor(std::string_view domain) const;
   bool isInternal(const net::IpAddress& ip) const;
   bool operator==(const MilterConfig&) const = default;
+};
+
+// mtep-policyd: the Postfix SMTP access policy server.
+struct PolicydConfig {
+  std::vector<ListenAddress> listen;        // default 127.0.0.1:10046
+  uint32_t max_connections = 1024;
+  uint32_t max_request_size = 65536;        // bytes, one request up to its blank line
+  uint32_t max_requests_per_connection = 1000000;
+  int64_t idle_timeout = 600;               // seconds for a whole request; > Postfix's 300s max_idle
+  int64_t instance_ttl = 600;               // seconds per-message state (instance) is kept
+  uint32_t lookup_threads = 4;              // threads for DNS and MTEP lookups
+  int64_t lookup_timeout = 5;               // seconds, one lookup (DNS included)
+  int64_t lookup_cache_ttl = 300;           // seconds a lookup result is reused
+  std::string pid_file;                     // "" = none
+  bool operator==(const PolicydConfig&) const = default;
+};
+
+// Proof of work: validity window, the difficulty schedule, Argon2id bounds.
+struct PowConfig {
+  int64_t validity = 28 * 86400;   // a stamp's date may be this old (hashcash's default)
+  int64_t grace = 2 * 86400;       // clock skew allowed either way
+  int64_t schedule_start = 1793491200;  // 2026-11-01 UTC: the schedule counts from here ("YYYY-MM-DD")
+  int64_t hashcash_raise_every = 365 * 86400;  // +1 bit this often (SHA-1: deprecated); 0 = never
+  int64_t argon2id_raise_every = 0;            // +1 bit this often (preferred); 0 = never
+  uint32_t argon2id_memory = 4096;      // KiB, what we mint with
+  uint32_t argon2id_min_memory = 1024;  // KiB, less is not memory-hard: refused
+  uint32_t argon2id_max_memory = 65536; // KiB, more is refused before hashing
+  uint32_t argon2id_max_time = 4;       // passes, more refused before hashing
+  uint32_t argon2id_max_lanes = 4;      // lanes, more refused before hashing
+  uint32_t max_stamps = 200;            // stamps read per message
+  uint32_t mint_threads = 0;            // 0 = every core
+  int64_t mint_budget = 30;             // seconds one mint may take before giving up
+  bool operator==(const PowConfig&) const = default;
 };
 
 struct GlobalConfig {
@@ -148,6 +215,8 @@ struct Config {
   TokensConfig tokens;
   StoreConfig store;
   MilterConfig milter;
+  PolicydConfig policyd;
+  PowConfig pow;
   DomainPolicy domain_defaults;
   std::map<std::string, DomainPolicy, std::less<>> domains;  // lower-case keys
 
@@ -166,7 +235,7 @@ using ConfigPtr = std::shared_ptr<const Config>;
 // loadFile refuses files over 1 MiB. Neither throws on bad input.
 // After loading, empty tokens.key_file, store.path and mtepd.listen hold
 // their resolved defaults (<state_dir>/token.keys, <state_dir>/mtep.db,
-// 127.0.0.1:6211), so callers never see them empty. milter.internal_networks
+// 127.0.0.1:6211; policyd.listen 127.0.0.1:10046), so callers never see them empty. milter.internal_networks
 // starts as 127.0.0.0/8 and ::1/128; "internal_networks = []" means none.
 Result<ConfigPtr> loadFile(const std::string& path);
 Result<ConfigPtr> loadString(std::string_view text, const std::string& source_name);

@@ -1,4 +1,5 @@
 // The key table: every configuration key, declared once.
+#include <cstdio>
 #include <utility>
 
 #include "config/key_table.h"
@@ -53,6 +54,17 @@ KeyDef countKey(std::string_view section, std::string_view key, std::string_view
     if (Check p = readInteger(n, lo, hi, &v)) return p;
     field(c) = static_cast<uint32_t>(v);
     return std::nullopt;
+  };
+  return makeDef(
+      KeyInfo{section, key, "integer", def, doc, std::to_string(lo) + ".." + std::to_string(hi)},
+      std::move(fn));
+}
+
+template <typename Target>
+KeyDef integerKey(std::string_view section, std::string_view key, std::string_view def,
+                  std::string_view doc, int64_t lo, int64_t hi, FieldRef<Target, int64_t> field) {
+  std::function<Check(const toml::node&, Target&)> fn = [=](const toml::node& n, Target& t) {
+    return readInteger(n, lo, hi, &field(t));
   };
   return makeDef(
       KeyInfo{section, key, "integer", def, doc, std::to_string(lo) + ".." + std::to_string(hi)},
@@ -136,6 +148,48 @@ Check applyUnavailable(const toml::node& n, DomainPolicy& p) {
     }
   }
   return Problem{quoted(text) + " is not one of tempfail, accept, reject"};
+}
+
+Check applyMintStamps(const toml::node& n, DomainPolicy& p) {
+  std::string text;
+  if (Check c = readString(n, &text)) return c;
+  for (MintStamps m : {MintStamps::kNone, MintStamps::kHashcash, MintStamps::kArgon2id}) {
+    if (text == mintStampsName(m)) {
+      p.mint_stamps = m;
+      return std::nullopt;
+    }
+  }
+  return Problem{quoted(text) + " is not one of none, hashcash, argon2id"};
+}
+
+Check readRateLimit(const toml::node& n, RateLimit* out) {
+  std::string text;
+  if (Check c = readString(n, &text)) return c;
+  auto limit = parseRateLimit(text);
+  if (!limit) return Problem{quoted(text) + ": " + limit.error().message()};
+  *out = *limit;
+  return std::nullopt;
+}
+
+// "YYYY-MM-DD" (UTC midnight), 2000-01-01 .. 2199-12-31.
+Check applyScheduleStart(const toml::node& n, Config& c) {
+  std::string text;
+  if (Check p = readString(n, &text)) return p;
+  int y = 0, m = 0, d = 0;
+  char tail = 0;
+  if (text.size() != 10 || std::sscanf(text.c_str(), "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 ||
+      text[4] != '-' || text[7] != '-' || y < 2000 || y > 2199 || m < 1 || m > 12 || d < 1 ||
+      d > 31) {
+    return Problem{quoted(text) + " is not a date YYYY-MM-DD (2000..2199)"};
+  }
+  // Days from the civil date (Howard Hinnant's algorithm), UTC.
+  const int yy = y - (m <= 2 ? 1 : 0);
+  const int era = yy / 400;
+  const int yoe = yy - era * 400;
+  const int doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  c.pow.schedule_start = (static_cast<int64_t>(era) * 146097 + doe - 719468) * 86400;
+  return std::nullopt;
 }
 
 Check applyAuthservId(const toml::node& n, Config& c) {
@@ -271,6 +325,105 @@ std::vector<KeyDef> buildDefs() {
   d.push_back(pathKey("milter", "pid_file", "\"\"",
                       "File to write the process id of mtep-milter to. Empty: none.", true,
                       [](Config& c) -> std::string& { return c.milter.pid_file; }));
+  // [policyd]
+  d.push_back(makeDef(
+      KeyInfo{"policyd", "listen", "list of ADDR:PORT", "[\"127.0.0.1:10046\"]",
+              "Addresses and ports on which mtep-policyd answers Postfix's policy protocol "
+              "(check_policy_service inet:127.0.0.1:10046) and Exim's ${readsocket}.",
+              "numeric IPv4 or [IPv6] address, port 1..65535; at least one"},
+      ConfigFn([](const toml::node& n, Config& c) { return readListen(n, &c.policyd.listen); })));
+  d.push_back(countKey("policyd", "max_connections", "1024",
+                       "Most policy connections open at once; more are closed at once "
+                       "(Postfix then applies its default_action).",
+                       1, 1000000, [](Config& c) -> uint32_t& { return c.policyd.max_connections; }));
+  d.push_back(countKey("policyd", "max_request_size", "65536",
+                       "Largest request in bytes, up to and including its blank line; a larger "
+                       "one is logged and the connection closed without a reply.",
+                       1024, 16777216,
+                       [](Config& c) -> uint32_t& { return c.policyd.max_request_size; }));
+  d.push_back(countKey("policyd", "max_requests_per_connection", "1000000",
+                       "Requests answered on one connection before it is closed.", 1, 100000000,
+                       [](Config& c) -> uint32_t& {
+                         return c.policyd.max_requests_per_connection;
+                       }));
+  d.push_back(durationKey<Config>(
+      "policyd", "idle_timeout", "\"600s\"",
+      "Time a client has to send a whole request; an idle connection is closed after it. "
+      "Keep it above Postfix's smtpd_policy_service_max_idle (300s).",
+      1, kDay, [](Config& c) -> int64_t& { return c.policyd.idle_timeout; }));
+  d.push_back(durationKey<Config>(
+      "policyd", "instance_ttl", "\"10m\"",
+      "How long what is known about one message (its instance attribute: recipients seen, "
+      "header prepended) is kept.",
+      kMinute, kDay, [](Config& c) -> int64_t& { return c.policyd.instance_ttl; }));
+  d.push_back(countKey("policyd", "lookup_threads", "4",
+                       "Threads that look up senders' MTEP servers (DNS, MTEP) so that the "
+                       "event loop never waits.",
+                       1, 64, [](Config& c) -> uint32_t& { return c.policyd.lookup_threads; }));
+  d.push_back(durationKey<Config>(
+      "policyd", "lookup_timeout", "\"5s\"",
+      "Longest time one lookup may take, DNS included; past it the answer is a tempfail.", 1,
+      kMinute, [](Config& c) -> int64_t& { return c.policyd.lookup_timeout; }));
+  d.push_back(durationKey<Config>(
+      "policyd", "lookup_cache_ttl", "\"5m\"",
+      "How long a lookup's yes or no is reused. Temporary failures are never reused.", 0, kDay,
+      [](Config& c) -> int64_t& { return c.policyd.lookup_cache_ttl; }));
+  d.push_back(pathKey("policyd", "pid_file", "\"\"",
+                      "File to write the process id of mtep-policyd to. Empty: none.", true,
+                      [](Config& c) -> std::string& { return c.policyd.pid_file; }));
+  // [pow]
+  d.push_back(durationKey<Config>(
+      "pow", "validity", "\"28d\"",
+      "How old a stamp's date may be (hashcash's default); older stamps are expired. Spent "
+      "stamps are remembered until validity + grace past their date.",
+      kHour, 366 * kDay, [](Config& c) -> int64_t& { return c.pow.validity; }));
+  d.push_back(durationKey<Config>(
+      "pow", "grace", "\"2d\"",
+      "Clock difference allowed: a stamp dated up to this far in the future, or this much "
+      "past validity, still counts.",
+      0, 30 * kDay, [](Config& c) -> int64_t& { return c.pow.grace; }));
+  d.push_back(makeDef(KeyInfo{"pow", "schedule_start", "string", "\"2026-11-01\"",
+                              "The date the difficulty schedule counts from (UTC). From then "
+                              "on each algorithm's required bits rise by one every "
+                              "<algorithm>_raise_every.",
+                              "YYYY-MM-DD, 2000..2199"},
+                      ConfigFn(applyScheduleStart)));
+  d.push_back(durationKey<Config>(
+      "pow", "hashcash_raise_every", "\"365d\"",
+      "Hashcash v1 (SHA-1) is deprecated: its required bits rise by one this often. 0: never.",
+      0, 3660 * kDay, [](Config& c) -> int64_t& { return c.pow.hashcash_raise_every; }));
+  d.push_back(durationKey<Config>(
+      "pow", "argon2id_raise_every", "\"0s\"",
+      "Argon2id stamps are preferred: their required bits rise by one this often. 0: never.", 0,
+      3660 * kDay, [](Config& c) -> int64_t& { return c.pow.argon2id_raise_every; }));
+  d.push_back(countKey("pow", "argon2id_memory", "4096",
+                       "Memory in KiB of the Argon2id stamps minted here.", 8, 4194304,
+                       [](Config& c) -> uint32_t& { return c.pow.argon2id_memory; }));
+  d.push_back(countKey("pow", "argon2id_min_memory", "1024",
+                       "Argon2id stamps asking for less memory (KiB) are refused as not "
+                       "memory-hard.",
+                       8, 4194304, [](Config& c) -> uint32_t& { return c.pow.argon2id_min_memory; }));
+  d.push_back(countKey("pow", "argon2id_max_memory", "65536",
+                       "Argon2id stamps asking for more memory (KiB) are refused before any "
+                       "hashing.",
+                       8, 4194304, [](Config& c) -> uint32_t& { return c.pow.argon2id_max_memory; }));
+  d.push_back(countKey("pow", "argon2id_max_time", "4",
+                       "Argon2id stamps asking for more passes are refused before any hashing.",
+                       1, 64, [](Config& c) -> uint32_t& { return c.pow.argon2id_max_time; }));
+  d.push_back(countKey("pow", "argon2id_max_lanes", "4",
+                       "Argon2id stamps asking for more lanes are refused before any hashing.",
+                       1, 64, [](Config& c) -> uint32_t& { return c.pow.argon2id_max_lanes; }));
+  d.push_back(countKey("pow", "max_stamps", "200",
+                       "Most stamp headers read from one message; the rest are ignored.", 1,
+                       10000, [](Config& c) -> uint32_t& { return c.pow.max_stamps; }));
+  d.push_back(countKey("pow", "mint_threads", "0",
+                       "Threads that mint stamps. 0: one per core.", 0, 1024,
+                       [](Config& c) -> uint32_t& { return c.pow.mint_threads; }));
+  d.push_back(durationKey<Config>(
+      "pow", "mint_budget", "\"30s\"",
+      "Longest time one stamp may take to mint; past it minting fails (the message is "
+      "tempfailed).",
+      1, kHour, [](Config& c) -> int64_t& { return c.pow.mint_budget; }));
   // [domain_defaults], and every [domain."..."]
   d.push_back(boolKey<DomainPolicy>(
       "domain_defaults", "issue_tokens", "true",
@@ -297,6 +450,56 @@ std::vector<KeyDef> buildDefs() {
                               "marked mtep=temperror) or reject (550 5.7.25).",
                               "tempfail, accept, reject"},
                       DomainFn(applyUnavailable)));
+  d.push_back(boolKey<DomainPolicy>(
+      "domain_defaults", "require_stamp", "false",
+      "Mail coming in for the domain needs, for each of its recipients here, one valid, "
+      "unspent proof-of-work stamp made for that address (X-Hashcash: hashcash v1, or "
+      "MTEP-Stamp: Argon2id); otherwise 550 5.7.1.",
+      [](DomainPolicy& p) -> bool& { return p.require_stamp; }));
+  d.push_back(integerKey<DomainPolicy>(
+      "domain_defaults", "stamp_bits", "20",
+      "Bits a hashcash v1 stamp needs on schedule_start ([pow]); one more every "
+      "hashcash_raise_every.",
+      1, 40, [](DomainPolicy& p) -> int64_t& { return p.stamp_bits; }));
+  d.push_back(integerKey<DomainPolicy>(
+      "domain_defaults", "argon2id_stamp_bits", "4",
+      "Bits an Argon2id stamp needs on schedule_start; one more every argon2id_raise_every.",
+      0, 24, [](DomainPolicy& p) -> int64_t& { return p.argon2id_stamp_bits; }));
+  d.push_back(makeDef(KeyInfo{"domain_defaults", "mint_stamps", "string", "\"none\"",
+                              "Stamps added to mail sent by senders in the domain, one per "
+                              "recipient: none, hashcash (X-Hashcash, v1) or argon2id "
+                              "(MTEP-Stamp).",
+                              "none, hashcash, argon2id"},
+                      DomainFn(applyMintStamps)));
+  d.push_back(integerKey<DomainPolicy>(
+      "domain_defaults", "mint_stamp_bits", "0",
+      "Bits of the stamps minted for senders in the domain. 0: what this domain would "
+      "require today of the same algorithm.",
+      0, 40, [](DomainPolicy& p) -> int64_t& { return p.mint_stamp_bits; }));
+  d.push_back(boolKey<DomainPolicy>(
+      "domain_defaults", "require_mtep_capable", "false",
+      "mtep-policyd: mail for the domain is refused (550 5.7.25) unless the sender domain has "
+      "an MTEP server ([milter] mtep_servers or an _mtep._tcp SRV record).",
+      [](DomainPolicy& p) -> bool& { return p.require_mtep_capable; }));
+  d.push_back(boolKey<DomainPolicy>(
+      "domain_defaults", "refuse_mixed_onion", "false",
+      "mtep-policyd: a message may not have both .onion recipients and other recipients "
+      "(SMTorP); the recipient that would mix them gets 452 4.5.3 and goes in another message.",
+      [](DomainPolicy& p) -> bool& { return p.refuse_mixed_onion; }));
+  d.push_back(makeDef(KeyInfo{"domain_defaults", "rate_limit_client", "string", "\"\"",
+                              "mtep-policyd: most recipients in the domain a client address "
+                              "may send to per time, \"COUNT/DURATION\" (\"100/1h\"); more "
+                              "get 450 4.7.1. Empty: no limit.",
+                              "\"\" or COUNT/DURATION, 1s..7d"},
+                      DomainFn([](const toml::node& n, DomainPolicy& p) {
+                        return readRateLimit(n, &p.rate_limit_client);
+                      })));
+  d.push_back(makeDef(KeyInfo{"domain_defaults", "rate_limit_sender", "string", "\"\"",
+                              "mtep-policyd: the same per envelope sender address.",
+                              "\"\" or COUNT/DURATION, 1s..7d"},
+                      DomainFn([](const toml::node& n, DomainPolicy& p) {
+                        return readRateLimit(n, &p.rate_limit_sender);
+                      })));
   return d;
 }
 
@@ -311,6 +514,9 @@ const std::vector<SectionInfo>& sections() {
       {"store", "The store that remembers revoked tokens."},
       {"milter", "mtep-milter: its socket, which clients are internal, and how it asks "
                  "senders' MTEP servers."},
+      {"policyd", "mtep-policyd: where it listens, its limits, and its lookups."},
+      {"pow", "Proof-of-work stamps: how long they are valid, how their difficulty rises, and "
+              "what Argon2id parameters are accepted."},
       {"domain_defaults",
        "The policy for sender domains. A [domain.\"example.org\"] section (that domain) or "
        "[domain.\".example.org\"] section (its subdomains) takes the same keys; keys it leaves "

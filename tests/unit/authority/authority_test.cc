@@ -46,7 +46,9 @@ class AuthorityTest : public ::testing::Test {
  protected:
   AuthorityTest() {
     auto cfg = std::make_shared<config::Config>();
-    cfg->domains["quiet.example"] = config::DomainPolicy{.issue_tokens = false};
+    config::DomainPolicy quiet;
+    quiet.issue_tokens = false;
+    cfg->domains["quiet.example"] = quiet;
     config_ = cfg;
     ring_ = std::make_shared<const token::KeyRing>(token::KeyRing::fromKeys({makeKey(1, 0x11)}));
     authority_ = std::make_unique<TokenAuthority>(config_, ring_, store_, clock_);

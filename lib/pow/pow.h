@@ -1,0 +1,177 @@
+#pragma once
+// NAME
+//   pow.h - proof-of-work stamps: hashcash v1 (SHA-1), MMTP's SHA-256
+//   form, and Argon2id stamps; checking, minting, spending
+// SUMMARY
+//   auto s = pow::parseHashcash("1:20:261123:bob@beta.test::c2FsdA:0000QxU");
+//   pow::StampPolicy policy = pow::policyFor(cfg, cfg.policyFor("beta.test"), now);
+//   pow::CheckResult r = pow::checkStamp(text, "bob@beta.test", policy, now);
+//   if (r.verdict == pow::Verdict::kValid) spent = pow::spend(store, r, text);
+//   auto stamp = pow::mintHashcash({.bits = 20, .resource = "bob@beta.test", .now = now});
+// DESCRIPTION
+//   Hashcash v1, exactly as the hashcash tool 1.22 writes and reads it:
+//   "1:BITS:DATE:RESOURCE:EXT:RAND:COUNTER", DATE = YYMMDD[hhmm[ss]] (UTC),
+//   headers "X-Hashcash:" (also read: "Hashcash:"), one stamp per
+//   recipient. A stamp's value is the number of leading zero bits of the
+//   SHA-1 of the whole stamp text; it is valid at BITS only if that number
+//   is at least BITS (a stamp claiming more than it has is invalid, one
+//   with more than it claims counts as what it claims).
+//
+//   Argon2id stamps (this project's, header "MTEP-Stamp:"):
+//   "argon2id:1:m=KIB,t=T,p=P:BITS:DATE:RESOURCE:EXT:RAND:COUNTER": the
+//   algorithm, the stamp format version (1), Argon2 v1.3 parameters, then
+//   the hashcash fields. Hash = Argon2id(password = the whole stamp text,
+//   salt = RAND (8..64 base64 characters), 32-byte output); value = its
+//   leading zero bits. The parameters are checked against the policy's
+//   bounds BEFORE any hashing: a stamp asking for 4 GiB is refused
+//   without allocating anything.
+//
+//   MMTP's form (the gateway, later): "1:D:TS_MS:RESOURCE::COUNTER:" where
+//   D is the number of leading zero HEX digits of the hex SHA-256 of the
+//   token text; see checkMmtp().
+//
+//   Difficulty schedule (SMTorP: algorithm agility with an upgrade path):
+//   each algorithm's required bits are the domain's base bits plus one for
+//   every whole <algorithm>_raise_every elapsed since [pow] schedule_start;
+//   the deprecated algorithm (SHA-1) rises faster than the preferred one.
+//
+//   Double spending: spend() records the stamp in the store (namespace
+//   "pow", one namespace for every algorithm) until validity + grace past
+//   its date; a second spend of the same stamp text is refused.
+//
+//   Nothing here does I/O except spend() (the store) and nothing throws on
+//   hostile input. Errors are kInvalid (malformed input, with a reason that
+//   never echoes more than 64 bytes of it) or kTemporary (store trouble,
+//   minting out of budget).
+// SEE ALSO
+//   PROTOCOLS.md section 2 (not shipped), doc/pow.md, mtep.conf(5) [pow]
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config.h"
+#include "store/store.h"
+#include "util/result.h"
+
+namespace mtep::pow {
+
+enum class Algorithm { kHashcashSha1, kArgon2id };
+const char* algorithmName(Algorithm a) noexcept;  // "hashcash", "argon2id"
+
+inline constexpr size_t kMaxStampSize = 1024;  // longer stamps are malformed
+inline constexpr int kMaxBits = 160;           // a SHA-1 digest has no more
+
+// The fields of a stamp, as written.
+struct Stamp {
+  Algorithm algorithm = Algorithm::kHashcashSha1;
+  int bits = 0;           // claimed
+  std::string date;       // YYMMDD[hhmm[ss]]
+  int64_t time = 0;       // DATE as Unix seconds (UTC; YY is 20YY)
+  std::string resource;
+  std::string ext;
+  std::string rand;
+  std::string counter;
+  // Argon2id only.
+  uint32_t memory_kib = 0, time_cost = 0, lanes = 0;
+};
+
+// Syntax only: field count, digits, date, characters. kInvalid otherwise.
+Result<Stamp> parseHashcash(std::string_view text);
+Result<Stamp> parseArgon2id(std::string_view text);
+// Either form, by its first field.
+Result<Stamp> parseStamp(std::string_view text);
+
+// Leading zero bits of SHA-1(text) (0..160).
+int sha1LeadingZeroBits(std::string_view text);
+
+// What one domain asks of stamps at one time (the schedule applied).
+struct StampPolicy {
+  int hashcash_bits = 20;
+  int argon2id_bits = 4;
+  int64_t validity = 28 * 86400;
+  int64_t grace = 2 * 86400;
+  uint32_t argon2id_min_memory = 1024, argon2id_max_memory = 65536;
+  uint32_t argon2id_max_time = 4, argon2id_max_lanes = 4;
+};
+// The domain's base bits raised by the [pow] schedule at `now`.
+StampPolicy policyFor(const config::PowConfig& pow, const config::DomainPolicy& domain,
+                      int64_t now);
+// Bits required of `algorithm` (what minting with mint_stamp_bits = 0 uses).
+int requiredBits(const StampPolicy& policy, Algorithm algorithm);
+
+enum class Verdict {
+  kValid,
+  kMalformed,     // not a stamp of a known form
+  kWrongResource, // made for another address
+  kTooWeak,       // claims fewer bits than required
+  kFalseClaim,    // claims more bits than its hash has
+  kExpired,       // dated before now - validity - grace
+  kFuture,        // dated after now + grace
+  kOutOfBounds,   // Argon2id parameters outside the policy's bounds
+  kSpent,         // already spent (from spend())
+  kTemporary,     // the store could not say (tempfail, never accept)
+};
+const char* verdictName(Verdict v) noexcept;  // "valid", "malformed", ...
+
+struct CheckResult {
+  Verdict verdict = Verdict::kMalformed;
+  Algorithm algorithm = Algorithm::kHashcashSha1;
+  int bits = 0;             // the stamp's value when valid
+  int64_t expires_at = 0;   // when a spend record may be forgotten
+  std::string reason;       // one line for logs and replies, "" when valid
+};
+
+// Everything but spending. Resource compared ASCII case-insensitively.
+// The order of checks is cheapest first: syntax, resource, date, claimed
+// bits, Argon2 bounds, and only then the hash.
+CheckResult checkStamp(std::string_view text, std::string_view resource,
+                       const StampPolicy& policy, int64_t now);
+
+// Records a valid stamp as spent: kValid the first time, kSpent after,
+// kTemporary when the store fails.
+Verdict spend(store::Store& store, const CheckResult& checked, std::string_view text);
+
+// One message: for each recipient, find among `stamps` one valid for it
+// (resource = the address) and spend it. All are checked before any is
+// spent, so a message refused for one recipient does not burn the others'
+// stamps. At most `max_stamps` stamps are looked at.
+struct RecipientResult {
+  std::string recipient;
+  CheckResult result;  // the best verdict among the stamps for it
+};
+std::vector<RecipientResult> checkAndSpend(const std::vector<std::string>& recipients,
+                                           const std::vector<std::string>& stamps,
+                                           const StampPolicy& policy, store::Store* store,
+                                           int64_t now, size_t max_stamps);
+
+// Minting.
+struct MintOptions {
+  Algorithm algorithm = Algorithm::kHashcashSha1;
+  int bits = 20;
+  std::string resource;
+  int64_t now = 0;                // DATE is written YYMMDD (the tool's default)
+  std::string ext;                // "" normally
+  unsigned threads = 0;           // 0 = every core
+  int64_t budget_ms = 30000;      // give up (kTemporary) after this long
+  uint32_t memory_kib = 4096, time_cost = 1, lanes = 1;  // Argon2id
+};
+struct Minted {
+  std::string stamp;
+  uint64_t tries = 0;  // hashes computed, all threads
+};
+Result<Minted> mint(const MintOptions& options);
+
+// Tries per second of the hashcash v1 inner loop on this many threads for
+// about `ms` milliseconds (for benchmarks and `mtepctl hashcash speed`).
+double hashcashTriesPerSecond(unsigned threads, int64_t ms);
+
+// MMTP's SHA-256 token: "1:D:TS_MS:RESOURCE::COUNTER:"; valid when D is at
+// least `difficulty`, the hex SHA-256 of the text starts with D zeros,
+// RESOURCE is `resource` and TS_MS lies within the window around now_ms.
+CheckResult checkMmtp(std::string_view token, std::string_view resource, int difficulty,
+                      int64_t now_ms, int64_t window_ms);
+Result<std::string> mintMmtp(std::string_view resource, int difficulty, int64_t now_ms);
+
+}  // namespace mtep::pow
