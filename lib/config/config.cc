@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 #include "config/key_table.h"
 #include "smtp/address.h"
@@ -376,6 +377,13 @@ Result<ConfigPtr> loadString(std::string_view text, const std::string& source_na
   if (loader.failed()) return Error(ErrorKind::kConfig, loader.message());
   resolveDefaults(*cfg);
   return ConfigPtr(std::move(cfg));
+}
+
+Result<ConfigPtr> loadForDaemon(const std::string& path, std::string* absolute) {
+  std::error_code ec;
+  *absolute = std::filesystem::absolute(path, ec).string();
+  if (ec) *absolute = path;
+  return loadFile(*absolute);
 }
 
 Result<ConfigPtr> loadFile(const std::string& path) {

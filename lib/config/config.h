@@ -239,6 +239,9 @@ using ConfigPtr = std::shared_ptr<const Config>;
 // starts as 127.0.0.0/8 and ::1/128; "internal_networks = []" means none.
 Result<ConfigPtr> loadFile(const std::string& path);
 Result<ConfigPtr> loadString(std::string_view text, const std::string& source_name);
+// For daemons: loads `path` and sets *absolute to its absolute form, which
+// still names the file after the chdir("/") of a detached daemon (reloads).
+Result<ConfigPtr> loadForDaemon(const std::string& path, std::string* absolute);
 
 // The documented key table, in file order.
 struct KeyInfo {
