@@ -8,7 +8,10 @@
 // DESCRIPTION
 //   Inbound mail to a domain with require_mtep must carry an MTEP-Token
 //   header that the sender domain's MTEP server vouches for (K); outbound
-//   mail from internal clients gets a fresh MTEP-Token. The decisions are
+//   mail from internal clients gets a fresh MTEP-Token. Inbound mail to a
+//   domain with require_stamp needs a valid, unspent proof-of-work stamp
+//   per recipient (spent in [store]); outbound mail from a domain with
+//   mint_stamps gets one per recipient (pow_stamps.h). The decisions are
 //   milter::Session's (lib/milter/session.h); this program wires it to
 //   libmilter. See mtep-milter(8).
 //
@@ -24,14 +27,16 @@
 //   see deferred_minter.h); bind [milter] socket (a unix socket is then
 //   given to [global] user, mode 0660); without -f detach (the shell gets
 //   the start-up verdict as exit status) and write [milter] pid_file; drop
-//   privileges to [global] user; start the SIGUSR1 reload thread; run
+//   privileges to [global] user; open the store when a domain requires
+//   stamps (a failure is a warning: such mail tempfails until it opens);
+//   start the SIGUSR1 reload thread; run
 //   smfi_main(). SIGTERM, SIGHUP or SIGINT (libmilter's) stop it; callbacks
 //   still running get query_timeout + kDrainSeconds to finish before the
 //   process exits.
 // SECURITY
 //   The socket is bound and the key file read as root; everything that
-//   talks to the MTA or to MTEP servers runs as [global] user, and the drop
-//   is checked. Running as root with user "" is allowed (tests) but logged
+//   talks to the MTA or to MTEP servers, and the store, runs as [global]
+//   user, and the drop is checked. Running as root with user "" is allowed (tests) but logged
 //   as a warning.
 // SEE ALSO
 //   callbacks.h, lib/milter/session.h, mtepd(8), mtep.conf(5)
@@ -57,6 +62,7 @@
 #include "config/config.h"
 #include "deferred_minter.h"
 #include "dns/resolver.h"
+#include "pow_stamps.h"
 #include "reloader.h"
 #include "shared_state.h"
 #include "sys/daemon.h"
@@ -140,11 +146,8 @@ int runDaemon(const Options& opts) {
   milterd::blockDaemonSignals();
   std::signal(SIGPIPE, SIG_IGN);
 
-  // The config path must survive the chdir("/") of a detached daemon (SIGUSR1).
-  std::error_code ec;
-  std::string config_path = std::filesystem::absolute(opts.config_path, ec).string();
-  if (ec) config_path = opts.config_path;
-  auto loaded = config::loadFile(config_path);
+  std::string config_path;  // absolute: reloads (SIGUSR1) happen after chdir("/")
+  auto loaded = config::loadForDaemon(opts.config_path, &config_path);
   if (!loaded) {
     std::fprintf(stderr, "mtep-milter: %s\n", loaded.error().message().c_str());
     return 1;
@@ -167,8 +170,11 @@ int runDaemon(const Options& opts) {
         keys.error().message().c_str(),
         static_cast<long long>(milterd::DeferredMinter::kRetrySeconds));
   }
+  // Proof-of-work stamps; the store is opened only after the privilege drop.
+  milterd::StorePool stores(SystemClock::instance());
+  milterd::PowStamps stamps(stores, SystemClock::instance());
   const std::string authserv_id = milterd::authservIdFor(*cfg);
-  milterd::SharedState shared(cfg, authserv_id, verifier, minter);
+  milterd::SharedState shared(cfg, authserv_id, verifier, minter, stamps, stamps);
   // Never destroyed: a libmilter thread may still call in, and be turned
   // away, after main returns.
   static auto* const gate = new milterd::CallGate();
@@ -203,6 +209,16 @@ int runDaemon(const Options& opts) {
   if (daemon) {
     daemon->ready();
     log::open("mtep-milter", false);
+  }
+  // As the unprivileged user, so that the database is one it can write.
+  // Not fatal: messages that need the store tempfail until it opens.
+  if (milterd::anyDomainRequiresStamps(*cfg)) {
+    if (Status opened = stores.warm(cfg->store); !opened) {
+      log::warning(
+          "cannot open the store %s: %s; mail that needs a stamp check is tempfailed (451 "
+          "4.3.0) until it opens (tried again for each such message)",
+          cfg->store.path.c_str(), opened.error().message().c_str());
+    }
   }
 
   milterd::Reloader reloader(config_path, shared, verifier);

@@ -20,11 +20,14 @@ std::string authservIdFor(const config::Config& cfg) {
 }
 
 SharedState::SharedState(config::ConfigPtr config, std::string authserv_id,
-                         milter::TokenVerifier& verifier, milter::TokenMinter& minter)
+                         milter::TokenVerifier& verifier, milter::TokenMinter& minter,
+                         milter::StampChecker& stamp_checker, milter::StampMinter& stamp_minter)
     : config_(std::move(config)),
       authserv_id_(std::move(authserv_id)),
       verifier_(verifier),
-      minter_(minter) {}
+      minter_(minter),
+      stamp_checker_(stamp_checker),
+      stamp_minter_(stamp_minter) {}
 
 milter::SessionEnv SharedState::sessionEnv() const {
   milter::SessionEnv env;
@@ -35,6 +38,8 @@ milter::SessionEnv SharedState::sessionEnv() const {
   }
   env.verifier = &verifier_;
   env.minter = &minter_;
+  env.stamp_checker = &stamp_checker_;
+  env.stamp_minter = &stamp_minter_;
   return env;
 }
 

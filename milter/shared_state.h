@@ -2,9 +2,9 @@
 // NAME
 //   shared_state.h - what every libmilter worker thread of mtep-milter
 //   shares: the config snapshot, the authserv-id, the verifier and minter,
-//   and the count of open connections
+//   the proof-of-work stamp services, and the count of open connections
 // SUMMARY
-//   SharedState shared(cfg, authservIdFor(*cfg), verifier, minter);
+//   SharedState shared(cfg, authservIdFor(*cfg), verifier, minter, stamps, stamps);
 //   milter::SessionEnv env = shared.sessionEnv();   // one per connection
 //   shared.replace(new_cfg, authservIdFor(*new_cfg));  // on reload
 //   if (gate.enter()) { ...; gate.leave(); }         // per callback
@@ -26,6 +26,7 @@
 
 #include "config/config.h"
 #include "milter/session.h"
+#include "milter/stamps.h"
 #include "milter/verifier.h"
 
 namespace mtep::milterd {
@@ -36,20 +37,23 @@ std::string authservIdFor(const config::Config& cfg);
 
 class SharedState {
  public:
-  // `verifier` and `minter` are thread-safe and outlive this object.
+  // The services are thread-safe and outlive this object.
   SharedState(config::ConfigPtr config, std::string authserv_id, milter::TokenVerifier& verifier,
-              milter::TokenMinter& minter);
+              milter::TokenMinter& minter, milter::StampChecker& stamp_checker,
+              milter::StampMinter& stamp_minter);
 
   milter::SessionEnv sessionEnv() const;
   config::ConfigPtr config() const;
   void replace(config::ConfigPtr config, std::string authserv_id);
 
  private:
-  mutable std::mutex mu_;            // guards config_ and authserv_id_
-  config::ConfigPtr config_;         // guarded by mu_
-  std::string authserv_id_;          // guarded by mu_
-  milter::TokenVerifier& verifier_;  // thread-safe itself
-  milter::TokenMinter& minter_;      // thread-safe itself
+  mutable std::mutex mu_;                // guards config_ and authserv_id_
+  config::ConfigPtr config_;             // guarded by mu_
+  std::string authserv_id_;              // guarded by mu_
+  milter::TokenVerifier& verifier_;      // thread-safe itself
+  milter::TokenMinter& minter_;          // thread-safe itself
+  milter::StampChecker& stamp_checker_;  // thread-safe itself
+  milter::StampMinter& stamp_minter_;    // thread-safe itself
 };
 
 // Counts the callbacks running at this moment. libmilter's smfi_main()

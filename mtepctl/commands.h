@@ -41,4 +41,27 @@ struct QueryOptions {
 // 0 for K, 1 for D, 2 for Z, I and errors.
 int query(const QueryOptions& options);
 
+// hashcash: proof-of-work stamps (lib/pow).
+struct HashcashMintOptions {
+  std::string resource;                // the recipient address the stamp is for
+  int bits = -1;                       // -1 = what the resource's domain requires today
+  std::string algorithm = "hashcash";  // "hashcash" (v1, SHA-1) or "argon2id"
+};
+// Prints the stamp. 0 minted, 1 bad arguments, 2 out of [pow] mint_budget.
+int hashcashMint(const GlobalOptions& global, const HashcashMintOptions& options);
+
+struct HashcashCheckOptions {
+  std::string stamp;
+  std::string resource;
+  int bits = 20;       // required of either algorithm
+  bool spend = false;  // record it in the store (a second spend is refused)
+};
+// Exit codes of hashcash check (mtepctl(1)): 0 valid, 1 invalid (kExitNo),
+// 2 already spent, 3 could not answer (config, store).
+inline constexpr int kExitHashcashSpent = 2;
+inline constexpr int kExitHashcashTrouble = 3;
+int hashcashCheck(const GlobalOptions& global, const HashcashCheckOptions& options);
+// Prints hashcash v1 tries per second on `threads` threads (0 = every core).
+int hashcashSpeed(unsigned threads, int seconds);
+
 }  // namespace mtep::ctl

@@ -7,6 +7,9 @@
 //   mtepctl [-c FILE] token revoke TOKEN
 //   mtepctl [-c FILE] key rotate | key list
 //   mtepctl query HOST[:PORT] TOKEN [--sender ADDR] [--recipient ADDR]
+//   mtepctl [-c FILE] hashcash mint [--bits N] [--algorithm hashcash|argon2id] RESOURCE
+//   mtepctl [-c FILE] hashcash check --bits N --resource R [--spend] STAMP
+//   mtepctl hashcash speed [--threads N] [--seconds S]
 // DESCRIPTION
 //   This file only parses the command line (CLI11 is kept in this one
 //   translation unit); the commands live in *_cmd.cc. Exit codes: 0 done or
@@ -105,6 +108,41 @@ int run(int argc, char** argv) {
       ->check(CLI::Range(1, 3600))
       ->capture_default_str();
   query_cmd->callback([&] { action = [&] { return query(query_options); }; });
+
+  CLI::App* hashcash = app.add_subcommand("hashcash", "mint, check or time proof-of-work stamps");
+  hashcash->require_subcommand(1);
+  HashcashMintOptions hc_mint;
+  CLI::App* hc_mint_cmd = hashcash->add_subcommand("mint", "mint a stamp for a recipient");
+  hc_mint_cmd->add_option("RESOURCE", hc_mint.resource, "recipient address")->required();
+  hc_mint_cmd->add_option("--bits", hc_mint.bits, "bits (default: what the domain requires)")
+      ->option_text("N")
+      ->check(CLI::Range(0, 160));
+  hc_mint_cmd->add_option("--algorithm", hc_mint.algorithm, "hashcash (SHA-1) or argon2id")
+      ->check(CLI::IsMember({"hashcash", "argon2id"}))
+      ->capture_default_str();
+  hc_mint_cmd->callback([&] { action = [&] { return hashcashMint(global, hc_mint); }; });
+  HashcashCheckOptions hc_check;
+  CLI::App* hc_check_cmd = hashcash->add_subcommand("check", "check (and spend) a stamp");
+  hc_check_cmd->add_option("STAMP", hc_check.stamp, "the stamp")->required();
+  hc_check_cmd->add_option("--bits", hc_check.bits, "bits required")
+      ->option_text("N")
+      ->required()
+      ->check(CLI::Range(0, 160));
+  hc_check_cmd->add_option("--resource", hc_check.resource, "recipient the stamp must be for")
+      ->option_text("R")
+      ->required();
+  hc_check_cmd->add_flag("--spend", hc_check.spend, "record it as spent in the store");
+  hc_check_cmd->callback([&] { action = [&] { return hashcashCheck(global, hc_check); }; });
+  unsigned hc_threads = 0;
+  int hc_seconds = 2;
+  CLI::App* hc_speed_cmd = hashcash->add_subcommand("speed", "hashcash v1 tries per second");
+  hc_speed_cmd->add_option("--threads", hc_threads, "threads (0 = every core)")
+      ->check(CLI::Range(0, 4096))
+      ->capture_default_str();
+  hc_speed_cmd->add_option("--seconds", hc_seconds, "how long to measure")
+      ->check(CLI::Range(1, 60))
+      ->capture_default_str();
+  hc_speed_cmd->callback([&] { action = [&] { return hashcashSpeed(hc_threads, hc_seconds); }; });
 
   try {
     app.parse(argc, argv);

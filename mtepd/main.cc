@@ -32,7 +32,6 @@
 #include <csignal>
 #include <cstdio>
 #include <exception>
-#include <filesystem>
 #include <optional>
 #include <string>
 
@@ -59,11 +58,8 @@ int runDaemon(const Options& opts) {
   // SIGPIPE would kill us on a write to a vanished peer; errors are enough.
   std::signal(SIGPIPE, SIG_IGN);
 
-  // The config path must survive the chdir("/") of a detached daemon (SIGHUP).
-  std::error_code ec;
-  std::string config_path = std::filesystem::absolute(opts.config_path, ec).string();
-  if (ec) config_path = opts.config_path;
-  auto loaded = config::loadFile(config_path);
+  std::string config_path;  // absolute: reloads (SIGHUP) happen after chdir("/")
+  auto loaded = config::loadForDaemon(opts.config_path, &config_path);
   if (!loaded) {
     std::fprintf(stderr, "mtepd: %s\n", loaded.error().message().c_str());
     return 1;

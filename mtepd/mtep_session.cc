@@ -16,6 +16,11 @@
 namespace mtep::mtepd {
 namespace {
 
+using server::PeerInfo;
+using server::ProtocolSession;
+using server::SessionAction;
+using server::SessionStep;
+
 constexpr std::string_view kBusyText =
     "I am serving as many connections as I can right now; please try again shortly.";
 

@@ -13,7 +13,7 @@
 //     NOQUEUE: client=ADDR:PORT cmd=? sender=<a@b.example> action=K2.7.0 reason=valid
 //   A peer accepted over max_connections gets "I4.3.2 ..." and is closed.
 // SEE ALSO
-//   session.h, lib/mtep/server_session.h, PROTOCOLS.md section 1
+//   lib/server/session.h, lib/mtep/server_session.h, PROTOCOLS.md section 1
 
 #include <memory>
 #include <string>
@@ -22,11 +22,11 @@
 #include "config/config.h"
 #include "mtep/farewell.h"
 #include "mtep/server_session.h"
-#include "session.h"
+#include "server/session.h"
 
 namespace mtep::mtepd {
 
-class MtepSessionFactory final : public SessionFactory {
+class MtepSessionFactory final : public server::SessionFactory {
  public:
   // `checker` must outlive the factory and every session it made.
   MtepSessionFactory(config::ConfigPtr config, proto::TokenChecker& checker);
@@ -35,7 +35,7 @@ class MtepSessionFactory final : public SessionFactory {
   void setConfig(config::ConfigPtr config) { config_ = std::move(config); }
 
   const char* protocolName() const override { return "mtep"; }
-  std::unique_ptr<ProtocolSession> create(const PeerInfo& peer) override;
+  std::unique_ptr<server::ProtocolSession> create(const server::PeerInfo& peer) override;
   std::string_view busyReply() const override { return busy_reply_; }
 
  private:

@@ -17,13 +17,12 @@
 #include "store/open.h"
 #include "util/clock.h"
 #include "util/log.h"
-#include "util/unique_fd.h"
 
 namespace mtep::mtepd {
 namespace {
 
-constexpr size_t kBusyDrainBytes =
-    4096;  // read and drop at most this before closing a busy refusal
+using server::EventPtr;
+using server::Listener;
 
 std::vector<std::string> listenNames(const config::Config& c) {
   std::vector<std::string> out;
@@ -54,7 +53,7 @@ Result<std::unique_ptr<Server>> Server::bind(config::ConfigPtr config, std::stri
 
 Server::~Server() {
   // Connections hold bufferevents of base_: free them before anything else.
-  connections_.clear();
+  pool_.reset();
 }
 
 Status Server::open() {
@@ -78,18 +77,13 @@ Status Server::open() {
       std::make_unique<proto::TokenAuthority>(config_, ring_, *store_, SystemClock::instance());
   factory_ = std::make_unique<MtepSessionFactory>(config_, *authority_);
 
-  // One thread: no locking. The changelist folds the add/remove of a
-  // write event within one loop turn into one epoll_ctl, or none.
-  std::unique_ptr<event_config, HandleDeleter<event_config, event_config_free>> ec(
-      event_config_new());
-  if (!ec) return Error(ErrorKind::kInternal, "event_config_new failed");
-  event_config_set_flag(ec.get(), EVENT_BASE_FLAG_NOLOCK);
-  event_config_set_flag(ec.get(), EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
-  base_.reset(event_base_new_with_config(ec.get()));
-  if (!base_) return Error(ErrorKind::kInternal, "event_base_new failed");
+  auto base = server::makeEventBase();
+  if (!base) return std::move(base).error();
+  base_ = std::move(*base);
+  pool_ = std::make_unique<server::ConnectionPool>(base_.get(), c.mtepd.max_connections);
 
   for (auto& l : listeners_) {
-    Status s = l->start(base_.get(), *factory_, *this);
+    Status s = l->start(base_.get(), *factory_, *pool_);
     if (!s) return s;
   }
   for (int sig : {SIGHUP, SIGTERM, SIGINT}) {
@@ -115,8 +109,7 @@ EventPtr Server::addTimer(event_callback_fn cb, int seconds) {
 int Server::run() {
   log::notice("ready");
   int rc = event_base_dispatch(base_.get());
-  size_t left = connections_.size();
-  connections_.clear();
+  size_t left = pool_->closeAll();
   if (rc < 0) {
     log::error("event loop failed");
     return 1;
@@ -132,59 +125,6 @@ std::string Server::listenSummary() const {
     out += l->name();
   }
   return out;
-}
-
-// --- connections ---------------------------------------------------------
-
-void Server::onAccept(int fd, const PeerInfo& peer, SessionFactory& factory) noexcept {
-  UniqueFd guard(fd);
-  try {
-    if (shutting_down_) return;
-    if (connections_.size() >= config_->mtepd.max_connections) {
-      refuseBusy(guard.release(), peer, factory);
-      return;
-    }
-    auto session = factory.create(peer);
-    auto conn = Connection::create(base_.get(), guard.release(), peer, std::move(session), *this);
-    if (!conn) {
-      log::error("%s: cannot set up the connection: %s", peer.address.c_str(),
-                 conn.error().message().c_str());
-      return;
-    }
-    Connection* raw = conn->get();
-    connections_.emplace(raw, std::move(*conn));
-    raw->start();
-  } catch (const std::exception& e) {
-    log::error("%s: cannot accept: %s", peer.address.c_str(), e.what());
-  } catch (...) {
-    log::error("%s: cannot accept", peer.address.c_str());
-  }
-}
-
-void Server::refuseBusy(int fd, const PeerInfo& peer, SessionFactory& factory) {
-  UniqueFd guard(fd);
-  std::string_view reply = factory.busyReply();
-  ssize_t ignored = ::send(fd, reply.data(), reply.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-  (void)ignored;
-  // Half-close and drop what the peer already sent, so the close sends a
-  // FIN after the reply rather than a reset that could destroy it.
-  ::shutdown(fd, SHUT_WR);
-  char sink[kBusyDrainBytes];
-  ignored = ::recv(fd, sink, sizeof sink, MSG_DONTWAIT);
-  ++busy_refused_;
-  int64_t now = SystemClock::instance().now();
-  if (now != busy_logged_at_) {
-    log::warning("%s: refused %lld connection(s), %zu open = max_connections (%s)",
-                 peer.local.c_str(), static_cast<long long>(busy_refused_), connections_.size(),
-                 factory.protocolName());
-    busy_refused_ = 0;
-    busy_logged_at_ = now;
-  }
-}
-
-void Server::connectionClosed(Connection* c) noexcept {
-  connections_.erase(c);
-  if (shutting_down_ && connections_.empty()) event_base_loopbreak(base_.get());
 }
 
 // --- signals and timers --------------------------------------------------
@@ -226,7 +166,7 @@ void Server::purgeTimerCallback(evutil_socket_t, short, void* arg) noexcept {
 void Server::graceTimerCallback(evutil_socket_t, short, void* arg) noexcept {
   auto* self = static_cast<Server*>(arg);
   log::notice("shutdown grace of %d s over, closing %zu busy connection(s)", kShutdownGrace,
-              self->connections_.size());
+              self->pool_->size());
   event_base_loopbreak(self->base_.get());
 }
 
@@ -261,6 +201,7 @@ void Server::reload() {
                  static_cast<unsigned long long>(lim.rlim_cur));
   }
   config_ = next;
+  pool_->setMaxConnections(next->mtepd.max_connections);
   factory_->setConfig(next);
   authority_->update(next, ring_);
   log::notice("SIGHUP: configuration reloaded from %s", config_path_.c_str());
@@ -309,18 +250,12 @@ void Server::purgeStore() {
 
 void Server::shutdown(const char* why) {
   shutting_down_ = true;
-  log::notice("%s received: shutting down, %zu connection(s) open", why, connections_.size());
+  log::notice("%s received: shutting down, %zu connection(s) open", why, pool_->size());
   for (auto& l : listeners_) l->stop();
   key_timer_.reset();
   purge_timer_.reset();
-  std::vector<Connection*> open;
-  open.reserve(connections_.size());
-  for (auto& [raw, owned] : connections_) open.push_back(raw);
-  for (Connection* c : open) c->beginShutdown();  // idle ones are gone after this
-  if (connections_.empty()) {
-    event_base_loopbreak(base_.get());
-    return;
-  }
+  pool_->drain([this] { event_base_loopbreak(base_.get()); });  // idle ones are gone after this
+  if (pool_->size() == 0) return;
   grace_timer_.reset(evtimer_new(base_.get(), &Server::graceTimerCallback, this));
   timeval tv{kShutdownGrace, 0};
   if (!grace_timer_ || evtimer_add(grace_timer_.get(), &tv) != 0) {

@@ -7,9 +7,9 @@
 //   s->open();     // store, key ring, event base, listeners, signals
 //   return s->run();
 // DESCRIPTION
-//   One thread, one libevent base. The Server owns every Connection and
-//   caps them at [mtepd] max_connections: a peer over the cap gets the
-//   protocol's busy reply and is closed. Signals arrive as libevent signal
+//   One thread, one libevent base. The Server's ConnectionPool (lib/server)
+//   owns every Connection and caps them at [mtepd] max_connections: a peer
+//   over the cap gets the protocol's busy reply and is closed. Signals arrive as libevent signal
 //   events, never as raw handlers:
 //   - SIGHUP: the config file is loaded anew. On error the message (file and
 //     line) is logged and the old config stays. On success it is used for
@@ -24,26 +24,25 @@
 //   open() runs after the privilege drop: the store and the key file are
 //   opened as the unprivileged user.
 // SEE ALSO
-//   listener.h, connection.h, mtep_session.h
+//   lib/server/connection_pool.h, lib/server/listener.h, mtep_session.h
 
 #include <memory>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "config/config.h"
-#include "connection.h"
-#include "event_handles.h"
-#include "token/key_watch.h"
-#include "listener.h"
 #include "mtep/authority.h"
 #include "mtep_session.h"
+#include "server/connection_pool.h"
+#include "server/event_handles.h"
+#include "server/listener.h"
 #include "store/store.h"
+#include "token/key_watch.h"
 #include "token/token.h"
 
 namespace mtep::mtepd {
 
-class Server final : public AcceptHandler, public ConnectionOwner {
+class Server final {
  public:
   static constexpr int kShutdownGrace = 2;     // seconds for busy connections at shutdown
   static constexpr int kKeyCheckInterval = 1;  // seconds between key file checks
@@ -62,9 +61,6 @@ class Server final : public AcceptHandler, public ConnectionOwner {
   // "127.0.0.1:6211, [::1]:6211"
   std::string listenSummary() const;
 
-  void onAccept(int fd, const PeerInfo& peer, SessionFactory& factory) noexcept override;
-  void connectionClosed(Connection* c) noexcept override;
-
  private:
   Server(config::ConfigPtr config, std::string config_path)
       : config_path_(std::move(config_path)), config_(std::move(config)) {}
@@ -79,28 +75,25 @@ class Server final : public AcceptHandler, public ConnectionOwner {
   void checkKeyFile();
   void purgeStore();
   void shutdown(const char* why);
-  void refuseBusy(int fd, const PeerInfo& peer, SessionFactory& factory);
-  EventPtr addTimer(event_callback_fn cb, int seconds);
+  server::EventPtr addTimer(event_callback_fn cb, int seconds);
 
   std::string config_path_;
   config::ConfigPtr config_;
 
   // Destroyed in reverse order: connections first, the event base last.
-  EventBasePtr base_;
-  std::vector<std::unique_ptr<Listener>> listeners_;
+  server::EventBasePtr base_;
+  std::vector<std::unique_ptr<server::Listener>> listeners_;
   std::unique_ptr<store::Store> store_;
   std::shared_ptr<const token::KeyRing> ring_;
   token::KeyFileWatch key_watch_;
   std::unique_ptr<proto::TokenAuthority> authority_;
   std::unique_ptr<MtepSessionFactory> factory_;
-  std::vector<EventPtr> signals_;
-  EventPtr key_timer_;
-  EventPtr purge_timer_;
-  EventPtr grace_timer_;
-  std::unordered_map<Connection*, std::unique_ptr<Connection>> connections_;
+  std::vector<server::EventPtr> signals_;
+  server::EventPtr key_timer_;
+  server::EventPtr purge_timer_;
+  server::EventPtr grace_timer_;
+  std::unique_ptr<server::ConnectionPool> pool_;  // destroyed first: connections use all above
   bool shutting_down_ = false;
-  int64_t busy_refused_ = 0;    // refusals since the last busy log line
-  int64_t busy_logged_at_ = 0;  // Unix second of that line
 };
 
 }  // namespace mtep::mtepd

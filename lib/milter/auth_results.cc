@@ -1,6 +1,6 @@
 // Header parsers and formatters for the milter session: the authserv-id of
 // an Authentication-Results header (RFC 8601), the header mtep-milter adds,
-// and the MTEP-Token header value.
+// the MTEP-Token header value and the stamp headers.
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -101,6 +101,47 @@ std::string formatAuthResults(std::string_view authserv_id, std::string_view res
   if (!sender.empty()) {
     out += " smtp.mailfrom=";
     out += oneLine(sender);
+  }
+  return out;
+}
+
+std::string appendAuthResult(std::string value, std::string_view authserv_id,
+                             std::string_view method, std::string_view result) {
+  if (value.empty()) value = oneLine(authserv_id);
+  value += "; ";
+  value += oneLine(method);
+  value += '=';
+  value += oneLine(result);
+  return value;
+}
+
+bool isStampHeader(std::string_view name) {
+  for (std::string_view known : {"X-Hashcash", "Hashcash", "MTEP-Stamp"}) {
+    if (name.size() != known.size()) continue;
+    bool same = true;
+    for (size_t i = 0; i < name.size() && same; ++i) {
+      char c = name[i];
+      char k = known[i];
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+      if (k >= 'A' && k <= 'Z') k = static_cast<char>(k - 'A' + 'a');
+      same = c == k;
+    }
+    if (same) return true;
+  }
+  return false;
+}
+
+std::string normalizeStampHeader(std::string_view value) {
+  // Trim first (CR and LF count as folding), then unfold what is between:
+  // a cut value then still ends past the limit, whatever it ends with.
+  size_t begin = 0;
+  size_t end = value.size();
+  while (begin < end && isWsp(value[begin])) ++begin;
+  while (end > begin && isWsp(value[end - 1])) --end;
+  std::string out;
+  out.reserve(end - begin <= kMaxStampHeader ? end - begin : kMaxStampHeader + 1);
+  for (size_t i = begin; i < end && out.size() <= kMaxStampHeader; ++i) {
+    if (value[i] != '\r' && value[i] != '\n') out += value[i];
   }
   return out;
 }

@@ -14,10 +14,13 @@ namespace {
 
 constexpr std::string_view kTokenHeader = "MTEP-Token";
 constexpr std::string_view kAuthResultsHeader = "Authentication-Results";
-constexpr size_t kMaxReply = 199;       // characters of reply text
-constexpr size_t kMaxShownDomain = 40;  // a domain named in a reply
-constexpr size_t kMaxShownDetail = 60;  // the MTEP server's answer in a reply
-constexpr size_t kMaxLogged = 200;      // a peer's value in a log line
+constexpr std::string_view kHashcashHeader = "X-Hashcash";
+constexpr std::string_view kArgon2idStampHeader = "MTEP-Stamp";
+constexpr size_t kMaxReply = 199;        // characters of reply text
+constexpr size_t kMaxShownDomain = 40;   // a domain named in a reply
+constexpr size_t kMaxShownDetail = 60;   // the MTEP server's answer in a reply
+constexpr size_t kMaxShownAddress = 64;  // a recipient named in a reply
+constexpr size_t kMaxLogged = 200;       // a peer's value in a log line
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -74,6 +77,31 @@ Decision reply(Step step, const char* code, const char* esc, const std::string& 
   return d;
 }
 
+void addDistinct(std::vector<std::string>& list, std::string item) {
+  if (std::find(list.begin(), list.end(), item) == list.end()) list.push_back(std::move(item));
+}
+
+// An address the stamp formats can carry as their resource field: no ':'
+// (the field separator), no space, only printable ASCII.
+bool usableAsResource(std::string_view address) {
+  if (address.empty()) return false;
+  for (char c : address) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u >= 0x7f || c == ':') return false;
+  }
+  return true;
+}
+
+// A minted stamp is added as a header: one line of printable ASCII only.
+bool safeHeaderValue(std::string_view value) {
+  if (value.empty() || value.size() > kMaxStampHeader) return false;
+  for (char c : value) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u >= 0x7f) return false;
+  }
+  return true;
+}
+
 Decision internalTempfail() {
   return reply(Step::kTempfail, "451", "4.3.0",
                "mtep-milter cannot decide about this message now; try again later");
@@ -118,9 +146,13 @@ Decision Session::mailFrom(std::string_view sender, std::string_view auth_authen
 }
 
 Decision Session::rcpt(std::string_view recipient) {
-  if (!msg_.active || internal_) return {};
+  if (!msg_.active) return {};
   auto box = parseEnvelope(recipient, false);
   if (!box.ok() || box->isNull()) return {};  // the MTA decides about it
+  if (internal_) {
+    addDistinct(msg_.mint_recipients, box->canonicalLower());  // stamps, if the sender's gets them
+    return {};
+  }
   const config::DomainPolicy& policy = env_.config->policyFor(box->domainLower());
   bool checked = false;
   if (msg_.sender_valid) {
@@ -151,6 +183,7 @@ Decision Session::rcpt(std::string_view recipient) {
     }
   }
   ++msg_.recipients;
+  if (policy.require_stamp) addDistinct(msg_.stamp_recipients, box->canonicalLower());
   return {};
 }
 
@@ -166,6 +199,12 @@ void Session::header(std::string_view name, std::string_view value) {
     ++msg_.auth_results_seen;
     if (iequals(authservIdOf(value), env_.authserv_id)) {
       msg_.our_auth_results.push_back(msg_.auth_results_seen);
+    }
+  } else if (!internal_ && env_.config && isStampHeader(name)) {
+    if (msg_.stamps.size() < env_.config->pow.max_stamps) {
+      msg_.stamps.push_back(normalizeStampHeader(value));
+    } else {
+      ++msg_.stamps_ignored;
     }
   }
 }
@@ -183,8 +222,14 @@ void Session::abort() { msg_ = Message{}; }
 Decision Session::outbound(Actions& actions) {
   if (msg_.sender_null) return decided({}, "none", "null-sender");
   if (!msg_.sender_valid) return decided({}, "none", "unparsable-sender");
+  const config::DomainPolicy& policy = env_.config->policyFor(msg_.sender_domain);
+  Decision d = outboundToken(actions, policy);
+  if (d.step != Step::kContinue || policy.mint_stamps == config::MintStamps::kNone) return d;
+  return outboundStamps(actions, policy);
+}
+
+Decision Session::outboundToken(Actions& actions, const config::DomainPolicy& policy) {
   const config::Config& cfg = *env_.config;
-  const config::DomainPolicy& policy = cfg.policyFor(msg_.sender_domain);
   if (!policy.issue_tokens) return decided({}, "none", "issue-tokens-off");
   const int64_t ttl = std::min(policy.token_ttl, cfg.tokens.max_ttl);
   Result<std::string> token =
@@ -215,6 +260,53 @@ Decision Session::outbound(Actions& actions) {
   return decided({}, "token-added", "issued");
 }
 
+Decision Session::outboundStamps(Actions& actions, const config::DomainPolicy& policy) {
+  const std::string_view header =
+      policy.mint_stamps == config::MintStamps::kArgon2id ? kArgon2idStampHeader : kHashcashHeader;
+  const std::string algorithm = config::mintStampsName(policy.mint_stamps);
+  const Decision tempfail =
+      reply(Step::kTempfail, "451", "4.3.0",
+            "Cannot add proof-of-work stamps to this message now; try again later");
+  std::vector<std::string> stamps;
+  std::string skipped;  // recipients that cannot be a resource, for the log line
+  for (const std::string& rcpt : msg_.mint_recipients) {
+    if (!usableAsResource(rcpt)) {
+      skipped += (skipped.empty() ? "" : ",") + logged(rcpt);
+      continue;
+    }
+    StampMintQuery query;
+    query.config = env_.config;
+    query.sender_domain = msg_.sender_domain;
+    query.recipient = rcpt;
+    query.queue_id = msg_.queue_id;
+    Result<std::string> stamp =
+        env_.stamp_minter != nullptr
+            ? env_.stamp_minter->mint(query)
+            : Result<std::string>(Error(ErrorKind::kInternal, "no stamp minter"));
+    const std::string extra = " rcpt=<" + logged(rcpt) + "> algorithm=" + algorithm;
+    if (!stamp.ok()) {
+      VerifyOutcome why;
+      why.detail = stamp.error().message();
+      return decided(tempfail, "tempfail", "stamp-mint-failed", &why, extra);
+    }
+    if (!safeHeaderValue(*stamp)) {
+      VerifyOutcome why;
+      why.detail = "minted stamp is not one line of printable ASCII";
+      return decided(tempfail, "tempfail", "stamp-mint-failed", &why, extra);
+    }
+    stamps.push_back(std::move(*stamp));
+  }
+  for (const std::string& stamp : stamps) {
+    if (!actions.addHeader(header, stamp).ok()) {
+      return decided(tempfail, "tempfail", "header-change-failed");
+    }
+  }
+  std::string extra = " stamps=" + std::to_string(stamps.size()) + " algorithm=" + algorithm;
+  if (!skipped.empty()) extra += " skipped=<" + skipped + ">";
+  return decided({}, stamps.empty() ? "none" : "stamps-added",
+                 stamps.empty() ? "no-stamp-recipients" : "minted", nullptr, extra);
+}
+
 bool Session::deleteOurAuthResults(Actions& actions) {
   for (auto it = msg_.our_auth_results.rbegin(); it != msg_.our_auth_results.rend(); ++it) {
     if (!actions.deleteHeader(kAuthResultsHeader, *it).ok()) return false;
@@ -222,51 +314,50 @@ bool Session::deleteOurAuthResults(Actions& actions) {
   return true;
 }
 
-Decision Session::inbound(Actions& actions) {
+bool Session::checkMtep(MtepVerdict& verdict, Decision& refusal) {
   const std::string sender_domain = shown(msg_.sender_domain, kMaxShownDomain);
   const std::string rcpt_domain = shown(msg_.rcpt_domain, kMaxShownDomain);
   const auto reject = [](const std::string& text) {
     return reply(Step::kReject, "550", "5.7.25", text);
   };
-  // Delivers the message: spoofed A-R headers out, ours (if any) in.
-  const auto deliver = [&](const char* action, const char* reason, const char* result,
-                           std::string_view comment, const VerifyOutcome* outcome) {
-    if (!deleteOurAuthResults(actions)) {
-      return decided(internalTempfail(), "tempfail", "header-change-failed", outcome);
-    }
-    if (result != nullptr) {
-      const std::string value = formatAuthResults(env_.authserv_id, result, msg_.sender, comment);
-      if (!actions.insertHeader(kAuthResultsHeader, value).ok()) {
-        return decided(internalTempfail(), "tempfail", "header-change-failed", outcome);
-      }
-    }
-    return decided({}, action, reason, outcome);
+  const auto refuse = [&](Decision d, const char* action, const char* reason,
+                          const VerifyOutcome* outcome = nullptr) {
+    refusal = decided(std::move(d), action, reason, outcome);
+    return false;
+  };
+  const auto pass = [&](const char* action, const char* reason, const char* result,
+                        const char* comment) {
+    verdict.action = action;
+    verdict.reason = reason;
+    verdict.result = result;
+    verdict.comment = comment;
+    return true;
   };
 
-  if (msg_.policy_class <= 0) return deliver("none", "no-policy", nullptr, {}, nullptr);
-  if (msg_.sender_null) return deliver("pass", "null-sender", "none", {}, nullptr);
+  if (msg_.policy_class <= 0) return pass("none", "no-policy", nullptr, "");
+  if (msg_.sender_null) return pass("pass", "null-sender", "none", "");
   if (!msg_.sender_valid) {
-    return decided(reject("Mail to " + rcpt_domain +
-                          " needs MTEP, and the envelope sender is not an address MTEP can "
-                          "vouch for"),
-                   "reject", "bad-sender");
+    return refuse(reject("Mail to " + rcpt_domain +
+                         " needs MTEP, and the envelope sender is not an address MTEP can "
+                         "vouch for"),
+                  "reject", "bad-sender");
   }
   if (msg_.token_headers == 0) {
-    return decided(
+    return refuse(
         reject("Mail to " + rcpt_domain + " needs an MTEP-Token from " + sender_domain +
                "'s MTEP server; ask the postmaster of " + sender_domain + " to enable MTEP"),
         "reject", "no-token");
   }
   if (msg_.token_headers > 1) {
-    return decided(reject("The message has " + std::to_string(msg_.token_headers) +
-                          " MTEP-Token headers; mail to " + rcpt_domain +
-                          " takes exactly one; ask the postmaster of " + sender_domain),
-                   "reject", "several-tokens");
+    return refuse(reject("The message has " + std::to_string(msg_.token_headers) +
+                         " MTEP-Token headers; mail to " + rcpt_domain +
+                         " takes exactly one; ask the postmaster of " + sender_domain),
+                  "reject", "several-tokens");
   }
   if (msg_.token_malformed) {
-    return decided(reject("The MTEP-Token header is malformed; ask the postmaster of " +
-                          sender_domain + " to check their MTEP setup"),
-                   "reject", "malformed-token");
+    return refuse(reject("The MTEP-Token header is malformed; ask the postmaster of " +
+                         sender_domain + " to check their MTEP setup"),
+                  "reject", "malformed-token");
   }
 
   VerifyQuery query;
@@ -274,7 +365,8 @@ Decision Session::inbound(Actions& actions) {
   query.sender = msg_.sender;
   query.sender_domain = msg_.sender_domain;
   query.queue_id = msg_.queue_id;
-  VerifyOutcome outcome;
+  VerifyOutcome& outcome = verdict.outcome;
+  verdict.asked = true;
   if (env_.verifier != nullptr) {
     outcome = env_.verifier->verify(query);
   } else {
@@ -282,14 +374,14 @@ Decision Session::inbound(Actions& actions) {
   }
   switch (outcome.kind) {
     case VerifyKind::kValid:
-      return deliver("pass", "valid", "pass", {}, &outcome);
+      return pass("pass", "valid", "pass", "");
     case VerifyKind::kRefused: {
       std::string text = sender_domain + "'s MTEP server does not vouch for this message's " +
                          "MTEP-Token; ask the postmaster of " + sender_domain;
       if (!outcome.detail.empty()) {
         text += " (server said: " + shown(outcome.detail, kMaxShownDetail) + ")";
       }
-      return decided(reject(text), "reject", "refused", &outcome);
+      return refuse(reject(text), "reject", "refused", &outcome);
     }
     case VerifyKind::kUnsure:
     case VerifyKind::kUnreachable:
@@ -298,20 +390,114 @@ Decision Session::inbound(Actions& actions) {
   const char* reason = verifyKindName(outcome.kind);
   switch (msg_.unavailable) {
     case config::Unavailable::kAccept:
-      return deliver("accept", reason, "temperror",
-                     outcome.kind == VerifyKind::kUnsure ? "server unsure" : "server unreachable",
-                     &outcome);
+      return pass("accept", reason, "temperror",
+                  outcome.kind == VerifyKind::kUnsure ? "server unsure" : "server unreachable");
     case config::Unavailable::kReject:
-      return decided(reject("Cannot verify the MTEP token with " + sender_domain +
-                            "'s MTEP server; ask the postmaster of " + sender_domain),
-                     "reject", reason, &outcome);
+      return refuse(reject("Cannot verify the MTEP token with " + sender_domain +
+                           "'s MTEP server; ask the postmaster of " + sender_domain),
+                    "reject", reason, &outcome);
     case config::Unavailable::kTempfail:
       break;
   }
-  return decided(reply(Step::kTempfail, "451", "4.7.25",
-                       "Cannot verify the MTEP token with " + sender_domain +
-                           "'s MTEP server now; try again later"),
-                 "tempfail", reason, &outcome);
+  return refuse(reply(Step::kTempfail, "451", "4.7.25",
+                      "Cannot verify the MTEP token with " + sender_domain +
+                          "'s MTEP server now; try again later"),
+                "tempfail", reason, &outcome);
+}
+
+Decision Session::inbound(Actions& actions) {
+  MtepVerdict mtep;
+  Decision refusal;
+  if (!checkMtep(mtep, refusal)) return refusal;
+  const VerifyOutcome* outcome = mtep.asked ? &mtep.outcome : nullptr;
+  const char* action = mtep.action;
+  const char* reason = mtep.reason;
+  std::string extra;
+
+  // Stamps, only now that nothing else stands in the way: they are spent.
+  const bool stamps_apply = !msg_.stamp_recipients.empty();
+  if (stamps_apply) {
+    StampQuery query;
+    query.config = env_.config;
+    query.recipients = msg_.stamp_recipients;
+    query.stamps = msg_.stamps;
+    query.queue_id = msg_.queue_id;
+    StampOutcome stamps;
+    if (env_.stamp_checker != nullptr) {
+      stamps = env_.stamp_checker->checkAndSpend(query);
+    } else {
+      stamps.kind = StampKind::kTemporary;
+      stamps.detail = "no stamp checker";
+    }
+    const std::string counts =
+        " stamps=" + std::to_string(msg_.stamps.size()) +
+        (msg_.stamps_ignored > 0 ? " stamps_ignored=" + std::to_string(msg_.stamps_ignored)
+                                 : std::string());
+    const RecipientStamp* missing = nullptr;
+    for (const RecipientStamp& r : stamps.recipients) {
+      if (!r.valid) {
+        missing = &r;
+        break;
+      }
+    }
+    if (stamps.kind == StampKind::kValid && missing == nullptr &&
+        stamps.recipients.size() != msg_.stamp_recipients.size()) {
+      stamps.kind = StampKind::kTemporary;  // a checker that skipped someone cannot be trusted
+      stamps.detail = "stamp checker answered for " + std::to_string(stamps.recipients.size()) +
+                      " of " + std::to_string(msg_.stamp_recipients.size()) + " recipients";
+    }
+    if (stamps.kind == StampKind::kRefused ||
+        (stamps.kind == StampKind::kValid && missing != nullptr)) {
+      VerifyOutcome why;
+      std::string rcpt = msg_.stamp_recipients.front();
+      std::string verdict = "none";
+      int bits = 0;
+      if (missing != nullptr) {
+        rcpt = missing->recipient;
+        verdict = missing->verdict.empty() ? "invalid" : missing->verdict;
+        why.detail = missing->reason;
+        bits = missing->required_bits;
+      }
+      const std::string who = shown(rcpt, kMaxShownAddress);
+      const std::string fix =
+          "; mint one with: hashcash -m -b " + std::to_string(bits > 0 ? bits : 20) + " -r " + who;
+      std::string text = "No valid proof-of-work stamp for " + who + " (" + shown(verdict, 20);
+      const std::string detail = shown(why.detail, kMaxShownDetail);
+      if (!detail.empty() && text.size() + detail.size() + 3 + fix.size() < kMaxReply) {
+        text += ": " + detail;
+      }
+      text += ")" + fix;
+      return decided(reply(Step::kReject, "550", "5.7.1", text), "reject",
+                     ("stamp-" + verdict).c_str(), &why, " rcpt=<" + logged(rcpt) + ">" + counts);
+    }
+    if (stamps.kind != StampKind::kValid) {
+      VerifyOutcome why;
+      why.detail = stamps.detail;
+      return decided(reply(Step::kTempfail, "451", "4.3.0",
+                           "Cannot check proof-of-work stamps now; try again later"),
+                     "tempfail", "stamp-check-unavailable", &why, counts);
+    }
+    if (mtep.result == nullptr) {
+      action = "pass";
+      reason = "stamps-valid";
+    }
+    extra = counts + " x-hashcash=pass";
+  }
+
+  // Delivered: spoofed A-R headers out, ours (if any) in.
+  if (!deleteOurAuthResults(actions)) {
+    return decided(internalTempfail(), "tempfail", "header-change-failed", outcome);
+  }
+  std::string value;
+  if (mtep.result != nullptr) {
+    value = formatAuthResults(env_.authserv_id, mtep.result, msg_.sender, mtep.comment);
+  }
+  if (stamps_apply)
+    value = appendAuthResult(std::move(value), env_.authserv_id, "x-hashcash", "pass");
+  if (!value.empty() && !actions.insertHeader(kAuthResultsHeader, value).ok()) {
+    return decided(internalTempfail(), "tempfail", "header-change-failed", outcome);
+  }
+  return decided({}, action, reason, outcome, extra);
 }
 
 Decision Session::decided(Decision d, const char* action, const char* reason,

@@ -60,21 +60,58 @@
 //   highest index first, before ours is inserted (RFC 8601 section 5).
 //   A header change that fails -> 451 4.3.0 (never deliver a spoofed
 //   result); so does every MAIL when SessionEnv has no config.
+//
+//   Proof of work (stamps.h, lib/pow), inbound: recipients whose domain has
+//   require_stamp each need their own valid, unspent stamp. The stamps are
+//   the values of the X-Hashcash:, Hashcash: and MTEP-Stamp: headers, one
+//   stamp per header (as the hashcash tool writes them), unfolded and
+//   trimmed, at most [pow] max_stamps of them (later ones are ignored); a
+//   value over kMaxStampHeader bytes is cut to kMaxStampHeader + 1, which
+//   lib/pow refuses as too long. Recipients under different stamp policies
+//   are not split: one check covers every such recipient of the message,
+//   each at its own domain's policy. The stamp check comes after the MTEP
+//   check and only when that one would deliver, so a message refused for
+//   its token burns no stamps; StampChecker spends them only when every
+//   recipient has one. The null sender is not exempt. Outcomes:
+//     - every recipient has one          -> deliver, "x-hashcash=pass"
+//       in our Authentication-Results (after the mtep result, in the same
+//       header, when MTEP applies too: "<id>; mtep=pass
+//       smtp.mailfrom=<sender>; x-hashcash=pass"; alone "<id>;
+//       x-hashcash=pass")
+//     - some recipient has none          -> 550 5.7.1 naming the first such
+//       recipient, the verdict ("too-weak", "spent", ...) and the fix
+//       ("mint one with: hashcash -m -b BITS -r ADDRESS"); nothing spent
+//     - store unavailable, no checker    -> 451 4.3.0
+//   Outbound: when the sender domain's mint_stamps is not "none", every
+//   distinct recipient gets one stamp made for its address (resource =
+//   canonicalLower()), added at the end as X-Hashcash: (hashcash) or
+//   MTEP-Stamp: (argon2id); stamp headers already in the message stay (they
+//   may be the user's own). Recipients that cannot be a stamp's resource
+//   (a ':', a space or a control byte in the address) are skipped and
+//   logged. A minting failure (out of [pow] mint_budget), no minter, or a
+//   minted value that is not one line of printable ASCII -> 451 4.3.0.
+//   Minting runs in the calling (libmilter worker) thread: the MTA waits
+//   for it.
+//
 //   Reply texts are one line of printable ASCII without '%', under 200
 //   characters, and tell the sender what to do; names from the peer are
 //   shown with other bytes as '?'.
 //   Each decision is logged in one line at info level:
-//   "QUEUEID: mtep: action=<pass|reject|tempfail|accept|token-added|none>
-//   reason=<words> sender=<...>" then, as they apply, " rcpt=<...>",
-//   " server=HOST:PORT", " cached=yes", " detail=\"...\"" and
-//   " reply=\"CODE ESC\"" ("NOQUEUE" when there is no queue id).
+//   "QUEUEID: mtep: action=<pass|reject|tempfail|accept|token-added|
+//   stamps-added|none> reason=<words> sender=<...>" then, as they apply,
+//   " rcpt=<...>", " stamps=N", " server=HOST:PORT", " cached=yes",
+//   " detail=\"...\"" and " reply=\"CODE ESC\"" ("NOQUEUE" when there is
+//   no queue id). Outbound mail with a token and stamps logs two lines (the
+//   token's, then "action=stamps-added").
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "config/config.h"
+#include "milter/stamps.h"
 #include "milter/verifier.h"
 #include "util/result.h"
 
@@ -110,6 +147,8 @@ struct SessionEnv {
                              // ("localhost" is used if it is)
   TokenVerifier* verifier = nullptr;
   TokenMinter* minter = nullptr;
+  StampChecker* stamp_checker = nullptr;  // null: messages that need a stamp check tempfail
+  StampMinter* stamp_minter = nullptr;    // null: messages that need stamps tempfail
 };
 
 struct ConnectInfo {
@@ -152,10 +191,29 @@ class Session {
     bool token_malformed = false;       // the first one failed normalizeTokenHeader()
     std::vector<int> our_auth_results;  // indexes of A-R headers claiming our authserv-id
     int auth_results_seen = 0;
+    std::vector<std::string> stamp_recipients;  // inbound: distinct, require_stamp domains
+    std::vector<std::string> mint_recipients;   // outbound: every distinct recipient
+    std::vector<std::string> stamps;            // inbound: normalized stamp header values
+    int stamps_ignored = 0;                     // stamp headers past [pow] max_stamps
+  };
+
+  // How an inbound message that passed the MTEP check is marked.
+  struct MtepVerdict {
+    const char* action = "none";
+    const char* reason = "no-policy";
+    const char* result = nullptr;  // "mtep=<result>" in A-R; nullptr: none
+    const char* comment = "";      // after the result, in parentheses
+    bool asked = false;            // outcome holds the MTEP server's answer
+    VerifyOutcome outcome;
   };
 
   Decision outbound(Actions& actions);
+  Decision outboundToken(Actions& actions, const config::DomainPolicy& policy);
+  Decision outboundStamps(Actions& actions, const config::DomainPolicy& policy);
   Decision inbound(Actions& actions);
+  // The MTEP half of an inbound verdict: false and `refusal` (logged) when
+  // the message is refused or tempfailed, else true and `verdict`.
+  bool checkMtep(MtepVerdict& verdict, Decision& refusal);
   // Deletes the A-R headers that claim our authserv-id; false on failure.
   bool deleteOurAuthResults(Actions& actions);
   // Logs the one line for a decision and returns `d`; `extra` is appended
@@ -184,8 +242,23 @@ std::string authservIdOf(std::string_view header_value);
 // parentheses and backslashes quoted.
 std::string formatAuthResults(std::string_view authserv_id, std::string_view result,
                               std::string_view sender, std::string_view comment = {});
+// `value` (a formatAuthResults() value) with one more result,
+// "; <method>=<result>"; when `value` is empty, a new
+// "<authserv_id>; <method>=<result>". Control bytes dropped.
+std::string appendAuthResult(std::string value, std::string_view authserv_id,
+                             std::string_view method, std::string_view result);
 // An MTEP-Token header value unfolded and trimmed; kInvalid when empty,
 // over 256 bytes, or not base64url characters only.
 Result<std::string> normalizeTokenHeader(std::string_view value);
+
+// Longest stamp header value passed on whole (lib/pow's kMaxStampSize).
+inline constexpr size_t kMaxStampHeader = 1024;
+// True for the headers that carry stamps: X-Hashcash, Hashcash, MTEP-Stamp
+// (any case).
+bool isStampHeader(std::string_view name);
+// A stamp header value unfolded (CR and LF dropped) and trimmed of spaces
+// and tabs; a longer one than kMaxStampHeader is cut to kMaxStampHeader + 1
+// bytes (still too long for lib/pow: refused, never accepted cut).
+std::string normalizeStampHeader(std::string_view value);
 
 }  // namespace mtep::milter

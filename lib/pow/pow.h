@@ -7,10 +7,13 @@
 //   pow::StampPolicy policy = pow::policyFor(cfg, cfg.policyFor("beta.test"), now);
 //   pow::CheckResult r = pow::checkStamp(text, "bob@beta.test", policy, now);
 //   if (r.verdict == pow::Verdict::kValid) spent = pow::spend(store, r, text);
-//   auto stamp = pow::mintHashcash({.bits = 20, .resource = "bob@beta.test", .now = now});
+//   pow::MintOptions o; o.bits = 20; o.resource = "bob@beta.test"; o.now = now;
+//   Result<pow::Minted> stamp = pow::mint(o);
 // DESCRIPTION
 //   Hashcash v1, exactly as the hashcash tool 1.22 writes and reads it:
-//   "1:BITS:DATE:RESOURCE:EXT:RAND:COUNTER", DATE = YYMMDD[hhmm[ss]] (UTC),
+//   "1:BITS:DATE:RESOURCE:EXT:RAND:COUNTER", DATE = YYMMDD[hhmm[ss]] (UTC;
+//   also read, as the tool does: YY, YYMM, YYMMDDhh), RAND and COUNTER in
+//   base64's alphabet plus '=' (COUNTER may also hold ':'),
 //   headers "X-Hashcash:" (also read: "Hashcash:"), one stamp per
 //   recipient. A stamp's value is the number of leading zero bits of the
 //   SHA-1 of the whole stamp text; it is valid at BITS only if that number
@@ -136,10 +139,19 @@ Verdict spend(store::Store& store, const CheckResult& checked, std::string_view 
 // One message: for each recipient, find among `stamps` one valid for it
 // (resource = the address) and spend it. All are checked before any is
 // spent, so a message refused for one recipient does not burn the others'
-// stamps. At most `max_stamps` stamps are looked at.
+// stamps: nothing is spent unless every recipient has a valid stamp, and
+// nothing at all when `store` is null (check only). At most `max_stamps`
+// stamps are looked at; each is hashed at most once, and a recipient's
+// search stops at its first valid stamp. Recipients equal but for ASCII
+// case share one stamp and one result. A recipient without any stamp
+// naming it gets kWrongResource ("no stamp for ..."), or kMalformed ("no
+// stamp") when the message has none at all. If a stamp turns out spent
+// while spending, that recipient gets kSpent (stamps already recorded for
+// earlier recipients stay spent).
 struct RecipientResult {
   std::string recipient;
   CheckResult result;  // the best verdict among the stamps for it
+  std::string stamp;   // the stamp that verdict is about ("" when none)
 };
 std::vector<RecipientResult> checkAndSpend(const std::vector<std::string>& recipients,
                                            const std::vector<std::string>& stamps,
@@ -147,6 +159,13 @@ std::vector<RecipientResult> checkAndSpend(const std::vector<std::string>& recip
                                            int64_t now, size_t max_stamps);
 
 // Minting.
+// The v1 stamp is "1:BITS:YYMMDD:RESOURCE:EXT:RAND:COUNTER" with RAND 16 or
+// more random base64 characters (its length puts COUNTER in SHA-1's last
+// block) and COUNTER 11 base64 characters, the first two naming the thread.
+// Errors: kInvalid (bits outside 0..160, RESOURCE empty or holding ':' or a
+// control character, a time outside 2000..2099, Argon2id t < 1, p < 1 or
+// m < 8*p KiB), kTemporary (budget_ms ran out). Every stamp returned has
+// passed checkStamp().
 struct MintOptions {
   Algorithm algorithm = Algorithm::kHashcashSha1;
   int bits = 20;
@@ -163,13 +182,18 @@ struct Minted {
 };
 Result<Minted> mint(const MintOptions& options);
 
-// Tries per second of the hashcash v1 inner loop on this many threads for
-// about `ms` milliseconds (for benchmarks and `mtepctl hashcash speed`).
+// Tries per second of the hashcash v1 inner loop on this many threads (0 =
+// every core) for about `ms` milliseconds of wall time (for benchmarks and
+// `mtepctl hashcash speed`).
 double hashcashTriesPerSecond(unsigned threads, int64_t ms);
 
 // MMTP's SHA-256 token: "1:D:TS_MS:RESOURCE::COUNTER:"; valid when D is at
 // least `difficulty`, the hex SHA-256 of the text starts with D zeros,
 // RESOURCE is `resource` and TS_MS lies within the window around now_ms.
+// RESOURCE may hold ':' (the seed's "SENDER:RECIPIENT"): COUNTER (decimal)
+// is found from the right. Compared exactly. A valid result has bits = 4*D
+// and expires_at = (TS_MS + window_ms) / 1000 + 1; `algorithm` means nothing
+// here. mintMmtp counts COUNTER up from 0; difficulty 0..8 (kInvalid else).
 CheckResult checkMmtp(std::string_view token, std::string_view resource, int difficulty,
                       int64_t now_ms, int64_t window_ms);
 Result<std::string> mintMmtp(std::string_view resource, int difficulty, int64_t now_ms);

@@ -459,6 +459,7 @@ TEST_F(MtepctlTest, ManPagesRenderWithoutWarnings) {
   const std::vector<fs::path> pages{fs::path(MTEP_MAN_SOURCE_DIR) / "mtepctl.1",
                                     fs::path(MTEP_MAN_SOURCE_DIR) / "mtepd.8",
                                     fs::path(MTEP_MAN_SOURCE_DIR) / "mtep-milter.8",
+                                    fs::path(MTEP_MAN_SOURCE_DIR) / "mtep-policyd.8",
                                     fs::path(MTEP_MAN_BUILD_DIR) / "mtep.conf.5"};
   setenv("MANWIDTH", "80", 1);
   for (const fs::path& page : pages) {

@@ -153,3 +153,31 @@ function T.run(name, body)
   end
   print("PASS: " .. name)
 end
+
+-- Proof of work (cases 20_ and up) with the hashcash tool (1.22).
+-- The output of a shell command, trailing newlines removed.
+function T.shell(cmd)
+  local p = io.popen(cmd)
+  if p == nil then fail("cannot run: " .. cmd) end
+  local out = p:read("*a") or ""
+  p:close()
+  return (out:gsub("\n+$", ""))
+end
+
+-- A hashcash v1 stamp of `bits` bits for `resource`, as "hashcash -m" mints it.
+function T.hashcash_mint(bits, resource)
+  local stamp = T.shell("hashcash -m -b " .. bits .. " -r '" .. resource .. "' 2>/dev/null")
+  if not stamp:match("^1:" .. bits .. ":%d+:") then fail("hashcash -m printed '" .. stamp .. "'") end
+  return stamp
+end
+
+-- True when "hashcash -c" accepts `stamp` for `resource` at `bits` bits.
+function T.hashcash_accepts(bits, resource, stamp)
+  return os.execute("hashcash -cyq -b " .. bits .. " -r '" .. resource .. "' '" .. stamp .. "' >/dev/null 2>&1")
+end
+
+-- The reply text the milter logged for qid (see T.logged_reply).
+function T.reply_text(qid)
+  local _, _, text = T.logged_reply(qid)
+  return text or ""
+end

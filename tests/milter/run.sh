@@ -13,7 +13,9 @@
 #   alpha's mtepd answers D for it), and starts "mtep-milter -f" twice on
 #   free loopback ports: the milter under test (authserv_id mx.beta.test,
 #   internal_networks 127.0.0.1/32, [domain."beta.test"] require_mtep,
-#   mtep_servers alpha.test -> that mtepd, down.test -> a closed port) and
+#   mtep_servers alpha.test -> that mtepd, down.test -> a closed port;
+#   stamps.test requires 12-bit stamps, both.test MTEP and stamps,
+#   minter.test mints 12-bit hashcash stamps, argon.test Argon2id ones) and
 #   the same with a key file that does not exist. The daemons run in their
 #   own sessions, output in WORK/NAME.log, exit status in WORK/NAME.status;
 #   WORK/env keeps the ports, paths and tokens for the other commands.
@@ -177,6 +179,19 @@ query_timeout = "3s"
 ${4:-}
 [domain."beta.test"]
 require_mtep = true
+# Proof of work (cases 20_ and up): stamps required, stamps minted.
+[domain."stamps.test"]
+require_stamp = true
+stamp_bits = 12
+[domain."both.test"]
+require_mtep = true
+require_stamp = true
+stamp_bits = 12
+[domain."minter.test"]
+mint_stamps = "hashcash"
+mint_stamp_bits = 12
+[domain."argon.test"]
+mint_stamps = "argon2id"
 EOF
 }
 

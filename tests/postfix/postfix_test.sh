@@ -394,6 +394,112 @@ case_milter_crash_tempfails() {
   ok "milter back: mail flows again"
 }
 
+# ---- proof of work -------------------------------------------------------------
+
+# Adds LINES under SIDE's own [domain."..."] section of its mtep.conf and has
+# its milter reload (SIGUSR1), waiting for the reload line in its log; the
+# case's exit puts the file back and reloads again.
+with_domain_keys() {  # side lines...
+  local side=$1 conf=$MP_WORK/$1/mtep.conf dom text
+  shift
+  dom=${MP_DOMAIN[$side]//./\\.}
+  [[ -f $conf.orig ]] || cp "$conf" "$conf.orig"
+  RESTORE_SIDES="${RESTORE_SIDES:-} $side"
+  trap restore_domain_keys EXIT
+  text=$(printf '%s\\n' "$@")
+  sed -i "/^\[domain\.\"$dom\"\]\$/a ${text%\\n}" "$conf"
+  mp_ctl "$side" config check >/dev/null || fail "$conf with $* does not pass mtepctl config check"
+  reload_milter "$side" || fail "$side's milter did not reload"
+}
+
+reload_milter() {  # side
+  local log=$MP_WORK/$1/milter.log before i
+  before=$(grep -c 'configuration reloaded' "$log")
+  kill -USR1 "$(mp_pid "$MP_WORK/$1/milter.pid")" 2>/dev/null || return 1
+  for ((i = 0; i < 100; i++)); do
+    (($(grep -c 'configuration reloaded' "$log") > before)) && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+restore_domain_keys() {
+  local side
+  for side in ${RESTORE_SIDES:-}; do
+    [[ -f $MP_WORK/$side/mtep.conf.orig ]] || continue
+    mv "$MP_WORK/$side/mtep.conf.orig" "$MP_WORK/$side/mtep.conf"
+    reload_milter "$side" || echo "warning: $side's milter did not reload its original mtep.conf"
+  done
+}
+
+# The one Authentication-Results by AUTHSERV in a delivered file must be
+# exactly WANT.
+expect_auth_results() {  # file authserv want
+  local ar id=${2//./\\.}
+  ar=$(mp_header "$1" Authentication-Results | grep -i -E "^$id;" || true)
+  [[ $ar == "$3" ]] || fail "$1: want Authentication-Results '$3', got '$ar'"
+}
+
+# beta.test requires 12-bit stamps (and MTEP, as always): from outside, a
+# token and a stamp made by the hashcash tool for the recipient are
+# delivered with mtep=pass and x-hashcash=pass in one header; the same
+# message again is refused (the stamp is spent in beta's store); without a
+# stamp, refused with 550 5.7.1 saying how to mint one.
+case_stamps_required_at_beta() {
+  command -v hashcash >/dev/null || { echo "SKIP: hashcash not installed"; exit 77; }
+  with_domain_keys beta 'require_stamp = true' 'stamp_bits = 12'
+  local tok stamp f
+  tok=$(token_for alice@alpha.test) || fail "mtepctl token mint failed"
+  stamp=$(hashcash -m -b 12 -r bob@beta.test) || fail "hashcash -m failed"
+  outside beta --from alice@alpha.test --to bob@beta.test --header "MTEP-Token: $tok" \
+    --add-header "X-Hashcash: $stamp" || fail "beta refused a token and a valid stamp"
+  expect_reply "$LAST" '^250 ' "token and stamp"
+  mp_wait_delivered "$(beta_box)" 1 || fail "nothing delivered at beta"
+  f=$(newest_file)
+  expect_auth_results "$f" mx.beta.test \
+    "mx.beta.test; mtep=pass smtp.mailfrom=alice@alpha.test; x-hashcash=pass"
+  [[ $(mp_header "$f" X-Hashcash) == "$stamp" ]] || fail "the stamp did not arrive as sent"
+  ok "delivered with mtep=pass and x-hashcash=pass"
+
+  outside beta --from alice@alpha.test --to bob@beta.test --header "MTEP-Token: $tok" \
+    --add-header "X-Hashcash: $stamp" && fail "beta accepted a replayed stamp"
+  expect_reply "$LAST" '^550 5\.7\.1 .*bob@beta\.test \(spent' "replayed stamp"
+
+  outside beta --from alice@alpha.test --to bob@beta.test --header "MTEP-Token: $tok" &&
+    fail "beta accepted mail without a stamp"
+  expect_reply "$LAST" '^550 5\.7\.1 .*hashcash -m -b 12 -r bob@beta\.test' "no stamp"
+  [[ $(mp_count_delivered "$(beta_box)") == 1 ]] || fail "refused mail was delivered"
+}
+
+# alpha.test mints hashcash stamps for its senders (mint_stamps), beta.test
+# requires them: submitted at alpha, the message leaves with a token and one
+# X-Hashcash per recipient, and beta delivers each copy with x-hashcash=pass.
+case_stamps_minted_by_alpha_accepted_by_beta() {
+  with_domain_keys beta 'require_stamp = true' 'stamp_bits = 12'
+  with_domain_keys alpha 'mint_stamps = "hashcash"' 'mint_stamp_bits = 12'
+  local f stamps s r
+  inside alpha --from alice@alpha.test --to bob@beta.test,carol@beta.test ||
+    fail "alpha refused the submission"
+  expect_reply "$LAST" '^250 ' "submission to alpha"
+  mp_wait_delivered "$(beta_box)" 2 || fail "$(mp_count_delivered "$(beta_box)") of 2 delivered at beta"
+  for f in $(mp_delivered_files "$(beta_box)"); do
+    expect_auth_results "$f" mx.beta.test \
+      "mx.beta.test; mtep=pass smtp.mailfrom=alice@alpha.test; x-hashcash=pass"
+    stamps=$(mp_header "$f" X-Hashcash)
+    [[ $(grep -c . <<<"$stamps") == 2 ]] || fail "$f: want 2 X-Hashcash headers, got '$stamps'"
+    if command -v hashcash >/dev/null; then
+      if ! grep -q ':bob@beta\.test:' <<<"$stamps" || ! grep -q ':carol@beta\.test:' <<<"$stamps"; then
+        fail "$f: stamps are not one per recipient: $stamps"
+      fi
+      while read -r s; do
+        r=$(cut -d: -f4 <<<"$s")
+        hashcash -cyq -b 12 -r "$r" "$s" >/dev/null 2>&1 || fail "hashcash -c refuses $s for $r"
+      done <<<"$stamps"
+    fi
+  done
+  ok "two copies delivered, each with mtep=pass and x-hashcash=pass"
+}
+
 # The newest file in a Maildir (default beta.test's).
 newest_file() {
   local box=${1:-$(beta_box)}
@@ -404,7 +510,7 @@ CASES=(vouched_mail_passes sendmail_mail_passes user_token_replaced reverse_dire
   forged_token_refused missing_token_refused token_of_other_sender_refused revoked_token_refused
   oversized_token_header_refused sender_mtepd_down_defers fifty_recipients_pass
   smtputf8_and_8bit_body domain_without_policy_untouched spoofed_auth_results_removed
-  milter_crash_tempfails)
+  milter_crash_tempfails stamps_required_at_beta stamps_minted_by_alpha_accepted_by_beta)
 
 # ---- main -----------------------------------------------------------------------
 

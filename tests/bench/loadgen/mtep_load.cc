@@ -11,6 +11,11 @@
 //                      and the client does not run out of ports).
 //   --mode idle        open N connections and hold them for --duration; then
 //                      ask one "?" on each to show they are still served.
+//   --protocol policy  speak the Postfix policy protocol to mtep-policyd
+//                      instead: each request is an RCPT-state
+//                      smtpd_access_policy request (--sender, --recipient);
+//                      the expected answer is DUNNO (counted where K is). In
+//                      connect mode the client closes after each answer.
 //   Prints requests/s, latency percentiles (microseconds, from a
 //   log-linear histogram; in connect mode from connect() to the answer),
 //   errors, and the count of each verdict. Any answer other than K is
@@ -55,6 +60,8 @@ struct Options {
   std::string sender;
   bool kv = false;
   std::string ready_file;
+  bool policy = false;  // --protocol policy
+  std::string recipient = "bob@example.net";
 };
 
 struct Stats {
@@ -96,11 +103,23 @@ int parseReply(std::string_view buf, std::string_view* payload, size_t* used) {
   return 1;
 }
 
+// One policy reply ("action=...\n\n") at the front of `buf`: 1 = got one
+// (payload = the action line), 0 = need more, -1 = not a policy reply.
+int parsePolicyReply(std::string_view buf, std::string_view* payload, size_t* used) {
+  size_t end = buf.find("\n\n");
+  if (end == std::string_view::npos) return buf.size() > 4096 ? -1 : 0;
+  if (buf.substr(0, 7) != "action=") return -1;
+  *payload = buf.substr(0, end);
+  *used = end + 2;
+  return 1;
+}
+
 struct Conn {
   int fd = -1;
   bool connected = false;
   bool counted = false;      // connect mode: the "?" answer was seen
   bool final_query = false;  // idle mode: the closing check is outstanding
+  bool finished = false;     // connect mode, policy: answered, the client closes
   uint64_t started = 0;      // ns: request sent (persistent) or connect() (connect)
   std::string out;
   size_t out_off = 0;
@@ -112,6 +131,12 @@ class Runner {
   Runner(const Options& o, const sockaddr_storage& addr, socklen_t addr_len)
       : o_(o), addr_(addr), addr_len_(addr_len) {
     query_ = ns(ns("?") + ns(o.token) + (o.sender.empty() ? "" : ns(o.sender)));
+    if (o.policy) {
+      query_ = "request=smtpd_access_policy\nprotocol_state=RCPT\nprotocol_name=ESMTP\n"
+               "client_address=192.0.2.1\nclient_name=load.example\nsender=" +
+               (o.sender.empty() ? std::string("alice@example.org") : o.sender) +
+               "\nrecipient=" + o.recipient + "\ninstance=LOAD.1\n\n";
+    }
     quit_ = ns(ns("Q"));
     ep_ = ::epoll_create1(EPOLL_CLOEXEC);
     conns_.resize(static_cast<size_t>(o.connections));
@@ -204,6 +229,10 @@ void Runner::flush(size_t slot) {
 
 void Runner::countVerdict(std::string_view payload) {
   int v = 4;
+  if (o_.policy) {
+    ++stats_.verdict[payload == "action=DUNNO" ? 0 : 4];
+    return;
+  }
   if (!payload.empty()) {
     switch (payload[0]) {
       case 'K':
@@ -244,6 +273,7 @@ void Runner::onReply(size_t slot, std::string_view payload) {
         ++stats_.requests;
         countVerdict(payload);
         stats_.latency.record((t - c.started) / 1000);
+        c.finished = o_.policy;  // no "Q": the client closes
       }
       break;
     case Mode::kIdle:
@@ -280,7 +310,8 @@ void Runner::onReadable(size_t slot) {
   for (;;) {
     std::string_view payload;
     size_t used = 0;
-    int r = parseReply(std::string_view(c.in).substr(pos), &payload, &used);
+    std::string_view rest = std::string_view(c.in).substr(pos);
+    int r = o_.policy ? parsePolicyReply(rest, &payload, &used) : parseReply(rest, &payload, &used);
     if (r == 0) break;
     if (r < 0) {
       ++stats_.protocol_errors;
@@ -292,6 +323,10 @@ void Runner::onReadable(size_t slot) {
     pos += used;
   }
   c.in.erase(0, pos);
+  if (c.finished) {
+    close(slot);
+    if (!stopping_) open(slot);
+  }
 }
 
 Stats Runner::run() {
@@ -365,7 +400,7 @@ Stats Runner::run() {
           c.started = nowNs();
           send(slot, query_);
         } else if (o_.mode == Mode::kConnect) {
-          send(slot, query_ + quit_);
+          send(slot, o_.policy ? query_ : query_ + quit_);
         }
         continue;
       }
@@ -389,11 +424,24 @@ void usage(FILE* out) {
   std::fprintf(out,
                "usage: mtep-load [--host ADDR] [--port N] [--connections N] [--duration S]\n"
                "                 [--mode persistent|connect|idle] [--token T] [--sender S]\n"
-               "                 [--format text|kv] [--ready-file PATH]\n");
+               "                 [--format text|kv] [--ready-file PATH]\n"
+               "                 [--protocol mtep|policy] [--recipient R]\n");
 }
 
 bool parseOptions(int argc, char** argv, Options* o) {
-  enum { kHost = 1, kPort, kConns, kDuration, kMode, kToken, kSender, kFormat, kReady };
+  enum {
+    kHost = 1,
+    kPort,
+    kConns,
+    kDuration,
+    kMode,
+    kToken,
+    kSender,
+    kFormat,
+    kReady,
+    kProtocol,
+    kRecipient
+  };
   static const option kLong[] = {{"host", required_argument, nullptr, kHost},
                                  {"port", required_argument, nullptr, kPort},
                                  {"connections", required_argument, nullptr, kConns},
@@ -403,6 +451,8 @@ bool parseOptions(int argc, char** argv, Options* o) {
                                  {"sender", required_argument, nullptr, kSender},
                                  {"format", required_argument, nullptr, kFormat},
                                  {"ready-file", required_argument, nullptr, kReady},
+                                 {"protocol", required_argument, nullptr, kProtocol},
+                                 {"recipient", required_argument, nullptr, kRecipient},
                                  {"help", no_argument, nullptr, 'h'},
                                  {nullptr, 0, nullptr, 0}};
   int ch;
@@ -442,6 +492,13 @@ bool parseOptions(int argc, char** argv, Options* o) {
         break;
       case kReady:
         o->ready_file = v;
+        break;
+      case kProtocol:
+        if (v != "mtep" && v != "policy") return false;
+        o->policy = v == "policy";
+        break;
+      case kRecipient:
+        o->recipient = v;
         break;
       default:
         return false;
@@ -497,14 +554,23 @@ void report(const Options& o, const Stats& s) {
                 static_cast<unsigned long long>(s.connect_errors),
                 static_cast<unsigned long long>(s.unexpected_closes),
                 static_cast<unsigned long long>(s.protocol_errors));
-    std::printf("verdicts: K %llu  Z %llu  D %llu  I %llu  other %llu\n",
-                static_cast<unsigned long long>(s.verdict[0]),
-                static_cast<unsigned long long>(s.verdict[1]),
-                static_cast<unsigned long long>(s.verdict[2]),
-                static_cast<unsigned long long>(s.verdict[3]),
-                static_cast<unsigned long long>(s.verdict[4]));
+    if (o.policy) {
+      std::printf("answers: DUNNO %llu  other %llu\n",
+                  static_cast<unsigned long long>(s.verdict[0]),
+                  static_cast<unsigned long long>(s.verdict[4]));
+    } else {
+      std::printf("verdicts: K %llu  Z %llu  D %llu  I %llu  other %llu\n",
+                  static_cast<unsigned long long>(s.verdict[0]),
+                  static_cast<unsigned long long>(s.verdict[1]),
+                  static_cast<unsigned long long>(s.verdict[2]),
+                  static_cast<unsigned long long>(s.verdict[3]),
+                  static_cast<unsigned long long>(s.verdict[4]));
+    }
   }
-  if (s.notK() > 0) {
+  if (s.notK() > 0 && o.policy) {
+    std::fprintf(stderr, "\n*** mtep-load: %llu ANSWERS WERE NOT DUNNO ***\n\n",
+                 static_cast<unsigned long long>(s.notK()));
+  } else if (s.notK() > 0) {
     std::fprintf(stderr,
                  "\n*** mtep-load: %llu ANSWERS WERE NOT K: the figures above do not measure "
                  "successful verification (wrong token, sender or key?) ***\n\n",

@@ -1,11 +1,14 @@
 // libFuzzer target for the milter's header helpers: authservIdOf,
-// normalizeTokenHeader and formatAuthResults.
+// normalizeTokenHeader, formatAuthResults, appendAuthResult and
+// normalizeStampHeader.
 // The whole input is an Authentication-Results value and an MTEP-Token
 // value; split at NUL bytes it also gives formatAuthResults its
 // authserv-id, result, sender and comment. Checked: an id never spans a
 // line break; a normalized token is 1..256 base64url bytes and normalizes
 // to itself; a formatted header is one line whose authserv-id reads back
-// when the id is a plain token.
+// when the id is a plain token; a normalized stamp has no CR, LF or outer
+// blanks, is at most kMaxStampHeader + 1 bytes, is cut only when the
+// unfolded value is longer than kMaxStampHeader, and normalizes to itself.
 
 #include <cstdint>
 #include <cstdlib>
@@ -76,5 +79,30 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check(u >= 0x20 && u != 0x7f);
   }
   if (plainId(parts[0])) check(authservIdOf(header) == parts[0]);
+  const std::string both = appendAuthResult(header, parts[0], "x-hashcash", parts[1]);
+  check(both.rfind(header, 0) == 0);
+  for (char c : both) check(static_cast<unsigned char>(c) >= 0x20 && c != 0x7f);
+
+  const std::string stamp = normalizeStampHeader(in);
+  check(stamp.size() <= kMaxStampHeader + 1);
+  check(stamp.find('\r') == std::string::npos && stamp.find('\n') == std::string::npos);
+  const auto blank = [](char c) { return c == ' ' || c == '\t'; };
+  if (!stamp.empty()) check(!blank(stamp.front()));
+  size_t unfolded = 0;  // the value's length unfolded and trimmed
+  {
+    size_t b = 0;
+    size_t e = in.size();
+    const auto wsp = [&](char c) { return blank(c) || c == '\r' || c == '\n'; };
+    while (b < e && wsp(in[b])) ++b;
+    while (e > b && wsp(in[e - 1])) --e;
+    for (size_t i = b; i < e; ++i) unfolded += in[i] != '\r' && in[i] != '\n';
+  }
+  if (unfolded <= kMaxStampHeader) {
+    check(stamp.size() == unfolded);
+    if (!stamp.empty()) check(!blank(stamp.back()));
+    check(normalizeStampHeader(stamp) == stamp);
+  } else {
+    check(stamp.size() == kMaxStampHeader + 1);
+  }
   return 0;
 }

@@ -8,15 +8,22 @@
 //   "delete Authentication-Results #2") and can be told to fail.
 //   FakeVerifier answers from a script (then a default) and records the
 //   queries; FakeMinter returns a fixed token or error and records calls.
+//   FakeStampChecker judges each recipient by a script (recipient ->
+//   verdict; the default "valid" when a stamp names the recipient, else
+//   "malformed") unless told to answer kTemporary, and records queries and
+//   what it spent; FakeStampMinter returns "1:BITS:...:<recipient>:..." (or
+//   an error, or a fixed value) and records its queries.
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "milter/session.h"
+#include "milter/stamps.h"
 #include "milter/verifier.h"
 
 namespace mtep::milter::testing {
@@ -86,6 +93,64 @@ class FakeMinter : public TokenMinter {
   std::string token = "AQAAAAFn0xF2AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJA";
   std::optional<Error> error;
   std::vector<Call> calls;
+};
+
+class FakeStampChecker : public StampChecker {
+ public:
+  StampOutcome checkAndSpend(const StampQuery& query) override {
+    queries.push_back(query);
+    StampOutcome out;
+    if (temporary) {
+      out.kind = StampKind::kTemporary;
+      out.detail = "store: database is locked";
+      return out;
+    }
+    out.kind = StampKind::kValid;
+    for (const std::string& rcpt : query.recipients) {
+      RecipientStamp r;
+      r.recipient = rcpt;
+      r.required_bits = required_bits;
+      auto it = verdicts.find(rcpt);
+      if (it != verdicts.end()) {
+        r.verdict = it->second;
+      } else {
+        r.verdict = "malformed";
+        for (const std::string& stamp : query.stamps) {
+          if (stamp.find(":" + rcpt + ":") != std::string::npos) r.verdict = "valid";
+        }
+      }
+      r.valid = r.verdict == "valid";
+      if (!r.valid) {
+        r.reason = r.verdict == "too-weak" ? "claims 8 bits, 20 required" : "no stamp for it";
+        out.kind = StampKind::kRefused;
+      }
+      out.recipients.push_back(r);
+    }
+    if (out.kind == StampKind::kValid) {
+      for (const std::string& rcpt : query.recipients) spent.push_back(rcpt);
+    }
+    return out;
+  }
+
+  std::map<std::string, std::string> verdicts;  // recipient -> verdict name
+  int required_bits = 20;
+  bool temporary = false;
+  std::vector<StampQuery> queries;
+  std::vector<std::string> spent;  // recipients whose stamps were spent
+};
+
+class FakeStampMinter : public StampMinter {
+ public:
+  Result<std::string> mint(const StampMintQuery& query) override {
+    queries.push_back(query);
+    if (error) return Error(error->kind(), error->message());
+    if (fixed) return *fixed;
+    return "1:20:261123:" + query.recipient + "::c2FsdA:" + std::to_string(queries.size());
+  }
+
+  std::optional<Error> error;
+  std::optional<std::string> fixed;  // returned instead of a made-up stamp
+  std::vector<StampMintQuery> queries;
 };
 
 }  // namespace mtep::milter::testing

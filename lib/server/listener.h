@@ -14,7 +14,7 @@
 //   accept fails for want of descriptors (EMFILE/ENFILE) the listener pauses
 //   for kAcceptPauseMs instead of spinning.
 // SEE ALSO
-//   session.h, server.h
+//   session.h, connection_pool.h
 
 #include <sys/socket.h>
 
@@ -22,11 +22,11 @@
 #include <string>
 
 #include "config/config.h"
-#include "event_handles.h"
-#include "session.h"
+#include "server/event_handles.h"
+#include "server/session.h"
 #include "util/result.h"
 
-namespace mtep::mtepd {
+namespace mtep::server {
 
 class AcceptHandler {
  public:
@@ -74,4 +74,4 @@ class Listener {
 // "192.0.2.1:40000" or "[2001:db8::1]:40000".
 std::string formatSockaddr(const sockaddr* addr, socklen_t len);
 
-}  // namespace mtep::mtepd
+}  // namespace mtep::server

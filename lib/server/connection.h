@@ -18,18 +18,25 @@
 //   which destroys it; nothing touches the object afterwards.
 //   No exception leaves a libevent callback: each is noexcept and turns a
 //   surprise into a logged close.
+//   A session step kPending (session.h) stops reading and the idle timer
+//   until ConnectionHandle::resume(); the bytes the session left unconsumed
+//   and whatever arrives meanwhile stay in the input buffer (reading stopped,
+//   so at most one socket read's worth) and are fed once it resumes. An EOF
+//   seen while pending is handed to the session only after that. A pending
+//   connection is not idle: shutdown waits for its answer.
 // SEE ALSO
-//   session.h, server.h
+//   session.h, connection_pool.h
 
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <string_view>
 
-#include "event_handles.h"
-#include "session.h"
+#include "server/event_handles.h"
+#include "server/session.h"
 #include "util/result.h"
 
-namespace mtep::mtepd {
+namespace mtep::server {
 
 class Connection;
 
@@ -65,6 +72,11 @@ class Connection {
   void beginShutdown() noexcept;
 
   const PeerInfo& peer() const { return peer_; }
+  ProtocolSession& session() { return *session_; }
+  // True between a kPending step and its resume().
+  bool pending() const { return pending_; }
+  // See ConnectionHandle::resume().
+  bool resume(const SessionStep& step, std::string_view output) noexcept;
 
  private:
   Connection(event_base* base, PeerInfo peer, std::unique_ptr<ProtocolSession> session,
@@ -75,9 +87,12 @@ class Connection {
   static void eventCallback(bufferevent* bev, short events, void* arg) noexcept;
   static void timerCallback(evutil_socket_t fd, short events, void* arg) noexcept;
 
-  void onRead();
+  // Each returns false when the connection finished (this is gone).
+  bool onRead();
   void onWrite();
   void onEvent(short events);
+  bool onEof();
+  bool resumeImpl(const SessionStep& step, std::string_view output);
   void onTimer();
 
   // Applies a session step: queues output, restarts the timer, closes.
@@ -95,6 +110,7 @@ class Connection {
   PeerInfo peer_;
   std::unique_ptr<ProtocolSession> session_;
   ConnectionOwner& owner_;
+  std::shared_ptr<ConnectionHandle::Link> link_;  // nulled by the destructor
   BufferEventPtr bev_;
   EventPtr timer_;
   std::string out_;                // session output, moved to the bufferevent after each call
@@ -102,6 +118,8 @@ class Connection {
   bool draining_ = false;          // shutdown asked: close as soon as idle
   bool read_paused_ = false;       // too much output pending
   bool unanswered_input_ = false;  // bytes arrived since the last answer
+  bool pending_ = false;           // waiting for resume(): not reading, no idle timer
+  bool eof_while_pending_ = false; // the peer half-closed while pending
 };
 
-}  // namespace mtep::mtepd
+}  // namespace mtep::server

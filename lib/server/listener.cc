@@ -3,7 +3,7 @@
 // DESCRIPTION
 //   See listener.h.
 
-#include "listener.h"
+#include "server/listener.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -14,7 +14,7 @@
 
 #include "util/log.h"
 
-namespace mtep::mtepd {
+namespace mtep::server {
 namespace {
 
 Error bindError(const std::string& name, const char* what) {
@@ -137,4 +137,4 @@ void Listener::resumeCallback(evutil_socket_t, short, void* arg) noexcept {
   if (self->listener_) evconnlistener_enable(self->listener_.get());
 }
 
-}  // namespace mtep::mtepd
+}  // namespace mtep::server

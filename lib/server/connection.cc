@@ -5,12 +5,13 @@
 //   connection finished: finish() hands `this` to the owner, which frees it
 //   (freeing a bufferevent from inside its own callback is allowed).
 
-#include "connection.h"
+#include "server/connection.h"
 
 #include <event2/buffer.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <exception>
@@ -18,12 +19,14 @@
 
 #include "util/log.h"
 
-namespace mtep::mtepd {
+namespace mtep::server {
 
 Result<std::unique_ptr<Connection>> Connection::create(event_base* base, int fd, PeerInfo peer,
                                                        std::unique_ptr<ProtocolSession> session,
                                                        ConnectionOwner& owner) {
   std::unique_ptr<Connection> c(new Connection(base, std::move(peer), std::move(session), owner));
+  c->link_ = std::make_shared<ConnectionHandle::Link>();
+  c->link_->connection = c.get();
   c->bev_.reset(bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE));
   if (!c->bev_) {
     UniqueFd closer(fd);
@@ -40,11 +43,30 @@ Connection::Connection(event_base* base, PeerInfo peer, std::unique_ptr<Protocol
                        ConnectionOwner& owner)
     : base_(base), peer_(std::move(peer)), session_(std::move(session)), owner_(owner) {}
 
-Connection::~Connection() { log::debug("disconnect from %s", peer_.address.c_str()); }
+Connection::~Connection() {
+  if (link_) link_->connection = nullptr;
+  log::debug("disconnect from %s", peer_.address.c_str());
+}
+
+// --- ConnectionHandle ----------------------------------------------------
+
+bool ConnectionHandle::alive() const noexcept { return link_ && link_->connection != nullptr; }
+
+ProtocolSession* ConnectionHandle::session() const noexcept {
+  return alive() ? &link_->connection->session() : nullptr;
+}
+
+bool ConnectionHandle::resume(const SessionStep& step, std::string_view output) const noexcept {
+  if (!alive()) return false;
+  // Keep the link: the connection may be destroyed during the call.
+  std::shared_ptr<Link> keep = link_;
+  return keep->connection->resume(step, output) && keep->connection != nullptr;
+}
 
 void Connection::start() noexcept {
   try {
     log::debug("connect from %s to %s", peer_.address.c_str(), peer_.local.c_str());
+    session_->attach(ConnectionHandle(link_));
     armTimer(session_->idleTimeoutSeconds());
     bufferevent_enable(bev_.get(), EV_READ);
     apply(session_->onConnect(&out_));
@@ -52,6 +74,18 @@ void Connection::start() noexcept {
     log::error("%s: connection start failed: %s", peer_.address.c_str(), e.what());
     finish();
   }
+}
+
+bool Connection::resume(const SessionStep& step, std::string_view output) noexcept {
+  try {
+    return resumeImpl(step, output);
+  } catch (const std::exception& e) {
+    log::error("%s: internal error while resuming: %s", peer_.address.c_str(), e.what());
+  } catch (...) {
+    log::error("%s: internal error while resuming", peer_.address.c_str());
+  }
+  finish();
+  return false;
 }
 
 void Connection::beginShutdown() noexcept {
@@ -106,12 +140,13 @@ void Connection::timerCallback(evutil_socket_t, short, void* arg) noexcept {
 
 // --- the work ------------------------------------------------------------
 
-void Connection::onRead() {
+bool Connection::onRead() {
   evbuffer* in = bufferevent_get_input(bev_.get());
   if (closing_) {
     evbuffer_drain(in, evbuffer_get_length(in));
-    return;
+    return true;
   }
+  if (pending_) return true;  // kept for after resume()
   SessionStep step;
   bool answered = false;
   // Feed the buffer chunk by chunk, without copying, until the session
@@ -122,17 +157,50 @@ void Connection::onRead() {
     const auto* data =
         reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ev_ssize_t>(len)));
     step = session_->onData(std::string_view(data, len), &out_);
-    evbuffer_drain(in, len);
     answered = answered || step.answered;
     unanswered_input_ = !step.answered;
+    if (step.action == SessionAction::kPending) {
+      // Keep what the session did not take, and everything after it.
+      evbuffer_drain(in, len - std::min(step.unconsumed, len));
+      unanswered_input_ = true;
+      break;
+    }
+    evbuffer_drain(in, len);
     if (step.action != SessionAction::kContinue) {
       evbuffer_drain(in, evbuffer_get_length(in));
       break;
     }
   }
   step.answered = answered;
-  if (!apply(step)) return;
-  if (draining_ && !closing_ && idle()) beginClose();
+  if (!apply(step)) return false;
+  if (draining_ && !closing_ && idle()) return beginClose();
+  return true;
+}
+
+bool Connection::resumeImpl(const SessionStep& step, std::string_view output) {
+  if (!pending_) {
+    log::error("%s: resume() without a pending answer; ignored", peer_.address.c_str());
+    return true;
+  }
+  pending_ = false;
+  out_.append(output);
+  if (step.answered) unanswered_input_ = false;
+  if (!apply(step)) return false;
+  if (step.action != SessionAction::kContinue) return true;  // pending again, or closing
+  if (!step.answered) armTimer(session_->idleTimeoutSeconds());
+  if (!read_paused_) bufferevent_enable(bev_.get(), EV_READ);
+  // What arrived meanwhile is already in the input buffer, and libevent
+  // only calls back for new bytes: feed it now.
+  if (evbuffer_get_length(bufferevent_get_input(bev_.get())) > 0) {
+    if (!onRead()) return false;
+    if (pending_ || closing_) return true;
+  }
+  if (eof_while_pending_) {
+    eof_while_pending_ = false;
+    return onEof();
+  }
+  if (draining_ && !closing_ && idle()) return beginClose();
+  return true;
 }
 
 void Connection::onWrite() {
@@ -143,7 +211,7 @@ void Connection::onWrite() {
   }
   if (read_paused_) {
     read_paused_ = false;
-    bufferevent_enable(bev_.get(), EV_READ);
+    if (!pending_) bufferevent_enable(bev_.get(), EV_READ);
   }
 }
 
@@ -156,10 +224,20 @@ void Connection::onEvent(short events) {
   }
   if ((events & BEV_EVENT_EOF) != 0) {
     if (closing_) return;  // keep flushing; the peer may still read
-    SessionStep step = session_->onEof(&out_);
-    step.action = SessionAction::kCloseAfterFlush;  // nothing more can arrive
-    apply(step);
+    if (pending_) {
+      // A peer that half-closes after its request (Exim's readsocket)
+      // still gets the answer.
+      eof_while_pending_ = true;
+      return;
+    }
+    onEof();
   }
+}
+
+bool Connection::onEof() {
+  SessionStep step = session_->onEof(&out_);
+  step.action = SessionAction::kCloseAfterFlush;  // nothing more can arrive
+  return apply(step);
 }
 
 void Connection::onTimer() {
@@ -168,6 +246,7 @@ void Connection::onTimer() {
     finish();
     return;
   }
+  if (pending_) return;  // cannot happen: the timer is off while pending
   log::debug("%s: idle timeout", peer_.address.c_str());
   SessionStep step = session_->onTimeout(&out_);
   step.action = SessionAction::kCloseAfterFlush;
@@ -182,6 +261,11 @@ bool Connection::apply(const SessionStep& step) {
         unanswered_input_ = false;
         armTimer(session_->idleTimeoutSeconds());
       }
+      return true;
+    case SessionAction::kPending:
+      pending_ = true;
+      evtimer_del(timer_.get());
+      bufferevent_disable(bev_.get(), EV_READ);
       return true;
     case SessionAction::kCloseAfterFlush:
       return beginClose();
@@ -225,7 +309,7 @@ void Connection::armTimer(int64_t seconds) {
 }
 
 bool Connection::idle() const {
-  return !unanswered_input_ && evbuffer_get_length(bufferevent_get_output(bev_.get())) == 0;
+  return !pending_ && !unanswered_input_ && evbuffer_get_length(bufferevent_get_output(bev_.get())) == 0;
 }
 
 bool Connection::beginClose() {
@@ -246,4 +330,4 @@ void Connection::finish() noexcept {
   owner_.connectionClosed(this);
 }
 
-}  // namespace mtep::mtepd
+}  // namespace mtep::server

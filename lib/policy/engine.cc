@@ -1,0 +1,707 @@
+// mtep-policyd's decisions: the gates described in policy.h.
+#include <algorithm>
+#include <cmath>
+#include <optional>
+#include <utility>
+
+#include "policy/policy.h"
+#include "pow/pow.h"
+#include "smtp/address.h"
+
+namespace mtep::policy {
+
+namespace {
+
+constexpr size_t kMaxReply = 200;         // characters of reply text
+constexpr size_t kMaxShownDomain = 64;    // a peer's domain in a reply
+constexpr size_t kMaxShownAddress = 80;   // a peer's address in a reply
+constexpr size_t kMaxShownDetail = 60;    // a stamp check's reason in a reply
+constexpr size_t kMaxLogged = 256;        // a peer's value in a log line
+constexpr size_t kMaxTokenSize = 256;     // MTEP-Token header, as in the milter
+constexpr int64_t kAnswerHold = 1;        // seconds any answer serves waiting requests
+constexpr const char* kPolicyHeader = "X-MTEP-Policy";
+
+std::string asciiLower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+std::string domainKey(std::string_view domain) {
+  std::string lower = asciiLower(domain);
+  if (!lower.empty() && lower.back() == '.') lower.pop_back();
+  return lower;
+}
+
+// Printable ASCII except '%' as is, anything else as '?', at most `max`
+// characters ("..." included when cut).
+std::string shown(std::string_view text, size_t max) {
+  std::string out;
+  const bool cut = text.size() > max;
+  const size_t keep = cut ? (max > 3 ? max - 3 : 0) : text.size();
+  out.reserve(keep + 3);
+  for (size_t i = 0; i < keep; ++i) {
+    const auto u = static_cast<unsigned char>(text[i]);
+    out.push_back(u >= 0x20 && u < 0x7f && u != '%' ? text[i] : '?');
+  }
+  if (cut) out += "...";
+  return out;
+}
+
+std::string logged(std::string_view text) { return shown(text, kMaxLogged); }
+
+bool isSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && isSpace(s.front())) s.remove_prefix(1);
+  while (!s.empty() && isSpace(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+// The config section whose policy applies to `domain`, as Config::policyFor
+// finds it: "" for [domain_defaults].
+std::string policySection(const config::Config& cfg, std::string_view domain) {
+  const std::string lower = domainKey(domain);
+  if (cfg.domains.find(lower) != cfg.domains.end()) return lower;
+  const std::string_view view = lower;
+  for (size_t dot = view.find('.'); dot != std::string_view::npos; dot = view.find('.', dot + 1)) {
+    if (cfg.domains.find(view.substr(dot)) != cfg.domains.end()) return std::string(view.substr(dot));
+  }
+  return "";
+}
+
+// The message a request belongs to (see policy.h).
+std::string instanceKey(const Request& r) {
+  if (auto v = r.get("instance"); !v.empty()) return "i\n" + std::string(v);
+  if (auto v = r.get("mtep_instance"); !v.empty()) return "m\n" + std::string(v);
+  return "c\n" + std::string(r.get("client_address")) + "\n" + std::string(r.get("client_port")) +
+         "\n" + std::string(r.get("sender"));
+}
+
+Result<smtp::Mailbox> parseAddress(std::string_view text, bool allow_null) {
+  smtp::AddressOptions opts;
+  opts.smtputf8 = true;
+  opts.allow_null = allow_null;
+  return smtp::parsePath(trim(text), opts);
+}
+
+// The envelope sender of a request.
+struct Sender {
+  bool null = false;
+  bool valid = false;   // parsed (the null sender too)
+  std::string address;  // canonical lower case; "" for null or invalid
+  std::string domain;   // lower case, no trailing dot
+  std::string text;     // as sent, for logs
+};
+
+Sender senderOf(const Request& r) {
+  Sender s;
+  const std::string_view raw = r.get("sender");
+  s.text = logged(raw);
+  if (trim(raw).empty()) {
+    s.null = s.valid = true;
+    return s;
+  }
+  auto box = parseAddress(raw, true);
+  if (!box) return s;
+  if (box->isNull()) {
+    s.null = s.valid = true;
+    return s;
+  }
+  if (box->literal) return s;  // an address literal has no MTEP server to ask
+  s.valid = true;
+  s.address = box->canonicalLower();
+  s.domain = domainKey(box->domain);
+  return s;
+}
+
+// An MTEP-Token header value without white space (folding); nullopt when
+// empty, too long or not base64url.
+std::optional<std::string> normalizeToken(std::string_view value) {
+  std::string out;
+  for (char c : value) {
+    if (isSpace(c)) continue;
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '=';
+    if (!ok) return std::nullopt;
+    out.push_back(c);
+    if (out.size() > kMaxTokenSize) return std::nullopt;
+  }
+  if (out.empty()) return std::nullopt;
+  return out;
+}
+
+bool sameStampPolicy(const pow::StampPolicy& a, const pow::StampPolicy& b) {
+  return a.hashcash_bits == b.hashcash_bits && a.argon2id_bits == b.argon2id_bits &&
+         a.validity == b.validity && a.grace == b.grace &&
+         a.argon2id_min_memory == b.argon2id_min_memory &&
+         a.argon2id_max_memory == b.argon2id_max_memory &&
+         a.argon2id_max_time == b.argon2id_max_time &&
+         a.argon2id_max_lanes == b.argon2id_max_lanes;
+}
+
+// Builds the Decision: the action and its log line.
+class Decider {
+ public:
+  Decider(const Request& r, const Sender& s) : sender_(s) {
+    const std::string_view qid = r.get("queue_id");
+    queue_id_ = qid.empty() ? std::string("NOQUEUE") : logged(qid);
+  }
+  void rcpt(std::string_view rcpt) { extra_ += " rcpt=<" + logged(rcpt) + ">"; }
+  void extra(std::string_view text) { extra_ += text; }
+
+  Outcome reply(const char* code, const char* esc, std::string_view text, const char* action,
+                std::string_view reason) const {
+    std::string line = std::string(code) + " " + esc + " ";
+    line += shown(text, kMaxReply);
+    return finish(line, action, reason, std::string(" reply=\"") + code + " " + esc + "\"");
+  }
+  Outcome dunno(std::string_view reason) const { return finish("DUNNO", "dunno", reason, ""); }
+  Outcome prepend(std::string_view value, std::string_view reason) const {
+    return finish(std::string("PREPEND ") + kPolicyHeader + ": " + std::string(value), "prepend",
+                  reason, " header=\"" + logged(value) + "\"");
+  }
+
+ private:
+  Outcome finish(std::string action, const char* what, std::string_view reason,
+                 const std::string& tail) const {
+    Outcome o;
+    o.decision.action = std::move(action);
+    o.decision.log = queue_id_ + ": policy: action=" + what + " reason=" + std::string(reason) +
+                     " sender=<" + sender_.text + ">" + extra_ + tail;
+    return o;
+  }
+
+  const Sender& sender_;
+  std::string queue_id_;
+  std::string extra_;
+};
+
+Outcome askFor(Lookup lookup) {
+  Outcome o;
+  o.needs_lookup = true;
+  o.lookup = std::move(lookup);
+  return o;
+}
+
+// The most careful of several mtep_unavailable settings: tempfail (nobody
+// gets unverified mail, everybody may get it later), then reject, then accept.
+config::Unavailable mostCareful(config::Unavailable a, config::Unavailable b) {
+  const auto rank = [](config::Unavailable u) {
+    switch (u) {
+      case config::Unavailable::kTempfail: return 2;
+      case config::Unavailable::kReject: return 1;
+      case config::Unavailable::kAccept: return 0;
+    }
+    return 2;
+  };
+  return rank(a) >= rank(b) ? a : b;
+}
+
+}  // namespace
+
+// ---- helpers ---------------------------------------------------------------
+
+std::vector<std::string> splitRecipients(std::string_view text) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < text.size()) {
+    while (i < text.size() && (isSpace(text[i]) || text[i] == ',')) ++i;
+    size_t j = i;
+    while (j < text.size() && !isSpace(text[j]) && text[j] != ',') ++j;
+    std::string_view item = text.substr(i, j - i);
+    if (item.size() >= 2 && item.front() == '<' && item.back() == '>') {
+      item = item.substr(1, item.size() - 2);
+    }
+    if (!item.empty()) out.emplace_back(item);
+    i = j;
+  }
+  return out;
+}
+
+std::vector<std::string> splitStamps(std::string_view text) {
+  const auto startsStamp = [](std::string_view rest) {
+    return rest.starts_with("1:") || asciiLower(rest.substr(0, 9)) == "argon2id:";
+  };
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < text.size()) {
+    while (i < text.size() && (isSpace(text[i]) || text[i] == ',')) ++i;
+    size_t j = i;
+    while (j < text.size() && !isSpace(text[j])) {
+      if (text[j] == ',' && startsStamp(text.substr(j + 1))) break;
+      ++j;
+    }
+    std::string_view item = text.substr(i, j - i);
+    while (!item.empty() && item.back() == ',') item.remove_suffix(1);
+    if (!item.empty()) out.emplace_back(item);
+    i = j;
+  }
+  return out;
+}
+
+bool isOnionDomain(std::string_view domain) {
+  const std::string d = domainKey(domain);
+  return d == "onion" || d.ends_with(".onion");
+}
+
+std::string Lookup::key() const {
+  switch (kind) {
+    case Kind::kMtepCapable:
+      return "c\n" + domain;
+    case Kind::kToken:
+      return "t\n" + domain + "\n" + sender + "\n" + token;
+  }
+  return "?";
+}
+
+// ---- Lru ---------------------------------------------------------------------
+
+template <typename V>
+V* Engine::Lru<V>::find(const std::string& key) {
+  auto it = map_.find(key);
+  if (it == map_.end()) return nullptr;
+  order_.splice(order_.begin(), order_, it->second.second);
+  return &it->second.first;
+}
+
+template <typename V>
+V& Engine::Lru<V>::put(const std::string& key) {
+  if (V* v = find(key)) return *v;
+  if (map_.size() >= std::max<size_t>(capacity, 1) && !order_.empty()) {
+    map_.erase(order_.back());
+    order_.pop_back();
+  }
+  order_.push_front(key);
+  auto [it, inserted] = map_.emplace(key, std::make_pair(V{}, order_.begin()));
+  (void)inserted;
+  return it->second.first;
+}
+
+template <typename V>
+void Engine::Lru<V>::erase(const std::string& key) {
+  auto it = map_.find(key);
+  if (it == map_.end()) return;
+  order_.erase(it->second.second);
+  map_.erase(it);
+}
+
+template <typename V>
+template <typename F>
+void Engine::Lru<V>::eraseIf(F dead) {
+  for (auto it = map_.begin(); it != map_.end();) {
+    if (dead(it->second.first)) {
+      order_.erase(it->second.second);
+      it = map_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+// ---- Engine ------------------------------------------------------------------
+
+Engine::Engine(config::ConfigPtr config, const Clock& clock)
+    : config_(std::move(config)), clock_(clock) {}
+
+void Engine::setConfig(config::ConfigPtr config) { config_ = std::move(config); }
+
+void Engine::setStore(store::Store* store) { store_ = store; }
+
+void Engine::setCapacity(size_t entries) {
+  instances_.capacity = rates_.capacity = lookups_.capacity = entries;
+}
+
+void Engine::recordLookup(const Lookup& lookup, LookupAnswer answer) {
+  const int64_t now = clock_.now();
+  const int64_t ttl = config_ ? config_->policyd.lookup_cache_ttl : 0;
+  CachedLookup& c = lookups_.put(lookup.key());
+  c.answer = answer;
+  c.until = now + (answer == LookupAnswer::kTemporary ? kAnswerHold : std::max(ttl, kAnswerHold));
+}
+
+const Engine::CachedLookup* Engine::cached(const Lookup& lookup, int64_t now) {
+  const std::string key = lookup.key();
+  const CachedLookup* c = lookups_.find(key);
+  if (c == nullptr) return nullptr;
+  if (now > c->until) {
+    lookups_.erase(key);
+    return nullptr;
+  }
+  return c;
+}
+
+void Engine::expire() {
+  const int64_t now = clock_.now();
+  const int64_t ttl = config_ ? config_->policyd.instance_ttl : 0;
+  instances_.eraseIf([&](const Instance& i) { return i.last_used + ttl < now; });
+  rates_.eraseIf([&](const RateCounter& r) { return r.start + 2 * r.window <= now; });
+  lookups_.eraseIf([&](const CachedLookup& c) { return now > c.until; });
+}
+
+double Engine::rateEstimate(const std::string& key, int64_t window, int64_t now) {
+  RateCounter* r = rates_.find(key);
+  if (r == nullptr || r->window != window || window <= 0) return 0;
+  const int64_t start = now - now % window;
+  uint64_t previous = 0, current = 0;
+  if (start == r->start) {
+    previous = r->previous;
+    current = r->current;
+  } else if (start == r->start + window) {
+    previous = r->current;
+  }
+  const double overlap = static_cast<double>(window - (now - start)) / static_cast<double>(window);
+  return static_cast<double>(previous) * overlap + static_cast<double>(current);
+}
+
+void Engine::rateCount(const std::string& key, int64_t window, int64_t now) {
+  if (window <= 0) return;
+  RateCounter& r = rates_.put(key);
+  const int64_t start = now - now % window;
+  if (r.window != window) r = RateCounter{window, start, 0, 0};
+  if (start != r.start) {
+    r.previous = start == r.start + window ? r.current : 0;
+    r.current = 0;
+    r.start = start;
+  }
+  ++r.current;
+}
+
+Outcome Engine::decide(const Request& request) {
+  const std::string_view kind = request.get("request");
+  if (kind != "smtpd_access_policy" || !config_) {
+    Outcome o;
+    const std::string_view qid = request.get("queue_id");
+    o.decision.log = (qid.empty() ? std::string("NOQUEUE") : logged(qid)) +
+                     ": policy: action=close reason=" +
+                     (!config_ ? std::string("no-config") : std::string("bad-request")) +
+                     " request=\"" + logged(kind) + "\"";
+    return o;
+  }
+  const int64_t now = clock_.now();
+  const std::string_view state = request.get("protocol_state");
+  if (state == "RCPT") return decideRcpt(request, *config_, now);
+  if (state == "DATA" || state == "END-OF-MESSAGE") return decideData(request, *config_, now);
+  const Sender sender = senderOf(request);
+  return Decider(request, sender).dunno("not-checked-" + asciiLower(shown(state, 20)));
+}
+
+Outcome Engine::decideRcpt(const Request& request, const config::Config& cfg, int64_t now) {
+  const Sender sender = senderOf(request);
+  Decider decider(request, sender);
+  const std::string_view rcpt_text = request.get("recipient");
+  decider.rcpt(rcpt_text);
+  auto box = parseAddress(rcpt_text, false);
+  if (!box) return decider.dunno("bad-recipient");
+  const std::string rcpt_domain = domainKey(box->domain);
+  const config::DomainPolicy& policy = cfg.policyFor(rcpt_domain);
+  const std::string section = policySection(cfg, rcpt_domain);
+  const std::string shown_rcpt_domain = shown(rcpt_domain, kMaxShownDomain);
+
+  // refuse_mixed_onion
+  const std::string ikey = instanceKey(request);
+  const bool onion = isOnionDomain(rcpt_domain);
+  Instance current;
+  if (const Instance* found = instances_.find(ikey);
+      found != nullptr && found->last_used + cfg.policyd.instance_ttl >= now) {
+    current = *found;
+  }
+  const bool mixes = onion ? current.has_clear : current.has_onion;
+  if (mixes && (current.no_mixing || policy.refuse_mixed_onion)) {
+    return decider.reply("452", "4.5.3",
+                         onion ? "Mail to .onion recipients is not mixed with other recipients: "
+                                 "send to this recipient in a separate message"
+                               : "Mail to other recipients is not mixed with .onion recipients: "
+                                 "send to this recipient in a separate message",
+                         "defer", "mixed-onion");
+  }
+
+  // rate_limit_client, rate_limit_sender
+  const std::string_view client = request.get("client_address");
+  std::string client_key, sender_key;
+  if (policy.rate_limit_client.enabled() && !client.empty()) {
+    client_key = "c\n" + section + "\n" + std::string(client);
+    const config::RateLimit& limit = policy.rate_limit_client;
+    if (rateEstimate(client_key, limit.window, now) + 1 > static_cast<double>(limit.count)) {
+      return decider.reply("450", "4.7.1",
+                           "Too many recipients at " + shown_rcpt_domain + " from " +
+                               shown(client, kMaxShownAddress) + "; try again later",
+                           "tempfail", "rate-limit-client");
+    }
+  }
+  if (policy.rate_limit_sender.enabled() && !sender.null) {
+    sender_key = "s\n" + section + "\n" +
+                 (sender.valid ? sender.address : asciiLower(request.get("sender")));
+    const config::RateLimit& limit = policy.rate_limit_sender;
+    if (rateEstimate(sender_key, limit.window, now) + 1 > static_cast<double>(limit.count)) {
+      return decider.reply("450", "4.7.1",
+                           "Too many recipients at " + shown_rcpt_domain + " from sender " +
+                               shown(request.get("sender"), kMaxShownAddress) +
+                               "; try again later",
+                           "tempfail", "rate-limit-sender");
+    }
+  }
+
+  // require_mtep_capable
+  bool capable = false;
+  const char* reason = "passed";
+  if (policy.require_mtep_capable && sender.null) {
+    reason = "null-sender";
+  } else if (policy.require_mtep_capable) {
+    if (!sender.valid) {
+      return decider.reply("550", "5.7.25",
+                           "Mail to " + shown_rcpt_domain +
+                               " needs MTEP, and the envelope sender is not an address MTEP can "
+                               "vouch for",
+                           "reject", "bad-sender");
+    }
+    Lookup lookup;
+    lookup.kind = Lookup::Kind::kMtepCapable;
+    lookup.domain = sender.domain;
+    const CachedLookup* answer = cached(lookup, now);
+    if (answer == nullptr) return askFor(std::move(lookup));
+    const std::string sd = shown(sender.domain, kMaxShownDomain);
+    switch (answer->answer) {
+      case LookupAnswer::kYes:
+        capable = true;
+        reason = "mtep-capable";
+        break;
+      case LookupAnswer::kNo:
+        return decider.reply("550", "5.7.25",
+                             "Mail to " + shown_rcpt_domain +
+                                 " needs a sender domain with an MTEP server, and " + sd +
+                                 " has none; ask the postmaster of " + sd + " to enable MTEP",
+                             "reject", "not-mtep-capable");
+      case LookupAnswer::kTemporary:
+        switch (policy.mtep_unavailable) {
+          case config::Unavailable::kAccept:
+            reason = "mtep-capable-unknown-accepted";
+            break;
+          case config::Unavailable::kReject:
+            return decider.reply("550", "5.7.25",
+                                 "Cannot find out whether " + sd +
+                                     " has an MTEP server; ask the postmaster of " + sd,
+                                 "reject", "mtep-capable-unknown");
+          case config::Unavailable::kTempfail:
+            return decider.reply("451", "4.7.25",
+                                 "Cannot find out whether " + sd +
+                                     " has an MTEP server now; try again later",
+                                 "tempfail", "mtep-capable-unknown");
+        }
+        break;
+    }
+  }
+
+  // Accepted: remember it.
+  Instance& inst = instances_.put(ikey);
+  if (inst.last_used + cfg.policyd.instance_ttl < now) inst = Instance{};
+  inst.last_used = now;
+  (onion ? inst.has_onion : inst.has_clear) = true;
+  inst.no_mixing = inst.no_mixing || policy.refuse_mixed_onion;
+  if (!client_key.empty()) rateCount(client_key, policy.rate_limit_client.window, now);
+  if (!sender_key.empty()) rateCount(sender_key, policy.rate_limit_sender.window, now);
+  if (capable && !inst.prepended) {
+    inst.prepended = true;
+    return decider.prepend("capable=yes sender-domain=" + shown(sender.domain, kMaxShownDomain),
+                           reason);
+  }
+  return decider.dunno(reason);
+}
+
+Outcome Engine::decideData(const Request& request, const config::Config& cfg, int64_t now) {
+  const Sender sender = senderOf(request);
+  Decider decider(request, sender);
+  if (!request.has("mtep_recipients")) return decider.dunno("no-mtep-attributes");
+
+  struct Rcpt {
+    std::string address;  // canonical lower case
+    std::string domain;
+    const config::DomainPolicy* policy;
+  };
+  std::vector<Rcpt> rcpts;
+  std::vector<std::string> texts;
+  for (std::string_view v : request.all("mtep_recipients")) {
+    for (std::string& t : splitRecipients(v)) texts.push_back(std::move(t));
+  }
+  if (texts.empty() && !request.get("recipient").empty()) {
+    texts.emplace_back(request.get("recipient"));
+  }
+  for (const std::string& t : texts) {
+    auto box = parseAddress(t, false);
+    if (!box) continue;  // left to the MTA, as at RCPT
+    Rcpt r{box->canonicalLower(), domainKey(box->domain), nullptr};
+    if (std::any_of(rcpts.begin(), rcpts.end(),
+                    [&](const Rcpt& o) { return o.address == r.address; })) {
+      continue;
+    }
+    r.policy = &cfg.policyFor(r.domain);
+    rcpts.push_back(std::move(r));
+  }
+  decider.extra(" recipients=" + std::to_string(rcpts.size()));
+
+  std::vector<std::string> notes;
+  const std::string sd = shown(sender.domain, kMaxShownDomain);
+
+  // require_mtep, first: a refused message must not spend its stamps.
+  const Rcpt* first_mtep = nullptr;
+  config::Unavailable unavailable = config::Unavailable::kAccept;
+  for (const Rcpt& r : rcpts) {
+    const bool applies = sender.valid && !sender.null ? r.policy->requiresMtepFrom(sender.domain)
+                                                      : r.policy->require_mtep;
+    if (!applies) continue;
+    unavailable = first_mtep == nullptr ? r.policy->mtep_unavailable
+                                        : mostCareful(unavailable, r.policy->mtep_unavailable);
+    if (first_mtep == nullptr) first_mtep = &r;
+  }
+  if (first_mtep != nullptr && !sender.null) {
+    const std::string rd = shown(first_mtep->domain, kMaxShownDomain);
+    if (!sender.valid) {
+      return decider.reply("550", "5.7.25",
+                           "Mail to " + rd +
+                               " needs MTEP, and the envelope sender is not an address MTEP can "
+                               "vouch for",
+                           "reject", "bad-sender");
+    }
+    std::vector<std::string_view> tokens;
+    for (std::string_view t : request.all("mtep_token")) {
+      if (!trim(t).empty()) tokens.push_back(t);
+    }
+    if (tokens.empty()) {
+      return decider.reply("550", "5.7.25",
+                           "Mail to " + rd + " needs an MTEP-Token from " + sd +
+                               "'s MTEP server; ask the postmaster of " + sd + " to enable MTEP",
+                           "reject", "no-token");
+    }
+    if (tokens.size() > 1) {
+      return decider.reply("550", "5.7.25",
+                           "The message has " + std::to_string(tokens.size()) +
+                               " MTEP-Token headers; mail to " + rd +
+                               " takes exactly one; ask the postmaster of " + sd,
+                           "reject", "several-tokens");
+    }
+    std::optional<std::string> token = normalizeToken(tokens.front());
+    if (!token) {
+      return decider.reply("550", "5.7.25",
+                           "The MTEP-Token header is malformed; ask the postmaster of " + sd +
+                               " to check their MTEP setup",
+                           "reject", "malformed-token");
+    }
+    Lookup lookup;
+    lookup.kind = Lookup::Kind::kToken;
+    lookup.domain = sender.domain;
+    lookup.sender = sender.address;
+    lookup.token = std::move(*token);
+    const CachedLookup* answer = cached(lookup, now);
+    if (answer == nullptr) return askFor(std::move(lookup));
+    switch (answer->answer) {
+      case LookupAnswer::kYes:
+        notes.emplace_back("mtep=pass");
+        break;
+      case LookupAnswer::kNo:
+        return decider.reply("550", "5.7.25",
+                             sd + "'s MTEP server does not vouch for this message's MTEP-Token; "
+                                  "ask the postmaster of " + sd,
+                             "reject", "refused");
+      case LookupAnswer::kTemporary:
+        switch (unavailable) {
+          case config::Unavailable::kAccept:
+            notes.emplace_back("mtep=temperror");
+            break;
+          case config::Unavailable::kReject:
+            return decider.reply("550", "5.7.25",
+                                 "Cannot verify the MTEP token with " + sd +
+                                     "'s MTEP server; ask the postmaster of " + sd,
+                                 "reject", "unavailable");
+          case config::Unavailable::kTempfail:
+            return decider.reply("451", "4.7.25",
+                                 "Cannot verify the MTEP token with " + sd +
+                                     "'s MTEP server now; try again later",
+                                 "tempfail", "unavailable");
+        }
+        break;
+    }
+  }
+
+  // require_stamp: recipients grouped by the stamp policy that applies.
+  struct Group {
+    pow::StampPolicy policy;
+    std::vector<std::string> recipients;
+  };
+  std::vector<Group> groups;
+  for (const Rcpt& r : rcpts) {
+    if (!r.policy->require_stamp) continue;
+    const pow::StampPolicy sp = pow::policyFor(cfg.pow, *r.policy, now);
+    auto g = std::find_if(groups.begin(), groups.end(),
+                          [&](const Group& x) { return sameStampPolicy(x.policy, sp); });
+    if (g == groups.end()) {
+      groups.push_back(Group{sp, {}});
+      g = groups.end() - 1;
+    }
+    g->recipients.push_back(r.address);
+  }
+  if (!groups.empty()) {
+    std::vector<std::string> stamps;
+    for (std::string_view v : request.all("mtep_stamps")) {
+      for (std::string& s : splitStamps(v)) stamps.push_back(std::move(s));
+    }
+    decider.extra(" stamps=" + std::to_string(stamps.size()));
+    const auto tempfail = [&](const char* reason) {
+      return decider.reply("451", "4.3.0", "Cannot check proof-of-work stamps now; try again later",
+                           "tempfail", reason);
+    };
+    if (store_ == nullptr) return tempfail("no-store");
+    // Returns the refusal for the first recipient without a valid stamp.
+    const auto refusal = [&](const Group& g, const std::vector<pow::RecipientResult>& results)
+        -> std::optional<Outcome> {
+      for (const pow::RecipientResult& r : results) {
+        if (r.result.verdict == pow::Verdict::kValid) continue;
+        if (r.result.verdict == pow::Verdict::kTemporary) return tempfail("stamp-store");
+        const std::string who = shown(r.recipient, kMaxShownAddress);
+        const std::string verdict = pow::verdictName(r.result.verdict);
+        const std::string fix =
+            "; mint one with: hashcash -m -b " +
+            std::to_string(pow::requiredBits(g.policy, pow::Algorithm::kHashcashSha1)) + " -r " +
+            who;
+        std::string text = "No valid proof-of-work stamp for " + who + " (" + verdict;
+        const std::string detail = shown(r.result.reason, kMaxShownDetail);
+        if (!detail.empty() && text.size() + detail.size() + 3 + fix.size() < kMaxReply) {
+          text += ": " + detail;
+        }
+        text += ")" + fix;
+        decider.rcpt(r.recipient);
+        return decider.reply("550", "5.7.1", text, "reject", "stamp-" + verdict);
+      }
+      return std::nullopt;
+    };
+    const size_t max_stamps = cfg.pow.max_stamps;
+    if (groups.size() > 1) {
+      // Check every group before spending any stamp.
+      for (const Group& g : groups) {
+        auto results = pow::checkAndSpend(g.recipients, stamps, g.policy, nullptr, now, max_stamps);
+        if (auto refused = refusal(g, results)) return std::move(*refused);
+      }
+    }
+    for (const Group& g : groups) {
+      auto results = pow::checkAndSpend(g.recipients, stamps, g.policy, store_, now, max_stamps);
+      if (auto refused = refusal(g, results)) return std::move(*refused);
+    }
+    notes.emplace_back("stamp=pass");
+  }
+
+  if (notes.empty()) return decider.dunno(rcpts.empty() ? "no-recipients" : "passed");
+  std::string reason = notes.front();
+  for (size_t i = 1; i < notes.size(); ++i) reason += "," + notes[i];
+  Instance& inst = instances_.put(instanceKey(request));
+  if (inst.last_used + cfg.policyd.instance_ttl < now) inst = Instance{};
+  inst.last_used = now;
+  if (inst.prepended) return decider.dunno(reason);
+  inst.prepended = true;
+  std::string value;
+  for (const std::string& n : notes) value += n + " ";
+  if (!sender.domain.empty()) value += "sender-domain=" + shown(sender.domain, kMaxShownDomain);
+  return decider.prepend(trim(value), reason);
+}
+
+}  // namespace mtep::policy

@@ -1,0 +1,293 @@
+#pragma once
+// NAME
+//   policy.h - the Postfix SMTP access policy protocol and mtep-policyd's
+//   decisions, without I/O
+// SUMMARY
+//   policy::RequestReader reader(cfg->policyd.max_request_size);
+//   size_t used = 0;
+//   switch (reader.feed(bytes, &used)) {         // then drop `used` bytes
+//     case RequestReader::State::kNeedMore: break;  // read more
+//     case RequestReader::State::kError: log(reader.error()); close(); break;
+//     case RequestReader::State::kRequest: {
+//       policy::Outcome o = engine.decide(reader.take());
+//       if (o.needs_lookup) { start(o.lookup); break; }   // later:
+//       //   engine.recordLookup(o.lookup, answer); o = engine.decide(request);
+//       if (o.decision.action.empty()) close();           // no reply at all
+//       else write(policy::formatReply(o.decision.action));
+//     }
+//   }
+// DESCRIPTION
+//   The protocol (Postfix SMTPD_POLICY_README): the client sends
+//   "name=value" lines ending with an empty line; the server answers one
+//   "action=..." line and an empty line, and the connection may carry
+//   further requests. Exim reaches the same server with ${readsocket}.
+//
+//   RequestReader is an incremental parser: feed() it whatever arrived, as
+//   often as needed; it consumes at most one request per call. Limits: the
+//   whole request (every byte up to and including the empty line) at most
+//   max_size bytes, detected as soon as it is exceeded (nothing larger is
+//   ever buffered); at most kMaxAttributes attributes; names of 1..64
+//   characters [a-z0-9_]; no NUL anywhere. A CR right before an LF is
+//   dropped; any other CR stays in the value. A request of no attributes
+//   (an empty line alone) is returned as a Request with none. Errors are
+//   sticky: after kError the connection is closed.
+//
+//   Engine decides one request at a time, on the event loop's thread (it
+//   has no locks). Gates by the RECIPIENT domain's policy
+//   (Config::policyFor):
+//   - request is not "smtpd_access_policy": action "" (do not reply, close
+//     the connection: Postfix then applies its default_action, a
+//     tempfail), logged.
+//   - protocol_state RCPT (Postfix; Exim's RCPT ACL), in order:
+//     refuse_mixed_onion: per message (instance below), .onion recipients
+//       and others are not mixed when any recipient's policy forbids it;
+//       the later one gets 452 4.5.3 (send it in a separate message).
+//     rate_limit_client, rate_limit_sender: recipients accepted per client
+//       address / per envelope sender (null sender: not limited) and per
+//       policy section ([domain."x"], [domain.".x"] or [domain_defaults]),
+//       an approximate sliding window (the previous fixed window weighted by
+//       its remaining overlap plus the current one); over -> 450 4.7.1.
+//     require_mtep_capable: the sender domain must have an MTEP server:
+//       Outcome.needs_lookup with a kMtepCapable Lookup; kNo -> 550 5.7.25,
+//       kTemporary -> mtep_unavailable (451 4.7.25, DUNNO, or 550 5.7.25).
+//       The null sender passes.
+//     else DUNNO, or "PREPEND X-MTEP-Policy: capable=yes
+//       sender-domain=<domain>" the first time a recipient of the message
+//       passed require_mtep_capable (once per instance: Postfix would add
+//       it again for every RCPT).
+//     Nothing is remembered (instance kind, rate counts, PREPEND done) for
+//     a recipient that is refused or still waits for a lookup.
+//   - protocol_state DATA or END-OF-MESSAGE with an `mtep_recipients`
+//     attribute (Exim's data ACL; Postfix's own requests there carry none
+//     and get DUNNO: its milter checks the message):
+//       mtep_recipients  envelope recipients, separated by commas and/or
+//                        white space (Exim's $recipients: ", "); "<>" around
+//                        an address are removed
+//       mtep_stamps      X-Hashcash / MTEP-Stamp values separated by white
+//                        space or by commas that start a new stamp ("1:" or
+//                        "argon2id:" follows; Argon2id parameters keep
+//                        theirs); may repeat. The value cannot hold a
+//                        newline: Exim must replace them (${sg}).
+//       mtep_token       the MTEP-Token header value; empty = absent; more
+//                        than one attribute = several headers
+//     require_mtep (any recipient's policy requiresMtepFrom(sender
+//       domain)), checked first so stamps are never spent on a message then
+//       refused: no token -> 550 5.7.25 (the milter's words); malformed or
+//       several -> 550 5.7.25; else a kToken Lookup: kYes passes, kNo ->
+//       550 5.7.25, kTemporary -> mtep_unavailable, the most careful of the
+//       recipients' (tempfail over reject over accept). The null sender
+//       passes (as in the milter).
+//     require_stamp: every recipient in such a domain needs its own stamp,
+//       checked and spent with pow::checkAndSpend under pow::policyFor(cfg.
+//       pow, its domain's policy, now); all recipients are checked before
+//       any stamp is spent. A recipient without a valid stamp -> 550 5.7.1
+//       naming it and the verdict; store trouble or no store -> 451 4.3.0.
+//     all passed: DUNNO, or once per instance "PREPEND X-MTEP-Policy:
+//       <results>" with results among "mtep=pass", "mtep=temperror" (passed
+//       by mtep_unavailable = accept), "stamp=pass", then
+//       "sender-domain=<domain>".
+//   - any other protocol_state, or an unparsable recipient: DUNNO.
+//
+//   X-MTEP-Policy is informational; a message may arrive with forged ones
+//   below ours: only the topmost, added by this MTA, counts.
+//
+//   The instance (one message): Postfix's `instance` attribute; else our
+//   own `mtep_instance` (Exim: e.g. $message_exim_id); else
+//   client_address, client_port and sender together. Instances are
+//   forgotten instance_ttl seconds after their last request.
+//
+//   Lookups are asked for, never made: decide() returns needs_lookup; the
+//   caller runs it (DNS, MTEP; off the event loop), calls recordLookup()
+//   and decide()s the same request again. kYes and kNo are cached
+//   lookup_cache_ttl seconds; kTemporary is not cached: it answers only the
+//   decide() calls of the same second and the next (the requests that
+//   waited for it), and so does any answer when lookup_cache_ttl is 0.
+//   Instances, rate counters and cached lookups are capped at kMaxEntries
+//   each, the least recently used dropped first.
+//
+//   Replies are one line of printable ASCII without '%' under 200
+//   characters; names from the peer are shown with other bytes as '?'.
+//   Each final decision comes with one log line for the caller to write at
+//   info level: "QUEUEID: policy: action=<dunno|prepend|reject|tempfail|
+//   defer|close> reason=<word> sender=<...>" then, as they apply,
+//   " rcpt=<...>", " recipients=N", " stamps=N", " header=\"...\"",
+//   " reply=\"CODE ESC\"" ("NOQUEUE" without queue_id). A closing
+//   decision logs "... action=close reason=bad-request request=\"...\"".
+// SEE ALSO
+//   Postfix SMTPD_POLICY_README, access(5); policyd/README.md; mtep.conf(5)
+
+#include <cstddef>
+#include <cstdint>
+#include <list>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "config/config.h"
+#include "store/store.h"
+#include "util/clock.h"
+
+namespace mtep::policy {
+
+inline constexpr size_t kMaxAttributes = 1000;  // per request
+inline constexpr size_t kMaxNameLength = 64;    // attribute name
+inline constexpr size_t kMaxEntries = 100000;   // instances, rate keys, cached lookups (each)
+
+// One request's attributes, in the order received (repeats kept).
+struct Request {
+  std::vector<std::pair<std::string, std::string>> attributes;
+  std::string_view get(std::string_view name) const;  // the last value; "" when absent
+  bool has(std::string_view name) const;
+  std::vector<std::string_view> all(std::string_view name) const;  // every value, in order
+};
+
+// Incremental reader of "name=value\n" lines ending with an empty line.
+class RequestReader {
+ public:
+  enum class State { kNeedMore, kRequest, kError };
+  explicit RequestReader(size_t max_size);
+
+  // Consumes from `in` as much as one request needs and sets *used to the
+  // bytes consumed (the caller drops them and feeds the rest later).
+  // kNeedMore: all of `in` consumed, the request is incomplete. kRequest:
+  // one request is complete (take() it before feeding again). kError: see
+  // error(); every later call returns kError and consumes nothing.
+  State feed(std::string_view in, size_t* used);
+  // The completed request; the reader starts the next one.
+  Request take();
+  // Why feed() returned kError ("" otherwise): "request larger than N
+  // bytes", "line without '='", "bad attribute name", "NUL byte",
+  // "more than 1000 attributes".
+  std::string error() const { return error_; }
+
+ private:
+  State fail(std::string reason);
+  bool finishLine();
+
+  size_t max_size_;
+  size_t size_ = 0;    // bytes of the current request so far
+  std::string line_;   // the current line, without its LF
+  Request request_;
+  bool complete_ = false;
+  std::string error_;  // set once kError
+};
+
+// The reply: "action=<action>\n\n". CR, LF and NUL in `action` become
+// spaces, so one reply is always one line.
+std::string formatReply(std::string_view action);
+
+// Something only the network can tell; the caller finds out.
+struct Lookup {
+  enum class Kind {
+    kMtepCapable,  // does `domain` have an MTEP server (static map or SRV)?
+    kToken,        // does `domain`'s MTEP server vouch for `token` sent by `sender`?
+  };
+  Kind kind = Kind::kMtepCapable;
+  std::string domain;  // the sender domain, lower case, no trailing dot
+  std::string token;   // kToken: the MTEP-Token, normalized (no white space)
+  std::string sender;  // kToken: the envelope sender, canonical lower case
+  std::string key() const;  // cache key: equal for the same question
+};
+
+enum class LookupAnswer { kYes, kNo, kTemporary };
+
+struct Decision {
+  std::string action;  // "DUNNO", "550 5.7.25 ...", "PREPEND ...", "" = close, no reply
+  std::string log;     // one line to log at info level
+};
+
+struct Outcome {
+  bool needs_lookup = false;  // true: run `lookup`, recordLookup(), decide() again
+  Lookup lookup;              // set when needs_lookup
+  Decision decision;          // set when !needs_lookup
+};
+
+class Engine {
+ public:
+  // `clock` must outlive the engine.
+  Engine(config::ConfigPtr config, const Clock& clock);
+
+  // A new snapshot (SIGHUP); state kept in memory survives it.
+  void setConfig(config::ConfigPtr config);
+  // For spending stamps; not owned; null = require_stamp tempfails (451 4.3.0).
+  void setStore(store::Store* store);
+
+  // Decides one request (see DESCRIPTION). Event-loop thread only.
+  Outcome decide(const Request& request);
+  // The answer to a Lookup that decide() asked for.
+  void recordLookup(const Lookup& lookup, LookupAnswer answer);
+  // Drops instances, rate counters and lookups whose time is over; call
+  // now and then (every few seconds).
+  void expire();
+
+  // Caps each kind of state at `entries` instead of kMaxEntries (tests).
+  void setCapacity(size_t entries);
+
+  size_t instances() const { return instances_.size(); }
+  size_t rateCounters() const { return rates_.size(); }
+  size_t cachedLookups() const { return lookups_.size(); }
+
+ private:
+  // A map with an LRU order, capped at kMaxEntries.
+  template <typename V>
+  class Lru {
+   public:
+    V* find(const std::string& key);  // marks it used
+    V& put(const std::string& key);   // finds or inserts (default V), marks it used
+    void erase(const std::string& key);
+    // Removes every entry for which `dead(V)` holds.
+    template <typename F>
+    void eraseIf(F dead);
+    size_t size() const { return map_.size(); }
+    size_t capacity = kMaxEntries;
+
+   private:
+    using Order = std::list<std::string>;
+    std::unordered_map<std::string, std::pair<V, typename Order::iterator>> map_;
+    Order order_;  // front = most recently used
+  };
+
+  struct Instance {
+    int64_t last_used = 0;
+    bool has_onion = false;   // an accepted recipient in .onion
+    bool has_clear = false;   // an accepted recipient elsewhere
+    bool no_mixing = false;   // an accepted recipient's policy has refuse_mixed_onion
+    bool prepended = false;   // X-MTEP-Policy already added
+  };
+  struct RateCounter {
+    int64_t window = 0;       // the policy's window, seconds
+    int64_t start = 0;        // current fixed window's start
+    uint64_t current = 0;     // accepted in the current window
+    uint64_t previous = 0;    // accepted in the window before
+  };
+  struct CachedLookup {
+    LookupAnswer answer = LookupAnswer::kTemporary;
+    int64_t until = 0;        // usable while now <= until
+  };
+
+  Outcome decideRcpt(const Request& request, const config::Config& cfg, int64_t now);
+  Outcome decideData(const Request& request, const config::Config& cfg, int64_t now);
+  const CachedLookup* cached(const Lookup& lookup, int64_t now);
+  // Approximate requests in the sliding window ending now, before this one.
+  double rateEstimate(const std::string& key, int64_t window, int64_t now);
+  void rateCount(const std::string& key, int64_t window, int64_t now);
+
+  config::ConfigPtr config_;
+  const Clock& clock_;
+  store::Store* store_ = nullptr;
+  Lru<Instance> instances_;
+  Lru<RateCounter> rates_;
+  Lru<CachedLookup> lookups_;
+};
+
+// Helpers exposed for tests and the fuzzer.
+// "a@b, c@d" -> {"a@b", "c@d"}: split on commas and white space, "<>" removed.
+std::vector<std::string> splitRecipients(std::string_view text);
+// Stamps from mtep_stamps values (see DESCRIPTION).
+std::vector<std::string> splitStamps(std::string_view text);
+// True for "x.onion", "X.ONION.", "onion".
+bool isOnionDomain(std::string_view domain);
+
+}  // namespace mtep::policy

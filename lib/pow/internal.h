@@ -1,0 +1,58 @@
+#pragma once
+// NAME
+//   internal.h - what the lib/pow sources share and nobody else uses
+// DESCRIPTION
+//   The stamp alphabet, a zero-copy view of a parsed stamp, UTC dates both
+//   ways, leading-zero counting, the one Argon2id call and the quoting of
+//   hostile text in reasons. Not installed, not for other modules.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "pow/pow.h"
+
+namespace mtep::pow::detail {
+
+// RAND and COUNTER characters, as the hashcash tool writes them (base64's
+// alphabet; the tool also reads '=' and, in COUNTER, ':').
+inline constexpr char kAlphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static_assert(sizeof kAlphabet == 65);
+
+// A stamp's fields as views into the text it was parsed from.
+struct StampView {
+  Algorithm algorithm = Algorithm::kHashcashSha1;
+  int bits = 0;
+  std::string_view date;
+  int64_t time = 0;
+  std::string_view resource, ext, rand, counter;
+  uint32_t memory_kib = 0, time_cost = 0, lanes = 0;
+};
+
+// Syntax only; on failure `why` says what is wrong (never quoting input).
+bool parseView(std::string_view text, StampView& out, const char*& why) noexcept;
+
+// "YYMMDD[hh[mm[ss]]]" or "YY[MM]" (the forms the hashcash tool reads),
+// as Unix seconds, YY meaning 20YY. False when malformed or out of range.
+bool parseDate(std::string_view date, int64_t& out) noexcept;
+// YYMMDD of a Unix time (UTC); false outside 2000..2099.
+bool formatDate(int64_t unix_seconds, std::string& out);
+
+// Leading zero bits of a big-endian byte string.
+int leadingZeroBits(const unsigned char* p, size_t n) noexcept;
+
+// Argon2id v1.3 of `password` with `salt`, 32 bytes out; false when libargon2
+// refuses (it allocates memory_kib KiB: callers check bounds first).
+bool argon2idHash(std::string_view password, std::string_view salt, uint32_t memory_kib,
+                  uint32_t time_cost, uint32_t lanes, unsigned char out[32]) noexcept;
+
+// At most 64 bytes of hostile text, non-printable bytes shown as '?', in
+// double quotes: safe in a log line or an SMTP reply.
+std::string quote(std::string_view text);
+
+// Random characters from kAlphabet (OpenSSL's CSPRNG).
+bool randomChars(size_t n, std::string& out);
+
+}  // namespace mtep::pow::detail

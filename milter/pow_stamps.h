@@ -1,0 +1,131 @@
+#pragma once
+// NAME
+//   pow_stamps.h - mtep-milter's proof-of-work services: stamps checked
+//   and spent with lib/pow over the store, and stamps minted for outbound
+//   mail
+// SUMMARY
+//   milterd::StorePool stores(SystemClock::instance());
+//   milterd::PowStamps stamps(stores, SystemClock::instance());
+//   env.stamp_checker = &stamps;  env.stamp_minter = &stamps;
+//   stores.warm(cfg->store);     // after the privilege drop: reports problems early
+// DESCRIPTION
+//   StorePool hands out stores ([store], store::open()) to libmilter worker
+//   threads. A store::Store is used by one thread at a time, so each check
+//   leases one for its duration and gives it back. Of the two obvious
+//   designs this is neither: one store behind a mutex would serialise every
+//   stamp check of every connection (Argon2id stamps cost milliseconds
+//   each, up to [pow] max_stamps of them), and a thread_local store per
+//   worker would open the database again for each connection (libmilter
+//   starts a thread per connection) and close it at thread exit, which
+//   libmilter's shutdown does not wait for. The pool opens a store only
+//   when none is idle, so it holds as many as checks ran at once at the
+//   busiest moment (at most kMaxIdle kept), and SQLite's WAL mode lets them
+//   all work at once (writers wait busy_timeout for each other). Stores
+//   are opened lazily, so always after the privilege drop, as the
+//   unprivileged user; an open that fails is tried again by the next
+//   message that needs one, and until then such messages tempfail
+//   (StampKind::kTemporary -> 451 4.3.0), never pass. A reload that changes
+//   [store] retires the stores opened under the old settings.
+//
+//   PowStamps::checkAndSpend groups the recipients by their domain's
+//   StampPolicy at this moment (pow::policyFor: [pow] schedule applied).
+//   One group: one pow::checkAndSpend with the store. Several: each group
+//   is first checked without spending (pow::checkAndSpend with no store),
+//   then, when every recipient has a valid stamp, each group again with the
+//   store, so a message refused for one group burns no stamp of another.
+//   Without a store (open failed), the stamps are still checked: a message
+//   with an invalid stamp gets its 550, one that would pass gets 451.
+//
+//   PowStamps::mint: algorithm from the sender domain's mint_stamps, bits
+//   from its mint_stamp_bits, or 0 = pow::requiredBits() of that domain's
+//   own policy today; [pow] mint_threads threads (0: every core) and
+//   [pow] mint_budget per stamp (pow::mint gives up with kTemporary: the
+//   session tempfails the message). Argon2id stamps use [pow]
+//   argon2id_memory KiB, one pass, one lane. Minting runs in the calling
+//   libmilter worker thread and, with mint_threads 0, on every core: the
+//   MTA waits for it (one 20-bit hashcash stamp is about a million SHA-1
+//   tries, a fraction of a second; a message with N recipients takes N
+//   times that), and connections minting at the same time share the cores.
+//   Keep N x the expected time well under Postfix's milter_content_timeout.
+//
+//   Both are thread-safe.
+// SEE ALSO
+//   lib/milter/stamps.h, lib/pow/pow.h, lib/store/store.h
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "config/config.h"
+#include "milter/stamps.h"
+#include "store/store.h"
+#include "util/clock.h"
+#include "util/result.h"
+
+namespace mtep::milterd {
+
+class StorePool {
+ public:
+  static constexpr size_t kMaxIdle = 16;  // idle stores kept; more are closed when returned
+
+  // `clock` must outlive the pool.
+  explicit StorePool(const Clock& clock) : clock_(clock) {}
+  StorePool(const StorePool&) = delete;
+  StorePool& operator=(const StorePool&) = delete;
+
+  // A store, the caller's alone until the Lease is destroyed (which gives it
+  // back). Must not outlive the pool.
+  class Lease {
+   public:
+    Lease(Lease&& other) noexcept;
+    Lease& operator=(Lease&&) = delete;
+    Lease(const Lease&) = delete;
+    ~Lease();
+    store::Store& operator*() const { return *store_; }
+    store::Store* get() const { return store_.get(); }
+
+   private:
+    friend class StorePool;
+    Lease(StorePool* pool, std::unique_ptr<store::Store> store, uint64_t generation)
+        : pool_(pool), store_(std::move(store)), generation_(generation) {}
+    StorePool* pool_;
+    std::unique_ptr<store::Store> store_;
+    uint64_t generation_;
+  };
+
+  // An idle store opened with `cfg`, else a newly opened one. kTemporary
+  // (or what store::open says) when it cannot be opened.
+  Result<Lease> acquire(const config::StoreConfig& cfg);
+  // Opens one store now and keeps it idle (start-up: problems show in the log
+  // at once rather than with the first message).
+  Status warm(const config::StoreConfig& cfg);
+
+ private:
+  void release(std::unique_ptr<store::Store> store, uint64_t generation) noexcept;
+
+  const Clock& clock_;
+  std::mutex mu_;                                    // guards the three below
+  config::StoreConfig config_;                       // guarded by mu_: what idle_ was opened with
+  uint64_t generation_ = 0;                          // guarded by mu_: bumped when config_ changes
+  std::vector<std::unique_ptr<store::Store>> idle_;  // guarded by mu_
+};
+
+class PowStamps final : public milter::StampChecker, public milter::StampMinter {
+ public:
+  // `stores` and `clock` must outlive this object.
+  PowStamps(StorePool& stores, const Clock& clock) : stores_(stores), clock_(clock) {}
+
+  milter::StampOutcome checkAndSpend(const milter::StampQuery& query) override;
+  Result<std::string> mint(const milter::StampMintQuery& query) override;
+
+ private:
+  StorePool& stores_;
+  const Clock& clock_;
+};
+
+// True when some domain policy ([domain_defaults] or a [domain."..."]) has
+// require_stamp.
+bool anyDomainRequiresStamps(const config::Config& cfg);
+
+}  // namespace mtep::milterd

@@ -1,0 +1,67 @@
+#pragma once
+// NAME
+//   policy_session.h - the Postfix policy protocol on lib/server's seam
+// SUMMARY
+//   PolicySessionFactory factory(config, engine, lookups);
+//   listener->start(base, factory, pool);
+//   factory.setConfig(new_config);             // SIGHUP: new connections only
+// DESCRIPTION
+//   Each session feeds a policy::RequestReader and hands every complete
+//   request to Engine::decide(), one request at a time: Postfix never sends
+//   the next request before it has the answer, and if a client does, the
+//   early bytes wait in the connection's buffer until the answer is sent.
+//   When decide() needs a lookup the session returns kPending; once
+//   Lookups has the answer, decide() runs again on the loop thread and the
+//   reply goes out through the ConnectionHandle.
+//   Each reply is logged as one line at info: the engine's
+//     QUEUEID: policy: action=... reason=... sender=<...> rcpt=<...> ...
+//   followed by " client=ADDR instance=ID" from the request.
+//   In trouble the session logs one line and closes without replying, so
+//   that Postfix applies its default_action (SMTPD_POLICY_README): a
+//   request the reader refuses (too large, a line without '=', a bad name),
+//   a request that is not smtpd_access_policy, no empty line within
+//   [policyd] idle_timeout, an engine that keeps asking for lookups.
+//   After [policyd] max_requests_per_connection answers the connection is
+//   closed once the last answer is sent; Postfix simply reconnects.
+//   Over max_connections a peer is closed at once, without a reply.
+// SEE ALSO
+//   lib/server/session.h, lib/policy/policy.h, lookups.h
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "config/config.h"
+#include "lookups.h"
+#include "policy/policy.h"
+#include "server/session.h"
+
+namespace mtep::policyd {
+
+class PolicySessionFactory final : public server::SessionFactory {
+ public:
+  // `engine` and `lookups` must outlive the factory and every session it made.
+  PolicySessionFactory(config::ConfigPtr config, policy::Engine& engine, Lookups& lookups)
+      : config_(std::move(config)), engine_(engine), lookups_(lookups) {}
+
+  // Sessions made from now on use `config`; live ones keep theirs.
+  void setConfig(config::ConfigPtr config) { config_ = std::move(config); }
+
+  const char* protocolName() const override { return "policy"; }
+  std::unique_ptr<server::ProtocolSession> create(const server::PeerInfo& peer) override;
+  std::string_view busyReply() const override { return {}; }
+
+ private:
+  config::ConfigPtr config_;
+  policy::Engine& engine_;
+  Lookups& lookups_;
+};
+
+// How many lookups one request may need before the session gives up on it.
+inline constexpr int kMaxLookupsPerRequest = 4;
+
+// `text` for a log line: at most `max` bytes, other than printable ASCII as '?'.
+std::string printable(std::string_view text, size_t max = 256);
+
+}  // namespace mtep::policyd

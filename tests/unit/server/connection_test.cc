@@ -1,0 +1,268 @@
+// NAME
+//   connection_test.cc - the asynchronous seam: kPending, resume, close
+// DESCRIPTION
+//   A line session over a socketpair: "wait" lines answer later (kPending),
+//   any other line is echoed at once. Checked: the answer given to resume()
+//   goes out and the bytes kept meanwhile are fed afterwards, in order;
+//   resume after the connection closed does nothing; an EOF while pending
+//   still gets the answer; shutdown waits for a pending answer; the idle
+//   timer is off while pending and back on after; a busy pool closes new
+//   peers without a word when the factory has no busy reply.
+
+#include "server/connection.h"
+
+#include <gtest/gtest.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "server/connection_pool.h"
+#include "unit/server/loop_helpers.h"
+
+namespace mtep::server {
+namespace {
+
+using testing::Peer;
+using testing::runFor;
+using testing::runUntil;
+
+// "wait\n" -> kPending; "LINE\n" -> "echo:LINE\n".
+class LineSession final : public ProtocolSession {
+ public:
+  explicit LineSession(int64_t idle) : idle_(idle) {}
+
+  void attach(ConnectionHandle handle) override { handle_ = handle; }
+  SessionStep onData(std::string_view in, std::string* out) override {
+    SessionStep step;
+    while (!in.empty()) {
+      size_t nl = in.find('\n');
+      if (nl == std::string_view::npos) {
+        line_.append(in);
+        return step;
+      }
+      line_.append(in.substr(0, nl));
+      in.remove_prefix(nl + 1);
+      lines.push_back(line_);
+      std::string line = std::move(line_);
+      line_.clear();
+      if (line == "wait") {
+        step.action = SessionAction::kPending;
+        step.unconsumed = in.size();
+        return step;
+      }
+      *out += "echo:" + line + "\n";
+      step.answered = true;
+    }
+    return step;
+  }
+  SessionStep onEof(std::string* out) override {
+    ++eofs;
+    *out += "bye\n";
+    return {};
+  }
+  SessionStep onTimeout(std::string* /*out*/) override {
+    ++timeouts;
+    return {SessionAction::kCloseAfterFlush};
+  }
+  int64_t idleTimeoutSeconds() const override { return idle_; }
+
+  ConnectionHandle handle_;
+  std::vector<std::string> lines;  // every complete line seen
+  int eofs = 0;
+  int timeouts = 0;
+
+ private:
+  int64_t idle_;
+  std::string line_;
+};
+
+class LineFactory final : public SessionFactory {
+ public:
+  const char* protocolName() const override { return "line"; }
+  std::unique_ptr<ProtocolSession> create(const PeerInfo&) override {
+    auto s = std::make_unique<LineSession>(idle);
+    sessions.push_back(s.get());
+    return s;
+  }
+  std::string_view busyReply() const override { return busy; }
+  int64_t idle = 30;
+  std::string busy;
+  std::vector<LineSession*> sessions;  // not owned; valid while their connection lives
+};
+
+class ConnectionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto base = makeEventBase();
+    ASSERT_TRUE(base);
+    base_ = std::move(*base);
+    pool_ = std::make_unique<ConnectionPool>(base_.get(), 10);
+  }
+  void TearDown() override { pool_.reset(); }
+
+  // A new connection in the pool; returns our end.
+  std::unique_ptr<Peer> connect() {
+    int fds[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0) {
+      ADD_FAILURE() << "socketpair";
+      return nullptr;
+    }
+    // Our end blocks; the connection's end stays nonblocking.
+    int flags = fcntl(fds[1], F_GETFL);
+    fcntl(fds[1], F_SETFL, flags & ~O_NONBLOCK);
+    pool_->onAccept(fds[0], PeerInfo{"peer", "local"}, factory_);
+    return std::make_unique<Peer>(fds[1]);
+  }
+  LineSession& last() { return *factory_.sessions.back(); }
+
+  EventBasePtr base_;
+  LineFactory factory_;
+  std::unique_ptr<ConnectionPool> pool_;
+};
+
+TEST_F(ConnectionTest, AnswersAtOnceWithoutPending) {
+  auto peer = connect();
+  ASSERT_TRUE(peer);
+  peer->send("a\nb\n");
+  EXPECT_EQ(peer->read(base_.get(), 14), "echo:a\necho:b\n");
+}
+
+TEST_F(ConnectionTest, PendingHoldsTheNextRequestUntilResumed) {
+  auto peer = connect();
+  ASSERT_TRUE(peer);
+  LineSession& s = last();
+  peer->send("wait\nping\n");
+  ASSERT_TRUE(runUntil(base_.get(), [&] { return s.lines.size() == 1; }));
+  runFor(base_.get(), 50);
+  EXPECT_EQ(s.lines, std::vector<std::string>{"wait"}) << "bytes after the pending request were fed";
+  peer->send("pong\n");
+  runFor(base_.get(), 50);
+  EXPECT_EQ(s.lines.size(), 1u) << "read on while pending";
+
+  ASSERT_TRUE(s.handle_.alive());
+  EXPECT_TRUE(s.handle_.resume({SessionAction::kContinue, true}, "later\n"));
+  EXPECT_EQ(peer->read(base_.get(), 26), "later\necho:ping\necho:pong\n");
+  EXPECT_EQ(s.lines, (std::vector<std::string>{"wait", "ping", "pong"}));
+}
+
+TEST_F(ConnectionTest, PendingAgainAfterResumeKeepsTheRestForTheNextResume) {
+  auto peer = connect();
+  ASSERT_TRUE(peer);
+  LineSession& s = last();
+  peer->send("wait\nwait\nx\n");
+  ASSERT_TRUE(runUntil(base_.get(), [&] { return s.lines.size() == 1; }));
+  ASSERT_TRUE(s.handle_.resume({SessionAction::kContinue, true}, "one\n"));
+  ASSERT_TRUE(runUntil(base_.get(), [&] { return s.lines.size() == 2; }));
+  runFor(base_.get(), 30);
+  EXPECT_EQ(s.lines.size(), 2u);
+  ASSERT_TRUE(s.handle_.resume({SessionAction::kContinue, true}, "two\n"));
+  EXPECT_EQ(peer->read(base_.get(), 15), "one\ntwo\necho:x\n");
+}
+
+TEST_F(ConnectionTest, ResumeAfterTheConnectionClosedDoesNothing) {
+  auto peer = connect();
+  ASSERT_TRUE(peer);
+  ConnectionHandle handle = last().handle_;
+  peer->send("wait\n");
+  ASSERT_TRUE(runUntil(base_.get(), [&] { return last().lines.size() == 1; }));
+  EXPECT_EQ(pool_->closeAll(), 1u);
+  EXPECT_FALSE(handle.alive());
+  EXPECT_EQ(handle.session(), nullptr);
+  EXPECT_FALSE(handle.resume({SessionAction::kContinue, true}, "late\n"));
+  bool closed = false;
+  EXPECT_EQ(peer->read(base_.get(), 1, &closed), "");
+  EXPECT_TRUE(closed);
+}
+
+TEST_F(ConnectionTest, ResumeThatClosesReportsTheConnectionGone) {
+  auto peer = connect();
+  ASSERT_TRUE(peer);
+  ConnectionHandle handle = last().handle_;
+  peer->send("wait\n");
+  ASSERT_TRUE(runUntil(base_.get(), [&] { return last().lines.size() == 1; }));
+  // Nothing to send: the close happens inside resume().
+  EXPECT_FALSE(handle.resume({SessionAction::kCloseAfterFlush, false}, ""));
+  EXPECT_FALSE(handle.alive());
+  EXPECT_EQ(pool_->size(), 0u);
+}
+
+TEST_F(ConnectionTest, EofWhilePendingStillGetsTheAnswer) {
+  auto peer = connect();
+  ASSERT_TRUE(peer);
+  LineSession& s = last();
+  peer->send("wait\n");
+  peer->shutdownWrite();
+  ASSERT_TRUE(runUntil(base_.get(), [&] { return s.lines.size() == 1; }));
+  runFor(base_.get(), 30);
+  EXPECT_EQ(s.eofs, 0);
+  ConnectionHandle handle = s.handle_;
+  handle.resume({SessionAction::kContinue, true}, "answer\n");
+  bool closed = false;
+  EXPECT_EQ(peer->read(base_.get(), 100, &closed), "answer\nbye\n");
+  EXPECT_TRUE(closed);
+  EXPECT_FALSE(handle.alive());
+}
+
+TEST_F(ConnectionTest, ShutdownWaitsForThePendingAnswer) {
+  auto idle_peer = connect();
+  auto peer = connect();
+  ASSERT_TRUE(idle_peer && peer);
+  LineSession& s = last();
+  peer->send("wait\n");
+  ASSERT_TRUE(runUntil(base_.get(), [&] { return s.lines.size() == 1; }));
+  bool drained = false;
+  pool_->drain([&] { drained = true; });
+  EXPECT_EQ(pool_->size(), 1u) << "the idle connection closes at once, the pending one stays";
+  EXPECT_FALSE(drained);
+  s.handle_.resume({SessionAction::kContinue, true}, "done\n");
+  bool closed = false;
+  EXPECT_EQ(peer->read(base_.get(), 100, &closed), "done\n");
+  EXPECT_TRUE(closed);
+  EXPECT_TRUE(drained);
+}
+
+TEST_F(ConnectionTest, IdleTimerIsOffWhilePendingAndBackAfter) {
+  factory_.idle = 1;
+  auto peer = connect();
+  ASSERT_TRUE(peer);
+  LineSession& s = last();
+  ConnectionHandle handle = s.handle_;
+  peer->send("wait\n");
+  ASSERT_TRUE(runUntil(base_.get(), [&] { return s.lines.size() == 1; }));
+  runFor(base_.get(), 1500);
+  EXPECT_EQ(s.timeouts, 0) << "timed out while waiting for our own answer";
+  ASSERT_TRUE(handle.alive());
+  handle.resume({SessionAction::kContinue, true}, "ok\n");
+  EXPECT_EQ(peer->read(base_.get(), 3), "ok\n");
+  // Now idle again: the 1 s timeout applies.
+  ASSERT_TRUE(runUntil(base_.get(), [&] { return !handle.alive(); }, 10000));
+}
+
+TEST_F(ConnectionTest, OverTheCapWithoutABusyReplyClosesWithoutAWord) {
+  pool_->setMaxConnections(1);
+  auto first = connect();
+  auto second = connect();
+  ASSERT_TRUE(first && second);
+  bool closed = false;
+  EXPECT_EQ(second->read(base_.get(), 1, &closed), "");
+  EXPECT_TRUE(closed);
+  EXPECT_EQ(pool_->size(), 1u);
+  first->send("x\n");
+  EXPECT_EQ(first->read(base_.get(), 7), "echo:x\n");
+}
+
+TEST_F(ConnectionTest, OverTheCapTheBusyReplyIsSentBeforeTheClose) {
+  pool_->setMaxConnections(0);
+  factory_.busy = "busy\n";
+  auto peer = connect();
+  ASSERT_TRUE(peer);
+  bool closed = false;
+  EXPECT_EQ(peer->read(base_.get(), 100, &closed), "busy\n");
+  EXPECT_TRUE(closed);
+}
+
+}  // namespace
+}  // namespace mtep::server
