@@ -1,18 +1,10 @@
 // NAME
-//   server.cc - mtepd's event loop, signals, reload, key watch, shutdown
+//   server.cc - mtepd's service: store, key ring and its watch, MTEP factory
 // DESCRIPTION
-//   See server.h. Every libevent callback here is noexcept and catches
-//   everything: a surprise is logged, never allowed to end the process.
+//   See server.h. The skeleton calls these on the loop thread and logs
+//   anything they throw.
 
 #include "server.h"
-
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <csignal>
-#include <cstring>
-#include <exception>
 
 #include "store/open.h"
 #include "util/clock.h"
@@ -20,15 +12,6 @@
 
 namespace mtep::mtepd {
 namespace {
-
-using server::EventPtr;
-using server::Listener;
-
-std::vector<std::string> listenNames(const config::Config& c) {
-  std::vector<std::string> out;
-  for (const auto& a : c.mtepd.listen) out.push_back(a.toString());
-  return out;
-}
 
 Result<std::shared_ptr<const token::KeyRing>> loadRing(const std::string& path, bool create) {
   token::KeyRingOptions options;
@@ -41,23 +24,20 @@ Result<std::shared_ptr<const token::KeyRing>> loadRing(const std::string& path, 
 
 }  // namespace
 
-Result<std::unique_ptr<Server>> Server::bind(config::ConfigPtr config, std::string config_path) {
-  std::unique_ptr<Server> server(new Server(std::move(config), std::move(config_path)));
-  for (const auto& address : server->config_->mtepd.listen) {
-    auto listener = Listener::bind(address);
-    if (!listener) return std::move(listener).error();
-    server->listeners_.push_back(std::move(*listener));
-  }
-  return server;
+server::DaemonSettings Server::settings(const config::Config& config) const {
+  server::DaemonSettings s;
+  s.section = "mtepd";
+  s.listen.push_back({"listen", config.mtepd.listen});
+  s.max_connections = config.mtepd.max_connections;
+  s.pid_file = config.mtepd.pid_file;
+  s.shutdown_grace = kShutdownGrace;
+  return s;
 }
 
-Server::~Server() {
-  // Connections hold bufferevents of base_: free them before anything else.
-  pool_.reset();
-}
-
-Status Server::open() {
-  const config::Config& c = *config_;
+Status Server::open(server::Daemon& daemon) {
+  daemon_ = &daemon;
+  const config::ConfigPtr& config = daemon.config();
+  const config::Config& c = *config;
   auto st = store::open(c.store, SystemClock::instance());
   if (!st) return Error(st.error().kind(), "store " + c.store.path + ": " + st.error().message());
   store_ = std::move(*st);
@@ -74,114 +54,17 @@ Status Server::open() {
             ring_->keys().size(), static_cast<unsigned>(ring_->current().id));
 
   authority_ =
-      std::make_unique<proto::TokenAuthority>(config_, ring_, *store_, SystemClock::instance());
-  factory_ = std::make_unique<MtepSessionFactory>(config_, *authority_);
+      std::make_unique<proto::TokenAuthority>(config, ring_, *store_, SystemClock::instance());
+  factory_ = std::make_unique<MtepSessionFactory>(config, *authority_);
 
-  auto base = server::makeEventBase();
-  if (!base) return std::move(base).error();
-  base_ = std::move(*base);
-  pool_ = std::make_unique<server::ConnectionPool>(base_.get(), c.mtepd.max_connections);
-
-  for (auto& l : listeners_) {
-    Status s = l->start(base_.get(), *factory_, *pool_);
-    if (!s) return s;
-  }
-  for (int sig : {SIGHUP, SIGTERM, SIGINT}) {
-    EventPtr ev(evsignal_new(base_.get(), sig, &Server::signalCallback, this));
-    if (!ev || evsignal_add(ev.get(), nullptr) != 0) {
-      return Error(ErrorKind::kInternal, "cannot watch signal " + std::to_string(sig));
-    }
-    signals_.push_back(std::move(ev));
-  }
-  key_timer_ = addTimer(&Server::keyTimerCallback, kKeyCheckInterval);
-  purge_timer_ = addTimer(&Server::purgeTimerCallback, kPurgeInterval);
-  if (!key_timer_ || !purge_timer_) return Error(ErrorKind::kInternal, "cannot add timers");
-  return okStatus();
+  Status s = daemon.addTimer(kKeyCheckInterval, "key file check", [this] { checkKeyFile(); });
+  if (s) s = daemon.addTimer(kPurgeInterval, "store purge", [this] { purgeStore(); });
+  return s;
 }
 
-EventPtr Server::addTimer(event_callback_fn cb, int seconds) {
-  EventPtr ev(event_new(base_.get(), -1, EV_PERSIST, cb, this));
-  timeval tv{seconds, 0};
-  if (!ev || event_add(ev.get(), &tv) != 0) return nullptr;
-  return ev;
-}
+server::SessionFactory& Server::factory(size_t /*group*/) { return *factory_; }
 
-int Server::run() {
-  log::notice("ready");
-  int rc = event_base_dispatch(base_.get());
-  size_t left = pool_->closeAll();
-  if (rc < 0) {
-    log::error("event loop failed");
-    return 1;
-  }
-  log::notice("stopped (%zu connections cut at shutdown)", left);
-  return 0;
-}
-
-std::string Server::listenSummary() const {
-  std::string out;
-  for (const auto& l : listeners_) {
-    if (!out.empty()) out += ", ";
-    out += l->name();
-  }
-  return out;
-}
-
-// --- signals and timers --------------------------------------------------
-
-void Server::signalCallback(evutil_socket_t sig, short, void* arg) noexcept {
-  auto* self = static_cast<Server*>(arg);
-  try {
-    if (sig == SIGHUP) {
-      self->reload();
-    } else if (self->shutting_down_) {
-      log::notice("second stop signal: exiting now");
-      event_base_loopbreak(self->base_.get());
-    } else {
-      self->shutdown(sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    }
-  } catch (const std::exception& e) {
-    log::error("signal %d handling failed: %s", static_cast<int>(sig), e.what());
-  } catch (...) {
-    log::error("signal %d handling failed", static_cast<int>(sig));
-  }
-}
-
-void Server::keyTimerCallback(evutil_socket_t, short, void* arg) noexcept {
-  try {
-    static_cast<Server*>(arg)->checkKeyFile();
-  } catch (...) {
-    log::error("key file check failed unexpectedly");
-  }
-}
-
-void Server::purgeTimerCallback(evutil_socket_t, short, void* arg) noexcept {
-  try {
-    static_cast<Server*>(arg)->purgeStore();
-  } catch (...) {
-    log::error("store purge failed unexpectedly");
-  }
-}
-
-void Server::graceTimerCallback(evutil_socket_t, short, void* arg) noexcept {
-  auto* self = static_cast<Server*>(arg);
-  log::notice("shutdown grace of %d s over, closing %zu busy connection(s)", kShutdownGrace,
-              self->pool_->size());
-  event_base_loopbreak(self->base_.get());
-}
-
-void Server::reload() {
-  auto loaded = config::loadFile(config_path_);
-  if (!loaded) {
-    log::error("SIGHUP: %s; keeping the previous configuration", loaded.error().message().c_str());
-    return;
-  }
-  config::ConfigPtr next = std::move(*loaded);
-  warnRestartOnly(*next);
-
-  log::Level level;
-  if (log::parseLevel(next->log.level.c_str(), &level)) log::setMinLevel(level);
-
+void Server::apply(const config::ConfigPtr& next) {
   if (next->tokens.key_file != key_watch_.path()) {
     auto ring = loadRing(next->tokens.key_file, /*create=*/false);
     if (ring) {
@@ -194,34 +77,15 @@ void Server::reload() {
                  ring.error().message().c_str(), key_watch_.path().c_str());
     }
   }
-  rlimit lim{};
-  if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < next->mtepd.max_connections + 64u) {
-    log::warning("SIGHUP: max_connections %u needs %u descriptors, the limit is %llu",
-                 next->mtepd.max_connections, next->mtepd.max_connections + 64u,
-                 static_cast<unsigned long long>(lim.rlim_cur));
-  }
-  config_ = next;
-  pool_->setMaxConnections(next->mtepd.max_connections);
   factory_->setConfig(next);
   authority_->update(next, ring_);
-  log::notice("SIGHUP: configuration reloaded from %s", config_path_.c_str());
 }
 
-void Server::warnRestartOnly(const config::Config& next) const {
-  const config::Config& cur = *config_;
-  auto warn = [](const char* what) {
-    log::warning("SIGHUP: %s changed; restart mtepd to apply it", what);
-  };
-  if (listenNames(next) != listenNames(cur)) {
-    log::warning("SIGHUP: [mtepd] listen changed; restart mtepd to apply it (still on %s)",
-                 listenSummary().c_str());
-  }
-  if (next.global.user != cur.global.user) warn("[global] user");
-  if (next.global.state_dir != cur.global.state_dir) warn("[global] state_dir");
-  if (next.mtepd.pid_file != cur.mtepd.pid_file) warn("[mtepd] pid_file");
-  if (next.store.backend != cur.store.backend || next.store.path != cur.store.path ||
-      next.store.busy_timeout != cur.store.busy_timeout) {
-    warn("[store]");
+void Server::restartOnly(const config::Config& current, const config::Config& next,
+                         std::vector<std::string>* changed) const {
+  if (next.store.backend != current.store.backend || next.store.path != current.store.path ||
+      next.store.busy_timeout != current.store.busy_timeout) {
+    changed->push_back("[store]");
   }
 }
 
@@ -234,7 +98,7 @@ void Server::checkKeyFile() {
     return;
   }
   ring_ = std::move(*ring);
-  authority_->update(config_, ring_);
+  authority_->update(daemon_->config(), ring_);
   log::notice("key file %s reloaded: %zu keys, current key id %u", key_watch_.path().c_str(),
               ring_->keys().size(), static_cast<unsigned>(ring_->current().id));
 }
@@ -245,21 +109,6 @@ void Server::purgeStore() {
     log::warning("store purge failed: %s", purged.error().message().c_str());
   } else if (*purged > 0) {
     log::info("store: purged %llu expired entries", static_cast<unsigned long long>(*purged));
-  }
-}
-
-void Server::shutdown(const char* why) {
-  shutting_down_ = true;
-  log::notice("%s received: shutting down, %zu connection(s) open", why, pool_->size());
-  for (auto& l : listeners_) l->stop();
-  key_timer_.reset();
-  purge_timer_.reset();
-  pool_->drain([this] { event_base_loopbreak(base_.get()); });  // idle ones are gone after this
-  if (pool_->size() == 0) return;
-  grace_timer_.reset(evtimer_new(base_.get(), &Server::graceTimerCallback, this));
-  timeval tv{kShutdownGrace, 0};
-  if (!grace_timer_ || evtimer_add(grace_timer_.get(), &tv) != 0) {
-    event_base_loopbreak(base_.get());
   }
 }
 
