@@ -48,6 +48,9 @@
 #   (default 60: about 4.5 KB of body) change what is run.
 set -euo pipefail
 
+# shellcheck source=../lib/mail-test.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")/../lib" && pwd)/mail-test.sh"
+
 BUILD=${1:?usage: run-postfix-bench.sh BUILD_DIR [MESSAGES] [SESSIONS] [ROUNDS]}
 BUILD=$(cd "$BUILD" && pwd)
 N=${2:-5000}
@@ -78,29 +81,17 @@ PF=$WORK/postfix
 declare -a PIDS=()
 cleanup() {
   set +e
-  if [[ -f $PF/etc/main.cf ]]; then postfix -c "$PF/etc" stop >/dev/null 2>&1; fi
+  mp_postfix_stop "$PF"
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
   for p in "${PIDS[@]}"; do
-    for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$p" 2>/dev/null
+    mp_wait_pid "$p" 200 || kill -9 "$p" 2>/dev/null
   done
-  waitMasterGone
   if [[ ${KEEP:-0} == 1 ]]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
-}
-waitMasterGone() {
-  local pidf=$PF/spool/pid/master.pid p
-  [[ -s $pidf ]] || return 0
-  p=$(tr -dc 0-9 <"$pidf")
-  for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.1; done
 }
 trap cleanup EXIT
 
-# Free loopback ports, all taken at once so they differ.
-read -r P_SMTP P_SINK P_MTEPD P_MCACHE P_MNOCACHE P_DKIM P_SIGN P_CAPTURE P_NULL < <(python3 -c '
-import socket
-socks = [socket.socket() for _ in range(9)]
-for s in socks: s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in socks))')
+# Free loopback ports, distinct.
+read -r P_SMTP P_SINK P_MTEPD P_MCACHE P_MNOCACHE P_DKIM P_SIGN P_CAPTURE P_NULL <<<"$(mp_free_ports 9)"
 
 # A milter's socket: where it listens (libmilter's form) and how Postfix
 # names it. NAME is a file name for unix sockets, PORT the TCP port.
@@ -121,13 +112,7 @@ waitMilter() {  # name port what
 }
 mkdir -m 1777 "$WORK/sockets"   # opendkim creates its socket after dropping to its user
 
-waitPort() {  # port [what]
-  for _ in $(seq 1 200); do
-    ss -ltnH "sport = :$1" 2>/dev/null | grep -q . && return 0
-    sleep 0.05
-  done
-  die "${2:-port $1} is not listening on port $1"
-}
+waitPort() { mp_wait_port "$1" "${2:-port $1}" || exit 2; }  # port [what]
 
 # --- mtepd: the sender domain alpha.test's MTEP server -----------------------
 mkdir -p "$WORK/mtepd"
@@ -301,25 +286,10 @@ PIDS+=($!)
 waitPort "$P_SINK" smtp-sink
 
 # --- Postfix -------------------------------------------------------------------
-mkdir -p "$PF/etc" "$PF/spool"
-install -d -o postfix -g postfix "$PF/data"
-cat >"$PF/etc/main.cf" <<EOF
-compatibility_level = 3.6
-queue_directory = $PF/spool
-data_directory = $PF/data
-maillog_file_prefixes = $WORK
-maillog_file = $WORK/maillog
-myhostname = mx.beta.test
-mydomain = beta.test
-mydestination =
-alias_maps =
-alias_database =
-inet_interfaces = loopback-only
-inet_protocols = ipv4
+mp_postfix_main_cf "$PF" "$WORK/maillog" mx.beta.test
+cat >>"$PF/etc/main.cf" <<EOF
 mynetworks = 127.0.0.0/8
-smtp_dns_support_level = disabled
 relayhost = [127.0.0.1]:$P_SINK
-biff = no
 milter_default_action = tempfail
 milter_header_checks = regexp:$PF/etc/milter_header_checks
 smtpd_milters =
@@ -329,28 +299,7 @@ cat >"$PF/etc/milter_header_checks" <<'EOF'
 /^Authentication-Results:.*[[:space:];]dkim=pass/ WARN bench-dkim-pass
 /^X-Bench-Null: seen/ WARN bench-null-pass
 EOF
-cat >"$PF/etc/master.cf" <<EOF
-127.0.0.1:$P_SMTP inet n - n - - smtpd
-pickup    unix  n - n 60 1 pickup
-cleanup   unix  n - n -  0 cleanup
-qmgr      unix  n - n 300 1 qmgr
-rewrite   unix  - - n -  - trivial-rewrite
-bounce    unix  - - n -  0 bounce
-defer     unix  - - n -  0 bounce
-trace     unix  - - n -  0 bounce
-verify    unix  - - n -  1 verify
-flush     unix  n - n 1000? 0 flush
-proxymap  unix  - - n -  - proxymap
-smtp      unix  - - n -  - smtp
-relay     unix  - - n -  - smtp
-showq     unix  n - n -  - showq
-error     unix  - - n -  - error
-retry     unix  - - n -  - error
-discard   unix  - - n -  - discard
-anvil     unix  - - n -  1 anvil
-scache    unix  - - n -  1 scache
-postlog   unix-dgram n - n - 1 postlogd
-EOF
+mp_postfix_master_cf "$PF" "$P_SMTP"
 SETTINGS="default_process_limit in_flow_delay default_destination_concurrency_limit \
 smtp_destination_concurrency_limit smtp_connection_cache_on_demand qmgr_message_active_limit \
 max_use max_idle milter_protocol milter_default_action milter_connect_timeout \
@@ -361,10 +310,7 @@ postfixStart() {  # smtpd_milters value
   postfix -c "$PF/etc" start >/dev/null 2>>"$WORK/postfix-start.log" || die "postfix did not start (see $WORK/maillog)"
   waitPort "$P_SMTP" postfix
 }
-postfixStop() {
-  postfix -c "$PF/etc" stop >/dev/null 2>&1 || true
-  waitMasterGone
-}
+postfixStop() { mp_postfix_stop "$PF" || true; }
 queueFiles() { find "$PF/spool"/{maildrop,incoming,active,deferred,hold} -type f 2>/dev/null | wc -l; }
 
 # CPU ticks (user + system) of one process; total and idle jiffies of the machine.

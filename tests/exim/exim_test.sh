@@ -43,15 +43,12 @@ set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-# Generic helpers (free ports, waiting, swaks, headers): mp_* functions.
-# shellcheck source=../../scripts/mail-pair.sh
-source "$repo/scripts/mail-pair.sh"
+# shellcheck source=../lib/mail-test.sh
+source "$repo/tests/lib/mail-test.sh"
 
 # ---- the site ---------------------------------------------------------------------
 
 EX_WORK="" EX_BUILD="" EX_ROOT="" EX_MX="" EX_SUB="" EX_POL="" EX_MTEPD=""
-
-ex_die() { echo "exim_test: $*" >&2; return 1; }
 
 ex_write_mtep_conf() {
   cat >"$EX_WORK/mtep.conf" <<CONF
@@ -101,7 +98,7 @@ mint_stamps = "hashcash"
 mint_stamp_bits = 10
 CONF
   "$EX_BUILD/mtepctl/mtepctl" -c "$EX_WORK/mtep.conf" config check >/dev/null ||
-    ex_die "$EX_WORK/mtep.conf does not pass mtepctl config check"
+    mp_die "$EX_WORK/mtep.conf does not pass mtepctl config check"
 }
 
 ex_write_exim_conf() {
@@ -206,32 +203,53 @@ ex_exim_start() {
   mp_wait_port "$EX_SUB" "Exim's submission port"
 }
 
-ex_start() {  # work build root
-  EX_WORK=$1 EX_BUILD=$2 EX_ROOT=$3
+# ---- the fixture (tests/lib/mail-test.sh's mp_fixture_main) --------------------------
+
+MP_WORK_PREFIX=mtep-exim
+MP_FIXTURE=exim.start
+MP_NEEDS=(policyd/mtep-policyd mtepd/mtepd mtepctl/mtepctl)
+MP_SHOW_LOGS=(exim/log/mainlog exim/log/paniclog policyd.log mtepd.log)
+MP_DAEMON_LOGS=(policyd.log mtepd.log)
+
+site_check() {
+  local t
+  if [[ $(id -u) != 0 ]]; then echo "SKIP: not root (Exim and mtep-policyd run as root, then Debian-exim)"; exit 77; fi
+  for t in swaks hashcash python3 ss setsid; do
+    command -v "$t" >/dev/null || { echo "FAIL: $t not installed (scripts/install-deps)"; exit 1; }
+  done
+}
+
+# Unpacks Exim (cached): EX_ROOT.
+site_prepare() {
+  local rc
+  EX_ROOT=$("$repo/scripts/exim-unpack")
+  rc=$?
+  if ((rc == 3)); then echo "SKIP: the Exim package could not be fetched (scripts/exim-unpack)"; exit 77; fi
+  ((rc == 0)) || { echo "FAIL: scripts/exim-unpack exited $rc"; exit 1; }
+}
+
+site_start() {  # work build
+  EX_WORK=$1 EX_BUILD=$2
   read -r EX_MX EX_SUB EX_POL EX_MTEPD <<<"$(mp_free_ports 4)"
   chmod 755 "$EX_WORK"
   mkdir -p "$EX_WORK/exim/spool" "$EX_WORK/exim/log" "$EX_WORK/mail"
   chown -R Debian-exim: "$EX_WORK/exim" "$EX_WORK/mail"
-  declare -p EX_WORK EX_BUILD EX_ROOT EX_MX EX_SUB EX_POL EX_MTEPD |
-    sed 's/^declare -- /declare -g /' >"$EX_WORK/site.env"
+  mp_env_save "$EX_WORK/site.env" EX_WORK EX_BUILD EX_ROOT EX_MX EX_SUB EX_POL EX_MTEPD
   ex_write_mtep_conf || return 1
   ex_write_exim_conf
   # The "other site" is this host.
   echo "allow_localhost" >"$EX_WORK/smtp-options.conf"
   "$EX_BUILD/mtepctl/mtepctl" -c "$EX_WORK/mtep.conf" key rotate >"$EX_WORK/key-rotate.log" 2>&1 ||
-    { cat "$EX_WORK/key-rotate.log" >&2; ex_die "mtepctl key rotate failed"; return 1; }
+    { cat "$EX_WORK/key-rotate.log" >&2; mp_die "mtepctl key rotate failed"; return 1; }
   ex_mtepd_start || return 1
-  ex_policyd_start || { ex_stop; return 1; }
-  ex_exim_start || { ex_stop; return 1; }
+  ex_policyd_start || { site_stop; return 1; }
+  ex_exim_start || { site_stop; return 1; }
+  echo "up in $EX_WORK: Exim MX :$EX_MX submission :$EX_SUB, mtep-policyd :$EX_POL"
 }
 
-ex_load() {
-  [[ -s $1/site.env ]] || { ex_die "nothing running in $1 (site.env missing)"; return 1; }
-  # shellcheck disable=SC1091
-  source "$1/site.env"
-}
+site_load() { mp_env_load "$1/site.env"; }  # work
 
-ex_stop() {
+site_stop() {
   local pid
   pid=$(mp_pid "$EX_WORK/exim/exim.pid") && [[ -n $pid ]] && kill -TERM "$pid" 2>/dev/null
   mp_stop_daemon "$EX_WORK/exim.pid"
@@ -240,78 +258,6 @@ ex_stop() {
   # A hanging stand-in left by a failed case.
   mp_stop_daemon "$EX_WORK/hang.pid" KILL
 }
-
-# ---- helpers --------------------------------------------------------------------------
-
-T=""     # this case's scratch directory
-LAST=""  # the last swaks transcript
-
-fail() {
-  echo "FAIL: $*"
-  if [[ -n $LAST && -f $LAST ]]; then
-    echo "---- swaks transcript ($LAST)"; sed 's/^/  /' "$LAST" | tail -n 40
-  fi
-  local f
-  for f in exim/log/mainlog exim/log/paniclog policyd.log mtepd.log; do
-    [[ -s $EX_WORK/$f ]] || continue
-    echo "---- $f (end)"; tail -n 15 "$EX_WORK/$f" | sed 's/^/  /'
-  done
-  exit 1
-}
-ok() { echo "ok: $*"; }
-
-expect_reply() {  # transcript regex what
-  local got
-  got=$(mp_last_reply "$1")
-  [[ $got =~ $2 ]] || fail "$3: last SMTP reply '$got', want /$2/"
-  ok "$3: $got"
-}
-
-# The reply to the RCPT TO of ADDRESS in a swaks transcript (of a reply of
-# several lines, the last).
-rcpt_reply() {  # transcript address
-  awk -v a="RCPT TO:<$2>" '
-    index($0, a) { want = 1; next }
-    want && /^<(-|~|\*\*) +[0-9][0-9][0-9] / { sub(/^<(-|~|\*\*) +/, ""); print; exit }' "$1"
-}
-expect_rcpt_reply() {  # transcript address regex what
-  local got
-  got=$(rcpt_reply "$1" "$2")
-  [[ $got =~ $3 ]] || fail "$4: RCPT $2 got '$got', want /$3/"
-  ok "$4: RCPT $2: $got"
-}
-
-# swaks from another site (127.0.0.9) to the MX port.
-inbound() {
-  LAST=$T/swaks.$RANDOM.txt
-  mp_swaks "$LAST" --server "127.0.0.1:$EX_MX" --local-interface 127.0.0.9 --ehlo client.outside.test "$@"
-}
-# swaks from our own users to the submission port.
-submit() {
-  LAST=$T/swaks.$RANDOM.txt
-  mp_swaks "$LAST" --server "127.0.0.1:$EX_SUB" --ehlo client.alpha.test "$@"
-}
-
-box() { echo "$EX_WORK/mail"; }
-delivered_to() { mp_delivered_files "$(box)" | while read -r f; do
-  mp_header "$f" Envelope-to | grep -qixF -- "$1" && echo "$f"; done; }
-expect_delivered() {  # n what
-  mp_wait_delivered "$(box)" "$1" 15 || fail "$2: $(mp_count_delivered "$(box)") message(s) delivered, want $1"
-  sleep 0.3  # a second delivery of the same message would show now
-  local n
-  n=$(mp_count_delivered "$(box)")
-  [[ $n == "$1" ]] || fail "$2: $n message(s) delivered, want $1"
-}
-expect_nothing_delivered() {  # what
-  sleep 0.3
-  local n
-  n=$(mp_count_delivered "$(box)")
-  [[ $n == 0 ]] || fail "$1: $n message(s) delivered, want none"
-}
-
-stamp_for() { hashcash -m -q -b "${2:-10}" -r "$1"; }
-
-ex_exim() { "$EX_ROOT/usr/sbin/exim4" -C "$EX_WORK/exim.conf" "$@"; }
 
 # Every case starts with an empty Maildir, Exim's queue empty, policyd up.
 fresh() {
@@ -324,13 +270,28 @@ fresh() {
   mp_pid "$EX_WORK/policyd.pid" >/dev/null || ex_policyd_start >/dev/null 2>&1
 }
 
+# ---- helpers --------------------------------------------------------------------------
+
+# swaks from another site (127.0.0.9) to the MX port.
+inbound() { swaks_to "$EX_MX" --local-interface 127.0.0.9 --ehlo client.outside.test "$@"; }
+# swaks from our own users to the submission port.
+submit() { swaks_to "$EX_SUB" --ehlo client.alpha.test "$@"; }
+
+box() { echo "$EX_WORK/mail"; }
+delivered_to() { mp_delivered_files "$(box)" | while read -r f; do
+  mp_header "$f" Envelope-to | grep -qixF -- "$1" && echo "$f"; done; }
+
+stamp_for() { hashcash -m -q -b "${2:-10}" -r "$1"; }
+
+ex_exim() { "$EX_ROOT/usr/sbin/exim4" -C "$EX_WORK/exim.conf" "$@"; }
+
 # ---- cases ----------------------------------------------------------------------------
 
 # require_stamp: a message without a stamp is refused after DATA.
 case_stamp_missing_refused() {
   inbound --from someone@outside.test --to bob@stamp.test && fail "Exim accepted mail without a stamp"
   expect_reply "$LAST" '^550 5\.7\.1 .*bob@stamp\.test' "no stamp"
-  expect_nothing_delivered "no stamp"
+  expect_nothing_delivered "$(box)" "no stamp"
 }
 
 # A valid stamp: delivered (the file checked); the very same message again:
@@ -341,7 +302,7 @@ case_stamp_valid_then_replay_refused() {
   inbound --from someone@outside.test --to bob@stamp.test --header "X-Hashcash: $stamp" \
     --header "Subject: stamped" || fail "Exim refused a message with a valid stamp"
   expect_reply "$LAST" '^250 ' "valid stamp"
-  expect_delivered 1 "valid stamp"
+  expect_delivered "$(box)" 1 "valid stamp"
   f=$(delivered_to bob@stamp.test | head -n 1)
   [[ -n $f ]] || fail "no message delivered to bob@stamp.test"
   [[ $(mp_header "$f" X-Hashcash) == "$stamp" ]] || fail "$f: X-Hashcash is not the stamp sent"
@@ -352,7 +313,7 @@ case_stamp_valid_then_replay_refused() {
   inbound --from someone@outside.test --to bob@stamp.test --header "X-Hashcash: $stamp" \
     --header "Subject: stamped" && fail "Exim accepted a spent stamp"
   expect_reply "$LAST" '^550 5\.7\.1 .*spent' "the same stamp again"
-  expect_delivered 1 "the same stamp again"
+  expect_delivered "$(box)" 1 "the same stamp again"
 }
 
 # A stamp minted for another address does not count.
@@ -360,7 +321,7 @@ case_stamp_for_other_recipient_refused() {
   inbound --from someone@outside.test --to bob@stamp.test \
     --header "X-Hashcash: $(stamp_for alice@stamp.test)" && fail "Exim accepted alice's stamp for bob"
   expect_reply "$LAST" '^550 5\.7\.1 ' "stamp for another recipient"
-  expect_nothing_delivered "stamp for another recipient"
+  expect_nothing_delivered "$(box)" "stamp for another recipient"
 }
 
 # Two recipients, a stamp each in its own header field (Exim joins them with
@@ -373,11 +334,11 @@ case_stamps_for_two_recipients() {
   inbound --from someone@outside.test --to bob@stamp.test,carol@stamp.test --header "X-Hashcash: $bob" &&
     fail "accepted with bob's stamp only"
   expect_reply "$LAST" '^550 5\.7\.1 .*carol@stamp\.test' "a stamp for one of two recipients"
-  expect_nothing_delivered "a stamp for one of two recipients"
+  expect_nothing_delivered "$(box)" "a stamp for one of two recipients"
   inbound --from someone@outside.test --to bob@stamp.test,carol@stamp.test \
     --header "X-Hashcash: $bob" --add-header "X-Hashcash: $carol" || fail "refused with both stamps"
   expect_reply "$LAST" '^250 ' "a stamp for each (bob's not spent by the refused message)"
-  expect_delivered 2 "a stamp for each of two recipients"
+  expect_delivered "$(box)" 2 "a stamp for each of two recipients"
   [[ -n $(delivered_to bob@stamp.test) && -n $(delivered_to carol@stamp.test) ]] ||
     fail "not delivered to both bob and carol"
 }
@@ -391,14 +352,14 @@ case_mixed_onion_refused_at_rcpt() {
   expect_rcpt_reply "$LAST" bob@mixed.test '^250 ' "clear recipient first"
   expect_rcpt_reply "$LAST" carol@hidden.onion '^452 4\.5\.3 ' "then an .onion one"
   expect_reply "$LAST" '^250 ' "the message, for bob"
-  expect_delivered 1 "clear first"
+  expect_delivered "$(box)" 1 "clear first"
   [[ -n $(delivered_to bob@mixed.test) ]] || fail "not delivered to bob@mixed.test"
   find "$(box)" -type f -delete
   inbound --from someone@outside.test --to carol@hidden.onion,bob@mixed.test ||
     fail "the whole message was refused"
   expect_rcpt_reply "$LAST" carol@hidden.onion '^250 ' "onion recipient first"
   expect_rcpt_reply "$LAST" bob@mixed.test '^452 4\.5\.3 ' "then a clear one"
-  expect_delivered 1 "onion first"
+  expect_delivered "$(box)" 1 "onion first"
   [[ -n $(delivered_to carol@hidden.onion) ]] || fail "not delivered to carol@hidden.onion"
 }
 
@@ -406,7 +367,7 @@ case_mixed_onion_refused_at_rcpt() {
 case_domain_without_policy_delivered() {
   inbound --from someone@outside.test --to dave@plain.test || fail "refused mail for plain.test"
   expect_reply "$LAST" '^250 ' "no policy"
-  expect_delivered 1 "no policy"
+  expect_delivered "$(box)" 1 "no policy"
   [[ -z $(mp_header "$(delivered_to dave@plain.test)" X-MTEP-Policy) ]] ||
     fail "X-MTEP-Policy added to mail no gate looked at"
 }
@@ -420,7 +381,7 @@ case_policyd_down_defers() {
   inbound --from someone@outside.test --to bob@stamp.test --header "X-Hashcash: $(stamp_for bob@stamp.test)" &&
     fail "Exim accepted mail with policyd down"
   expect_reply "$LAST" '^451 4\.3\.0 ' "policyd down, stamped mail"
-  expect_nothing_delivered "policyd down"
+  expect_nothing_delivered "$(box)" "policyd down"
   ex_policyd_start || fail "could not restart mtep-policyd"
   trap - EXIT
   inbound --from someone@outside.test --to dave@plain.test || fail "refused once policyd was back"
@@ -444,7 +405,7 @@ for _ in range(64):
   mp_wait_port "$EX_POL" "the silent stand-in" || fail "the silent stand-in did not start"
   inbound --from someone@outside.test --to dave@plain.test && fail "Exim accepted mail with a silent policyd"
   expect_reply "$LAST" '^451 4\.3\.0 ' "policy server silent"
-  expect_nothing_delivered "policy server silent"
+  expect_nothing_delivered "$(box)" "policy server silent"
 }
 
 # Outbound: alice@alpha.test (a token and stamp domain) writes to two
@@ -457,7 +418,7 @@ case_outbound_stamp_and_token() {
   submit --from alice@alpha.test --to bob@stamp.test,carol@stamp.test --header "MTEP-Token: forged-by-alice" ||
     fail "the submission was refused"
   expect_reply "$LAST" '^250 ' "submission"
-  expect_delivered 2 "stamped copies"
+  expect_delivered "$(box)" 2 "stamped copies"
   for rcpt in bob@stamp.test carol@stamp.test; do
     f=$(delivered_to "$rcpt" | head -n 1)
     [[ -n $f ]] || fail "nothing delivered to $rcpt"
@@ -479,7 +440,7 @@ case_outbound_token_only() {
   local f tok
   submit --from tom@tok.test --to dave@plain.test,erin@plain.test || fail "the submission was refused"
   expect_reply "$LAST" '^250 ' "submission"
-  expect_delivered 2 "token only"
+  expect_delivered "$(box)" 2 "token only"
   for f in $(mp_delivered_files "$(box)"); do
     [[ -z $(mp_header "$f" X-Hashcash) ]] || fail "$f: X-Hashcash on mail of a domain that mints none"
     tok=$(mp_header "$f" MTEP-Token)
@@ -495,7 +456,7 @@ case_outbound_token_only() {
 case_outbound_other_domain_plain() {
   local f
   submit --from zed@other.test --to dave@plain.test || fail "the submission was refused"
-  expect_delivered 1 "other sender domain"
+  expect_delivered "$(box)" 1 "other sender domain"
   f=$(mp_delivered_files "$(box)" | head -n 1)
   [[ -z $(mp_header "$f" MTEP-Token)$(mp_header "$f" X-Hashcash) ]] ||
     fail "$f: MTEP headers on mail of a domain in neither list"
@@ -508,7 +469,7 @@ case_outbound_other_domain_plain() {
 case_outbound_token_passes_require_mtep() {
   local f
   submit --from alice@alpha.test --to frank@token.test || fail "the submission was refused"
-  expect_delivered 1 "token checked by policyd"
+  expect_delivered "$(box)" 1 "token checked by policyd"
   f=$(delivered_to frank@token.test)
   [[ -n $f ]] || fail "nothing delivered to frank@token.test"
   mp_header "$f" X-MTEP-Policy | grep -q 'mtep=pass' ||
@@ -525,7 +486,7 @@ case_missing_or_forged_token_refused() {
     --header "MTEP-Token: A$(head -c 60 /dev/urandom | base64 -w0 | tr '+/' '-_' | tr -d '=' | cut -c1-61)" &&
     fail "accepted a forged token"
   expect_reply "$LAST" '^550 5\.7\.25 ' "forged MTEP-Token"
-  expect_nothing_delivered "missing or forged token"
+  expect_nothing_delivered "$(box)" "missing or forged token"
 }
 
 # The contrib files with none of their settings given, in a skeleton like
@@ -578,57 +539,4 @@ CASES=(contrib_defaults_parse stamp_missing_refused stamp_valid_then_replay_refu
   outbound_stamp_and_token outbound_token_only outbound_other_domain_plain
   outbound_token_passes_require_mtep missing_or_forged_token_refused)
 
-# ---- main -------------------------------------------------------------------------------
-
-cmd=${1:?usage: exim_test.sh start|stop|CASE|list BUILD_DIR STATE_FILE}
-if [[ $cmd == list ]]; then printf '%s\n' "${CASES[@]}"; exit 0; fi
-build=${2:?BUILD_DIR}
-state=${3:?STATE_FILE}
-
-if [[ $(id -u) != 0 ]]; then echo "SKIP: not root (Exim and mtep-policyd run as root, then Debian-exim)"; exit 77; fi
-for t in swaks hashcash python3 ss setsid; do
-  command -v "$t" >/dev/null || { echo "FAIL: $t not installed (scripts/install-deps)"; exit 1; }
-done
-
-case $cmd in
-  start)
-    if [[ -s $state ]]; then
-      old=$(cat "$state"); ex_load "$old" 2>/dev/null && ex_stop; rm -rf "$old"; rm -f "$state"
-    fi
-    root=$("$repo/scripts/exim-unpack")
-    rc=$?
-    if ((rc == 3)); then echo "SKIP: the Exim package could not be fetched (scripts/exim-unpack)"; exit 77; fi
-    ((rc == 0)) || { echo "FAIL: scripts/exim-unpack exited $rc"; exit 1; }
-    for b in policyd/mtep-policyd mtepd/mtepd mtepctl/mtepctl; do
-      [[ -x $build/$b ]] || { echo "FAIL: $build/$b not built"; exit 1; }
-    done
-    work=$(mktemp -d /tmp/mtep-exim.XXXXXX)
-    echo "$work" >"$state"
-    ex_start "$work" "$(cd "$build" && pwd)" "$root" ||
-      { echo "FAIL: the site did not start (logs in $work)"; exit 1; }
-    echo "up in $work: Exim MX :$EX_MX submission :$EX_SUB, mtep-policyd :$EX_POL"
-    ;;
-  stop)
-    [[ -s $state ]] || { echo "nothing to stop"; exit 0; }
-    work=$(cat "$state")
-    ex_load "$work" || exit 0
-    ex_stop
-    rm -f "$state"
-    reports=$(grep -H -E '(Address|Leak|Undefined|Thread|Memory)Sanitizer|runtime error:' \
-      "$work/policyd.log" "$work/mtepd.log" 2>/dev/null)
-    if [[ -n $reports ]]; then
-      echo "FAIL: sanitizer reports in the daemons' logs (kept in $work):"; echo "$reports"; exit 1
-    fi
-    rm -rf "$work"
-    echo "stopped, $work removed"
-    ;;
-  *)
-    declare -F "case_$cmd" >/dev/null || { echo "unknown case $cmd"; exit 2; }
-    [[ -s $state ]] || { echo "FAIL: nothing running (the fixture exim.start failed)"; exit 1; }
-    ex_load "$(cat "$state")" || exit 1
-    T=$(mktemp -d "$EX_WORK/case.XXXXXX")
-    fresh
-    "case_$cmd"
-    echo "PASS: $cmd"
-    ;;
-esac
+mp_fixture_main "$@"

@@ -27,47 +27,45 @@ source "$here/../../scripts/mail-pair.sh"
 PY=/usr/bin/python3
 [[ -x $PY ]] || PY=$(command -v python3 || true)
 
-# ---- helpers ------------------------------------------------------------------
+# ---- the fixture (tests/lib/mail-test.sh's mp_fixture_main) -------------------
 
-T=""        # this case's scratch directory
-LAST=""     # the last swaks transcript
+MP_WORK_PREFIX=mtep-postfix
+MP_FIXTURE=postfix.pair_start
+MP_NEEDS=(milter/mtep-milter)
+MP_SHOW_LOGS=(alpha/maillog alpha/milter.log alpha/mtepd.log beta/maillog beta/milter.log beta/mtepd.log)
+MP_DAEMON_LOGS=(alpha/mtepd.log alpha/milter.log beta/mtepd.log beta/milter.log)
 
-fail() {
-  echo "FAIL: $*"
-  if [[ -n $LAST && -f $LAST ]]; then
-    echo "---- swaks transcript ($LAST)"; sed 's/^/  /' "$LAST" | tail -n 40
-  fi
-  local side f
+site_check() { mp_skip_without_postfix; }
+
+site_start() {  # work build
+  mp_start "$1" "$2" || return 1
+  echo "pair up in $MP_WORK: alpha smtpd :$MP_alpha_smtp mtepd :$MP_alpha_mtepd milter :$MP_alpha_milter;" \
+    "beta smtpd :$MP_beta_smtp mtepd :$MP_beta_mtepd milter :$MP_beta_milter"
+}
+site_load() { mp_load "$1"; }  # work
+site_stop() { mp_stop; }
+
+# Each case starts from empty Maildirs and empty queues, every daemon up.
+fresh() {
+  local side
   for side in alpha beta; do
-    for f in maillog milter.log mtepd.log; do
-      [[ -f $MP_WORK/$side/$f ]] || continue
-      echo "---- $side/$f (end)"; grep -v postfix-script "$MP_WORK/$side/$f" | tail -n 12 | sed 's/^/  /'
-    done
+    postsuper -c "$MP_WORK/$side/etc" -d ALL >/dev/null 2>&1
+    mp_clear_mail "$side"
   done
-  exit 1
 }
-ok() { echo "ok: $*"; }
 
-# The replies to expect, as extended regular expressions on the last reply.
-expect_reply() {  # transcript regex what
-  local got
-  got=$(mp_last_reply "$1")
-  [[ $got =~ $2 ]] || fail "$3: last SMTP reply '$got', want /$2/"
-  ok "$3: $got"
-}
+# ---- helpers ------------------------------------------------------------------
 
 # swaks from outside (127.0.0.9) straight to a side's smtpd.
 outside() {  # side swaks-args...
   local side=$1; shift
-  LAST=$T/swaks.$RANDOM.txt
-  mp_swaks "$LAST" --server "127.0.0.1:$(mp_get "$side" smtp)" --local-interface 127.0.0.9 "$@"
+  swaks_to "$(mp_get "$side" smtp)" --local-interface 127.0.0.9 "$@"
 }
 
 # swaks from alpha's own network (127.0.0.1): submission to alpha.
 inside() {  # side swaks-args...
   local side=$1; shift
-  LAST=$T/swaks.$RANDOM.txt
-  mp_swaks "$LAST" --server "127.0.0.1:$(mp_get "$side" smtp)" "$@"
+  swaks_to "$(mp_get "$side" smtp)" "$@"
 }
 
 token_for() { mp_ctl alpha token mint --sender "$1"; }
@@ -101,12 +99,6 @@ expect_token() {  # file sender
   echo "$tok"
 }
 
-expect_nothing_delivered() {  # maildir what
-  local n
-  n=$(mp_count_delivered "$1")
-  [[ $n == 0 ]] || fail "$2: $n message(s) delivered to $1, want none"
-}
-
 # Waits until alpha's queue holds QUEUEID deferred with a reason matching
 # REGEX (the reply beta gave); up to 15 s.
 expect_deferred_at_alpha() {  # queue-id regex what
@@ -130,15 +122,6 @@ wait_refused_by_mtepd() {  # port token sender
     sleep 0.1
   done
   fail "mtepd on :$1 still vouches for a revoked token"
-}
-
-# Each case starts from empty Maildirs and empty queues, every daemon up.
-fresh() {
-  local side
-  for side in alpha beta; do
-    postsuper -c "$MP_WORK/$side/etc" -d ALL >/dev/null 2>&1
-    mp_clear_mail "$side"
-  done
 }
 
 # ---- cases --------------------------------------------------------------------
@@ -512,47 +495,4 @@ CASES=(vouched_mail_passes sendmail_mail_passes user_token_replaced reverse_dire
   smtputf8_and_8bit_body domain_without_policy_untouched spoofed_auth_results_removed
   milter_crash_tempfails stamps_required_at_beta stamps_minted_by_alpha_accepted_by_beta)
 
-# ---- main -----------------------------------------------------------------------
-
-cmd=${1:?usage: postfix_test.sh start|stop|CASE|list BUILD_DIR STATE_FILE}
-if [[ $cmd == list ]]; then printf '%s\n' "${CASES[@]}"; exit 0; fi
-build=${2:?BUILD_DIR}
-state=${3:?STATE_FILE}
-
-if why=$(mp_missing); then
-  echo "SKIP: $why: the Postfix tests need root, postfix, swaks and ss (iproute2)"
-  exit 77
-fi
-
-case $cmd in
-  start)
-    if [[ -s $state ]]; then mp_stop "$(cat "$state")" 2>/dev/null; rm -rf "$(cat "$state")"; fi
-    [[ -x $build/milter/mtep-milter ]] || { echo "FAIL: $build/milter/mtep-milter not built"; exit 1; }
-    work=$(mktemp -d /tmp/mtep-postfix.XXXXXX)
-    echo "$work" >"$state"
-    mp_start "$work" "$build" || { echo "FAIL: the pair did not start (logs in $work)"; exit 1; }
-    echo "pair up in $work: alpha smtpd :$MP_alpha_smtp mtepd :$MP_alpha_mtepd milter :$MP_alpha_milter;" \
-      "beta smtpd :$MP_beta_smtp mtepd :$MP_beta_mtepd milter :$MP_beta_milter"
-    ;;
-  stop)
-    [[ -s $state ]] || { echo "no pair to stop"; exit 0; }
-    work=$(cat "$state")
-    mp_stop "$work"
-    reports=$(mp_sanitizer_reports)
-    rm -f "$state"
-    if [[ -n $reports ]]; then
-      echo "FAIL: sanitizer reports in the daemons' logs (kept in $work):"; echo "$reports"; exit 1
-    fi
-    rm -rf "$work"
-    echo "pair stopped, $work removed"
-    ;;
-  *)
-    declare -F "case_$cmd" >/dev/null || { echo "unknown case $cmd"; exit 2; }
-    [[ -s $state ]] || { echo "FAIL: no pair running (the fixture postfix.pair_start failed)"; exit 1; }
-    mp_load "$(cat "$state")" || exit 1
-    T=$(mktemp -d "$MP_WORK/case.XXXXXX")
-    fresh
-    "case_$cmd"
-    echo "PASS: $cmd"
-    ;;
-esac
+mp_fixture_main "$@"
