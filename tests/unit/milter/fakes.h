@@ -13,6 +13,8 @@
 //   "malformed") unless told to answer kTemporary, and records queries and
 //   what it spent; FakeStampMinter returns "1:BITS:...:<recipient>:..." (or
 //   an error, or a fixed value) and records its queries.
+//   describe(), expectSafeReply() and loadConfig() are the helpers every
+//   session test file uses.
 
 #include <cstdint>
 #include <deque>
@@ -22,11 +24,46 @@
 #include <string_view>
 #include <vector>
 
+#include <gtest/gtest.h>
+
+#include "config/config.h"
 #include "milter/session.h"
 #include "milter/stamps.h"
 #include "milter/verifier.h"
 
 namespace mtep::milter::testing {
+
+// "continue", "accept", "reject CODE ESC TEXT", "tempfail CODE ESC TEXT".
+inline std::string describe(const Decision& d) {
+  switch (d.step) {
+    case Step::kContinue:
+      return "continue";
+    case Step::kAccept:
+      return "accept";
+    case Step::kReject:
+      return "reject " + d.reply.code + " " + d.reply.esc + " " + d.reply.text;
+    case Step::kTempfail:
+      return "tempfail " + d.reply.code + " " + d.reply.esc + " " + d.reply.text;
+  }
+  return "?";
+}
+
+// Every reply: one line of printable ASCII without '%', under 200 characters.
+inline void expectSafeReply(const Decision& d) {
+  if (d.step == Step::kContinue || d.step == Step::kAccept) return;
+  EXPECT_FALSE(d.reply.text.empty());
+  EXPECT_LT(d.reply.text.size(), 200u) << d.reply.text;
+  for (char c : d.reply.text) {
+    const auto u = static_cast<unsigned char>(c);
+    EXPECT_TRUE(u >= 0x20 && u < 0x7f && c != '%') << "byte " << int(u) << " in " << d.reply.text;
+  }
+}
+
+inline config::ConfigPtr loadConfig(std::string_view text) {
+  auto cfg = config::loadString(text, "t.conf");
+  if (!cfg.ok()) ADD_FAILURE() << cfg.error().message();
+  return cfg.ok() ? *cfg : nullptr;
+}
 
 class RecordingActions : public Actions {
  public:

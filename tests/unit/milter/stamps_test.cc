@@ -18,6 +18,8 @@ namespace {
 using testing::FakeMinter;
 using testing::FakeStampChecker;
 using testing::FakeStampMinter;
+using testing::describe;
+using testing::expectSafeReply;
 using testing::FakeVerifier;
 using testing::RecordingActions;
 using Headers = std::vector<std::pair<std::string, std::string>>;
@@ -61,35 +63,8 @@ issue_tokens = false
 mint_stamps = "hashcash"
 )";
 
-config::ConfigPtr loadConfig() {
-  auto cfg = config::loadString(kConfig, "t.conf");
-  if (!cfg.ok()) ADD_FAILURE() << cfg.error().message();
-  return cfg.ok() ? *cfg : nullptr;
-}
+config::ConfigPtr loadConfig() { return testing::loadConfig(kConfig); }
 
-std::string describe(const Decision& d) {
-  switch (d.step) {
-    case Step::kContinue:
-      return "continue";
-    case Step::kAccept:
-      return "accept";
-    case Step::kReject:
-      return "reject " + d.reply.code + " " + d.reply.esc + " " + d.reply.text;
-    case Step::kTempfail:
-      return "tempfail " + d.reply.code + " " + d.reply.esc + " " + d.reply.text;
-  }
-  return "?";
-}
-
-void expectSafeReply(const Decision& d) {
-  if (d.step == Step::kContinue || d.step == Step::kAccept) return;
-  EXPECT_FALSE(d.reply.text.empty());
-  EXPECT_LT(d.reply.text.size(), 200u) << d.reply.text;
-  for (char c : d.reply.text) {
-    const auto u = static_cast<unsigned char>(c);
-    EXPECT_TRUE(u >= 0x20 && u < 0x7f && c != '%') << "byte " << int(u) << " in " << d.reply.text;
-  }
-}
 
 std::string stampFor(const std::string& rcpt) { return "1:20:261123:" + rcpt + "::c2FsdA:42"; }
 
