@@ -46,14 +46,15 @@ class LineSession final : public ProtocolSession {
       line_.append(in.substr(0, nl));
       in.remove_prefix(nl + 1);
       lines.push_back(line_);
-      std::string line = std::move(line_);
       line_.clear();
-      if (line == "wait") {
+      // lines.back(), not a moved-from copy: g++ 12 -O2 warns (falsely)
+      // that such a copy may be uninitialized.
+      if (lines.back() == "wait") {
         step.action = SessionAction::kPending;
         step.unconsumed = in.size();
         return step;
       }
-      *out += "echo:" + line + "\n";
+      *out += "echo:" + lines.back() + "\n";
       step.answered = true;
     }
     return step;
