@@ -39,7 +39,8 @@ struct QueryOptions {
   int timeout_seconds = 15;
 };
 // 0 for K, 1 for D, 2 for Z, I and errors.
-int query(const QueryOptions& options);
+// Uses [outbound] from the config file (its defaults when the file is missing).
+int query(const GlobalOptions& global, const QueryOptions& options);
 
 // hashcash: proof-of-work stamps (lib/pow).
 struct HashcashMintOptions {
@@ -63,5 +64,18 @@ inline constexpr int kExitHashcashTrouble = 3;
 int hashcashCheck(const GlobalOptions& global, const HashcashCheckOptions& options);
 // Prints hashcash v1 tries per second on `threads` threads (0 = every core).
 int hashcashSpeed(unsigned threads, int seconds);
+
+// address check: overlay::explain() lines; 0 valid, 1 invalid.
+int addressCheck(const std::string& address);
+// address fingerprint: the 52-character SPKI fingerprint of a PEM
+// certificate (transport::spkiFingerprintOfPemFile); 1 when unreadable.
+int addressFingerprint(const std::string& cert_file);
+
+// pin list | forget | add: TLS key pins of overlay peers (overlay/pins.h).
+int pinList(const GlobalOptions& global);
+// 0 removed, 1 no pin for HOST, 2 store trouble.
+int pinForget(const GlobalOptions& global, const std::string& host);
+// 0 pinned, 1 bad host or fingerprint, 2 store trouble.
+int pinAdd(const GlobalOptions& global, const std::string& host, const std::string& fingerprint);
 
 }  // namespace mtep::ctl

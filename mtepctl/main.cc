@@ -10,6 +10,8 @@
 //   mtepctl [-c FILE] hashcash mint [--bits N] [--algorithm hashcash|argon2id] RESOURCE
 //   mtepctl [-c FILE] hashcash check --bits N --resource R [--spend] STAMP
 //   mtepctl hashcash speed [--threads N] [--seconds S]
+//   mtepctl address check ADDR | address fingerprint CERT.pem
+//   mtepctl [-c FILE] pin list | pin forget HOST | pin add HOST FINGERPRINT
 // DESCRIPTION
 //   This file only parses the command line (CLI11 is kept in this one
 //   translation unit); the commands live in *_cmd.cc. Exit codes: 0 done or
@@ -107,7 +109,7 @@ int run(int argc, char** argv) {
       ->option_text("SECONDS")
       ->check(CLI::Range(1, 3600))
       ->capture_default_str();
-  query_cmd->callback([&] { action = [&] { return query(query_options); }; });
+  query_cmd->callback([&] { action = [&] { return query(global, query_options); }; });
 
   CLI::App* hashcash = app.add_subcommand("hashcash", "mint, check or time proof-of-work stamps");
   hashcash->require_subcommand(1);
@@ -143,6 +145,32 @@ int run(int argc, char** argv) {
       ->check(CLI::Range(1, 60))
       ->capture_default_str();
   hc_speed_cmd->callback([&] { action = [&] { return hashcashSpeed(hc_threads, hc_seconds); }; });
+
+  CLI::App* address = app.add_subcommand("address", "explain overlay addresses and key fingerprints");
+  address->require_subcommand(1);
+  std::string address_arg;
+  CLI::App* address_check_cmd =
+      address->add_subcommand("check", "explain an address or domain (.onion, .i2p, SMTorP)");
+  address_check_cmd->add_option("ADDR", address_arg, "user@domain or domain")->required();
+  address_check_cmd->callback([&] { action = [&] { return addressCheck(address_arg); }; });
+  CLI::App* address_fp_cmd =
+      address->add_subcommand("fingerprint", "the SMTorP fingerprint of a PEM certificate");
+  address_fp_cmd->add_option("CERT", address_arg, "PEM certificate file")->required();
+  address_fp_cmd->callback([&] { action = [&] { return addressFingerprint(address_arg); }; });
+
+  CLI::App* pin = app.add_subcommand("pin", "list, forget or add TLS key pins of overlay peers");
+  pin->require_subcommand(1);
+  std::string pin_host;
+  std::string pin_fingerprint;
+  pin->add_subcommand("list", "list pinned hosts, fingerprints and first-seen times")
+      ->callback([&] { action = [&] { return pinList(global); }; });
+  CLI::App* pin_forget_cmd = pin->add_subcommand("forget", "forget the pin of a host");
+  pin_forget_cmd->add_option("HOST", pin_host, "the pinned host")->required();
+  pin_forget_cmd->callback([&] { action = [&] { return pinForget(global, pin_host); }; });
+  CLI::App* pin_add_cmd = pin->add_subcommand("add", "pin a host to a key fingerprint by hand");
+  pin_add_cmd->add_option("HOST", pin_host, "the host (.onion, .i2p)")->required();
+  pin_add_cmd->add_option("FINGERPRINT", pin_fingerprint, "52 base32 characters")->required();
+  pin_add_cmd->callback([&] { action = [&] { return pinAdd(global, pin_host, pin_fingerprint); }; });
 
   try {
     app.parse(argc, argv);

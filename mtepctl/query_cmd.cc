@@ -1,9 +1,15 @@
 // mtepctl query HOST[:PORT] TOKEN [--sender ADDR] [--recipient ADDR]
+// .onion/.i2p hosts go through the [outbound] SOCKS proxies of the config
+// file (defaults when the file does not exist); on port 6211 the
+// [outbound] STARTMTEP fallback applies as in the milter.
 #include <cstdio>
+#include <filesystem>
 #include <optional>
 #include <string_view>
+#include <system_error>
 
 #include "commands.h"
+#include "context.h"
 #include "mtep/client.h"
 
 namespace mtep::ctl {
@@ -70,7 +76,7 @@ std::string printable(std::string text) {
 
 }  // namespace
 
-int query(const QueryOptions& options) {
+int query(const GlobalOptions& global, const QueryOptions& options) {
   auto target = parseTarget(options.target);
   if (!target) {
     printError("\"%s\" is not HOST, HOST:PORT or [IPV6]:PORT", options.target.c_str());
@@ -80,7 +86,20 @@ int query(const QueryOptions& options) {
     printError("--timeout must be 1 to 3600 seconds");
     return kExitUsage;
   }
-  proto::ClientOptions client_options;
+  // Only [outbound] is used: no state directory, no privilege drop.
+  config::OutboundConfig outbound;
+  std::error_code ec;
+  if (std::filesystem::exists(global.config_path, ec)) {
+    auto cfg = config::loadFile(global.config_path);
+    if (!cfg) {
+      printError("%s", cfg.error().message().c_str());
+      return exitCodeFor(cfg.error());
+    }
+    outbound = (*cfg)->outbound;
+  }
+  proto::ClientOptions client_options = proto::clientOptionsFor(outbound);
+  client_options.startmtep_fallback =
+      outbound.startmtep_fallback && target->port == proto::kDefaultPort;
   client_options.total_timeout_ms = options.timeout_seconds * 1000;
   if (client_options.connect_timeout_ms > client_options.total_timeout_ms) {
     client_options.connect_timeout_ms = client_options.total_timeout_ms;

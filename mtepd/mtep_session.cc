@@ -52,18 +52,7 @@ class MtepSession final : public ProtocolSession {
 
   void logDecision(const proto::Decision& d) {
     answered_ = true;
-    char action[24];
-    action[0] = static_cast<char>(d.response.verdict);
-    action[1] = '\0';
-    if (d.response.code) {
-      const smtp::EnhancedStatus& c = *d.response.code;
-      std::snprintf(action + 1, sizeof action - 1, "%u.%u.%u", static_cast<unsigned>(c.cls),
-                    static_cast<unsigned>(c.subject), static_cast<unsigned>(c.detail));
-    }
-    log::info("NOQUEUE: client=%s cmd=%.*s sender=<%.*s> action=%s reason=%.*s", client_.c_str(),
-              static_cast<int>(d.command.size()), d.command.data(),
-              static_cast<int>(d.sender.size()), d.sender.data(), action,
-              static_cast<int>(d.reason.size()), d.reason.data());
+    logMtepDecision(client_, d);
   }
 
   config::ConfigPtr config_;  // snapshot for the life of the connection
@@ -73,6 +62,21 @@ class MtepSession final : public ProtocolSession {
 };
 
 }  // namespace
+
+void logMtepDecision(const std::string& client, const proto::Decision& d) {
+  char action[24];
+  action[0] = static_cast<char>(d.response.verdict);
+  action[1] = '\0';
+  if (d.response.code) {
+    const smtp::EnhancedStatus& c = *d.response.code;
+    std::snprintf(action + 1, sizeof action - 1, "%u.%u.%u", static_cast<unsigned>(c.cls),
+                  static_cast<unsigned>(c.subject), static_cast<unsigned>(c.detail));
+  }
+  log::info("NOQUEUE: client=%s cmd=%.*s sender=<%.*s> action=%s reason=%.*s", client.c_str(),
+            static_cast<int>(d.command.size()), d.command.data(),
+            static_cast<int>(d.sender.size()), d.sender.data(), action,
+            static_cast<int>(d.reason.size()), d.reason.data());
+}
 
 proto::SessionLimits sessionLimitsFrom(const config::Config& config) {
   proto::SessionLimits limits;

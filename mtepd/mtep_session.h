@@ -45,6 +45,10 @@ class MtepSessionFactory final : public server::SessionFactory {
   std::string busy_reply_;  // complete netstring
 };
 
+// The one log line per MTEP decision, shared by the 6211 listener and
+// STARTMTEP on the ESMTP listener: "NOQUEUE: client=... cmd=? ...".
+void logMtepDecision(const std::string& client, const proto::Decision& d);
+
 // Limits for one connection, taken from a config snapshot.
 proto::SessionLimits sessionLimitsFrom(const config::Config& config);
 

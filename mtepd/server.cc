@@ -27,11 +27,23 @@ Result<std::shared_ptr<const token::KeyRing>> loadRing(const std::string& path, 
 server::DaemonSettings Server::settings(const config::Config& config) const {
   server::DaemonSettings s;
   s.section = "mtepd";
-  s.listen.push_back({"listen", config.mtepd.listen});
+  s.listen.push_back({"listen", config.mtepd.listen});              // kMtepGroup
+  s.listen.push_back({"smtp_listen", config.mtepd.smtp_listen});    // kSmtpGroup
+  s.listen.push_back({"onion_relay", config.mtepd.onion_relay});    // kRelayGroup
   s.max_connections = config.mtepd.max_connections;
   s.pid_file = config.mtepd.pid_file;
   s.shutdown_grace = kShutdownGrace;
   return s;
+}
+
+Status Server::prepare(const config::Config& c) {
+  if (c.mtepd.smtp_listen.empty() || c.mtepd.tls_cert_file.empty()) return okStatus();
+  auto tls = server::TlsContext::load(c.mtepd.tls_cert_file, c.mtepd.tls_key_file);
+  if (!tls) return Error(tls.error().kind(), "[mtepd] tls_cert_file: " + tls.error().message());
+  tls_ = std::move(*tls);
+  log::info("STARTTLS certificate %s: %s", c.mtepd.tls_cert_file.c_str(),
+            tls_->subject().c_str());
+  return okStatus();
 }
 
 Status Server::open(server::Daemon& daemon) {
@@ -56,13 +68,21 @@ Status Server::open(server::Daemon& daemon) {
   authority_ =
       std::make_unique<proto::TokenAuthority>(config, ring_, *store_, SystemClock::instance());
   factory_ = std::make_unique<MtepSessionFactory>(config, *authority_);
+  smtp_factory_ = std::make_unique<SmtpSessionFactory>(config, *authority_, tls_);
+  auto relay = RelayFactory::create(config, daemon.base());
+  if (!relay) return std::move(relay).error();
+  relay_factory_ = std::move(*relay);
 
   Status s = daemon.addTimer(kKeyCheckInterval, "key file check", [this] { checkKeyFile(); });
   if (s) s = daemon.addTimer(kPurgeInterval, "store purge", [this] { purgeStore(); });
   return s;
 }
 
-server::SessionFactory& Server::factory(size_t /*group*/) { return *factory_; }
+server::SessionFactory& Server::factory(size_t group) {
+  if (group == kSmtpGroup) return *smtp_factory_;
+  if (group == kRelayGroup) return *relay_factory_;
+  return *factory_;
+}
 
 void Server::apply(const config::ConfigPtr& next) {
   if (next->tokens.key_file != key_watch_.path()) {
@@ -78,6 +98,8 @@ void Server::apply(const config::ConfigPtr& next) {
     }
   }
   factory_->setConfig(next);
+  smtp_factory_->setConfig(next);
+  relay_factory_->setConfig(next);
   authority_->update(next, ring_);
 }
 
@@ -87,6 +109,19 @@ void Server::restartOnly(const config::Config& current, const config::Config& ne
       next.store.busy_timeout != current.store.busy_timeout) {
     changed->push_back("[store]");
   }
+  if (next.mtepd.tls_cert_file != current.mtepd.tls_cert_file ||
+      next.mtepd.tls_key_file != current.mtepd.tls_key_file) {
+    changed->push_back("[mtepd] tls_cert_file/tls_key_file");
+  }
+}
+
+std::string Server::shutdownNote() const {
+  size_t n = relay_factory_ ? relay_factory_->outstanding() : 0;
+  return n == 0 ? std::string() : ", " + std::to_string(n) + " relay step(s) running";
+}
+
+void Server::stopped() {
+  if (relay_factory_) relay_factory_->stop();
 }
 
 void Server::checkKeyFile() {

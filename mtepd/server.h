@@ -9,7 +9,13 @@
 //   - open(): the store, the key ring (creating the key file on first
 //     start), the token authority and the MTEP session factory for
 //     [mtepd] listen, capped at [mtepd] max_connections (a peer over the
-//     cap gets MTEP's busy reply and is closed).
+//     cap gets MTEP's busy reply and is closed); the ESMTP factory for
+//     [mtepd] smtp_listen (smtp_session.h), STARTTLS with the certificate
+//     prepare() loaded, STARTMTEP checked by the same token authority.
+//   - The onion relay for [mtepd] onion_relay (relay_service.h): its own
+//     pin store connection and worker threads, stopped in stopped().
+//   - prepare(): with smtp_listen and tls_cert_file set, loads the
+//     certificate and key (server/tls_context.h); a bad file stops start-up.
 //   - SIGHUP: the new config is used for new connections and by the token
 //     authority; a changed [tokens] key_file is loaded (on error the old
 //     one stays). [store] settings need a restart and are warned about.
@@ -18,9 +24,11 @@
 //     no restart); the store's expired entries are purged every
 //     kPurgeInterval seconds.
 //   - SIGTERM: busy connections get kShutdownGrace seconds to finish.
+//     Changing tls_cert_file or tls_key_file needs a restart (warned).
 // SECURITY
-//   open() runs after the privilege drop: the store and the key file are
-//   opened as the unprivileged user.
+//   prepare() runs as root, before the privilege drop, and reads only the
+//   TLS certificate and key. open() runs after the drop: the store and the
+//   token key file are opened as the unprivileged user.
 // SEE ALSO
 //   lib/server/daemon.h, mtep_session.h
 
@@ -32,7 +40,10 @@
 #include "config/config.h"
 #include "mtep/authority.h"
 #include "mtep_session.h"
+#include "relay_service.h"
 #include "server/daemon.h"
+#include "server/tls_context.h"
+#include "smtp_session.h"
 #include "store/store.h"
 #include "token/key_watch.h"
 #include "token/token.h"
@@ -45,12 +56,20 @@ class Server final : public server::Service {
   static constexpr int kKeyCheckInterval = 1;  // seconds between key file checks
   static constexpr int kPurgeInterval = 3600;  // seconds between store purges
 
+  // Listen groups, in settings() order.
+  static constexpr size_t kMtepGroup = 0;  // [mtepd] listen
+  static constexpr size_t kSmtpGroup = 1;  // [mtepd] smtp_listen
+  static constexpr size_t kRelayGroup = 2;  // [mtepd] onion_relay (relay_service.h)
+
   server::DaemonSettings settings(const config::Config& config) const override;
+  Status prepare(const config::Config& config) override;
   Status open(server::Daemon& daemon) override;
   server::SessionFactory& factory(size_t group) override;
   void apply(const config::ConfigPtr& next) override;
   void restartOnly(const config::Config& current, const config::Config& next,
                    std::vector<std::string>* changed) const override;
+  std::string shutdownNote() const override;
+  void stopped() override;
 
  private:
   void checkKeyFile();
@@ -62,6 +81,9 @@ class Server final : public server::Service {
   token::KeyFileWatch key_watch_;
   std::unique_ptr<proto::TokenAuthority> authority_;
   std::unique_ptr<MtepSessionFactory> factory_;
+  std::shared_ptr<const server::TlsContext> tls_;  // null: no STARTTLS
+  std::unique_ptr<SmtpSessionFactory> smtp_factory_;
+  std::unique_ptr<RelayFactory> relay_factory_;  // onion_relay; its workers stop in stopped()
 };
 
 }  // namespace mtep::mtepd

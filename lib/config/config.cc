@@ -214,8 +214,8 @@ void Loader::run(const toml::table& root, Config& cfg) {
     }
     if (!known) {
       error(key.source(), sectionLabel(printable(name)), "",
-            "unknown section (known: [global], [log], [mtepd], [tokens], [store], [milter], "
-            "[policyd], [pow], [domain_defaults], [domain.\"NAME\"])");
+            "unknown section (known: [global], [log], [mtepd], [outbound], [tokens], [store], "
+            "[milter], [policyd], [pow], [domain_defaults], [domain.\"NAME\"])");
       continue;
     }
     const toml::table& body = *value.as_table();
@@ -283,18 +283,24 @@ const typename Map::mapped_type* findDomainEntry(const Map& map, std::string_vie
 
 const char* unavailableName(Unavailable u) noexcept {
   switch (u) {
-    case Unavailable::kTempfail: return "tempfail";
-    case Unavailable::kAccept: return "accept";
-    case Unavailable::kReject: return "reject";
+    case Unavailable::kTempfail:
+      return "tempfail";
+    case Unavailable::kAccept:
+      return "accept";
+    case Unavailable::kReject:
+      return "reject";
   }
   return "?";
 }
 
 const char* mintStampsName(MintStamps m) noexcept {
   switch (m) {
-    case MintStamps::kNone: return "none";
-    case MintStamps::kHashcash: return "hashcash";
-    case MintStamps::kArgon2id: return "argon2id";
+    case MintStamps::kNone:
+      return "none";
+    case MintStamps::kHashcash:
+      return "hashcash";
+    case MintStamps::kArgon2id:
+      return "argon2id";
   }
   return "?";
 }

@@ -91,11 +91,11 @@ struct DomainPolicy {
   // MTEP-Stamp: argon2id) of at least these bits, raised over time by
   // [pow]'s schedule.
   bool require_stamp = false;
-  int64_t stamp_bits = 20;           // hashcash v1 (SHA-1) bits
-  int64_t argon2id_stamp_bits = 4;   // Argon2id stamp bits (each try costs [pow] argon2id_memory)
+  int64_t stamp_bits = 20;          // hashcash v1 (SHA-1) bits
+  int64_t argon2id_stamp_bits = 4;  // Argon2id stamp bits (each try costs [pow] argon2id_memory)
   // As a sender domain: outbound mail gets one stamp per recipient.
   MintStamps mint_stamps = MintStamps::kNone;
-  int64_t mint_stamp_bits = 0;       // 0 = what this domain would itself require today
+  int64_t mint_stamp_bits = 0;  // 0 = what this domain would itself require today
 
   // mtep-policyd's gates, as a recipient domain.
   bool require_mtep_capable = false;  // the sender domain must have an MTEP server (static or SRV)
@@ -121,8 +121,9 @@ struct ServerAddress {
 Result<ServerAddress> parseServerAddress(std::string_view text);
 
 struct MilterConfig {
-  std::string socket = "inet:8891@127.0.0.1";  // libmilter form: inet:PORT@ADDR, inet6:..., unix:/path
-  std::string authserv_id;                     // "" = the host name at start-up
+  std::string socket =
+      "inet:8891@127.0.0.1";  // libmilter form: inet:PORT@ADDR, inet6:..., unix:/path
+  std::string authserv_id;    // "" = the host name at start-up
   // Clients whose mail is outbound (gets tokens, is not checked), besides
   // SASL-authenticated ones and mail Postfix submits itself.
   std::vector<net::Network> internal_networks;  // loaded default 127.0.0.0/8, ::1/128
@@ -141,34 +142,35 @@ struct MilterConfig {
 
 // mtep-policyd: the Postfix SMTP access policy server.
 struct PolicydConfig {
-  std::vector<ListenAddress> listen;        // default 127.0.0.1:10046
+  std::vector<ListenAddress> listen;  // default 127.0.0.1:10046
   uint32_t max_connections = 1024;
-  uint32_t max_request_size = 65536;        // bytes, one request up to its blank line
+  uint32_t max_request_size = 65536;  // bytes, one request up to its blank line
   uint32_t max_requests_per_connection = 1000000;
-  int64_t idle_timeout = 600;               // seconds for a whole request; > Postfix's 300s max_idle
-  int64_t instance_ttl = 600;               // seconds per-message state (instance) is kept
-  uint32_t lookup_threads = 4;              // threads for DNS and MTEP lookups
-  int64_t lookup_timeout = 5;               // seconds, one lookup (DNS included)
-  int64_t lookup_cache_ttl = 300;           // seconds a lookup result is reused
-  std::string pid_file;                     // "" = none
+  int64_t idle_timeout = 600;      // seconds for a whole request; > Postfix's 300s max_idle
+  int64_t instance_ttl = 600;      // seconds per-message state (instance) is kept
+  uint32_t lookup_threads = 4;     // threads for DNS and MTEP lookups
+  int64_t lookup_timeout = 5;      // seconds, one lookup (DNS included)
+  int64_t lookup_cache_ttl = 300;  // seconds a lookup result is reused
+  std::string pid_file;            // "" = none
   bool operator==(const PolicydConfig&) const = default;
 };
 
 // Proof of work: validity window, the difficulty schedule, Argon2id bounds.
 struct PowConfig {
-  int64_t validity = 28 * 86400;   // a stamp's date may be this old (hashcash's default)
-  int64_t grace = 2 * 86400;       // clock skew allowed either way
-  int64_t schedule_start = 1793491200;  // 2026-11-01 UTC: the schedule counts from here ("YYYY-MM-DD")
+  int64_t validity = 28 * 86400;  // a stamp's date may be this old (hashcash's default)
+  int64_t grace = 2 * 86400;      // clock skew allowed either way
+  int64_t schedule_start =
+      1793491200;  // 2026-11-01 UTC: the schedule counts from here ("YYYY-MM-DD")
   int64_t hashcash_raise_every = 365 * 86400;  // +1 bit this often (SHA-1: deprecated); 0 = never
   int64_t argon2id_raise_every = 0;            // +1 bit this often (preferred); 0 = never
-  uint32_t argon2id_memory = 4096;      // KiB, what we mint with
-  uint32_t argon2id_min_memory = 1024;  // KiB, less is not memory-hard: refused
-  uint32_t argon2id_max_memory = 65536; // KiB, more is refused before hashing
-  uint32_t argon2id_max_time = 4;       // passes, more refused before hashing
-  uint32_t argon2id_max_lanes = 4;      // lanes, more refused before hashing
-  uint32_t max_stamps = 200;            // stamps read per message
-  uint32_t mint_threads = 0;            // 0 = every core
-  int64_t mint_budget = 30;             // seconds one mint may take before giving up
+  uint32_t argon2id_memory = 4096;             // KiB, what we mint with
+  uint32_t argon2id_min_memory = 1024;         // KiB, less is not memory-hard: refused
+  uint32_t argon2id_max_memory = 65536;        // KiB, more is refused before hashing
+  uint32_t argon2id_max_time = 4;              // passes, more refused before hashing
+  uint32_t argon2id_max_lanes = 4;             // lanes, more refused before hashing
+  uint32_t max_stamps = 200;                   // stamps read per message
+  uint32_t mint_threads = 0;                   // 0 = every core
+  int64_t mint_budget = 30;                    // seconds one mint may take before giving up
   bool operator==(const PowConfig&) const = default;
 };
 
@@ -191,7 +193,44 @@ struct MtepdConfig {
   int64_t idle_timeout = 30;          // seconds to receive a whole request
   bool answer_without_sender = true;  // answer the seed's senderless "?" from tag_any
   std::string pid_file;               // "" = none
+  // ESMTP listener (X-STARTMTEP, STARTTLS); [] = off.
+  std::vector<ListenAddress> smtp_listen;
+  // SMTP relay for outbound .onion/.i2p mail (Postfix transport_maps); [] = off.
+  std::vector<ListenAddress> onion_relay;
+  std::string hostname;             // greeting and EHLO name; "" = the host name
+  std::string tls_cert_file;        // PEM certificate chain for STARTTLS; "" = no STARTTLS
+  std::string tls_key_file;         // PEM private key for tls_cert_file
+  int64_t smtp_idle_timeout = 300;  // seconds for each SMTP command line (RFC 5321 4.5.3.2)
+  uint32_t smtp_max_line = 2048;    // bytes, one SMTP command line with CRLF
+  uint32_t relay_max_message_size = 52428800;  // bytes, one message through onion_relay
   bool operator==(const MtepdConfig&) const = default;
+};
+
+// A SOCKS5 proxy: a numeric address and a port; port 0 = none configured.
+struct ProxyAddress {
+  std::string host;  // numeric, without brackets
+  uint16_t port = 0;
+  bool enabled() const { return port != 0; }
+  std::string toString() const;  // "127.0.0.1:9050", "[::1]:9050", "" when none
+  bool operator==(const ProxyAddress&) const = default;
+};
+
+// How the suite reaches other sites: SOCKS proxies for overlay names
+// (.onion, .i2p), the STARTMTEP fallback, and the SMTP client of the onion
+// relay. Used by mtep-milter, mtep-policyd, mtepd and mtepctl alike.
+struct OutboundConfig {
+  ProxyAddress onion_proxy{"127.0.0.1", 9050};  // Tor's SocksPort; .onion names go here, as names
+  ProxyAddress i2p_proxy{"127.0.0.1", 4447};    // i2pd's SOCKS proxy; .i2p names go here
+  std::string proxy_username;                   // RFC 1929 credentials the proxy demands; "" = none
+  std::string proxy_password;
+  bool isolate_streams = true;  // without credentials: one per destination (Tor IsolateSOCKSAuth)
+  int64_t proxy_timeout = 30;   // seconds for the proxy to connect (a Tor circuit) and answer
+  bool startmtep_fallback = true;  // port 6211 does not answer: EHLO + STARTMTEP on smtp_port
+  uint32_t smtp_port = 25;         // the SMTP port of overlay peers (fallback, relay)
+  int64_t smtp_timeout = 120;      // seconds for each SMTP reply and the TLS handshake
+  bool trust_on_first_use =
+      true;  // relay: pin an unpinned server key without an address fingerprint
+  bool operator==(const OutboundConfig&) const = default;
 };
 
 struct TokensConfig {
@@ -212,6 +251,7 @@ struct Config {
   GlobalConfig global;
   LogConfig log;
   MtepdConfig mtepd;
+  OutboundConfig outbound;
   TokensConfig tokens;
   StoreConfig store;
   MilterConfig milter;
@@ -235,8 +275,8 @@ using ConfigPtr = std::shared_ptr<const Config>;
 // loadFile refuses files over 1 MiB. Neither throws on bad input.
 // After loading, empty tokens.key_file, store.path and mtepd.listen hold
 // their resolved defaults (<state_dir>/token.keys, <state_dir>/mtep.db,
-// 127.0.0.1:6211; policyd.listen 127.0.0.1:10046), so callers never see them empty. milter.internal_networks
-// starts as 127.0.0.0/8 and ::1/128; "internal_networks = []" means none.
+// 127.0.0.1:6211; policyd.listen 127.0.0.1:10046), so callers never see them empty.
+// milter.internal_networks starts as 127.0.0.0/8 and ::1/128; "internal_networks = []" means none.
 Result<ConfigPtr> loadFile(const std::string& path);
 Result<ConfigPtr> loadString(std::string_view text, const std::string& source_name);
 // For daemons: loads `path` and sets *absolute to its absolute form, which

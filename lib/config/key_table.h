@@ -57,7 +57,9 @@ Check readInteger(const toml::node& n, int64_t lo, int64_t hi, int64_t* out);
 Check readDuration(const toml::node& n, int64_t lo, int64_t hi, int64_t* out);
 // "" or an absolute path when allow_empty; otherwise absolute only.
 Check readPath(const toml::node& n, bool allow_empty, std::string* out);
-Check readListen(const toml::node& n, std::vector<ListenAddress>* out);
+Check readListen(const toml::node& n, std::vector<ListenAddress>* out, bool allow_empty = false);
+// "ADDR:PORT" (numeric, as for listen) or "" for none.
+Check readProxy(const toml::node& n, ProxyAddress* out);
 // A list of strings, each passed to `check` (which returns what is wrong
 // with one element, or "" when it is good); duplicates refused.
 Check readStringList(const toml::node& n, bool allow_empty,

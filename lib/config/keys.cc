@@ -199,7 +199,8 @@ Check applyAuthservId(const toml::node& n, Config& c) {
   for (char ch : id) {
     const auto u = static_cast<unsigned char>(ch);
     if (u <= ' ' || u >= 0x7f || ch == ';' || ch == '(' || ch == ')' || ch == '"' || ch == '\\') {
-      return Problem{quoted(id) + " is not a plain token (use a host name, such as mx.example.org)"};
+      return Problem{quoted(id) +
+                     " is not a plain token (use a host name, such as mx.example.org)"};
     }
   }
   c.milter.authserv_id = std::move(id);
@@ -255,6 +256,127 @@ std::vector<KeyDef> buildDefs() {
   d.push_back(pathKey("mtepd", "pid_file", "\"\"",
                       "File to write the process id of mtepd to. Empty: none.", true,
                       [](Config& c) -> std::string& { return c.mtepd.pid_file; }));
+  d.push_back(makeDef(
+      KeyInfo{"mtepd", "smtp_listen", "list of ADDR:PORT", "[]",
+              "Addresses and ports of mtepd's ESMTP listener: EHLO offers X-STARTMTEP (and "
+              "STARTTLS when tls_cert_file is set), STARTMTEP turns the session into MTEP "
+              "until \"Q\". For i2p peers and clients that cannot reach port 6211. [] = off.",
+              "numeric ADDR:PORT or [V6ADDR]:PORT"},
+      ConfigFn([](const toml::node& n, Config& c) {
+        return readListen(n, &c.mtepd.smtp_listen, true);
+      })));
+  d.push_back(makeDef(
+      KeyInfo{"mtepd", "onion_relay", "list of ADDR:PORT", "[]",
+              "Addresses and ports of the onion relay: an SMTP server for the local MTA "
+              "(Postfix transport_maps) that hands each .onion or .i2p message over through "
+              "the SOCKS proxy with mandatory TLS, and answers only once the next hop has. "
+              "Keep it on loopback. [] = off.",
+              "numeric ADDR:PORT or [V6ADDR]:PORT"},
+      ConfigFn([](const toml::node& n, Config& c) {
+        return readListen(n, &c.mtepd.onion_relay, true);
+      })));
+  d.push_back(makeDef(KeyInfo{"mtepd", "hostname", "string", "\"\"",
+                              "Name mtepd gives in its SMTP greeting and EHLO. Empty: the host "
+                              "name.",
+                              "a domain name"},
+                      ConfigFn([](const toml::node& n, Config& c) -> Check {
+                        std::string name;
+                        if (Check p = readString(n, &name)) return p;
+                        if (!name.empty()) {
+                          if (Status st = smtp::checkDomain(name, false); !st) {
+                            return Problem{quoted(name) + ": " + st.error().message()};
+                          }
+                        }
+                        c.mtepd.hostname = std::move(name);
+                        return std::nullopt;
+                      })));
+  d.push_back(pathKey("mtepd", "tls_cert_file", "\"\"",
+                      "PEM file with the certificate (and chain) for STARTTLS on smtp_listen. "
+                      "Empty: STARTTLS is not offered. For an onion service, the fingerprint "
+                      "in SMTorP addresses is taken from this certificate's public key "
+                      "(mtepctl address fingerprint).",
+                      true, [](Config& c) -> std::string& { return c.mtepd.tls_cert_file; }));
+  d.push_back(pathKey("mtepd", "tls_key_file", "\"\"",
+                      "PEM file with the private key of tls_cert_file; read as root, before "
+                      "the privilege drop. Empty: the key is in tls_cert_file.",
+                      true, [](Config& c) -> std::string& { return c.mtepd.tls_key_file; }));
+  d.push_back(durationKey<Config>(
+      "mtepd", "smtp_idle_timeout", "\"5m\"",
+      "How long mtepd's SMTP listeners (smtp_listen, onion_relay) wait for each command line "
+      "before answering 421 and closing.",
+      1, kHour, [](Config& c) -> int64_t& { return c.mtepd.smtp_idle_timeout; }));
+  d.push_back(countKey("mtepd", "smtp_max_line", "2048",
+                       "Longest SMTP command line, CRLF included; a longer one gets 500 5.5.6.",
+                       512, 65536, [](Config& c) -> uint32_t& { return c.mtepd.smtp_max_line; }));
+  d.push_back(countKey("mtepd", "relay_max_message_size", "52428800",
+                       "Largest message, in bytes, the onion relay takes (offered as SIZE); a "
+                       "larger one gets 552 5.3.4.",
+                       1024, 1073741824,
+                       [](Config& c) -> uint32_t& { return c.mtepd.relay_max_message_size; }));
+  // [outbound]
+  d.push_back(makeDef(KeyInfo{"outbound", "onion_proxy", "string", "\"127.0.0.1:9050\"",
+                              "SOCKS5 proxy for .onion names (Tor's SocksPort). The names go to "
+                              "the proxy as names and are never looked up in DNS. Empty: .onion "
+                              "peers are unreachable.",
+                              "\"\" or numeric ADDR:PORT"},
+                      ConfigFn([](const toml::node& n, Config& c) {
+                        return readProxy(n, &c.outbound.onion_proxy);
+                      })));
+  d.push_back(makeDef(KeyInfo{"outbound", "i2p_proxy", "string", "\"127.0.0.1:4447\"",
+                              "SOCKS5 proxy for .i2p names (i2pd's SOCKS proxy), as for "
+                              "onion_proxy.",
+                              "\"\" or numeric ADDR:PORT"},
+                      ConfigFn([](const toml::node& n, Config& c) {
+                        return readProxy(n, &c.outbound.i2p_proxy);
+                      })));
+  d.push_back(makeDef(KeyInfo{"outbound", "proxy_username", "string", "\"\"",
+                              "User name for proxies that demand one (RFC 1929). Empty: none.",
+                              "at most 255 bytes"},
+                      ConfigFn([](const toml::node& n, Config& c) -> Check {
+                        std::string v;
+                        if (Check p = readString(n, &v)) return p;
+                        if (v.size() > 255) return Problem{"longer than 255 bytes"};
+                        c.outbound.proxy_username = std::move(v);
+                        return std::nullopt;
+                      })));
+  d.push_back(makeDef(KeyInfo{"outbound", "proxy_password", "string", "\"\"",
+                              "Password for proxy_username.", "at most 255 bytes"},
+                      ConfigFn([](const toml::node& n, Config& c) -> Check {
+                        std::string v;
+                        if (Check p = readString(n, &v)) return p;
+                        if (v.size() > 255) return Problem{"longer than 255 bytes"};
+                        c.outbound.proxy_password = std::move(v);
+                        return std::nullopt;
+                      })));
+  d.push_back(boolKey<Config>(
+      "outbound", "isolate_streams", "true",
+      "Without proxy_username: offer the proxy a user name and password made from the "
+      "destination, so that Tor (IsolateSOCKSAuth) uses a separate circuit for each peer.",
+      [](Config& c) -> bool& { return c.outbound.isolate_streams; }));
+  d.push_back(durationKey<Config>(
+      "outbound", "proxy_timeout", "\"30s\"",
+      "How long the proxy may take to connect to a peer and answer; Tor builds a circuit to "
+      "an onion service in this time.",
+      1, 10 * kMinute, [](Config& c) -> int64_t& { return c.outbound.proxy_timeout; }));
+  d.push_back(boolKey<Config>(
+      "outbound", "startmtep_fallback", "true",
+      "When a peer's port 6211 does not answer, ask it over ESMTP instead: EHLO on smtp_port, "
+      "STARTTLS where offered, STARTMTEP, the question, Q, QUIT.",
+      [](Config& c) -> bool& { return c.outbound.startmtep_fallback; }));
+  d.push_back(countKey("outbound", "smtp_port", "25",
+                       "SMTP port of peers, for the STARTMTEP fallback and the onion relay.", 1,
+                       65535, [](Config& c) -> uint32_t& { return c.outbound.smtp_port; }));
+  d.push_back(durationKey<Config>(
+      "outbound", "smtp_timeout", "\"2m\"",
+      "How long the onion relay and the STARTMTEP fallback wait for each SMTP reply and for "
+      "the TLS handshake. Keep it below the MTA's own timeouts toward the relay.",
+      1, kHour, [](Config& c) -> int64_t& { return c.outbound.smtp_timeout; }));
+  d.push_back(boolKey<Config>(
+      "outbound", "trust_on_first_use", "true",
+      "Onion relay: when the recipient address carries no fingerprint and the server's key "
+      "is not pinned yet, pin it and deliver; a later, different key is refused. false: "
+      "addresses without a fingerprint are refused (5.7.0) unless a pin exists (mtepctl pin).",
+      [](Config& c) -> bool& { return c.outbound.trust_on_first_use; }));
   // [tokens]
   d.push_back(pathKey("tokens", "key_file", "\"\"",
                       "File holding the keys that sign tokens, made and rotated with "
@@ -280,12 +402,14 @@ std::vector<KeyDef> buildDefs() {
       "as temporary.",
       0, kMinute, [](Config& c) -> int64_t& { return c.store.busy_timeout; }));
   // [milter]
-  d.push_back(makeDef(
-      KeyInfo{"milter", "socket", "string", "\"inet:8891@127.0.0.1\"",
-              "Where mtep-milter listens for the MTA, in libmilter's form; Postfix's "
-              "smtpd_milters then names inet:127.0.0.1:8891.",
-              "inet:PORT@IPV4, inet6:PORT@IPV6, unix:/PATH, local:/PATH"},
-      ConfigFn([](const toml::node& n, Config& c) { return readMilterSocket(n, &c.milter.socket); })));
+  d.push_back(
+      makeDef(KeyInfo{"milter", "socket", "string", "\"inet:8891@127.0.0.1\"",
+                      "Where mtep-milter listens for the MTA, in libmilter's form; Postfix's "
+                      "smtpd_milters then names inet:127.0.0.1:8891.",
+                      "inet:PORT@IPV4, inet6:PORT@IPV6, unix:/PATH, local:/PATH"},
+              ConfigFn([](const toml::node& n, Config& c) {
+                return readMilterSocket(n, &c.milter.socket);
+              })));
   d.push_back(makeDef(KeyInfo{"milter", "authserv_id", "string", "\"\"",
                               "Name in the Authentication-Results headers mtep-milter adds "
                               "(RFC 8601); incoming headers with this name are removed. "
@@ -313,15 +437,15 @@ std::vector<KeyDef> buildDefs() {
   d.push_back(countKey("milter", "cache_size", "10000",
                        "Most answers kept in the cache; the oldest go first.", 0, 1000000,
                        [](Config& c) -> uint32_t& { return c.milter.cache_size; }));
-  d.push_back(makeDef(
-      KeyInfo{"milter", "mtep_servers", "table of DOMAIN = HOST[:PORT]", "{}",
-              "MTEP servers to ask for given sender domains, before DNS (SRV _mtep._tcp, "
-              "then MX hosts, then the domain itself, port 6211). A key \".example.org\" "
-              "covers every subdomain. For private deployments and tests.",
-              "domain keys; HOST a name or numeric address, [IPv6]; PORT 1..65535"},
-      ConfigFn([](const toml::node& n, Config& c) {
-        return readServerMap(n, &c.milter.mtep_servers);
-      })));
+  d.push_back(
+      makeDef(KeyInfo{"milter", "mtep_servers", "table of DOMAIN = HOST[:PORT]", "{}",
+                      "MTEP servers to ask for given sender domains, before DNS (SRV _mtep._tcp, "
+                      "then MX hosts, then the domain itself, port 6211). A key \".example.org\" "
+                      "covers every subdomain. For private deployments and tests.",
+                      "domain keys; HOST a name or numeric address, [IPv6]; PORT 1..65535"},
+              ConfigFn([](const toml::node& n, Config& c) {
+                return readServerMap(n, &c.milter.mtep_servers);
+              })));
   d.push_back(pathKey("milter", "pid_file", "\"\"",
                       "File to write the process id of mtep-milter to. Empty: none.", true,
                       [](Config& c) -> std::string& { return c.milter.pid_file; }));
@@ -335,17 +459,17 @@ std::vector<KeyDef> buildDefs() {
   d.push_back(countKey("policyd", "max_connections", "1024",
                        "Most policy connections open at once; more are closed at once "
                        "(Postfix then applies its default_action).",
-                       1, 1000000, [](Config& c) -> uint32_t& { return c.policyd.max_connections; }));
+                       1, 1000000,
+                       [](Config& c) -> uint32_t& { return c.policyd.max_connections; }));
   d.push_back(countKey("policyd", "max_request_size", "65536",
                        "Largest request in bytes, up to and including its blank line; a larger "
                        "one is logged and the connection closed without a reply.",
                        1024, 16777216,
                        [](Config& c) -> uint32_t& { return c.policyd.max_request_size; }));
-  d.push_back(countKey("policyd", "max_requests_per_connection", "1000000",
-                       "Requests answered on one connection before it is closed.", 1, 100000000,
-                       [](Config& c) -> uint32_t& {
-                         return c.policyd.max_requests_per_connection;
-                       }));
+  d.push_back(
+      countKey("policyd", "max_requests_per_connection", "1000000",
+               "Requests answered on one connection before it is closed.", 1, 100000000,
+               [](Config& c) -> uint32_t& { return c.policyd.max_requests_per_connection; }));
   d.push_back(durationKey<Config>(
       "policyd", "idle_timeout", "\"600s\"",
       "Time a client has to send a whole request; an idle connection is closed after it. "
@@ -390,8 +514,8 @@ std::vector<KeyDef> buildDefs() {
                       ConfigFn(applyScheduleStart)));
   d.push_back(durationKey<Config>(
       "pow", "hashcash_raise_every", "\"365d\"",
-      "Hashcash v1 (SHA-1) is deprecated: its required bits rise by one this often. 0: never.",
-      0, 3660 * kDay, [](Config& c) -> int64_t& { return c.pow.hashcash_raise_every; }));
+      "Hashcash v1 (SHA-1) is deprecated: its required bits rise by one this often. 0: never.", 0,
+      3660 * kDay, [](Config& c) -> int64_t& { return c.pow.hashcash_raise_every; }));
   d.push_back(durationKey<Config>(
       "pow", "argon2id_raise_every", "\"0s\"",
       "Argon2id stamps are preferred: their required bits rise by one this often. 0: never.", 0,
@@ -402,23 +526,24 @@ std::vector<KeyDef> buildDefs() {
   d.push_back(countKey("pow", "argon2id_min_memory", "1024",
                        "Argon2id stamps asking for less memory (KiB) are refused as not "
                        "memory-hard.",
-                       8, 4194304, [](Config& c) -> uint32_t& { return c.pow.argon2id_min_memory; }));
+                       8, 4194304,
+                       [](Config& c) -> uint32_t& { return c.pow.argon2id_min_memory; }));
   d.push_back(countKey("pow", "argon2id_max_memory", "65536",
                        "Argon2id stamps asking for more memory (KiB) are refused before any "
                        "hashing.",
-                       8, 4194304, [](Config& c) -> uint32_t& { return c.pow.argon2id_max_memory; }));
+                       8, 4194304,
+                       [](Config& c) -> uint32_t& { return c.pow.argon2id_max_memory; }));
   d.push_back(countKey("pow", "argon2id_max_time", "4",
-                       "Argon2id stamps asking for more passes are refused before any hashing.",
-                       1, 64, [](Config& c) -> uint32_t& { return c.pow.argon2id_max_time; }));
+                       "Argon2id stamps asking for more passes are refused before any hashing.", 1,
+                       64, [](Config& c) -> uint32_t& { return c.pow.argon2id_max_time; }));
   d.push_back(countKey("pow", "argon2id_max_lanes", "4",
-                       "Argon2id stamps asking for more lanes are refused before any hashing.",
-                       1, 64, [](Config& c) -> uint32_t& { return c.pow.argon2id_max_lanes; }));
+                       "Argon2id stamps asking for more lanes are refused before any hashing.", 1,
+                       64, [](Config& c) -> uint32_t& { return c.pow.argon2id_max_lanes; }));
   d.push_back(countKey("pow", "max_stamps", "200",
-                       "Most stamp headers read from one message; the rest are ignored.", 1,
-                       10000, [](Config& c) -> uint32_t& { return c.pow.max_stamps; }));
-  d.push_back(countKey("pow", "mint_threads", "0",
-                       "Threads that mint stamps. 0: one per core.", 0, 1024,
-                       [](Config& c) -> uint32_t& { return c.pow.mint_threads; }));
+                       "Most stamp headers read from one message; the rest are ignored.", 1, 10000,
+                       [](Config& c) -> uint32_t& { return c.pow.max_stamps; }));
+  d.push_back(countKey("pow", "mint_threads", "0", "Threads that mint stamps. 0: one per core.", 0,
+                       1024, [](Config& c) -> uint32_t& { return c.pow.mint_threads; }));
   d.push_back(durationKey<Config>(
       "pow", "mint_budget", "\"30s\"",
       "Longest time one stamp may take to mint; past it minting fails (the message is "
@@ -463,8 +588,8 @@ std::vector<KeyDef> buildDefs() {
       1, 40, [](DomainPolicy& p) -> int64_t& { return p.stamp_bits; }));
   d.push_back(integerKey<DomainPolicy>(
       "domain_defaults", "argon2id_stamp_bits", "4",
-      "Bits an Argon2id stamp needs on schedule_start; one more every argon2id_raise_every.",
-      0, 24, [](DomainPolicy& p) -> int64_t& { return p.argon2id_stamp_bits; }));
+      "Bits an Argon2id stamp needs on schedule_start; one more every argon2id_raise_every.", 0, 24,
+      [](DomainPolicy& p) -> int64_t& { return p.argon2id_stamp_bits; }));
   d.push_back(makeDef(KeyInfo{"domain_defaults", "mint_stamps", "string", "\"none\"",
                               "Stamps added to mail sent by senders in the domain, one per "
                               "recipient: none, hashcash (X-Hashcash, v1) or argon2id "
@@ -510,13 +635,18 @@ const std::vector<SectionInfo>& sections() {
       {"global", "Who the programs run as and where they keep their state."},
       {"log", "How much the programs log."},
       {"mtepd", "The MTEP token server: addresses, limits, timeouts."},
+      {"outbound",
+       "How the suite reaches other sites: SOCKS5 proxies for .onion and .i2p "
+       "names, the STARTMTEP fallback, and the onion relay's SMTP client."},
       {"tokens", "The signing keys and the longest lifetime of any token."},
       {"store", "The store that remembers revoked tokens."},
-      {"milter", "mtep-milter: its socket, which clients are internal, and how it asks "
-                 "senders' MTEP servers."},
+      {"milter",
+       "mtep-milter: its socket, which clients are internal, and how it asks "
+       "senders' MTEP servers."},
       {"policyd", "mtep-policyd: where it listens, its limits, and its lookups."},
-      {"pow", "Proof-of-work stamps: how long they are valid, how their difficulty rises, and "
-              "what Argon2id parameters are accepted."},
+      {"pow",
+       "Proof-of-work stamps: how long they are valid, how their difficulty rises, and "
+       "what Argon2id parameters are accepted."},
       {"domain_defaults",
        "The policy for sender domains. A [domain.\"example.org\"] section (that domain) or "
        "[domain.\".example.org\"] section (its subdomains) takes the same keys; keys it leaves "

@@ -96,6 +96,8 @@ std::string rangeText(int64_t lo, int64_t hi, bool duration) {
 
 std::string ListenAddress::toString() const { return joinHostPort(host, port); }
 
+std::string ProxyAddress::toString() const { return enabled() ? joinHostPort(host, port) : ""; }
+
 Result<ListenAddress> parseListenAddress(std::string_view text) {
   ListenAddress out;
   std::string_view port_text;
@@ -152,8 +154,8 @@ Result<ServerAddress> parseServerAddress(std::string_view text) {
     in_addr v4{};
     if (::inet_pton(AF_INET, out.host.c_str(), &v4) != 1) {
       if (Status s = smtp::checkDomain(out.host, false); !s) {
-        return Error(ErrorKind::kInvalid, quoted(text) + ": not a host name or IPv4 address: " +
-                                              s.error().message());
+        return Error(ErrorKind::kInvalid,
+                     quoted(text) + ": not a host name or IPv4 address: " + s.error().message());
       }
     }
   }
@@ -387,7 +389,9 @@ Check readServerMap(const toml::node& n, std::map<std::string, ServerAddress, st
 Check readMilterSocket(const toml::node& n, std::string* out) {
   std::string text;
   if (Check c = readString(n, &text)) return c;
-  const auto bad = [&](std::string_view why) { return Problem{quoted(text) + ": " + std::string(why)}; };
+  const auto bad = [&](std::string_view why) {
+    return Problem{quoted(text) + ": " + std::string(why)};
+  };
   if (text.starts_with("unix:") || text.starts_with("local:")) {
     const std::string_view path = std::string_view(text).substr(text.find(':') + 1);
     if (path.empty() || path.front() != '/') return bad("the socket path must be absolute");
@@ -402,7 +406,8 @@ Check readMilterSocket(const toml::node& n, std::string* out) {
       const std::string addr(rest.substr(at + 1));
       unsigned char buf[16];
       if (::inet_pton(v6 ? AF_INET6 : AF_INET, addr.c_str(), buf) != 1) {
-        return bad(v6 ? "not a numeric IPv6 address after @" : "not a numeric IPv4 address after @");
+        return bad(v6 ? "not a numeric IPv6 address after @"
+                      : "not a numeric IPv4 address after @");
       }
     }
   } else {
@@ -412,12 +417,28 @@ Check readMilterSocket(const toml::node& n, std::string* out) {
   return std::nullopt;
 }
 
-Check readListen(const toml::node& n, std::vector<ListenAddress>* out) {
+Check readProxy(const toml::node& n, ProxyAddress* out) {
+  std::string text;
+  if (Check p = readString(n, &text)) return p;
+  if (text.empty()) {
+    *out = ProxyAddress{};
+    return std::nullopt;
+  }
+  auto parsed = parseListenAddress(text);
+  if (!parsed) return Problem{parsed.error().message()};
+  if (parsed->port == 0) return Problem{quoted(text) + ": the port must not be 0"};
+  *out = ProxyAddress{parsed->host, parsed->port};
+  return std::nullopt;
+}
+
+Check readListen(const toml::node& n, std::vector<ListenAddress>* out, bool allow_empty) {
   const auto* list = n.as_array();
   if (list == nullptr) {
     return wrongType("a list of \"ADDR:PORT\" strings, as in [\"127.0.0.1:6211\"]", n);
   }
-  if (list->empty()) return Problem{"the list is empty; give at least one \"ADDR:PORT\""};
+  if (list->empty() && !allow_empty) {
+    return Problem{"the list is empty; give at least one \"ADDR:PORT\""};
+  }
   std::vector<ListenAddress> addresses;
   std::set<std::string> seen;
   for (const toml::node& element : *list) {

@@ -1,234 +1,254 @@
+// MtepClient: one "?" and one "Q" over port 6211, or over ESMTP after
+// STARTMTEP when 6211 does not answer (client.h).
+
 #include "mtep/client.h"
 
-#include <netdb.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <limits>
 #include <memory>
 #include <utility>
 
-#include "util/unique_fd.h"
+#include "config/config.h"
+#include "smtp/client.h"
+#include "transport/stream.h"
+#include "transport/tls.h"
 
 namespace mtep::proto {
 namespace {
 
-using SteadyClock = std::chrono::steady_clock;
+using transport::SteadyClock;
 
-struct AddrInfoDeleter {
-  void operator()(addrinfo* p) const noexcept { freeaddrinfo(p); }
-};
-using AddrInfoPtr = std::unique_ptr<addrinfo, AddrInfoDeleter>;
-
-enum class Wait { kReady, kTimeout, kError };
-
-// Milliseconds left until `deadline`, rounded up, never negative.
-int remainingMs(SteadyClock::time_point deadline) {
-  auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - SteadyClock::now());
-  return static_cast<int>(std::clamp<int64_t>(left.count(), 0, std::numeric_limits<int>::max()));
+std::string hostPort(const std::string& host, uint16_t port) {
+  return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+         std::to_string(port);
 }
 
-// Waits up to timeout_ms (and never past `deadline`) for `events` on fd.
-Wait waitFor(int fd, short events, int timeout_ms, SteadyClock::time_point deadline) {
-  auto until = std::min(deadline, SteadyClock::now() + std::chrono::milliseconds(timeout_ms));
+int msFromSeconds(int64_t seconds) {
+  return static_cast<int>(std::clamp<int64_t>(seconds, 0, std::numeric_limits<int>::max() / 1000) *
+                          1000);
+}
+
+// Reads one MTEP response from `stream`, starting with the bytes in
+// `pending`; what follows the response stays in `pending`.
+Result<Response> readResponse(transport::Stream& stream, std::string& pending, size_t max_size) {
+  ResponseDecoder decoder(max_size);
   for (;;) {
-    pollfd p{fd, events, 0};
-    int rc = ::poll(&p, 1, remainingMs(until));
-    if (rc > 0) return Wait::kReady;  // POLLERR/POLLHUP surface in the next call
-    if (rc == 0) return Wait::kTimeout;
-    if (errno != EINTR) return Wait::kError;
+    if (!pending.empty()) {
+      size_t used = 0;
+      const auto state = decoder.feed(pending, &used);
+      pending.erase(0, used);
+      if (state == netstring::DecodeState::kMessage) return decoder.response();
+      if (state == netstring::DecodeState::kError) {
+        return Error(ErrorKind::kProtocol,
+                     "bad MTEP response from " + stream.label() + ": " + decoder.error());
+      }
+    }
+    char buf[1024];
+    auto n = stream.readSome(buf, sizeof buf);
+    if (!n) return std::move(n).error();
+    if (*n == 0) {
+      return Error(ErrorKind::kTemporary,
+                   "connection closed by " + stream.label() + " before a full response");
+    }
+    pending.append(buf, *n);
   }
 }
 
-std::string errnoText(int err) { return std::strerror(err); }
-
-std::string numericAddress(const addrinfo* ai) {
-  char host[NI_MAXHOST];
-  if (getnameinfo(ai->ai_addr, ai->ai_addrlen, host, sizeof host, nullptr, 0, NI_NUMERICHOST) !=
-      0) {
-    return "?";
+// "?" and its answer, then (when `quit`) "Q" and any farewell. Returns
+// false in *farewell_ok when the farewell did not come (the connection is
+// then not fit for more).
+Result<Response> exchange(transport::Stream& stream, std::string& pending,
+                          const ClientOptions& options, std::string_view token,
+                          std::string_view sender, std::string_view recipient, bool quit,
+                          bool* farewell_ok) {
+  *farewell_ok = false;
+  if (auto st = stream.writeAll(encodeQuery(token, sender, recipient)); !st) {
+    return std::move(st).error();
   }
-  return host;
+  auto answer = readResponse(stream, pending, options.max_response_size);
+  if (!answer) return answer;
+  if (quit && SteadyClock::now() < stream.timeouts().deadline &&
+      stream.writeAll(encodeQuit()).ok()) {
+    // Any farewell, an error, or a dry close all count as K2.3.0.
+    *farewell_ok = readResponse(stream, pending, options.max_response_size).ok();
+  }
+  return answer;
 }
 
-// One connected exchange: the socket, bytes read but not yet decoded, and
-// the limits that apply to it.
-class Exchange {
+class Query {
  public:
-  Exchange(UniqueFd fd, std::string label, const ClientOptions& options,
-           SteadyClock::time_point deadline)
-      : fd_(std::move(fd)), label_(std::move(label)), options_(options), deadline_(deadline) {}
+  Query(const ClientOptions& options, const std::string& host, std::string_view token,
+        std::string_view sender, std::string_view recipient)
+      : options_(options),
+        host_(host),
+        token_(token),
+        sender_(sender),
+        recipient_(recipient),
+        deadline_(SteadyClock::now() + std::chrono::milliseconds(options.total_timeout_ms)),
+        resolver_(options.resolver != nullptr ? *options.resolver : transport::systemResolver()) {}
 
-  Status sendAll(std::string_view data) {
-    while (!data.empty()) {
-      ssize_t n = ::send(fd_.get(), data.data(), data.size(), MSG_NOSIGNAL);
-      if (n >= 0) {
-        data.remove_prefix(static_cast<size_t>(n));
-        continue;
+  Result<QueryOutcome> run(uint16_t port) {
+    transport::DialFailure why = transport::DialFailure::kNone;
+    auto stream = dial(port, options_.read_timeout_ms, &why);
+    if (!stream) {
+      if (options_.startmtep_fallback && why == transport::DialFailure::kPeerNoAnswer &&
+          options_.smtp_port != port) {
+        auto outcome = overSmtp();
+        if (!outcome) {
+          return Error(outcome.error().kind(), stream.error().message() +
+                                                   "; over SMTP: " + outcome.error().message());
+        }
+        return outcome;
       }
-      if (errno == EINTR) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        return temporary("cannot send to " + label_ + ": " + errnoText(errno));
-      }
-      if (auto st = wait(POLLOUT, "sending to"); !st) return st;
+      return withTotal(std::move(stream).error());
+    }
+    std::string pending;
+    bool farewell_ok = false;
+    auto answer = exchange(**stream, pending, options_, token_, sender_, recipient_,
+                           options_.send_quit, &farewell_ok);
+    if (!answer) return withTotal(std::move(answer).error());
+    return QueryOutcome{std::move(answer).value(), false, {}, {}};
+  }
+
+ private:
+  Result<std::unique_ptr<transport::Stream>> dial(uint16_t port, int read_timeout_ms,
+                                                  transport::DialFailure* why) {
+    transport::DialOptions dial = options_.dial;
+    dial.connect_timeout_ms = options_.connect_timeout_ms;
+    dial.timeouts.read_timeout_ms = read_timeout_ms;
+    dial.timeouts.deadline = deadline_;
+    if (transport::remainingMs(deadline_) == 0) {
+      if (why != nullptr) *why = transport::DialFailure::kOther;
+      return Error(ErrorKind::kTemporary, "total timeout of " +
+                                              std::to_string(options_.total_timeout_ms) +
+                                              " ms expired before connecting to " +
+                                              hostPort(host_, port));
+    }
+    auto stream = transport::dial(host_, port, dial, resolver_, why);
+    // No such name, no proxy for it, a bad host: to this client's callers
+    // all mean "cannot ask now" (client.h).
+    if (!stream && stream.error().kind() != ErrorKind::kTemporary) {
+      return Error(ErrorKind::kTemporary, stream.error().message());
+    }
+    return stream;
+  }
+
+  // The client's own deadline is "the total timeout": say so.
+  Error withTotal(Error error) const {
+    if (SteadyClock::now() < deadline_ ||
+        error.message().find("total timeout") != std::string::npos) {
+      return error;
+    }
+    return Error(error.kind(), "total timeout of " + std::to_string(options_.total_timeout_ms) +
+                                   " ms expired: " + error.message());
+  }
+
+  Result<QueryOutcome> overSmtp() {
+    const std::string where = hostPort(host_, options_.smtp_port);
+    auto stream = dial(options_.smtp_port,
+                       std::min(options_.read_timeout_ms, options_.smtp_timeout_ms), nullptr);
+    if (!stream) return withTotal(std::move(stream).error());
+    smtp::SmtpClient smtp(std::move(stream).value());
+    auto result = converse(smtp, where);
+    if (!result) return withTotal(std::move(result).error());
+    return result;
+  }
+
+  Result<QueryOutcome> converse(smtp::SmtpClient& smtp, const std::string& where) {
+    auto greeting = smtp.greeting();
+    if (!greeting) return std::move(greeting).error();
+    if (greeting->code != 220) {
+      return Error(ErrorKind::kTemporary,
+                   where + " greeted with " + greeting->toReply().toString());
+    }
+    QueryOutcome outcome;
+    outcome.via_startmtep = true;
+    if (auto st = hello(smtp, where); !st) return std::move(st).error();
+    if (smtp.capabilities().hasKeyword("STARTTLS")) {
+      auto tls = smtp.startTls({.server_name = host_});
+      if (!tls) return std::move(tls).error();
+      outcome.tls_fingerprint = tls->fingerprint;
+      outcome.tls_protocol = tls->protocol;
+      if (auto st = hello(smtp, where); !st) return std::move(st).error();
+    }
+    if (!smtp.capabilities().hasKeyword("X-STARTMTEP")) {
+      smtp.quit();
+      return Error(ErrorKind::kTemporary, host_ + " offers no MTEP (no X-STARTMTEP)");
+    }
+    auto start = smtp.command("STARTMTEP");
+    if (!start) return std::move(start).error();
+    if (start->code < 200 || start->code > 299) {
+      smtp.quit();
+      return Error(ErrorKind::kTemporary,
+                   where + " refused STARTMTEP: " + start->toReply().toString());
+    }
+    // MTEP until "Q" (always sent here: it is the way back to SMTP).
+    bool farewell_ok = false;
+    auto answer = exchange(smtp.stream(), smtp.pending(), options_, token_, sender_, recipient_,
+                           true, &farewell_ok);
+    if (!answer) return std::move(answer).error();
+    if (farewell_ok) smtp.quit();
+    outcome.response = std::move(answer).value();
+    return outcome;
+  }
+
+  Status hello(smtp::SmtpClient& smtp, const std::string& where) {
+    auto ehlo = smtp.ehlo(options_.helo_name);
+    if (!ehlo) return std::move(ehlo).error();
+    if (ehlo->code != 250) {
+      smtp.quit();
+      return Error(ErrorKind::kTemporary,
+                   where + " refused EHLO: " + ehlo->toReply().toString());
     }
     return okStatus();
   }
 
-  // Reads until one whole response is decoded.
-  Result<Response> readResponse() {
-    ResponseDecoder decoder(options_.max_response_size);
-    for (;;) {
-      if (!pending_.empty()) {
-        size_t used = 0;
-        auto state = decoder.feed(pending_, &used);
-        pending_.erase(0, used);
-        if (state == netstring::DecodeState::kMessage) return decoder.response();
-        if (state == netstring::DecodeState::kError) {
-          return Error(ErrorKind::kProtocol,
-                       "bad MTEP response from " + label_ + ": " + decoder.error());
-        }
-      }
-      char buf[1024];
-      ssize_t n = ::recv(fd_.get(), buf, sizeof buf, 0);
-      if (n > 0) {
-        pending_.assign(buf, static_cast<size_t>(n));
-        continue;
-      }
-      if (n == 0) return temporary("connection closed by " + label_ + " before a full response");
-      if (errno == EINTR) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        return temporary("cannot read from " + label_ + ": " + errnoText(errno));
-      }
-      if (auto st = wait(POLLIN, "reading from"); !st) return std::move(st).error();
-    }
-  }
-
-  bool deadlinePassed() const { return SteadyClock::now() >= deadline_; }
-
- private:
-  Error temporary(std::string message) const {
-    return Error(ErrorKind::kTemporary, std::move(message));
-  }
-
-  Status wait(short events, const char* doing) {
-    const auto read_until =
-        SteadyClock::now() + std::chrono::milliseconds(options_.read_timeout_ms);
-    const bool total_first = deadline_ <= read_until;  // which limit a timeout means
-    switch (deadlinePassed() ? Wait::kTimeout
-                             : waitFor(fd_.get(), events, options_.read_timeout_ms, deadline_)) {
-      case Wait::kReady:
-        return okStatus();
-      case Wait::kTimeout:
-        if (total_first) {
-          return temporary("total timeout of " + std::to_string(options_.total_timeout_ms) +
-                           " ms expired " + doing + " " + label_);
-        }
-        return temporary("timed out after " + std::to_string(options_.read_timeout_ms) + " ms " +
-                         doing + " " + label_);
-      case Wait::kError:
-        break;
-    }
-    return temporary(std::string("poll failed ") + doing + " " + label_ + ": " + errnoText(errno));
-  }
-
-  UniqueFd fd_;
-  std::string label_;
   const ClientOptions& options_;
+  const std::string& host_;
+  std::string_view token_;
+  std::string_view sender_;
+  std::string_view recipient_;
   SteadyClock::time_point deadline_;
-  std::string pending_;  // received, not yet decoded
+  transport::NameResolver& resolver_;
 };
-
-// Connects to one address within timeout_ms; the socket stays non-blocking.
-Result<UniqueFd> connectTo(const addrinfo* ai, int timeout_ms, SteadyClock::time_point deadline,
-                           const std::string& label) {
-  const std::string where = label + " (" + numericAddress(ai) + ")";
-  UniqueFd fd(
-      ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol));
-  if (!fd.valid()) {
-    return Error(ErrorKind::kTemporary,
-                 "cannot create a socket for " + where + ": " + errnoText(errno));
-  }
-  int rc = ::connect(fd.get(), ai->ai_addr, ai->ai_addrlen);
-  if (rc == 0) return fd;
-  if (errno != EINPROGRESS && errno != EINTR) {
-    return Error(ErrorKind::kTemporary, "cannot connect to " + where + ": " + errnoText(errno));
-  }
-  switch (waitFor(fd.get(), POLLOUT, timeout_ms, deadline)) {
-    case Wait::kReady:
-      break;
-    case Wait::kTimeout:
-      return Error(ErrorKind::kTemporary, "timed out connecting to " + where);
-    case Wait::kError:
-      return Error(ErrorKind::kTemporary,
-                   "poll failed connecting to " + where + ": " + errnoText(errno));
-  }
-  int err = 0;
-  socklen_t len = sizeof err;
-  if (::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
-  if (err != 0) {
-    return Error(ErrorKind::kTemporary, "cannot connect to " + where + ": " + errnoText(err));
-  }
-  return fd;
-}
 
 }  // namespace
 
-Result<Response> MtepClient::query(const std::string& host, uint16_t port, std::string_view token,
-                                   std::string_view sender, std::string_view recipient) const {
-  const std::string label =
-      (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
+ClientOptions clientOptionsFor(const config::OutboundConfig& outbound, ClientOptions base) {
+  transport::DialOptions& d = base.dial;
+  d.onion_proxy = outbound.onion_proxy.enabled()
+                      ? transport::Proxy{outbound.onion_proxy.host, outbound.onion_proxy.port}
+                      : transport::Proxy{};
+  d.i2p_proxy = outbound.i2p_proxy.enabled()
+                    ? transport::Proxy{outbound.i2p_proxy.host, outbound.i2p_proxy.port}
+                    : transport::Proxy{};
+  d.proxy_username = outbound.proxy_username;
+  d.proxy_password = outbound.proxy_password;
+  d.isolate_streams = outbound.isolate_streams;
+  d.proxy_timeout_ms = msFromSeconds(outbound.proxy_timeout);
+  base.startmtep_fallback = outbound.startmtep_fallback;
+  base.smtp_port = static_cast<uint16_t>(std::min<uint32_t>(outbound.smtp_port, 65535));
+  base.smtp_timeout_ms = msFromSeconds(outbound.smtp_timeout);
+  return base;
+}
+
+Result<QueryOutcome> MtepClient::ask(const std::string& host, uint16_t port,
+                                     std::string_view token, std::string_view sender,
+                                     std::string_view recipient) const {
   if (options_.connect_timeout_ms <= 0 || options_.read_timeout_ms <= 0 ||
-      options_.total_timeout_ms <= 0 || options_.max_response_size == 0) {
+      options_.total_timeout_ms <= 0 || options_.max_response_size == 0 ||
+      (options_.startmtep_fallback && (options_.smtp_timeout_ms <= 0 || options_.smtp_port == 0))) {
     return Error(ErrorKind::kConfig, "MTEP client timeouts and response size must be positive");
   }
-  const auto deadline = SteadyClock::now() + std::chrono::milliseconds(options_.total_timeout_ms);
+  return Query(options_, host, token, sender, recipient).run(port);
+}
 
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV;
-  addrinfo* raw = nullptr;
-  const std::string service = std::to_string(port);
-  int gai = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &raw);
-  AddrInfoPtr addrs(raw);
-  if (gai != 0) {
-    std::string why = gai == EAI_SYSTEM ? errnoText(errno) : gai_strerror(gai);
-    return Error(ErrorKind::kTemporary, "cannot resolve " + label + ": " + why);
-  }
-
-  std::string last_error = "no address for " + label;
-  for (const addrinfo* ai = addrs.get(); ai != nullptr; ai = ai->ai_next) {
-    int left = remainingMs(deadline);
-    if (left == 0) {
-      last_error = "total timeout of " + std::to_string(options_.total_timeout_ms) +
-                   " ms expired connecting to " + label;
-      break;
-    }
-    auto fd = connectTo(ai, std::min(options_.connect_timeout_ms, left), deadline, label);
-    if (!fd) {
-      last_error = fd.error().message();
-      continue;
-    }
-    // Connected: this server answers; failures from here on are final.
-    Exchange ex(std::move(fd).value(), label, options_, deadline);
-    if (auto st = ex.sendAll(encodeQuery(token, sender, recipient)); !st) {
-      return std::move(st).error();
-    }
-    auto answer = ex.readResponse();
-    if (!answer) return answer;
-    if (options_.send_quit && !ex.deadlinePassed() && ex.sendAll(encodeQuit()).ok()) {
-      // Any farewell, an error, or a dry close all count as K2.3.0.
-      (void)ex.readResponse();
-    }
-    return answer;
-  }
-  return Error(ErrorKind::kTemporary, last_error);
+Result<Response> MtepClient::query(const std::string& host, uint16_t port, std::string_view token,
+                                   std::string_view sender, std::string_view recipient) const {
+  auto outcome = ask(host, port, token, sender, recipient);
+  if (!outcome) return std::move(outcome).error();
+  return std::move(outcome->response);
 }
 
 }  // namespace mtep::proto

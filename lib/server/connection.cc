@@ -8,11 +8,15 @@
 #include "server/connection.h"
 
 #include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <exception>
 #include <string_view>
@@ -27,11 +31,11 @@ Result<std::unique_ptr<Connection>> Connection::create(event_base* base, int fd,
   std::unique_ptr<Connection> c(new Connection(base, std::move(peer), std::move(session), owner));
   c->link_ = std::make_shared<ConnectionHandle::Link>();
   c->link_->connection = c.get();
-  c->bev_.reset(bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE));
-  if (!c->bev_) {
-    UniqueFd closer(fd);
-    return Error(ErrorKind::kInternal, "bufferevent_socket_new failed");
-  }
+  c->fd_.reset(fd);
+  // The socket stays ours (no BEV_OPT_CLOSE_ON_FREE): STARTTLS replaces
+  // this bufferevent with a TLS one on the same socket.
+  c->bev_.reset(bufferevent_socket_new(base, fd, 0));
+  if (!c->bev_) return Error(ErrorKind::kInternal, "bufferevent_socket_new failed");
   c->timer_.reset(evtimer_new(base, &Connection::timerCallback, c.get()));
   if (!c->timer_) return Error(ErrorKind::kInternal, "evtimer_new failed");
   bufferevent_setcb(c->bev_.get(), &Connection::readCallback, &Connection::writeCallback,
@@ -205,6 +209,10 @@ bool Connection::resumeImpl(const SessionStep& step, std::string_view output) {
 
 void Connection::onWrite() {
   // Called when the output buffer has drained completely.
+  if (tls_starting_) {
+    wrapTls();
+    return;
+  }
   if (closing_ || (draining_ && idle())) {
     finish();
     return;
@@ -216,6 +224,31 @@ void Connection::onWrite() {
 }
 
 void Connection::onEvent(short events) {
+  if (tls_handshaking_) {
+    if ((events & BEV_EVENT_CONNECTED) != 0) {
+      tls_handshaking_ = false;
+      SSL* ssl = bufferevent_openssl_get_ssl(bev_.get());
+      log::debug("%s: TLS established: %s %s", peer_.address.c_str(),
+                 ssl != nullptr ? SSL_get_version(ssl) : "?",
+                 ssl != nullptr ? SSL_get_cipher_name(ssl) : "?");
+      return;
+    }
+    if ((events & BEV_EVENT_EOF) != 0) {
+      tlsFailed("the peer closed the connection");
+      return;
+    }
+    if ((events & BEV_EVENT_ERROR) != 0) {
+      unsigned long err = bufferevent_get_openssl_error(bev_.get());
+      char buf[256] = "connection error";
+      if (err != 0) {
+        ERR_error_string_n(err, buf, sizeof buf);
+      } else if (int e = EVUTIL_SOCKET_ERROR(); e != 0) {
+        std::snprintf(buf, sizeof buf, "%s", std::strerror(e));
+      }
+      tlsFailed(buf);
+      return;
+    }
+  }
   if ((events & BEV_EVENT_ERROR) != 0) {
     int err = EVUTIL_SOCKET_ERROR();
     log::debug("%s: connection error: %s", peer_.address.c_str(), std::strerror(err));
@@ -247,6 +280,11 @@ void Connection::onTimer() {
     return;
   }
   if (pending_) return;  // cannot happen: the timer is off while pending
+  if (tls_starting_ || tls_handshaking_) {
+    tlsFailed(tls_starting_ ? "the peer did not read the STARTTLS reply in time"
+                            : "handshake not finished in time");
+    return;
+  }
   log::debug("%s: idle timeout", peer_.address.c_str());
   SessionStep step = session_->onTimeout(&out_);
   step.action = SessionAction::kCloseAfterFlush;
@@ -270,24 +308,78 @@ bool Connection::apply(const SessionStep& step) {
     case SessionAction::kCloseAfterFlush:
       return beginClose();
     case SessionAction::kStartTls:
-      // See session.h: this is where the TLS filter will be pushed.
-      log::error("%s: session asked for TLS, which this build does not do; closing",
-                 peer_.address.c_str());
-      return beginClose();
+      unanswered_input_ = false;
+      armTimer(session_->idleTimeoutSeconds());  // bounds the handshake too
+      return startTls();
   }
   return true;
+}
+
+bool Connection::startTls() {
+  if (tls_ || session_->tlsContext() == nullptr) {
+    log::error("%s: session asked for TLS %s; closing", peer_.address.c_str(),
+               tls_ ? "twice" : "without a TLS context");
+    return beginClose();
+  }
+  tls_ = true;
+  // Nothing read so far may reach the session (RFC 3207 section 4.2).
+  bufferevent_disable(bev_.get(), EV_READ);
+  evbuffer* in = bufferevent_get_input(bev_.get());
+  evbuffer_drain(in, evbuffer_get_length(in));
+  tls_starting_ = true;
+  if (evbuffer_get_length(bufferevent_get_output(bev_.get())) > 0) {
+    bufferevent_enable(bev_.get(), EV_WRITE);
+    return true;  // onWrite() goes on once the reply is out
+  }
+  return wrapTls();
+}
+
+bool Connection::wrapTls() {
+  tls_starting_ = false;
+  SSL* ssl = SSL_new(session_->tlsContext());
+  if (ssl == nullptr) {
+    log::error("%s: SSL_new failed; closing", peer_.address.c_str());
+    finish();
+    return false;
+  }
+  // The plain bufferevent goes (the socket stays open: fd_ owns it); the
+  // TLS one takes the socket and the SSL and frees both.
+  bev_.reset();
+  const int fd = fd_.release();
+  bev_.reset(bufferevent_openssl_socket_new(base_, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                            BEV_OPT_CLOSE_ON_FREE));
+  if (!bev_) {
+    // Only when memory ran out; libevent has freed what it could.
+    log::error("%s: cannot start TLS: bufferevent_openssl_socket_new failed; closing",
+               peer_.address.c_str());
+    finish();
+    return false;
+  }
+  tls_handshaking_ = true;
+  // A peer that closes without close_notify is an EOF, not an error.
+  bufferevent_openssl_set_allow_dirty_shutdown(bev_.get(), 1);
+  bufferevent_setcb(bev_.get(), &Connection::readCallback, &Connection::writeCallback,
+                    &Connection::eventCallback, this);
+  read_paused_ = false;
+  bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
+  return true;
+}
+
+void Connection::tlsFailed(const char* what) {
+  log::info("%s: TLS handshake failed: %s", peer_.address.c_str(), what);
+  finish();
 }
 
 void Connection::queueOutput() {
   if (out_.empty()) return;
   evbuffer* output = bufferevent_get_output(bev_.get());
   size_t sent = 0;
-  if (evbuffer_get_length(output) == 0) {
+  if (!tls_ && evbuffer_get_length(output) == 0) {
     // Fast path: nothing queued, so the reply goes straight to the socket.
     // This saves the bufferevent's write-event add and delete (two
     // epoll_ctl calls and a loop turn) per request. Whatever does not fit
     // goes to the bufferevent; errors surface through it too.
-    ssize_t n = ::send(bufferevent_getfd(bev_.get()), out_.data(), out_.size(),
+    ssize_t n = ::send(fd_.get(), out_.data(), out_.size(),
                        MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) sent = static_cast<size_t>(n);
   }

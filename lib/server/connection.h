@@ -24,6 +24,14 @@
 //   so at most one socket read's worth) and are fed once it resumes. An EOF
 //   seen while pending is handed to the session only after that. A pending
 //   connection is not idle: shutdown waits for its answer.
+//   A session step kStartTls (session.h) drops the input received so far,
+//   sends the queued reply on the plain socket, then replaces the plain
+//   bufferevent with an OpenSSL one on the same socket, accepting with the
+//   session's tlsContext() (TLS 1.2 at least: tls_context.h). Bytes the
+//   peer pipelined after STARTTLS are never fed to the session: those
+//   already read are dropped, later ones reach the TLS handshake and fail
+//   it. The handshake runs under the idle timer; its failure (or a peer
+//   that never finishes it) is logged as one line and closes.
 // SEE ALSO
 //   session.h, connection_pool.h
 
@@ -99,6 +107,12 @@ class Connection {
   // Returns false when the connection finished (this is gone).
   bool apply(const SessionStep& step);
   void queueOutput();
+  // kStartTls: drop the input, flush the reply, then wrapTls(). False: this is gone.
+  bool startTls();
+  // Replaces the plain bufferevent with a TLS one accepting on the socket.
+  bool wrapTls();
+  // Logs a failed handshake once and finishes.
+  void tlsFailed(const char* what);
   void armTimer(int64_t seconds);
   bool idle() const;
   // Stops reading and closes once the output is sent. False: this is gone.
@@ -111,7 +125,8 @@ class Connection {
   std::unique_ptr<ProtocolSession> session_;
   ConnectionOwner& owner_;
   std::shared_ptr<ConnectionHandle::Link> link_;  // nulled by the destructor
-  BufferEventPtr bev_;
+  UniqueFd fd_;         // the socket until TLS starts (the TLS bufferevent owns it then)
+  BufferEventPtr bev_;  // plain, or OpenSSL after STARTTLS; freed before fd_ closes
   EventPtr timer_;
   std::string out_;                // session output, moved to the bufferevent after each call
   bool closing_ = false;           // read side done, closing once flushed
@@ -120,6 +135,9 @@ class Connection {
   bool unanswered_input_ = false;  // bytes arrived since the last answer
   bool pending_ = false;           // waiting for resume(): not reading, no idle timer
   bool eof_while_pending_ = false; // the peer half-closed while pending
+  bool tls_ = false;               // bev_ is the TLS bufferevent (or about to be)
+  bool tls_starting_ = false;      // STARTTLS answered; waiting for the reply to be sent
+  bool tls_handshaking_ = false;   // TLS bufferevent made, handshake not finished
 };
 
 }  // namespace mtep::server

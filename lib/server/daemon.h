@@ -29,8 +29,9 @@
 //   Every libevent callback here is noexcept and turns a surprise into a
 //   logged line; the service's hooks may throw (logged, the daemon goes on).
 // SECURITY
-//   bind() is the only step meant to run as root: nothing the service opens
-//   (stores, key files) is touched before open(), after the drop.
+//   bind() and Service::prepare() are the only steps meant to run as root:
+//   prepare() reads root-only secrets (TLS keys); nothing else the service
+//   opens (stores, token key files) is touched before open(), after the drop.
 // SEE ALSO
 //   daemon_main.h, connection_pool.h, listener.h, session.h
 
@@ -75,6 +76,13 @@ class Service {
   // The skeleton's settings in `config`. Cheap, no side effects: called at
   // bind, start-up and on every SIGHUP (for the old and the new snapshot).
   virtual DaemonSettings settings(const config::Config& config) const = 0;
+  // As root, once, before binding and before the privilege drop: read what
+  // only root may read (TLS private keys) and keep it for open(). Nothing
+  // else belongs here: no stores, no sockets, no threads. An error ends
+  // start-up (exit 1); its message names the file. SIGHUP does not call it
+  // again, so what it reads needs a restart to change (say so in
+  // restartOnly()).
+  virtual Status prepare(const config::Config& /*config*/) { return okStatus(); }
   // After the privilege drop, before any connection: open what the daemon
   // keeps, make its factories, add its timers (daemon.addTimer). An error
   // ends start-up; its message is the daemon's last word (exit 1).

@@ -60,6 +60,10 @@ int runDaemon(const DaemonSpec& spec, const sys::CommandLine& opts) {
   log::Level level;
   if (log::parseLevel(cfg->log.level.c_str(), &level)) log::setMinLevel(level);
 
+  // Root-only secrets (TLS keys) are read now, before the privilege drop.
+  Status prepared_service = service->prepare(*cfg);
+  if (!prepared_service) return fail(prepared_service.error().message());
+
   auto daemon = Daemon::bind(spec.name, std::move(service), cfg, config_path);
   if (!daemon) return fail(daemon.error().message());
   log::notice("starting %s %s, listening on %s", spec.name, kVersion,

@@ -12,8 +12,9 @@
 //   SIGPIPE; load the config (an error is printed "NAME: FILE:LINE: ..." on
 //   stderr, exit 1); with -t print "NAME: FILE: OK (listen ADDRS)" and exit
 //   0; open the log (syslog, ident NAME, and stderr until detached) at
-//   [log] level; bind every listen address of the service (Daemon::bind;
-//   exit 1 on failure) and log "starting NAME VERSION, listening on ADDRS";
+//   [log] level; let the service read its root-only secrets
+//   (Service::prepare: TLS keys; exit 1 on failure); bind every listen
+//   address of the service (Daemon::bind; exit 1 on failure) and log "starting NAME VERSION, listening on ADDRS";
 //   raise the descriptor limit to max_connections + 64 (a warning if it
 //   stays below); prepare [global] state_dir; without -f detach (the shell
 //   gets the start-up verdict as exit status) and write pid_file; drop

@@ -34,6 +34,8 @@
 #include <string>
 #include <string_view>
 
+typedef struct ssl_ctx_st SSL_CTX;  // NOLINT: OpenSSL's own spelling
+
 namespace mtep::server {
 
 // What the connection does after a session callback.
@@ -43,12 +45,16 @@ enum class SessionAction {
   // The answer comes later, through ConnectionHandle::resume(): stop
   // reading, keep the idle timer off, keep unconsumed input for later.
   kPending,
-  // START TLS goes here. A future ESMTP or LMTP session returns kStartTls
-  // right after appending its "220 2.0.0 Ready to start TLS" reply; the
-  // connection then flushes that reply, wraps its bufferevent with
-  // bufferevent_openssl_filter_new() and keeps feeding the SAME session,
-  // which resets its own state as RFC 3207 requires. Not implemented yet:
-  // Connection treats kStartTls as a bug and closes (logged at error).
+  // STARTTLS (RFC 3207): the session appended its "220 2.0.0 Ready to
+  // start TLS" and ignores whatever followed the command in `in`. The
+  // connection drops every byte already received (pipelined plaintext must
+  // never be taken as a command after the handshake: CVE-2011-0411), sends
+  // the reply, then accepts TLS on the same socket with tlsContext() and
+  // keeps feeding the SAME session the decrypted bytes; the session resets
+  // its own state as RFC 3207 requires. The idle timer runs during the
+  // handshake: a peer that never finishes it is closed. A failed handshake
+  // is logged once and closes the connection. Without a tlsContext(), or
+  // when TLS is already on, the connection logs an error and closes.
   kStartTls,
 };
 
@@ -117,8 +123,12 @@ class ProtocolSession {
   // called while kPending).
   virtual SessionStep onTimeout(std::string* out) = 0;
 
-  // Seconds the peer gets for each whole request (fixed per connection).
+  // Seconds the peer gets for each whole request; asked each time the
+  // timer is armed (a session that switches protocols may change it).
   virtual int64_t idleTimeoutSeconds() const = 0;
+  // The server TLS context for kStartTls (not owned: the session keeps it
+  // alive, e.g. through a shared_ptr<const TlsContext>); null = no TLS.
+  virtual SSL_CTX* tlsContext() const { return nullptr; }
 };
 
 // Makes sessions for one listener's protocol.

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstdint>
 #include <cstring>
 #include <string>
 
@@ -33,6 +34,15 @@ constexpr Migration kMigrations[] = {
      "  PRIMARY KEY (ns, key)"
      ") WITHOUT ROWID;"
      "CREATE INDEX once_records_expires_at ON once_records(expires_at);"},
+    {2,
+     "CREATE TABLE named_values ("
+     "  ns TEXT NOT NULL,"
+     "  key TEXT NOT NULL,"
+     "  value BLOB NOT NULL,"
+     "  expires_at INTEGER NOT NULL,"
+     "  PRIMARY KEY (ns, key)"
+     ") WITHOUT ROWID;"
+     "CREATE INDEX named_values_expires_at ON named_values(expires_at);"},
 };
 static_assert(sizeof kMigrations / sizeof kMigrations[0] == kSqliteSchemaVersion,
               "one migration per schema version");
@@ -75,6 +85,21 @@ class StmtUse {
 int bindText(sqlite3_stmt* st, int index, std::string_view text) {
   if (text.size() > static_cast<size_t>(INT_MAX)) return SQLITE_TOOBIG;
   return sqlite3_bind_text(st, index, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+}
+
+int bindBlob(sqlite3_stmt* st, int index, std::string_view bytes) {
+  if (bytes.size() > static_cast<size_t>(INT_MAX)) return SQLITE_TOOBIG;
+  // A zero-length blob still binds as a blob (not NULL) with a non-null pointer.
+  return sqlite3_bind_blob(st, index, bytes.empty() ? "" : bytes.data(),
+                           static_cast<int>(bytes.size()), SQLITE_STATIC);
+}
+
+// A column's bytes (text or blob), "" for NULL.
+std::string columnBytes(sqlite3_stmt* st, int col) {
+  const void* p = sqlite3_column_blob(st, col);
+  const int n = sqlite3_column_bytes(st, col);
+  if (p == nullptr || n <= 0) return std::string();
+  return std::string(static_cast<const char*>(p), static_cast<size_t>(n));
 }
 
 }  // namespace
@@ -178,6 +203,22 @@ Status SqliteStore::prepareAll() {
       {&data_version_, "PRAGMA data_version"},
       {&load_revoked_, "SELECT token_id, expires_at FROM revoked_tokens WHERE expires_at > ?1"},
       {&purge_once_, "DELETE FROM once_records WHERE expires_at <= ?1"},
+      {&put_value_,
+       "INSERT INTO named_values(ns, key, value, expires_at) VALUES(?1, ?2, ?3, ?4) "
+       "ON CONFLICT(ns, key) DO UPDATE SET value = excluded.value, "
+       "expires_at = excluded.expires_at"},
+      {&get_value_,
+       "SELECT value FROM named_values WHERE ns = ?1 AND key = ?2 "
+       "AND (expires_at = 0 OR expires_at > ?3)"},
+      // An expired entry is absent: erasing it reports false (it is still
+      // deleted, as purgeExpired() would).
+      {&erase_value_,
+       "DELETE FROM named_values WHERE ns = ?1 AND key = ?2 "
+       "RETURNING expires_at = 0 OR expires_at > ?3"},
+      {&list_values_,
+       "SELECT key, value FROM named_values WHERE ns = ?1 "
+       "AND (expires_at = 0 OR expires_at > ?2) ORDER BY key LIMIT ?3"},
+      {&purge_values_, "DELETE FROM named_values WHERE expires_at <> 0 AND expires_at <= ?1"},
   };
   for (const Want& w : wants) {
     sqlite3_stmt* st = nullptr;
@@ -274,10 +315,72 @@ Result<bool> SqliteStore::recordOnce(std::string_view ns, std::string_view key,
   return sqlite3_changes64(db_.get()) == 1;
 }
 
+Status SqliteStore::putValue(std::string_view ns, std::string_view key, std::string_view value,
+                             int64_t expires_at) {
+  if (expires_at < 0) return Error(ErrorKind::kInternal, "store: negative expiry for a value");
+  StmtUse use(put_value_.get());
+  int rc = bindText(use.get(), 1, ns);
+  if (rc == SQLITE_OK) rc = bindText(use.get(), 2, key);
+  if (rc == SQLITE_OK) rc = bindBlob(use.get(), 3, value);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(use.get(), 4, expires_at);
+  if (rc != SQLITE_OK) return fail("cannot store a value", rc);
+  rc = sqlite3_step(use.get());
+  if (rc != SQLITE_DONE) return fail("cannot store a value", rc);
+  return okStatus();
+}
+
+Result<std::string> SqliteStore::getValue(std::string_view ns, std::string_view key) {
+  StmtUse use(get_value_.get());
+  int rc = bindText(use.get(), 1, ns);
+  if (rc == SQLITE_OK) rc = bindText(use.get(), 2, key);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(use.get(), 3, clock_.now());
+  if (rc != SQLITE_OK) return fail("cannot read a value", rc);
+  rc = sqlite3_step(use.get());
+  if (rc == SQLITE_DONE) {
+    return Error(ErrorKind::kNotFound,
+                 "store: no value " + std::string(ns) + "/" + std::string(key));
+  }
+  if (rc != SQLITE_ROW) return fail("cannot read a value", rc);
+  return columnBytes(use.get(), 0);
+}
+
+Result<bool> SqliteStore::eraseValue(std::string_view ns, std::string_view key) {
+  StmtUse use(erase_value_.get());
+  int rc = bindText(use.get(), 1, ns);
+  if (rc == SQLITE_OK) rc = bindText(use.get(), 2, key);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(use.get(), 3, clock_.now());
+  if (rc != SQLITE_OK) return fail("cannot erase a value", rc);
+  bool live = false;
+  while ((rc = sqlite3_step(use.get())) == SQLITE_ROW) {
+    live = live || sqlite3_column_int(use.get(), 0) != 0;
+  }
+  if (rc != SQLITE_DONE) return fail("cannot erase a value", rc);
+  return live;
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> SqliteStore::listValues(
+    std::string_view ns, size_t limit) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (limit == 0) return out;
+  StmtUse use(list_values_.get());
+  int rc = bindText(use.get(), 1, ns);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(use.get(), 2, clock_.now());
+  if (rc == SQLITE_OK) {
+    const auto capped = std::min<uint64_t>(limit, static_cast<uint64_t>(INT64_MAX));
+    rc = sqlite3_bind_int64(use.get(), 3, static_cast<int64_t>(capped));
+  }
+  if (rc != SQLITE_OK) return fail("cannot list values", rc);
+  while ((rc = sqlite3_step(use.get())) == SQLITE_ROW) {
+    out.emplace_back(columnBytes(use.get(), 0), columnBytes(use.get(), 1));
+  }
+  if (rc != SQLITE_DONE) return fail("cannot list values", rc);
+  return out;
+}
+
 Result<uint64_t> SqliteStore::purgeExpired() {
   uint64_t removed = 0;
   const int64_t now = clock_.now();
-  for (sqlite3_stmt* st : {purge_revoked_.get(), purge_once_.get()}) {
+  for (sqlite3_stmt* st : {purge_revoked_.get(), purge_once_.get(), purge_values_.get()}) {
     StmtUse use(st);
     int rc = sqlite3_bind_int64(st, 1, now);
     if (rc == SQLITE_OK) rc = sqlite3_step(st);

@@ -11,6 +11,8 @@
 //   user_version:
 //     v1: revoked_tokens(token_id PRIMARY KEY, expires_at)
 //         once_records(ns, key, expires_at, PRIMARY KEY(ns, key))
+//     v2: named_values(ns, key, value, expires_at, PRIMARY KEY(ns, key)),
+//         expires_at 0 = never expires
 //   A database with a newer user_version than kSqliteSchemaVersion is
 //   refused (kConfig) and left untouched. Statements are prepared once and
 //   kept for the life of the store. recordOnce() is one INSERT ... ON
@@ -27,6 +29,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "store/store.h"
 
@@ -47,6 +51,12 @@ class SqliteStore final : public Store {
   Status revokeToken(std::string_view token_id, int64_t expires_at) override;
   Result<bool> isTokenRevoked(std::string_view token_id) override;
   Result<bool> recordOnce(std::string_view ns, std::string_view key, int64_t expires_at) override;
+  Status putValue(std::string_view ns, std::string_view key, std::string_view value,
+                  int64_t expires_at) override;
+  Result<std::string> getValue(std::string_view ns, std::string_view key) override;
+  Result<bool> eraseValue(std::string_view ns, std::string_view key) override;
+  Result<std::vector<std::pair<std::string, std::string>>> listValues(std::string_view ns,
+                                                                      size_t limit) override;
   Result<uint64_t> purgeExpired() override;
 
   // The database's PRAGMA user_version (tests, mtepctl status).
@@ -80,6 +90,11 @@ class SqliteStore final : public Store {
   StmtPtr user_version_;
   StmtPtr data_version_;
   StmtPtr load_revoked_;
+  StmtPtr put_value_;
+  StmtPtr get_value_;
+  StmtPtr erase_value_;
+  StmtPtr list_values_;
+  StmtPtr purge_values_;
 
   // The revocation list in memory: token id -> expires_at. Reloaded when
   // PRAGMA data_version says another connection wrote, checked at most every

@@ -19,6 +19,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "util/clock.h"
 #include "util/result.h"
@@ -39,6 +41,18 @@ class Store {
   virtual Result<bool> recordOnce(std::string_view ns, std::string_view key,
                                   int64_t expires_at) = 0;
 
+  // Small named values (TLS pins, later user keys): one value per (ns,
+  // key), replaced by putValue. expires_at 0 = never expires. getValue of
+  // an absent or expired entry is kNotFound.
+  virtual Status putValue(std::string_view ns, std::string_view key, std::string_view value,
+                          int64_t expires_at) = 0;
+  virtual Result<std::string> getValue(std::string_view ns, std::string_view key) = 0;
+  // True when an entry was removed.
+  virtual Result<bool> eraseValue(std::string_view ns, std::string_view key) = 0;
+  // Every live (key, value) of `ns`, ordered by key, at most `limit`.
+  virtual Result<std::vector<std::pair<std::string, std::string>>> listValues(
+      std::string_view ns, size_t limit) = 0;
+
   // Removes expired entries; returns how many.
   virtual Result<uint64_t> purgeExpired() = 0;
 };
@@ -53,7 +67,7 @@ struct SqliteOptions {
   int revocation_refresh_ms = 250;
 };
 
-inline constexpr int kSqliteSchemaVersion = 1;
+inline constexpr int kSqliteSchemaVersion = 2;
 
 Result<std::unique_ptr<Store>> openSqlite(const SqliteOptions& options, const Clock& clock);
 

@@ -36,6 +36,25 @@ std::string addressLiteral(const std::string& domain) {
   return ::inet_pton(family, inner.c_str(), &buf) == 1 ? inner : std::string();
 }
 
+// The service to connect to for an overlay domain: an SMTorP domain
+// "<fingerprint>.<56 characters>.onion" names the onion service
+// "<56 characters>.onion" (labels before it are not part of the service
+// name); anything else is used as it is. Validation is the proxy's and
+// lib/overlay's business; this only picks the host.
+std::string overlayHost(const std::string& domain) {
+  constexpr std::string_view kOnion = ".onion";
+  constexpr size_t kOnionLabel = 56;
+  if (domain.size() <= kOnion.size() ||
+      domain.compare(domain.size() - kOnion.size(), kOnion.size(), kOnion) != 0) {
+    return domain;
+  }
+  const size_t end = domain.size() - kOnion.size();  // end of the service label
+  const size_t dot = domain.rfind('.', end - 1);
+  if (dot == std::string::npos) return domain;  // "<x>.onion": nothing to strip
+  if (end - dot - 1 != kOnionLabel) return domain;
+  return domain.substr(dot + 1);
+}
+
 Status timeLeft(int64_t deadline_ms, const std::string& domain) {
   if (dns::monotonicMs() < deadline_ms) return okStatus();
   return Error(ErrorKind::kTemporary, domain + ": query_timeout expired during discovery");
@@ -52,8 +71,7 @@ Result<std::vector<Candidate>> discover(const config::MilterConfig& cfg, dns::Re
     return std::vector<Candidate>{{s->host, s->port, "static"}};
   }
   if (dns::isOverlayName(domain)) {
-    return Error(ErrorKind::kNotFound,
-                 domain + ": no mtep_servers entry, and .onion/.i2p needs a SOCKS proxy");
+    return std::vector<Candidate>{{overlayHost(domain), proto::kDefaultPort, "overlay"}};
   }
   if (domain.front() == '[') {
     std::string literal = addressLiteral(domain);

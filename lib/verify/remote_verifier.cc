@@ -111,7 +111,8 @@ VerifyOutcome RemoteVerifier::verify(const VerifyQuery& query) {
   for (const Candidate& c : *candidates) {
     out.server = hostPort(c.host, c.port);
     std::vector<std::string> addresses;
-    if (isNumericAddress(c.host)) {
+    if (isNumericAddress(c.host) || dns::isOverlayName(c.host)) {
+      // Overlay names go to the SOCKS proxy as names, never to DNS.
       addresses.push_back(c.host);
     } else {
       auto resolved = resolver_.addresses(c.host, deadline);
@@ -131,13 +132,17 @@ VerifyOutcome RemoteVerifier::verify(const VerifyQuery& query) {
                    out.server.c_str(), out.detail.c_str());
         return out;
       }
-      proto::ClientOptions options;
+      proto::ClientOptions options = proto::clientOptionsFor(cfg->outbound);
+      // The fallback is for the MTEP port; a server named with its own port
+      // (a static entry, SRV) is asked there only.
+      options.startmtep_fallback =
+          cfg->outbound.startmtep_fallback && c.port == proto::kDefaultPort;
       options.total_timeout_ms =
           static_cast<int>(std::min<int64_t>(left, std::numeric_limits<int>::max()));
       options.read_timeout_ms = options.total_timeout_ms;
       options.connect_timeout_ms = std::min(connect_cap, options.total_timeout_ms);
       const proto::MtepClient client(options);
-      auto answer = client.query(address, c.port, query.token, query.sender);
+      auto answer = client.ask(address, c.port, query.token, query.sender);
       const std::string where = hostPort(address, c.port);
       if (!answer) {
         out.detail = shortText(answer.error().message());
@@ -146,10 +151,12 @@ VerifyOutcome RemoteVerifier::verify(const VerifyQuery& query) {
                    out.detail.c_str());
         continue;
       }
-      out.kind = kindOf(*answer);
-      out.detail = shortText(answer->payload());
-      log::debug("%s: mtep domain=%s server=%s address=%s via=%s result=%s detail=%s", qid,
+      out.kind = kindOf(answer->response);
+      out.detail = shortText(answer->response.payload());
+      log::debug("%s: mtep domain=%s server=%s address=%s via=%s%s%s result=%s detail=%s", qid,
                  domain.c_str(), out.server.c_str(), where.c_str(), c.via.c_str(),
+                 answer->via_startmtep ? " startmtep=yes tls_key=" : "",
+                 answer->via_startmtep ? answer->tls_fingerprint.c_str() : "",
                  verifyKindName(out.kind), out.detail.c_str());
       cache_.put(key, out, m.cache_ttl, m.cache_size);
       return out;

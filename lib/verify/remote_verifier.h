@@ -12,8 +12,15 @@
 //        ordering; a lone "." target means "no MTEP here": kUnreachable);
 //     3. the domain's MX hosts (preference order), port 6211;
 //     4. the domain itself, port 6211.
-//   Names under .onion/.i2p never go to DNS: without a static entry they
-//   are kUnreachable ("needs a SOCKS proxy", a later issue).
+//   Names under .onion/.i2p never go to DNS: without a static entry the
+//   one candidate is the overlay host itself, port 6211 (via "overlay"; for
+//   an SMTorP domain "<fp>.<56 chars>.onion" the "<56 chars>.onion" part),
+//   reached as a name through the [outbound] SOCKS proxy; a static entry
+//   that names an overlay host is reached the same way.
+//   STARTMTEP fallback ([outbound] startmtep_fallback, smtp_port): when a
+//   candidate on port 6211 does not answer, the same host (or address) is
+//   asked over ESMTP (mtep/client.h); candidates with another port (static
+//   entries, SRV) are asked on that port only.
 //   Where a step fails: NXDOMAIN or NODATA for the SRV name moves on to the
 //   MX step, but a temporary SRV failure (SERVFAIL, timeout) ends discovery
 //   as kTemporary (so kUnreachable): falling back to MX hosts would ask a
@@ -66,8 +73,8 @@ using milter::VerifyQuery;
 // The servers to try for `domain`, in order, as "host:port" pairs with the
 // host still a name or a numeric address. Exposed for tests. `domain` is
 // compared and looked up in lower case without a trailing dot. Errors:
-// kInvalid (empty domain), kNotFound (no MTEP server: overlay name without
-// a static entry, SRV ".", NXDOMAIN, null MX), kTemporary (DNS trouble or
+// kInvalid (empty domain), kNotFound (no MTEP server: SRV ".", NXDOMAIN,
+// null MX), kTemporary (DNS trouble or
 // deadline passed). Never an empty list.
 // ASCII lower case, one trailing dot removed: the form domains are compared in.
 std::string normalizeDomain(std::string_view domain);

@@ -63,8 +63,23 @@ class MemoryStore final : public mtep::store::Store {
     return keys_.insert(std::string(ns) + "\n" + std::string(key)).second;
   }
   mtep::Result<uint64_t> purgeExpired() override { return uint64_t{0}; }
+  // The policy engine keeps no values.
+  mtep::Status putValue(std::string_view, std::string_view, std::string_view, int64_t) override {
+    return unused();
+  }
+  mtep::Result<std::string> getValue(std::string_view, std::string_view) override {
+    return unused();
+  }
+  mtep::Result<bool> eraseValue(std::string_view, std::string_view) override { return unused(); }
+  mtep::Result<std::vector<std::pair<std::string, std::string>>> listValues(std::string_view,
+                                                                            size_t) override {
+    return unused();
+  }
 
  private:
+  static mtep::Error unused() {
+    return mtep::Error(mtep::ErrorKind::kInternal, "fuzz store: values not used");
+  }
   std::set<std::string> keys_;
 };
 

@@ -27,6 +27,17 @@ class FakeStore final : public store::Store {
   }
   Result<bool> recordOnce(std::string_view, std::string_view, int64_t) override { return true; }
   Result<uint64_t> purgeExpired() override { return uint64_t{0}; }
+  // Values are not used by the authority.
+  Status putValue(std::string_view, std::string_view, std::string_view, int64_t) override {
+    return unused();
+  }
+  Result<std::string> getValue(std::string_view, std::string_view) override { return unused(); }
+  Result<bool> eraseValue(std::string_view, std::string_view) override { return unused(); }
+  Result<std::vector<std::pair<std::string, std::string>>> listValues(std::string_view,
+                                                                      size_t) override {
+    return unused();
+  }
+  static Error unused() { return Error(ErrorKind::kInternal, "fake store: values not used"); }
 
   bool fail = false;
   int lookups = 0;

@@ -356,11 +356,26 @@ TEST(MtepClient, ConnectTimeoutFiresWhenNothingAccepts) {
       << msg;
 }
 
+// A resolver that knows no names.
+class NoSuchNames final : public transport::NameResolver {
+ public:
+  Result<std::vector<sockaddr_storage>> resolve(const std::string& host, uint16_t) override {
+    return Error(ErrorKind::kNotFound, "cannot resolve " + host + ": Name or service not known");
+  }
+};
+
 TEST(MtepClient, UnresolvableHostIsTemporary) {
-  auto r = MtepClient(fastOptions()).query("", 6211, "t");
+  NoSuchNames resolver;
+  ClientOptions opts = fastOptions();
+  opts.resolver = &resolver;
+  auto r = MtepClient(opts).query("nowhere.test", 6211, "t");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind(), ErrorKind::kTemporary);
-  EXPECT_NE(r.error().message().find("cannot resolve"), std::string::npos) << r.error().message();
+  EXPECT_NE(r.error().message().find("cannot resolve nowhere.test"), std::string::npos)
+      << r.error().message();
+  auto empty = MtepClient(opts).query("", 6211, "t");
+  ASSERT_FALSE(empty.ok());
+  EXPECT_EQ(empty.error().kind(), ErrorKind::kTemporary);
 }
 
 TEST(MtepClient, GarbageRepliesAreProtocolErrors) {

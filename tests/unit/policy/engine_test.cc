@@ -584,6 +584,15 @@ class FailingStore : public store::Store {
   Result<bool> isTokenRevoked(std::string_view) override { return down(); }
   Result<bool> recordOnce(std::string_view, std::string_view, int64_t) override { return down(); }
   Result<uint64_t> purgeExpired() override { return down(); }
+  Status putValue(std::string_view, std::string_view, std::string_view, int64_t) override {
+    return down();
+  }
+  Result<std::string> getValue(std::string_view, std::string_view) override { return down(); }
+  Result<bool> eraseValue(std::string_view, std::string_view) override { return down(); }
+  Result<std::vector<std::pair<std::string, std::string>>> listValues(std::string_view,
+                                                                      size_t) override {
+    return down();
+  }
 
  private:
   static Error down() { return Error(ErrorKind::kTemporary, "down"); }

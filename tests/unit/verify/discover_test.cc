@@ -115,11 +115,21 @@ TEST_F(Discover, NullMxIsNotFound) {
   EXPECT_EQ(run(cfg, resolver, "alpha.test"), (List{"error not-found"}));
 }
 
-TEST_F(Discover, OverlayNamesWithoutStaticEntryNeverCallTheResolver) {
-  for (const char* domain : {"abcdefgh.onion", "x.y.I2P", "abcdefgh.onion."}) {
-    SCOPED_TRACE(domain);
-    EXPECT_EQ(run(cfg, resolver, domain), (List{"error not-found"}));
-  }
+TEST_F(Discover, OverlayNamesWithoutStaticEntryAreAskedThemselvesWithoutDns) {
+  EXPECT_EQ(run(cfg, resolver, "abcdefgh.onion"), (List{"abcdefgh.onion:6211/overlay"}));
+  EXPECT_EQ(run(cfg, resolver, "x.y.I2P"), (List{"x.y.i2p:6211/overlay"}));
+  EXPECT_EQ(run(cfg, resolver, "abcdefgh.onion."), (List{"abcdefgh.onion:6211/overlay"}));
+  EXPECT_TRUE(resolver.calls().empty());
+}
+
+TEST_F(Discover, SmtorpFingerprintLabelIsNotPartOfTheOnionHost) {
+  const std::string onion = std::string(56, 'a') + ".onion";
+  const std::string fp(52, 'b');
+  EXPECT_EQ(run(cfg, resolver, fp + "." + onion), (List{onion + ":6211/overlay"}));
+  EXPECT_EQ(run(cfg, resolver, "x." + fp + "." + onion), (List{onion + ":6211/overlay"}));
+  EXPECT_EQ(run(cfg, resolver, onion), (List{onion + ":6211/overlay"}));
+  // The label before ".onion" is not an onion v3 name: nothing is stripped.
+  EXPECT_EQ(run(cfg, resolver, "fp.short.onion"), (List{"fp.short.onion:6211/overlay"}));
   EXPECT_TRUE(resolver.calls().empty());
 }
 

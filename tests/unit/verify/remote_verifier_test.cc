@@ -14,7 +14,9 @@
 #include <vector>
 
 #include "mtep/protocol.h"
+#include "unit/smtp_client/scripted_server.h"
 #include "unit/verify/fakes.h"
+#include "unit/verify/socks_forwarder.h"
 
 namespace mtep::verify {
 namespace {
@@ -180,12 +182,73 @@ TEST_F(Verifier, DiscoveryFailureIsUnreachableWithNoServer) {
   EXPECT_FALSE(o.detail.empty());
 }
 
-TEST_F(Verifier, OnionSenderWithoutStaticEntryIsUnreachableWithoutDns) {
-  VerifyQuery q = queryFor(kToken, "bob@abcdefgh.onion");
-  q.sender_domain = "abcdefgh.onion";
-  const VerifyOutcome o = ask(configFor("", "", 0), q);
+const std::string kOnion = "pg6mmjiyjmcrsslvykfwnntlaru7p5svn6y2ymmju6nubxndf4pscryd.onion";
+
+VerifyQuery onionQuery(const std::string& domain = kOnion) {
+  VerifyQuery q = queryFor(kToken, "bob@" + domain);
+  q.sender_domain = domain;
+  return q;
+}
+
+TEST_F(Verifier, OnionSenderWithoutProxyIsUnreachableWithoutDns) {
+  auto cfg = configFor("", "", 0);
+  cfg->outbound.onion_proxy = {"", 0};
+  const VerifyOutcome o = ask(cfg, onionQuery());
   EXPECT_EQ(o.kind, VerifyKind::kUnreachable);
+  EXPECT_NE(o.detail.find("SOCKS"), std::string::npos) << o.detail;
   EXPECT_TRUE(resolver.calls().empty());
+}
+
+TEST_F(Verifier, OnionSenderIsAskedThroughTheProxyByName) {
+  MtepTestServer server(answering(netstring::encode("K2.0.0 token known")));
+  ASSERT_TRUE(server.ok());
+  mtep::testing::SocksForwarder proxy({{6211, server.port()}});
+  auto cfg = configFor("", "", 0);
+  cfg->outbound.onion_proxy = {"127.0.0.1", proxy.port()};
+  // An SMTorP domain: the fingerprint label is not part of the service name.
+  const VerifyOutcome o = ask(cfg, onionQuery(std::string(52, 'f') + "." + kOnion));
+  EXPECT_EQ(o.kind, VerifyKind::kValid) << o.detail;
+  EXPECT_EQ(o.server, kOnion + ":6211");
+  EXPECT_EQ(proxy.names(), (std::vector<std::string>{kOnion + ":6211"}));
+  EXPECT_TRUE(resolver.calls().empty());
+}
+
+TEST_F(Verifier, OnionSenderFallsBackToStartMtepWhen6211Refuses) {
+  using namespace mtep::testing;
+  ScriptedServer smtp({send("220 peer ESMTP\r\n"), line(),
+                       send("250-peer\r\n250 X-STARTMTEP\r\n"), line(),
+                       send("220 2.0.0 go\r\n"), request(), send("18:K2.0.0 known there,"),
+                       request(), send("6:K2.3.0,"), line(), send("221 bye\r\n")});
+  SocksForwarder proxy({{25, smtp.port()}});  // nothing on 6211: reply 5, refused
+  auto cfg = configFor("", "", 0);
+  cfg->outbound.onion_proxy = {"127.0.0.1", proxy.port()};
+  const VerifyOutcome o = ask(cfg, onionQuery());
+  EXPECT_EQ(o.kind, VerifyKind::kValid) << o.detail;
+  EXPECT_EQ(o.detail, "K2.0.0 known there");
+  EXPECT_EQ(proxy.names(), (std::vector<std::string>{kOnion + ":6211", kOnion + ":25"}));
+  smtp.join();
+  ASSERT_EQ(smtp.received().size(), 5u);
+  EXPECT_EQ(smtp.received()[1], "STARTMTEP");
+  EXPECT_TRUE(resolver.calls().empty());
+}
+
+TEST_F(Verifier, FallbackOffLeavesARefusingOnionUnreachable) {
+  mtep::testing::SocksForwarder proxy({});
+  auto cfg = configFor("", "", 0);
+  cfg->outbound.onion_proxy = {"127.0.0.1", proxy.port()};
+  cfg->outbound.startmtep_fallback = false;
+  const VerifyOutcome o = ask(cfg, onionQuery());
+  EXPECT_EQ(o.kind, VerifyKind::kUnreachable);
+  EXPECT_EQ(proxy.names(), (std::vector<std::string>{kOnion + ":6211"}));
+}
+
+TEST_F(Verifier, StaticEntryWithItsOwnPortGetsNoFallback) {
+  mtep::testing::SocksForwarder proxy({});
+  auto cfg = configFor(kOnion, kOnion, 7000);
+  cfg->outbound.onion_proxy = {"127.0.0.1", proxy.port()};
+  const VerifyOutcome o = ask(cfg, onionQuery());
+  EXPECT_EQ(o.kind, VerifyKind::kUnreachable);
+  EXPECT_EQ(proxy.names(), (std::vector<std::string>{kOnion + ":7000"}));
 }
 
 TEST_F(Verifier, CacheHitAvoidsASecondConnection) {
