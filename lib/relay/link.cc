@@ -43,28 +43,7 @@ class SmtpLink final : public PeerLink {
     if (Status st = s.writeAll(smtp::dotStuff(message)); !st) return std::move(st).error();
     // The final reply within smtp_timeout of the last byte written.
     setDeadline(SteadyClock::now() + std::chrono::milliseconds(read_timeout_ms_));
-    smtp::ReplyParser parser;
-    std::string& pending = client_.pending();
-    for (;;) {
-      if (!pending.empty()) {
-        size_t used = 0;
-        smtp::ReplyState state = parser.feed(pending, &used);
-        pending.erase(0, used);
-        if (state == smtp::ReplyState::kMessage) return parser.reply();
-        if (state == smtp::ReplyState::kError) {
-          return Error(ErrorKind::kProtocol,
-                       "bad SMTP reply from " + s.label() + ": " + parser.error());
-        }
-      }
-      char buf[4096];
-      auto n = s.readSome(buf, sizeof buf);
-      if (!n) return std::move(n).error();
-      if (*n == 0) {
-        return Error(ErrorKind::kTemporary,
-                     "connection closed by " + s.label() + " before its reply to the message");
-      }
-      pending.append(buf, *n);
-    }
+    return client_.readReply();
   }
 
   void setDeadline(SteadyClock::time_point deadline) override {

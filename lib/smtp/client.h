@@ -54,12 +54,14 @@ class SmtpClient {
   Result<ParsedReply> data(std::string_view message);
   void quit();
 
+  // Reads one reply (to bytes sent through stream(), such as a message
+  // body after a separate DATA), within the stream's timeouts.
+  Result<ParsedReply> readReply();
+
   transport::Stream& stream() { return *stream_; }
   std::string& pending() { return pending_; }  // received, not yet parsed
 
  private:
-  Result<ParsedReply> readReply();
-
   std::unique_ptr<transport::Stream> stream_;
   ReplyLimits limits_;
   ParsedReply capabilities_;

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "socks/socks.h"
+#include "util/base64.h"
 #include "util/unique_fd.h"
 
 namespace mtep::transport {
@@ -21,17 +22,6 @@ struct AddrInfoDeleter {
   void operator()(addrinfo* p) const noexcept { freeaddrinfo(p); }
 };
 using AddrInfoPtr = std::unique_ptr<addrinfo, AddrInfoDeleter>;
-
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 std::string_view withoutTrailingDot(std::string_view host) {
   if (!host.empty() && host.back() == '.') host.remove_suffix(1);
@@ -334,8 +324,8 @@ Route routeFor(std::string_view host) {
   host = withoutTrailingDot(host);
   const size_t dot = host.rfind('.');
   const std::string_view last = dot == std::string_view::npos ? host : host.substr(dot + 1);
-  if (equalsIgnoreCase(last, "onion")) return Route::kOnion;
-  if (equalsIgnoreCase(last, "i2p")) return Route::kI2p;
+  if (asciiIEquals(last, "onion")) return Route::kOnion;
+  if (asciiIEquals(last, "i2p")) return Route::kI2p;
   return Route::kDirect;
 }
 
