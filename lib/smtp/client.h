@@ -21,6 +21,8 @@
 //   data(): "DATA", 354, the message with dots stuffed and a CRLF added when
 //   missing, ".", and the final reply. A non-354 answer to DATA is returned
 //   as the reply (the message is not sent).
+//   After a failed startTls() the client has no stream: command(), data()
+//   and quit() fail safely, but stream() must not be called.
 //   stream(): raw access for protocols that take over the connection
 //   (STARTMTEP: MTEP netstrings until Q, then SMTP again); bytes read past a
 //   reply stay in pending() for whoever reads next.

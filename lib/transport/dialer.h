@@ -69,10 +69,13 @@ struct DialOptions {
 enum class DialFailure {
   kNone,
   kPeerNoAnswer,  // refused, timed out, unreachable: the peer (port) did not answer,
-                  // directly or as the proxy reported it (SOCKS replies 3, 4, 5, 6)
-  kProxy,         // the proxy is down, timed out, refused us, or broke SOCKS5
-  kName,          // the name does not resolve (or the proxy says so: SOCKS reply 4 for
-                  // a name is host unreachable -> kPeerNoAnswer; only DNS failures here)
+                  // directly or as the proxy reported it (SOCKS replies 3, 4, 5, 6 and
+                  // Tor's F0, F2, F3, F7), or the proxy went quiet after CONNECT (it
+                  // is alive and still trying to reach the peer)
+  kProxy,         // the proxy is down, refused us, broke SOCKS5, or went quiet during
+                  // the greeting or authentication
+  kName,          // direct only: the resolver says the name does not exist or fails
+                  // (a proxy's "host unreachable" for a name is kPeerNoAnswer)
   kOther,         // no proxy configured, bad arguments
 };
 
