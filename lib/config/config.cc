@@ -333,11 +333,13 @@ Result<RateLimit> parseRateLimit(std::string_view text) {
   return limit;
 }
 
-bool DomainPolicy::requiresMtepFrom(std::string_view sender_domain) const {
-  if (!require_mtep) return false;
-  std::string lower = asciiLower(sender_domain);
+namespace {
+
+// "*", an exact domain, or "*.parent" (any name below it); `patterns` are lower case.
+bool matchesSenderPattern(const std::vector<std::string>& patterns, std::string_view domain) {
+  std::string lower = asciiLower(domain);
   if (!lower.empty() && lower.back() == '.') lower.pop_back();
-  for (const std::string& pattern : require_mtep_from) {
+  for (const std::string& pattern : patterns) {
     if (pattern == "*" || pattern == lower) return true;
     if (pattern.starts_with("*.") && lower.size() > pattern.size() - 1 &&
         lower.ends_with(std::string_view(pattern).substr(1))) {
@@ -345,6 +347,20 @@ bool DomainPolicy::requiresMtepFrom(std::string_view sender_domain) const {
     }
   }
   return false;
+}
+
+}  // namespace
+
+bool DomainPolicy::requiresMtepFrom(std::string_view sender_domain) const {
+  return require_mtep && matchesSenderPattern(require_mtep_from, sender_domain);
+}
+
+bool DomainPolicy::requiresSignatureFrom(std::string_view sender_domain) const {
+  return matchesSenderPattern(require_signature_from, sender_domain);
+}
+
+bool DomainPolicy::checksSignaturesFrom(std::string_view sender_domain) const {
+  return check_signatures || requiresSignatureFrom(sender_domain);
 }
 
 const DomainPolicy& Config::policyFor(std::string_view domain) const {

@@ -103,9 +103,23 @@ struct DomainPolicy {
   RateLimit rate_limit_client;        // per client address; count 0 = no limit
   RateLimit rate_limit_sender;        // per envelope sender; count 0 = no limit
 
+  // Sender signatures (X-Sender-Signature, lib/e2ee), as a recipient
+  // domain: mtep-milter checks them against the key the sender domain's
+  // server gives for PUBKEY and records x-sender-signature in
+  // Authentication-Results.
+  bool check_signatures = false;
+  bool reject_bad_signatures = false;  // a signature that fails: 550 5.7.7
+  // Sender domains whose mail must carry a passing signature (patterns as
+  // in require_mtep_from); [] = none. Implies checking for them.
+  std::vector<std::string> require_signature_from;
+
   // True when require_mtep is set and `sender_domain` matches require_mtep_from
   // (ASCII case-insensitive, one trailing dot ignored).
   bool requiresMtepFrom(std::string_view sender_domain) const;
+  // True when `sender_domain` matches require_signature_from.
+  bool requiresSignatureFrom(std::string_view sender_domain) const;
+  // check_signatures, or requiresSignatureFrom(sender_domain).
+  bool checksSignaturesFrom(std::string_view sender_domain) const;
   bool operator==(const DomainPolicy&) const = default;
 };
 
@@ -118,7 +132,7 @@ struct ServerAddress {
   std::string toString() const;  // "mx.example.org:6211", "[::1]:6211"
   bool operator==(const ServerAddress&) const = default;
 };
-Result<ServerAddress> parseServerAddress(std::string_view text);
+Result<ServerAddress> parseServerAddress(std::string_view text, uint16_t default_port = 6211);
 
 struct MilterConfig {
   std::string socket =
@@ -133,6 +147,13 @@ struct MilterConfig {
   // Static discovery, checked before DNS: exact domain, or ".parent" for
   // every subdomain (keys lower case, as written in [domain."..."]).
   std::map<std::string, ServerAddress, std::less<>> mtep_servers;
+  // Sender signatures: where to ask PUBKEY for given sender domains before
+  // DNS (their MX hosts, then the domain, on [outbound] smtp_port); port
+  // default 25. Keys as in mtep_servers.
+  std::map<std::string, ServerAddress, std::less<>> key_servers;
+  int64_t key_cache_ttl = 3600;                    // seconds a fetched key (or "none") is reused
+  uint32_t key_cache_size = 10000;                 // keys kept at most
+  uint32_t max_signed_message_size = 10485760;     // bytes read to check one signature
   std::string pid_file;  // "" = none
   // The static entry for `domain` (exact, then nearest ".parent"), or null.
   const ServerAddress* serverFor(std::string_view domain) const;
@@ -203,6 +224,11 @@ struct MtepdConfig {
   int64_t smtp_idle_timeout = 300;  // seconds for each SMTP command line (RFC 5321 4.5.3.2)
   uint32_t smtp_max_line = 2048;    // bytes, one SMTP command line with CRLF
   uint32_t relay_max_message_size = 52428800;  // bytes, one message through onion_relay
+  // smtp_listen, inside TLS: AUTH HASHEDPASS, PUBKEY, SETPUBKEY, GETSALT,
+  // RSTSALT for the users in the store (mtepctl user add).
+  bool user_keys = true;
+  RateLimit auth_failures_per_client{5, 900};  // failed logins per client address
+  RateLimit auth_failures_per_user{10, 3600};  // failed logins per user name
   bool operator==(const MtepdConfig&) const = default;
 };
 

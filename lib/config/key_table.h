@@ -66,8 +66,10 @@ Check readStringList(const toml::node& n, bool allow_empty,
                      const std::function<std::string(std::string_view)>& check,
                      std::vector<std::string>* out);
 Check readNetworks(const toml::node& n, std::vector<net::Network>* out);
-// A table DOMAIN = "HOST[:PORT]" (domain keys as in [domain."..."]).
-Check readServerMap(const toml::node& n, std::map<std::string, ServerAddress, std::less<>>* out);
+// A table DOMAIN = "HOST[:PORT]" (domain keys as in [domain."..."]); PORT
+// defaults to default_port.
+Check readServerMap(const toml::node& n, std::map<std::string, ServerAddress, std::less<>>* out,
+                    uint16_t default_port = 6211);
 // A libmilter socket: inet:PORT@ADDR, inet6:PORT@ADDR, unix:/path, local:/path.
 Check readMilterSocket(const toml::node& n, std::string* out);
 

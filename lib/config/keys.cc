@@ -313,6 +313,28 @@ std::vector<KeyDef> buildDefs() {
                        "larger one gets 552 5.3.4.",
                        1024, 1073741824,
                        [](Config& c) -> uint32_t& { return c.mtepd.relay_max_message_size; }));
+  d.push_back(boolKey<Config>(
+      "mtepd", "user_keys", "true",
+      "On smtp_listen, inside TLS only: the sender-signature commands of "
+      "draft-korenenovak-smtp-e2eesign (AUTH HASHEDPASS, PUBKEY, SETPUBKEY, GETSALT, RSTSALT; "
+      "EHLO keywords SIGNMESSAGE, ENCRYPTMESSAGE) for the users added with mtepctl user add. "
+      "false: not offered (502 5.5.1).",
+      [](Config& c) -> bool& { return c.mtepd.user_keys; }));
+  d.push_back(makeDef(KeyInfo{"mtepd", "auth_failures_per_client", "string", "\"5/15m\"",
+                              "Failed AUTH HASHEDPASS logins a client address may make per time, "
+                              "\"COUNT/DURATION\"; past it every login from there gets 454 4.7.0 "
+                              "until the window has passed. Empty: no limit.",
+                              "\"\" or COUNT/DURATION, 1s..7d"},
+                      ConfigFn([](const toml::node& n, Config& c) {
+                        return readRateLimit(n, &c.mtepd.auth_failures_per_client);
+                      })));
+  d.push_back(makeDef(KeyInfo{"mtepd", "auth_failures_per_user", "string", "\"10/1h\"",
+                              "Failed logins for one user name, from any client, per time; past "
+                              "it logins as that user get 454 4.7.0. Empty: no limit.",
+                              "\"\" or COUNT/DURATION, 1s..7d"},
+                      ConfigFn([](const toml::node& n, Config& c) {
+                        return readRateLimit(n, &c.mtepd.auth_failures_per_user);
+                      })));
   // [outbound]
   d.push_back(makeDef(KeyInfo{"outbound", "onion_proxy", "string", "\"127.0.0.1:9050\"",
                               "SOCKS5 proxy for .onion names (Tor's SocksPort). The names go to "
@@ -446,6 +468,30 @@ std::vector<KeyDef> buildDefs() {
               ConfigFn([](const toml::node& n, Config& c) {
                 return readServerMap(n, &c.milter.mtep_servers);
               })));
+  d.push_back(
+      makeDef(KeyInfo{"milter", "key_servers", "table of DOMAIN = HOST[:PORT]", "{}",
+                      "Servers to ask PUBKEY (sender signatures) for given sender domains, "
+                      "before DNS (the domain's MX hosts, then the domain itself, on [outbound] "
+                      "smtp_port). PORT defaults to 25. A key \".example.org\" covers every "
+                      "subdomain.",
+                      "domain keys; HOST a name or numeric address, [IPv6]; PORT 1..65535"},
+              ConfigFn([](const toml::node& n, Config& c) {
+                return readServerMap(n, &c.milter.key_servers, 25);
+              })));
+  d.push_back(durationKey<Config>(
+      "milter", "key_cache_ttl", "\"1h\"",
+      "How long a sender's public key fetched with PUBKEY (or the answer that there is none) "
+      "is reused. 0: fetch for every message. Failures are never reused.",
+      0, 7 * kDay, [](Config& c) -> int64_t& { return c.milter.key_cache_ttl; }));
+  d.push_back(countKey("milter", "key_cache_size", "10000",
+                       "Most keys kept in the cache; the oldest go first.", 0, 1000000,
+                       [](Config& c) -> uint32_t& { return c.milter.key_cache_size; }));
+  d.push_back(countKey("milter", "max_signed_message_size", "10485760",
+                       "Largest message, in bytes, whose X-Sender-Signature is checked; a larger "
+                       "signed message is not checked (x-sender-signature=none, and refused "
+                       "where require_signature_from applies).",
+                       1024, 1073741824,
+                       [](Config& c) -> uint32_t& { return c.milter.max_signed_message_size; }));
   d.push_back(pathKey("milter", "pid_file", "\"\"",
                       "File to write the process id of mtep-milter to. Empty: none.", true,
                       [](Config& c) -> std::string& { return c.milter.pid_file; }));
@@ -624,6 +670,31 @@ std::vector<KeyDef> buildDefs() {
                               "\"\" or COUNT/DURATION, 1s..7d"},
                       DomainFn([](const toml::node& n, DomainPolicy& p) {
                         return readRateLimit(n, &p.rate_limit_sender);
+                      })));
+  d.push_back(boolKey<DomainPolicy>(
+      "domain_defaults", "check_signatures", "false",
+      "mtep-milter: check the X-Sender-Signature of mail coming in for the domain against the "
+      "key the sender domain's server gives for PUBKEY (never the X-Sender-Pubkey header), "
+      "and record x-sender-signature=pass, fail, none or temperror in Authentication-Results.",
+      [](DomainPolicy& p) -> bool& { return p.check_signatures; }));
+  d.push_back(boolKey<DomainPolicy>(
+      "domain_defaults", "reject_bad_signatures", "false",
+      "mtep-milter: refuse mail whose signature fails (550 5.7.7); when the key cannot be "
+      "fetched, 451 4.7.5. Needs check_signatures.",
+      [](DomainPolicy& p) -> bool& { return p.reject_bad_signatures; }));
+  d.push_back(makeDef(KeyInfo{"domain_defaults", "require_signature_from", "list of strings", "[]",
+                              "mtep-milter: sender domains whose mail must carry a passing "
+                              "signature (patterns as in require_mtep_from); other mail from "
+                              "them gets 550 5.7.7 (451 4.7.5 when the key cannot be fetched).",
+                              "\"*\", a domain, or \"*.\" and a domain"},
+                      DomainFn([](const toml::node& n, DomainPolicy& p) -> Check {
+                        std::vector<std::string> patterns;
+                        if (Check c = readStringList(n, true, checkSenderPattern, &patterns)) {
+                          return c;
+                        }
+                        for (std::string& pattern : patterns) pattern = asciiLower(pattern);
+                        p.require_signature_from = std::move(patterns);
+                        return std::nullopt;
                       })));
   return d;
 }

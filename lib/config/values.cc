@@ -135,8 +135,9 @@ Result<ListenAddress> parseListenAddress(std::string_view text) {
 
 std::string ServerAddress::toString() const { return joinHostPort(host, port); }
 
-Result<ServerAddress> parseServerAddress(std::string_view text) {
+Result<ServerAddress> parseServerAddress(std::string_view text, uint16_t default_port) {
   ServerAddress out;
+  out.port = default_port;
   std::string_view rest;
   if (!text.empty() && text.front() == '[') {
     auto host = bracketedV6(text);
@@ -357,7 +358,8 @@ Check readNetworks(const toml::node& n, std::vector<net::Network>* out) {
   return std::nullopt;
 }
 
-Check readServerMap(const toml::node& n, std::map<std::string, ServerAddress, std::less<>>* out) {
+Check readServerMap(const toml::node& n, std::map<std::string, ServerAddress, std::less<>>* out,
+                    uint16_t default_port) {
   const auto* table = n.as_table();
   if (table == nullptr) {
     return wrongType("a table, as in { \"example.org\" = \"mx.example.org:6211\" }", n);
@@ -375,7 +377,7 @@ Check readServerMap(const toml::node& n, std::map<std::string, ServerAddress, st
       p.at = &value;
       return p;
     }
-    auto address = parseServerAddress(text->get());
+    auto address = parseServerAddress(text->get(), default_port);
     if (!address) return Problem{address.error().message(), &value};
     if (!servers.emplace(lower, *address).second) {
       return Problem{quoted(key.str()) + " is listed twice (names are compared without case)",
