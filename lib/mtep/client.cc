@@ -19,10 +19,7 @@ namespace {
 
 using transport::SteadyClock;
 
-std::string hostPort(const std::string& host, uint16_t port) {
-  return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
-         std::to_string(port);
-}
+using transport::hostPort;
 
 int msFromSeconds(int64_t seconds) {
   return static_cast<int>(std::clamp<int64_t>(seconds, 0, std::numeric_limits<int>::max() / 1000) *

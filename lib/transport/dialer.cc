@@ -28,16 +28,6 @@ std::string_view withoutTrailingDot(std::string_view host) {
   return host;
 }
 
-// "host:port", "[v6]:port".
-std::string hostPort(std::string_view host, uint16_t port) {
-  std::string s;
-  if (host.find(':') != std::string_view::npos && host.front() != '[') {
-    s = "[" + std::string(host) + "]";
-  } else {
-    s = std::string(host);
-  }
-  return s + ":" + std::to_string(port);
-}
 
 socklen_t sockaddrLength(const sockaddr_storage& sa) {
   return sa.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
@@ -364,6 +354,16 @@ Result<std::unique_ptr<Stream>> dial(const std::string& host, uint16_t port,
     return dialProxy(withoutTrailingDot(host), port, route, options, why);
   }
   return dialDirect(host, port, options, resolver, why);
+}
+
+std::string hostPort(std::string_view host, uint16_t port) {
+  std::string s;
+  if (host.find(':') != std::string_view::npos && host.front() != '[') {
+    s = "[" + std::string(host) + "]";
+  } else {
+    s = std::string(host);
+  }
+  return s + ":" + std::to_string(port);
 }
 
 }  // namespace mtep::transport

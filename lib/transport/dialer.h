@@ -91,6 +91,9 @@ class NameResolver {
 // getaddrinfo(AI_NUMERICSERV, SOCK_STREAM). Thread-safe.
 NameResolver& systemResolver();
 
+// "host:port", IPv6 literals in brackets: "[::1]:25". For messages.
+std::string hostPort(std::string_view host, uint16_t port);
+
 Result<std::unique_ptr<Stream>> dial(const std::string& host, uint16_t port,
                                      const DialOptions& options, NameResolver& resolver,
                                      DialFailure* why = nullptr);
