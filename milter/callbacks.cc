@@ -31,6 +31,9 @@ namespace {
 
 std::atomic<SharedState*> g_shared{nullptr};
 std::atomic<CallGate*> g_gate{nullptr};
+// The MTA understands SMFIS_SKIP (SMFIP_SKIP offered at negotiation and
+// asked for); Postfix and Sendmail offer it on every connection alike.
+std::atomic<bool> g_skip_offered{false};
 
 // What a connection keeps between callbacks (smfi_setpriv).
 struct Connection {
@@ -208,8 +211,11 @@ sfsistat negotiate(SMFICTX* ctx, unsigned long actions, unsigned long steps,
   constexpr unsigned long kNeeded = SMFIF_ADDHDRS | SMFIF_CHGHDRS;
   // Steps we do not take, and headers without a reply each (libmilter
   // offers SMFIP_NR_HDR even when the MTA lacks it, and then answers itself).
+  // The body is taken (sender signatures need it; whether a message needs
+  // it is known only after its headers), with SMFIP_SKIP when offered so
+  // that a message that does not need it is skipped after one chunk.
   constexpr unsigned long kSteps =
-      SMFIP_NOHELO | SMFIP_NODATA | SMFIP_NOEOH | SMFIP_NOBODY | SMFIP_NOUNKNOWN | SMFIP_NR_HDR;
+      SMFIP_NOHELO | SMFIP_NODATA | SMFIP_NOEOH | SMFIP_NOUNKNOWN | SMFIP_NR_HDR | SMFIP_SKIP;
   if ((actions & kNeeded) != kNeeded) {
     log::error(
         "NOQUEUE: mtep: the MTA does not let milters add and delete headers "
@@ -219,6 +225,7 @@ sfsistat negotiate(SMFICTX* ctx, unsigned long actions, unsigned long steps,
   }
   *want_actions = kNeeded | (actions & SMFIF_SETSYMLIST);
   *want_steps = steps & kSteps;
+  g_skip_offered.store((steps & SMFIP_SKIP) != 0);
   *want_2 = 0;
   *want_3 = 0;
   if ((actions & SMFIF_SETSYMLIST) != 0) {
@@ -312,6 +319,16 @@ sfsistat onHeader(SMFICTX* ctx, char* name, char* value) noexcept {
   return SMFIS_NOREPLY;
 }
 
+// Body pieces: stored by the Session when a signature check needs them;
+// otherwise the MTA is asked to skip the rest (SMFIS_SKIP, when it can).
+sfsistat onBody(SMFICTX* ctx, unsigned char* chunk, size_t len) noexcept {
+  return guarded(ctx, "body", [&](Connection& conn) {
+    const std::string_view piece(reinterpret_cast<const char*>(chunk), chunk != nullptr ? len : 0);
+    const bool more = conn.session.body(piece);
+    return more || !g_skip_offered.load() ? SMFIS_CONTINUE : SMFIS_SKIP;
+  });
+}
+
 sfsistat onEom(SMFICTX* ctx) noexcept {
   return guarded(ctx, "eom", [&](Connection& conn) {
     std::string qid = macro(ctx, "i");
@@ -383,7 +400,7 @@ smfiDesc filterDescription() {
   d.xxfi_envrcpt = onEnvRcpt;
   d.xxfi_header = onHeader;
   d.xxfi_eoh = nullptr;
-  d.xxfi_body = nullptr;
+  d.xxfi_body = onBody;
   d.xxfi_eom = onEom;
   d.xxfi_abort = onAbort;
   d.xxfi_close = onClose;

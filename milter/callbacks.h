@@ -15,8 +15,11 @@
 //   name, index, NULL)).
 //   Negotiation asks for header changes (SMFIF_ADDHDRS, SMFIF_CHGHDRS) and,
 //   when offered, the macro list ({i} and {auth_authen} at MAIL, {i} at end
-//   of message); it declines HELO, DATA, end of headers, body and unknown
-//   commands, and replies to no header (SMFIP_NR_HDR). An MTA that cannot
+//   of message); it declines HELO, DATA, end of headers and unknown
+//   commands, and replies to no header (SMFIP_NR_HDR). It takes the body
+//   (sender signatures) and asks for SMFIP_SKIP when offered: a body piece
+//   the Session does not need is answered SMFIS_SKIP, so a message without
+//   a signature check costs one piece. An MTA that cannot
 //   change headers is refused at negotiation (libmilter then drops the
 //   connection and the MTA applies its default action for a failed milter;
 //   Postfix's milter_default_action is tempfail).

@@ -69,6 +69,7 @@
 #include "sys/privileges.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "verify/key_fetcher.h"
 #include "verify/remote_verifier.h"
 
 namespace {
@@ -162,6 +163,7 @@ int runDaemon(const Options& opts) {
   // Shared by every connection thread; all thread-safe.
   std::unique_ptr<dns::Resolver> resolver = dns::makeSystemResolver();
   verify::RemoteVerifier verifier(cfg, *resolver, SystemClock::instance());
+  verify::RemoteKeyFetcher key_fetcher(cfg, *resolver, SystemClock::instance());
   milterd::DeferredMinter minter(cfg->tokens.key_file, SystemClock::instance());
   if (Status keys = minter.load(); !keys) {
     log::warning(
@@ -174,7 +176,7 @@ int runDaemon(const Options& opts) {
   milterd::StorePool stores(SystemClock::instance());
   milterd::PowStamps stamps(stores, SystemClock::instance());
   const std::string authserv_id = milterd::authservIdFor(*cfg);
-  milterd::SharedState shared(cfg, authserv_id, verifier, minter, stamps, stamps);
+  milterd::SharedState shared(cfg, authserv_id, verifier, minter, stamps, stamps, key_fetcher);
   // Never destroyed: a libmilter thread may still call in, and be turned
   // away, after main returns.
   static auto* const gate = new milterd::CallGate();
@@ -221,7 +223,7 @@ int runDaemon(const Options& opts) {
     }
   }
 
-  milterd::Reloader reloader(config_path, shared, verifier);
+  milterd::Reloader reloader(config_path, shared, verifier, key_fetcher);
   reloader.start();
   const int rc = smfi_main();  // returns on SIGTERM, SIGHUP, SIGINT or a listener failure
   reloader.stop();

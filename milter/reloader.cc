@@ -90,6 +90,7 @@ bool Reloader::reload() {
   if (log::parseLevel(next->log.level.c_str(), &level)) log::setMinLevel(level);
   std::string authserv_id = authservIdFor(*next);
   verifier_.setConfig(next);
+  key_fetcher_.setConfig(next);
   shared_.replace(next, authserv_id);
   log::notice("configuration reloaded from %s (authserv_id %s)", config_path_.c_str(),
               authserv_id.c_str());

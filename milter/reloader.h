@@ -34,6 +34,7 @@
 #include <thread>
 
 #include "shared_state.h"
+#include "verify/key_fetcher.h"
 #include "verify/remote_verifier.h"
 
 namespace mtep::milterd {
@@ -42,8 +43,12 @@ void blockDaemonSignals();
 
 class Reloader {
  public:
-  Reloader(std::string config_path, SharedState& shared, verify::RemoteVerifier& verifier)
-      : config_path_(std::move(config_path)), shared_(shared), verifier_(verifier) {}
+  Reloader(std::string config_path, SharedState& shared, verify::RemoteVerifier& verifier,
+           verify::RemoteKeyFetcher& key_fetcher)
+      : config_path_(std::move(config_path)),
+        shared_(shared),
+        verifier_(verifier),
+        key_fetcher_(key_fetcher) {}
   Reloader(const Reloader&) = delete;
   Reloader& operator=(const Reloader&) = delete;
   ~Reloader() { stop(); }
@@ -59,6 +64,7 @@ class Reloader {
   const std::string config_path_;
   SharedState& shared_;
   verify::RemoteVerifier& verifier_;
+  verify::RemoteKeyFetcher& key_fetcher_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
 };

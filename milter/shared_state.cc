@@ -21,13 +21,15 @@ std::string authservIdFor(const config::Config& cfg) {
 
 SharedState::SharedState(config::ConfigPtr config, std::string authserv_id,
                          milter::TokenVerifier& verifier, milter::TokenMinter& minter,
-                         milter::StampChecker& stamp_checker, milter::StampMinter& stamp_minter)
+                         milter::StampChecker& stamp_checker, milter::StampMinter& stamp_minter,
+                         milter::KeyFetcher& key_fetcher)
     : config_(std::move(config)),
       authserv_id_(std::move(authserv_id)),
       verifier_(verifier),
       minter_(minter),
       stamp_checker_(stamp_checker),
-      stamp_minter_(stamp_minter) {}
+      stamp_minter_(stamp_minter),
+      key_fetcher_(key_fetcher) {}
 
 milter::SessionEnv SharedState::sessionEnv() const {
   milter::SessionEnv env;
@@ -40,6 +42,7 @@ milter::SessionEnv SharedState::sessionEnv() const {
   env.minter = &minter_;
   env.stamp_checker = &stamp_checker_;
   env.stamp_minter = &stamp_minter_;
+  env.key_fetcher = &key_fetcher_;
   return env;
 }
 

@@ -2,9 +2,10 @@
 // NAME
 //   shared_state.h - what every libmilter worker thread of mtep-milter
 //   shares: the config snapshot, the authserv-id, the verifier and minter,
-//   the proof-of-work stamp services, and the count of open connections
+//   the proof-of-work stamp services, the key fetcher, and the count of
+//   open connections
 // SUMMARY
-//   SharedState shared(cfg, authservIdFor(*cfg), verifier, minter, stamps, stamps);
+//   SharedState shared(cfg, authservIdFor(*cfg), verifier, minter, stamps, stamps, keys);
 //   milter::SessionEnv env = shared.sessionEnv();   // one per connection
 //   shared.replace(new_cfg, authservIdFor(*new_cfg));  // on reload
 //   if (gate.enter()) { ...; gate.leave(); }         // per callback
@@ -25,6 +26,7 @@
 #include <string>
 
 #include "config/config.h"
+#include "milter/key_fetcher.h"
 #include "milter/session.h"
 #include "milter/stamps.h"
 #include "milter/verifier.h"
@@ -40,7 +42,7 @@ class SharedState {
   // The services are thread-safe and outlive this object.
   SharedState(config::ConfigPtr config, std::string authserv_id, milter::TokenVerifier& verifier,
               milter::TokenMinter& minter, milter::StampChecker& stamp_checker,
-              milter::StampMinter& stamp_minter);
+              milter::StampMinter& stamp_minter, milter::KeyFetcher& key_fetcher);
 
   milter::SessionEnv sessionEnv() const;
   config::ConfigPtr config() const;
@@ -54,6 +56,7 @@ class SharedState {
   milter::TokenMinter& minter_;          // thread-safe itself
   milter::StampChecker& stamp_checker_;  // thread-safe itself
   milter::StampMinter& stamp_minter_;    // thread-safe itself
+  milter::KeyFetcher& key_fetcher_;      // thread-safe itself
 };
 
 // Counts the callbacks running at this moment. libmilter's smfi_main()

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "context.h"
+#include "e2ee_options.h"
 
 namespace mtep::ctl {
 
@@ -77,5 +78,30 @@ int pinList(const GlobalOptions& global);
 int pinForget(const GlobalOptions& global, const std::string& host);
 // 0 pinned, 1 bad host or fingerprint, 2 store trouble.
 int pinAdd(const GlobalOptions& global, const std::string& host, const std::string& fingerprint);
+
+// user add | passwd | del | list: users of mtepd's key service, directly in
+// the store of the config (e2ee::UserBook). add and passwd read the
+// password (twice from a terminal). 0 done, 1 no such user / exists / bad
+// name or password, 2 store trouble.
+int userAdd(const GlobalOptions& global, const UserOptions& options);
+int userPasswd(const GlobalOptions& global, const UserOptions& options);
+int userDel(const GlobalOptions& global, const std::string& name);
+int userList(const GlobalOptions& global);
+
+// key derive | publish, salt reset: a user's ed25519 key from the password
+// and the salt mtepd keeps (mtepctl(1) "USER KEYS"). 0 done, 1 refused
+// (wrong password, bad arguments), 2 could not answer, 64 bad combination.
+int keyDerive(const GlobalOptions& global, const KeyDeriveOptions& options);
+int keyPublish(const GlobalOptions& global, const KeyPublishOptions& options);
+int saltReset(const GlobalOptions& global, const KeyPublishOptions& options);
+
+// sign: the message with X-Sender-Signature and X-Sender-Pubkey on stdout.
+int signMessage(const GlobalOptions& global, const SignOptions& options);
+// verify: prints pass, fail or none; 0 pass, 1 fail or none, 3 could not decide.
+inline constexpr int kExitVerifyUndecided = 3;
+int verifyMessage(const GlobalOptions& global, const VerifyOptions& options);
+// encrypt | decrypt: the body sealed to a key (X-Sender-Encrypted: yes), and back.
+int encryptMessage(const GlobalOptions& global, const EncryptOptions& options);
+int decryptMessage(const GlobalOptions& global, const DecryptOptions& options);
 
 }  // namespace mtep::ctl

@@ -6,6 +6,7 @@
 #include <iterator>
 #include <limits>
 
+#include "store/open.h"
 #include "sys/privileges.h"
 
 namespace mtep::ctl {
@@ -34,6 +35,16 @@ int exitCodeFor(const Error& error) {
   return kExitTrouble;
 }
 
+int failed(const Error& error) {
+  printError("%s", error.message().c_str());
+  return exitCodeFor(error);
+}
+
+int usage(const Error& error) {
+  printError("%s", error.message().c_str());
+  return kExitUsage;
+}
+
 config::ConfigPtr prepare(const GlobalOptions& options) {
   auto cfg = config::loadFile(options.config_path);
   if (!cfg) {
@@ -50,6 +61,17 @@ config::ConfigPtr prepare(const GlobalOptions& options) {
     return nullptr;
   }
   return *cfg;
+}
+
+std::unique_ptr<store::Store> openStore(const GlobalOptions& options) {
+  config::ConfigPtr cfg = prepare(options);
+  if (!cfg) return nullptr;
+  auto st = store::open(cfg->store, SystemClock::instance());
+  if (!st) {
+    printError("store: %s", st.error().message().c_str());
+    return nullptr;
+  }
+  return std::move(*st);
 }
 
 Result<token::KeyRing> loadRing(const config::Config& cfg, bool create) {

@@ -37,10 +37,17 @@ void printError(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 
 // Maps an error to an exit code: kTemporary/kInternal/kNotFound -> 2, others -> 1.
 int exitCodeFor(const Error& error);
+// printError() of the error's message, then exitCodeFor(error).
+int failed(const Error& error);
+// printError() of the error's message, then kExitUsage.
+int usage(const Error& error);
 
 // Loads the config, prepares the state directory and drops privileges.
 // On failure the error is printed and nullptr returned.
 config::ConfigPtr prepare(const GlobalOptions& options);
+
+// prepare(), then opens the config's store; nullptr (the error printed) on failure.
+std::unique_ptr<store::Store> openStore(const GlobalOptions& options);
 
 // Loads the key ring from [tokens] key_file (creating it when `create`);
 // an error is printed.

@@ -12,6 +12,13 @@
 //   mtepctl hashcash speed [--threads N] [--seconds S]
 //   mtepctl address check ADDR | address fingerprint CERT.pem
 //   mtepctl [-c FILE] pin list | pin forget HOST | pin add HOST FINGERPRINT
+//   mtepctl [-c FILE] user add|passwd NAME [--password-fd N] | user del NAME | user list
+//   mtepctl key derive (--server HOST[:PORT] | --salt B64) [--out FILE [--force]] USER
+//   mtepctl key publish --server HOST[:PORT] USER | salt reset --server HOST[:PORT] USER
+//   mtepctl sign (--key-file F | --server HOST[:PORT] --user USER) FILE|-
+//   mtepctl verify [--key KEY | --server HOST[:PORT]] FILE|-
+//   mtepctl encrypt (--to ADDR [--server HOST[:PORT]] | --key KEY) FILE|-
+//   mtepctl decrypt --key-file F FILE|-
 // DESCRIPTION
 //   This file only parses the command line (CLI11 is kept in this one
 //   translation unit); the commands live in *_cmd.cc. Exit codes: 0 done or
@@ -88,7 +95,8 @@ int run(int argc, char** argv) {
   revoke_cmd->add_option("TOKEN", token_text, "the token")->required();
   revoke_cmd->callback([&] { action = [&] { return tokenRevoke(global, token_text); }; });
 
-  CLI::App* key = app.add_subcommand("key", "rotate or list the token keys");
+  CLI::App* key = app.add_subcommand(
+      "key", "token keys (rotate, list) and user keys (derive, publish)");
   key->require_subcommand(1);
   key->add_subcommand("rotate", "add a new current key and drop retired ones")->callback([&] {
     action = [&] { return keyRotate(global); };
@@ -96,6 +104,113 @@ int run(int argc, char** argv) {
   key->add_subcommand("list", "list key ids and ages (never the secrets)")->callback([&] {
     action = [&] { return keyList(global); };
   });
+
+  // User keys (lib/e2ee): the key server's options, the password's descriptor.
+  auto serverOptions = [](CLI::App* cmd, ServerOptions& s, bool required) {
+    CLI::Option* o = cmd->add_option("--server", s.server, "key server (mtepd smtp_listen), port 25 by default")
+                         ->option_text("HOST[:PORT]");
+    if (required) o->required();
+    cmd->add_option("--tls-fingerprint", s.tls_fingerprint,
+                    "the server's TLS key fingerprint must start with this")
+        ->option_text("FP");
+    cmd->add_option("--timeout", s.timeout_seconds, "whole session with the server, seconds")
+        ->option_text("SECONDS")
+        ->check(CLI::Range(1, 3600))
+        ->capture_default_str();
+  };
+  auto passwordFd = [](CLI::App* cmd, int& fd) {
+    cmd->add_option("--password-fd", fd, "read the password (one line) from this descriptor")
+        ->option_text("N")
+        ->check(CLI::Range(0, 1 << 20));
+  };
+
+  KeyDeriveOptions derive;
+  CLI::App* derive_cmd =
+      key->add_subcommand("derive", "derive a user's key from the password and the salt");
+  derive_cmd->add_option("USER", derive.user, "user name at the key server")->required();
+  serverOptions(derive_cmd, derive.server, false);
+  derive_cmd->add_option("--salt", derive.salt, "the salt (base64), offline")->option_text("B64");
+  derive_cmd->add_option("--out", derive.out, "write the private key here (mode 0600)")
+      ->option_text("FILE");
+  derive_cmd->add_flag("--force", derive.force, "--out may replace an existing file");
+  passwordFd(derive_cmd, derive.password_fd);
+  derive_cmd->callback([&] { action = [&] { return keyDerive(global, derive); }; });
+
+  KeyPublishOptions publish;
+  CLI::App* publish_cmd =
+      key->add_subcommand("publish", "derive a user's key and publish it (SETPUBKEY)");
+  publish_cmd->add_option("USER", publish.user, "user name at the key server")->required();
+  serverOptions(publish_cmd, publish.server, true);
+  passwordFd(publish_cmd, publish.password_fd);
+  publish_cmd->callback([&] { action = [&] { return keyPublish(global, publish); }; });
+
+  CLI::App* salt = app.add_subcommand("salt", "reset a user's key salt");
+  salt->require_subcommand(1);
+  KeyPublishOptions reset;
+  CLI::App* reset_cmd = salt->add_subcommand(
+      "reset", "new salt (RSTSALT), new key published; old signatures stop verifying");
+  reset_cmd->add_option("USER", reset.user, "user name at the key server")->required();
+  serverOptions(reset_cmd, reset.server, true);
+  passwordFd(reset_cmd, reset.password_fd);
+  reset_cmd->callback([&] { action = [&] { return saltReset(global, reset); }; });
+
+  CLI::App* user = app.add_subcommand("user", "users of mtepd's key service (the store)");
+  user->require_subcommand(1);
+  UserOptions user_options;
+  CLI::App* user_add_cmd = user->add_subcommand("add", "add a user; asks for the password");
+  user_add_cmd->add_option("NAME", user_options.name, "user name (usually the mail address)")
+      ->required();
+  passwordFd(user_add_cmd, user_options.password_fd);
+  user_add_cmd->callback([&] { action = [&] { return userAdd(global, user_options); }; });
+  CLI::App* user_passwd_cmd = user->add_subcommand("passwd", "set a user's password");
+  user_passwd_cmd->add_option("NAME", user_options.name, "user name")->required();
+  passwordFd(user_passwd_cmd, user_options.password_fd);
+  user_passwd_cmd->callback([&] { action = [&] { return userPasswd(global, user_options); }; });
+  CLI::App* user_del_cmd = user->add_subcommand("del", "remove a user and the published key");
+  user_del_cmd->add_option("NAME", user_options.name, "user name")->required();
+  user_del_cmd->callback([&] { action = [&] { return userDel(global, user_options.name); }; });
+  user->add_subcommand("list", "list users, creation times and published keys")
+      ->callback([&] { action = [&] { return userList(global); }; });
+
+  SignOptions sign;
+  CLI::App* sign_cmd =
+      app.add_subcommand("sign", "add X-Sender-Signature and X-Sender-Pubkey to a message");
+  sign_cmd->add_option("FILE", sign.file, "the message, - for standard input")->required();
+  sign_cmd->add_option("--key-file", sign.key_file, "private key from key derive --out")
+      ->option_text("F");
+  serverOptions(sign_cmd, sign.server, false);
+  sign_cmd->add_option("--user", sign.user, "derive the key now: user name at --server")
+      ->option_text("USER");
+  passwordFd(sign_cmd, sign.password_fd);
+  sign_cmd->callback([&] { action = [&] { return signMessage(global, sign); }; });
+
+  VerifyOptions verify;
+  CLI::App* verify_cmd2 = app.add_subcommand(
+      "verify", "check X-Sender-Signature against the From address's published key");
+  verify_cmd2->add_option("FILE", verify.file, "the message, - for standard input")->required();
+  verify_cmd2->add_option("--key", verify.key, "check against this key, ask no server")
+      ->option_text("KEY");
+  serverOptions(verify_cmd2, verify.server, false);
+  verify_cmd2->callback([&] { action = [&] { return verifyMessage(global, verify); }; });
+
+  EncryptOptions encrypt;
+  CLI::App* encrypt_cmd =
+      app.add_subcommand("encrypt", "seal a message's body to a recipient's key");
+  encrypt_cmd->add_option("FILE", encrypt.file, "the message, - for standard input")->required();
+  encrypt_cmd->add_option("--to", encrypt.to, "recipient whose key PUBKEY returns")
+      ->option_text("ADDR");
+  encrypt_cmd->add_option("--key", encrypt.key, "recipient's key, ask no server")
+      ->option_text("KEY");
+  serverOptions(encrypt_cmd, encrypt.server, false);
+  encrypt_cmd->callback([&] { action = [&] { return encryptMessage(global, encrypt); }; });
+
+  DecryptOptions decrypt;
+  CLI::App* decrypt_cmd = app.add_subcommand("decrypt", "open a body sealed by encrypt");
+  decrypt_cmd->add_option("FILE", decrypt.file, "the message, - for standard input")->required();
+  decrypt_cmd->add_option("--key-file", decrypt.key_file, "private key from key derive --out")
+      ->option_text("F")
+      ->required();
+  decrypt_cmd->callback([&] { action = [&] { return decryptMessage(global, decrypt); }; });
 
   QueryOptions query_options;
   CLI::App* query_cmd = app.add_subcommand("query", "ask an MTEP server about a token");

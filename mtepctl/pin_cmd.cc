@@ -7,25 +7,11 @@
 #include "commands.h"
 #include "overlay/overlay.h"
 #include "overlay/pins.h"
-#include "store/open.h"
 #include "util/base64.h"
 #include "util/log.h"
 
 namespace mtep::ctl {
 namespace {
-
-// Loads the config, drops privileges and opens the store; nullptr (with
-// the error printed) on failure.
-std::unique_ptr<store::Store> openStore(const GlobalOptions& global) {
-  config::ConfigPtr cfg = prepare(global);
-  if (!cfg) return nullptr;
-  auto st = store::open(cfg->store, SystemClock::instance());
-  if (!st) {
-    printError("store: %s", st.error().message().c_str());
-    return nullptr;
-  }
-  return std::move(*st);
-}
 
 // The pin key for what the admin typed: the parsed host (lower case, no
 // trailing dot, no fingerprint label) or, for a name that does not parse

@@ -68,7 +68,13 @@ Status Server::open(server::Daemon& daemon) {
   authority_ =
       std::make_unique<proto::TokenAuthority>(config, ring_, *store_, SystemClock::instance());
   factory_ = std::make_unique<MtepSessionFactory>(config, *authority_);
-  smtp_factory_ = std::make_unique<SmtpSessionFactory>(config, *authority_, tls_);
+  // The key service uses the store synchronously on the loop thread, as
+  // the token authority does (SQLite on local disk); a remote store would
+  // need the work queue.
+  users_ = std::make_unique<e2ee::UserBook>(*store_, SystemClock::instance());
+  limiter_ = std::make_unique<e2ee::LoginLimiter>(SystemClock::instance());
+  smtp_factory_ = std::make_unique<SmtpSessionFactory>(config, *authority_, tls_,
+                                                       KeyService{users_.get(), limiter_.get()});
   auto relay = RelayFactory::create(config, daemon.base());
   if (!relay) return std::move(relay).error();
   relay_factory_ = std::move(*relay);

@@ -11,7 +11,9 @@
 //     [mtepd] listen, capped at [mtepd] max_connections (a peer over the
 //     cap gets MTEP's busy reply and is closed); the ESMTP factory for
 //     [mtepd] smtp_listen (smtp_session.h), STARTTLS with the certificate
-//     prepare() loaded, STARTMTEP checked by the same token authority.
+//     prepare() loaded, STARTMTEP checked by the same token authority, and
+//     the key service (AUTH HASHEDPASS, PUBKEY, ...) over a UserBook on
+//     the same store with one LoginLimiter for all connections.
 //   - The onion relay for [mtepd] onion_relay (relay_service.h): its own
 //     pin store connection and worker threads, stopped in stopped().
 //   - prepare(): with smtp_listen and tls_cert_file set, loads the
@@ -38,6 +40,8 @@
 #include <vector>
 
 #include "config/config.h"
+#include "e2ee/login_limiter.h"
+#include "e2ee/users.h"
 #include "mtep/authority.h"
 #include "mtep_session.h"
 #include "relay_service.h"
@@ -82,6 +86,8 @@ class Server final : public server::Service {
   std::unique_ptr<proto::TokenAuthority> authority_;
   std::unique_ptr<MtepSessionFactory> factory_;
   std::shared_ptr<const server::TlsContext> tls_;  // null: no STARTTLS
+  std::unique_ptr<e2ee::UserBook> users_;          // the key service's, on store_
+  std::unique_ptr<e2ee::LoginLimiter> limiter_;    // failed logins, all SMTP sessions
   std::unique_ptr<SmtpSessionFactory> smtp_factory_;
   std::unique_ptr<RelayFactory> relay_factory_;  // onion_relay; its workers stop in stopped()
 };

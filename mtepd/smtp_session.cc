@@ -3,7 +3,11 @@
 // DESCRIPTION
 //   See smtp_session.h. One SMTP line at a time through smtp::LineReader;
 //   each verb is a member function found in kVerbs. STARTMTEP hands the
-//   bytes to a proto::ServerSession until it ends.
+//   bytes to a proto::ServerSession until it ends. The key service's
+//   commands share one gate (keyGate: on, TLS, EHLO, login) and use the
+//   factory's UserBook directly: it is SQLite on local disk, used on the
+//   event loop thread like the token authority's store (a remote store
+//   would have to go through the work queue instead).
 
 #include "smtp_session.h"
 
@@ -11,10 +15,12 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 #include <span>
 
 #include "mtep_session.h"
 #include "smtp/command.h"
+#include "util/base64.h"
 #include "util/log.h"
 
 namespace mtep::mtepd {
@@ -26,6 +32,9 @@ using server::SessionAction;
 using server::SessionStep;
 
 constexpr size_t kMaxLoggedHelo = 64;
+constexpr size_t kMaxLoggedUser = 64;  // of a name that is no valid user name
+
+constexpr std::string_view kStoreTrouble = "451 4.3.0 Key store unavailable, try again later";
 
 // Printable ASCII only, cut at `max`, for log lines.
 std::string sanitize(std::string_view in, size_t max) {
@@ -34,17 +43,32 @@ std::string sanitize(std::string_view in, size_t max) {
   return out;
 }
 
+// "192.0.2.1" from "192.0.2.1:4000", "2001:db8::1" from "[2001:db8::1]:4000":
+// failed logins are counted per address, whatever the source port.
+std::string hostOf(std::string_view address) {
+  if (!address.empty() && address.front() == '[') {
+    const size_t end = address.find(']');
+    if (end != std::string_view::npos) return std::string(address.substr(1, end - 1));
+  }
+  const size_t colon = address.rfind(':');
+  return std::string(colon == std::string_view::npos ? address : address.substr(0, colon));
+}
+
 class SmtpSession final : public ProtocolSession {
  public:
   SmtpSession(config::ConfigPtr config, const std::string& hostname, const PeerInfo& peer,
               proto::TokenChecker& checker, proto::FarewellRota& rota,
-              std::shared_ptr<const server::TlsContext> tls)
+              std::shared_ptr<const server::TlsContext> tls, KeyService keys,
+              const std::string& dummy_verifier)
       : config_(std::move(config)),
         hostname_(hostname),
         client_(peer.address),
+        client_host_(hostOf(peer.address)),
         checker_(checker),
         rota_(rota),
         tls_(std::move(tls)),
+        keys_(keys),
+        dummy_verifier_(dummy_verifier),
         reader_({.max_line = config_->mtepd.smtp_max_line}) {}
 
   ~SmtpSession() override {
@@ -116,6 +140,7 @@ class SmtpSession final : public ProtocolSession {
     Handler handler;
     bool needs_helo;        // 503 5.5.1 before EHLO/HELO
     Keyword keyword;        // EHLO keyword ("" = not now), or null for none
+    bool key_service = false;  // listed by HELP only while the key service is on
   };
   static const Verb kVerbs[];
   static std::span<const Verb> verbs();  // kVerbs, complete
@@ -135,6 +160,10 @@ class SmtpSession final : public ProtocolSession {
       return SessionAction::kCloseAfterFlush;
     }
     ++commands_;
+    if (auth_pending_) {  // the line after "334 " is the AUTH response, not a command
+      auth_pending_ = false;
+      return authResponse(text, out);
+    }
     auto command = smtp::parseCommand(text);
     if (!command) return error("500 5.5.2 Error: bad syntax", out);
     const auto all = verbs();
@@ -234,6 +263,7 @@ class SmtpSession final : public ProtocolSession {
   SessionAction help(const std::string& /*args*/, std::string* out) {
     std::string text = "214 2.0.0 Commands:";
     for (const Verb& v : verbs()) {
+      if (v.key_service && !keyServiceOn()) continue;
       text += ' ';
       text.append(v.name);
     }
@@ -244,6 +274,190 @@ class SmtpSession final : public ProtocolSession {
     end_reason_ = "quit";
     reply("221 2.0.0 Bye", out);
     return SessionAction::kCloseAfterFlush;
+  }
+
+  // --- the key service (draft-korenenovak-smtp-e2eesign) -------------------
+
+  bool keyServiceOn() const { return keys_.users != nullptr && config_->mtepd.user_keys; }
+
+  // True when a key-service command may go on; else its reply is written
+  // and *action says what follows.
+  bool keyGate(bool needs_login, std::string* out, SessionAction* action) {
+    std::string_view refusal;
+    if (!keyServiceOn()) {
+      refusal = "502 5.5.1 Error: command not implemented";
+    } else if (!tls_active_) {
+      refusal = "530 5.7.0 Must issue a STARTTLS command first";
+    } else if (helo_.empty()) {
+      refusal = "503 5.5.1 Error: send EHLO first";
+    } else if (needs_login && user_.empty()) {
+      refusal = "530 5.7.0 Authentication required";
+    } else {
+      return true;
+    }
+    *action = error(refusal, out);
+    return false;
+  }
+  // The EHLO keywords: inside TLS only.
+  std::string_view authKeyword() const {
+    return keyServiceOn() && tls_active_ ? "AUTH HASHEDPASS" : std::string_view();
+  }
+  std::string_view signKeyword() const {
+    return keyServiceOn() && tls_active_ ? "SIGNMESSAGE" : std::string_view();
+  }
+  std::string_view encryptKeyword() const {
+    return keyServiceOn() && tls_active_ ? "ENCRYPTMESSAGE" : std::string_view();
+  }
+
+  // A 451 for a store that cannot answer, logged with the command.
+  SessionAction storeTrouble(const char* what, const Error& e, std::string* out) {
+    log::warning("NOQUEUE: client=%s user=<%s> %s=tempfail error=%s", client_.c_str(),
+                 user_.c_str(), what, sanitize(e.message(), 200).c_str());
+    return reply(kStoreTrouble, out);
+  }
+
+  void logAuth(const std::string& user, const char* result, const std::string& more = "") {
+    log::info("NOQUEUE: client=%s auth=hashedpass user=<%s> result=%s%s", client_.c_str(),
+              user.c_str(), result, more.c_str());
+  }
+
+  SessionAction auth(const std::string& args, std::string* out) {
+    SessionAction action = SessionAction::kContinue;
+    if (!keyGate(false, out, &action)) return action;
+    if (!user_.empty()) return error("503 5.5.1 Already authenticated", out);
+    const std::string_view all(args);
+    const size_t sp = all.find(' ');
+    const std::string_view mechanism = all.substr(0, sp);
+    if (mechanism.empty()) return error("501 5.5.4 Syntax: AUTH mechanism [response]", out);
+    if (!asciiIEquals(mechanism, "HASHEDPASS")) {
+      return error("504 5.5.4 Unrecognized authentication type", out);
+    }
+    if (sp == std::string_view::npos) {
+      auth_pending_ = true;
+      return reply("334 ", out);
+    }
+    return authResponse(all.substr(sp + 1), out);
+  }
+
+  // The AUTH HASHEDPASS response, initial or after "334 ".
+  SessionAction authResponse(std::string_view payload, std::string* out) {
+    if (payload == "*") {
+      logAuth("", "cancelled");
+      return error("501 5.0.0 Authentication cancelled", out);
+    }
+    auto parsed = e2ee::parseHashedPassAuth(payload);
+    if (!parsed) {
+      logAuth("", "malformed");
+      return error("501 5.5.2 Invalid base64 data", out);
+    }
+    // A name that cannot be a user is "" for the limiter (counted per
+    // client only) and checked like an unknown user.
+    auto name = e2ee::normalizeUserName(parsed->username);
+    const std::string user = name ? std::move(*name) : std::string();
+    const std::string shown = user.empty() ? sanitize(parsed->username, kMaxLoggedUser) : user;
+    const e2ee::LoginLimits limits{config_->mtepd.auth_failures_per_client,
+                                   config_->mtepd.auth_failures_per_user};
+    if (keys_.limiter != nullptr) {
+      const e2ee::LoginVerdict v = keys_.limiter->check(client_host_, user, limits);
+      if (v != e2ee::LoginVerdict::kAllowed) {
+        logAuth(shown, "limited",
+                v == e2ee::LoginVerdict::kClientLimited ? " limit=client" : " limit=user");
+        return error("454 4.7.0 Too many failed logins, try again later", out);
+      }
+    }
+    std::optional<e2ee::UserRecord> record;
+    if (!user.empty()) {
+      auto found = keys_.users->find(user);
+      if (found) {
+        record = std::move(*found);
+      } else if (found.error().kind() != ErrorKind::kNotFound) {
+        logAuth(shown, "tempfail", " error=" + sanitize(found.error().message(), 200));
+        return reply(kStoreTrouble, out);
+      }
+    }
+    // Always one verifier check, a dummy one for unknown users: the same
+    // reply and about the same time as a wrong password.
+    const bool matches = e2ee::checkVerifier(record ? record->verifier : dummy_verifier_,
+                                             parsed->hash);
+    if (!record || !matches) {
+      if (keys_.limiter != nullptr) keys_.limiter->recordFailure(client_host_, user, limits);
+      logAuth(shown, "fail");
+      return error("535 5.7.8 Authentication credentials invalid", out);
+    }
+    user_ = user;
+    logAuth(user_, "ok");
+    return reply("235 2.7.0 Authentication successful", out);
+  }
+
+  SessionAction pubkey(const std::string& args, std::string* out) {
+    SessionAction action = SessionAction::kContinue;
+    if (!keyGate(false, out, &action)) return action;
+    std::string_view address(args);
+    if (address.size() >= 2 && address.front() == '<' && address.back() == '>') {
+      address = address.substr(1, address.size() - 2);
+    }
+    auto name = e2ee::normalizeUserName(address);
+    if (!name) return error("501 5.5.4 Syntax: PUBKEY address", out);
+    auto found = keys_.users->find(*name);
+    if (!found && found.error().kind() != ErrorKind::kNotFound) {
+      return storeTrouble("pubkey", found.error(), out);
+    }
+    if (!found || !found->pubkey) {
+      // `address` passed normalizeUserName: printable, no spaces.
+      return reply("550 5.1.1 No public key available for <" + std::string(address) + ">", out);
+    }
+    return reply("220 ed25519 " + e2ee::formatPubkeyReply(*found->pubkey), out);
+  }
+
+  // The logged-in user was removed meanwhile: logged out.
+  SessionAction userGone(const char* what, std::string* out) {
+    log::info("NOQUEUE: client=%s user=<%s> %s=no-such-user", client_.c_str(), user_.c_str(),
+              what);
+    user_.clear();
+    return error("530 5.7.0 Authentication required", out);
+  }
+
+  SessionAction setPubkey(const std::string& args, std::string* out) {
+    SessionAction action = SessionAction::kContinue;
+    if (!keyGate(true, out, &action)) return action;
+    if (args.empty()) return error("501 5.5.4 Syntax: SETPUBKEY key", out);
+    auto key = e2ee::parsePublicKey(args);
+    if (!key) {
+      log::info("NOQUEUE: client=%s user=<%s> setpubkey=invalid", client_.c_str(), user_.c_str());
+      return error("501 5.5.4 Invalid public key", out);
+    }
+    const Status st = keys_.users->setPublicKey(user_, *key);
+    if (!st) {
+      if (st.error().kind() == ErrorKind::kNotFound) return userGone("setpubkey", out);
+      return storeTrouble("setpubkey", st.error(), out);
+    }
+    log::info("NOQUEUE: client=%s user=<%s> setpubkey=ok", client_.c_str(), user_.c_str());
+    return reply("250 2.0.0 OK", out);
+  }
+
+  SessionAction getSalt(const std::string& args, std::string* out) {
+    SessionAction action = SessionAction::kContinue;
+    if (!keyGate(true, out, &action)) return action;
+    if (!args.empty()) return error("501 5.5.4 Syntax: GETSALT", out);
+    auto found = keys_.users->find(user_);
+    if (!found) {
+      if (found.error().kind() == ErrorKind::kNotFound) return userGone("getsalt", out);
+      return storeTrouble("getsalt", found.error(), out);
+    }
+    return reply("220 SALT " + e2ee::formatSalt(found->salt), out);
+  }
+
+  SessionAction rstSalt(const std::string& args, std::string* out) {
+    SessionAction action = SessionAction::kContinue;
+    if (!keyGate(true, out, &action)) return action;
+    if (!args.empty()) return error("501 5.5.4 Syntax: RSTSALT", out);
+    auto salt = keys_.users->resetSalt(user_);
+    if (!salt) {
+      if (salt.error().kind() == ErrorKind::kNotFound) return userGone("rstsalt", out);
+      return storeTrouble("rstsalt", salt.error(), out);
+    }
+    log::info("NOQUEUE: client=%s user=<%s> rstsalt=ok", client_.c_str(), user_.c_str());
+    return reply("220 SALT " + e2ee::formatSalt(*salt), out);
   }
 
   // --- MTEP inside the session -----------------------------------------------
@@ -274,9 +488,13 @@ class SmtpSession final : public ProtocolSession {
   config::ConfigPtr config_;  // snapshot for the life of the connection
   const std::string hostname_;
   const std::string client_;  // "ADDR:PORT" for the log
+  const std::string client_host_;  // "ADDR": the login limiter's key
   proto::TokenChecker& checker_;
   proto::FarewellRota& rota_;
   std::shared_ptr<const server::TlsContext> tls_;  // null: no STARTTLS
+  KeyService keys_;                       // users null: no key service
+  const std::string dummy_verifier_;      // checked for unknown users
+  std::string user_;                      // logged in (lower case); "" before AUTH
   smtp::LineReader reader_;
   std::unique_ptr<proto::ServerSession> mtep_;  // set between STARTMTEP and the end of MTEP
   std::string helo_;                   // the EHLO/HELO argument; "" before it (and after STARTTLS)
@@ -288,6 +506,7 @@ class SmtpSession final : public ProtocolSession {
   bool tls_active_ = false;            // STARTTLS accepted
   bool mtep_answered_ = false;         // set by the decision sink during one feed
   bool skip_blank_line_ = false;       // just back from MTEP
+  bool auth_pending_ = false;          // "334 " sent: the next line is the AUTH response
 };
 
 // Adding a command: a member function above and one line here. The order is
@@ -297,6 +516,13 @@ const SmtpSession::Verb SmtpSession::kVerbs[] = {
     {"HELO", &SmtpSession::helo, false, nullptr},
     {"STARTTLS", &SmtpSession::startTls, true, &SmtpSession::startTlsKeyword},
     {"STARTMTEP", &SmtpSession::startMtep, true, &SmtpSession::startMtepKeyword},
+    // The key service checks EHLO itself, after TLS (keyGate). Its three
+    // EHLO keywords ride on these entries, in the draft's order.
+    {"AUTH", &SmtpSession::auth, false, &SmtpSession::authKeyword, true},
+    {"PUBKEY", &SmtpSession::pubkey, false, &SmtpSession::signKeyword, true},
+    {"SETPUBKEY", &SmtpSession::setPubkey, false, nullptr, true},
+    {"GETSALT", &SmtpSession::getSalt, false, nullptr, true},
+    {"RSTSALT", &SmtpSession::rstSalt, false, &SmtpSession::encryptKeyword, true},
     {"NOOP", &SmtpSession::noop, false, nullptr},
     {"RSET", &SmtpSession::rset, false, nullptr},
     {"HELP", &SmtpSession::help, false, nullptr},
@@ -315,9 +541,20 @@ std::string smtpHostname(const config::Config& config) {
 }
 
 SmtpSessionFactory::SmtpSessionFactory(config::ConfigPtr config, proto::TokenChecker& checker,
-                                       std::shared_ptr<const server::TlsContext> tls)
-    : checker_(checker), tls_(std::move(tls)) {
+                                       std::shared_ptr<const server::TlsContext> tls,
+                                       KeyService keys)
+    : checker_(checker), tls_(std::move(tls)), keys_(keys) {
   setConfig(std::move(config));
+  // A verifier of a random hash nobody knows: unknown users are checked
+  // against it. Without one (no randomness) an unknown name still fails,
+  // checkVerifier() is false for "", only a little faster.
+  if (keys_.users != nullptr) {
+    e2ee::Hash h{};
+    auto salt = e2ee::randomSalt();
+    if (salt) std::copy_n(salt->begin(), std::min(h.size(), salt->size()), h.begin());
+    auto verifier = e2ee::makeVerifier(h);
+    if (verifier) dummy_verifier_ = std::move(*verifier);
+  }
 }
 
 void SmtpSessionFactory::setConfig(config::ConfigPtr config) {
@@ -327,7 +564,8 @@ void SmtpSessionFactory::setConfig(config::ConfigPtr config) {
 }
 
 std::unique_ptr<ProtocolSession> SmtpSessionFactory::create(const PeerInfo& peer) {
-  return std::make_unique<SmtpSession>(config_, hostname_, peer, checker_, rota_, tls_);
+  return std::make_unique<SmtpSession>(config_, hostname_, peer, checker_, rota_, tls_, keys_,
+                                       dummy_verifier_);
 }
 
 }  // namespace mtep::mtepd

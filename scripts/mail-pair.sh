@@ -15,16 +15,19 @@
 #   queue, data directory and maillog_file), an mtepd and an mtep-milter:
 #
 #     alpha.test  smtpd 127.0.0.1:$MP_alpha_smtp, sends from 127.0.0.2,
-#                 mtepd :$MP_alpha_mtepd, milter :$MP_alpha_milter
+#                 mtepd :$MP_alpha_mtepd (key service :$MP_alpha_keys, TLS),
+#                 milter :$MP_alpha_milter
 #     beta.test   smtpd 127.0.0.1:$MP_beta_smtp, sends from 127.0.0.3,
-#                 mtepd :$MP_beta_mtepd, milter :$MP_beta_milter;
+#                 mtepd :$MP_beta_mtepd (key service :$MP_beta_keys, TLS),
+#                 milter :$MP_beta_milter;
 #                 also receives gamma.test, a domain without require_mtep
 #
 #   Each site's mail goes to the other by transport_maps, so mail crosses
 #   between them as between two sites on the Internet: from a client address
 #   outside the other's internal_networks (127.0.0.1/32). Each site mints
 #   tokens for its own domain, requires them on mail for it, and finds the
-#   other's mtepd through [milter] mtep_servers. Local domains are delivered
+#   other's mtepd through [milter] mtep_servers, and the other's key service
+#   (sender signatures) through [milter] key_servers. Local domains are delivered
 #   by virtual(8) to one Maildir per domain, WORK/SIDE/mail/DOMAIN/, a file
 #   per recipient with a Delivered-To header.
 #
@@ -55,6 +58,7 @@ MP_SIDES=(alpha beta)
 MP_WORK=${MP_WORK:-} MP_BUILD=${MP_BUILD:-} MP_MILTER=${MP_MILTER:-0}
 MP_alpha_smtp=${MP_alpha_smtp:-} MP_alpha_mtepd=${MP_alpha_mtepd:-} MP_alpha_milter=${MP_alpha_milter:-}
 MP_beta_smtp=${MP_beta_smtp:-} MP_beta_mtepd=${MP_beta_mtepd:-} MP_beta_milter=${MP_beta_milter:-}
+MP_alpha_keys=${MP_alpha_keys:-} MP_beta_keys=${MP_beta_keys:-}
 MP_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=tests/lib/mail-test.sh source-path=SCRIPTDIR/..
 source "$MP_REPO/tests/lib/mail-test.sh"
@@ -77,7 +81,15 @@ mp_write_mtep_conf() {  # side domain other_domain
     "s|^authserv_id = .*|authserv_id = \"mx.$dom\"|" \
     "s|^internal_networks = .*|internal_networks = [\"127.0.0.1/32\"]|" \
     "s|^mtep_servers = .*|mtep_servers = { \"$other\" = \"127.0.0.1:$(mp_get "${MP_PEER[$side]}" mtepd)\" }|" \
+    "s|^smtp_listen = .*|smtp_listen = [\"127.0.0.1:$(mp_get "$side" keys)\"]|" \
+    "s|^tls_cert_file = .*|tls_cert_file = \"$d/tls.crt\"|" \
+    "s|^tls_key_file = .*|tls_key_file = \"$d/tls.key\"|" \
+    "s|^key_servers = .*|key_servers = { \"$other\" = \"127.0.0.1:$(mp_get "${MP_PEER[$side]}" keys)\" }|" \
     "s|^\[domain\.\"example\.org\"\]|[domain.\"$dom\"]|" || return 1
+  # The key service's certificate, self-signed.
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    -subj "/CN=mx.$dom" -keyout "$d/tls.key" -out "$d/tls.crt" >/dev/null 2>&1 ||
+    { mp_die "openssl could not make $d/tls.crt"; return 1; }
   "$MP_BUILD/mtepctl/mtepctl" -c "$d/mtep.conf" config check >/dev/null ||
     mp_die "$d/mtep.conf does not pass mtepctl config check"
 }
@@ -182,13 +194,14 @@ mp_start() {  # work build
   [[ -x $MP_BUILD/milter/mtep-milter ]] && MP_MILTER=1
   chmod 755 "$MP_WORK"
   read -r MP_alpha_smtp MP_beta_smtp MP_alpha_mtepd MP_beta_mtepd \
-    MP_alpha_milter MP_beta_milter <<<"$(mp_free_ports 6)"
+    MP_alpha_milter MP_beta_milter MP_alpha_keys MP_beta_keys <<<"$(mp_free_ports 8)"
   for side in "${MP_SIDES[@]}"; do
     mkdir -p "$MP_WORK/$side/mail"
     chown nobody:nogroup "$MP_WORK/$side/mail"
   done
   mp_env_save "$MP_WORK/pair.env" MP_WORK MP_BUILD MP_MILTER \
-    MP_alpha_smtp MP_beta_smtp MP_alpha_mtepd MP_beta_mtepd MP_alpha_milter MP_beta_milter
+    MP_alpha_smtp MP_beta_smtp MP_alpha_mtepd MP_beta_mtepd MP_alpha_milter MP_beta_milter \
+    MP_alpha_keys MP_beta_keys
   for side in "${MP_SIDES[@]}"; do
     d=$MP_WORK/$side
     mp_write_mtep_conf "$side" "${MP_DOMAIN[$side]}" "${MP_DOMAIN[${MP_PEER[$side]}]}" || return 1

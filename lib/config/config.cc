@@ -372,6 +372,10 @@ const ServerAddress* MilterConfig::serverFor(std::string_view domain) const {
   return findDomainEntry(mtep_servers, domain);
 }
 
+const ServerAddress* MilterConfig::keyServerFor(std::string_view domain) const {
+  return findDomainEntry(key_servers, domain);
+}
+
 bool MilterConfig::isInternal(const net::IpAddress& ip) const {
   for (const net::Network& network : internal_networks) {
     if (network.contains(ip)) return true;

@@ -157,6 +157,8 @@ struct MilterConfig {
   std::string pid_file;  // "" = none
   // The static entry for `domain` (exact, then nearest ".parent"), or null.
   const ServerAddress* serverFor(std::string_view domain) const;
+  // The same for key_servers.
+  const ServerAddress* keyServerFor(std::string_view domain) const;
   bool isInternal(const net::IpAddress& ip) const;
   bool operator==(const MilterConfig&) const = default;
 };

@@ -13,6 +13,7 @@
 //   e2ee::Hash h = e2ee::hashedPass(user, password);           // client side
 //   std::string stored = e2ee::makeVerifier(h);                // server side
 //   bool good = e2ee::checkVerifier(stored, h);
+//   Result<std::string> from = e2ee::fromMailbox("Alice <alice@alpha.test>");
 // DESCRIPTION
 //   Key derivation: seed = Argon2id v1.3 (password, salt, m = 65536 KiB
 //   (64 MiB), t = 3, p = 1, 32-byte output); the seed is the ed25519 private
@@ -146,6 +147,15 @@ Result<std::string> signMessage(std::string_view message, const Seed& seed);  //
 Result<bool> verifyMessage(std::string_view message, std::string_view sig_text,
                            const PublicKey& pub);
 Result<Signature> parseSignature(std::string_view text);
+
+// The one mailbox of a From: header value, whose key checks the signature:
+// "Name <addr>", "addr", comments "(...)" (nested, anywhere but inside
+// <...>), quoted display names and local parts, folded or not. The address
+// is checked with smtp::parseMailbox (UTF-8 allowed) and returned in its
+// toString() form ("alice@alpha.test", "\"a b\"@x.test"). kInvalid for a
+// list, a group, several <...>, text after the <address>, words without
+// one, an unclosed quote, comment or <, no address, or a bad address.
+Result<std::string> fromMailbox(std::string_view from_value);
 
 // Key formats (see DESCRIPTION).
 Result<PublicKey> parsePublicKey(std::string_view text);

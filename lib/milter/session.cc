@@ -4,23 +4,14 @@
 #include <algorithm>
 #include <utility>
 
+#include "milter/session_internal.h"
 #include "net/cidr.h"
 #include "smtp/address.h"
 #include "util/log.h"
 
 namespace mtep::milter {
 
-namespace {
-
-constexpr std::string_view kTokenHeader = "MTEP-Token";
-constexpr std::string_view kAuthResultsHeader = "Authentication-Results";
-constexpr std::string_view kHashcashHeader = "X-Hashcash";
-constexpr std::string_view kArgon2idStampHeader = "MTEP-Stamp";
-constexpr size_t kMaxReply = 199;        // characters of reply text
-constexpr size_t kMaxShownDomain = 40;   // a domain named in a reply
-constexpr size_t kMaxShownDetail = 60;   // the MTEP server's answer in a reply
-constexpr size_t kMaxShownAddress = 64;  // a recipient named in a reply
-constexpr size_t kMaxLogged = 200;       // a peer's value in a log line
+namespace internal {
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -40,8 +31,6 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-// Printable ASCII without '%', at most `max` characters ("..." marks a
-// cut); every other byte becomes '?'. Safe in an SMTP reply.
 std::string shown(std::string_view text, size_t max) {
   std::string out;
   for (char c : text) {
@@ -55,7 +44,6 @@ std::string shown(std::string_view text, size_t max) {
   return out;
 }
 
-// A peer's value for a log line (log.cc replaces control bytes).
 std::string logged(std::string_view text) {
   if (text.size() <= kMaxLogged) return std::string(text);
   return std::string(text.substr(0, kMaxLogged)) + "...";
@@ -76,6 +64,26 @@ Decision reply(Step step, const char* code, const char* esc, const std::string& 
   d.reply.text = shown(text, kMaxReply - 3);  // "..." included
   return d;
 }
+
+}  // namespace internal
+
+namespace {
+
+using internal::iequals;
+using internal::kMaxReply;
+using internal::logged;
+using internal::parseEnvelope;
+using internal::reply;
+using internal::shown;
+using internal::trim;
+
+constexpr std::string_view kTokenHeader = "MTEP-Token";
+constexpr std::string_view kAuthResultsHeader = "Authentication-Results";
+constexpr std::string_view kHashcashHeader = "X-Hashcash";
+constexpr std::string_view kArgon2idStampHeader = "MTEP-Stamp";
+constexpr size_t kMaxShownDomain = 40;   // a domain named in a reply
+constexpr size_t kMaxShownDetail = 60;   // the MTEP server's answer in a reply
+constexpr size_t kMaxShownAddress = 64;  // a recipient named in a reply
 
 void addDistinct(std::vector<std::string>& list, std::string item) {
   if (std::find(list.begin(), list.end(), item) == list.end()) list.push_back(std::move(item));
@@ -182,6 +190,21 @@ Decision Session::rcpt(std::string_view recipient) {
                      " rcpt=<" + logged(box->canonicalLower()) + ">");
     }
   }
+  // Sender signatures: recipients that could refuse differently are not mixed.
+  const bool refuses_bad = policy.check_signatures && policy.reject_bad_signatures;
+  if (msg_.sig_policy == nullptr) {
+    msg_.sig_policy = &policy;
+  } else if ((msg_.sig_policy->check_signatures && msg_.sig_policy->reject_bad_signatures) !=
+                 refuses_bad ||
+             msg_.sig_policy->require_signature_from != policy.require_signature_from) {
+    return decided(reply(Step::kTempfail, "452", "4.5.3",
+                         "Recipients under different sender-signature policies: send to this "
+                         "recipient in a separate message"),
+                   "tempfail", "signature-policy-differs", nullptr,
+                   " rcpt=<" + logged(box->canonicalLower()) + ">");
+  }
+  if (policy.check_signatures) msg_.sig_check_any = true;
+  if (policy.check_signatures || !policy.require_signature_from.empty()) msg_.sig_maybe = true;
   ++msg_.recipients;
   if (policy.require_stamp) addDistinct(msg_.stamp_recipients, box->canonicalLower());
   return {};
@@ -189,6 +212,7 @@ Decision Session::rcpt(std::string_view recipient) {
 
 void Session::header(std::string_view name, std::string_view value) {
   if (!msg_.active) return;
+  if (!internal_) signatureHeader(name, value);
   if (iequals(name, kTokenHeader)) {
     if (++msg_.token_headers == 1) {
       auto token = normalizeTokenHeader(value);
@@ -409,10 +433,19 @@ Decision Session::inbound(Actions& actions) {
   MtepVerdict mtep;
   Decision refusal;
   if (!checkMtep(mtep, refusal)) return refusal;
+  SigVerdict sig;
+  if (!checkSignature(sig, refusal)) return refusal;
   const VerifyOutcome* outcome = mtep.asked ? &mtep.outcome : nullptr;
   const char* action = mtep.action;
   const char* reason = mtep.reason;
   std::string extra;
+  if (sig.result != nullptr) {
+    extra = sigLogFields(sig);
+    if (mtep.result == nullptr) {
+      action = std::string_view(sig.result) == "pass" ? "pass" : "accept";
+      reason = sig.reason;
+    }
+  }
 
   // Stamps, only now that nothing else stands in the way: they are spent.
   const bool stamps_apply = !msg_.stamp_recipients.empty();
@@ -477,11 +510,11 @@ Decision Session::inbound(Actions& actions) {
                            "Cannot check proof-of-work stamps now; try again later"),
                      "tempfail", "stamp-check-unavailable", &why, counts);
     }
-    if (mtep.result == nullptr) {
+    if (mtep.result == nullptr && sig.result == nullptr) {
       action = "pass";
       reason = "stamps-valid";
     }
-    extra = counts + " x-hashcash=pass";
+    extra += counts + " x-hashcash=pass";
   }
 
   // Delivered: spoofed A-R headers out, ours (if any) in.
@@ -491,6 +524,11 @@ Decision Session::inbound(Actions& actions) {
   std::string value;
   if (mtep.result != nullptr) {
     value = formatAuthResults(env_.authserv_id, mtep.result, msg_.sender, mtep.comment);
+  }
+  if (sig.result != nullptr) {
+    std::string result = sig.result;
+    if (!sig.from.empty()) result += " header.from=" + sig.from;
+    value = appendAuthResult(std::move(value), env_.authserv_id, "x-sender-signature", result);
   }
   if (stamps_apply)
     value = appendAuthResult(std::move(value), env_.authserv_id, "x-hashcash", "pass");

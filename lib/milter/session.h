@@ -8,6 +8,7 @@
 //   s.mailFrom("<alice@alpha.test>", "", "4XyZ");  // -> Decision
 //   s.rcpt("<bob@beta.test>");
 //   s.header("MTEP-Token", "...");
+//   bool more = s.body(chunk);            // false: the rest of the body is not needed
 //   Decision d = s.endOfMessage(actions, "4XyZ");
 // DESCRIPTION
 //   The milter's callbacks only forward here; Actions (header changes) is
@@ -93,6 +94,43 @@
 //   Minting runs in the calling (libmilter worker) thread: the MTA waits
 //   for it.
 //
+//   Sender signatures (X-Sender-Signature, lib/e2ee), inbound: whether a
+//   message is checked depends on its From: header's domain, known only
+//   once the headers are in, so recipients are grouped by what their
+//   policies can refuse: reject_bad_signatures (with check_signatures) and
+//   require_signature_from. A recipient whose pair differs from the first
+//   accepted recipient's gets 452 4.5.3 (null sender included); check_signatures
+//   alone never splits: the check runs when any recipient's domain
+//   checksSignaturesFrom(From domain). The From: address is the one
+//   mailbox of the message's only From: header ("Name <a@b>", "a@b", with
+//   comments); the key is fetched for it from its domain's key server
+//   (KeyFetcher, key_fetcher.h), never taken from X-Sender-Pubkey.
+//     - no From: header: the policies are matched against "" (only a "*"
+//       pattern covers it); no key to ask for: none
+//     - several From: headers, or a From: that is not exactly one mailbox
+//       (a group, a list, unparsable): every From: domain that parses is
+//       matched; the result is fail (no single signer to check)
+//     - no X-Sender-Signature header: none; several: fail; one that is not
+//       a signature (e2ee::parseSignature): fail
+//     - the message (header bytes, name + value + 4 each, plus body) over
+//       [milter] max_signed_message_size: not checked, none
+//     - key server: no key, no key service -> none; unreachable, 4xx,
+//       timeout, no fetcher -> temperror; a key -> the signature over the
+//       rebuilt message (the From, To, Date, Subject, Message-ID headers as
+//       libmilter gave them, "Name: value" with bare LF made CRLF, an empty
+//       line, the body as stored) either verifies (pass) or not (fail)
+//   Refusals: fail where reject_bad_signatures or require_signature_from
+//   applies -> 550 5.7.7; none where require_signature_from applies ->
+//   550 5.7.7; temperror where either applies -> 451 4.7.5; else the
+//   message is delivered with "x-sender-signature=<result>
+//   header.from=<addr>" in our Authentication-Results (after the mtep
+//   result, before x-hashcash; header.from omitted without a From
+//   address). The check runs after the MTEP check and before stamps (a
+//   refused message spends none). The body is stored only when the check
+//   can need it (one From:, one well-formed X-Sender-Signature, a checking
+//   policy): body() says false otherwise and the milter asks the MTA to
+//   skip the rest. Log lines say "sig=<result>" and "sig_reason=<why>".
+//
 //   Reply texts are one line of printable ASCII without '%', under 200
 //   characters, and tell the sender what to do; names from the peer are
 //   shown with other bytes as '?'.
@@ -111,6 +149,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "milter/key_fetcher.h"
 #include "milter/stamps.h"
 #include "milter/verifier.h"
 #include "util/result.h"
@@ -149,6 +188,7 @@ struct SessionEnv {
   TokenMinter* minter = nullptr;
   StampChecker* stamp_checker = nullptr;  // null: messages that need a stamp check tempfail
   StampMinter* stamp_minter = nullptr;    // null: messages that need stamps tempfail
+  KeyFetcher* key_fetcher = nullptr;      // null: signatures that need a key are temperror
 };
 
 struct ConnectInfo {
@@ -168,6 +208,9 @@ class Session {
                     std::string_view queue_id);
   Decision rcpt(std::string_view recipient);
   void header(std::string_view name, std::string_view value);
+  // A piece of the body as libmilter delivers it (CRLF line ends). Returns
+  // false when the rest of the body is not needed (not stored either).
+  bool body(std::string_view chunk);
   Decision endOfMessage(Actions& actions, std::string_view queue_id);
   void abort();  // message aborted (RSET, disconnect mid-message)
 
@@ -195,6 +238,27 @@ class Session {
     std::vector<std::string> mint_recipients;   // outbound: every distinct recipient
     std::vector<std::string> stamps;            // inbound: normalized stamp header values
     int stamps_ignored = 0;                     // stamp headers past [pow] max_stamps
+    // Sender signatures (inbound).
+    const config::DomainPolicy* sig_policy = nullptr;  // first accepted recipient's (refusals)
+    bool sig_check_any = false;                        // some recipient has check_signatures
+    bool sig_maybe = false;                // some recipient's policy may check signatures
+    std::vector<std::string> from_values;  // From: header values (at most kMaxFromHeaders)
+    int from_headers = 0;
+    int sig_headers = 0;         // X-Sender-Signature headers seen
+    std::string signature;       // the first one's value
+    std::string signed_headers;  // From/To/Date/Subject/Message-ID lines, in order, CRLF
+    std::string body;            // stored body (while body_state == kStoring)
+    uint64_t message_bytes = 0;  // header and body bytes seen
+    enum class BodyState { kUndecided, kStoring, kSkipped } body_state = BodyState::kUndecided;
+  };
+
+  // The sender-signature part of an inbound verdict.
+  struct SigVerdict {
+    const char* result = nullptr;  // "x-sender-signature=<result>"; nullptr: not checked
+    const char* reason = "";
+    std::string from;  // header.from
+    KeyOutcome key;
+    bool asked = false;  // key holds the fetcher's answer
   };
 
   // How an inbound message that passed the MTEP check is marked.
@@ -214,6 +278,24 @@ class Session {
   // The MTEP half of an inbound verdict: false and `refusal` (logged) when
   // the message is refused or tempfailed, else true and `verdict`.
   bool checkMtep(MtepVerdict& verdict, Decision& refusal);
+  // The sender-signature half (signature.cc), same contract as checkMtep.
+  bool checkSignature(SigVerdict& verdict, Decision& refusal);
+  // Whether the signature check applies, and the From: facts it rests on.
+  struct FromInfo {
+    bool ambiguous = false;            // several From:, or not exactly one mailbox
+    std::string address;               // the one mailbox, canonicalLower(); "" if none
+    std::string domain;                // its domain
+    std::vector<std::string> domains;  // every domain to match ("" when no From:)
+  };
+  FromInfo fromInfo() const;
+  bool sigChecks(const FromInfo& from) const;
+  // Rebuilt message bytes for e2ee::verifyMessage.
+  std::string signedMessage() const;
+  // Remembers what the signature check needs from one header.
+  void signatureHeader(std::string_view name, std::string_view value);
+  // " sig=<result> sig_reason=<why> from=<addr> key_server=... key_cached=yes
+  // key_detail=\"...\"" for the decision's log line.
+  static std::string sigLogFields(const SigVerdict& verdict);
   // Deletes the A-R headers that claim our authserv-id; false on failure.
   bool deleteOurAuthResults(Actions& actions);
   // Logs the one line for a decision and returns `d`; `extra` is appended
@@ -256,6 +338,12 @@ inline constexpr size_t kMaxStampHeader = 1024;
 // True for the headers that carry stamps: X-Hashcash, Hashcash, MTEP-Stamp
 // (any case).
 bool isStampHeader(std::string_view name);
+
+// Most From: headers remembered (more only count).
+inline constexpr size_t kMaxFromHeaders = 8;
+// Names of the headers e2ee::canonicalForm signs (From, To, Date,
+// Subject, Message-ID; any case).
+bool isSignedHeader(std::string_view name);
 // A stamp header value unfolded (CR and LF dropped) and trimmed of spaces
 // and tabs; a longer one than kMaxStampHeader is cut to kMaxStampHeader + 1
 // bytes (still too long for lib/pow: refused, never accepted cut).

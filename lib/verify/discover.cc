@@ -7,23 +7,32 @@
 #include <algorithm>
 
 #include "mtep/protocol.h"
+#include "verify/internal.h"
 #include "verify/remote_verifier.h"
 
 namespace mtep::verify {
 
-std::string normalizeDomain(std::string_view domain) {
-  if (!domain.empty() && domain.back() == '.') domain.remove_suffix(1);
-  std::string out(domain);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
+using detail::addressLiteral;
+using detail::overlayHost;
+
+namespace detail {
+
+bool isNumericAddress(const std::string& host) {
+  in6_addr buf;
+  return ::inet_pton(AF_INET, host.c_str(), &buf) == 1 ||
+         ::inet_pton(AF_INET6, host.c_str(), &buf) == 1;
+}
+
+std::string shortText(std::string_view text) {
+  constexpr size_t kMaxDetail = 120;
+  std::string out;
+  for (const char c : text.substr(0, kMaxDetail)) {
+    const auto u = static_cast<unsigned char>(c);
+    out.push_back(u >= 0x20 && u < 0x7f ? c : '?');
   }
   return out;
 }
 
-namespace {
-
-// "[192.0.2.1]" -> "192.0.2.1", "[ipv6:2001:db8::1]" -> "2001:db8::1";
-// empty when `domain` is not an address literal.
 std::string addressLiteral(const std::string& domain) {
   if (domain.size() < 3 || domain.front() != '[' || domain.back() != ']') return {};
   std::string inner = domain.substr(1, domain.size() - 2);
@@ -36,11 +45,6 @@ std::string addressLiteral(const std::string& domain) {
   return ::inet_pton(family, inner.c_str(), &buf) == 1 ? inner : std::string();
 }
 
-// The service to connect to for an overlay domain: an SMTorP domain
-// "<fingerprint>.<56 characters>.onion" names the onion service
-// "<56 characters>.onion" (labels before it are not part of the service
-// name); anything else is used as it is. Validation is the proxy's and
-// lib/overlay's business; this only picks the host.
 std::string overlayHost(const std::string& domain) {
   constexpr std::string_view kOnion = ".onion";
   constexpr size_t kOnionLabel = 56;
@@ -54,6 +58,19 @@ std::string overlayHost(const std::string& domain) {
   if (end - dot - 1 != kOnionLabel) return domain;
   return domain.substr(dot + 1);
 }
+
+}  // namespace detail
+
+std::string normalizeDomain(std::string_view domain) {
+  if (!domain.empty() && domain.back() == '.') domain.remove_suffix(1);
+  std::string out(domain);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
+  }
+  return out;
+}
+
+namespace {
 
 Status timeLeft(int64_t deadline_ms, const std::string& domain) {
   if (dns::monotonicMs() < deadline_ms) return okStatus();

@@ -11,33 +11,16 @@
 #include <utility>
 
 #include "mtep/client.h"
+#include "transport/dialer.h"
 #include "util/log.h"
+#include "verify/internal.h"
 
 namespace mtep::verify {
 namespace {
 
-constexpr size_t kMaxDetail = 120;
-
-bool isNumericAddress(const std::string& host) {
-  in6_addr buf;
-  return ::inet_pton(AF_INET, host.c_str(), &buf) == 1 ||
-         ::inet_pton(AF_INET6, host.c_str(), &buf) == 1;
-}
-
-std::string hostPort(const std::string& host, uint16_t port) {
-  const bool v6 = host.find(':') != std::string::npos;
-  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
-}
-
-// Printable ASCII only (others become '?'), at most kMaxDetail characters.
-std::string shortText(std::string_view text) {
-  std::string out;
-  for (const char c : text.substr(0, kMaxDetail)) {
-    const auto u = static_cast<unsigned char>(c);
-    out.push_back(u >= 0x20 && u < 0x7f ? c : '?');
-  }
-  return out;
-}
+using detail::isNumericAddress;
+using detail::shortText;
+using transport::hostPort;
 
 // I carries its own class: I4.x.x (busy, timed out) is temporary, I5.x.x
 // (the server does not do "?") is a refusal.

@@ -61,6 +61,7 @@
 #include "dns/resolver.h"
 #include "milter/verifier.h"
 #include "util/clock.h"
+#include "verify/ttl_cache.h"
 
 namespace mtep::verify {
 
@@ -87,24 +88,21 @@ struct Candidate {
 Result<std::vector<Candidate>> discover(const config::MilterConfig& cfg, dns::Resolver& resolver,
                                         std::string_view domain, int64_t deadline_ms);
 
+// kValid and kRefused outcomes only (put() ignores the rest); see ttl_cache.h.
 class VerdictCache {
  public:
-  explicit VerdictCache(const Clock& clock) : clock_(clock) {}
-  // Stores kValid/kRefused outcomes only; ttl 0 or max_entries 0 stores nothing.
-  void put(const std::string& key, const VerifyOutcome& outcome, int64_t ttl, size_t max_entries);
-  bool get(const std::string& key, VerifyOutcome* out);
-  size_t size() const;
+  explicit VerdictCache(const Clock& clock) : cache_(clock) {}
+  // ttl 0 or max_entries 0 stores nothing.
+  void put(const std::string& key, const VerifyOutcome& outcome, int64_t ttl, size_t max_entries) {
+    if (outcome.kind == VerifyKind::kValid || outcome.kind == VerifyKind::kRefused) {
+      cache_.put(key, outcome, ttl, max_entries);
+    }
+  }
+  bool get(const std::string& key, VerifyOutcome* out) { return cache_.get(key, out); }
+  size_t size() const { return cache_.size(); }
 
  private:
-  struct Entry {
-    VerifyOutcome outcome;
-    int64_t expires = 0;
-    std::list<std::string>::iterator order;
-  };
-  const Clock& clock_;
-  mutable std::mutex mu_;                       // guards map_ and order_
-  std::unordered_map<std::string, Entry> map_;  // guarded by mu_
-  std::list<std::string> order_;                // guarded by mu_; oldest first
+  TtlCache<VerifyOutcome> cache_;
 };
 
 class RemoteVerifier final : public TokenVerifier {

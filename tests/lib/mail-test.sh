@@ -118,7 +118,7 @@ mp_sanitizer_reports() {  # log...
 mp_missing() {
   local t
   [[ $(id -u) == 0 ]] || { echo "not root (Postfix instances need root)"; return 0; }
-  for t in postfix postconf postqueue sendmail swaks ss setsid; do
+  for t in postfix postconf postqueue sendmail swaks ss setsid openssl; do
     command -v "$t" >/dev/null || { echo "$t not installed"; return 0; }
   done
   getent passwd postfix >/dev/null || { echo "no user postfix"; return 0; }

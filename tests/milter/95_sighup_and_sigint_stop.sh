@@ -28,7 +28,10 @@ T.run("a connection open at SIGHUP is closed by the milter", function()
     if s then s:close() break end
     mt.sleep(0.1)
   end
-  if mt.eom(conn) == nil then error("the connection still answers after the stop", 0) end
+  -- miltertest raises an error when the connection is gone (it sends
+  -- the body step first, the milter takes bodies): either way, no answer.
+  local sent, err = pcall(mt.eom, conn)
+  if sent and err == nil then error("the connection still answers after the stop", 0) end
 end)
 LUA
 run_lua "$T/hup-open.lua" "MILTER=inet:$port_hup@127.0.0.1" "MILTER_LOG=$T/hup.log" \

@@ -181,3 +181,44 @@ function T.reply_text(qid)
   local _, _, text = T.logged_reply(qid)
   return text or ""
 end
+
+-- Sender signatures (cases 30_ and up).
+-- Sends a whole RFC 5322 message (text) as an MTA hands it to a milter:
+-- each header (name, then the value without the space after the colon,
+-- continuation lines joined with LF, as Postfix does), then the body with
+-- CRLF line ends in pieces of 1000 bytes, until the milter says SKIP.
+-- Returns the reply to the last body piece (nil without a body).
+function T.send_message(conn, text)
+  text = text:gsub("\r\n", "\n")
+  local head, body = text:match("^(.-)\n\n(.*)$")
+  if head == nil then head, body = text, "" end
+  local headers = {}
+  for line in (head .. "\n"):gmatch("([^\n]*)\n") do
+    if line:match("^[ \t]") and #headers > 0 then
+      headers[#headers].value = headers[#headers].value .. "\n" .. line
+    else
+      local name, value = line:match("^([^:]+):[ \t]?(.*)$")
+      if name then headers[#headers + 1] = { name = name, value = value } end
+    end
+  end
+  for _, h in ipairs(headers) do T.header(conn, h.name, h.value) end
+  body = body:gsub("\n", "\r\n")
+  local reply = nil
+  local pos = 1
+  while pos <= #body do
+    T.check(mt.bodystring(conn, body:sub(pos, pos + 999)), "body")
+    reply = mt.getreply(conn)
+    if reply == SMFIR_SKIP then break end
+    pos = pos + 1000
+  end
+  return reply
+end
+
+-- The contents of a file, whole.
+function T.read_file(path)
+  local f = io.open(path, "rb")
+  if f == nil then fail("cannot read " .. path) end
+  local text = f:read("*a")
+  f:close()
+  return text
+end

@@ -15,7 +15,10 @@
 #   internal_networks 127.0.0.1/32, [domain."beta.test"] require_mtep,
 #   mtep_servers alpha.test -> that mtepd, down.test -> a closed port;
 #   stamps.test requires 12-bit stamps, both.test MTEP and stamps,
-#   minter.test mints 12-bit hashcash stamps, argon.test Argon2id ones) and
+#   minter.test mints 12-bit hashcash stamps, argon.test Argon2id ones;
+#   sig.test checks sender signatures, sigstrict.test refuses bad ones,
+#   sigreq.test requires them from alpha.test and down.test, whose key
+#   server (key_servers) is the closed port) and
 #   the same with a key file that does not exist. The daemons run in their
 #   own sessions, output in WORK/NAME.log, exit status in WORK/NAME.status;
 #   WORK/env keeps the ports, paths and tokens for the other commands.
@@ -176,9 +179,18 @@ authserv_id = "${AUTHSERV_ID:-mx.beta.test}"
 internal_networks = ["127.0.0.1/32"]
 mtep_servers = { "alpha.test" = "127.0.0.1:$P_ALPHA", "down.test" = "127.0.0.1:$P_DOWN" }
 query_timeout = "3s"
+key_servers = { "down.test" = "127.0.0.1:$P_DOWN" }
 ${4:-}
 [domain."beta.test"]
 require_mtep = true
+# Sender signatures (cases 30_ and up): checked, bad ones refused, required.
+[domain."sig.test"]
+check_signatures = true
+[domain."sigstrict.test"]
+check_signatures = true
+reject_bad_signatures = true
+[domain."sigreq.test"]
+require_signature_from = ["alpha.test", "down.test"]
 # Proof of work (cases 20_ and up): stamps required, stamps minted.
 [domain."stamps.test"]
 require_stamp = true

@@ -483,6 +483,121 @@ case_stamps_minted_by_alpha_accepted_by_beta() {
   ok "two copies delivered, each with mtep=pass and x-hashcash=pass"
 }
 
+# ---- sender signatures ----------------------------------------------------------
+
+ALICE_PW='correct horse battery staple'  # alice@alpha.test's, given to mtepctl on fd 3
+
+keys_at() { printf '127.0.0.1:%s' "$(mp_get "$1" keys)"; }  # side -> its key service
+
+# Adds LINES under SIDE's [milter] section, as with_domain_keys does under
+# its domain's section (restored at the case's exit).
+with_milter_keys() {  # side lines...
+  local side=$1 conf=$MP_WORK/$1/mtep.conf text
+  shift
+  [[ -f $conf.orig ]] || cp "$conf" "$conf.orig"
+  RESTORE_SIDES="${RESTORE_SIDES:-} $side"
+  trap restore_domain_keys EXIT
+  text=$(printf '%s\\n' "$@")
+  sed -i "/^\[milter\]\$/a ${text%\\n}" "$conf"
+  mp_ctl "$side" config check >/dev/null || fail "$conf with $* does not pass mtepctl config check"
+  reload_milter "$side" || fail "$side's milter did not reload"
+}
+
+# alice@alpha.test, new at alpha, with her key derived and published at
+# alpha's key service (mtepctl: HASHEDPASS login, GETSALT, SETPUBKEY).
+provision_alice() {
+  mp_ctl alpha user del alice@alpha.test >/dev/null 2>&1
+  mp_ctl alpha user add --password-fd 3 alice@alpha.test 3<<<"$ALICE_PW" >"$T/user-add.out" 2>&1 ||
+    fail "mtepctl user add: $(cat "$T/user-add.out")"
+  mp_ctl alpha key publish --server "$(keys_at alpha)" --password-fd 3 alice@alpha.test \
+    3<<<"$ALICE_PW" >"$T/publish.out" 2>&1 || fail "mtepctl key publish: $(cat "$T/publish.out")"
+}
+
+# What alpha's key service answers to PUBKEY for alice, asked with openssl
+# s_client (not our client): the 220 line, or what came instead.
+pubkey_line() {
+  { printf 'EHLO outside.test\r\n'; sleep 0.3; printf 'PUBKEY alice@alpha.test\r\n'; sleep 0.3
+    printf 'QUIT\r\n'; } |
+    timeout 10 openssl s_client -starttls smtp -connect "$(keys_at alpha)" -quiet 2>/dev/null |
+    tr -d '\r' | grep -E '^(220 ed25519|550)' | head -n 1
+}
+
+# A message from alice to bob, signed by mtepctl with the key derived from
+# her password and alpha's current salt; an MTEP-Token added (not signed).
+signed_message() {  # out [body-line]
+  local out=$1 body=${2:-Hello Bob, this message is signed.} tok
+  tok=$(token_for alice@alpha.test) || fail "mtepctl token mint failed"
+  printf '%s\r\n' "From: Alice <alice@alpha.test>" "To: bob@beta.test" \
+    "Date: $(date -R)" "Subject: signed $RANDOM" "Message-ID: <$RANDOM.$RANDOM@alpha.test>" \
+    "MTEP-Token: $tok" "" "$body" "  with a second line	and tabs  " >"$out.plain"
+  mp_ctl alpha sign --server "$(keys_at alpha)" --user alice@alpha.test --password-fd 3 \
+    "$out.plain" 3<<<"$ALICE_PW" >"$out" 2>"$out.err" || fail "mtepctl sign: $(cat "$out.err")"
+  grep -q '^X-Sender-Signature: ed25519 [0-9a-f]\{128\}' "$out" || fail "$out has no signature"
+}
+
+send_file_to_beta() {  # file
+  outside beta --from alice@alpha.test --to bob@beta.test --data "@$1"
+}
+
+# The round trip: alice provisioned and her key published at alpha; beta
+# checks signatures (reject_bad_signatures) with keys fetched from alpha's
+# key service. Signed: delivered with x-sender-signature=pass. One body
+# word changed: 550 5.7.7. alice resets her salt (RSTSALT, new key
+# published): the old signature is refused, a new one passes.
+case_signatures_checked_at_beta() {
+  with_domain_keys beta 'check_signatures = true' 'reject_bad_signatures = true'
+  with_milter_keys beta 'key_cache_ttl = "0s"'
+  provision_alice
+  local first second f line
+  first=$(pubkey_line)
+  [[ $first == "220 ed25519 "* ]] || fail "PUBKEY over openssl s_client: want 220 ed25519, got '$first'"
+  ok "openssl s_client: $first"
+
+  signed_message "$T/m1"
+  send_file_to_beta "$T/m1" || fail "beta refused a signed message"
+  expect_reply "$LAST" '^250 ' "signed message"
+  mp_wait_delivered "$(beta_box)" 1 || fail "nothing delivered at beta"
+  f=$(newest_file)
+  line=$(mp_header "$f" Authentication-Results | grep -i '^mx\.beta\.test;')
+  [[ $line == *"x-sender-signature=pass"* ]] || fail "want x-sender-signature=pass, got '$line'"
+  ok "delivered: $line"
+
+  sed 's/Hello Bob/Hello Eve/' "$T/m1" >"$T/m1-altered"
+  send_file_to_beta "$T/m1-altered" && fail "beta accepted an altered signed message"
+  expect_reply "$LAST" '^550 5\.7\.7 ' "altered body"
+
+  mp_ctl alpha salt reset --server "$(keys_at alpha)" --password-fd 3 alice@alpha.test \
+    3<<<"$ALICE_PW" >"$T/reset.out" 2>&1 || fail "mtepctl salt reset: $(cat "$T/reset.out")"
+  second=$(pubkey_line)
+  [[ $second == "220 ed25519 "* && $second != "$first" ]] ||
+    fail "after RSTSALT want a new key, got '$second' (was '$first')"
+  send_file_to_beta "$T/m1" && fail "beta accepted a signature made with the old key"
+  expect_reply "$LAST" '^550 5\.7\.7 ' "old signature after the salt reset"
+  signed_message "$T/m2"
+  send_file_to_beta "$T/m2" || fail "beta refused a message signed with the new key"
+  expect_reply "$LAST" '^250 ' "new signature after the salt reset"
+  mp_wait_delivered "$(beta_box)" 2 || fail "the second signed message was not delivered"
+  line=$(mp_header "$(newest_file)" Authentication-Results | grep -i '^mx\.beta\.test;')
+  [[ $line == *"x-sender-signature=pass"* ]] || fail "want x-sender-signature=pass, got '$line'"
+  [[ $(mp_count_delivered "$(beta_box)") == 2 ]] || fail "refused mail was delivered"
+}
+
+# beta requires signatures from alpha.test: unsigned mail from alice is
+# refused with 550 5.7.7; the same mail signed is delivered.
+case_signature_required_from_alpha() {
+  with_domain_keys beta 'require_signature_from = ["alpha.test"]'
+  provision_alice
+  local tok
+  tok=$(token_for alice@alpha.test) || fail "mtepctl token mint failed"
+  outside beta --from alice@alpha.test --to bob@beta.test --header "MTEP-Token: $tok" &&
+    fail "beta accepted unsigned mail from alpha.test"
+  expect_reply "$LAST" '^550 5\.7\.7 ' "unsigned mail from a domain that must sign"
+  signed_message "$T/m1"
+  send_file_to_beta "$T/m1" || fail "beta refused a signed message"
+  expect_reply "$LAST" '^250 ' "signed message from a domain that must sign"
+  mp_wait_delivered "$(beta_box)" 1 || fail "nothing delivered at beta"
+}
+
 # The newest file in a Maildir (default beta.test's).
 newest_file() {
   local box=${1:-$(beta_box)}
@@ -493,6 +608,7 @@ CASES=(vouched_mail_passes sendmail_mail_passes user_token_replaced reverse_dire
   forged_token_refused missing_token_refused token_of_other_sender_refused revoked_token_refused
   oversized_token_header_refused sender_mtepd_down_defers fifty_recipients_pass
   smtputf8_and_8bit_body domain_without_policy_untouched spoofed_auth_results_removed
-  milter_crash_tempfails stamps_required_at_beta stamps_minted_by_alpha_accepted_by_beta)
+  milter_crash_tempfails stamps_required_at_beta stamps_minted_by_alpha_accepted_by_beta
+  signatures_checked_at_beta signature_required_from_alpha)
 
 mp_fixture_main "$@"

@@ -12,7 +12,8 @@
 //   verdict; the default "valid" when a stamp names the recipient, else
 //   "malformed") unless told to answer kTemporary, and records queries and
 //   what it spent; FakeStampMinter returns "1:BITS:...:<recipient>:..." (or
-//   an error, or a fixed value) and records its queries.
+//   an error, or a fixed value) and records its queries. FakeKeyFetcher
+//   answers one outcome (a key, none, temporary) and records the queries.
 //   describe(), expectSafeReply() and loadConfig() are the helpers every
 //   session test file uses.
 
@@ -27,6 +28,7 @@
 #include <gtest/gtest.h>
 
 #include "config/config.h"
+#include "milter/key_fetcher.h"
 #include "milter/session.h"
 #include "milter/stamps.h"
 #include "milter/verifier.h"
@@ -188,6 +190,33 @@ class FakeStampMinter : public StampMinter {
   std::optional<Error> error;
   std::optional<std::string> fixed;  // returned instead of a made-up stamp
   std::vector<StampMintQuery> queries;
+};
+
+class FakeKeyFetcher : public KeyFetcher {
+ public:
+  KeyOutcome fetch(const KeyQuery& query) override {
+    queries.push_back(query);
+    return answer;
+  }
+  void found(const e2ee::PublicKey& key) {
+    answer.kind = KeyKind::kFound;
+    answer.key = key;
+    answer.server = "mx.alpha.test:25";
+    answer.detail.clear();
+  }
+  void none() {
+    answer.kind = KeyKind::kNone;
+    answer.server = "mx.alpha.test:25";
+    answer.detail = "550 5.1.1 No public key available";
+  }
+  void temporary() {
+    answer.kind = KeyKind::kTemporary;
+    answer.server = "mx.alpha.test:25";
+    answer.detail = "connection refused";
+  }
+
+  KeyOutcome answer;  // kTemporary "" until told otherwise
+  std::vector<KeyQuery> queries;
 };
 
 }  // namespace mtep::milter::testing

@@ -1,0 +1,112 @@
+#pragma once
+// NAME
+//   login_limiter.h - failed AUTH HASHEDPASS logins counted per client
+//   address and per user name, in time windows, with bounded memory
+// SUMMARY
+//   LoginLimiter limiter(clock);                       // kDefaultMaxEntries per kind
+//   LoginLimits limits{config.mtepd.auth_failures_per_client,
+//                      config.mtepd.auth_failures_per_user};
+//   switch (limiter.check("192.0.2.1", "alice@alpha.test", limits)) {
+//     case LoginVerdict::kAllowed: ...verify...; if wrong: limiter.recordFailure(...)
+//     case LoginVerdict::kClientLimited / kUserLimited: 454 4.7.0
+//   }
+// DESCRIPTION
+//   Two tables of counters, one keyed by client address, one by user name
+//   (as stored: ASCII lower case). A counter's window opens at its first
+//   failure and lasts RateLimit::window seconds; the failures inside it
+//   are counted, and once `count` of them are reached check() refuses
+//   that key until the window has passed; then the counter starts again
+//   from zero at the next failure. (A fixed window anchored at the first
+//   failure: at most `count` failures per key per window, never 2 * count
+//   in a short burst as calendar windows would allow.)
+//   A successful login changes nothing: an attacker who knows one
+//   password (or whose address is shared with the user) must not be able
+//   to clear the count that protects another account, and a user locked
+//   out by someone else's guesses waits for the window like the guesser.
+//   A RateLimit with count 0 is no limit: nothing is counted for it.
+//   A user name of "" is counted only per client (a name that cannot be a
+//   user: there is no account to protect).
+//   Memory: each table keeps at most max_entries counters (default
+//   kDefaultMaxEntries, about 100 bytes plus the key each, so some tens of
+//   MB at worst). Counters whose window has passed are dropped as they
+//   are met; when a table is full, the counter whose window opened
+//   earliest is evicted. The trade-off: a flood of failures from more than
+//   max_entries different addresses (or for as many different names)
+//   within one window can push out a real counter, so a patient attacker
+//   with very many addresses gets some extra guesses; the per-user table
+//   limits that only while the names under attack are not drowned out.
+//   The alternative, refusing everyone when the table is full, would let
+//   the same flood lock out every user.
+//   Pure logic: no I/O, time from the Clock. One thread at a time (mtepd
+//   uses it on its event loop thread).
+// SEE ALSO
+//   users.h, lib/config/config.h (RateLimit), mtepd(8) "KEY SERVICE"
+
+#include <cstddef>
+#include <cstdint>
+#include <list>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "config/config.h"
+#include "util/clock.h"
+
+namespace mtep::e2ee {
+
+struct LoginLimits {
+  config::RateLimit per_client;  // [mtepd] auth_failures_per_client; count 0 = none
+  config::RateLimit per_user;    // [mtepd] auth_failures_per_user; count 0 = none
+};
+
+enum class LoginVerdict {
+  kAllowed,        // go on and check the password
+  kClientLimited,  // too many failures from this client address
+  kUserLimited,    // too many failures for this user name
+};
+
+class LoginLimiter {
+ public:
+  static constexpr size_t kDefaultMaxEntries = 100000;  // counters per table
+
+  explicit LoginLimiter(const Clock& clock, size_t max_entries = kDefaultMaxEntries);
+
+  // Whether a login from `client` as `user` may be tried now. The client
+  // limit is looked at first.
+  LoginVerdict check(std::string_view client, std::string_view user, const LoginLimits& limits);
+  // One failed login (wrong user name or password).
+  void recordFailure(std::string_view client, std::string_view user, const LoginLimits& limits);
+
+  // Counters held (tests; the log at shutdown).
+  size_t clientEntries() const { return clients_.size(); }
+  size_t userEntries() const { return users_.size(); }
+
+ private:
+  // Counters of one kind, oldest window first in `order_`.
+  class Table {
+   public:
+    explicit Table(size_t max_entries) : max_entries_(max_entries) {}
+    bool over(std::string_view key, const config::RateLimit& limit, int64_t now);
+    void add(std::string_view key, const config::RateLimit& limit, int64_t now);
+    size_t size() const { return map_.size(); }
+
+   private:
+    struct Entry {
+      int64_t ends = 0;   // Unix seconds: the window is over at this time
+      uint32_t failures = 0;
+      std::list<std::string>::iterator pos;  // in order_
+    };
+    void dropExpired(int64_t now);
+    void erase(std::unordered_map<std::string, Entry>::iterator it);
+
+    size_t max_entries_;
+    std::unordered_map<std::string, Entry> map_;
+    std::list<std::string> order_;  // keys, by when their window opened
+  };
+
+  const Clock& clock_;
+  Table clients_;
+  Table users_;
+};
+
+}  // namespace mtep::e2ee
