@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include "commands.h"
@@ -13,6 +14,16 @@
 
 namespace mtep::ctl {
 namespace {
+
+// The key of --key, or nullopt after saying what is wrong with it.
+std::optional<e2ee::PublicKey> keyOption(const std::string& text) {
+  auto k = e2ee::parsePublicKey(text);
+  if (!k) {
+    printError("--key: %s", k.error().message().c_str());
+    return std::nullopt;
+  }
+  return *k;
+}
 
 
 // The signing key: from --key-file, or derived from the server's salt.
@@ -81,11 +92,8 @@ int verifyMessage(const GlobalOptions& global, const VerifyOptions& o) {
   e2ee::PublicKey key{};
   std::string source;
   if (!o.key.empty()) {
-    auto k = e2ee::parsePublicKey(o.key);
-    if (!k) {
-      printError("--key: %s", k.error().message().c_str());
-      return kExitUsage;
-    }
+    auto k = keyOption(o.key);
+    if (!k) return kExitUsage;
     key = *k;
     source = "the key given";
   } else {
@@ -127,11 +135,8 @@ int encryptMessage(const GlobalOptions& global, const EncryptOptions& o) {
   if (!message) return failed(message.error());
   e2ee::PublicKey key{};
   if (!o.key.empty()) {
-    auto k = e2ee::parsePublicKey(o.key);
-    if (!k) {
-      printError("--key: %s", k.error().message().c_str());
-      return kExitUsage;
-    }
+    auto k = keyOption(o.key);
+    if (!k) return kExitUsage;
     key = *k;
   } else {
     auto cfg = optionalConfig(global);

@@ -36,13 +36,6 @@ constexpr size_t kMaxLoggedUser = 64;  // of a name that is no valid user name
 
 constexpr std::string_view kStoreTrouble = "451 4.3.0 Key store unavailable, try again later";
 
-// Printable ASCII only, cut at `max`, for log lines.
-std::string sanitize(std::string_view in, size_t max) {
-  std::string out;
-  for (const char c : in.substr(0, max)) out.push_back(c >= 0x20 && c < 0x7f ? c : '?');
-  return out;
-}
-
 // "192.0.2.1" from "192.0.2.1:4000", "2001:db8::1" from "[2001:db8::1]:4000":
 // failed logins are counted per address, whatever the source port.
 std::string hostOf(std::string_view address) {
@@ -74,7 +67,7 @@ class SmtpSession final : public ProtocolSession {
   ~SmtpSession() override {
     log::info("NOQUEUE: client=%s smtp=end helo=<%s> tls=%s commands=%u mtep=%u errors=%u "
               "reason=%s",
-              client_.c_str(), sanitize(helo_, kMaxLoggedHelo).c_str(),
+              client_.c_str(), printableAscii(helo_, kMaxLoggedHelo).c_str(),
               tls_active_ ? "yes" : "no", commands_, mtep_requests_, errors_,
               end_reason_.c_str());
   }
@@ -312,7 +305,7 @@ class SmtpSession final : public ProtocolSession {
   // A 451 for a store that cannot answer, logged with the command.
   SessionAction storeTrouble(const char* what, const Error& e, std::string* out) {
     log::warning("NOQUEUE: client=%s user=<%s> %s=tempfail error=%s", client_.c_str(),
-                 user_.c_str(), what, sanitize(e.message(), 200).c_str());
+                 user_.c_str(), what, printableAscii(e.message(), 200).c_str());
     return reply(kStoreTrouble, out);
   }
 
@@ -354,7 +347,7 @@ class SmtpSession final : public ProtocolSession {
     // client only) and checked like an unknown user.
     auto name = e2ee::normalizeUserName(parsed->username);
     const std::string user = name ? std::move(*name) : std::string();
-    const std::string shown = user.empty() ? sanitize(parsed->username, kMaxLoggedUser) : user;
+    const std::string shown = user.empty() ? printableAscii(parsed->username, kMaxLoggedUser) : user;
     const e2ee::LoginLimits limits{config_->mtepd.auth_failures_per_client,
                                    config_->mtepd.auth_failures_per_user};
     if (keys_.limiter != nullptr) {
@@ -371,7 +364,7 @@ class SmtpSession final : public ProtocolSession {
       if (found) {
         record = std::move(*found);
       } else if (found.error().kind() != ErrorKind::kNotFound) {
-        logAuth(shown, "tempfail", " error=" + sanitize(found.error().message(), 200));
+        logAuth(shown, "tempfail", " error=" + printableAscii(found.error().message(), 200));
         return reply(kStoreTrouble, out);
       }
     }
@@ -537,7 +530,7 @@ std::string smtpHostname(const config::Config& config) {
   if (!config.mtepd.hostname.empty()) return config.mtepd.hostname;
   char buf[256] = {};
   if (::gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "localhost";
-  return sanitize(buf, sizeof buf);
+  return printableAscii(buf, sizeof buf);
 }
 
 SmtpSessionFactory::SmtpSessionFactory(config::ConfigPtr config, proto::TokenChecker& checker,

@@ -16,12 +16,8 @@ namespace {
 
 // The first line of a reply, printable ASCII, for messages.
 std::string quoteReply(const smtp::ParsedReply& r) {
-  std::string text = r.toReply().toString();
-  for (char& c : text) {
-    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
-  }
-  if (text.size() > 160) text = text.substr(0, 160) + "...";
-  return "\"" + text + "\"";
+  const std::string text = r.toReply().toString();
+  return "\"" + printableAscii(text, 160) + (text.size() > 160 ? "...\"" : "\"");
 }
 
 // "WORD REST" from a reply's first line after the code and any enhanced

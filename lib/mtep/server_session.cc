@@ -2,18 +2,10 @@
 
 #include <utility>
 
+#include "util/base64.h"
+
 namespace mtep::proto {
 namespace {
-
-// Replaces every byte outside printable ASCII by '?' and cuts at `max`.
-std::string loggable(std::string_view in, size_t max) {
-  std::string out(in.substr(0, max));
-  for (char& c : out) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u >= 0x7f) c = '?';
-  }
-  return out;
-}
 
 Response reply(Verdict v, const smtp::EnhancedStatus& code, std::string text) {
   return Response{v, code, std::move(text)};
@@ -33,8 +25,8 @@ ServerSession::ServerSession(const SessionLimits& limits, TokenChecker& checker,
 void ServerSession::report(std::string_view command, const Response& r, std::string_view reason,
                            std::string_view sender) {
   if (!sink_) return;
-  const std::string cmd = loggable(command, kMaxLoggedCommand);
-  const std::string from = loggable(sender, kMaxLoggedSender);
+  const std::string cmd = printableAscii(command, kMaxLoggedCommand);
+  const std::string from = printableAscii(sender, kMaxLoggedSender);
   sink_(Decision{cmd, r, reason, from});
 }
 

@@ -24,17 +24,6 @@ struct StoredPin {
   int64_t first_seen = 0;
 };
 
-// Printable ASCII for details and logs (the host comes from a parsed
-// domain, but a detail line must never carry control bytes).
-std::string printable(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    out.push_back(u >= 0x20 && u < 0x7f ? c : '?');
-  }
-  return out;
-}
-
 bool isFingerprint(std::string_view fp) {
   if (fp.size() != kFingerprintLength) return false;
   for (char c : fp) {
@@ -74,7 +63,7 @@ std::string formatTime(int64_t t) {
 
 Error temporary(std::string_view host, const Error& e) {
   return Error(ErrorKind::kTemporary,
-               "TLS pin store for " + printable(host) + " unavailable: " + e.message());
+               "TLS pin store for " + printableAscii(host) + " unavailable: " + e.message());
 }
 
 }  // namespace
@@ -103,7 +92,7 @@ Result<PinCheck> PinBook::check(std::string_view host_in, std::string_view label
   const std::string host = asciiLower(host_in);
   const std::string label = asciiLower(label_in);
   const std::string server_fp = asciiLower(server_fingerprint_in);
-  const std::string shown = printable(host);
+  const std::string shown = printableAscii(host);
   if (!isFingerprint(server_fp)) {
     return Error(ErrorKind::kInternal, "TLS key of " + shown +
                                            ": the server fingerprint is not 52 base32 "
@@ -130,7 +119,7 @@ Result<PinCheck> PinBook::check(std::string_view host_in, std::string_view label
     if (!fingerprintMatches(label, server_fp)) {
       out.verdict = PinVerdict::kMismatch;
       out.detail = "the TLS key of " + shown + " (fingerprint " + server_fp +
-                   ") does not match the fingerprint " + printable(label) + " in the address";
+                   ") does not match the fingerprint " + printableAscii(label) + " in the address";
       return out;
     }
     if (!have_pin || pin.fingerprint != server_fp) {
@@ -141,11 +130,11 @@ Result<PinCheck> PinBook::check(std::string_view host_in, std::string_view label
         log::warning("NOQUEUE: tls pin of %s replaced: %s (since %s) -> %s, matching the "
                      "address's fingerprint %s",
                      shown.c_str(), pin.fingerprint.c_str(), formatTime(pin.first_seen).c_str(),
-                     server_fp.c_str(), printable(label).c_str());
+                     server_fp.c_str(), printableAscii(label).c_str());
       }
     }
     out.verdict = PinVerdict::kMatchedLabel;
-    out.detail = "the TLS key of " + shown + " matches the fingerprint " + printable(label) +
+    out.detail = "the TLS key of " + shown + " matches the fingerprint " + printableAscii(label) +
                  " in the address";
     return out;
   }
@@ -191,7 +180,7 @@ Result<std::vector<Pin>> PinBook::list() {
       out.fingerprint = std::move(p.fingerprint);
       out.first_seen = p.first_seen;
     } else {
-      out.fingerprint = printable(value);  // shown as is, so it can be forgotten
+      out.fingerprint = printableAscii(value);  // shown as is, so it can be forgotten
     }
     pins.push_back(std::move(out));
   }
@@ -210,7 +199,7 @@ Status PinBook::add(std::string_view host, std::string_view fingerprint) {
   const std::string fp = asciiLower(fingerprint);
   if (key.empty()) return Error(ErrorKind::kInvalid, "no host to pin");
   if (!isFingerprint(fp)) {
-    return Error(ErrorKind::kInvalid, "fingerprint '" + printable(fingerprint) +
+    return Error(ErrorKind::kInvalid, "fingerprint '" + printableAscii(fingerprint) +
                                           "' is not 52 base32 characters (see mtepctl address "
                                           "fingerprint)");
   }

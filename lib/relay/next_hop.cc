@@ -8,6 +8,7 @@
 
 #include <algorithm>
 
+#include "util/base64.h"
 #include "util/log.h"
 
 namespace mtep::relay {
@@ -22,17 +23,6 @@ constexpr smtp::EnhancedStatus kNoTls{4, 7, 4};        // security feature not o
 constexpr smtp::EnhancedStatus kKeyRefused{5, 7, 0};   // key does not match
 constexpr smtp::EnhancedStatus kStoreDown{4, 3, 0};
 
-// Printable ASCII only, for replies built from remote or library text.
-std::string printable(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    out.push_back(u >= 0x20 && u < 0x7f ? c : '?');
-  }
-  return out;
-}
-
 std::string prefix16(std::string_view fp) {
   return std::string(fp.substr(0, 16)) + (fp.size() > 16 ? "..." : "");
 }
@@ -43,7 +33,7 @@ HopReply makeReply(uint16_t code, smtp::EnhancedStatus status, std::string text)
   HopReply r;
   r.reply.code = code;
   r.reply.enhanced = status;
-  r.reply.text = printable(text);
+  r.reply.text = printableAscii(text);
   return r;
 }
 
@@ -63,7 +53,7 @@ HopReply passOn(const std::string& host, const smtp::ParsedReply& reply) {
     if (text.size() > kMaxPassedText) break;
   }
   if (text.size() > kMaxPassedText) text = text.substr(0, kMaxPassedText) + "...";
-  r.reply.text = printable(text);
+  r.reply.text = printableAscii(text);
   return r;
 }
 

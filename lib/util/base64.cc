@@ -126,4 +126,13 @@ bool asciiIEquals(std::string_view a, std::string_view b) {
   return true;
 }
 
+std::string printableAscii(std::string_view s, size_t max) {
+  std::string out(s.substr(0, max));
+  for (char& c : out) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u >= 0x7f) c = '?';
+  }
+  return out;
+}
+
 }  // namespace mtep

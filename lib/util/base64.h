@@ -1,6 +1,7 @@
 #pragma once
 // NAME
-//   base64.h - base64 and base64url (RFC 4648) and hex, strict decoders
+//   base64.h - base64 and base64url (RFC 4648) and hex, strict decoders;
+//   small ASCII text helpers
 // DESCRIPTION
 //   Decoders refuse any character outside the alphabet, wrong padding and
 //   non-canonical trailing bits; they return std::nullopt on error.
@@ -21,5 +22,8 @@ std::optional<std::vector<uint8_t>> hexDecode(std::string_view text);
 // ASCII lower-casing (non-ASCII bytes untouched).
 std::string asciiLower(std::string_view s);
 bool asciiIEquals(std::string_view a, std::string_view b);
+// For logs and replies built from peer or library text: the first `max`
+// bytes, each one outside printable ASCII (0x20..0x7e) replaced by '?'.
+std::string printableAscii(std::string_view s, size_t max = std::string_view::npos);
 
 }  // namespace mtep

@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "mtep/protocol.h"
+#include "util/base64.h"
 #include "verify/internal.h"
 #include "verify/remote_verifier.h"
 
@@ -25,12 +26,7 @@ bool isNumericAddress(const std::string& host) {
 
 std::string shortText(std::string_view text) {
   constexpr size_t kMaxDetail = 120;
-  std::string out;
-  for (const char c : text.substr(0, kMaxDetail)) {
-    const auto u = static_cast<unsigned char>(c);
-    out.push_back(u >= 0x20 && u < 0x7f ? c : '?');
-  }
-  return out;
+  return printableAscii(text, kMaxDetail);
 }
 
 std::string addressLiteral(const std::string& domain) {
