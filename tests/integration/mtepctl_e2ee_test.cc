@@ -11,7 +11,7 @@
 //   encrypt to the published key and decrypt round trip; a wrong password
 //   refused (exit 1) and the server's fingerprint pinned with
 //   --tls-fingerprint (a wrong pin refused); user list and del. Each key
-//   derivation is the real 64 MiB Argon2id (about 0.3 s).
+//   derivation is the real 64 MiB Argon2id (under a second each).
 
 #include <gtest/gtest.h>
 
