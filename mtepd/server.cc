@@ -54,14 +54,15 @@ Status Server::open(server::Daemon& daemon) {
   if (!st) return Error(st.error().kind(), "store " + c.store.path + ": " + st.error().message());
   store_ = std::move(*st);
 
+  key_watch_.setPath(c.tokens.key_file);
+  const token::KeyFileWatch::Stamp before = key_watch_.stamp();  // before reading it
   auto ring = loadRing(c.tokens.key_file, /*create=*/true);
   if (!ring) {
     return Error(ring.error().kind(),
                  "key file " + c.tokens.key_file + ": " + ring.error().message());
   }
   ring_ = std::move(*ring);
-  key_watch_.setPath(c.tokens.key_file);
-  key_watch_.reset();
+  key_watch_.loaded(before);
   log::info("key ring %s: %zu keys, current key id %u", c.tokens.key_file.c_str(),
             ring_->keys().size(), static_cast<unsigned>(ring_->current().id));
 
@@ -92,11 +93,13 @@ server::SessionFactory& Server::factory(size_t group) {
 
 void Server::apply(const config::ConfigPtr& next) {
   if (next->tokens.key_file != key_watch_.path()) {
+    token::KeyFileWatch watch(next->tokens.key_file);
+    const token::KeyFileWatch::Stamp before = watch.stamp();  // before reading it
     auto ring = loadRing(next->tokens.key_file, /*create=*/false);
     if (ring) {
       ring_ = std::move(*ring);
-      key_watch_.setPath(next->tokens.key_file);
-      key_watch_.reset();
+      watch.loaded(before);
+      key_watch_ = std::move(watch);
       log::notice("SIGHUP: now using key file %s", next->tokens.key_file.c_str());
     } else {
       log::error("SIGHUP: key file %s: %s; keeping %s", next->tokens.key_file.c_str(),
@@ -131,14 +134,19 @@ void Server::stopped() {
 }
 
 void Server::checkKeyFile() {
-  if (!key_watch_.changed()) return;
-  auto ring = loadRing(key_watch_.path(), /*create=*/false);
-  if (!ring) {
-    log::error("key file %s changed but cannot be used: %s; keeping the previous keys",
-               key_watch_.path().c_str(), ring.error().message().c_str());
-    return;
+  // Until a load succeeds, every check tries again (key_watch.h).
+  const token::KeyFileWatch::Outcome outcome = key_watch_.reload([this]() -> Status {
+    auto ring = loadRing(key_watch_.path(), /*create=*/false);
+    if (!ring) return std::move(ring).error();
+    ring_ = std::move(*ring);
+    return okStatus();
+  });
+  if (outcome == token::KeyFileWatch::Outcome::kFailed) {
+    log::error("key file %s changed but cannot be used: %s; keeping the previous keys and "
+               "trying again every %d s",
+               key_watch_.path().c_str(), key_watch_.lastError().c_str(), kKeyCheckInterval);
   }
-  ring_ = std::move(*ring);
+  if (outcome != token::KeyFileWatch::Outcome::kLoaded) return;
   authority_->update(daemon_->config(), ring_);
   log::notice("key file %s reloaded: %zu keys, current key id %u", key_watch_.path().c_str(),
               ring_->keys().size(), static_cast<unsigned>(ring_->current().id));

@@ -8,12 +8,13 @@ namespace mtep::verify {
 
 Result<std::unique_ptr<RingMinter>> RingMinter::create(const std::string& key_file,
                                                        const Clock& clock) {
-  // Remember the file's identity before reading it: a change in between
-  // then only costs one extra reload.
+  // The file's identity before reading it: a change in between then only
+  // costs one extra reload.
   token::KeyFileWatch watch(key_file);
-  watch.reset();
+  const token::KeyFileWatch::Stamp before = watch.stamp();
   auto ring = token::KeyRing::load(key_file, token::KeyRingOptions{}, clock);
   if (!ring) return std::move(ring).error();
+  watch.loaded(before);
   auto shared = std::make_shared<const token::KeyRing>(std::move(ring).value());
   return std::unique_ptr<RingMinter>(
       new RingMinter(key_file, clock, std::move(shared), std::move(watch)));
@@ -32,16 +33,22 @@ std::shared_ptr<const token::KeyRing> RingMinter::current() {
   const int64_t now = clock_.now();
   if (now == last_check_) return ring_;
   last_check_ = now;
-  if (!watch_.changed()) return ring_;
-  auto ring = token::KeyRing::load(key_file_, token::KeyRingOptions{}, clock_);
-  if (!ring) {
-    log::warning("NOQUEUE: token key file %s changed but cannot be used, keeping the old keys: %s",
-                 key_file_.c_str(), ring.error().message().c_str());
-    return ring_;
+  // Until a load succeeds, every check tries again (key_watch.h).
+  const token::KeyFileWatch::Outcome outcome = watch_.reload([this]() -> Status {
+    auto ring = token::KeyRing::load(key_file_, token::KeyRingOptions{}, clock_);
+    if (!ring) return std::move(ring).error();
+    ring_ = std::make_shared<const token::KeyRing>(std::move(ring).value());
+    return okStatus();
+  });
+  if (outcome == token::KeyFileWatch::Outcome::kFailed) {
+    log::warning(
+        "NOQUEUE: token key file %s changed but cannot be used, keeping the old keys and "
+        "trying again every second: %s",
+        key_file_.c_str(), watch_.lastError().c_str());
+  } else if (outcome == token::KeyFileWatch::Outcome::kLoaded) {
+    log::info("NOQUEUE: token keys reloaded from %s, current key id %u", key_file_.c_str(),
+              ring_->current().id);
   }
-  ring_ = std::make_shared<const token::KeyRing>(std::move(ring).value());
-  log::info("NOQUEUE: token keys reloaded from %s, current key id %u", key_file_.c_str(),
-            ring_->current().id);
   return ring_;
 }
 

@@ -8,8 +8,8 @@
 //   Loads the key ring at creation (the file must exist: mtepctl key rotate
 //   or mtepd makes it) and, at most once a second, checks whether the file
 //   changed (token::KeyFileWatch) and reloads it. A failed reload keeps the
-//   old ring and is logged once (the file is tried again when it changes
-//   again). The once-a-second check is by the Clock given, so tests move a
+//   old ring, is logged once, and is tried again at every check until a
+//   load succeeds. The once-a-second check is by the Clock given, so tests move a
 //   FakeClock. mint() of an empty sender is kInvalid. Thread-safe: the
 //   ring is a shared_ptr swapped under a mutex; minting works on a copy of
 //   the pointer.

@@ -3,12 +3,13 @@
 // DESCRIPTION
 //   SIGHUP with a broken config keeps the old one; with a good one the new
 //   limits apply; SIGTERM exits 0 quickly; a key rotated on disk is picked
-//   up without a restart; the daemon runs as [global] user; start-up errors
+//   up without a restart, also when the first load of it failed; the daemon runs as [global] user; start-up errors
 //   exit 1 with a clear message; without -f it detaches and keeps a pid file.
 
 #include <gtest/gtest.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -166,6 +167,43 @@ TEST(MtepdLifecycle, RotatedKeyIsPickedUpWithoutRestart) {
   ASSERT_TRUE(c);
   ASSERT_TRUE(c->send(query(old_tok, "alice@example.org")));
   EXPECT_TRUE(startsWith(c->readReply(), "K2.7.0")) << "tokens of the old key stay valid";
+}
+
+// A rotated key file renamed into place with mode 0644 is refused; the
+// chmod 600 that repairs it changes neither inode, size nor mtime. mtepd
+// must keep trying the file until it loads, or it never learns the key
+// the milter (which loads the same file) mints with.
+TEST(MtepdLifecycle, KeyFileRefusedOnceAfterARotationIsRetriedUntilItLoads) {
+  Mtepd d;
+  ASSERT_TRUE(d.start());
+  const std::string next = d.keyFile() + ".new";
+  {
+    std::ifstream in(d.keyFile(), std::ios::binary);
+    std::ofstream out(next, std::ios::binary | std::ios::trunc);
+    out << in.rdbuf();
+  }
+  ASSERT_EQ(::chmod(next.c_str(), 0600), 0);
+  auto rotated = token::KeyRing::rotate(next, {}, SystemClock::instance());
+  ASSERT_TRUE(rotated) << rotated.error().message();
+  auto new_tok = token::mint(*rotated, "alice@example.org", SystemClock::instance().now(), 3600);
+  ASSERT_TRUE(new_tok);
+  ASSERT_EQ(::chmod(next.c_str(), 0644), 0);
+  ASSERT_EQ(::rename(next.c_str(), d.keyFile().c_str()), 0);
+  ASSERT_TRUE(d.waitForLog("open to group or others")) << d.logText();
+  ASSERT_EQ(::chmod(d.keyFile().c_str(), 0600), 0);
+
+  bool recognised = false;
+  auto t0 = steady_clock::now();
+  while (!recognised &&
+         std::chrono::duration_cast<milliseconds>(steady_clock::now() - t0).count() < 10000) {
+    auto c = Client::connect(d.port());
+    ASSERT_TRUE(c);
+    ASSERT_TRUE(c->send(query(*new_tok, "alice@example.org")));
+    recognised = startsWith(c->readReply(), "K2.7.0");
+    if (!recognised) std::this_thread::sleep_for(milliseconds(200));
+  }
+  EXPECT_TRUE(recognised) << "token of the repaired file's key not accepted\n" << d.logText();
+  EXPECT_TRUE(d.waitForLog("reloaded")) << d.logText();
 }
 
 TEST(MtepdLifecycle, RunsAsTheConfiguredUser) {

@@ -131,10 +131,50 @@ TEST_F(RingMinterTest, BadFileKeepsTheOldKeysUntilRepaired) {
   EXPECT_EQ(keyIdOf(tok), 1u);
   EXPECT_EQ(check(ring, tok), token::Outcome::kValid);
   clock_.advance(1);
-  EXPECT_EQ(keyIdOf(m->mint(kSender, 3600)), 1u);  // unchanged bad file: not retried
+  EXPECT_EQ(keyIdOf(m->mint(kSender, 3600)), 1u);  // unchanged bad file: retried, still bad
   writeFile("7 1700000000 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n");
   clock_.advance(1);
   EXPECT_EQ(keyIdOf(m->mint(kSender, 3600)), 7u);
+}
+
+// A rotated file renamed into place with mode 0644 cannot be loaded; the
+// admin's chmod 600 changes neither its inode, size nor mtime. The failed
+// load must be retried until it works, or the milter mints with the old
+// key while mtepd (which retries) has moved on.
+TEST_F(RingMinterTest, FailedReloadAfterARotationIsRetriedUntilTheNewRingIsUsed) {
+  makeFile();
+  auto m = minter();
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(keyIdOf(m->mint(kSender, 3600)), 1u);
+  const std::string next = dir_ + "/token.keys.new";
+  fs::copy_file(path_, next);
+  auto rotated = token::KeyRing::rotate(next, {}, clock_);
+  ASSERT_TRUE(rotated.ok()) << rotated.error().message();
+  ASSERT_EQ(rotated->current().id, 2u);
+  ASSERT_EQ(::chmod(next.c_str(), 0644), 0);
+  ASSERT_EQ(::rename(next.c_str(), path_.c_str()), 0);
+  clock_.advance(1);
+  EXPECT_EQ(keyIdOf(m->mint(kSender, 3600)), 1u);  // mode 0644: refused, old ring kept
+  ASSERT_EQ(::chmod(path_.c_str(), 0600), 0);
+  clock_.advance(1);
+  auto tok = m->mint(kSender, 3600);
+  EXPECT_EQ(keyIdOf(tok), 2u);
+  EXPECT_EQ(check(*rotated, tok), token::Outcome::kValid);
+}
+
+TEST_F(RingMinterTest, MissingFileKeepsTheOldKeysAndItsReturnIsPickedUp) {
+  const token::KeyRing ring = makeFile();
+  auto m = minter();
+  ASSERT_NE(m, nullptr);
+  const std::string aside = dir_ + "/aside";
+  ASSERT_EQ(::rename(path_.c_str(), aside.c_str()), 0);
+  clock_.advance(1);
+  EXPECT_EQ(check(ring, m->mint(kSender, 3600)), token::Outcome::kValid);
+  auto rotated = token::KeyRing::rotate(aside, {}, clock_);
+  ASSERT_TRUE(rotated.ok()) << rotated.error().message();
+  ASSERT_EQ(::rename(aside.c_str(), path_.c_str()), 0);
+  clock_.advance(1);
+  EXPECT_EQ(keyIdOf(m->mint(kSender, 3600)), 2u);
 }
 
 TEST_F(RingMinterTest, MissingFileKeepsTheOldKeys) {
