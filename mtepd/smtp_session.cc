@@ -373,7 +373,12 @@ class SmtpSession final : public ProtocolSession {
     const bool matches = e2ee::checkVerifier(record ? record->verifier : dummy_verifier_,
                                              parsed->hash);
     if (!record || !matches) {
-      if (keys_.limiter != nullptr) keys_.limiter->recordFailure(client_host_, user, limits);
+      if (keys_.limiter != nullptr) {
+        // Made-up names are counted apart, so they cannot evict the
+        // counter of an account under attack (login_limiter.h).
+        keys_.limiter->recordFailure(client_host_, user, limits,
+                                     record ? e2ee::Account::kExists : e2ee::Account::kUnknown);
+      }
       logAuth(shown, "fail");
       return error("535 5.7.8 Authentication credentials invalid", out);
     }
@@ -481,7 +486,7 @@ class SmtpSession final : public ProtocolSession {
   config::ConfigPtr config_;  // snapshot for the life of the connection
   const std::string hostname_;
   const std::string client_;  // "ADDR:PORT" for the log
-  const std::string client_host_;  // "ADDR": the login limiter's key
+  const std::string client_host_;  // "ADDR": the login limiter counts its /64 (IPv6) or itself
   proto::TokenChecker& checker_;
   proto::FarewellRota& rota_;
   std::shared_ptr<const server::TlsContext> tls_;  // null: no STARTTLS

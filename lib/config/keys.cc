@@ -321,9 +321,10 @@ std::vector<KeyDef> buildDefs() {
       "false: not offered (502 5.5.1).",
       [](Config& c) -> bool& { return c.mtepd.user_keys; }));
   d.push_back(makeDef(KeyInfo{"mtepd", "auth_failures_per_client", "string", "\"5/15m\"",
-                              "Failed AUTH HASHEDPASS logins a client address may make per time, "
-                              "\"COUNT/DURATION\"; past it every login from there gets 454 4.7.0 "
-                              "until the window has passed. Empty: no limit.",
+                              "Failed AUTH HASHEDPASS logins a client (an IPv4 address, an IPv6 "
+                              "/64) may make per time, \"COUNT/DURATION\"; past it every login "
+                              "from there gets 454 4.7.0 until the window has passed. Empty: no "
+                              "limit.",
                               "\"\" or COUNT/DURATION, 1s..7d"},
                       ConfigFn([](const toml::node& n, Config& c) {
                         return readRateLimit(n, &c.mtepd.auth_failures_per_client);

@@ -2,31 +2,55 @@
 // login_limiter.h.
 #include "e2ee/login_limiter.h"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <iterator>
+#include <string>
+
+#include "net/cidr.h"
 
 namespace mtep::e2ee {
 
 LoginLimiter::LoginLimiter(const Clock& clock, size_t max_entries)
     : clock_(clock), clients_(std::max<size_t>(1, max_entries)),
-      users_(std::max<size_t>(1, max_entries)) {}
+      accounts_(std::max<size_t>(1, max_entries)),
+      unknown_users_(std::max<size_t>(1, max_entries)) {}
+
+std::string LoginLimiter::clientKey(std::string_view client) {
+  // A scope ("fe80::1%eth0") is not part of the address.
+  const std::string_view address = client.substr(0, client.find('%'));
+  auto ip = net::IpAddress::parse(address);
+  if (!ip) return std::string(client);
+  net::IpAddress a = ip->unmapped();
+  if (a.family != AF_INET6) return a.toString();
+  std::fill(a.bytes.begin() + 8, a.bytes.end(), uint8_t{0});
+  return a.toString() + "/64";
+}
 
 LoginVerdict LoginLimiter::check(std::string_view client, std::string_view user,
                                  const LoginLimits& limits) {
   const int64_t now = clock_.now();
-  if (clients_.over(client, limits.per_client, now)) return LoginVerdict::kClientLimited;
-  if (!user.empty() && users_.over(user, limits.per_user, now)) {
-    return LoginVerdict::kUserLimited;
+  if (clients_.over(clientKey(client), limits.per_client, now)) {
+    return LoginVerdict::kClientLimited;
+  }
+  if (!user.empty()) {
+    // Both tables: the answer must not depend on whether the name has an
+    // account (and a name may gain one while its count runs).
+    const bool a = accounts_.over(user, limits.per_user, now);
+    const bool u = unknown_users_.over(user, limits.per_user, now);
+    if (a || u) return LoginVerdict::kUserLimited;
   }
   return LoginVerdict::kAllowed;
 }
 
 void LoginLimiter::recordFailure(std::string_view client, std::string_view user,
-                                 const LoginLimits& limits) {
+                                 const LoginLimits& limits, Account account) {
   const int64_t now = clock_.now();
-  clients_.add(client, limits.per_client, now);
-  if (!user.empty()) users_.add(user, limits.per_user, now);
+  clients_.add(clientKey(client), limits.per_client, now);
+  if (user.empty()) return;
+  (account == Account::kExists ? accounts_ : unknown_users_).add(user, limits.per_user, now);
 }
 
 bool LoginLimiter::Table::over(std::string_view key, const config::RateLimit& limit,

@@ -421,6 +421,19 @@ TEST_F(KeyServiceTest, ClientOverItsLimitGets454EvenWithTheRightPassword) {
   EXPECT_EQ(feed(authLine("alice@alpha.test", 1)), kOk);
 }
 
+// An IPv6 host holds a whole /64: its addresses share one client count.
+TEST_F(KeyServiceTest, ClientsOfOneIpv6Slash64ShareTheClientLimit) {
+  per_client_ = {2, 900};
+  makeInTls("[2001:db8:1:2::1]:4000");
+  EXPECT_EQ(feed(authLine("alice@alpha.test", 7)), kBad);
+  makeInTls("[2001:db8:1:2::2]:4000");
+  EXPECT_EQ(feed(authLine("alice@alpha.test", 7)), kBad);
+  makeInTls("[2001:db8:1:2:dead:beef:0:1]:4000");
+  EXPECT_EQ(feed(authLine("alice@alpha.test", 1)), kLimited);
+  makeInTls("[2001:db8:1:3::1]:4000");  // the next /64 is another client
+  EXPECT_EQ(feed(authLine("alice@alpha.test", 1)), kOk);
+}
+
 TEST_F(KeyServiceTest, UserOverItsLimitGets454FromEveryClient) {
   per_client_ = {100, 900};
   per_user_ = {2, 3600};
