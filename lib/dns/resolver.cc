@@ -13,27 +13,12 @@
 #include <vector>
 
 #include "dns/answer.h"
+#include "util/domain_name.h"
 
 namespace mtep::dns {
 namespace {
 
 constexpr size_t kAnswerBufferSize = 65536;
-
-std::string_view withoutTrailingDot(std::string_view name) {
-  if (!name.empty() && name.back() == '.') name.remove_suffix(1);
-  return name;
-}
-
-bool endsWithLabel(std::string_view name, std::string_view label) {
-  if (name.size() < label.size()) return false;
-  const std::string_view tail = name.substr(name.size() - label.size());
-  for (size_t i = 0; i < label.size(); ++i) {
-    char c = tail[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
-    if (c != label[i]) return false;
-  }
-  return name.size() == label.size() || name[name.size() - label.size() - 1] == '.';
-}
 
 bool isNumericAddress(const std::string& host) {
   in6_addr buf;
@@ -113,11 +98,15 @@ class SystemResolver final : public Resolver {
  private:
   Result<Answer> query(std::string_view name, uint16_t type, int64_t deadline_ms) {
     const std::string label = std::string(name) + "/" + typeName(type);
-    if (isOverlayName(name)) {
+    // One normal form, looked at and sent: the name with its root dot
+    // dropped, or nothing when a label is empty (domain_name.h).
+    const auto normal = bareDomainName(name);
+    if (!normal) return Error(ErrorKind::kInvalid, label + ": " + normal.error().message());
+    const std::string_view bare = *normal;
+    if (isOverlayTld(topLabel(bare))) {
       return Error(ErrorKind::kNotFound, label + ": overlay names are never sent to DNS");
     }
-    const std::string_view bare = withoutTrailingDot(name);
-    if (bare.empty() || bare.size() > 253 || bare.find('\0') != std::string_view::npos) {
+    if (bare.size() > 253 || bare.find('\0') != std::string_view::npos) {
       return Error(ErrorKind::kInvalid, label + ": not a domain name");
     }
     const int64_t left_ms = deadline_ms - monotonicMs();
@@ -190,10 +179,7 @@ int64_t monotonicMs() {
   return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
 }
 
-bool isOverlayName(std::string_view name) {
-  name = withoutTrailingDot(name);
-  return endsWithLabel(name, "onion") || endsWithLabel(name, "i2p");
-}
+bool isOverlayName(std::string_view name) { return isOverlayTld(topLabel(name)); }
 
 std::unique_ptr<Resolver> makeSystemResolver() {
   return std::make_unique<SystemResolver>(false, std::vector<sockaddr_in>{});

@@ -12,7 +12,10 @@
 //   Results: a list (maybe empty = NODATA), kNotFound (NXDOMAIN), or
 //   kTemporary (SERVFAIL, timeout, no server). Names are looked up as
 //   given (absolute; no search list).
-//   Names ending in .onion or .i2p are never sent to DNS: kNotFound at once
+//   Names are normalised once (util/domain_name.h): the root dot dropped,
+//   and a name with an empty label ("x..org", "x.onion..", ".onion") is
+//   kInvalid, never asked. Names ending in .onion or .i2p are never sent
+//   to DNS: kNotFound at once
 //   (they must go through their proxy; leaking them to DNS is a privacy
 //   bug). A deadline already passed is kTemporary without asking.
 //   addresses() given a numeric address returns it unchanged, unasked.
@@ -56,7 +59,10 @@ class Resolver {
                                                      int64_t deadline_ms) = 0;
 };
 
-// True for names under .onion or .i2p (ASCII case-insensitive, one trailing dot ignored).
+// True for names under .onion or .i2p (ASCII case-insensitive; the root
+// dot ignored). A malformed name (an empty label: "x.onion..") whose last
+// non-empty label is onion or i2p is also true, so it is never sent to DNS
+// by a caller that forgot to refuse it; lookups refuse it anyway.
 bool isOverlayName(std::string_view name);
 
 std::unique_ptr<Resolver> makeSystemResolver();

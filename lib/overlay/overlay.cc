@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "util/base64.h"
+#include "util/domain_name.h"
 
 namespace mtep::overlay {
 namespace {
@@ -238,9 +239,11 @@ const char* kindName(Kind k) noexcept {
 }
 
 Result<Domain> parseDomain(std::string_view domain) {
-  std::string name = asciiLower(domain);
-  // The root label's dot (and any run of them: nothing else can follow).
-  while (!name.empty() && name.back() == '.') name.pop_back();
+  // The one normal form (util/domain_name.h): the root dot dropped, an
+  // empty label anywhere refused ("x.onion.." is not "x.onion").
+  const auto bare = bareDomainName(domain);
+  if (!bare) return invalid(quote(domain) + ": " + bare.error().message());
+  std::string name = asciiLower(*bare);
   const std::vector<std::string_view> labels = splitLabels(name);
   const std::string_view tld = labels.back();
   if (tld == "onion") return parseOnion(name, labels);

@@ -25,7 +25,11 @@
 //   Errors are kInvalid with a message that says exactly what is wrong
 //   ("checksum does not match", "version 2, not 3", "fingerprint label
 //   'xyz1' is not base32 (1 is not a base32 digit)"), safe to log.
-//   Names are compared and returned in lower case, without a trailing dot.
+//   Names are compared and returned in lower case, without the root dot.
+//   A name that is empty or has an empty label (".onion", "x..onion",
+//   "x.onion..", "example.org..") is kInvalid: one trailing dot is the
+//   root, a second one ends an empty label (util/domain_name.h, shared
+//   with the resolver and the dialer).
 
 #include <cstdint>
 #include <string>

@@ -13,6 +13,7 @@
 
 #include "socks/socks.h"
 #include "util/base64.h"
+#include "util/domain_name.h"
 #include "util/unique_fd.h"
 
 namespace mtep::transport {
@@ -22,11 +23,6 @@ struct AddrInfoDeleter {
   void operator()(addrinfo* p) const noexcept { freeaddrinfo(p); }
 };
 using AddrInfoPtr = std::unique_ptr<addrinfo, AddrInfoDeleter>;
-
-std::string_view withoutTrailingDot(std::string_view host) {
-  if (!host.empty() && host.back() == '.') host.remove_suffix(1);
-  return host;
-}
 
 
 socklen_t sockaddrLength(const sockaddr_storage& sa) {
@@ -311,9 +307,7 @@ Result<std::unique_ptr<Stream>> dialDirect(const std::string& host, uint16_t por
 }  // namespace
 
 Route routeFor(std::string_view host) {
-  host = withoutTrailingDot(host);
-  const size_t dot = host.rfind('.');
-  const std::string_view last = dot == std::string_view::npos ? host : host.substr(dot + 1);
+  const std::string_view last = topLabel(host);
   if (asciiIEquals(last, "onion")) return Route::kOnion;
   if (asciiIEquals(last, "i2p")) return Route::kI2p;
   return Route::kDirect;
@@ -348,10 +342,18 @@ Result<std::unique_ptr<Stream>> dial(const std::string& host, uint16_t port,
     return Error(ErrorKind::kInvalid,
                  "cannot dial " + hostPort(host, port) + ": timeouts must be positive");
   }
-  const Route route = routeFor(host);
+  // One normal form for routing and for the proxy (util/domain_name.h):
+  // a name with an empty label ("x.onion..") is refused here, so it can
+  // neither be routed to DNS nor reach getaddrinfo.
+  const auto bare = bareDomainName(host);
+  if (!bare) {
+    return Error(ErrorKind::kInvalid, "cannot dial " + printableAscii(host, 300) + ": " +
+                                          bare.error().message());
+  }
+  const Route route = routeFor(*bare);
   if (route != Route::kDirect) {
-    // The proxy gets the name without a trailing dot; it never meets a resolver.
-    return dialProxy(withoutTrailingDot(host), port, route, options, why);
+    // The proxy gets the name without the root dot; it never meets a resolver.
+    return dialProxy(*bare, port, route, options, why);
   }
   return dialDirect(host, port, options, resolver, why);
 }

@@ -6,8 +6,10 @@
 //                            .onion_proxy = {"127.0.0.1", 9050}};
 //   auto s = transport::dial("abc...xyz.onion", 25, o, transport::systemResolver());
 // DESCRIPTION
-//   Routes by the host's last label (ASCII case-insensitive, one trailing
-//   dot ignored):
+//   A host with an empty label ("x.onion..", "x..org", ".onion") is
+//   kInvalid, never dialled (util/domain_name.h: the one normal form).
+//   Routes by the host's last label (ASCII case-insensitive, the root dot
+//   ignored):
 //   - ".onion": through onion_proxy; ".i2p": through i2p_proxy. The name
 //     goes to the proxy as a name (SOCKS5 ATYP 3, RFC 1928) and is NEVER
 //     given to the resolver or to getaddrinfo (RFC 7686). No proxy
@@ -44,7 +46,8 @@ struct sockaddr_storage;
 namespace mtep::transport {
 
 enum class Route { kDirect, kOnion, kI2p };
-// By suffix as above.
+// By suffix as above; a malformed name by its last non-empty label (so
+// "x.onion.." is kOnion, and dial() refuses it).
 Route routeFor(std::string_view host);
 const char* routeName(Route r) noexcept;  // "direct", "onion", "i2p"
 

@@ -8,6 +8,7 @@
 
 #include "mtep/protocol.h"
 #include "util/base64.h"
+#include "util/domain_name.h"
 #include "verify/internal.h"
 #include "verify/remote_verifier.h"
 
@@ -58,8 +59,10 @@ std::string overlayHost(const std::string& domain) {
 }  // namespace detail
 
 std::string normalizeDomain(std::string_view domain) {
-  if (!domain.empty() && domain.back() == '.') domain.remove_suffix(1);
-  std::string out(domain);
+  // util/domain_name.h: the root dot dropped; an empty label gives "".
+  const auto bare = bareDomainName(domain);
+  if (!bare) return {};
+  std::string out(*bare);
   for (char& c : out) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
   }
@@ -78,7 +81,7 @@ Status timeLeft(int64_t deadline_ms, const std::string& domain) {
 Result<std::vector<Candidate>> discover(const config::MilterConfig& cfg, dns::Resolver& resolver,
                                         std::string_view sender_domain, int64_t deadline_ms) {
   const std::string domain = normalizeDomain(sender_domain);
-  if (domain.empty()) return Error(ErrorKind::kInvalid, "empty sender domain");
+  if (domain.empty()) return Error(ErrorKind::kInvalid, "empty or malformed sender domain");
 
   if (const config::ServerAddress* s = cfg.serverFor(domain)) {
     return std::vector<Candidate>{{s->host, s->port, "static"}};

@@ -56,7 +56,7 @@ Result<std::vector<KeyServer>> discoverKeyServers(const config::Config& cfg,
                                                   dns::Resolver& resolver,
                                                   std::string_view domain_in, int64_t deadline_ms) {
   const std::string domain = normalizeDomain(domain_in);
-  if (domain.empty()) return Error(ErrorKind::kInvalid, "empty sender domain");
+  if (domain.empty()) return Error(ErrorKind::kInvalid, "empty or malformed sender domain");
   const uint16_t port = smtpPort(cfg);
 
   if (const config::ServerAddress* s = cfg.milter.keyServerFor(domain)) {

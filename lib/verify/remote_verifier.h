@@ -74,10 +74,11 @@ using milter::VerifyQuery;
 // The servers to try for `domain`, in order, as "host:port" pairs with the
 // host still a name or a numeric address. Exposed for tests. `domain` is
 // compared and looked up in lower case without a trailing dot. Errors:
-// kInvalid (empty domain), kNotFound (no MTEP server: SRV ".", NXDOMAIN,
+// kInvalid (empty or malformed domain), kNotFound (no MTEP server: SRV ".", NXDOMAIN,
 // null MX), kTemporary (DNS trouble or
 // deadline passed). Never an empty list.
-// ASCII lower case, one trailing dot removed: the form domains are compared in.
+// ASCII lower case, the root dot removed: the form domains are compared in;
+// "" for a name with an empty label ("x.onion..": util/domain_name.h).
 std::string normalizeDomain(std::string_view domain);
 
 struct Candidate {

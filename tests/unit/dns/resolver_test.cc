@@ -254,6 +254,29 @@ TEST(SystemResolver, OverlayNamesNeverReachDns) {
   EXPECT_TRUE(server.queries().empty());
 }
 
+// "x.onion.." once had a dot stripped by isOverlayName and another by the
+// lookup: "x.onion." went to DNS. A name with an empty label is refused
+// before anyone looks at it, and never asked.
+TEST(SystemResolver, NamesWithAnEmptyLabelAreInvalidAndNeverAsked) {
+  FakeNameServer server(zone({}));
+  ASSERT_TRUE(server.ok());
+  auto resolver = server.resolver();
+  for (const char* name : {"abc.onion..", "_mtep._tcp.abc.onion..", "x.i2p..", "alpha.test..",
+                           ".alpha.test", "mx..alpha.test", ".onion", "..", "x.onion..."}) {
+    SCOPED_TRACE(name);
+    auto srv = resolver->srv(name, soon());
+    ASSERT_FALSE(srv.ok());
+    EXPECT_EQ(srv.error().kind(), ErrorKind::kInvalid) << srv.error().message();
+    auto mx = resolver->mx(name, soon());
+    ASSERT_FALSE(mx.ok());
+    EXPECT_EQ(mx.error().kind(), ErrorKind::kInvalid) << mx.error().message();
+    auto addrs = resolver->addresses(name, soon());
+    ASSERT_FALSE(addrs.ok());
+    EXPECT_EQ(addrs.error().kind(), ErrorKind::kInvalid) << addrs.error().message();
+  }
+  EXPECT_TRUE(server.queries().empty()) << server.queries().size() << " queries sent";
+}
+
 TEST(SystemResolver, NumericAddressIsReturnedUnasked) {
   FakeNameServer server(zone({}));
   ASSERT_TRUE(server.ok());
@@ -282,16 +305,28 @@ TEST(SystemResolver, EmptyNameIsInvalid) {
   EXPECT_TRUE(server.queries().empty());
 }
 
-TEST(OverlayName, OnionAndI2pInAnyCaseWithOneTrailingDot) {
+TEST(OverlayName, OnionAndI2pInAnyCaseWithTheRootDot) {
   EXPECT_TRUE(isOverlayName("abc.onion"));
   EXPECT_TRUE(isOverlayName("abc.ONION."));
   EXPECT_TRUE(isOverlayName("a.b.i2p"));
   EXPECT_TRUE(isOverlayName("onion"));
   EXPECT_FALSE(isOverlayName("abconion"));
   EXPECT_FALSE(isOverlayName("onion.example"));
-  EXPECT_FALSE(isOverlayName("abc.onion.."));
+  EXPECT_FALSE(isOverlayName("xi2p."));
   EXPECT_FALSE(isOverlayName("xi2p"));
   EXPECT_FALSE(isOverlayName(""));
+  EXPECT_FALSE(isOverlayName("."));
+}
+
+// Malformed names whose last non-empty label is an overlay one count as
+// overlay names: a caller that skips DNS for overlay names then never
+// sends them there, and the overlay parser or the dialer refuses them.
+TEST(OverlayName, MalformedOverlayNamesStillCountAsOverlay) {
+  EXPECT_TRUE(isOverlayName("abc.onion.."));
+  EXPECT_TRUE(isOverlayName("abc.i2p..."));
+  EXPECT_TRUE(isOverlayName("a..onion"));
+  EXPECT_TRUE(isOverlayName(".onion"));
+  EXPECT_FALSE(isOverlayName("onion.example.."));
 }
 
 }  // namespace

@@ -44,7 +44,7 @@ std::string readN(Stream& s, size_t n) {
   return out;
 }
 
-TEST(RouteFor, SuffixDecidesCaseInsensitiveWithOneTrailingDot) {
+TEST(RouteFor, SuffixDecidesCaseInsensitiveWithTheRootDot) {
   struct Case {
     const char* host;
     Route want;
@@ -59,7 +59,8 @@ TEST(RouteFor, SuffixDecidesCaseInsensitiveWithOneTrailingDot) {
       {"onion", Route::kOnion},
       {"mx.example.org", Route::kDirect},
       {"onion.example", Route::kDirect},
-      {"abc.onion..", Route::kDirect},
+      {"abc.onion..", Route::kOnion},  // malformed: dial() refuses it, never DNS
+      {"abc.example..", Route::kDirect},
       {"abc.onionx", Route::kDirect},
       {"127.0.0.1", Route::kDirect},
       {"", Route::kDirect},
@@ -90,6 +91,33 @@ TEST(Dialer, OnionNameGoesToTheProxyAsAtyp3AndNeverToTheResolver) {
   EXPECT_EQ(readN(**s, 16), FakeSocks::kPeerGreeting);
   ASSERT_TRUE((*s)->writeAll("EHLO x\r\n").ok());
   EXPECT_EQ(readN(**s, 8), "EHLO x\r\n");
+}
+
+// Each of isOverlayName, the resolver and the dialer once dropped one
+// trailing dot on its own: "x.onion.." was routed direct and given to the
+// resolver. A name with an empty label is refused before routing.
+TEST(Dialer, NameWithAnEmptyLabelIsInvalidAndGoesNowhere) {
+  FakeSocks onion(FakeSocks::Options{});
+  FakeSocks i2p(FakeSocks::Options{});
+  DialOptions o = quickOptions();
+  o.onion_proxy = onion.proxy();
+  o.i2p_proxy = i2p.proxy();
+  for (const std::string& host : {kOnion + "..", kOnion + "...", "x." + kOnion.substr(0, 5) +
+                                  "..onion", std::string(".onion"), kI2p + "..",
+                                  std::string("mx.example.org.."), std::string(".example.org"),
+                                  std::string("."), std::string("..")}) {
+    SCOPED_TRACE(host);
+    CountingResolver resolver;
+    DialFailure why = DialFailure::kNone;
+    auto s = dial(host, 25, o, resolver, &why);
+    ASSERT_FALSE(s.ok());
+    EXPECT_EQ(s.error().kind(), ErrorKind::kInvalid) << s.error().message();
+    EXPECT_NE(s.error().message().find("empty"), std::string::npos) << s.error().message();
+    EXPECT_EQ(why, DialFailure::kOther);
+    EXPECT_EQ(resolver.calls, 0);
+  }
+  EXPECT_EQ(onion.seen().methods, "") << "the onion proxy must not be asked";
+  EXPECT_EQ(i2p.seen().methods, "") << "the i2p proxy must not be asked";
 }
 
 TEST(Dialer, I2pNameGoesToTheI2pProxyTrailingDotDropped) {

@@ -52,6 +52,17 @@ TEST_F(Discover, StaticParentEntryCoversSubdomains) {
   EXPECT_TRUE(resolver.calls().empty());
 }
 
+// A sender domain with an empty label is refused before any lookup: once
+// "x.onion..." lost one dot here and looked like a DNS name, and the
+// resolver dropped another before asking DNS for "_mtep._tcp.x.onion.".
+TEST_F(Discover, DomainWithAnEmptyLabelIsInvalidAndAsksNothing) {
+  for (const char* domain : {"alpha.test..", "x.onion...", "x.onion..", ".alpha.test",
+                             "a..alpha.test", "."}) {
+    EXPECT_EQ(run(cfg, resolver, domain), (List{"error invalid"})) << domain;
+  }
+  EXPECT_TRUE(resolver.calls().empty());
+}
+
 TEST_F(Discover, SrvBeatsMxInPriorityThenWeightOrder) {
   resolver.setSrv("_mtep._tcp.alpha.test", {{20, 0, 7002, "c.alpha.test"},
                                             {10, 5, 7001, "b.alpha.test"},
