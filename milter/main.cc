@@ -97,13 +97,17 @@ std::string unixSocketPath(const std::string& spec) {
 // Lets the MTA, running as another user, connect to our unix socket: the
 // socket goes to [global] user and its group, mode 0660 (the MTA's user
 // must be in that group). With no user the socket stays as libmilter made it.
+// Root changes the socket through a descriptor opened without following
+// links, never by name (sys::shareSocketFile): libmilter has bound it by
+// name, and a symlink swapped in since must not redirect the chown.
 Status shareUnixSocket(const std::string& path, const std::string& user) {
   if (path.empty() || user.empty() || ::geteuid() != 0) return okStatus();
   const passwd* pw = ::getpwnam(user.c_str());  // single-threaded at start-up
   if (pw == nullptr) return Error(ErrorKind::kConfig, "[global] user " + user + " does not exist");
-  if (::chown(path.c_str(), pw->pw_uid, pw->pw_gid) != 0 || ::chmod(path.c_str(), 0660) != 0) {
+  Status s = sys::shareSocketFile(path, pw->pw_uid, pw->pw_gid, 0660);
+  if (!s) {
     return Error(ErrorKind::kConfig,
-                 "cannot give the socket " + path + " to " + user + ": " + std::strerror(errno));
+                 "[global] user " + user + ": cannot hand over the " + s.error().message());
   }
   return okStatus();
 }

@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -70,17 +71,95 @@ void Daemonizer::ready() {
   notify_.reset();
 }
 
+namespace {
+
+constexpr int kPidFileAttempts = 3;  // stale file removed, then created: races allowed for
+
+Error pidFileError(const std::string& path, const std::string& what) {
+  return Error(ErrorKind::kConfig, "pid file " + path + ": " + what);
+}
+
+// The pid a pid file names, for messages ("?" when it names none).
+std::string pidText(int fd) {
+  char buf[32] = {};
+  const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+  std::string text;
+  for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; ++i) text.push_back(buf[i]);
+  return text.empty() ? "?" : text;
+}
+
+// What is at `path` when O_EXCL found something: a pid file whose lock
+// is held belongs to a running daemon (an error); an unlocked one was left
+// by a daemon that is gone (a crash, kill -9, a reboot) and is removed.
+// Liveness is the lock, not kill(pid, 0): after a reboot the old pid may
+// well belong to another process, and a check by pid would refuse to
+// start for as long as that process lives. Never followed: a symlink is
+// refused (as before, O_NOFOLLOW), anything but a regular file is refused.
+Status removeStalePidFile(const std::string& path) {
+  UniqueFd old(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  if (!old.valid()) {
+    if (errno == ENOENT) return okStatus();  // gone meanwhile: try again
+    if (errno == ELOOP) return pidFileError(path, "is a symbolic link; refusing to follow it");
+    return pidFileError(path, std::string("cannot open the existing file: ") + std::strerror(errno));
+  }
+  struct stat st {};
+  if (::fstat(old.get(), &st) != 0) return pidFileError(path, std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) return pidFileError(path, "exists and is not a regular file");
+  if (::flock(old.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) {
+      return pidFileError(path, "locked by a running process (pid " + pidText(old.get()) +
+                                    "): is the daemon already running?");
+    }
+    return pidFileError(path, std::string("cannot lock the existing file: ") + std::strerror(errno));
+  }
+  // Unlinked while we hold its lock: a second start-up that opened the
+  // same stale file finds it locked and stops, rather than removing the
+  // new file this one is about to create.
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return pidFileError(path, std::string("cannot remove the stale file: ") + std::strerror(errno));
+  }
+  log::notice("removed stale pid file %s (pid %s is not running: its lock was free)", path.c_str(),
+              pidText(old.get()).c_str());
+  return okStatus();
+}
+
+}  // namespace
+
 Result<PidFile> PidFile::create(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644));
-  if (fd.get() < 0) {
-    return Error(ErrorKind::kConfig, "cannot write pid file " + path + ": " + std::strerror(errno));
+  for (int attempt = 0; attempt < kPidFileAttempts; ++attempt) {
+    // O_EXCL: never write into a file someone else put there (a hard link
+    // to /etc/passwd would be truncated as root); O_NOFOLLOW for symlinks.
+    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+    if (!fd.valid()) {
+      if (errno != EEXIST) {
+        return Error(ErrorKind::kConfig,
+                     "cannot write pid file " + path + ": " + std::strerror(errno));
+      }
+      Status removed = removeStalePidFile(path);
+      if (!removed) return std::move(removed).error();
+      continue;
+    }
+    // Held for the daemon's life (the descriptor stays open): the lock is
+    // what tells the next start-up that this daemon is alive.
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+      return pidFileError(path, "locked by another process as soon as it was created");
+    }
+    // Still the file at `path`? Another start-up may have taken it for
+    // stale in the moment before the lock.
+    struct stat mine {};
+    struct stat named {};
+    if (::fstat(fd.get(), &mine) != 0 || ::lstat(path.c_str(), &named) != 0 ||
+        mine.st_dev != named.st_dev || mine.st_ino != named.st_ino) {
+      return pidFileError(path, "replaced by another process while it was being created");
+    }
+    const std::string text = std::to_string(::getpid()) + "\n";
+    if (::pwrite(fd.get(), text.data(), text.size(), 0) != static_cast<ssize_t>(text.size())) {
+      return Error(ErrorKind::kConfig,
+                   "cannot write pid file " + path + ": " + std::strerror(errno));
+    }
+    return PidFile(path, std::move(fd));
   }
-  std::string text = std::to_string(::getpid()) + "\n";
-  if (::ftruncate(fd.get(), 0) != 0 ||
-      ::pwrite(fd.get(), text.data(), text.size(), 0) != static_cast<ssize_t>(text.size())) {
-    return Error(ErrorKind::kConfig, "cannot write pid file " + path + ": " + std::strerror(errno));
-  }
-  return PidFile(path, std::move(fd));
+  return pidFileError(path, "keeps reappearing while stale copies are removed");
 }
 
 PidFile::~PidFile() {

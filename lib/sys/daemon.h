@@ -17,11 +17,23 @@
 //   ready() changes directory to "/", points stdin, stdout and stderr at
 //   /dev/null and releases the parent with status 0.
 //
-//   PidFile writes the pid as root and keeps the file open, so that after
-//   the privilege drop it can still empty it if the directory no longer
-//   lets it unlink the file.
+//   PidFile writes the pid as root and keeps the file open and locked
+//   (flock) for the daemon's life, so that after the privilege drop it can
+//   still empty it if the directory no longer lets it unlink the file.
+//   A pid file already there: if its lock is held, another daemon runs
+//   and create() fails naming the pid; if not, it is stale (a crash, kill
+//   -9, a reboot: the lock died with the process), so it is removed and
+//   created again, and start-up is never blocked by a stale file.
+//   Liveness is the lock, not kill(pid, 0), which a reused pid would fool.
 // SECURITY
-//   The pid file is opened with O_NOFOLLOW.
+//   The pid file is created with O_CREAT|O_EXCL|O_NOFOLLOW: root never
+//   opens, truncates or writes a file someone else placed at the path (a
+//   hard link to /etc/passwd, a symlink). A stale file is opened
+//   O_NOFOLLOW read-only, only to test its lock, and removed by unlink(),
+//   which never follows. A symlink or a non-regular file at the path is
+//   an error. The directory should be writable by root only: whoever can
+//   write it can hold a lock on a planted file and so stop the daemon
+//   from starting (though not make root write anywhere).
 
 #include <sys/resource.h>
 

@@ -118,4 +118,34 @@ Status prepareStateDir(const std::string& dir, const std::string& user) {
   return result;
 }
 
+Status shareSocketFile(const std::string& path, uid_t uid, gid_t gid, mode_t mode) {
+  const std::string where = "socket " + path;
+  const int fd = ::open(path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return Error(ErrorKind::kConfig, sysError(where, errno));
+  Status result = okStatus();
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    result = Error(ErrorKind::kConfig, sysError(where + ": stat", errno));
+  } else if (!S_ISSOCK(st.st_mode)) {
+    result = Error(ErrorKind::kConfig, where + ": not a socket (" +
+                                           (S_ISLNK(st.st_mode) ? "a symbolic link" : "replaced") +
+                                           "); refusing to change its owner or mode");
+  } else if (st.st_uid != ::geteuid() || st.st_nlink != 1) {
+    result = Error(ErrorKind::kConfig,
+                   where + ": not the socket this process made (another owner, or linked "
+                           "elsewhere); refusing to change its owner or mode");
+  } else if (::fchownat(fd, "", uid, gid, AT_EMPTY_PATH) != 0) {
+    result = Error(ErrorKind::kConfig, sysError(where + ": chown", errno));
+  } else {
+    // fchmod() does not work on an O_PATH descriptor; its /proc link
+    // names the very inode that was opened.
+    const std::string self = "/proc/self/fd/" + std::to_string(fd);
+    if (::chmod(self.c_str(), mode) != 0) {
+      result = Error(ErrorKind::kConfig, sysError(where + ": chmod (is /proc mounted?)", errno));
+    }
+  }
+  ::close(fd);
+  return result;
+}
+
 }  // namespace mtep::sys

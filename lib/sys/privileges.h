@@ -14,6 +14,24 @@
 //   (mode forced to 0750), so the unprivileged process can write its store
 //   and key file there; otherwise just check it is a directory. Errors are
 //   kConfig and name the directory.
+//   shareSocketFile(path, uid, gid, mode): gives the unix socket this
+//   process just bound at `path` to uid:gid with `mode` (mtep-milter: its
+//   [global] user, 0660, so the MTA in that group can connect), without
+//   ever acting on what the path names a second time: the name is opened
+//   once with O_PATH|O_NOFOLLOW, and the owner and mode are changed on
+//   that descriptor (fchownat AT_EMPTY_PATH; chmod through
+//   /proc/self/fd, which names the opened inode, not the path). What was
+//   opened must be a socket owned by this process's effective uid with a
+//   single link; anything else (a symlink, a regular file, another user's
+//   socket, a hard link to a socket elsewhere) swapped in between bind()
+//   and this call is refused, a kConfig error, and nothing is changed.
+// SECURITY
+//   libmilter binds the socket itself (smfi_opensocket), so the chown and
+//   chmod come after it, as root, in a directory the MTA's side may be
+//   able to write. chown(path)/chmod(path) would follow a symlink planted
+//   there and hand root's target (say /etc/shadow) to the milter user.
+
+#include <sys/types.h>
 
 #include <string>
 
@@ -23,5 +41,6 @@ namespace mtep::sys {
 
 Status dropPrivileges(const std::string& user);
 Status prepareStateDir(const std::string& dir, const std::string& user);
+Status shareSocketFile(const std::string& path, uid_t uid, gid_t gid, mode_t mode);
 
 }  // namespace mtep::sys

@@ -2,7 +2,8 @@
 # "nobody" and socket unix:DIR/milter.sock, mtep-milter gives the socket to
 # nobody and nobody's group, mode 0660 (so an MTA in that group can
 # connect), runs as nobody with no way back to root, and still verifies
-# and mints. Skipped (passes) when not run as root.
+# and mints. A symlink planted at the socket path does not make root
+# chown or chmod its target. Skipped (passes) when not run as root.
 # Sourced by run.sh (its variables and functions are available).
 if [ "$(id -u)" -ne 0 ] || ! getent passwd nobody > /dev/null; then
   echo "PASS: (skipped: needs root and the user nobody)"
@@ -62,3 +63,28 @@ if ! check_milter_stopped unix; then
   exit 1
 fi
 echo "PASS: unix socket owned by nobody, mode 0660; running as nobody"
+
+# A symlink planted where the socket goes, pointing at a file of root's:
+# root must not give that file to nobody or open its mode. (libmilter
+# refuses to replace what is not a socket; the socket hand-over itself
+# acts on a descriptor opened without following links and refuses
+# anything but the socket just bound: tests/unit/sys/socket_file_test.cc.)
+victim=$sock_dir/victim
+echo secret > "$victim"
+chmod 0600 "$victim"
+ln -s "$victim" "$sock_dir/planted.sock"
+write_milter_conf "$T/planted.conf" "unix:$sock_dir/planted.sock" "$T/beta" \
+  "pid_file = \"$T/planted.pid\""
+sed -i 's/^user = ""/user = "nobody"/' "$T/planted.conf"
+"$MILTER_BIN" -f -c "$T/planted.conf" > "$T/planted.out" 2>&1 &
+planted=$!
+if ! wait_until 20 sh -c "! kill -0 $planted 2> /dev/null"; then
+  kill -TERM "$planted" 2> /dev/null
+fi
+wait "$planted" 2> /dev/null
+owner=$(stat -c '%u:%g:%a' "$victim")
+if [ "$owner" != "0:0:600" ] || [ "$(cat "$victim")" != secret ]; then
+  echo "FAIL: the symlink's target became $owner: root followed the link"
+  exit 1
+fi
+echo "PASS: a symlink planted at the socket path leaves its target alone"

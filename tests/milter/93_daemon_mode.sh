@@ -1,7 +1,9 @@
 # Without -f: the starting command returns 0 once the detached daemon is
 # ready, and the pid file names it; SIGTERM stops it and removes the pid
 # file. Start-up failures before and after detaching (port in use, pid file
-# in a missing directory) give exit status 1 with the reason on stderr.
+# in a missing directory, a pid file locked by a running daemon) give exit
+# status 1 with the reason on stderr; a hard link planted at the pid
+# file's path is replaced, never written into.
 # Sourced by run.sh (its variables and functions are available).
 free_port
 conf=$T/daemon.conf
@@ -20,6 +22,22 @@ if [ "$(awk '{print $7}' "/proc/$pid/stat")" != 0 ]; then
   echo "FAIL: the daemon still has a controlling terminal"
   exit 1
 fi
+# A second daemon (another port) with the same pid file: the running one
+# holds its pid file's lock, so the second is refused and the file still
+# names the first.
+port_first=$PORT
+free_port
+write_milter_conf "$T/second.conf" "inet:$PORT@127.0.0.1" "$T/beta" \
+  "pid_file = \"$T/daemon.pid\""
+out=$("$MILTER_BIN" -c "$T/second.conf" 2>&1)
+status=$?
+if [ "$status" -ne 1 ] || [[ "$out" != *"already running"* ]] ||
+  [ "$(cat "$T/daemon.pid" 2> /dev/null)" != "$pid" ]; then
+  echo "FAIL: a second daemon with the running one's pid file gave status $status: $out"
+  [ "$status" -eq 0 ] && kill -TERM "$(cat "$T/daemon.pid")" 2> /dev/null
+  exit 1
+fi
+PORT=$port_first
 kill -TERM "$pid"
 gone() { ! kill -0 "$pid" 2> /dev/null; }
 if ! wait_until 30 gone; then
@@ -52,3 +70,28 @@ if [ "$status" -ne 1 ] || [[ "$out" != *"$T/no/such/dir/milter.pid"* ]]; then
   exit 1
 fi
 echo "PASS: start-up failures give status 1 and the reason"
+
+# Whatever stands at the pid file's path is never written into as root: a
+# hard link to a file of root's is removed (it is not locked: stale), not
+# truncated, and a stale pid file from a crash does not block start-up.
+echo "root:x:0:0:root:/root:/bin/sh" > "$T/victim"
+ln "$T/victim" "$T/linked.pid"
+free_port
+write_milter_conf "$T/linked.conf" "inet:$PORT@127.0.0.1" "$T/beta" \
+  "pid_file = \"$T/linked.pid\""
+if ! "$MILTER_BIN" -c "$T/linked.conf" > "$T/linked.out" 2>&1; then
+  echo "FAIL: a hard link at the pid file's path stopped start-up:"
+  cat "$T/linked.out"
+  exit 1
+fi
+pid=$(cat "$T/linked.pid" 2> /dev/null)
+kill -TERM "$pid" 2> /dev/null
+if [ "$(cat "$T/victim")" != "root:x:0:0:root:/root:/bin/sh" ]; then
+  echo "FAIL: the file linked at the pid file's path was written: $(cat "$T/victim")"
+  exit 1
+fi
+if ! wait_until 30 gone; then
+  echo "FAIL: the daemon did not stop on SIGTERM"
+  exit 1
+fi
+echo "PASS: the pid file is created anew (O_EXCL), never written through a link"

@@ -9,6 +9,7 @@
 #include <netinet/tcp.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -62,6 +63,66 @@ TEST(PidFile, OverwritesAStaleFile) {
   auto pid = PidFile::create(path);
   ASSERT_TRUE(pid.ok()) << pid.error().message();
   EXPECT_EQ(readFile(path), std::to_string(::getpid()) + "\n");
+}
+
+// O_EXCL: the old open(O_CREAT) without it truncated and wrote whatever
+// file stood at the path, as root: a hard link to /etc/passwd, say.
+TEST(PidFile, NeverWritesIntoAFilePlacedAtThePath) {
+  TempDir dir;
+  const std::string victim = dir.path() + "/passwd";
+  const std::string path = dir.path() + "/x.pid";
+  std::ofstream(victim) << "root:x:0:0:root:/root:/bin/sh\n";
+  ASSERT_EQ(::link(victim.c_str(), path.c_str()), 0);
+  auto pid = PidFile::create(path);
+  ASSERT_TRUE(pid.ok()) << pid.error().message();
+  EXPECT_EQ(readFile(victim), "root:x:0:0:root:/root:/bin/sh\n");
+  EXPECT_EQ(readFile(path), std::to_string(::getpid()) + "\n");
+}
+
+// A daemon holds its pid file's lock for life: a second start-up is
+// refused, naming the pid, and the running daemon's file stays as it is.
+TEST(PidFile, FileOfARunningDaemonIsRefusedNamingItsPid) {
+  TempDir dir;
+  const std::string path = dir.path() + "/x.pid";
+  auto first = PidFile::create(path);
+  ASSERT_TRUE(first.ok()) << first.error().message();
+  auto second = PidFile::create(path);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.error().kind(), ErrorKind::kConfig);
+  EXPECT_NE(second.error().message().find(path), std::string::npos) << second.error().message();
+  EXPECT_NE(second.error().message().find("pid " + std::to_string(::getpid())), std::string::npos)
+      << second.error().message();
+  EXPECT_EQ(readFile(path), std::to_string(::getpid()) + "\n");
+}
+
+// After a crash the lock is gone with the process: the file is stale
+// whatever pid it names (after a reboot that pid may be someone else's).
+TEST(PidFile, StaleFileNamingALiveUnrelatedPidIsReplaced) {
+  TempDir dir;
+  const std::string path = dir.path() + "/x.pid";
+  std::ofstream(path) << "1\n";  // init: alive, and not us
+  auto pid = PidFile::create(path);
+  ASSERT_TRUE(pid.ok()) << pid.error().message();
+  EXPECT_EQ(readFile(path), std::to_string(::getpid()) + "\n");
+}
+
+TEST(PidFile, EmptiedFileLeftByAnExitWithoutUnlinkIsReplaced) {
+  TempDir dir;
+  const std::string path = dir.path() + "/x.pid";
+  std::ofstream{path};
+  auto pid = PidFile::create(path);
+  ASSERT_TRUE(pid.ok()) << pid.error().message();
+  EXPECT_EQ(readFile(path), std::to_string(::getpid()) + "\n");
+}
+
+TEST(PidFile, RefusesSomethingThatIsNotARegularFile) {
+  TempDir dir;
+  const std::string path = dir.path() + "/x.pid";
+  ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+  auto pid = PidFile::create(path);
+  ASSERT_FALSE(pid.ok());
+  EXPECT_NE(pid.error().message().find("not a regular file"), std::string::npos)
+      << pid.error().message();
 }
 
 TEST(PidFile, RefusesASymlink) {
