@@ -112,6 +112,15 @@ Status removeStalePidFile(const std::string& path) {
     }
     return pidFileError(path, std::string("cannot lock the existing file: ") + std::strerror(errno));
   }
+  // Another start-up may have removed this stale file and put its own at
+  // the path meanwhile: remove only the file that was locked here.
+  struct stat locked {};
+  struct stat named {};
+  if (::fstat(old.get(), &locked) != 0 || locked.st_nlink == 0 ||
+      ::lstat(path.c_str(), &named) != 0 || named.st_dev != locked.st_dev ||
+      named.st_ino != locked.st_ino) {
+    return okStatus();  // not ours to remove: create() looks again
+  }
   // Unlinked while we hold its lock: a second start-up that opened the
   // same stale file finds it locked and stops, rather than removing the
   // new file this one is about to create.
