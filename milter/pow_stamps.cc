@@ -17,28 +17,12 @@ namespace mtep::milterd {
 
 namespace {
 
-bool samePolicy(const pow::StampPolicy& a, const pow::StampPolicy& b) {
-  return a.hashcash_bits == b.hashcash_bits && a.argon2id_bits == b.argon2id_bits &&
-         a.validity == b.validity && a.grace == b.grace &&
-         a.argon2id_min_memory == b.argon2id_min_memory &&
-         a.argon2id_max_memory == b.argon2id_max_memory &&
-         a.argon2id_max_time == b.argon2id_max_time && a.argon2id_max_lanes == b.argon2id_max_lanes;
-}
-
 // The domain of a canonicalLower() address: after the last '@' (a quoted
 // local part may hold one too).
 std::string_view domainOf(std::string_view address) {
   const size_t at = address.rfind('@');
   return at == std::string_view::npos ? std::string_view() : address.substr(at + 1);
 }
-
-// Recipients under one stamp policy.
-struct Group {
-  pow::StampPolicy policy;
-  int required_bits = 0;
-  std::vector<size_t> index;            // into the query's recipients
-  std::vector<std::string> recipients;  // the same, as lib/pow takes them
-};
 
 }  // namespace
 
@@ -104,83 +88,75 @@ milter::StampOutcome PowStamps::checkAndSpend(const milter::StampQuery& query) {
   }
   const config::Config& cfg = *query.config;
   const int64_t now = clock_.now();
-  const size_t max_stamps = cfg.pow.max_stamps;
+  if (memory_.capacity() != cfg.pow.argon2id_check_memory) {
+    memory_.setCapacity(cfg.pow.argon2id_check_memory);  // a reload changed it
+  }
+  const pow::CheckLimits limits = pow::checkLimits(cfg.pow, &memory_);
 
-  std::vector<Group> groups;
-  for (size_t i = 0; i < query.recipients.size(); ++i) {
-    const std::string& rcpt = query.recipients[i];
+  std::vector<pow::RecipientPolicy> recipients;
+  std::vector<int> required_bits;
+  for (const std::string& rcpt : query.recipients) {
     const pow::StampPolicy policy = pow::policyFor(cfg.pow, cfg.policyFor(domainOf(rcpt)), now);
-    Group* group = nullptr;
-    for (Group& g : groups) {
-      if (samePolicy(g.policy, policy)) group = &g;
-    }
-    if (group == nullptr) {
-      groups.emplace_back();
-      group = &groups.back();
-      group->policy = policy;
-      group->required_bits = pow::requiredBits(policy, pow::Algorithm::kHashcashSha1);
-    }
-    group->index.push_back(i);
-    group->recipients.push_back(rcpt);
+    required_bits.push_back(pow::requiredBits(policy, pow::Algorithm::kHashcashSha1));
+    recipients.push_back({rcpt, policy});
   }
 
-  out.recipients.resize(query.recipients.size());
-  bool refused = false;
-  bool temporary = false;
-  // Runs lib/pow on every group (spending when `store` is set) and fills
-  // out.recipients; false when lib/pow answered for the wrong recipients.
+  // Runs lib/pow (spending when `store` is set) and fills out.
   const auto run = [&](store::Store* store) {
-    refused = false;
-    temporary = false;
-    for (const Group& g : groups) {
-      std::vector<pow::RecipientResult> results =
-          pow::checkAndSpend(g.recipients, query.stamps, g.policy, store, now, max_stamps);
-      if (results.size() != g.recipients.size()) return false;
-      for (size_t k = 0; k < results.size(); ++k) {
-        milter::RecipientStamp& r = out.recipients[g.index[k]];
-        r.recipient = g.recipients[k];
-        r.valid = results[k].result.verdict == pow::Verdict::kValid;
-        r.verdict = pow::verdictName(results[k].result.verdict);
-        r.reason = results[k].result.reason;
-        r.required_bits = g.required_bits;
-        if (results[k].result.verdict == pow::Verdict::kTemporary) {
-          temporary = true;
-        } else if (!r.valid) {
-          refused = true;
-        }
-      }
+    pow::CheckStats stats;
+    std::vector<pow::RecipientResult> results = pow::checkAndSpend(
+        recipients, query.stamps, store, now, limits, query.message_identity, &stats);
+    if (stats.argon2id > 0) {
+      log::debug("%s: mtep: %llu argon2id stamp hashes, %llu KiB x passes",
+                 query.queue_id.empty() ? "NOQUEUE" : query.queue_id.c_str(),
+                 static_cast<unsigned long long>(stats.argon2id),
+                 static_cast<unsigned long long>(stats.argon2id_work));
     }
-    return true;
-  };
-  const auto finish = [&](bool answered) {
-    if (!answered) {
+    if (results.size() != recipients.size()) {
       out.kind = milter::StampKind::kTemporary;
       out.detail = "lib/pow answered for other recipients";
-    } else if (refused) {
+      return;
+    }
+    bool refused = false;
+    bool temporary = false;
+    std::string temporary_reason;
+    out.recipients.resize(results.size());
+    for (size_t k = 0; k < results.size(); ++k) {
+      milter::RecipientStamp& r = out.recipients[k];
+      r.recipient = recipients[k].recipient;
+      r.valid = results[k].result.verdict == pow::Verdict::kValid;
+      r.verdict = pow::verdictName(results[k].result.verdict);
+      r.reason = results[k].result.reason;
+      r.required_bits = required_bits[k];
+      if (results[k].result.verdict == pow::Verdict::kTemporary) {
+        temporary = true;
+        if (temporary_reason.empty()) temporary_reason = results[k].result.reason;
+      } else if (!r.valid) {
+        refused = true;
+      }
+    }
+    if (refused) {
       out.kind = milter::StampKind::kRefused;
     } else if (temporary) {
       out.kind = milter::StampKind::kTemporary;
-      if (out.detail.empty()) out.detail = "double-spend record unavailable";
+      if (out.detail.empty()) {
+        out.detail = temporary_reason.empty() ? "double-spend record unavailable" : temporary_reason;
+      }
     } else {
       out.kind = milter::StampKind::kValid;
     }
-    return out;
   };
 
   auto lease = stores_.acquire(cfg.store);
   if (!lease) {
     // Still worth a check: a refusal needs no store, and is final.
     out.detail = "store: " + lease.error().message();
-    const bool answered = run(nullptr);
-    temporary = true;
-    return finish(answered);
+    run(nullptr);
+    if (out.kind == milter::StampKind::kValid) out.kind = milter::StampKind::kTemporary;
+    return out;
   }
-  if (groups.size() > 1) {
-    // Several policies: spend nothing unless every group passes.
-    if (!run(nullptr)) return finish(false);
-    if (refused || temporary) return finish(true);
-  }
-  return finish(run(lease->get()));
+  run(lease->get());
+  return out;
 }
 
 Result<std::string> PowStamps::mint(const milter::StampMintQuery& query) {

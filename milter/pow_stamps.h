@@ -27,12 +27,17 @@
 //   (StampKind::kTemporary -> 451 4.3.0), never pass. A reload that changes
 //   [store] retires the stores opened under the old settings.
 //
-//   PowStamps::checkAndSpend groups the recipients by their domain's
-//   StampPolicy at this moment (pow::policyFor: [pow] schedule applied).
-//   One group: one pow::checkAndSpend with the store. Several: each group
-//   is first checked without spending (pow::checkAndSpend with no store),
-//   then, when every recipient has a valid stamp, each group again with the
-//   store, so a message refused for one group burns no stamp of another.
+//   PowStamps::checkAndSpend judges each recipient by its domain's
+//   StampPolicy at this moment (pow::policyFor: [pow] schedule applied) in
+//   one pow::checkAndSpend over the store, which checks every recipient
+//   before spending any stamp and spends them with the query's
+//   message_identity. The work is bounded per message ([pow] max_stamps,
+//   argon2id_max_message_work, two stamps hashed per recipient) and the
+//   memory of the Argon2id hashes of every connection together by one
+//   pow::MemoryBudget of [pow] argon2id_check_memory KiB (libmilter runs a
+//   thread per connection: without it N connections could make N hashes
+//   of argon2id_max_memory at once); a hash waits up to
+//   pow::kMemoryWaitMs for its share, then the message tempfails.
 //   Without a store (open failed), the stamps are still checked: a message
 //   with an invalid stamp gets its 550, one that would pass gets 451.
 //
@@ -59,6 +64,7 @@
 
 #include "config/config.h"
 #include "milter/stamps.h"
+#include "pow/pow.h"
 #include "store/store.h"
 #include "util/clock.h"
 #include "util/result.h"
@@ -114,7 +120,8 @@ class StorePool {
 class PowStamps final : public milter::StampChecker, public milter::StampMinter {
  public:
   // `stores` and `clock` must outlive this object.
-  PowStamps(StorePool& stores, const Clock& clock) : stores_(stores), clock_(clock) {}
+  PowStamps(StorePool& stores, const Clock& clock)
+      : stores_(stores), clock_(clock), memory_(config::PowConfig{}.argon2id_check_memory) {}
 
   milter::StampOutcome checkAndSpend(const milter::StampQuery& query) override;
   Result<std::string> mint(const milter::StampMintQuery& query) override;
@@ -122,6 +129,7 @@ class PowStamps final : public milter::StampChecker, public milter::StampMinter 
  private:
   StorePool& stores_;
   const Clock& clock_;
+  pow::MemoryBudget memory_;  // every connection's Argon2id checks; sized by each query's config
 };
 
 // True when some domain policy ([domain_defaults] or a [domain."..."]) has

@@ -213,6 +213,7 @@ Decision Session::rcpt(std::string_view recipient) {
 void Session::header(std::string_view name, std::string_view value) {
   if (!msg_.active) return;
   if (!internal_) signatureHeader(name, value);
+  if (stampIdentityNeeded()) stampIdentity().header(name, value);
   if (iequals(name, kTokenHeader)) {
     if (++msg_.token_headers == 1) {
       auto token = normalizeTokenHeader(value);
@@ -447,14 +448,39 @@ Decision Session::inbound(Actions& actions) {
     }
   }
 
-  // Stamps, only now that nothing else stands in the way: they are spent.
+  // Delivered unless the stamps say otherwise: spoofed A-R headers out,
+  // ours (if any) in. These changes come before the stamps are spent: if
+  // one fails the message is tempfailed with its stamps unspent; if the
+  // stamps are then refused, the MTA drops the changes with the message.
   const bool stamps_apply = !msg_.stamp_recipients.empty();
+  if (!deleteOurAuthResults(actions)) {
+    return decided(internalTempfail(), "tempfail", "header-change-failed", outcome);
+  }
+  std::string value;
+  if (mtep.result != nullptr) {
+    value = formatAuthResults(env_.authserv_id, mtep.result, msg_.sender, mtep.comment);
+  }
+  if (sig.result != nullptr) {
+    std::string result = sig.result;
+    if (!sig.from.empty()) result += " header.from=" + sig.from;
+    value = appendAuthResult(std::move(value), env_.authserv_id, "x-sender-signature", result);
+  }
+  if (stamps_apply)
+    value = appendAuthResult(std::move(value), env_.authserv_id, "x-hashcash", "pass");
+  if (!value.empty() && !actions.insertHeader(kAuthResultsHeader, value).ok()) {
+    return decided(internalTempfail(), "tempfail", "header-change-failed", outcome);
+  }
+
+  // Stamps, last: nothing after the spend can fail here. They are spent
+  // with the message's identity, so that if the MTA still fails the
+  // message after us, the sender's retry of it passes.
   if (stamps_apply) {
     StampQuery query;
     query.config = env_.config;
     query.recipients = msg_.stamp_recipients;
     query.stamps = msg_.stamps;
     query.queue_id = msg_.queue_id;
+    query.message_identity = stampIdentity().finish();
     StampOutcome stamps;
     if (env_.stamp_checker != nullptr) {
       stamps = env_.stamp_checker->checkAndSpend(query);
@@ -516,26 +542,19 @@ Decision Session::inbound(Actions& actions) {
     }
     extra += counts + " x-hashcash=pass";
   }
-
-  // Delivered: spoofed A-R headers out, ours (if any) in.
-  if (!deleteOurAuthResults(actions)) {
-    return decided(internalTempfail(), "tempfail", "header-change-failed", outcome);
-  }
-  std::string value;
-  if (mtep.result != nullptr) {
-    value = formatAuthResults(env_.authserv_id, mtep.result, msg_.sender, mtep.comment);
-  }
-  if (sig.result != nullptr) {
-    std::string result = sig.result;
-    if (!sig.from.empty()) result += " header.from=" + sig.from;
-    value = appendAuthResult(std::move(value), env_.authserv_id, "x-sender-signature", result);
-  }
-  if (stamps_apply)
-    value = appendAuthResult(std::move(value), env_.authserv_id, "x-hashcash", "pass");
-  if (!value.empty() && !actions.insertHeader(kAuthResultsHeader, value).ok()) {
-    return decided(internalTempfail(), "tempfail", "header-change-failed", outcome);
-  }
   return decided({}, action, reason, outcome, extra);
+}
+
+bool Session::stampIdentityNeeded() const {
+  return msg_.active && !internal_ && !msg_.stamp_recipients.empty();
+}
+
+MessageIdentity& Session::stampIdentity() {
+  if (!msg_.identity.started()) {
+    msg_.identity.start(msg_.sender_valid ? std::string_view(msg_.sender)
+                                          : std::string_view(msg_.sender_text));
+  }
+  return msg_.identity;
 }
 
 Decision Session::decided(Decision d, const char* action, const char* reason,

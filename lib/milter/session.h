@@ -150,6 +150,7 @@
 
 #include "config/config.h"
 #include "milter/key_fetcher.h"
+#include "milter/message_identity.h"
 #include "milter/stamps.h"
 #include "milter/verifier.h"
 #include "util/result.h"
@@ -238,6 +239,8 @@ class Session {
     std::vector<std::string> mint_recipients;   // outbound: every distinct recipient
     std::vector<std::string> stamps;            // inbound: normalized stamp header values
     int stamps_ignored = 0;                     // stamp headers past [pow] max_stamps
+    MessageIdentity identity;                   // inbound with stamp recipients: what the
+                                                // stamps are spent with
     // Sender signatures (inbound).
     const config::DomainPolicy* sig_policy = nullptr;  // first accepted recipient's (refusals)
     bool sig_check_any = false;                        // some recipient has check_signatures
@@ -296,6 +299,10 @@ class Session {
   // " sig=<result> sig_reason=<why> from=<addr> key_server=... key_cached=yes
   // key_detail=\"...\"" for the decision's log line.
   static std::string sigLogFields(const SigVerdict& verdict);
+  // Whether the message's identity is being taken (inbound, stamps
+  // required), and the identity, started on first use.
+  bool stampIdentityNeeded() const;
+  MessageIdentity& stampIdentity();
   // Deletes the A-R headers that claim our authserv-id; false on failure.
   bool deleteOurAuthResults(Actions& actions);
   // Logs the one line for a decision and returns `d`; `extra` is appended

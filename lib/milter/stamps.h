@@ -32,6 +32,9 @@ struct StampQuery {
       recipients;                   // canonicalLower(), distinct, each in a require_stamp domain
   std::vector<std::string> stamps;  // stamp header values, unfolded and trimmed, in order
   std::string queue_id;             // for log lines only
+  std::string message_identity;     // the message's digest (hex): the stamps are spent with
+                                    // it, so a retry of this message may spend them again
+                                    // ("" = spent for good)
 };
 
 enum class StampKind {
@@ -60,7 +63,10 @@ class StampChecker {
   virtual ~StampChecker() = default;
   // Every recipient needs its own valid, unspent stamp, judged by its own
   // domain's policy at this moment. Stamps are spent only when all are
-  // valid, so a refused message burns none.
+  // valid, so a refused message burns none. A stamp spent before with the
+  // same message_identity counts as unspent. The work and memory are
+  // bounded as lib/pow's checkAndSpend() describes ([pow]
+  // argon2id_max_message_work, argon2id_check_memory).
   virtual StampOutcome checkAndSpend(const StampQuery& query) = 0;
 };
 

@@ -153,7 +153,9 @@ TEST_F(StampSessionTest, MissingStampIsRejectedNamingRecipientVerdictAndFix) {
   EXPECT_EQ(describe(d),
             "reject 550 5.7.1 No valid proof-of-work stamp for carol@stamps.test (malformed: no "
             "stamp for it); mint one with: hashcash -m -b 20 -r carol@stamps.test");
-  EXPECT_TRUE(actions_.ops.empty());
+  // The stamp check comes last, after the header changes: the MTA drops
+  // them with the refused message.
+  EXPECT_EQ(checker_.queries.size(), 1u);
   EXPECT_TRUE(checker_.spent.empty());
 }
 
@@ -173,7 +175,6 @@ TEST_F(StampSessionTest, EachRefusingVerdictIsNamedWithTheRequiredBits) {
     EXPECT_NE(d.reply.text.find("mint one with: hashcash -m -b 23 -r carol@stamps.test"),
               std::string::npos)
         << d.reply.text;
-    EXPECT_TRUE(actions_.ops.empty()) << verdict;
   }
   EXPECT_TRUE(checker_.spent.empty());
 }
@@ -197,7 +198,6 @@ TEST_F(StampSessionTest, StoreUnavailableTempfails) {
                     {{"X-Hashcash", stampFor("carol@stamps.test")}});
   EXPECT_EQ(describe(d),
             "tempfail 451 4.3.0 Cannot check proof-of-work stamps now; try again later");
-  EXPECT_TRUE(actions_.ops.empty());
 }
 
 TEST_F(StampSessionTest, NoStampCheckerTempfailsWhereStampsAreRequired) {
@@ -228,7 +228,6 @@ TEST_F(StampSessionTest, CheckerThatAnswersForTooFewRecipientsTempfails) {
   s.connect({"c", kExternal});
   Decision d = send(s, "<zoe@elsewhere.test>", {"<carol@stamps.test>"}, {});
   EXPECT_EQ(d.step, Step::kTempfail) << describe(d);
-  EXPECT_TRUE(actions_.ops.empty());
 }
 
 TEST_F(StampSessionTest, AnMtepRefusalComesFirstAndBurnsNoStamp) {
