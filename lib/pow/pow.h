@@ -239,6 +239,13 @@ std::vector<RecipientResult> checkAndSpend(const std::vector<RecipientPolicy>& r
                                            store::Store* store, int64_t now,
                                            const CheckLimits& limits, std::string_view owner = {},
                                            CheckStats* stats = nullptr);
+// The spending half of checkAndSpend(), for callers that check without a
+// store (store = null) and spend later, elsewhere: when every result is
+// kValid, spends each one's stamp with `owner` and turns a failed spend
+// into kSpent or kTemporary as checkAndSpend() does; otherwise does
+// nothing. Duplicate recipients (equal but for ASCII case) spend once.
+void spendResults(store::Store& store, std::vector<RecipientResult>& results,
+                  std::string_view owner = {});
 // The same with one policy for every recipient and default limits but
 // max_stamps.
 std::vector<RecipientResult> checkAndSpend(const std::vector<std::string>& recipients,

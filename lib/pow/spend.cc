@@ -131,7 +131,6 @@ std::vector<RecipientResult> checkAndSpend(const std::vector<RecipientPolicy>& r
   struct Plan {
     size_t first = 0;                  // first recipient with this key (duplicates copy it)
     std::vector<Candidate> candidates;  // at most limits.candidates_per_recipient
-    std::optional<size_t> valid;        // the candidate found valid
   };
   std::vector<RecipientResult> out(recipients.size());
   std::vector<size_t> plan_of(recipients.size());
@@ -147,7 +146,7 @@ std::vector<RecipientResult> checkAndSpend(const std::vector<RecipientPolicy>& r
     }
     plan_of[r] = plans.size();
     plan_by_key.emplace(key, plans.size());
-    plans.push_back(Plan{r, {}, std::nullopt});
+    plans.push_back(Plan{r, {}});
     Plan& plan = plans.back();
     CheckResult best;
     best.verdict = Verdict::kWrongResource;
@@ -205,8 +204,6 @@ std::vector<RecipientResult> checkAndSpend(const std::vector<RecipientPolicy>& r
   }
 
   // Hash the candidates, each recipient's until one is valid.
-  std::vector<std::optional<CheckResult>> checked(n_stamps);
-  bool all_valid = true;
   for (Plan& plan : plans) {
     const RecipientPolicy& rp = recipients[plan.first];
     RecipientResult& res = out[plan.first];
@@ -218,37 +215,17 @@ std::vector<RecipientResult> checkAndSpend(const std::vector<RecipientPolicy>& r
       } else {
         ++st.sha1;
       }
-      checked[c.index] =
+      const CheckResult ch =
           detail::hashCheck(stamps[c.index], c.view, rp.policy, limits.memory, limits.memory_wait_ms);
-      const CheckResult& ch = *checked[c.index];
       if (first || rank(ch.verdict) < rank(res.result.verdict)) {
         res.result = ch;
         res.stamp = stamps[c.index];
         first = false;
       }
-      if (ch.verdict == Verdict::kValid) {
-        plan.valid = c.index;
-        break;  // one is enough
-      }
+      if (ch.verdict == Verdict::kValid) break;  // one is enough
     }
-    if (res.result.verdict != Verdict::kValid) all_valid = false;
   }
 
-  if (store != nullptr && all_valid) {
-    // Every recipient has a valid stamp: spend them.
-    for (Plan& plan : plans) {
-      RecipientResult& res = out[plan.first];
-      const size_t i = *plan.valid;
-      const Verdict v = spend(*store, *checked[i], stamps[i], owner);
-      res.stamp = stamps[i];
-      res.result = *checked[i];
-      if (v == Verdict::kValid) continue;
-      res.result.verdict = v;
-      res.result.reason =
-          v == Verdict::kSpent ? "stamp already spent" : "double-spend record unavailable";
-      res.result.bits = 0;
-    }
-  }
   // Duplicates: what their first occurrence got.
   for (size_t r = 0; r < recipients.size(); ++r) {
     const Plan& plan = plans[plan_of[r]];
@@ -257,7 +234,31 @@ std::vector<RecipientResult> checkAndSpend(const std::vector<RecipientPolicy>& r
       out[r].stamp = out[plan.first].stamp;
     }
   }
+  // Every recipient has a valid stamp: spend them.
+  if (store != nullptr) spendResults(*store, out, owner);
   return out;
+}
+
+void spendResults(store::Store& store, std::vector<RecipientResult>& results,
+                  std::string_view owner) {
+  for (const RecipientResult& r : results) {
+    if (r.result.verdict != Verdict::kValid) return;
+  }
+  std::unordered_map<std::string, size_t> first_of;
+  for (size_t r = 0; r < results.size(); ++r) {
+    auto [it, fresh] = first_of.try_emplace(asciiLower(results[r].recipient), r);
+    if (!fresh) {
+      results[r].result = results[it->second].result;  // a duplicate: spent once
+      continue;
+    }
+    RecipientResult& res = results[r];
+    const Verdict v = spend(store, res.result, res.stamp, owner);
+    if (v == Verdict::kValid) continue;
+    res.result.verdict = v;
+    res.result.reason =
+        v == Verdict::kSpent ? "stamp already spent" : "double-spend record unavailable";
+    res.result.bits = 0;
+  }
 }
 
 }  // namespace mtep::pow
