@@ -80,7 +80,7 @@ void StorePool::release(std::unique_ptr<store::Store> store, uint64_t generation
 
 // ---- PowStamps ----------------------------------------------------------------
 
-milter::StampOutcome PowStamps::checkAndSpend(const milter::StampQuery& query) {
+milter::StampOutcome PowStamps::check(const milter::StampQuery& query) {
   milter::StampOutcome out;
   if (!query.config) {
     out.detail = "no configuration";
@@ -94,68 +94,90 @@ milter::StampOutcome PowStamps::checkAndSpend(const milter::StampQuery& query) {
   const pow::CheckLimits limits = pow::checkLimits(cfg.pow, &memory_);
 
   std::vector<pow::RecipientPolicy> recipients;
-  std::vector<int> required_bits;
   for (const std::string& rcpt : query.recipients) {
-    const pow::StampPolicy policy = pow::policyFor(cfg.pow, cfg.policyFor(domainOf(rcpt)), now);
-    required_bits.push_back(pow::requiredBits(policy, pow::Algorithm::kHashcashSha1));
-    recipients.push_back({rcpt, policy});
+    recipients.push_back({rcpt, pow::policyFor(cfg.pow, cfg.policyFor(domainOf(rcpt)), now)});
   }
-
-  // Runs lib/pow (spending when `store` is set) and fills out.
-  const auto run = [&](store::Store* store) {
-    pow::CheckStats stats;
-    std::vector<pow::RecipientResult> results = pow::checkAndSpend(
-        recipients, query.stamps, store, now, limits, query.message_identity, &stats);
-    if (stats.argon2id > 0) {
-      log::debug("%s: mtep: %llu argon2id stamp hashes, %llu KiB x passes",
-                 query.queue_id.empty() ? "NOQUEUE" : query.queue_id.c_str(),
-                 static_cast<unsigned long long>(stats.argon2id),
-                 static_cast<unsigned long long>(stats.argon2id_work));
-    }
-    if (results.size() != recipients.size()) {
-      out.kind = milter::StampKind::kTemporary;
-      out.detail = "lib/pow answered for other recipients";
-      return;
-    }
-    bool refused = false;
-    bool temporary = false;
-    std::string temporary_reason;
-    out.recipients.resize(results.size());
-    for (size_t k = 0; k < results.size(); ++k) {
-      milter::RecipientStamp& r = out.recipients[k];
-      r.recipient = recipients[k].recipient;
-      r.valid = results[k].result.verdict == pow::Verdict::kValid;
-      r.verdict = pow::verdictName(results[k].result.verdict);
-      r.reason = results[k].result.reason;
-      r.required_bits = required_bits[k];
-      if (results[k].result.verdict == pow::Verdict::kTemporary) {
-        temporary = true;
-        if (temporary_reason.empty()) temporary_reason = results[k].result.reason;
-      } else if (!r.valid) {
-        refused = true;
-      }
-    }
-    if (refused) {
-      out.kind = milter::StampKind::kRefused;
-    } else if (temporary) {
-      out.kind = milter::StampKind::kTemporary;
-      if (out.detail.empty()) {
-        out.detail = temporary_reason.empty() ? "double-spend record unavailable" : temporary_reason;
-      }
-    } else {
-      out.kind = milter::StampKind::kValid;
-    }
-  };
-
-  auto lease = stores_.acquire(cfg.store);
-  if (!lease) {
-    // Still worth a check: a refusal needs no store, and is final.
-    out.detail = "store: " + lease.error().message();
-    run(nullptr);
-    if (out.kind == milter::StampKind::kValid) out.kind = milter::StampKind::kTemporary;
+  pow::CheckStats stats;
+  std::vector<pow::RecipientResult> results =
+      pow::checkAndSpend(recipients, query.stamps, nullptr, now, limits, {}, &stats);
+  if (stats.argon2id > 0) {
+    log::debug("%s: mtep: %llu argon2id stamp hashes, %llu KiB x passes",
+               query.queue_id.empty() ? "NOQUEUE" : query.queue_id.c_str(),
+               static_cast<unsigned long long>(stats.argon2id),
+               static_cast<unsigned long long>(stats.argon2id_work));
+  }
+  if (results.size() != recipients.size()) {
+    out.detail = "lib/pow answered for other recipients";
     return out;
   }
-  run(lease->get());
+  bool refused = false;
+  bool temporary = false;
+  out.recipients.resize(results.size());
+  for (size_t k = 0; k < results.size(); ++k) {
+    milter::RecipientStamp& r = out.recipients[k];
+    const pow::CheckResult& res = results[k].result;
+    r.recipient = recipients[k].recipient;
+    r.valid = res.verdict == pow::Verdict::kValid;
+    r.verdict = pow::verdictName(res.verdict);
+    r.reason = res.reason;
+    r.required_bits = pow::requiredBits(recipients[k].policy, pow::Algorithm::kHashcashSha1);
+    if (r.valid) {
+      r.stamp = results[k].stamp;
+      r.expires_at = res.expires_at;
+    } else if (res.verdict == pow::Verdict::kTemporary) {
+      temporary = true;
+      if (out.detail.empty()) out.detail = res.reason;
+    } else {
+      refused = true;
+    }
+  }
+  out.kind = refused     ? milter::StampKind::kRefused
+             : temporary ? milter::StampKind::kTemporary
+                         : milter::StampKind::kValid;
+  return out;
+}
+
+milter::StampOutcome PowStamps::spend(const milter::StampQuery& query,
+                                      const milter::StampOutcome& checked) {
+  milter::StampOutcome out = checked;
+  out.kind = milter::StampKind::kTemporary;
+  if (!query.config || checked.kind != milter::StampKind::kValid) {
+    out.detail = "nothing checked to spend";
+    return out;
+  }
+  std::vector<pow::RecipientResult> results;
+  for (const milter::RecipientStamp& r : checked.recipients) {
+    pow::RecipientResult res;
+    res.recipient = r.recipient;
+    res.stamp = r.stamp;
+    res.result.verdict = r.valid && !r.stamp.empty() ? pow::Verdict::kValid : pow::Verdict::kMalformed;
+    res.result.expires_at = r.expires_at;
+    results.push_back(std::move(res));
+  }
+  auto lease = stores_.acquire(query.config->store);
+  if (!lease) {
+    out.detail = "store: " + lease.error().message();
+    return out;
+  }
+  pow::spendResults(**lease, results, query.message_identity);
+  bool refused = false;
+  bool temporary = false;
+  for (size_t k = 0; k < results.size(); ++k) {
+    milter::RecipientStamp& r = out.recipients[k];
+    const pow::Verdict v = results[k].result.verdict;
+    r.valid = v == pow::Verdict::kValid;
+    r.verdict = pow::verdictName(v);
+    r.reason = results[k].result.reason;
+    if (v == pow::Verdict::kTemporary) {
+      temporary = true;
+      if (out.detail.empty()) out.detail = r.reason;
+    } else if (!r.valid) {
+      refused = true;
+    }
+  }
+  out.kind = refused     ? milter::StampKind::kRefused
+             : temporary ? milter::StampKind::kTemporary
+                         : milter::StampKind::kValid;
   return out;
 }
 

@@ -27,19 +27,20 @@
 //   (StampKind::kTemporary -> 451 4.3.0), never pass. A reload that changes
 //   [store] retires the stores opened under the old settings.
 //
-//   PowStamps::checkAndSpend judges each recipient by its domain's
-//   StampPolicy at this moment (pow::policyFor: [pow] schedule applied) in
-//   one pow::checkAndSpend over the store, which checks every recipient
-//   before spending any stamp and spends them with the query's
-//   message_identity. The work is bounded per message ([pow] max_stamps,
+//   PowStamps::check judges each recipient by its domain's StampPolicy at
+//   this moment (pow::policyFor: [pow] schedule applied) in one
+//   pow::checkAndSpend without a store; PowStamps::spend then records
+//   every stamp it found (pow::spendResults) with the query's
+//   message_identity, in a store from the pool. The work is bounded per
+//   message ([pow] max_stamps,
 //   argon2id_max_message_work, two stamps hashed per recipient) and the
 //   memory of the Argon2id hashes of every connection together by one
 //   pow::MemoryBudget of [pow] argon2id_check_memory KiB (libmilter runs a
 //   thread per connection: without it N connections could make N hashes
 //   of argon2id_max_memory at once); a hash waits up to
 //   pow::kMemoryWaitMs for its share, then the message tempfails.
-//   Without a store (open failed), the stamps are still checked: a message
-//   with an invalid stamp gets its 550, one that would pass gets 451.
+//   Checking needs no store: without one (open failed) a message with an
+//   invalid stamp still gets its 550, one that would pass gets 451.
 //
 //   PowStamps::mint: algorithm from the sender domain's mint_stamps, bits
 //   from its mint_stamp_bits, or 0 = pow::requiredBits() of that domain's
@@ -123,7 +124,9 @@ class PowStamps final : public milter::StampChecker, public milter::StampMinter 
   PowStamps(StorePool& stores, const Clock& clock)
       : stores_(stores), clock_(clock), memory_(config::PowConfig{}.argon2id_check_memory) {}
 
-  milter::StampOutcome checkAndSpend(const milter::StampQuery& query) override;
+  milter::StampOutcome check(const milter::StampQuery& query) override;
+  milter::StampOutcome spend(const milter::StampQuery& query,
+                             const milter::StampOutcome& checked) override;
   Result<std::string> mint(const milter::StampMintQuery& query) override;
 
  private:

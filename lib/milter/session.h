@@ -144,6 +144,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -299,6 +300,9 @@ class Session {
   // " sig=<result> sig_reason=<why> from=<addr> key_server=... key_cached=yes
   // key_detail=\"...\"" for the decision's log line.
   static std::string sigLogFields(const SigVerdict& verdict);
+  // The refusal (550 naming the first recipient without a valid stamp, or
+  // 451), logged, when `stamps` is not kValid for every recipient.
+  std::optional<Decision> stampRefusal(StampOutcome& stamps, const std::string& counts);
   // Whether the message's identity is being taken (inbound, stamps
   // required), and the identity, started on first use.
   bool stampIdentityNeeded() const;
