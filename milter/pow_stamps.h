@@ -11,10 +11,10 @@
 // DESCRIPTION
 //   StorePool hands out stores ([store], store::open()) to libmilter worker
 //   threads. A store::Store is used by one thread at a time, so each check
-//   leases one for its duration and gives it back. Of the two obvious
-//   designs this is neither: one store behind a mutex would serialise every
-//   stamp check of every connection (Argon2id stamps cost milliseconds
-//   each, up to [pow] max_stamps of them), and a thread_local store per
+//   leases one for its spends (the hashing before needs none) and gives it
+//   back. Of the two obvious designs this is neither: one store behind a
+//   mutex would serialise the spends of every connection behind any one
+//   that waits busy_timeout for another writer, and a thread_local store per
 //   worker would open the database again for each connection (libmilter
 //   starts a thread per connection) and close it at thread exit, which
 //   libmilter's shutdown does not wait for. The pool opens a store only

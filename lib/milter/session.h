@@ -72,8 +72,13 @@
 //   are not split: one check covers every such recipient of the message,
 //   each at its own domain's policy. The stamp check comes after the MTEP
 //   check and only when that one would deliver, so a message refused for
-//   its token burns no stamps; StampChecker spends them only when every
-//   recipient has one. The null sender is not exempt. Outcomes:
+//   its token burns no stamps. StampChecker::check() judges them before
+//   any header change; StampChecker::spend() spends them (only when every
+//   recipient has one) after the last header change, with the message's
+//   identity (message_identity.h; the body is read for it), so a header
+//   change that fails spends nothing and a retry of the same message after
+//   a failure behind us passes again. The null sender is not exempt.
+//   Outcomes:
 //     - every recipient has one          -> deliver, "x-hashcash=pass"
 //       in our Authentication-Results (after the mtep result, in the same
 //       header, when MTEP applies too: "<id>; mtep=pass
@@ -82,7 +87,10 @@
 //     - some recipient has none          -> 550 5.7.1 naming the first such
 //       recipient, the verdict ("too-weak", "spent", ...) and the fix
 //       ("mint one with: hashcash -m -b BITS -r ADDRESS"); nothing spent
-//     - store unavailable, no checker    -> 451 4.3.0
+//     - store unavailable, no checker, no memory for Argon2id in time
+//                                        -> 451 4.3.0
+//     - a stamp spent by another message meanwhile (at spend()) -> 550
+//       5.7.1 as above (verdict "spent")
 //   Outbound: when the sender domain's mint_stamps is not "none", every
 //   distinct recipient gets one stamp made for its address (resource =
 //   canonicalLower()), added at the end as X-Hashcash: (hashcash) or
