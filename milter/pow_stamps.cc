@@ -17,28 +17,12 @@ namespace mtep::milterd {
 
 namespace {
 
-bool samePolicy(const pow::StampPolicy& a, const pow::StampPolicy& b) {
-  return a.hashcash_bits == b.hashcash_bits && a.argon2id_bits == b.argon2id_bits &&
-         a.validity == b.validity && a.grace == b.grace &&
-         a.argon2id_min_memory == b.argon2id_min_memory &&
-         a.argon2id_max_memory == b.argon2id_max_memory &&
-         a.argon2id_max_time == b.argon2id_max_time && a.argon2id_max_lanes == b.argon2id_max_lanes;
-}
-
 // The domain of a canonicalLower() address: after the last '@' (a quoted
 // local part may hold one too).
 std::string_view domainOf(std::string_view address) {
   const size_t at = address.rfind('@');
   return at == std::string_view::npos ? std::string_view() : address.substr(at + 1);
 }
-
-// Recipients under one stamp policy.
-struct Group {
-  pow::StampPolicy policy;
-  int required_bits = 0;
-  std::vector<size_t> index;            // into the query's recipients
-  std::vector<std::string> recipients;  // the same, as lib/pow takes them
-};
 
 }  // namespace
 
@@ -96,7 +80,7 @@ void StorePool::release(std::unique_ptr<store::Store> store, uint64_t generation
 
 // ---- PowStamps ----------------------------------------------------------------
 
-milter::StampOutcome PowStamps::checkAndSpend(const milter::StampQuery& query) {
+milter::StampOutcome PowStamps::check(const milter::StampQuery& query) {
   milter::StampOutcome out;
   if (!query.config) {
     out.detail = "no configuration";
@@ -104,83 +88,97 @@ milter::StampOutcome PowStamps::checkAndSpend(const milter::StampQuery& query) {
   }
   const config::Config& cfg = *query.config;
   const int64_t now = clock_.now();
-  const size_t max_stamps = cfg.pow.max_stamps;
-
-  std::vector<Group> groups;
-  for (size_t i = 0; i < query.recipients.size(); ++i) {
-    const std::string& rcpt = query.recipients[i];
-    const pow::StampPolicy policy = pow::policyFor(cfg.pow, cfg.policyFor(domainOf(rcpt)), now);
-    Group* group = nullptr;
-    for (Group& g : groups) {
-      if (samePolicy(g.policy, policy)) group = &g;
-    }
-    if (group == nullptr) {
-      groups.emplace_back();
-      group = &groups.back();
-      group->policy = policy;
-      group->required_bits = pow::requiredBits(policy, pow::Algorithm::kHashcashSha1);
-    }
-    group->index.push_back(i);
-    group->recipients.push_back(rcpt);
+  if (memory_.capacity() != cfg.pow.argon2id_check_memory) {
+    memory_.setCapacity(cfg.pow.argon2id_check_memory);  // a reload changed it
   }
+  const pow::CheckLimits limits = pow::checkLimits(cfg.pow, &memory_);
 
-  out.recipients.resize(query.recipients.size());
+  std::vector<pow::RecipientPolicy> recipients;
+  for (const std::string& rcpt : query.recipients) {
+    recipients.push_back({rcpt, pow::policyFor(cfg.pow, cfg.policyFor(domainOf(rcpt)), now)});
+  }
+  pow::CheckStats stats;
+  std::vector<pow::RecipientResult> results =
+      pow::checkAndSpend(recipients, query.stamps, nullptr, now, limits, {}, &stats);
+  if (stats.argon2id > 0) {
+    log::debug("%s: mtep: %llu argon2id stamp hashes, %llu KiB x passes",
+               query.queue_id.empty() ? "NOQUEUE" : query.queue_id.c_str(),
+               static_cast<unsigned long long>(stats.argon2id),
+               static_cast<unsigned long long>(stats.argon2id_work));
+  }
+  if (results.size() != recipients.size()) {
+    out.detail = "lib/pow answered for other recipients";
+    return out;
+  }
   bool refused = false;
   bool temporary = false;
-  // Runs lib/pow on every group (spending when `store` is set) and fills
-  // out.recipients; false when lib/pow answered for the wrong recipients.
-  const auto run = [&](store::Store* store) {
-    refused = false;
-    temporary = false;
-    for (const Group& g : groups) {
-      std::vector<pow::RecipientResult> results =
-          pow::checkAndSpend(g.recipients, query.stamps, g.policy, store, now, max_stamps);
-      if (results.size() != g.recipients.size()) return false;
-      for (size_t k = 0; k < results.size(); ++k) {
-        milter::RecipientStamp& r = out.recipients[g.index[k]];
-        r.recipient = g.recipients[k];
-        r.valid = results[k].result.verdict == pow::Verdict::kValid;
-        r.verdict = pow::verdictName(results[k].result.verdict);
-        r.reason = results[k].result.reason;
-        r.required_bits = g.required_bits;
-        if (results[k].result.verdict == pow::Verdict::kTemporary) {
-          temporary = true;
-        } else if (!r.valid) {
-          refused = true;
-        }
-      }
-    }
-    return true;
-  };
-  const auto finish = [&](bool answered) {
-    if (!answered) {
-      out.kind = milter::StampKind::kTemporary;
-      out.detail = "lib/pow answered for other recipients";
-    } else if (refused) {
-      out.kind = milter::StampKind::kRefused;
-    } else if (temporary) {
-      out.kind = milter::StampKind::kTemporary;
-      if (out.detail.empty()) out.detail = "double-spend record unavailable";
+  out.recipients.resize(results.size());
+  for (size_t k = 0; k < results.size(); ++k) {
+    milter::RecipientStamp& r = out.recipients[k];
+    const pow::CheckResult& res = results[k].result;
+    r.recipient = recipients[k].recipient;
+    r.valid = res.verdict == pow::Verdict::kValid;
+    r.verdict = pow::verdictName(res.verdict);
+    r.reason = res.reason;
+    r.required_bits = pow::requiredBits(recipients[k].policy, pow::Algorithm::kHashcashSha1);
+    if (r.valid) {
+      r.stamp = results[k].stamp;
+      r.expires_at = res.expires_at;
+    } else if (res.verdict == pow::Verdict::kTemporary) {
+      temporary = true;
+      if (out.detail.empty()) out.detail = res.reason;
     } else {
-      out.kind = milter::StampKind::kValid;
+      refused = true;
     }
-    return out;
-  };
+  }
+  out.kind = refused     ? milter::StampKind::kRefused
+             : temporary ? milter::StampKind::kTemporary
+                         : milter::StampKind::kValid;
+  return out;
+}
 
-  auto lease = stores_.acquire(cfg.store);
+milter::StampOutcome PowStamps::spend(const milter::StampQuery& query,
+                                      const milter::StampOutcome& checked) {
+  milter::StampOutcome out = checked;
+  out.kind = milter::StampKind::kTemporary;
+  if (!query.config || checked.kind != milter::StampKind::kValid) {
+    out.detail = "nothing checked to spend";
+    return out;
+  }
+  std::vector<pow::RecipientResult> results;
+  for (const milter::RecipientStamp& r : checked.recipients) {
+    pow::RecipientResult res;
+    res.recipient = r.recipient;
+    res.stamp = r.stamp;
+    res.result.verdict = r.valid && !r.stamp.empty() ? pow::Verdict::kValid : pow::Verdict::kMalformed;
+    res.result.expires_at = r.expires_at;
+    results.push_back(std::move(res));
+  }
+  auto lease = stores_.acquire(query.config->store);
   if (!lease) {
-    // Still worth a check: a refusal needs no store, and is final.
     out.detail = "store: " + lease.error().message();
-    const bool answered = run(nullptr);
-    temporary = true;
-    return finish(answered);
+    return out;
   }
-  if (groups.size() > 1) {
-    // Several policies: spend nothing unless every group passes.
-    if (!run(nullptr)) return finish(false);
-    if (refused || temporary) return finish(true);
+  pow::spendResults(**lease, results, query.message_identity);
+  bool refused = false;
+  bool temporary = false;
+  for (size_t k = 0; k < results.size(); ++k) {
+    milter::RecipientStamp& r = out.recipients[k];
+    const pow::Verdict v = results[k].result.verdict;
+    r.valid = v == pow::Verdict::kValid;
+    r.verdict = pow::verdictName(v);
+    r.reason = results[k].result.reason;
+    if (v == pow::Verdict::kTemporary) {
+      temporary = true;
+      if (out.detail.empty()) out.detail = r.reason;
+    } else if (!r.valid) {
+      refused = true;
+    }
   }
-  return finish(run(lease->get()));
+  out.kind = refused     ? milter::StampKind::kRefused
+             : temporary ? milter::StampKind::kTemporary
+                         : milter::StampKind::kValid;
+  return out;
 }
 
 Result<std::string> PowStamps::mint(const milter::StampMintQuery& query) {

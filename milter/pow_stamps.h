@@ -11,10 +11,10 @@
 // DESCRIPTION
 //   StorePool hands out stores ([store], store::open()) to libmilter worker
 //   threads. A store::Store is used by one thread at a time, so each check
-//   leases one for its duration and gives it back. Of the two obvious
-//   designs this is neither: one store behind a mutex would serialise every
-//   stamp check of every connection (Argon2id stamps cost milliseconds
-//   each, up to [pow] max_stamps of them), and a thread_local store per
+//   leases one for its spends (the hashing before needs none) and gives it
+//   back. Of the two obvious designs this is neither: one store behind a
+//   mutex would serialise the spends of every connection behind any one
+//   that waits busy_timeout for another writer, and a thread_local store per
 //   worker would open the database again for each connection (libmilter
 //   starts a thread per connection) and close it at thread exit, which
 //   libmilter's shutdown does not wait for. The pool opens a store only
@@ -27,14 +27,20 @@
 //   (StampKind::kTemporary -> 451 4.3.0), never pass. A reload that changes
 //   [store] retires the stores opened under the old settings.
 //
-//   PowStamps::checkAndSpend groups the recipients by their domain's
-//   StampPolicy at this moment (pow::policyFor: [pow] schedule applied).
-//   One group: one pow::checkAndSpend with the store. Several: each group
-//   is first checked without spending (pow::checkAndSpend with no store),
-//   then, when every recipient has a valid stamp, each group again with the
-//   store, so a message refused for one group burns no stamp of another.
-//   Without a store (open failed), the stamps are still checked: a message
-//   with an invalid stamp gets its 550, one that would pass gets 451.
+//   PowStamps::check judges each recipient by its domain's StampPolicy at
+//   this moment (pow::policyFor: [pow] schedule applied) in one
+//   pow::checkAndSpend without a store; PowStamps::spend then records
+//   every stamp it found (pow::spendResults) with the query's
+//   message_identity, in a store from the pool. The work is bounded per
+//   message ([pow] max_stamps,
+//   argon2id_max_message_work, two stamps hashed per recipient) and the
+//   memory of the Argon2id hashes of every connection together by one
+//   pow::MemoryBudget of [pow] argon2id_check_memory KiB (libmilter runs a
+//   thread per connection: without it N connections could make N hashes
+//   of argon2id_max_memory at once); a hash waits up to
+//   pow::kMemoryWaitMs for its share, then the message tempfails.
+//   Checking needs no store: without one (open failed) a message with an
+//   invalid stamp still gets its 550, one that would pass gets 451.
 //
 //   PowStamps::mint: algorithm from the sender domain's mint_stamps, bits
 //   from its mint_stamp_bits, or 0 = pow::requiredBits() of that domain's
@@ -59,6 +65,7 @@
 
 #include "config/config.h"
 #include "milter/stamps.h"
+#include "pow/pow.h"
 #include "store/store.h"
 #include "util/clock.h"
 #include "util/result.h"
@@ -114,14 +121,18 @@ class StorePool {
 class PowStamps final : public milter::StampChecker, public milter::StampMinter {
  public:
   // `stores` and `clock` must outlive this object.
-  PowStamps(StorePool& stores, const Clock& clock) : stores_(stores), clock_(clock) {}
+  PowStamps(StorePool& stores, const Clock& clock)
+      : stores_(stores), clock_(clock), memory_(config::PowConfig{}.argon2id_check_memory) {}
 
-  milter::StampOutcome checkAndSpend(const milter::StampQuery& query) override;
+  milter::StampOutcome check(const milter::StampQuery& query) override;
+  milter::StampOutcome spend(const milter::StampQuery& query,
+                             const milter::StampOutcome& checked) override;
   Result<std::string> mint(const milter::StampMintQuery& query) override;
 
  private:
   StorePool& stores_;
   const Clock& clock_;
+  pow::MemoryBudget memory_;  // every connection's Argon2id checks; sized by each query's config
 };
 
 // True when some domain policy ([domain_defaults] or a [domain."..."]) has

@@ -20,11 +20,12 @@ using server::SessionStep;
 class PolicySession final : public server::ProtocolSession {
  public:
   PolicySession(config::ConfigPtr config, const server::PeerInfo& peer, policy::Engine& engine,
-                Lookups& lookups)
+                Lookups& lookups, StampChecks& stamps)
       : config_(std::move(config)),
         peer_(peer.address),
         engine_(engine),
         lookups_(lookups),
+        stamps_(stamps),
         reader_(config_->policyd.max_request_size) {}
 
   void attach(ConnectionHandle handle) override { handle_ = std::move(handle); }
@@ -88,11 +89,34 @@ class PolicySession final : public server::ProtocolSession {
 
   // The lookup this session waited for has its answer in the engine.
   // Ends with resume(), which may destroy this session: nothing after it.
-  void lookupAnswered() {
-    ConnectionHandle handle = handle_;
+  void lookupAnswered() { resumeWith(decideNow()); }
+
+  // The stamp check this session waited for is done. Same contract.
+  void stampsAnswered(const policy::StampCheck& check, const policy::StampAnswer& answer) {
     std::string out;
+    const Next next = finish(engine_.finishStamps(request_, check, answer), &out);
+    resumeWith({next, std::move(out)});
+  }
+
+ private:
+  enum class Next { kAnswered, kPending, kClose };
+
+  struct Decided {
+    Next next;
+    std::string out;
+  };
+  Decided decideNow() {
+    std::string out;
+    const Next next = decideCurrent(&out);
+    return {next, std::move(out)};
+  }
+
+  // Ends with resume(), which may destroy this session: nothing after it.
+  void resumeWith(Decided d) {
+    ConnectionHandle handle = handle_;
+    std::string& out = d.out;
     SessionStep step;
-    switch (decideCurrent(&out)) {
+    switch (d.next) {
       case Next::kPending:
         step.action = SessionAction::kPending;
         break;
@@ -107,11 +131,19 @@ class PolicySession final : public server::ProtocolSession {
     handle.resume(step, out);
   }
 
- private:
-  enum class Next { kAnswered, kPending, kClose };
-
   Next decideCurrent(std::string* out) {
     policy::Outcome o = engine_.decide(request_);
+    if (o.needs_stamps) {
+      ConnectionHandle handle = handle_;
+      std::shared_ptr<const policy::StampCheck> check = o.stamps;
+      stamps_.run(std::move(o.stamps), [handle, check](policy::StampAnswer answer) {
+        // Only PolicySessions ask; the handle is empty once the connection closed.
+        if (auto* s = static_cast<PolicySession*>(handle.session())) {
+          s->stampsAnswered(*check, answer);
+        }
+      });
+      return Next::kPending;
+    }
     if (o.needs_lookup) {
       if (++lookups_asked_ > kMaxLookupsPerRequest) {
         log::error("%s: the engine asked for more than %d lookups for one request; closing "
@@ -126,6 +158,11 @@ class PolicySession final : public server::ProtocolSession {
       });
       return Next::kPending;
     }
+    return finish(std::move(o), out);
+  }
+
+  // A final decision: the reply (or none) and its log line.
+  Next finish(policy::Outcome o, std::string* out) {
     const std::string where = context();
     if (o.decision.action.empty()) {
       log::warning("%s%s; closing without a reply", o.decision.log.c_str(), where.c_str());
@@ -157,6 +194,7 @@ class PolicySession final : public server::ProtocolSession {
   std::string peer_;          // "ADDR:PORT" of the policy client (Postfix, Exim)
   policy::Engine& engine_;
   Lookups& lookups_;
+  StampChecks& stamps_;
   ConnectionHandle handle_;
   policy::RequestReader reader_;
   policy::Request request_;   // the one being decided
@@ -177,7 +215,7 @@ std::string printable(std::string_view text, size_t max) {
 
 std::unique_ptr<server::ProtocolSession> PolicySessionFactory::create(
     const server::PeerInfo& peer) {
-  return std::make_unique<PolicySession>(config_, peer, engine_, lookups_);
+  return std::make_unique<PolicySession>(config_, peer, engine_, lookups_, stamps_);
 }
 
 }  // namespace mtep::policyd

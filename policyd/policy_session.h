@@ -12,7 +12,10 @@
 //   early bytes wait in the connection's buffer until the answer is sent.
 //   When decide() needs a lookup the session returns kPending; once
 //   Lookups has the answer, decide() runs again on the loop thread and the
-//   reply goes out through the ConnectionHandle.
+//   reply goes out through the ConnectionHandle. When it needs a stamp
+//   check (Exim's DATA with require_stamp) the same: StampChecks runs it
+//   on its workers and Engine::finishStamps() decides with the answer.
+//   Other connections are served meanwhile.
 //   Each reply is logged as one line at info: the engine's
 //     QUEUEID: policy: action=... reason=... sender=<...> rcpt=<...> ...
 //   followed by " client=ADDR instance=ID" from the request.
@@ -36,14 +39,17 @@
 #include "lookups.h"
 #include "policy/policy.h"
 #include "server/session.h"
+#include "stamp_checks.h"
 
 namespace mtep::policyd {
 
 class PolicySessionFactory final : public server::SessionFactory {
  public:
-  // `engine` and `lookups` must outlive the factory and every session it made.
-  PolicySessionFactory(config::ConfigPtr config, policy::Engine& engine, Lookups& lookups)
-      : config_(std::move(config)), engine_(engine), lookups_(lookups) {}
+  // `engine`, `lookups` and `stamps` must outlive the factory and every
+  // session it made.
+  PolicySessionFactory(config::ConfigPtr config, policy::Engine& engine, Lookups& lookups,
+                       StampChecks& stamps)
+      : config_(std::move(config)), engine_(engine), lookups_(lookups), stamps_(stamps) {}
 
   // Sessions made from now on use `config`; live ones keep theirs.
   void setConfig(config::ConfigPtr config) { config_ = std::move(config); }
@@ -56,6 +62,7 @@ class PolicySessionFactory final : public server::SessionFactory {
   config::ConfigPtr config_;
   policy::Engine& engine_;
   Lookups& lookups_;
+  StampChecks& stamps_;
 };
 
 // How many lookups one request may need before the session gives up on it.

@@ -6,6 +6,9 @@
 
 #include "server.h"
 
+#include <algorithm>
+#include <thread>
+
 #include "store/open.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -14,6 +17,7 @@ namespace mtep::policyd {
 
 Server::~Server() {
   if (queue_) queue_->stop();
+  if (stamp_queue_) stamp_queue_->stop();
 }
 
 server::DaemonSettings Server::settings(const config::Config& config) const {
@@ -40,16 +44,21 @@ Status Server::open(server::Daemon& daemon) {
   resolver_ = dns::makeSystemResolver();
   backend_ = std::make_unique<NetworkLookups>(config, *resolver_, SystemClock::instance());
   engine_ = std::make_unique<policy::Engine>(config, SystemClock::instance());
-  engine_->setStore(store_.get());
   auto queue = server::WorkQueue::create(daemon.base(), c.policyd.lookup_threads);
   if (!queue) return std::move(queue).error();
   queue_ = std::move(*queue);
+  // Stamp checks: CPU-bound, one worker per core, apart from the lookups.
+  auto stamp_queue = server::WorkQueue::create(
+      daemon.base(), std::max<size_t>(std::thread::hardware_concurrency(), 1));
+  if (!stamp_queue) return std::move(stamp_queue).error();
+  stamp_queue_ = std::move(*stamp_queue);
+  stamps_ = std::make_unique<StampChecks>(*stamp_queue_, store_.get(), c.pow);
   lookups_ = std::make_unique<Lookups>(*queue_, *engine_, *backend_);
-  factory_ = std::make_unique<PolicySessionFactory>(config, *engine_, *lookups_);
+  factory_ = std::make_unique<PolicySessionFactory>(config, *engine_, *lookups_, *stamps_);
 
   Status s =
       daemon.addTimer(kExpireInterval, "expiring policy state", [this] { engine_->expire(); });
-  if (s) s = daemon.addTimer(kPurgeInterval, "store purge", [this] { purgeStore(); });
+  if (s) s = daemon.addTimer(kPurgeInterval, "store purge", [this] { stamps_->purge(); });
   return s;
 }
 
@@ -57,6 +66,7 @@ server::SessionFactory& Server::factory(size_t /*group*/) { return *factory_; }
 
 void Server::apply(const config::ConfigPtr& next) {
   engine_->setConfig(next);
+  stamps_->setConfig(next->pow);
   backend_->setConfig(next);
   factory_->setConfig(next);
 }
@@ -73,21 +83,13 @@ void Server::restartOnly(const config::Config& current, const config::Config& ne
 }
 
 std::string Server::shutdownNote() const {
-  return ", " + std::to_string(lookups_ ? lookups_->inFlight() : 0) + " lookup(s) running";
+  return ", " + std::to_string(lookups_ ? lookups_->inFlight() : 0) + " lookup(s) and " +
+         std::to_string(stamps_ ? stamps_->inFlight() : 0) + " stamp check(s) running";
 }
 
 void Server::stopped() {
   if (queue_) queue_->stop();
-}
-
-void Server::purgeStore() {
-  if (!store_) return;
-  auto purged = store_->purgeExpired();
-  if (!purged) {
-    log::warning("store purge failed: %s", purged.error().message().c_str());
-  } else if (*purged > 0) {
-    log::info("store: purged %llu expired entries", static_cast<unsigned long long>(*purged));
-  }
+  if (stamp_queue_) stamp_queue_->stop();
 }
 
 }  // namespace mtep::policyd

@@ -10,7 +10,10 @@
 //   connection pool, the signals and the start-up. One loop thread owns the
 //   policy engine, the sessions and every libevent object; [policyd]
 //   lookup_threads workers run DNS and MTEP lookups (lookups.h) and hand
-//   their answers back through the work queue. This service adds:
+//   their answers back through the work queue; a second work queue, one
+//   worker per core, runs stamp checks, the spends and the store purge
+//   (stamp_checks.h): nothing on the loop hashes a stamp or writes the
+//   store. This service adds:
 //   - open(): the store, the work queue, the engine, the lookups and the
 //     policy session factory for [policyd] listen, capped at [policyd]
 //     max_connections; a peer over the cap is closed at once without a
@@ -44,6 +47,7 @@
 #include "policy_session.h"
 #include "server/daemon.h"
 #include "server/work_queue.h"
+#include "stamp_checks.h"
 #include "store/store.h"
 
 namespace mtep::policyd {
@@ -66,8 +70,6 @@ class Server final : public server::Service {
   void stopped() override;
 
  private:
-  void purgeStore();
-
   // Destroyed in reverse order; the work queue is stopped first (its
   // completions point at the lookups). The skeleton has closed every
   // connection before.
@@ -75,7 +77,9 @@ class Server final : public server::Service {
   std::unique_ptr<dns::Resolver> resolver_;
   std::unique_ptr<NetworkLookups> backend_;
   std::unique_ptr<policy::Engine> engine_;
-  std::unique_ptr<server::WorkQueue> queue_;
+  std::unique_ptr<server::WorkQueue> queue_;        // lookups
+  std::unique_ptr<server::WorkQueue> stamp_queue_;  // stamp checks and store writes
+  std::unique_ptr<StampChecks> stamps_;
   std::unique_ptr<Lookups> lookups_;
   std::unique_ptr<PolicySessionFactory> factory_;
 };

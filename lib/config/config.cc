@@ -56,7 +56,7 @@ class Loader {
                    const toml::node** ttl_node);
   void collectDomains(const toml::table& table, std::vector<DomainEntry>& out);
   void checkTtls(const Config& cfg, const toml::node* max_ttl_node);
-  // argon2id_min_memory <= argon2id_memory <= argon2id_max_memory.
+  // argon2id_min_memory <= argon2id_memory <= argon2id_max_memory <= argon2id_check_memory.
   void checkPow(const Config& cfg);
   void unknownKey(std::string_view section, std::string_view label, const toml::key& key);
 
@@ -187,6 +187,15 @@ void Loader::checkTtls(const Config& cfg, const toml::node* max_ttl_node) {
 
 void Loader::checkPow(const Config& cfg) {
   const PowConfig& p = cfg.pow;
+  if (p.argon2id_check_memory < p.argon2id_max_memory && pow_node_ != nullptr) {
+    const toml::node* at = pow_node_->get("argon2id_check_memory");
+    if (at == nullptr) at = pow_node_->get("argon2id_max_memory");
+    if (at == nullptr) at = pow_node_;
+    error(at->source(), "[pow]", "argon2id_check_memory",
+          "must be at least argon2id_max_memory " + std::to_string(p.argon2id_max_memory) +
+              " (KiB), is " + std::to_string(p.argon2id_check_memory) +
+              ": a stamp within the bounds could never be checked");
+  }
   if (p.argon2id_min_memory <= p.argon2id_memory && p.argon2id_memory <= p.argon2id_max_memory) {
     return;
   }

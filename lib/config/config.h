@@ -192,6 +192,8 @@ struct PowConfig {
   uint32_t argon2id_max_time = 4;              // passes, more refused before hashing
   uint32_t argon2id_max_lanes = 4;             // lanes, more refused before hashing
   uint32_t max_stamps = 200;                   // stamps read per message
+  uint32_t argon2id_max_message_work = 1048576;  // KiB x passes hashed for one message, at most
+  uint32_t argon2id_check_memory = 262144;  // KiB all Argon2id checks of a daemon take at once
   uint32_t mint_threads = 0;                   // 0 = every core
   int64_t mint_budget = 30;                    // seconds one mint may take before giving up
   bool operator==(const PowConfig&) const = default;

@@ -589,6 +589,18 @@ std::vector<KeyDef> buildDefs() {
   d.push_back(countKey("pow", "max_stamps", "200",
                        "Most stamp headers read from one message; the rest are ignored.", 1, 10000,
                        [](Config& c) -> uint32_t& { return c.pow.max_stamps; }));
+  d.push_back(countKey("pow", "argon2id_max_message_work", "1048576",
+                       "Most Argon2id work (KiB x passes, added up over the stamps that would "
+                       "be hashed) checked for one message; a message needing more is refused "
+                       "before any hashing. At most 2 stamps are hashed per recipient.",
+                       8, 4294967295,
+                       [](Config& c) -> uint32_t& { return c.pow.argon2id_max_message_work; }));
+  d.push_back(countKey("pow", "argon2id_check_memory", "262144",
+                       "Memory in KiB that the Argon2id stamp checks of one daemon take "
+                       "together; a check waits for its share (at most 60 s, then the "
+                       "message is tempfailed). At least argon2id_max_memory.",
+                       8, 4294967295,
+                       [](Config& c) -> uint32_t& { return c.pow.argon2id_check_memory; }));
   d.push_back(countKey("pow", "mint_threads", "0", "Threads that mint stamps. 0: one per core.", 0,
                        1024, [](Config& c) -> uint32_t& { return c.pow.mint_threads; }));
   d.push_back(durationKey<Config>(

@@ -2,6 +2,7 @@
 #include "milter/session.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "milter/session_internal.h"
@@ -213,6 +214,7 @@ Decision Session::rcpt(std::string_view recipient) {
 void Session::header(std::string_view name, std::string_view value) {
   if (!msg_.active) return;
   if (!internal_) signatureHeader(name, value);
+  if (stampIdentityNeeded()) stampIdentity().header(name, value);
   if (iequals(name, kTokenHeader)) {
     if (++msg_.token_headers == 1) {
       auto token = normalizeTokenHeader(value);
@@ -447,74 +449,31 @@ Decision Session::inbound(Actions& actions) {
     }
   }
 
-  // Stamps, only now that nothing else stands in the way: they are spent.
+  // Stamps, only now that nothing else stands in the way: checked (the
+  // hashes) before any header change, spent after the last one, so that a
+  // header change that fails spends nothing. They are spent with the
+  // message's identity: if the MTA still fails the message after us, the
+  // sender's retry of it passes.
   const bool stamps_apply = !msg_.stamp_recipients.empty();
+  StampQuery query;
+  StampOutcome stamps;
+  std::string counts;
   if (stamps_apply) {
-    StampQuery query;
     query.config = env_.config;
     query.recipients = msg_.stamp_recipients;
     query.stamps = msg_.stamps;
     query.queue_id = msg_.queue_id;
-    StampOutcome stamps;
+    query.message_identity = stampIdentity().finish();
+    counts = " stamps=" + std::to_string(msg_.stamps.size()) +
+             (msg_.stamps_ignored > 0 ? " stamps_ignored=" + std::to_string(msg_.stamps_ignored)
+                                      : std::string());
     if (env_.stamp_checker != nullptr) {
-      stamps = env_.stamp_checker->checkAndSpend(query);
+      stamps = env_.stamp_checker->check(query);
     } else {
       stamps.kind = StampKind::kTemporary;
       stamps.detail = "no stamp checker";
     }
-    const std::string counts =
-        " stamps=" + std::to_string(msg_.stamps.size()) +
-        (msg_.stamps_ignored > 0 ? " stamps_ignored=" + std::to_string(msg_.stamps_ignored)
-                                 : std::string());
-    const RecipientStamp* missing = nullptr;
-    for (const RecipientStamp& r : stamps.recipients) {
-      if (!r.valid) {
-        missing = &r;
-        break;
-      }
-    }
-    if (stamps.kind == StampKind::kValid && missing == nullptr &&
-        stamps.recipients.size() != msg_.stamp_recipients.size()) {
-      stamps.kind = StampKind::kTemporary;  // a checker that skipped someone cannot be trusted
-      stamps.detail = "stamp checker answered for " + std::to_string(stamps.recipients.size()) +
-                      " of " + std::to_string(msg_.stamp_recipients.size()) + " recipients";
-    }
-    if (stamps.kind == StampKind::kRefused ||
-        (stamps.kind == StampKind::kValid && missing != nullptr)) {
-      VerifyOutcome why;
-      std::string rcpt = msg_.stamp_recipients.front();
-      std::string verdict = "none";
-      int bits = 0;
-      if (missing != nullptr) {
-        rcpt = missing->recipient;
-        verdict = missing->verdict.empty() ? "invalid" : missing->verdict;
-        why.detail = missing->reason;
-        bits = missing->required_bits;
-      }
-      const std::string who = shown(rcpt, kMaxShownAddress);
-      const std::string fix =
-          "; mint one with: hashcash -m -b " + std::to_string(bits > 0 ? bits : 20) + " -r " + who;
-      std::string text = "No valid proof-of-work stamp for " + who + " (" + shown(verdict, 20);
-      const std::string detail = shown(why.detail, kMaxShownDetail);
-      if (!detail.empty() && text.size() + detail.size() + 3 + fix.size() < kMaxReply) {
-        text += ": " + detail;
-      }
-      text += ")" + fix;
-      return decided(reply(Step::kReject, "550", "5.7.1", text), "reject",
-                     ("stamp-" + verdict).c_str(), &why, " rcpt=<" + logged(rcpt) + ">" + counts);
-    }
-    if (stamps.kind != StampKind::kValid) {
-      VerifyOutcome why;
-      why.detail = stamps.detail;
-      return decided(reply(Step::kTempfail, "451", "4.3.0",
-                           "Cannot check proof-of-work stamps now; try again later"),
-                     "tempfail", "stamp-check-unavailable", &why, counts);
-    }
-    if (mtep.result == nullptr && sig.result == nullptr) {
-      action = "pass";
-      reason = "stamps-valid";
-    }
-    extra += counts + " x-hashcash=pass";
+    if (std::optional<Decision> refused = stampRefusal(stamps, counts)) return *refused;
   }
 
   // Delivered: spoofed A-R headers out, ours (if any) in.
@@ -535,7 +494,79 @@ Decision Session::inbound(Actions& actions) {
   if (!value.empty() && !actions.insertHeader(kAuthResultsHeader, value).ok()) {
     return decided(internalTempfail(), "tempfail", "header-change-failed", outcome);
   }
+
+  if (stamps_apply) {
+    // Spent last. A stamp spent meanwhile by another message is still
+    // refused (the MTA drops the header changes with the message).
+    stamps = env_.stamp_checker->spend(query, stamps);
+    if (std::optional<Decision> refused = stampRefusal(stamps, counts)) return *refused;
+    if (mtep.result == nullptr && sig.result == nullptr) {
+      action = "pass";
+      reason = "stamps-valid";
+    }
+    extra += counts + " x-hashcash=pass";
+  }
   return decided({}, action, reason, outcome, extra);
+}
+
+std::optional<Decision> Session::stampRefusal(StampOutcome& stamps, const std::string& counts) {
+  const RecipientStamp* missing = nullptr;
+  for (const RecipientStamp& r : stamps.recipients) {
+    if (!r.valid) {
+      missing = &r;
+      break;
+    }
+  }
+  if (stamps.kind == StampKind::kValid && missing == nullptr &&
+      stamps.recipients.size() != msg_.stamp_recipients.size()) {
+    stamps.kind = StampKind::kTemporary;  // a checker that skipped someone cannot be trusted
+    stamps.detail = "stamp checker answered for " + std::to_string(stamps.recipients.size()) +
+                    " of " + std::to_string(msg_.stamp_recipients.size()) + " recipients";
+  }
+  if (stamps.kind == StampKind::kRefused ||
+      (stamps.kind == StampKind::kValid && missing != nullptr)) {
+    VerifyOutcome why;
+    std::string rcpt = msg_.stamp_recipients.front();
+    std::string verdict = "none";
+    int bits = 0;
+    if (missing != nullptr) {
+      rcpt = missing->recipient;
+      verdict = missing->verdict.empty() ? "invalid" : missing->verdict;
+      why.detail = missing->reason;
+      bits = missing->required_bits;
+    }
+    const std::string who = shown(rcpt, kMaxShownAddress);
+    const std::string fix =
+        "; mint one with: hashcash -m -b " + std::to_string(bits > 0 ? bits : 20) + " -r " + who;
+    std::string text = "No valid proof-of-work stamp for " + who + " (" + shown(verdict, 20);
+    const std::string detail = shown(why.detail, kMaxShownDetail);
+    if (!detail.empty() && text.size() + detail.size() + 3 + fix.size() < kMaxReply) {
+      text += ": " + detail;
+    }
+    text += ")" + fix;
+    return decided(reply(Step::kReject, "550", "5.7.1", text), "reject",
+                   ("stamp-" + verdict).c_str(), &why, " rcpt=<" + logged(rcpt) + ">" + counts);
+  }
+  if (stamps.kind != StampKind::kValid) {
+    VerifyOutcome why;
+    why.detail = stamps.detail;
+    return decided(reply(Step::kTempfail, "451", "4.3.0",
+                         "Cannot check proof-of-work stamps now; try again later"),
+                   "tempfail", "stamp-check-unavailable", &why, counts);
+  }
+  return std::nullopt;
+}
+
+bool Session::stampIdentityNeeded() const {
+  return msg_.active && !internal_ && !msg_.stamp_recipients.empty();
+}
+
+MessageIdentity& Session::stampIdentity() {
+  if (!msg_.identity.started()) {
+    msg_.identity.start(msg_.sender_valid ? std::string_view(msg_.sender)
+                                          : std::string_view(msg_.sender_text));
+  }
+  return msg_.identity;
 }
 
 Decision Session::decided(Decision d, const char* action, const char* reason,

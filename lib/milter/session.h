@@ -72,8 +72,13 @@
 //   are not split: one check covers every such recipient of the message,
 //   each at its own domain's policy. The stamp check comes after the MTEP
 //   check and only when that one would deliver, so a message refused for
-//   its token burns no stamps; StampChecker spends them only when every
-//   recipient has one. The null sender is not exempt. Outcomes:
+//   its token burns no stamps. StampChecker::check() judges them before
+//   any header change; StampChecker::spend() spends them (only when every
+//   recipient has one) after the last header change, with the message's
+//   identity (message_identity.h; the body is read for it), so a header
+//   change that fails spends nothing and a retry of the same message after
+//   a failure behind us passes again. The null sender is not exempt.
+//   Outcomes:
 //     - every recipient has one          -> deliver, "x-hashcash=pass"
 //       in our Authentication-Results (after the mtep result, in the same
 //       header, when MTEP applies too: "<id>; mtep=pass
@@ -82,7 +87,10 @@
 //     - some recipient has none          -> 550 5.7.1 naming the first such
 //       recipient, the verdict ("too-weak", "spent", ...) and the fix
 //       ("mint one with: hashcash -m -b BITS -r ADDRESS"); nothing spent
-//     - store unavailable, no checker    -> 451 4.3.0
+//     - store unavailable, no checker, no memory for Argon2id in time
+//                                        -> 451 4.3.0
+//     - a stamp spent by another message meanwhile (at spend()) -> 550
+//       5.7.1 as above (verdict "spent")
 //   Outbound: when the sender domain's mint_stamps is not "none", every
 //   distinct recipient gets one stamp made for its address (resource =
 //   canonicalLower()), added at the end as X-Hashcash: (hashcash) or
@@ -144,12 +152,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "config/config.h"
 #include "milter/key_fetcher.h"
+#include "milter/message_identity.h"
 #include "milter/stamps.h"
 #include "milter/verifier.h"
 #include "util/result.h"
@@ -238,6 +248,8 @@ class Session {
     std::vector<std::string> mint_recipients;   // outbound: every distinct recipient
     std::vector<std::string> stamps;            // inbound: normalized stamp header values
     int stamps_ignored = 0;                     // stamp headers past [pow] max_stamps
+    MessageIdentity identity;                   // inbound with stamp recipients: what the
+                                                // stamps are spent with
     // Sender signatures (inbound).
     const config::DomainPolicy* sig_policy = nullptr;  // first accepted recipient's (refusals)
     bool sig_check_any = false;                        // some recipient has check_signatures
@@ -296,6 +308,13 @@ class Session {
   // " sig=<result> sig_reason=<why> from=<addr> key_server=... key_cached=yes
   // key_detail=\"...\"" for the decision's log line.
   static std::string sigLogFields(const SigVerdict& verdict);
+  // The refusal (550 naming the first recipient without a valid stamp, or
+  // 451), logged, when `stamps` is not kValid for every recipient.
+  std::optional<Decision> stampRefusal(StampOutcome& stamps, const std::string& counts);
+  // Whether the message's identity is being taken (inbound, stamps
+  // required), and the identity, started on first use.
+  bool stampIdentityNeeded() const;
+  MessageIdentity& stampIdentity();
   // Deletes the A-R headers that claim our authserv-id; false on failure.
   bool deleteOurAuthResults(Actions& actions);
   // Logs the one line for a decision and returns `d`; `extra` is appended

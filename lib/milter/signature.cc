@@ -62,6 +62,9 @@ void Session::signatureHeader(std::string_view name, std::string_view value) {
 
 bool Session::body(std::string_view chunk) {
   if (!msg_.active || internal_ || !env_.config) return false;
+  // Stamps are spent with the message's identity, which covers the body.
+  const bool for_stamps = stampIdentityNeeded();
+  if (for_stamps) stampIdentity().body(chunk);
   using BodyState = Message::BodyState;
   const uint64_t cap = env_.config->milter.max_signed_message_size;
   if (msg_.body_state == BodyState::kUndecided) {
@@ -72,11 +75,11 @@ bool Session::body(std::string_view chunk) {
     msg_.body_state = needed ? BodyState::kStoring : BodyState::kSkipped;
   }
   msg_.message_bytes += chunk.size();
-  if (msg_.body_state != BodyState::kStoring) return false;
+  if (msg_.body_state != BodyState::kStoring) return for_stamps;
   if (msg_.message_bytes > cap) {
     msg_.body_state = BodyState::kSkipped;  // over the limit: not checked
     std::string().swap(msg_.body);
-    return false;
+    return for_stamps;
   }
   msg_.body.append(chunk);
   return true;

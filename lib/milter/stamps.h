@@ -4,7 +4,8 @@
 //   and spending the stamps of an inbound message, and minting stamps for
 //   an outbound one
 // SUMMARY
-//   StampOutcome out = checker.checkAndSpend({cfg, {"bob@beta.test"}, {"1:20:..."}, "4XyZ"});
+//   StampOutcome out = checker.check({cfg, {"bob@beta.test"}, {"1:20:..."}, "4XyZ", id});
+//   if (out.kind == StampKind::kValid) out = checker.spend(query, out);
 //   Result<std::string> stamp = minter.mint({cfg, "alpha.test", "bob@beta.test", "4XyZ"});
 // DESCRIPTION
 //   Session (session.h) talks only to these interfaces, as it does to the
@@ -18,6 +19,7 @@
 //   business; what a stamp must be (algorithm, bits at a time, validity,
 //   the double-spend record) is lib/pow's, reached through these calls.
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -32,11 +34,14 @@ struct StampQuery {
       recipients;                   // canonicalLower(), distinct, each in a require_stamp domain
   std::vector<std::string> stamps;  // stamp header values, unfolded and trimmed, in order
   std::string queue_id;             // for log lines only
+  std::string message_identity;     // the message's digest (hex): the stamps are spent with
+                                    // it, so a retry of this message may spend them again
+                                    // ("" = spent for good)
 };
 
 enum class StampKind {
-  kValid,      // every recipient had a valid stamp, and all of them are now spent
-  kRefused,    // some recipient has none that counts; nothing was spent
+  kValid,      // every recipient has a valid stamp (spend(): all of them are now spent)
+  kRefused,    // some recipient has none that counts (check(): nothing was spent)
   kTemporary,  // the store could not be opened or could not say: tempfail, never accept
 };
 
@@ -46,6 +51,8 @@ struct RecipientStamp {
   std::string verdict;    // pow::verdictName(): "valid", "too-weak", "spent", "malformed", ...
   std::string reason;     // one line from lib/pow ("" when valid); may quote the stamp
   int required_bits = 0;  // hashcash v1 bits the recipient's domain requires now
+  std::string stamp;      // check(): the valid stamp found ("" when none)
+  int64_t expires_at = 0; // check(): until when its spend is recorded
 };
 
 struct StampOutcome {
@@ -58,10 +65,19 @@ struct StampOutcome {
 class StampChecker {
  public:
   virtual ~StampChecker() = default;
-  // Every recipient needs its own valid, unspent stamp, judged by its own
-  // domain's policy at this moment. Stamps are spent only when all are
-  // valid, so a refused message burns none.
-  virtual StampOutcome checkAndSpend(const StampQuery& query) = 0;
+  // Every recipient needs its own valid stamp, judged by its own domain's
+  // policy at this moment; nothing is spent. kValid: every recipient has
+  // one (RecipientStamp::stamp). The work and memory are bounded as
+  // lib/pow's checkAndSpend() describes ([pow] max_stamps,
+  // argon2id_max_message_work, argon2id_check_memory).
+  virtual StampOutcome check(const StampQuery& query) = 0;
+  // Spends the stamps `checked` (a kValid outcome of check() for this
+  // query) with query.message_identity: kValid when every one is now
+  // spent, or was spent before with the same identity (a retry of this
+  // message); kRefused when one was spent by another message (its
+  // verdict "spent"; those recorded before it stay spent); kTemporary when
+  // the store cannot say.
+  virtual StampOutcome spend(const StampQuery& query, const StampOutcome& checked) = 0;
 };
 
 struct StampMintQuery {

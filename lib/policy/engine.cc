@@ -133,15 +133,6 @@ std::optional<std::string> normalizeToken(std::string_view value) {
   return out;
 }
 
-bool sameStampPolicy(const pow::StampPolicy& a, const pow::StampPolicy& b) {
-  return a.hashcash_bits == b.hashcash_bits && a.argon2id_bits == b.argon2id_bits &&
-         a.validity == b.validity && a.grace == b.grace &&
-         a.argon2id_min_memory == b.argon2id_min_memory &&
-         a.argon2id_max_memory == b.argon2id_max_memory &&
-         a.argon2id_max_time == b.argon2id_max_time &&
-         a.argon2id_max_lanes == b.argon2id_max_lanes;
-}
-
 // Builds the Decision: the action and its log line.
 class Decider {
  public:
@@ -301,14 +292,34 @@ void Engine::Lru<V>::eraseIf(F dead) {
   }
 }
 
+// ---- StampCheck ----------------------------------------------------------------
+
+StampAnswer runStampCheck(const StampCheck& check, store::Store* store,
+                          pow::MemoryBudget* memory, std::mutex* store_mu) {
+  StampAnswer answer;
+  if (store == nullptr) {
+    answer.no_store = true;  // nothing hashed: the answer would be 451 anyway
+    return answer;
+  }
+  pow::CheckLimits limits = check.limits;
+  limits.memory = memory;
+  answer.results =
+      pow::checkAndSpend(check.recipients, check.stamps, nullptr, check.now, limits);
+  for (const pow::RecipientResult& r : answer.results) {
+    if (r.result.verdict != pow::Verdict::kValid) return answer;
+  }
+  std::unique_lock<std::mutex> lock;
+  if (store_mu != nullptr) lock = std::unique_lock<std::mutex>(*store_mu);
+  pow::spendResults(*store, answer.results);
+  return answer;
+}
+
 // ---- Engine ------------------------------------------------------------------
 
 Engine::Engine(config::ConfigPtr config, const Clock& clock)
     : config_(std::move(config)), clock_(clock) {}
 
 void Engine::setConfig(config::ConfigPtr config) { config_ = std::move(config); }
-
-void Engine::setStore(store::Store* store) { store_ = store; }
 
 void Engine::setCapacity(size_t entries) {
   instances_.capacity = rates_.capacity = lookups_.capacity = entries;
@@ -624,73 +635,81 @@ Outcome Engine::decideData(const Request& request, const config::Config& cfg, in
     }
   }
 
-  // require_stamp: recipients grouped by the stamp policy that applies.
-  struct Group {
-    pow::StampPolicy policy;
-    std::vector<std::string> recipients;
-  };
-  std::vector<Group> groups;
+  // require_stamp: each such recipient under its own domain's policy. The
+  // check itself runs off the loop (runStampCheck), then finishStamps().
+  auto check = std::make_shared<StampCheck>();
   for (const Rcpt& r : rcpts) {
     if (!r.policy->require_stamp) continue;
-    const pow::StampPolicy sp = pow::policyFor(cfg.pow, *r.policy, now);
-    auto g = std::find_if(groups.begin(), groups.end(),
-                          [&](const Group& x) { return sameStampPolicy(x.policy, sp); });
-    if (g == groups.end()) {
-      groups.push_back(Group{sp, {}});
-      g = groups.end() - 1;
-    }
-    g->recipients.push_back(r.address);
+    check->recipients.push_back({r.address, pow::policyFor(cfg.pow, *r.policy, now)});
   }
-  if (!groups.empty()) {
-    std::vector<std::string> stamps;
+  if (!check->recipients.empty()) {
     for (std::string_view v : request.all("mtep_stamps")) {
-      for (std::string& s : splitStamps(v)) stamps.push_back(std::move(s));
+      for (std::string& st : splitStamps(v)) check->stamps.push_back(std::move(st));
     }
-    decider.extra(" stamps=" + std::to_string(stamps.size()));
-    const auto tempfail = [&](const char* reason) {
-      return decider.reply("451", "4.3.0", "Cannot check proof-of-work stamps now; try again later",
-                           "tempfail", reason);
-    };
-    if (store_ == nullptr) return tempfail("no-store");
-    // Returns the refusal for the first recipient without a valid stamp.
-    const auto refusal = [&](const Group& g, const std::vector<pow::RecipientResult>& results)
-        -> std::optional<Outcome> {
-      for (const pow::RecipientResult& r : results) {
-        if (r.result.verdict == pow::Verdict::kValid) continue;
-        if (r.result.verdict == pow::Verdict::kTemporary) return tempfail("stamp-store");
-        const std::string who = shown(r.recipient, kMaxShownAddress);
-        const std::string verdict = pow::verdictName(r.result.verdict);
-        const std::string fix =
-            "; mint one with: hashcash -m -b " +
-            std::to_string(pow::requiredBits(g.policy, pow::Algorithm::kHashcashSha1)) + " -r " +
-            who;
-        std::string text = "No valid proof-of-work stamp for " + who + " (" + verdict;
-        const std::string detail = shown(r.result.reason, kMaxShownDetail);
-        if (!detail.empty() && text.size() + detail.size() + 3 + fix.size() < kMaxReply) {
-          text += ": " + detail;
-        }
-        text += ")" + fix;
-        decider.rcpt(r.recipient);
-        return decider.reply("550", "5.7.1", text, "reject", "stamp-" + verdict);
-      }
-      return std::nullopt;
-    };
-    const size_t max_stamps = cfg.pow.max_stamps;
-    if (groups.size() > 1) {
-      // Check every group before spending any stamp.
-      for (const Group& g : groups) {
-        auto results = pow::checkAndSpend(g.recipients, stamps, g.policy, nullptr, now, max_stamps);
-        if (auto refused = refusal(g, results)) return std::move(*refused);
-      }
-    }
-    for (const Group& g : groups) {
-      auto results = pow::checkAndSpend(g.recipients, stamps, g.policy, store_, now, max_stamps);
-      if (auto refused = refusal(g, results)) return std::move(*refused);
-    }
-    notes.emplace_back("stamp=pass");
+    check->now = now;
+    check->limits = pow::checkLimits(cfg.pow, nullptr);
+    check->notes = std::move(notes);
+    check->recipient_count = rcpts.size();
+    Outcome o;
+    o.needs_stamps = true;
+    o.stamps = std::move(check);
+    return o;
   }
+  return passed(request, cfg, now, notes, rcpts.size(), nullptr);
+}
 
-  if (notes.empty()) return decider.dunno(rcpts.empty() ? "no-recipients" : "passed");
+Outcome Engine::finishStamps(const Request& request, const StampCheck& check,
+                             const StampAnswer& answer) {
+  const int64_t now = clock_.now();
+  const Sender sender = senderOf(request);
+  Decider decider(request, sender);
+  decider.extra(" recipients=" + std::to_string(check.recipient_count));
+  decider.extra(" stamps=" + std::to_string(check.stamps.size()));
+  const auto tempfail = [&](const char* reason) {
+    return decider.reply("451", "4.3.0", "Cannot check proof-of-work stamps now; try again later",
+                         "tempfail", reason);
+  };
+  if (answer.no_store) return tempfail("no-store");
+  if (answer.results.size() != check.recipients.size()) return tempfail("stamp-check-failed");
+  // The first recipient without a valid stamp is named; a temporary
+  // verdict before it tempfails.
+  for (size_t i = 0; i < answer.results.size(); ++i) {
+    const pow::RecipientResult& r = answer.results[i];
+    if (r.result.verdict == pow::Verdict::kValid) continue;
+    if (r.result.verdict == pow::Verdict::kTemporary) {
+      decider.extra(" detail=\"" + logged(r.result.reason) + "\"");
+      return tempfail("stamp-store");
+    }
+    const std::string who = shown(r.recipient, kMaxShownAddress);
+    const std::string verdict = pow::verdictName(r.result.verdict);
+    const std::string fix =
+        "; mint one with: hashcash -m -b " +
+        std::to_string(pow::requiredBits(check.recipients[i].policy,
+                                         pow::Algorithm::kHashcashSha1)) +
+        " -r " + who;
+    std::string text = "No valid proof-of-work stamp for " + who + " (" + verdict;
+    const std::string detail = shown(r.result.reason, kMaxShownDetail);
+    if (!detail.empty() && text.size() + detail.size() + 3 + fix.size() < kMaxReply) {
+      text += ": " + detail;
+    }
+    text += ")" + fix;
+    decider.rcpt(r.recipient);
+    return decider.reply("550", "5.7.1", text, "reject", "stamp-" + verdict);
+  }
+  std::vector<std::string> notes = check.notes;
+  notes.emplace_back("stamp=pass");
+  const config::ConfigPtr cfg = config_;
+  return passed(request, *cfg, now, notes, check.recipient_count, &check);
+}
+
+Outcome Engine::passed(const Request& request, const config::Config& cfg, int64_t now,
+                       const std::vector<std::string>& notes, size_t recipients,
+                       const StampCheck* check) {
+  const Sender sender = senderOf(request);
+  Decider decider(request, sender);
+  decider.extra(" recipients=" + std::to_string(recipients));
+  if (check != nullptr) decider.extra(" stamps=" + std::to_string(check->stamps.size()));
+  if (notes.empty()) return decider.dunno(recipients == 0 ? "no-recipients" : "passed");
   std::string reason = notes.front();
   for (size_t i = 1; i < notes.size(); ++i) reason += "," + notes[i];
   Instance& inst = instances_.put(instanceKey(request));

@@ -78,10 +78,15 @@
 //       recipients' (tempfail over reject over accept). The null sender
 //       passes (as in the milter).
 //     require_stamp: every recipient in such a domain needs its own stamp,
-//       checked and spent with pow::checkAndSpend under pow::policyFor(cfg.
-//       pow, its domain's policy, now); all recipients are checked before
-//       any stamp is spent. A recipient without a valid stamp -> 550 5.7.1
-//       naming it and the verdict; store trouble or no store -> 451 4.3.0.
+//       judged under pow::policyFor(cfg.pow, its domain's policy, now);
+//       all recipients are checked before any stamp is spent. The check is
+//       not made here: decide() returns needs_stamps with a StampCheck,
+//       the caller runs runStampCheck() off the event loop (the hashes, a
+//       message's work bounded by [pow] max_stamps and
+//       argon2id_max_message_work, and the store writes) and
+//       finishStamps() decides: a recipient without a valid stamp -> 550
+//       5.7.1 naming it and the verdict; store trouble, no store, no
+//       memory for Argon2id in time -> 451 4.3.0.
 //     all passed: DUNNO, or once per instance "PREPEND X-MTEP-Policy:
 //       <results>" with results among "mtep=pass", "mtep=temperror" (passed
 //       by mtep_unavailable = accept), "stamp=pass", then
@@ -119,6 +124,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <list>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -126,6 +133,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "pow/pow.h"
 #include "store/store.h"
 #include "util/clock.h"
 
@@ -198,10 +206,36 @@ struct Decision {
   std::string log;     // one line to log at info level
 };
 
+// The stamp half of a DATA decision. Hashing stamps and writing the
+// double-spend record do not belong on the event loop: decide() asks for
+// this the way it asks for a Lookup; the caller runs runStampCheck() off
+// the loop and hands the answer to Engine::finishStamps() on the loop.
+struct StampCheck {
+  std::vector<pow::RecipientPolicy> recipients;  // the require_stamp ones, in order
+  std::vector<std::string> stamps;               // from mtep_stamps, in order
+  int64_t now = 0;
+  pow::CheckLimits limits;                       // [pow]; `memory` is the runner's
+  // What decide() found before (finishStamps() goes on from there).
+  std::vector<std::string> notes;  // "mtep=pass", ...
+  size_t recipient_count = 0;      // every parsed recipient (the log's recipients=N)
+};
+struct StampAnswer {
+  bool no_store = false;                      // no store to spend in: tempfail
+  std::vector<pow::RecipientResult> results;  // one per StampCheck recipient
+};
+// Checks every stamp (pow::checkAndSpend without a store, the work bounded
+// by check.limits, Argon2id memory from `memory`), then, when every
+// recipient has a valid stamp, spends them in `store` (pow::spendResults)
+// while holding `store_mu`, if given. Any thread; blocking.
+StampAnswer runStampCheck(const StampCheck& check, store::Store* store,
+                          pow::MemoryBudget* memory, std::mutex* store_mu = nullptr);
+
 struct Outcome {
   bool needs_lookup = false;  // true: run `lookup`, recordLookup(), decide() again
   Lookup lookup;              // set when needs_lookup
-  Decision decision;          // set when !needs_lookup
+  bool needs_stamps = false;  // true: run `stamps` (runStampCheck), then finishStamps()
+  std::shared_ptr<const StampCheck> stamps;  // set when needs_stamps
+  Decision decision;          // set when neither
 };
 
 class Engine {
@@ -211,11 +245,12 @@ class Engine {
 
   // A new snapshot (SIGHUP); state kept in memory survives it.
   void setConfig(config::ConfigPtr config);
-  // For spending stamps; not owned; null = require_stamp tempfails (451 4.3.0).
-  void setStore(store::Store* store);
 
   // Decides one request (see DESCRIPTION). Event-loop thread only.
   Outcome decide(const Request& request);
+  // The decision of a request whose decide() asked for `check`, once
+  // runStampCheck() gave `answer`. Event-loop thread only.
+  Outcome finishStamps(const Request& request, const StampCheck& check, const StampAnswer& answer);
   // The answer to a Lookup that decide() asked for.
   void recordLookup(const Lookup& lookup, LookupAnswer answer);
   // Drops instances, rate counters and lookups whose time is over; call
@@ -269,6 +304,10 @@ class Engine {
 
   Outcome decideRcpt(const Request& request, const config::Config& cfg, int64_t now);
   Outcome decideData(const Request& request, const config::Config& cfg, int64_t now);
+  // Every gate passed: DUNNO or the PREPEND, once per instance.
+  Outcome passed(const Request& request, const config::Config& cfg, int64_t now,
+                 const std::vector<std::string>& notes, size_t recipients,
+                 const StampCheck* check);
   const CachedLookup* cached(const Lookup& lookup, int64_t now);
   // Approximate requests in the sliding window ending now, before this one.
   double rateEstimate(const std::string& key, int64_t window, int64_t now);
@@ -276,7 +315,6 @@ class Engine {
 
   config::ConfigPtr config_;
   const Clock& clock_;
-  store::Store* store_ = nullptr;
   Lru<Instance> instances_;
   Lru<RateCounter> rates_;
   Lru<CachedLookup> lookups_;

@@ -52,6 +52,18 @@ bool argon2idHash(std::string_view password, std::string_view salt, uint32_t mem
 // double quotes: safe in a log line or an SMTP reply.
 std::string quote(std::string_view text);
 
+// checkStamp() in two halves. precheck: everything but the hash; false
+// with the final result in `out`, or true when only the hash is left
+// (`view` holds the parsed stamp). hashCheck: the hash of a stamp that
+// passed precheck(); an Argon2id hash first takes its memory from `memory`
+// (null: none), waiting at most `wait_ms`.
+bool precheck(std::string_view text, std::string_view resource, const StampPolicy& policy,
+              int64_t now, StampView& view, CheckResult& out);
+CheckResult hashCheck(std::string_view text, const StampView& view, const StampPolicy& policy,
+                      MemoryBudget* memory, int64_t wait_ms);
+// KiB x passes of one Argon2id hash of `view` (0 for hashcash).
+uint64_t argon2idWork(const StampView& view) noexcept;
+
 // Random characters from kAlphabet (OpenSSL's CSPRNG).
 bool randomChars(size_t n, std::string& out);
 

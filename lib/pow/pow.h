@@ -40,7 +40,15 @@
 //
 //   Double spending: spend() records the stamp in the store (namespace
 //   "pow", one namespace for every algorithm) until validity + grace past
-//   its date; a second spend of the same stamp text is refused.
+//   its date; a second spend of the same stamp text is refused, unless
+//   both spends name the same message (`owner`, see spend()).
+//
+//   Work done on the sender's behalf (checkAndSpend): at most
+//   CheckLimits::candidates_per_recipient stamps are hashed for one
+//   recipient, the Argon2id work of every stamp a message would have
+//   hashed is added up before the first hash and the message refused when
+//   it is over CheckLimits::max_argon2id_work, and each Argon2id hash
+//   takes its memory from a MemoryBudget that concurrent checks share.
 //
 //   Nothing here does I/O except spend() (the store) and nothing throws on
 //   hostile input. Errors are kInvalid (malformed input, with a reason that
@@ -49,7 +57,9 @@
 // SEE ALSO
 //   PROTOCOLS.md section 2 (not shipped), doc/pow.md, mtep.conf(5) [pow]
 
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -133,26 +143,111 @@ CheckResult checkStamp(std::string_view text, std::string_view resource,
                        const StampPolicy& policy, int64_t now);
 
 // Records a valid stamp as spent: kValid the first time, kSpent after,
-// kTemporary when the store fails.
-Verdict spend(store::Store& store, const CheckResult& checked, std::string_view text);
+// kTemporary when the store fails. With an `owner` (the identity of the
+// message the stamp came with, e.g. a hex digest; "" = none) a later
+// spend naming the same owner is kValid too: the sender retrying a message
+// that was refused after its stamp was recorded is not refused as a
+// double spend, while any other message with that stamp is. The owner is
+// kept in the store's values (namespace "pow-owner", key = the stamp)
+// after the record is made; a record without one (spent by a caller that
+// named none, or the owner could not be written) is spent for everyone.
+// The same message passes again at most kMaxRespends times (a replay of
+// one whole message is bounded too).
+inline constexpr uint64_t kMaxRespends = 5;
+Verdict spend(store::Store& store, const CheckResult& checked, std::string_view text,
+              std::string_view owner = {});
+
+// Memory that concurrent Argon2id checks take together (KiB), shared by
+// every thread checking stamps in one process. Thread-safe.
+class MemoryBudget {
+ public:
+  explicit MemoryBudget(uint64_t capacity_kib) : capacity_(capacity_kib) {}
+  MemoryBudget(const MemoryBudget&) = delete;
+  MemoryBudget& operator=(const MemoryBudget&) = delete;
+
+  // A reload: takes effect for the next acquire().
+  void setCapacity(uint64_t capacity_kib);
+  // Takes `kib` once that much is free, waiting at most `wait_ms`; false
+  // when the time ran out or `kib` is more than the whole capacity.
+  bool acquire(uint64_t kib, int64_t wait_ms);
+  void release(uint64_t kib);
+
+  uint64_t capacity() const;
+  uint64_t inUse() const;
+  uint64_t peak() const;  // the most ever in use at once
+
+ private:
+  mutable std::mutex mu_;        // guards the three below
+  std::condition_variable freed_;
+  uint64_t capacity_;            // guarded by mu_
+  uint64_t used_ = 0;            // guarded by mu_
+  uint64_t peak_ = 0;            // guarded by mu_
+};
+
+// What checkAndSpend() may do for one message.
+struct CheckLimits {
+  size_t max_stamps = 200;              // stamps looked at, in order; the rest ignored
+  size_t candidates_per_recipient = 2;  // stamps hashed for one recipient, at most
+  uint64_t max_argon2id_work = 1048576; // KiB x passes of every Argon2id stamp hashed
+                                        // for the message together; over: refused unhashed
+  MemoryBudget* memory = nullptr;       // Argon2id hashes take m KiB from it; null: unbounded
+  int64_t memory_wait_ms = 60000;       // longest wait for memory; then kTemporary
+};
+// [pow] max_stamps, argon2id_max_message_work and kMemoryWaitMs, with `memory`.
+inline constexpr int64_t kMemoryWaitMs = 60000;
+CheckLimits checkLimits(const config::PowConfig& pow, MemoryBudget* memory);
+
+// What checkAndSpend() hashed (tests, logs).
+struct CheckStats {
+  uint64_t sha1 = 0;           // SHA-1 hashes
+  uint64_t argon2id = 0;       // Argon2id hashes
+  uint64_t argon2id_work = 0;  // their KiB x passes
+};
 
 // One message: for each recipient, find among `stamps` one valid for it
 // (resource = the address) and spend it. All are checked before any is
 // spent, so a message refused for one recipient does not burn the others'
 // stamps: nothing is spent unless every recipient has a valid stamp, and
-// nothing at all when `store` is null (check only). At most `max_stamps`
-// stamps are looked at; each is hashed at most once, and a recipient's
-// search stops at its first valid stamp. Recipients equal but for ASCII
-// case share one stamp and one result. A recipient without any stamp
-// naming it gets kWrongResource ("no stamp for ..."), or kMalformed ("no
-// stamp") when the message has none at all. If a stamp turns out spent
-// while spending, that recipient gets kSpent (stamps already recorded for
-// earlier recipients stay spent).
+// nothing at all when `store` is null (check only). At most
+// limits.max_stamps stamps are looked at. For each recipient the stamps
+// naming it pass the checks that cost no hash (syntax, date, claimed bits,
+// Argon2id bounds) in order, and only the first
+// limits.candidates_per_recipient that pass are hashed, each at most once;
+// a recipient's search stops at its first valid stamp. Before the first
+// hash the Argon2id work (m x t) of every stamp that may be hashed is
+// added up: over limits.max_argon2id_work, nothing is hashed and every
+// recipient with such a stamp gets kOutOfBounds ("the message's argon2id
+// stamps need ..."). Each Argon2id hash first takes m KiB from
+// limits.memory (kTemporary when none frees up within memory_wait_ms).
+// Recipients equal but for ASCII case share one stamp and one result. A
+// recipient without any stamp naming it gets kWrongResource ("no stamp for
+// ..."), or kMalformed ("no stamp") when the message has none at all. If a
+// stamp turns out spent while spending, that recipient gets kSpent (stamps
+// already recorded for earlier recipients stay spent). `owner` is passed
+// to spend(). Each recipient is judged by its own policy.
 struct RecipientResult {
   std::string recipient;
   CheckResult result;  // the best verdict among the stamps for it
   std::string stamp;   // the stamp that verdict is about ("" when none)
 };
+struct RecipientPolicy {
+  std::string recipient;
+  StampPolicy policy;
+};
+std::vector<RecipientResult> checkAndSpend(const std::vector<RecipientPolicy>& recipients,
+                                           const std::vector<std::string>& stamps,
+                                           store::Store* store, int64_t now,
+                                           const CheckLimits& limits, std::string_view owner = {},
+                                           CheckStats* stats = nullptr);
+// The spending half of checkAndSpend(), for callers that check without a
+// store (store = null) and spend later, elsewhere: when every result is
+// kValid, spends each one's stamp with `owner` and turns a failed spend
+// into kSpent or kTemporary as checkAndSpend() does; otherwise does
+// nothing. Duplicate recipients (equal but for ASCII case) spend once.
+void spendResults(store::Store& store, std::vector<RecipientResult>& results,
+                  std::string_view owner = {});
+// The same with one policy for every recipient and default limits but
+// max_stamps.
 std::vector<RecipientResult> checkAndSpend(const std::vector<std::string>& recipients,
                                            const std::vector<std::string>& stamps,
                                            const StampPolicy& policy, store::Store* store,

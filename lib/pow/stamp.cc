@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <bit>
 #include <charconv>
+#include <chrono>
 #include <cstring>
 
 #include "pow/internal.h"
@@ -409,49 +410,74 @@ int requiredBits(const StampPolicy& policy, Algorithm algorithm) {
   return algorithm == Algorithm::kArgon2id ? policy.argon2id_bits : policy.hashcash_bits;
 }
 
-CheckResult checkStamp(std::string_view text, std::string_view resource, const StampPolicy& policy,
-                       int64_t now) {
-  StampView s;
+namespace detail {
+
+bool precheck(std::string_view text, std::string_view resource, const StampPolicy& policy,
+              int64_t now, StampView& s, CheckResult& out) {
   const char* why = "";
   if (!detail::parseView(text, s, why)) {
-    return verdict(Verdict::kMalformed, s, std::string("malformed stamp: ") + why);
+    out = verdict(Verdict::kMalformed, s, std::string("malformed stamp: ") + why);
+    return false;
   }
   if (!asciiIEquals(s.resource, resource)) {
-    return verdict(
+    out = verdict(
         Verdict::kWrongResource, s,
         "stamp is for " + detail::quote(s.resource) + ", not " + detail::quote(resource));
+    return false;
   }
   if (s.time < now - policy.validity - policy.grace) {
-    return verdict(Verdict::kExpired, s, "stamp dated " + std::string(s.date) + " has expired");
+    out = verdict(Verdict::kExpired, s, "stamp dated " + std::string(s.date) + " has expired");
+    return false;
   }
   if (s.time > now + policy.grace) {
-    return verdict(Verdict::kFuture, s, "stamp dated " + std::string(s.date) + " is in the future");
+    out = verdict(Verdict::kFuture, s, "stamp dated " + std::string(s.date) + " is in the future");
+    return false;
   }
   const int required = requiredBits(policy, s.algorithm);
   if (s.bits < required) {
-    return verdict(Verdict::kTooWeak, s,
-                   std::string(algorithmName(s.algorithm)) + " stamp of " + std::to_string(s.bits) +
-                       " bits, " + std::to_string(required) + " required");
+    out = verdict(Verdict::kTooWeak, s,
+                  std::string(algorithmName(s.algorithm)) + " stamp of " + std::to_string(s.bits) +
+                      " bits, " + std::to_string(required) + " required");
+    return false;
   }
+  // Argon2id bounds: nothing is allocated for a stamp outside them.
+  if (s.algorithm == Algorithm::kArgon2id &&
+      (s.memory_kib < policy.argon2id_min_memory || s.memory_kib > policy.argon2id_max_memory ||
+       s.time_cost < 1 || s.time_cost > policy.argon2id_max_time || s.lanes < 1 ||
+       s.lanes > policy.argon2id_max_lanes ||
+       static_cast<uint64_t>(s.memory_kib) < 8ull * s.lanes)) {
+    out = verdict(Verdict::kOutOfBounds, s,
+                  "argon2id m=" + std::to_string(s.memory_kib) + ",t=" +
+                      std::to_string(s.time_cost) + ",p=" + std::to_string(s.lanes) +
+                      " outside m=" + std::to_string(policy.argon2id_min_memory) + ".." +
+                      std::to_string(policy.argon2id_max_memory) + ",t=1.." +
+                      std::to_string(policy.argon2id_max_time) + ",p=1.." +
+                      std::to_string(policy.argon2id_max_lanes));
+    return false;
+  }
+  return true;
+}
+
+uint64_t argon2idWork(const StampView& s) noexcept {
+  if (s.algorithm != Algorithm::kArgon2id) return 0;
+  return static_cast<uint64_t>(s.memory_kib) * s.time_cost;
+}
+
+CheckResult hashCheck(std::string_view text, const StampView& s, const StampPolicy& policy,
+                      MemoryBudget* memory, int64_t wait_ms) {
   int value = 0;
   if (s.algorithm == Algorithm::kArgon2id) {
-    // Bounds first: nothing is allocated for a stamp outside them.
-    if (s.memory_kib < policy.argon2id_min_memory || s.memory_kib > policy.argon2id_max_memory ||
-        s.time_cost < 1 || s.time_cost > policy.argon2id_max_time || s.lanes < 1 ||
-        s.lanes > policy.argon2id_max_lanes ||
-        static_cast<uint64_t>(s.memory_kib) < 8ull * s.lanes) {
-      return verdict(Verdict::kOutOfBounds, s,
-                     "argon2id m=" + std::to_string(s.memory_kib) +
-                         ",t=" + std::to_string(s.time_cost) + ",p=" + std::to_string(s.lanes) +
-                         " outside m=" + std::to_string(policy.argon2id_min_memory) + ".." +
-                         std::to_string(policy.argon2id_max_memory) + ",t=1.." +
-                         std::to_string(policy.argon2id_max_time) + ",p=1.." +
-                         std::to_string(policy.argon2id_max_lanes));
+    if (memory != nullptr && !memory->acquire(s.memory_kib, wait_ms)) {
+      return verdict(Verdict::kTemporary, s,
+                     "argon2id: no memory free to check the stamp now (" +
+                         std::to_string(s.memory_kib) + " KiB of " +
+                         std::to_string(memory->capacity()) + " shared)");
     }
     unsigned char hash[32];
-    if (!detail::argon2idHash(text, s.rand, s.memory_kib, s.time_cost, s.lanes, hash)) {
-      return verdict(Verdict::kTemporary, s, "argon2id: cannot hash (out of memory?)");
-    }
+    const bool hashed =
+        detail::argon2idHash(text, s.rand, s.memory_kib, s.time_cost, s.lanes, hash);
+    if (memory != nullptr) memory->release(s.memory_kib);
+    if (!hashed) return verdict(Verdict::kTemporary, s, "argon2id: cannot hash (out of memory?)");
     value = detail::leadingZeroBits(hash, sizeof hash);
   } else {
     value = sha1LeadingZeroBits(text);
@@ -465,6 +491,60 @@ CheckResult checkStamp(std::string_view text, std::string_view resource, const S
   r.bits = s.bits;
   r.expires_at = s.time + policy.validity + policy.grace;
   return r;
+}
+
+}  // namespace detail
+
+CheckResult checkStamp(std::string_view text, std::string_view resource, const StampPolicy& policy,
+                       int64_t now) {
+  StampView s;
+  CheckResult out;
+  if (!detail::precheck(text, resource, policy, now, s, out)) return out;
+  return detail::hashCheck(text, s, policy, nullptr, 0);
+}
+
+// ---- MemoryBudget -----------------------------------------------------------
+
+void MemoryBudget::setCapacity(uint64_t capacity_kib) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    capacity_ = capacity_kib;
+  }
+  freed_.notify_all();
+}
+
+bool MemoryBudget::acquire(uint64_t kib, int64_t wait_ms) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (kib > capacity_) return false;
+  const bool fits = freed_.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(wait_ms, 0)),
+                                    [&] { return kib <= capacity_ && used_ + kib <= capacity_; });
+  if (!fits) return false;
+  used_ += kib;
+  peak_ = std::max(peak_, used_);
+  return true;
+}
+
+void MemoryBudget::release(uint64_t kib) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    used_ -= std::min(used_, kib);
+  }
+  freed_.notify_all();
+}
+
+uint64_t MemoryBudget::capacity() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return capacity_;
+}
+
+uint64_t MemoryBudget::inUse() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return used_;
+}
+
+uint64_t MemoryBudget::peak() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return peak_;
 }
 
 }  // namespace mtep::pow

@@ -10,8 +10,8 @@
 //   queries; FakeMinter returns a fixed token or error and records calls.
 //   FakeStampChecker judges each recipient by a script (recipient ->
 //   verdict; the default "valid" when a stamp names the recipient, else
-//   "malformed") unless told to answer kTemporary, and records queries and
-//   what it spent; FakeStampMinter returns "1:BITS:...:<recipient>:..." (or
+//   "malformed") unless told to answer kTemporary, and records queries;
+//   spend() records the recipients it spent for; FakeStampMinter returns "1:BITS:...:<recipient>:..." (or
 //   an error, or a fixed value) and records its queries. FakeKeyFetcher
 //   answers one outcome (a key, none, temporary) and records the queries.
 //   describe(), expectSafeReply() and loadConfig() are the helpers every
@@ -136,7 +136,7 @@ class FakeMinter : public TokenMinter {
 
 class FakeStampChecker : public StampChecker {
  public:
-  StampOutcome checkAndSpend(const StampQuery& query) override {
+  StampOutcome check(const StampQuery& query) override {
     queries.push_back(query);
     StampOutcome out;
     if (temporary) {
@@ -163,17 +163,26 @@ class FakeStampChecker : public StampChecker {
         r.reason = r.verdict == "too-weak" ? "claims 8 bits, 20 required" : "no stamp for it";
         out.kind = StampKind::kRefused;
       }
+      if (r.valid) r.stamp = "stamp-for-" + rcpt;
       out.recipients.push_back(r);
     }
-    if (out.kind == StampKind::kValid) {
-      for (const std::string& rcpt : query.recipients) spent.push_back(rcpt);
+    return out;
+  }
+  StampOutcome spend(const StampQuery& query, const StampOutcome& checked) override {
+    StampOutcome out = checked;
+    if (spend_temporary) {
+      out.kind = StampKind::kTemporary;
+      out.detail = "store: database is locked";
+      return out;
     }
+    for (const std::string& rcpt : query.recipients) spent.push_back(rcpt);
     return out;
   }
 
   std::map<std::string, std::string> verdicts;  // recipient -> verdict name
   int required_bits = 20;
-  bool temporary = false;
+  bool temporary = false;        // check() answers kTemporary
+  bool spend_temporary = false;  // spend() answers kTemporary
   std::vector<StampQuery> queries;
   std::vector<std::string> spent;  // recipients whose stamps were spent
 };

@@ -4,6 +4,7 @@
 // libmilter, no store). Also the stamp header helpers.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -106,6 +107,116 @@ class StampSessionTest : public ::testing::Test {
 };
 
 // ---- Inbound ----
+
+// A stamp checker with a double-spend record like lib/pow's: a stamp is
+// spent with the query's message identity; a later query naming the same
+// identity may spend it again, any other is refused ("spent").
+class LedgerStampChecker : public StampChecker {
+ public:
+  StampOutcome check(const StampQuery& query) override {
+    identities.push_back(query.message_identity);
+    StampOutcome out;
+    out.kind = StampKind::kValid;
+    for (const std::string& rcpt : query.recipients) {
+      RecipientStamp r;
+      r.recipient = rcpt;
+      r.required_bits = 20;
+      r.verdict = "malformed";
+      for (const std::string& stamp : query.stamps) {
+        if (stamp.find(":" + rcpt + ":") == std::string::npos) continue;
+        r.verdict = "valid";
+        r.stamp = stamp;
+      }
+      r.valid = r.verdict == "valid";
+      if (!r.valid) out.kind = StampKind::kRefused;
+      out.recipients.push_back(r);
+    }
+    return out;
+  }
+  StampOutcome spend(const StampQuery& query, const StampOutcome& checked) override {
+    StampOutcome out = checked;
+    for (RecipientStamp& r : out.recipients) {
+      auto it = spent.find(r.stamp);
+      if (it == spent.end()) {
+        spent.emplace(r.stamp, query.message_identity);
+      } else if (query.message_identity.empty() || it->second != query.message_identity) {
+        r.valid = false;
+        r.verdict = "spent";
+        out.kind = StampKind::kRefused;
+      }
+    }
+    return out;
+  }
+  std::map<std::string, std::string> spent;  // stamp -> identity
+  std::vector<std::string> identities;       // of every query
+};
+
+TEST_F(StampSessionTest, AFailedHeaderChangeSpendsNothingAndTheRetryOfTheSameMessagePasses) {
+  LedgerStampChecker ledger;
+  const std::string stamp = stampFor("carol@stamps.test");
+  const auto deliver = [&](const std::string& qid, const std::string& body) {
+    SessionEnv env;
+    env.config = config_;
+    env.authserv_id = "mx.beta.test";
+    env.stamp_checker = &ledger;
+    Session s(std::move(env));
+    s.connect({"client.example", kExternal});
+    EXPECT_EQ(s.mailFrom("<zoe@elsewhere.test>", "", qid).step, Step::kContinue);
+    EXPECT_EQ(s.rcpt("<carol@stamps.test>").step, Step::kContinue);
+    // Our MTA's own trace header differs on every attempt.
+    s.header("Received", " from client.example by mx.beta.test with ESMTP id " + qid);
+    s.header("Subject", " hello");
+    s.header("Message-ID", " <1@elsewhere.test>");
+    s.header("X-Hashcash", " " + stamp);
+    EXPECT_TRUE(s.body(body)) << "the body is part of the message's identity";
+    Decision d = s.endOfMessage(actions_, qid);
+    expectSafeReply(d);
+    return d;
+  };
+  actions_.fail = true;  // inserting Authentication-Results fails once
+  EXPECT_EQ(describe(deliver("Q1", "Hi Carol\r\n")),
+            "tempfail 451 4.3.0 mtep-milter cannot decide about this message now; try again "
+            "later");
+  EXPECT_TRUE(ledger.spent.empty()) << "nothing spent for a tempfailed message";
+  actions_.fail = false;
+  EXPECT_EQ(describe(deliver("Q2", "Hi Carol\r\n")), "continue") << "the sender's retry";
+  EXPECT_EQ(ledger.spent.size(), 1u);
+  // The MTA fails the message after us; the sender retries once more.
+  EXPECT_EQ(describe(deliver("Q3", "Hi Carol\r\n")), "continue");
+  // Another message reusing the stamp.
+  Decision other = deliver("Q4", "Buy now\r\n");
+  EXPECT_EQ(other.step, Step::kReject) << describe(other);
+  EXPECT_NE(other.reply.text.find("carol@stamps.test (spent"), std::string::npos)
+      << other.reply.text;
+  ASSERT_EQ(ledger.identities.size(), 4u);
+  EXPECT_EQ(ledger.identities[0].size(), 64u);
+  EXPECT_EQ(ledger.identities[0], ledger.identities[1]);
+  EXPECT_EQ(ledger.identities[0], ledger.identities[2]);
+  EXPECT_NE(ledger.identities[0], ledger.identities[3]);
+}
+
+TEST_F(StampSessionTest, AStoreThatFailsAtTheSpendTempfails) {
+  checker_.spend_temporary = true;
+  Session s = open();
+  Decision d = send(s, "<zoe@elsewhere.test>", {"<carol@stamps.test>"},
+                    {{"X-Hashcash", stampFor("carol@stamps.test")}});
+  EXPECT_EQ(describe(d),
+            "tempfail 451 4.3.0 Cannot check proof-of-work stamps now; try again later");
+  EXPECT_TRUE(checker_.spent.empty());
+}
+
+TEST_F(StampSessionTest, TheBodyIsNotSkippedWhenStampsAreChecked) {
+  Session s = open();
+  ASSERT_EQ(s.mailFrom("<zoe@elsewhere.test>", "", "Q").step, Step::kContinue);
+  s.rcpt("<carol@gamma.test>");  // no stamps required there
+  s.header("Subject", " x");
+  EXPECT_FALSE(s.body("text\r\n")) << "nothing needs the body";
+  s.abort();
+  ASSERT_EQ(s.mailFrom("<zoe@elsewhere.test>", "", "Q").step, Step::kContinue);
+  s.rcpt("<carol@stamps.test>");
+  s.header("Subject", " x");
+  EXPECT_TRUE(s.body("text\r\n"));
+}
 
 TEST_F(StampSessionTest, ValidStampPassesWithHashcashResultAndIsSpent) {
   Session s = open();
@@ -214,11 +325,12 @@ TEST_F(StampSessionTest, NoStampCheckerTempfailsWhereStampsAreRequired) {
 TEST_F(StampSessionTest, CheckerThatAnswersForTooFewRecipientsTempfails) {
   class ShortChecker : public StampChecker {
    public:
-    StampOutcome checkAndSpend(const StampQuery&) override {
+    StampOutcome check(const StampQuery&) override {
       StampOutcome out;
       out.kind = StampKind::kValid;
       return out;
     }
+    StampOutcome spend(const StampQuery&, const StampOutcome& checked) override { return checked; }
   } short_checker;
   SessionEnv env;
   env.config = config_;

@@ -69,9 +69,18 @@ class EngineTest : public ::testing::Test {
     engine_ = std::make_unique<Engine>(cfg_, clock_);
   }
   // Decides, expecting a final decision; returns the action.
+  // A stamp check asked for runs here, as mtep-policyd's StampChecks
+  // would run it on a worker, with stamp_store_.
   std::string action(const Request& r) {
     Outcome o = engine_->decide(r);
     EXPECT_FALSE(o.needs_lookup) << "unexpected lookup " << o.lookup.key();
+    if (o.needs_stamps) {
+      ++stamp_checks_;
+      const std::shared_ptr<const StampCheck> check = o.stamps;
+      const StampAnswer answer = runStampCheck(*check, stamp_store_, nullptr);
+      o = engine_->finishStamps(r, *check, answer);
+      EXPECT_FALSE(o.needs_stamps || o.needs_lookup);
+    }
     last_log_ = o.decision.log;
     return o.decision.action;
   }
@@ -91,6 +100,8 @@ class EngineTest : public ::testing::Test {
   std::unique_ptr<Engine> engine_;
   std::string last_log_;
   Lookup last_lookup_;
+  store::Store* stamp_store_ = nullptr;  // what stamp checks spend in
+  int stamp_checks_ = 0;                 // stamp checks decide() asked for
 };
 
 // ---- requests that are not ours -------------------------------------------
@@ -510,7 +521,7 @@ class StampTest : public EngineTest {
   void TearDown() override { fs::remove_all(dir_); }
   void useWithStore(const std::string& toml) {
     use(toml);
-    engine_->setStore(store_.get());
+    stamp_store_ = store_.get();
   }
   std::string stamp(const std::string& resource, int bits = 8) {
     pow::MintOptions o;
@@ -601,7 +612,7 @@ class FailingStore : public store::Store {
 TEST_F(StampTest, StoreTroubleTempfails) {
   use(kStamps);
   FailingStore failing;
-  engine_->setStore(&failing);
+  stamp_store_ = &failing;
   EXPECT_EQ(action(data("bob@beta.test", "alice@alpha.test",
                         {{"mtep_stamps", stamp("bob@beta.test")}})),
             "451 4.3.0 Cannot check proof-of-work stamps now; try again later");

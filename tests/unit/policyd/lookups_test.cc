@@ -181,7 +181,8 @@ TEST_F(LookupsTest, TheSameQuestionAskedMeanwhileRunsOnce) {
 }
 
 TEST_F(LookupsTest, SessionAnswersAfterTheLookupAndForgetsAClosedConnection) {
-  PolicySessionFactory factory(config_, *engine_, *lookups_);
+  StampChecks stamps(*queue_, nullptr, config_->pow);
+  PolicySessionFactory factory(config_, *engine_, *lookups_, stamps);
   pool_ = std::make_unique<server::ConnectionPool>(base_.get(), 10);
   auto connect = [&] {
     int fds[2];

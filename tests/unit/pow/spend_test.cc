@@ -262,3 +262,62 @@ TEST_F(SpendTest, OneStampCannotServeTwoMessages) {
 
 }  // namespace
 }  // namespace mtep::pow
+
+namespace mtep::pow {
+namespace {
+
+// spend() with the message's identity: the retry of that message passes
+// (a bounded number of times), any other message is refused.
+TEST_F(SpendTest, AStampSpentWithAMessageIdentityPassesAgainOnlyForThatMessage) {
+  CheckResult r = checkStamp(kTool16, "bob@beta.test", policy(), kNow);
+  ASSERT_EQ(r.verdict, Verdict::kValid);
+  EXPECT_EQ(spend(*store_, r, kTool16, "message-1"), Verdict::kValid);
+  EXPECT_EQ(spend(*store_, r, kTool16, "message-1"), Verdict::kValid) << "the retry";
+  EXPECT_EQ(spend(*store_, r, kTool16, "message-2"), Verdict::kSpent);
+  EXPECT_EQ(spend(*store_, r, kTool16), Verdict::kSpent) << "no identity: spent";
+  EXPECT_EQ(spend(*store_, r, kTool16, "message-"), Verdict::kSpent) << "a prefix is not it";
+  auto again = store::openSqlite({.path = path_}, clock_);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(spend(**again, r, kTool16, "message-1"), Verdict::kValid) << "another process";
+}
+
+TEST_F(SpendTest, TheSameMessagePassesAgainAtMostMaxRespendsTimes) {
+  CheckResult r = checkStamp(kTool16, "bob@beta.test", policy(), kNow);
+  ASSERT_EQ(spend(*store_, r, kTool16, "m"), Verdict::kValid);
+  for (uint64_t i = 0; i < kMaxRespends; ++i) {
+    EXPECT_EQ(spend(*store_, r, kTool16, "m"), Verdict::kValid) << i;
+  }
+  EXPECT_EQ(spend(*store_, r, kTool16, "m"), Verdict::kSpent);
+}
+
+TEST_F(SpendTest, AStampSpentWithoutIdentityIsSpentForEveryMessage) {
+  CheckResult r = checkStamp(kTool16, "bob@beta.test", policy(), kNow);
+  ASSERT_EQ(spend(*store_, r, kTool16), Verdict::kValid);
+  EXPECT_EQ(spend(*store_, r, kTool16, "message-1"), Verdict::kSpent);
+}
+
+TEST_F(SpendTest, CheckAndSpendPassesTheIdentityOn) {
+  const std::string a = stampFor("a@beta.test");
+  const std::vector<RecipientPolicy> rcpts = {{"a@beta.test", policy(8)}};
+  EXPECT_EQ(checkAndSpend(rcpts, {a}, store_.get(), kNow, CheckLimits{}, "id-1")[0].result.verdict,
+            Verdict::kValid);
+  EXPECT_EQ(checkAndSpend(rcpts, {a}, store_.get(), kNow, CheckLimits{}, "id-1")[0].result.verdict,
+            Verdict::kValid);
+  EXPECT_EQ(checkAndSpend(rcpts, {a}, store_.get(), kNow, CheckLimits{}, "id-2")[0].result.verdict,
+            Verdict::kSpent);
+}
+
+TEST_F(SpendTest, RecipientsUnderDifferentPoliciesAreAllCheckedBeforeAnySpend) {
+  const std::string a = stampFor("a@beta.test", 8);
+  const std::string b = stampFor("b@gamma.test", 8);
+  // b's domain asks for 12 bits: b's stamp is too weak, so a's is not spent.
+  auto out = checkAndSpend({{"a@beta.test", policy(8)}, {"b@gamma.test", policy(12)}}, {a, b},
+                           store_.get(), kNow, CheckLimits{});
+  EXPECT_EQ(out[0].result.verdict, Verdict::kValid);
+  EXPECT_EQ(out[1].result.verdict, Verdict::kTooWeak);
+  out = checkAndSpend({{"a@beta.test", policy(8)}}, {a}, store_.get(), kNow, CheckLimits{});
+  EXPECT_EQ(out[0].result.verdict, Verdict::kValid) << "not spent by the refused message";
+}
+
+}  // namespace
+}  // namespace mtep::pow
