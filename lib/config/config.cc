@@ -368,6 +368,15 @@ const DomainPolicy& Config::policyFor(std::string_view domain) const {
   return p != nullptr ? *p : domain_defaults;
 }
 
+const DomainPolicy* Config::policyForAddress(const smtp::EnvelopeAddress& address) const {
+  if (!address.found()) return nullptr;
+  const DomainPolicy& policy = policyFor(address.domain);  // "" (postmaster): domain_defaults
+  for (const std::string& other : address.routed_domains) {
+    if (!(policyFor(other) == policy)) return nullptr;
+  }
+  return &policy;
+}
+
 const ServerAddress* MilterConfig::serverFor(std::string_view domain) const {
   return findDomainEntry(mtep_servers, domain);
 }

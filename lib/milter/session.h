@@ -224,7 +224,8 @@ class Session {
     bool sender_valid = false;  // parsed
     bool sender_null = false;
     std::string sender;         // canonicalLower()
-    std::string sender_domain;  // lower case
+    std::string sender_domain;  // lower case; set when sender_domain_found
+    bool sender_domain_found = false;  // parsed, or its domain found (smtp::envelopeAddress)
     int recipients = 0;         // accepted by us (not deferred with 452)
     std::string rcpt_domain;    // the first accepted recipient's, for replies
     int policy_class = -1;      // -1 none yet; 0 unchecked; 1+ checked (1 + Unavailable)
@@ -271,6 +272,8 @@ class Session {
     VerifyOutcome outcome;
   };
 
+  // True when some domain's policy (or the defaults) has an inbound check.
+  bool anyInboundCheck() const;
   Decision outbound(Actions& actions);
   Decision outboundToken(Actions& actions, const config::DomainPolicy& policy);
   Decision outboundStamps(Actions& actions, const config::DomainPolicy& policy);
@@ -286,6 +289,8 @@ class Session {
     std::string address;               // the one mailbox, canonicalLower(); "" if none
     std::string domain;                // its domain
     std::vector<std::string> domains;  // every domain to match ("" when no From:)
+    bool unknown_domain = false;       // a From: whose domain cannot be told (unparsable, or
+                                       // past kMaxFromHeaders): any pattern may cover it
   };
   FromInfo fromInfo() const;
   bool sigChecks(const FromInfo& from) const;
