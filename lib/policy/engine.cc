@@ -63,7 +63,7 @@ std::string_view trim(std::string_view s) {
 // The config section whose policy applies to `domain`, as Config::policyFor
 // finds it: "" for [domain_defaults].
 std::string policySection(const config::Config& cfg, std::string_view domain) {
-  const std::string lower = domainKey(domain);
+  const std::string lower = smtp::domainKey(domain);
   if (cfg.domains.find(lower) != cfg.domains.end()) return lower;
   const std::string_view view = lower;
   for (size_t dot = view.find('.'); dot != std::string_view::npos; dot = view.find('.', dot + 1)) {

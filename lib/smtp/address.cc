@@ -1,6 +1,7 @@
 #include "smtp/address.h"
 
 #include <arpa/inet.h>
+#include <idn2.h>
 
 #include <algorithm>
 #include <cctype>
@@ -498,6 +499,22 @@ EnvelopeAddress envelopeAddress(std::string_view in, const AddressOptions& opts)
   out.domain = asciiLower(domain);
   out.address = asciiLower(inner.substr(0, at)) + "@" + out.domain;
   out.routed_domains = routedDomains(inner.substr(0, at));
+  return out;
+}
+
+std::string domainKey(std::string_view domain) {
+  while (!domain.empty() && domain.back() == '.') domain.remove_suffix(1);
+  std::string lower = asciiLower(domain);
+  if (!hasNonAscii(lower)) return lower;
+  const bool parent = !lower.empty() && lower.front() == '.';
+  const std::string bare = lower.substr(parent ? 1 : 0);
+  char* ascii = nullptr;
+  const int rc = idn2_to_ascii_8z(bare.c_str(), &ascii, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
+  std::string out = lower;
+  if (rc == IDN2_OK && ascii != nullptr && bare.find('\0') == std::string::npos) {
+    out = asciiLower(std::string(parent ? "." : "") + ascii);
+  }
+  idn2_free(ascii);
   return out;
 }
 

@@ -128,6 +128,15 @@ struct EnvelopeAddress {
 // refuse or tempfail where a policy could apply.
 EnvelopeAddress envelopeAddress(std::string_view in, const AddressOptions& opts = {});
 
+// The key a domain is looked up by in policy tables (Config::policyFor,
+// its server tables, sender patterns): ASCII letters lower-cased, trailing
+// dots removed, and a name holding non-ASCII octets in its IDNA A-label
+// form (libidn2, UTS #46 non-transitional: Unicode case folded, NFC), so
+// that "BÜCHER.test", "bücher.test" and "xn--bcher-kva.test" are one
+// domain; a name libidn2 cannot convert stays lower-cased UTF-8. A leading
+// '.' (a parent entry) is kept.
+std::string domainKey(std::string_view domain);
+
 // True when `s` is strict UTF-8 as described above (ASCII C0 controls and
 // DEL are allowed here; the address grammar refuses them separately).
 bool isStrictUtf8(std::string_view s);

@@ -531,6 +531,25 @@ TEST(EnvelopeAddress, FindsTheDomainOfEveryAddressAnMtaMightTake) {
   }
 }
 
+TEST(DomainKey, OneKeyForEveryFormOfADomain) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"Beta.TEST", "beta.test"},
+      {"beta.test.", "beta.test"},
+      {"beta.test..", "beta.test"},
+      {".Example.ORG", ".example.org"},
+      {"bücher.test", "xn--bcher-kva.test"},
+      {"BÜCHER.test", "xn--bcher-kva.test"},
+      {"xn--BCHER-kva.test", "xn--bcher-kva.test"},
+      {".bücher.test", ".xn--bcher-kva.test"},
+      {"例子.广告", "xn--fsqu00a.xn--4rr70v"},
+      {"[IPv6:2001:DB8::1]", "[ipv6:2001:db8::1]"},
+      {"", ""},
+  };
+  for (const auto& [in, want] : cases) EXPECT_EQ(domainKey(in), want) << "in=" << in;
+  // Not convertible (a lone combining mark first): kept, lower-cased ASCII only.
+  EXPECT_EQ(domainKey("\xCC\x81X.test"), "\xCC\x81x.test");
+}
+
 TEST(EnvelopeAddress, MailboxKindKeepsTheParsedMailbox) {
   const EnvelopeAddress got = envelopeAddress("<Bob@Beta.Test>");
   ASSERT_EQ(kindName(got.kind), "mailbox");
