@@ -512,7 +512,9 @@ std::string domainKey(std::string_view domain) {
   const int rc = idn2_to_ascii_8z(bare.c_str(), &ascii, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
   std::string out = lower;
   if (rc == IDN2_OK && ascii != nullptr && bare.find('\0') == std::string::npos) {
-    out = asciiLower(std::string(parent ? "." : "") + ascii);
+    std::string_view converted = ascii;  // the mapping may leave dots at the end, or nothing
+    while (!converted.empty() && converted.back() == '.') converted.remove_suffix(1);
+    if (!converted.empty()) out = asciiLower(std::string(parent ? "." : "") + std::string(converted));
   }
   idn2_free(ascii);
   return out;

@@ -4,7 +4,8 @@
 // re-parse to the same address, be no longer than the input, and hold only
 // strict UTF-8. envelopeAddress must agree with parsePath, and a domain it
 // finds must be a usable policy key: non-empty, lower case, no trailing dot,
-// strict UTF-8.
+// strict UTF-8; domainKey of any text is lower case, without a trailing dot
+// and its own key.
 
 #include <cstdint>
 #include <cstdlib>
@@ -43,6 +44,11 @@ void checkEnvelope(std::string_view in, const mtep::smtp::AddressOptions& opts) 
     check(env.domain.empty() && env.routed_domains.empty());
   }
   for (const std::string& d : env.routed_domains) check(!d.empty() && d.back() != '.');
+  // The lookup key of any text: lower case, no trailing dot, and stable.
+  const std::string key = domainKey(in);
+  for (char c : key) check(c < 'A' || c > 'Z');
+  check(key.empty() || key.back() != '.');
+  check(domainKey(key) == key);
 }
 
 }  // namespace

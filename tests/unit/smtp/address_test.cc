@@ -546,6 +546,11 @@ TEST(DomainKey, OneKeyForEveryFormOfADomain) {
       {"", ""},
   };
   for (const auto& [in, want] : cases) EXPECT_EQ(domainKey(in), want) << "in=" << in;
+  // Mapped by UTS #46: fullwidth letters and the ideographic full stop.
+  EXPECT_EQ(domainKey("\xEF\xBD\x82\xEF\xBD\x85\xEF\xBD\x94\xEF\xBD\x81.test\xE3\x80\x82"),
+            "beta.test");
+  // Mapped to nothing (a soft hyphen): kept as written, never "." or "".
+  EXPECT_EQ(domainKey(".\xC2\xAD"), ".\xC2\xAD");
   // Not convertible (a lone combining mark first): kept, lower-cased ASCII only.
   EXPECT_EQ(domainKey("\xCC\x81X.test"), "\xCC\x81x.test");
 }
