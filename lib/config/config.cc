@@ -156,7 +156,7 @@ void Loader::collectDomains(const toml::table& table, std::vector<DomainEntry>& 
       error(key.source(), label, "", "not a domain name: " + s.error().message());
       continue;
     }
-    out.push_back({std::string(key.str()), lower, body, &key});
+    out.push_back({std::string(key.str()), smtp::domainKey(lower), body, &key});
   }
   std::stable_sort(out.begin(), out.end(), [](const DomainEntry& a, const DomainEntry& b) {
     return a.key->source().begin.line < b.key->source().begin.line;
@@ -178,7 +178,7 @@ void Loader::checkTtls(const Config& cfg, const toml::node* max_ttl_node) {
     }
   }
   for (const auto& [label, node] : domain_ttls_) {
-    const auto it = cfg.domains.find(asciiLower(label));
+    const auto it = cfg.domains.find(smtp::domainKey(label));
     if (it == cfg.domains.end() || it->second.token_ttl <= max_ttl) continue;
     error(node->source(), domainLabel(label), "token_ttl",
           formatDuration(it->second.token_ttl) + " is above [tokens] max_ttl " + max_text);
@@ -278,8 +278,7 @@ void resolveDefaults(Config& cfg) {
 // Exact key, then the nearest ".parent" key; null when neither exists.
 template <typename Map>
 const typename Map::mapped_type* findDomainEntry(const Map& map, std::string_view domain) {
-  std::string lower = asciiLower(domain);
-  if (!lower.empty() && lower.back() == '.') lower.pop_back();
+  const std::string lower = smtp::domainKey(domain);
   if (auto it = map.find(lower); it != map.end()) return &it->second;
   const std::string_view view = lower;
   for (size_t dot = view.find('.'); dot != std::string_view::npos; dot = view.find('.', dot + 1)) {
@@ -346,8 +345,7 @@ namespace {
 
 // "*", an exact domain, or "*.parent" (any name below it); `patterns` are lower case.
 bool matchesSenderPattern(const std::vector<std::string>& patterns, std::string_view domain) {
-  std::string lower = asciiLower(domain);
-  if (!lower.empty() && lower.back() == '.') lower.pop_back();
+  const std::string lower = smtp::domainKey(domain);
   for (const std::string& pattern : patterns) {
     if (pattern == "*" || pattern == lower) return true;
     if (pattern.starts_with("*.") && lower.size() > pattern.size() - 1 &&
@@ -375,6 +373,15 @@ bool DomainPolicy::checksSignaturesFrom(std::string_view sender_domain) const {
 const DomainPolicy& Config::policyFor(std::string_view domain) const {
   const DomainPolicy* p = findDomainEntry(domains, domain);
   return p != nullptr ? *p : domain_defaults;
+}
+
+const DomainPolicy* Config::policyForAddress(const smtp::EnvelopeAddress& address) const {
+  if (!address.found()) return nullptr;
+  const DomainPolicy& policy = policyFor(address.domain);  // "" (postmaster): domain_defaults
+  for (const std::string& other : address.routed_domains) {
+    if (!(policyFor(other) == policy)) return nullptr;
+  }
+  return &policy;
 }
 
 const ServerAddress* MilterConfig::serverFor(std::string_view domain) const {

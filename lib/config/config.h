@@ -32,6 +32,10 @@
 #include "net/cidr.h"
 #include "util/result.h"
 
+namespace mtep::smtp {
+struct EnvelopeAddress;
+}  // namespace mtep::smtp
+
 namespace mtep::config {
 
 struct ListenAddress {
@@ -294,6 +298,22 @@ struct Config {
   // `domain` is compared case-insensitively (ASCII); one trailing dot is
   // ignored. ".example.org" matches a.example.org, not example.org.
   const DomainPolicy& policyFor(std::string_view domain) const;
+  // The policy of an envelope address (smtp::envelopeAddress): its
+  // domain's, [domain_defaults] for the bare postmaster; nullptr when it
+  // cannot be told: no domain found, or the local part names domains
+  // (routed_domains: "%", "!", "@" routing) whose policies differ from it.
+  // Callers tempfail such an address where anyPolicy() says a check could
+  // apply.
+  const DomainPolicy* policyForAddress(const smtp::EnvelopeAddress& address) const;
+  // True when `applies` holds for [domain_defaults] or any [domain."..."].
+  template <typename Pred>
+  bool anyPolicy(Pred applies) const {
+    if (applies(domain_defaults)) return true;
+    for (const auto& entry : domains) {
+      if (applies(entry.second)) return true;
+    }
+    return false;
+  }
   bool operator==(const Config&) const = default;
 };
 

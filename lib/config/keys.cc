@@ -130,10 +130,18 @@ std::string checkSenderPattern(std::string_view pattern) {
   return "";
 }
 
+// A sender-domain pattern as it is matched: "*" alone, else the domain
+// (after "*") as smtp::domainKey writes it.
+std::string patternKey(std::string_view pattern) {
+  if (pattern == "*") return std::string(pattern);
+  if (pattern.starts_with("*.")) return "*" + smtp::domainKey(pattern.substr(1));
+  return smtp::domainKey(pattern);
+}
+
 Check applyRequireFrom(const toml::node& n, DomainPolicy& p) {
   std::vector<std::string> patterns;
   if (Check c = readStringList(n, false, checkSenderPattern, &patterns)) return c;
-  for (std::string& pattern : patterns) pattern = asciiLower(pattern);
+  for (std::string& pattern : patterns) pattern = patternKey(pattern);
   p.require_mtep_from = std::move(patterns);
   return std::nullopt;
 }
@@ -705,7 +713,7 @@ std::vector<KeyDef> buildDefs() {
                         if (Check c = readStringList(n, true, checkSenderPattern, &patterns)) {
                           return c;
                         }
-                        for (std::string& pattern : patterns) pattern = asciiLower(pattern);
+                        for (std::string& pattern : patterns) pattern = patternKey(pattern);
                         p.require_signature_from = std::move(patterns);
                         return std::nullopt;
                       })));

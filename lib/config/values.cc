@@ -379,7 +379,7 @@ Check readServerMap(const toml::node& n, std::map<std::string, ServerAddress, st
     }
     auto address = parseServerAddress(text->get(), default_port);
     if (!address) return Problem{address.error().message(), &value};
-    if (!servers.emplace(lower, *address).second) {
+    if (!servers.emplace(smtp::domainKey(lower), *address).second) {
       return Problem{quoted(key.str()) + " is listed twice (names are compared without case)",
                      &value};
     }

@@ -50,11 +50,11 @@ std::string logged(std::string_view text) {
   return std::string(text.substr(0, kMaxLogged)) + "...";
 }
 
-Result<smtp::Mailbox> parseEnvelope(std::string_view text, bool allow_null) {
+smtp::EnvelopeAddress parseEnvelope(std::string_view text, bool allow_null) {
   smtp::AddressOptions opts;
   opts.smtputf8 = true;
   opts.allow_null = allow_null;
-  return smtp::parsePath(trim(text), opts);
+  return smtp::envelopeAddress(trim(text), opts);
 }
 
 Decision reply(Step step, const char* code, const char* esc, const std::string& text) {
@@ -144,27 +144,46 @@ Decision Session::mailFrom(std::string_view sender, std::string_view auth_authen
     msg_.active = false;
     return decided(internalTempfail(), "tempfail", "no-config");
   }
-  auto box = parseEnvelope(sender, true);
-  if (box.ok()) {
-    msg_.sender_null = box->isNull();
-    msg_.sender_valid = !msg_.sender_null;
-    msg_.sender = box->canonicalLower();
-    msg_.sender_domain = box->domainLower();
-  }
+  using Kind = smtp::EnvelopeAddress::Kind;
+  const smtp::EnvelopeAddress from = parseEnvelope(sender, true);
+  msg_.sender_null = from.kind == Kind::kNull;
+  msg_.sender_valid = from.kind == Kind::kMailbox;
+  if (msg_.sender_valid) msg_.sender = from.address;
+  // A sender MTEP cannot vouch for still has a domain to match patterns against.
+  msg_.sender_domain_found = from.kind == Kind::kMailbox || from.kind == Kind::kLoose;
+  msg_.sender_domain = from.domain;
   return {};
+}
+
+bool Session::anyInboundCheck() const {
+  return env_.config->anyPolicy([](const config::DomainPolicy& p) {
+    return p.require_mtep || p.require_stamp || p.check_signatures ||
+           !p.require_signature_from.empty();
+  });
 }
 
 Decision Session::rcpt(std::string_view recipient) {
   if (!msg_.active) return {};
-  auto box = parseEnvelope(recipient, false);
-  if (!box.ok() || box->isNull()) return {};  // the MTA decides about it
+  const smtp::EnvelopeAddress to = parseEnvelope(recipient, false);
   if (internal_) {
-    addDistinct(msg_.mint_recipients, box->canonicalLower());  // stamps, if the sender's gets them
+    // Stamps, if the sender's domain gets them.
+    if (to.found()) addDistinct(msg_.mint_recipients, to.address);
     return {};
   }
-  const config::DomainPolicy& policy = env_.config->policyFor(box->domainLower());
+  const config::DomainPolicy* found = env_.config->policyForAddress(to);
+  if (found == nullptr) {
+    // Its domain, so its policy, cannot be told: never let it pass unchecked.
+    const std::string rcpt = logged(trim(recipient));
+    if (!anyInboundCheck()) return {};
+    return decided(reply(Step::kTempfail, "451", "4.1.3",
+                         "Cannot tell which domain's policy applies to this recipient "
+                         "address; write it as local-part@domain"),
+                   "tempfail", to.found() ? "routed-recipient" : "unknown-recipient-domain",
+                   nullptr, " rcpt=<" + rcpt + ">");
+  }
+  const config::DomainPolicy& policy = *found;
   bool checked = false;
-  if (msg_.sender_valid) {
+  if (msg_.sender_valid || (msg_.sender_domain_found && !msg_.sender_null)) {
     checked = policy.requiresMtepFrom(msg_.sender_domain);
   } else if (msg_.sender_null) {
     checked = policy.requiresMtepFrom("");  // only "*" covers the null sender
@@ -178,7 +197,7 @@ Decision Session::rcpt(std::string_view recipient) {
   if (msg_.policy_class < 0) {
     msg_.policy_class = cls;
     msg_.unavailable = policy.mtep_unavailable;
-    msg_.rcpt_domain = box->domainLower();
+    msg_.rcpt_domain = to.domain.empty() ? std::string("the postmaster") : to.domain;
   } else if (cls != msg_.policy_class) {
     if (msg_.sender_null) {
       // Bounces pass either way; the header goes in when any policy applies.
@@ -188,7 +207,7 @@ Decision Session::rcpt(std::string_view recipient) {
                            "Recipients under different MTEP policies: send to this recipient "
                            "in a separate message"),
                      "tempfail", "policy-differs", nullptr,
-                     " rcpt=<" + logged(box->canonicalLower()) + ">");
+                     " rcpt=<" + logged(to.address) + ">");
     }
   }
   // Sender signatures: recipients that could refuse differently are not mixed.
@@ -202,12 +221,12 @@ Decision Session::rcpt(std::string_view recipient) {
                          "Recipients under different sender-signature policies: send to this "
                          "recipient in a separate message"),
                    "tempfail", "signature-policy-differs", nullptr,
-                   " rcpt=<" + logged(box->canonicalLower()) + ">");
+                   " rcpt=<" + logged(to.address) + ">");
   }
   if (policy.check_signatures) msg_.sig_check_any = true;
   if (policy.check_signatures || !policy.require_signature_from.empty()) msg_.sig_maybe = true;
   ++msg_.recipients;
-  if (policy.require_stamp) addDistinct(msg_.stamp_recipients, box->canonicalLower());
+  if (policy.require_stamp) addDistinct(msg_.stamp_recipients, to.address);
   return {};
 }
 

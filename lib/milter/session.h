@@ -34,13 +34,26 @@
 //   message's policy; a later recipient under another policy gets 452 4.5.3
 //   and the sending MTA sends it again in a separate transaction. So a
 //   verdict at end of message always concerns every recipient.
-//   An unparsable recipient (no domain, "<postmaster>") is left to the MTA
+//   Which domain, so which policy, a recipient has is found by
+//   smtp::envelopeAddress and Config::policyForAddress, which the MTA's
+//   leniency cannot outrun: an address the RFC 5321 parser refuses (a local
+//   part over 64 octets, a trailing dot, an over-long path) still gets the
+//   policy of the domain after its last '@' outside quotes, and its stamp
+//   is checked for the address as written, lower case; the bare
+//   "<postmaster>" gets [domain_defaults]. A recipient whose policy cannot
+//   be told (no domain at all; or a local part that routes, by '%', '!' or
+//   '@' as Postfix's percent hack and resolve_dequoted_address do, to a
+//   domain under another policy) gets 451 4.1.3 at RCPT where any domain's
+//   policy (or the defaults) has require_mtep, require_stamp,
+//   check_signatures or require_signature_from; else it is left to the MTA
 //   (continue) and fixes no policy.
 //   At end of message, when the policy applies:
 //     - unparsable sender                       -> 550 5.7.25 ("not an
-//       address MTEP can vouch for"); with an unparsable sender the
-//       require_mtep_from patterns cannot be matched, so require_mtep alone
-//       decides whether the policy applies
+//       address MTEP can vouch for"); whether the policy applies is decided
+//       by the sender's domain when smtp::envelopeAddress finds one (a local
+//       part over 64 octets, a trailing dot), else (no domain at all) the
+//       require_mtep_from patterns cannot be matched and require_mtep alone
+//       decides
 //     - no MTEP-Token header                    -> 550 5.7.25
 //     - more than one, or a malformed one       -> 550 5.7.25
 //       (malformed: over 256 bytes, empty, or bytes outside base64url after
@@ -117,7 +130,10 @@
 //       pattern covers it); no key to ask for: none
 //     - several From: headers, or a From: that is not exactly one mailbox
 //       (a group, a list, unparsable): every From: domain that parses is
-//       matched; the result is fail (no single signer to check)
+//       matched, and one that does not parse (or a From: past
+//       kMaxFromHeaders) counts as any domain, so a non-empty
+//       require_signature_from covers it; the result is fail (no single
+//       signer to check)
 //     - no X-Sender-Signature header: none; several: fail; one that is not
 //       a signature (e2ee::parseSignature): fail
 //     - the message (header bytes, name + value + 4 each, plus body) over
@@ -234,7 +250,8 @@ class Session {
     bool sender_valid = false;  // parsed
     bool sender_null = false;
     std::string sender;         // canonicalLower()
-    std::string sender_domain;  // lower case
+    std::string sender_domain;  // lower case; set when sender_domain_found
+    bool sender_domain_found = false;  // parsed, or its domain found (smtp::envelopeAddress)
     int recipients = 0;         // accepted by us (not deferred with 452)
     std::string rcpt_domain;    // the first accepted recipient's, for replies
     int policy_class = -1;      // -1 none yet; 0 unchecked; 1+ checked (1 + Unavailable)
@@ -283,6 +300,8 @@ class Session {
     VerifyOutcome outcome;
   };
 
+  // True when some domain's policy (or the defaults) has an inbound check.
+  bool anyInboundCheck() const;
   Decision outbound(Actions& actions);
   Decision outboundToken(Actions& actions, const config::DomainPolicy& policy);
   Decision outboundStamps(Actions& actions, const config::DomainPolicy& policy);
@@ -298,6 +317,8 @@ class Session {
     std::string address;               // the one mailbox, canonicalLower(); "" if none
     std::string domain;                // its domain
     std::vector<std::string> domains;  // every domain to match ("" when no From:)
+    bool unknown_domain = false;       // a From: whose domain cannot be told (unparsable, or
+                                       // past kMaxFromHeaders): any pattern may cover it
   };
   FromInfo fromInfo() const;
   bool sigChecks(const FromInfo& from) const;

@@ -26,8 +26,8 @@ std::string_view trim(std::string_view s);
 std::string shown(std::string_view text, size_t max);
 // A peer's value for a log line, cut at kMaxLogged.
 std::string logged(std::string_view text);
-// An RFC 5321 path (SMTPUTF8 allowed), trimmed first.
-Result<smtp::Mailbox> parseEnvelope(std::string_view text, bool allow_null);
+// An envelope path (SMTPUTF8 allowed), trimmed first: smtp::envelopeAddress.
+smtp::EnvelopeAddress parseEnvelope(std::string_view text, bool allow_null);
 // A decision with a reply whose text is shown() within kMaxReply.
 Decision reply(Step step, const char* code, const char* esc, const std::string& text);
 

@@ -92,6 +92,7 @@ Session::FromInfo Session::fromInfo() const {
     auto box = text.ok() ? smtp::parseMailbox(*text) : Result<smtp::Mailbox>(text.error());
     if (!box.ok()) {
       info.ambiguous = true;
+      info.unknown_domain = true;  // which domain it claims cannot be told
       continue;
     }
     if (msg_.from_headers == 1) {
@@ -100,6 +101,7 @@ Session::FromInfo Session::fromInfo() const {
     }
     info.domains.push_back(box->domainLower());
   }
+  if (static_cast<size_t>(msg_.from_headers) > msg_.from_values.size()) info.unknown_domain = true;
   if (msg_.from_headers > 1) {
     info.ambiguous = true;
     info.address.clear();
@@ -112,6 +114,7 @@ Session::FromInfo Session::fromInfo() const {
 bool Session::sigChecks(const FromInfo& from) const {
   if (msg_.sig_policy == nullptr) return false;
   if (msg_.sig_check_any) return true;
+  if (from.unknown_domain && !msg_.sig_policy->require_signature_from.empty()) return true;
   return std::any_of(from.domains.begin(), from.domains.end(), [&](const std::string& d) {
     return msg_.sig_policy->requiresSignatureFrom(d);
   });
@@ -132,6 +135,7 @@ bool Session::checkSignature(SigVerdict& verdict, Decision& refusal) {
   if (!sigChecks(from)) return true;
   const config::DomainPolicy& policy = *msg_.sig_policy;
   const bool required =
+      (from.unknown_domain && !policy.require_signature_from.empty()) ||
       std::any_of(from.domains.begin(), from.domains.end(),
                   [&](const std::string& d) { return policy.requiresSignatureFrom(d); });
   const bool reject_bad = policy.check_signatures && policy.reject_bad_signatures;

@@ -63,7 +63,7 @@ std::string_view trim(std::string_view s) {
 // The config section whose policy applies to `domain`, as Config::policyFor
 // finds it: "" for [domain_defaults].
 std::string policySection(const config::Config& cfg, std::string_view domain) {
-  const std::string lower = domainKey(domain);
+  const std::string lower = smtp::domainKey(domain);
   if (cfg.domains.find(lower) != cfg.domains.end()) return lower;
   const std::string_view view = lower;
   for (size_t dot = view.find('.'); dot != std::string_view::npos; dot = view.find('.', dot + 1)) {
@@ -80,23 +80,26 @@ std::string instanceKey(const Request& r) {
          "\n" + std::string(r.get("sender"));
 }
 
-Result<smtp::Mailbox> parseAddress(std::string_view text, bool allow_null) {
+// An envelope address and its domain, as the milter finds them.
+smtp::EnvelopeAddress addressOf(std::string_view text, bool allow_null) {
   smtp::AddressOptions opts;
   opts.smtputf8 = true;
   opts.allow_null = allow_null;
-  return smtp::parsePath(trim(text), opts);
+  return smtp::envelopeAddress(trim(text), opts);
 }
 
 // The envelope sender of a request.
 struct Sender {
   bool null = false;
-  bool valid = false;   // parsed (the null sender too)
-  std::string address;  // canonical lower case; "" for null or invalid
-  std::string domain;   // lower case, no trailing dot
-  std::string text;     // as sent, for logs
+  bool valid = false;          // parsed (the null sender too)
+  bool domain_found = false;   // valid, or parsePath refused it but its domain was found
+  std::string address;         // canonical lower case; "" for null or invalid
+  std::string domain;          // lower case, no trailing dot; set when domain_found
+  std::string text;            // as sent, for logs
 };
 
 Sender senderOf(const Request& r) {
+  using Kind = smtp::EnvelopeAddress::Kind;
   Sender s;
   const std::string_view raw = r.get("sender");
   s.text = logged(raw);
@@ -104,17 +107,43 @@ Sender senderOf(const Request& r) {
     s.null = s.valid = true;
     return s;
   }
-  auto box = parseAddress(raw, true);
-  if (!box) return s;
-  if (box->isNull()) {
+  const smtp::EnvelopeAddress from = addressOf(raw, true);
+  if (from.kind == Kind::kNull) {
     s.null = s.valid = true;
     return s;
   }
-  if (box->literal) return s;  // an address literal has no MTEP server to ask
-  s.valid = true;
-  s.address = box->canonicalLower();
-  s.domain = domainKey(box->domain);
+  // An address literal has no MTEP server to ask, nor a domain to match.
+  if (from.kind == Kind::kMailbox && from.mailbox.literal) return s;
+  if (from.kind != Kind::kMailbox && from.kind != Kind::kLoose) return s;
+  s.domain_found = true;
+  s.domain = domainKey(from.domain);
+  if (from.kind == Kind::kMailbox) {
+    s.valid = true;
+    s.address = from.address;
+  }
   return s;
+}
+
+// A recipient's policy cannot be told: does any gate of this daemon apply
+// to some domain at RCPT time?
+bool anyRcptGate(const config::Config& cfg) {
+  return cfg.anyPolicy([](const config::DomainPolicy& p) {
+    return p.refuse_mixed_onion || p.rate_limit_client.enabled() ||
+           p.rate_limit_sender.enabled() || p.require_mtep_capable;
+  });
+}
+
+// ... at the DATA check (Exim)?
+bool anyDataGate(const config::Config& cfg) {
+  return cfg.anyPolicy(
+      [](const config::DomainPolicy& p) { return p.require_mtep || p.require_stamp; });
+}
+
+// Whether require_mtep applies to mail from `sender` under `policy`.
+bool mtepApplies(const config::DomainPolicy& policy, const Sender& sender) {
+  if (sender.null) return policy.require_mtep;  // passes later, as in the milter
+  if (sender.domain_found) return policy.requiresMtepFrom(sender.domain);
+  return policy.require_mtep;  // cannot match the patterns: assume it applies
 }
 
 // An MTEP-Token header value without white space (folding); nullopt when
@@ -404,10 +433,18 @@ Outcome Engine::decideRcpt(const Request& request, const config::Config& cfg, in
   Decider decider(request, sender);
   const std::string_view rcpt_text = request.get("recipient");
   decider.rcpt(rcpt_text);
-  auto box = parseAddress(rcpt_text, false);
-  if (!box) return decider.dunno("bad-recipient");
-  const std::string rcpt_domain = domainKey(box->domain);
-  const config::DomainPolicy& policy = cfg.policyFor(rcpt_domain);
+  const smtp::EnvelopeAddress to = addressOf(rcpt_text, false);
+  const config::DomainPolicy* rcpt_policy = cfg.policyForAddress(to);
+  if (rcpt_policy == nullptr) {
+    // Its domain, so its policy, cannot be told: never let it pass unchecked.
+    if (!anyRcptGate(cfg)) return decider.dunno("bad-recipient");
+    return decider.reply("451", "4.1.3",
+                         "Cannot tell which domain's policy applies to this recipient address; "
+                         "write it as local-part@domain",
+                         "defer", to.found() ? "routed-recipient" : "unknown-recipient-domain");
+  }
+  const std::string rcpt_domain = domainKey(to.domain);
+  const config::DomainPolicy& policy = *rcpt_policy;
   const std::string section = policySection(cfg, rcpt_domain);
   const std::string shown_rcpt_domain = shown(rcpt_domain, kMaxShownDomain);
 
@@ -539,18 +576,30 @@ Outcome Engine::decideData(const Request& request, const config::Config& cfg, in
   if (texts.empty() && !request.get("recipient").empty()) {
     texts.emplace_back(request.get("recipient"));
   }
+  const std::string* unknown = nullptr;  // the first recipient whose policy cannot be told
   for (const std::string& t : texts) {
-    auto box = parseAddress(t, false);
-    if (!box) continue;  // left to the MTA, as at RCPT
-    Rcpt r{box->canonicalLower(), domainKey(box->domain), nullptr};
+    const smtp::EnvelopeAddress to = addressOf(t, false);
+    const config::DomainPolicy* policy = cfg.policyForAddress(to);
+    if (policy == nullptr) {
+      if (unknown == nullptr) unknown = &t;
+      continue;
+    }
+    Rcpt r{to.address, domainKey(to.domain), policy};
     if (std::any_of(rcpts.begin(), rcpts.end(),
                     [&](const Rcpt& o) { return o.address == r.address; })) {
       continue;
     }
-    r.policy = &cfg.policyFor(r.domain);
     rcpts.push_back(std::move(r));
   }
   decider.extra(" recipients=" + std::to_string(rcpts.size()));
+  if (unknown != nullptr && anyDataGate(cfg)) {
+    // Never let it pass unchecked, nor the message it is in.
+    decider.rcpt(*unknown);
+    return decider.reply("451", "4.1.3",
+                         "Cannot tell which domain's policy applies to a recipient address of "
+                         "this message; write it as local-part@domain",
+                         "defer", "unknown-recipient-domain");
+  }
 
   std::vector<std::string> notes;
   const std::string sd = shown(sender.domain, kMaxShownDomain);
@@ -559,9 +608,7 @@ Outcome Engine::decideData(const Request& request, const config::Config& cfg, in
   const Rcpt* first_mtep = nullptr;
   config::Unavailable unavailable = config::Unavailable::kAccept;
   for (const Rcpt& r : rcpts) {
-    const bool applies = sender.valid && !sender.null ? r.policy->requiresMtepFrom(sender.domain)
-                                                      : r.policy->require_mtep;
-    if (!applies) continue;
+    if (!mtepApplies(*r.policy, sender)) continue;
     unavailable = first_mtep == nullptr ? r.policy->mtep_unavailable
                                         : mostCareful(unavailable, r.policy->mtep_unavailable);
     if (first_mtep == nullptr) first_mtep = &r;

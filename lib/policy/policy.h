@@ -91,7 +91,21 @@
 //       <results>" with results among "mtep=pass", "mtep=temperror" (passed
 //       by mtep_unavailable = accept), "stamp=pass", then
 //       "sender-domain=<domain>".
-//   - any other protocol_state, or an unparsable recipient: DUNNO.
+//   - any other protocol_state: DUNNO.
+//   A recipient's domain and policy are found as the milter finds them
+//   (smtp::envelopeAddress, Config::policyForAddress): an address the RFC
+//   5321 parser refuses but whose domain is found (a local part over 64
+//   octets, a trailing dot) gets that domain's gates, counted under its
+//   address as written, lower case; the bare "postmaster" gets
+//   [domain_defaults]. One whose policy cannot be told (no domain; a local
+//   part routing by '%', '!' or '@' to a domain under another policy): at
+//   RCPT 451 4.1.3 (action=defer, reason=unknown-recipient-domain or
+//   routed-recipient) where any policy has a RCPT gate, else DUNNO
+//   (reason=bad-recipient); at DATA the whole message gets 451 4.1.3 where
+//   any policy has require_mtep or require_stamp. A sender the parser
+//   refuses is matched against require_mtep_from by its domain when one is
+//   found (else require_mtep alone decides) and is never one MTEP can vouch
+//   for.
 //
 //   X-MTEP-Policy is informational; a message may arrive with forged ones
 //   below ours: only the topmost, added by this MTA, counts.

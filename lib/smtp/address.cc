@@ -1,7 +1,9 @@
 #include "smtp/address.h"
 
 #include <arpa/inet.h>
+#include <idn2.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 
@@ -370,6 +372,152 @@ Result<Mailbox> parsePath(std::string_view in, const AddressOptions& opts) {
     inner.remove_prefix(*r);
   }
   return parseMailbox(inner, opts);
+}
+
+namespace {
+
+// A loosely found domain: see envelopeAddress() in the header.
+bool looseDomainOk(std::string_view d) {
+  if (d.empty()) return false;
+  if (d.front() == '[') {
+    // An address literal: printable ASCII between the brackets.
+    if (d.size() < 3 || d.back() != ']') return false;
+    d = d.substr(1, d.size() - 2);
+    return std::all_of(d.begin(), d.end(), [](char ch) {
+      const auto c = static_cast<unsigned char>(ch);
+      return c > 0x20 && c < 0x7f && c != '[' && c != ']' && c != '\\';
+    });
+  }
+  for (char ch : d) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c <= 0x20 || c == 0x7f) return false;
+    switch (c) {
+      case '"':
+      case '(':
+      case ')':
+      case '<':
+      case '>':
+      case '[':
+      case ']':
+      case '\\':
+      case ',':
+      case ';':
+      case ':':
+      case '@':
+        return false;
+      default:
+        break;
+    }
+  }
+  return isStrictUtf8(d);
+}
+
+std::string_view trimBlanks(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// The pieces of a local part an MTA could route by (see the header).
+std::vector<std::string> routedDomains(std::string_view local_part) {
+  std::string bare;
+  for (size_t i = 0; i < local_part.size(); ++i) {
+    const char c = local_part[i];
+    if (c == '"') continue;
+    if (c == '\\' && i + 1 < local_part.size()) ++i;
+    bare.push_back(local_part[i]);
+  }
+  std::vector<std::string> out;
+  if (bare.find_first_of("%!@") == std::string::npos) return out;
+  size_t start = 0;
+  for (;;) {
+    const size_t end = bare.find_first_of("%!@", start);
+    std::string_view piece = std::string_view(bare).substr(
+        start, end == std::string::npos ? std::string::npos : end - start);
+    while (!piece.empty() && piece.back() == '.') piece.remove_suffix(1);
+    if (!piece.empty()) out.push_back(asciiLower(piece));
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+EnvelopeAddress envelopeAddress(std::string_view in, const AddressOptions& opts) {
+  using Kind = EnvelopeAddress::Kind;
+  EnvelopeAddress out;
+  in = trimBlanks(in);
+  auto parsed = parsePath(in, opts);
+  if (parsed.ok()) {
+    if (parsed->isNull()) {
+      out.kind = Kind::kNull;
+      return out;
+    }
+    out.kind = Kind::kMailbox;
+    out.domain = parsed->domainLower();
+    out.address = parsed->canonicalLower();
+    out.routed_domains = routedDomains(parsed->local_part);
+    out.mailbox = std::move(*parsed);
+    return out;
+  }
+  out.error = parsed.error().message();
+  std::string_view inner = in;
+  if (!inner.empty() && inner.front() == '<') {
+    if (inner.size() < 2 || inner.back() != '>') return out;
+    inner = trimBlanks(inner.substr(1, inner.size() - 2));
+  }
+  if (!inner.empty() && inner.front() == '@') {
+    const size_t colon = inner.find(':');
+    if (colon == std::string_view::npos) return out;
+    inner.remove_prefix(colon + 1);
+  }
+  size_t at = std::string_view::npos;
+  bool quoted = false;
+  for (size_t i = 0; i < inner.size(); ++i) {
+    const char c = inner[i];
+    if (c == '\\') {
+      ++i;  // the next character is taken as it is
+    } else if (c == '"') {
+      quoted = !quoted;
+    } else if (c == '@' && !quoted) {
+      at = i;
+    }
+  }
+  if (quoted) return out;
+  if (at == std::string_view::npos) {
+    if (asciiIEquals(inner, "postmaster")) {
+      out.kind = Kind::kPostmaster;
+      out.address = "postmaster";
+    }
+    return out;
+  }
+  std::string_view domain = inner.substr(at + 1);
+  while (!domain.empty() && domain.back() == '.') domain.remove_suffix(1);
+  if (!looseDomainOk(domain)) return out;
+  out.kind = Kind::kLoose;
+  out.domain = asciiLower(domain);
+  out.address = asciiLower(inner.substr(0, at)) + "@" + out.domain;
+  out.routed_domains = routedDomains(inner.substr(0, at));
+  return out;
+}
+
+std::string domainKey(std::string_view domain) {
+  while (!domain.empty() && domain.back() == '.') domain.remove_suffix(1);
+  std::string lower = asciiLower(domain);
+  if (!hasNonAscii(lower)) return lower;
+  const bool parent = !lower.empty() && lower.front() == '.';
+  const std::string bare = lower.substr(parent ? 1 : 0);
+  char* ascii = nullptr;
+  const int rc = idn2_to_ascii_8z(bare.c_str(), &ascii, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
+  std::string out = lower;
+  if (rc == IDN2_OK && ascii != nullptr && bare.find('\0') == std::string::npos) {
+    std::string_view converted = ascii;  // the mapping may leave dots at the end, or nothing
+    while (!converted.empty() && converted.back() == '.') converted.remove_suffix(1);
+    if (!converted.empty()) out = asciiLower(std::string(parent ? "." : "") + std::string(converted));
+  }
+  idn2_free(ascii);
+  return out;
 }
 
 std::string Mailbox::domainLower() const { return asciiLower(domain); }

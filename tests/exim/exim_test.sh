@@ -294,6 +294,18 @@ case_stamp_missing_refused() {
   expect_nothing_delivered "$(box)" "no stamp"
 }
 
+# Issue 13: a recipient whose local part is over 64 octets (Exim takes it;
+# our parser does not) used to be skipped by mtep-policyd's DATA check and
+# the message delivered; it needs its own stamp like any other.
+case_long_local_part_needs_stamp() {
+  local long
+  long="bob+$(printf 'a%.0s' {1..70})@stamp.test"
+  inbound --from someone@outside.test --to "$long" &&
+    fail "Exim accepted mail without a stamp for a 74-octet local part"
+  expect_reply "$LAST" '^550 5\.7\.1 .*bob\+aaaa' "no stamp, local part over 64 octets"
+  expect_nothing_delivered "$(box)" "no stamp, local part over 64 octets"
+}
+
 # A valid stamp: delivered (the file checked); the very same message again:
 # refused, the stamp is spent.
 case_stamp_valid_then_replay_refused() {
@@ -533,7 +545,7 @@ CONF
   ok "defaults parse; macros as documented"
 }
 
-CASES=(contrib_defaults_parse stamp_missing_refused stamp_valid_then_replay_refused stamp_for_other_recipient_refused
+CASES=(contrib_defaults_parse stamp_missing_refused long_local_part_needs_stamp stamp_valid_then_replay_refused stamp_for_other_recipient_refused
   stamps_for_two_recipients mixed_onion_refused_at_rcpt domain_without_policy_delivered
   policyd_down_defers policyd_silent_defers
   outbound_stamp_and_token outbound_token_only outbound_other_domain_plain

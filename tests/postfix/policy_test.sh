@@ -190,6 +190,21 @@ case_rate_limit_client_450() {
   expect_reply "$LAST" '^250 ' "another client address"
 }
 
+# Issue 13: recipients with a local part over 64 octets (Postfix takes them;
+# our parser does not) used to get DUNNO, uncounted. They are counted and
+# limited like any other: the second long one is the fourth recipient.
+case_long_local_part_rate_limited() {
+  local long
+  long="r+$(printf 'a%.0s' {1..70})"
+  outside 127.0.0.19 --from someone@outside.test \
+    --to "r1@rate.test,${long}1@rate.test,r3@rate.test,${long}2@rate.test" ||
+    fail "the whole message was refused"
+  expect_rcpt_reply "$LAST" "${long}1@rate.test" '^250 ' "a long local part, second recipient"
+  expect_rcpt_reply "$LAST" r3@rate.test '^250 ' "third recipient"
+  expect_rcpt_reply "$LAST" "${long}2@rate.test" '^450 4\.7\.1 ' "a long local part, fourth recipient"
+  expect_delivered "$(box rate.test)" 3 "three within the limit"
+}
+
 # rate_limit_sender = 2/1h: counted per envelope sender, whatever the client.
 case_rate_limit_sender_450() {
   outside 127.0.0.14 --from bulk@sender.test --to s1@ratesender.test,s2@ratesender.test ||
@@ -265,6 +280,6 @@ case_policyd_down_defers() {
 
 CASES=(mixed_onion_refused_at_rcpt rate_limit_client_450 rate_limit_sender_450
   unknown_sender_domain_refused capable_sender_domain_accepted own_users_not_asked
-  policyd_down_defers)
+  policyd_down_defers long_local_part_rate_limited)
 
 mp_fixture_main "$@"

@@ -321,6 +321,36 @@ case_domain_without_policy_untouched() {
   ok "delivered to gamma.test without Authentication-Results"
 }
 
+# Issue 13: Postfix takes a local part over 64 octets (recipient_delimiter
+# = +) that our address parser refuses; the milter used to let such a
+# recipient through unchecked. Its domain's policy applies: without a token
+# 550 5.7.25, with alpha's token delivered with mtep=pass.
+case_long_local_part_recipient_checked() {
+  local long f tok
+  long="bob+$(printf 'a%.0s' {1..70})@beta.test"
+  outside beta --from alice@alpha.test --to "$long" --header "Subject: long local part" &&
+    fail "beta accepted mail without a token for a 74-octet local part"
+  expect_rcpt_reply "$LAST" "$long" '^250 ' "the recipient itself"
+  expect_reply "$LAST" '^550 5\.7\.25 ' "no token, local part over 64 octets"
+  expect_nothing_delivered "$(beta_box)" "no token, local part over 64 octets"
+  tok=$(token_for alice@alpha.test) || fail "mtepctl token mint failed"
+  outside beta --from alice@alpha.test --to "$long" --header "MTEP-Token: $tok" ||
+    fail "beta refused vouched mail for a 74-octet local part"
+  expect_reply "$LAST" '^250 ' "vouched, local part over 64 octets"
+  mp_wait_delivered "$(beta_box)" 1 || fail "nothing delivered at beta"
+  f=$(newest_file)
+  expect_pass "$f" mx.beta.test alice@alpha.test
+}
+
+# The same for a domain written with a trailing dot (Postfix strips it and
+# delivers to beta.test; our parser refuses it).
+case_trailing_dot_recipient_checked() {
+  outside beta --from alice@alpha.test --to bob@beta.test. &&
+    fail "beta accepted mail without a token for bob@beta.test."
+  expect_reply "$LAST" '^550 5\.7\.25 ' "no token, domain with a trailing dot"
+  expect_nothing_delivered "$(beta_box)" "no token, domain with a trailing dot"
+}
+
 # Authentication-Results claiming beta's authserv-id, sent from outside,
 # are removed; another host's are kept.
 case_spoofed_auth_results_removed() {
@@ -609,6 +639,7 @@ CASES=(vouched_mail_passes sendmail_mail_passes user_token_replaced reverse_dire
   oversized_token_header_refused sender_mtepd_down_defers fifty_recipients_pass
   smtputf8_and_8bit_body domain_without_policy_untouched spoofed_auth_results_removed
   milter_crash_tempfails stamps_required_at_beta stamps_minted_by_alpha_accepted_by_beta
-  signatures_checked_at_beta signature_required_from_alpha)
+  signatures_checked_at_beta signature_required_from_alpha long_local_part_recipient_checked
+  trailing_dot_recipient_checked)
 
 mp_fixture_main "$@"

@@ -1,7 +1,11 @@
-// libFuzzer target for smtp::parseMailbox / smtp::parsePath.
-// The first byte picks the options and the entry point; the rest is the
-// address. On success the canonical form must re-parse to the same address,
-// be no longer than the input, and hold only strict UTF-8.
+// libFuzzer target for smtp::parseMailbox / smtp::parsePath and
+// smtp::envelopeAddress. The first byte picks the options and the entry
+// point; the rest is the address. On success the canonical form must
+// re-parse to the same address, be no longer than the input, and hold only
+// strict UTF-8. envelopeAddress must agree with parsePath, and a domain it
+// finds must be a usable policy key: non-empty, lower case, no trailing dot,
+// strict UTF-8; domainKey of any text is lower case, without a trailing dot
+// and its own key.
 
 #include <cstdint>
 #include <cstdlib>
@@ -15,6 +19,38 @@ void check(bool ok) {
   if (!ok) std::abort();
 }
 
+void checkEnvelope(std::string_view in, const mtep::smtp::AddressOptions& opts) {
+  using namespace mtep::smtp;
+  using Kind = EnvelopeAddress::Kind;
+  const EnvelopeAddress env = envelopeAddress(in, opts);
+  check(env.found() == (env.kind == Kind::kMailbox || env.kind == Kind::kLoose ||
+                        env.kind == Kind::kPostmaster));
+  check(env.kind != Kind::kNull || opts.allow_null);
+  if (env.kind == Kind::kMailbox || env.kind == Kind::kNull) {
+    check(env.error.empty());
+  } else {
+    check(!env.error.empty());
+  }
+  if (env.kind == Kind::kMailbox) {
+    check(env.address == env.mailbox.canonicalLower());
+    check(env.domain == env.mailbox.domainLower());
+  }
+  if (env.kind == Kind::kMailbox || env.kind == Kind::kLoose) {
+    check(!env.domain.empty() && env.domain.back() != '.');
+    check(isStrictUtf8(env.domain));
+    for (char c : env.domain) check(c < 'A' || c > 'Z');
+    check(env.address.size() > env.domain.size());
+  } else {
+    check(env.domain.empty() && env.routed_domains.empty());
+  }
+  for (const std::string& d : env.routed_domains) check(!d.empty() && d.back() != '.');
+  // The lookup key of any text: lower case, no trailing dot, and stable.
+  const std::string key = domainKey(in);
+  for (char c : key) check(c < 'A' || c > 'Z');
+  check(key.empty() || key.back() != '.');
+  check(domainKey(key) == key);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -26,6 +62,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   opts.allow_null = (flags & 2) != 0;
   const bool as_path = (flags & 4) != 0;
   std::string_view in(reinterpret_cast<const char*>(data + 1), size - 1);
+  checkEnvelope(in, opts);
 
   auto r = as_path ? parsePath(in, opts) : parseMailbox(in, opts);
   if (!r.ok()) {

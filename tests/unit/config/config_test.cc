@@ -10,6 +10,8 @@
 #include <fstream>
 #include <string>
 
+#include "smtp/address.h"
+
 namespace mtep::config {
 namespace {
 
@@ -134,6 +136,70 @@ TEST(ConfigDomains, PolicyForPrefersExactThenNearestParentThenDefaults) {
   };
   for (const Case& k : cases) {
     EXPECT_EQ(c->policyFor(k.domain).token_ttl, k.want) << k.domain;
+  }
+}
+
+// Internationalized domains: U-label, A-label and Unicode case are one
+// domain, whichever form the section and the address use (issue 13: an
+// address in the other form used to get [domain_defaults]).
+TEST(ConfigDomains, PolicyForTreatsULabelALabelAndUnicodeCaseAlike) {
+  ConfigPtr c = mustLoad(
+      "[domain.\"bücher.test\"]\nrequire_mtep = true\n"
+      "[domain.\"xn--mnchen-3ya.test\"]\nrequire_stamp = true\n"
+      "[domain.\".straße.test\"]\nrequire_mtep_capable = true\n"
+      "[domain.\"sender.test\"]\nrequire_mtep = true\nrequire_mtep_from = [\"*.bücher.test\", \"xn--mnchen-3ya.test\"]\n"
+      "[milter]\nmtep_servers = { \"ZÜRICH.test\" = \"127.0.0.1:1\" }\n");
+  for (const char* d : {"bücher.test", "BÜCHER.TEST", "Bücher.Test.", "xn--bcher-kva.test",
+                        "XN--BCHER-KVA.test"}) {
+    EXPECT_TRUE(c->policyFor(d).require_mtep) << d;
+  }
+  for (const char* d : {"münchen.test", "MÜNCHEN.test", "xn--mnchen-3ya.test"}) {
+    EXPECT_TRUE(c->policyFor(d).require_stamp) << d;
+  }
+  EXPECT_TRUE(c->policyFor("a.STRASSE.test").require_mtep_capable ||
+              c->policyFor("a.straße.test").require_mtep_capable);
+  EXPECT_TRUE(c->policyFor("a.xn--strae-oqa.test").require_mtep_capable);
+  EXPECT_TRUE(c->policyFor("a.Straße.test").require_mtep_capable);
+  EXPECT_FALSE(c->policyFor("bucher.test").require_mtep);
+  const DomainPolicy& p = c->policyFor("sender.test");
+  EXPECT_TRUE(p.requiresMtepFrom("x.xn--bcher-kva.test"));
+  EXPECT_TRUE(p.requiresMtepFrom("x.BÜCHER.test"));
+  EXPECT_TRUE(p.requiresMtepFrom("MÜNCHEN.test"));
+  EXPECT_FALSE(p.requiresMtepFrom("bücher.test"));
+  EXPECT_NE(c->milter.serverFor("zürich.test"), nullptr);
+  EXPECT_NE(c->milter.serverFor("xn--zrich-kva.test"), nullptr);
+}
+
+// policyForAddress: the domain's policy, unless no domain is found or the
+// local part routes to a domain under another policy.
+TEST(ConfigDomains, PolicyForAddressNeedsADomainAndOneRoute) {
+  ConfigPtr c = mustLoad(
+      "[domain_defaults]\nrequire_stamp = true\n"
+      "[domain.\"beta.test\"]\nrequire_mtep = true\n"
+      "[domain.\"gamma.test\"]\nrequire_mtep = true\n");
+  const std::string a70(70, 'a');
+  struct Case {
+    std::string address;
+    const DomainPolicy* want;
+  };
+  const Case cases[] = {
+      {"<bob@beta.test>", &c->policyFor("beta.test")},
+      {"<bob+" + a70 + "@BETA.test.>", &c->policyFor("beta.test")},
+      {"<postmaster>", &c->domain_defaults},
+      {"<bob>", nullptr},
+      {"<>", nullptr},
+      {"<bob%beta.test@localhost>", nullptr},
+      {"<\"bob@beta.test\"@localhost>", nullptr},
+      {"<bob%gamma.test@beta.test>", nullptr},  // "bob" itself is under the defaults
+      {"<bob%x.test@delta.test>", &c->domain_defaults},
+  };
+  for (const Case& k : cases) {
+    const DomainPolicy* got = c->policyForAddress(smtp::envelopeAddress(k.address));
+    if (k.want == nullptr) {
+      EXPECT_EQ(got, nullptr) << k.address;
+    } else {
+      EXPECT_TRUE(got != nullptr && *got == *k.want) << k.address;
+    }
   }
 }
 

@@ -593,15 +593,113 @@ TEST_F(SessionTest, UnparsableSenderPassesWhereNothingIsRequired) {
   EXPECT_EQ(d.step, Step::kReject);
 }
 
-TEST_F(SessionTest, UnparsableRecipientIsLeftToTheMta) {
+// Issue 13: Postfix takes local parts over 64 octets (recipient_delimiter
+// = +); the recipient's domain is found all the same and its policy applies.
+TEST_F(SessionTest, RecipientOurParserRefusesGetsItsDomainsPolicy) {
+  const std::string long_rcpt = "<bob+" + std::string(70, 'a') + "@beta.test>";
+  for (const std::string& rcpt :
+       {long_rcpt, std::string("<bob@beta.test.>"), std::string("<BOB@Beta.TEST.>"),
+        "<@relay.test,@-bad-:bob+" + std::string(70, 'a') + "@beta.test>"}) {
+    Session s = open();
+    Decision d = send(s, "<alice@alpha.test>", {rcpt}, {});
+    EXPECT_EQ(rcpt_.at(0).step, Step::kContinue) << rcpt;
+    EXPECT_EQ(d.step, Step::kReject) << rcpt << ": " << describe(d);
+    EXPECT_EQ(d.reply.esc, "5.7.25") << rcpt;
+    EXPECT_NE(d.reply.text.find("beta.test"), std::string::npos) << d.reply.text;
+    EXPECT_TRUE(verifier_.queries.empty());
+  }
+  // With a vouched-for token it passes like any other recipient of beta.test.
+  Session s = open();
+  Decision d = send(s, "<alice@alpha.test>", {long_rcpt}, {{"MTEP-Token", kToken}});
+  EXPECT_EQ(d.step, Step::kContinue) << describe(d);
+  EXPECT_EQ(verifier_.queries.size(), 1u);
+}
+
+// A parsed recipient and one the parser refuses, both at beta.test, share
+// the message; one at a domain without the policy is split off as usual.
+TEST_F(SessionTest, RefusedRecipientIsGroupedByItsDomainsPolicy) {
   Session s = open();
   s.mailFrom("<alice@alpha.test>", "", "Q");
-  EXPECT_EQ(s.rcpt("<postmaster>").step, Step::kContinue);
-  EXPECT_EQ(s.rcpt("<>").step, Step::kContinue);
-  EXPECT_EQ(s.rcpt("\r\n%s").step, Step::kContinue);
-  // It fixed no policy: a checked recipient still comes in.
+  EXPECT_EQ(s.rcpt("<carol@beta.test>").step, Step::kContinue);
+  EXPECT_EQ(s.rcpt("<bob+" + std::string(70, 'a') + "@beta.test>").step, Step::kContinue);
+  Decision d = s.rcpt("<dave+" + std::string(70, 'a') + "@gamma.test>");
+  EXPECT_EQ(d.step, Step::kTempfail);
+  EXPECT_EQ(d.reply.code, "452");
+  EXPECT_EQ(s.endOfMessage(actions_, "Q").step, Step::kReject);
+}
+
+// No domain at all: its policy cannot be told; where any policy could
+// apply it is tempfailed, never passed unchecked.
+TEST_F(SessionTest, RecipientWithoutDomainTempfailsWhereAnyPolicyCouldApply) {
+  Session s = open();
+  s.mailFrom("<alice@alpha.test>", "", "Q");
+  for (const char* rcpt : {"<>", "\r\n%s", "<bob>", "<\"bob@beta.test\">", "<bob@beta.test",
+                           "<bob@beta.test (x)>", "", "<beta.test!bob>"}) {
+    Decision d = s.rcpt(rcpt);
+    EXPECT_EQ(d.step, Step::kTempfail) << rcpt;
+    EXPECT_EQ(d.reply.code, "451") << rcpt;
+    EXPECT_EQ(d.reply.esc, "4.1.3") << rcpt;
+    expectSafeReply(d);
+  }
+  // Nothing was fixed by the refused ones: a checked recipient still comes in.
   EXPECT_EQ(s.rcpt("<bob@beta.test>").step, Step::kContinue);
-  Decision d = s.endOfMessage(actions_, "Q");
+  EXPECT_EQ(s.endOfMessage(actions_, "Q").step, Step::kReject);
+}
+
+TEST_F(SessionTest, RecipientWithoutDomainContinuesWhereNoPolicyChecksAnything) {
+  config_ = testing::loadConfig("[domain.\"quiet.test\"]\nissue_tokens = false\n");
+  Session s = open();
+  Decision d = send(s, "<alice@alpha.test>", {"<bob>", "<>", "<bob@gamma.test>"}, {});
+  for (const Decision& r : rcpt_) EXPECT_EQ(r.step, Step::kContinue);
+  EXPECT_EQ(d.step, Step::kContinue);
+}
+
+// The bare postmaster is the MTA's own: [domain_defaults].
+TEST_F(SessionTest, PostmasterGetsTheDefaultPolicy) {
+  Session plain = open();
+  EXPECT_EQ(send(plain, "<alice@alpha.test>", {"<Postmaster>"}, {}).step, Step::kContinue);
+  EXPECT_EQ(rcpt_.at(0).step, Step::kContinue);
+  config_ = testing::loadConfig("[domain_defaults]\nrequire_mtep = true\n");
+  Session s = open();
+  Decision d = send(s, "<alice@alpha.test>", {"<postmaster>"}, {});
+  EXPECT_EQ(rcpt_.at(0).step, Step::kContinue);
+  EXPECT_EQ(d.step, Step::kReject) << describe(d);
+  EXPECT_EQ(d.reply.esc, "5.7.25");
+}
+
+// Postfix's percent hack, "@" and "!" routing (looking inside quotes) may
+// deliver to a domain named in the local part: when its policy differs,
+// the recipient's policy cannot be told.
+TEST_F(SessionTest, LocalPartNamingADomainUnderAnotherPolicyTempfails) {
+  Session s = open();
+  s.mailFrom("<alice@alpha.test>", "", "Q");
+  for (const char* rcpt : {"<bob%beta.test@localhost>", "<\"bob@beta.test\"@localhost>",
+                           "<beta.test!bob@localhost>", "<bob@beta.test@localhost>",
+                           "<bob%gamma.test@beta.test>"}) {
+    Decision d = s.rcpt(rcpt);
+    EXPECT_EQ(d.step, Step::kTempfail) << rcpt;
+    EXPECT_EQ(d.reply.esc, "4.1.3") << rcpt;
+  }
+  // Every domain it names under the same policy: that policy.
+  EXPECT_EQ(s.rcpt("<bob%gamma.test@delta.test>").step, Step::kContinue);
+  EXPECT_EQ(s.endOfMessage(actions_, "Q").step, Step::kContinue);
+}
+
+// A sender our parser refuses: MTEP cannot vouch for it, but its domain
+// still decides whether require_mtep_from covers it.
+TEST_F(SessionTest, SenderOurParserRefusesIsMatchedByItsDomain) {
+  const std::string local(70, 'a');
+  Session s = open();
+  Decision d = send(s, "<" + local + "@alpha.test>", {"<bob@onion-only.test>"}, {});
+  EXPECT_EQ(d.step, Step::kContinue) << describe(d);  // alpha.test is not *.onion
+  d = send(s, "<" + local + "@hidden.onion>", {"<bob@onion-only.test>"}, {});
+  EXPECT_EQ(d.step, Step::kReject) << describe(d);
+  EXPECT_NE(d.reply.text.find("not an address MTEP can vouch for"), std::string::npos);
+  d = send(s, "<" + local + "@alpha.test>", {"<bob@beta.test>"}, {{"MTEP-Token", kToken}});
+  EXPECT_EQ(d.step, Step::kReject) << describe(d);
+  EXPECT_TRUE(verifier_.queries.empty());
+  // No domain at all: the patterns cannot be matched, require_mtep decides.
+  d = send(s, "<alice>", {"<bob@onion-only.test>"}, {});
   EXPECT_EQ(d.step, Step::kReject);
 }
 

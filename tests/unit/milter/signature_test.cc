@@ -439,6 +439,47 @@ TEST_F(SignatureTest, FromWithTextAfterTheAddressFails) {
   EXPECT_TRUE(fetcher_.queries.empty());
 }
 
+// A From: our parser refuses (a local part over 64 octets, a list) could
+// claim any domain: where require_signature_from names one, it is checked,
+// fails and is refused; it used to pass unchecked.
+TEST_F(SignatureTest, FromWhoseDomainCannotBeToldIsRefusedWhereSignaturesAreRequired) {
+  for (const std::string& from :
+       {" " + std::string(70, 'a') + "@alpha.test", " Alice <" + std::string(70, 'a') + "@alpha.test>",
+        std::string(" carol@gamma.test, alice@alpha.test"), std::string(" Alice <alice@alpha.test")}) {
+    Message m;
+    m.headers[0].second = from;
+    Session s = open();
+    Decision d = send(s, m, {"<bob@bank.test>"}, "<carol@gamma.test>");
+    EXPECT_EQ(d.step, Step::kReject) << from << ": " << describe(d);
+    EXPECT_EQ(d.reply.esc, "5.7.7") << from;
+    EXPECT_TRUE(fetcher_.queries.empty());
+  }
+  // Where nothing is required and nothing checked, it passes untouched.
+  Message m;
+  m.headers[0].second = " " + std::string(70, 'a') + "@alpha.test";
+  actions_.ops.clear();
+  Session s = open();
+  Decision d = send(s, m, {"<bob@gamma.test>"}, "<carol@gamma.test>");
+  EXPECT_EQ(d.step, Step::kContinue) << describe(d);
+  EXPECT_TRUE(actions_.ops.empty());
+}
+
+// More From: headers than are remembered: the ones past the cap could name
+// any domain.
+TEST_F(SignatureTest, FromHeadersPastTheCapCountAsUnknownDomains) {
+  Message m;
+  m.headers[0].second = " carol@gamma.test";
+  for (size_t i = 0; i < kMaxFromHeaders; ++i) {
+    m.headers.insert(m.headers.begin(), {"From", " carol@gamma.test"});
+  }
+  m.headers.insert(m.headers.begin() + static_cast<long>(kMaxFromHeaders) + 1,
+                   {"From", " alice@alpha.test"});
+  Session s = open();
+  Decision d = send(s, m, {"<bob@bank.test>"}, "<carol@gamma.test>");
+  EXPECT_EQ(d.step, Step::kReject) << describe(d);
+  EXPECT_EQ(d.reply.esc, "5.7.7");
+}
+
 TEST_F(SignatureTest, NoFromHeaderIsNoneAndOnlyStarRequiresIt) {
   Message m;
   m.headers.erase(m.headers.begin());

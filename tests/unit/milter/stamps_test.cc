@@ -235,6 +235,25 @@ TEST_F(StampSessionTest, ValidStampPassesWithHashcashResultAndIsSpent) {
   EXPECT_TRUE(verifier_.queries.empty()) << "stamps.test does not require MTEP";
 }
 
+// A recipient our parser refuses (a local part over 64 octets) still needs
+// its own stamp: the stamp is checked for the address as written, lower case.
+TEST_F(StampSessionTest, RecipientOurParserRefusesStillNeedsAStamp) {
+  const std::string rcpt = "carol+" + std::string(70, 'x') + "@stamps.test";
+  Session s = open();
+  Decision d = send(s, "<zoe@elsewhere.test>", {"<Carol+" + std::string(70, 'X') + "@Stamps.Test.>"},
+                    {});
+  EXPECT_EQ(d.step, Step::kReject) << describe(d);
+  EXPECT_EQ(d.reply.esc, "5.7.1");
+  ASSERT_EQ(checker_.queries.size(), 1u);
+  EXPECT_EQ(checker_.queries[0].recipients, std::vector<std::string>{rcpt});
+  EXPECT_TRUE(checker_.spent.empty());
+
+  Session s2 = open();
+  d = send(s2, "<zoe@elsewhere.test>", {"<" + rcpt + ">"}, {{"X-Hashcash", stampFor(rcpt)}});
+  EXPECT_EQ(d.step, Step::kContinue) << describe(d);
+  EXPECT_EQ(checker_.spent, std::vector<std::string>{rcpt});
+}
+
 TEST_F(StampSessionTest, MtepAndStampResultsShareOneAuthenticationResultsHeader) {
   Session s = open();
   Decision d = send(s, "<alice@alpha.test>", {"<bob@beta.test>"},

@@ -132,11 +132,53 @@ TEST_F(EngineTest, RcptWithoutGatesGetsDunno) {
             "rcpt=<bob@beta.test>");
 }
 
-TEST_F(EngineTest, UnparsableRecipientIsLeftToTheMta) {
-  use("[domain_defaults]\nrequire_mtep_capable = true\nrefuse_mixed_onion = true\n");
-  EXPECT_EQ(action(rcpt("postmaster")), "DUNNO");
+// Issue 13: Postfix takes local parts over 64 octets (recipient_delimiter
+// = +); such a recipient gets its domain's gates like any other.
+TEST_F(EngineTest, RecipientOurParserRefusesIsRateLimitedLikeAnyOther) {
+  use("[domain.\"beta.test\"]\nrate_limit_client = \"3/1h\"\n");
+  const std::string a70(70, 'a');
+  EXPECT_EQ(action(rcpt("bob@beta.test", "1")), "DUNNO");
+  EXPECT_EQ(action(rcpt("bob+" + a70 + "@beta.test", "2")), "DUNNO");
+  EXPECT_EQ(action(rcpt("<bob+" + a70 + "@Beta.Test.>", "3")), "DUNNO");
+  EXPECT_EQ(action(rcpt("bob+" + a70 + "@beta.test", "4")),
+            "450 4.7.1 Too many recipients at beta.test from 192.0.2.1; try again later");
+  EXPECT_NE(last_log_.find("reason=rate-limit-client"), std::string::npos) << last_log_;
+}
+
+TEST_F(EngineTest, RecipientWithoutDomainIsDeferredWhereAnyGateCouldApply) {
+  use("[domain.\"beta.test\"]\nrate_limit_client = \"3/1h\"\n");
+  for (const char* to : {"", "bob", "\"bob@beta.test\"", "<bob@beta.test", "bob@beta.test (x)"}) {
+    EXPECT_EQ(action(rcpt(to)),
+              "451 4.1.3 Cannot tell which domain's policy applies to this recipient address; "
+              "write it as local-part@domain")
+        << to;
+    EXPECT_NE(last_log_.find("action=defer reason=unknown-recipient-domain"), std::string::npos)
+        << last_log_;
+  }
+  // A local part routing to a domain under another policy (Postfix's
+  // percent hack, "@" and "!" inside a local domain's address).
+  for (const char* to : {"bob%beta.test@localhost", "bob@beta.test@localhost",
+                         "beta.test!bob@localhost", "\"bob@beta.test\"@localhost"}) {
+    EXPECT_EQ(action(rcpt(to)).substr(0, 9), "451 4.1.3") << to;
+    EXPECT_NE(last_log_.find("reason=routed-recipient"), std::string::npos) << last_log_;
+  }
+  EXPECT_EQ(action(rcpt("bob%gamma.test@delta.test")), "DUNNO");
+}
+
+TEST_F(EngineTest, RecipientWithoutDomainGetsDunnoWhereNoGateExists) {
+  use("[domain.\"beta.test\"]\nrequire_mtep = true\n");  // the milter's, not a RCPT gate
   EXPECT_EQ(action(rcpt("")), "DUNNO");
   EXPECT_NE(last_log_.find("reason=bad-recipient"), std::string::npos);
+  EXPECT_EQ(action(rcpt("bob")), "DUNNO");
+}
+
+// The bare postmaster is the MTA's own: [domain_defaults].
+TEST_F(EngineTest, PostmasterGetsTheDefaultPolicy) {
+  use("[domain_defaults]\nrequire_mtep_capable = true\n");
+  EXPECT_EQ(answered(rcpt("postmaster"), Lookup::Kind::kMtepCapable, LookupAnswer::kNo).substr(0, 10),
+            "550 5.7.25");
+  use("[domain.\"beta.test\"]\nrequire_mtep_capable = true\n");
+  EXPECT_EQ(action(rcpt("Postmaster")), "DUNNO");
 }
 
 // ---- require_mtep_capable ----------------------------------------------------
@@ -506,6 +548,37 @@ TEST_F(EngineTest, DataFallsBackToTheRecipientAttribute) {
   EXPECT_EQ(action(r).substr(0, 10), "550 5.7.25");
 }
 
+// A recipient our parser refuses is checked by its domain's policy; one
+// without a domain defers the message where require_mtep or require_stamp
+// could apply (it used to be skipped and the message passed).
+TEST_F(EngineTest, DataRecipientOurParserRefusesIsChecked) {
+  use(kMtep);
+  const std::string long_rcpt = "bob+" + std::string(70, 'a') + "@beta.test";
+  EXPECT_EQ(action(data(long_rcpt)).substr(0, 10), "550 5.7.25");
+  EXPECT_NE(last_log_.find("reason=no-token"), std::string::npos) << last_log_;
+  EXPECT_EQ(action(data("<bob@beta.test.>")).substr(0, 10), "550 5.7.25");
+  EXPECT_EQ(action(data("other@gamma.test, bob")),
+            "451 4.1.3 Cannot tell which domain's policy applies to a recipient address of this "
+            "message; write it as local-part@domain");
+  EXPECT_EQ(last_log_,
+            "1qAbCd-000001-XY: policy: action=defer reason=unknown-recipient-domain "
+            "sender=<alice@alpha.test> recipients=1 rcpt=<bob> reply=\"451 4.1.3\"");
+  use("[domain.\"beta.test\"]\nrate_limit_client = \"3/1h\"\n");
+  EXPECT_EQ(action(data("other@gamma.test, bob")), "DUNNO");
+}
+
+// A sender our parser refuses: its domain still decides whether
+// require_mtep_from covers it; where it does, MTEP cannot vouch for it.
+TEST_F(EngineTest, SenderOurParserRefusesIsMatchedByItsDomain) {
+  use("[domain.\"beta.test\"]\nrequire_mtep = true\nrequire_mtep_from = [\"*.onion\"]\n");
+  const std::string local(70, 'a');
+  EXPECT_EQ(action(data("bob@beta.test", local + "@alpha.test")), "DUNNO");
+  EXPECT_EQ(action(data("bob@beta.test", local + "@abc.onion")),
+            "550 5.7.25 Mail to beta.test needs MTEP, and the envelope sender is not an address "
+            "MTEP can vouch for");
+  EXPECT_EQ(action(data("bob@beta.test", "junk")).substr(0, 10), "550 5.7.25");
+}
+
 // ---- END-OF-MESSAGE: require_stamp -----------------------------------------------
 
 class StampTest : public EngineTest {
@@ -572,6 +645,14 @@ TEST_F(StampTest, AMissingStampNamesTheRecipientAndSpendsNothing) {
                         {{"mtep_stamps", bob}, {"mtep_stamps", carol}}, "m2"))
                 .substr(0, 7),
             "PREPEND");
+}
+
+TEST_F(StampTest, RecipientOurParserRefusesStillNeedsAStamp) {
+  useWithStore(kStamps);
+  const std::string rcpt = "bob+" + std::string(70, 'a') + "@beta.test";
+  const std::string a = action(data(rcpt, "alice@alpha.test", {{"mtep_stamps", stamp("bob@beta.test")}}));
+  EXPECT_EQ(a.substr(0, 52), "550 5.7.1 No valid proof-of-work stamp for bob+aaaaa") << a;
+  EXPECT_NE(last_log_.find("reason=stamp-"), std::string::npos) << last_log_;
 }
 
 TEST_F(StampTest, NoStampsAtAllIsRejected) {

@@ -430,5 +430,144 @@ TEST(StrictUtf8, RefusesTruncatedAndStrayBytes) {
   EXPECT_FALSE(isStrictUtf8("\xFE"));
 }
 
+// ---- envelopeAddress: the domain, and so the policy, of an envelope address --
+
+struct EnvelopeCase {
+  std::string in;
+  bool allow_null;
+  EnvelopeAddress::Kind kind;
+  std::string domain;   // the policy key
+  std::string address;  // the lower-cased address
+};
+
+std::string kindName(EnvelopeAddress::Kind k) {
+  switch (k) {
+    case EnvelopeAddress::Kind::kMailbox: return "mailbox";
+    case EnvelopeAddress::Kind::kLoose: return "loose";
+    case EnvelopeAddress::Kind::kPostmaster: return "postmaster";
+    case EnvelopeAddress::Kind::kNull: return "null";
+    case EnvelopeAddress::Kind::kNoDomain: return "no-domain";
+  }
+  return "?";
+}
+
+TEST(EnvelopeAddress, FindsTheDomainOfEveryAddressAnMtaMightTake) {
+  using K = EnvelopeAddress::Kind;
+  const std::string a70(70, 'a');
+  const std::string label63(63, 'l');
+  std::string long_domain;  // 320 octets: over 255, labels of 63
+  for (int i = 0; i < 5; ++i) long_domain += label63 + ".";
+  long_domain += "beta.test";
+  const std::vector<EnvelopeCase> cases = {
+      // Parsed by parsePath: the mailbox's own domain.
+      {"<bob@beta.test>", false, K::kMailbox, "beta.test", "bob@beta.test"},
+      {"bob@beta.test", false, K::kMailbox, "beta.test", "bob@beta.test"},
+      {"  <Bob@BETA.Test>\t", false, K::kMailbox, "beta.test", "bob@beta.test"},
+      {"<@a.example,@b.example:bob@beta.test>", false, K::kMailbox, "beta.test", "bob@beta.test"},
+      {"<\"a@alpha.test\"@beta.test>", false, K::kMailbox, "beta.test",
+       "\"a@alpha.test\"@beta.test"},
+      {"<bob@[192.0.2.1]>", false, K::kMailbox, "[192.0.2.1]", "bob@[192.0.2.1]"},
+      {"<zoë@bücher.test>", false, K::kMailbox, "bücher.test", "zoë@bücher.test"},
+      {"<bob@xn--bcher-kva.test>", false, K::kMailbox, "xn--bcher-kva.test",
+       "bob@xn--bcher-kva.test"},
+      {"<>", true, K::kNull, "", ""},
+      // Refused by parsePath, domain found: the issue's case and its kin.
+      {"<bob+" + a70 + "@beta.test>", false, K::kLoose, "beta.test",
+       "bob+" + a70 + "@beta.test"},
+      {"<BOB+" + a70 + "@Beta.TEST>", false, K::kLoose, "beta.test",
+       "bob+" + a70 + "@beta.test"},
+      {"<bob@beta.test.>", false, K::kLoose, "beta.test", "bob@beta.test"},
+      {"<bob@beta.test..>", false, K::kLoose, "beta.test", "bob@beta.test"},
+      {"<bob@" + long_domain + ">", false, K::kLoose, long_domain, "bob@" + long_domain},
+      {"<@a.example,@b.example:bob+" + a70 + "@beta.test>", false, K::kLoose, "beta.test",
+       "bob+" + a70 + "@beta.test"},
+      {"<@-bad-:bob@beta.test>", false, K::kLoose, "beta.test", "bob@beta.test"},
+      {"<\"bob@alpha.test\"" + a70 + "@beta.test>", false, K::kLoose, "beta.test",
+       "\"bob@alpha.test\"" + a70 + "@beta.test"},
+      {"<a@alpha.test@beta.test>", false, K::kLoose, "beta.test", "a@alpha.test@beta.test"},
+      {"<bob..x@beta.test>", false, K::kLoose, "beta.test", "bob..x@beta.test"},
+      {"<bob@-beta.test>", false, K::kLoose, "-beta.test", "bob@-beta.test"},
+      {"<bob@BÜCHER.test>", false, K::kMailbox, "bÜcher.test", "bob@bÜcher.test"},
+      {"<" + a70 + "@bücher.test>", false, K::kLoose, "bücher.test", a70 + "@bücher.test"},
+      {"<" + a70 + "@[IPv6:2001:DB8::1]>", false, K::kLoose, "[ipv6:2001:db8::1]",
+       a70 + "@[ipv6:2001:db8::1]"},
+      {"<@beta.test>", false, K::kNoDomain, "", ""},
+      {"<x\\@beta.test>", false, K::kNoDomain, "", ""},
+      // The MTA's own postmaster.
+      {"<postmaster>", false, K::kPostmaster, "", "postmaster"},
+      {"<PostMaster>", false, K::kPostmaster, "", "postmaster"},
+      // No domain to be found: the caller must not guess.
+      {"<bob>", false, K::kNoDomain, "", ""},
+      {"<>", false, K::kNoDomain, "", ""},
+      {"< >", true, K::kNoDomain, "", ""},
+      {"", false, K::kNoDomain, "", ""},
+      {"", true, K::kNoDomain, "", ""},
+      {"<bob@beta.test", false, K::kNoDomain, "", ""},
+      {"<bob@>", false, K::kNoDomain, "", ""},
+      {"<bob@.>", false, K::kNoDomain, "", ""},
+      {"<\"bob@beta.test>", false, K::kNoDomain, "", ""},
+      {"<\"bob@beta.test\">", false, K::kNoDomain, "", ""},
+      {"<bob@beta.test (comment)>", false, K::kNoDomain, "", ""},
+      {"<bob@beta test>", false, K::kNoDomain, "", ""},
+      {"<bob@beta.test>>", false, K::kNoDomain, "", ""},
+      {"<bob@[192.0.2.1>", false, K::kNoDomain, "", ""},
+      {"<@a.example,@b.example bob@beta.test>", false, K::kNoDomain, "", ""},
+      {"<bob@beta\x01.test>", false, K::kNoDomain, "", ""},
+      {"<bob@beta\xC3.test>", false, K::kNoDomain, "", ""},
+      {"<beta.test!bob>", false, K::kNoDomain, "", ""},
+  };
+  for (const EnvelopeCase& c : cases) {
+    AddressOptions opts;
+    opts.allow_null = c.allow_null;
+    const EnvelopeAddress got = envelopeAddress(c.in, opts);
+    EXPECT_EQ(kindName(got.kind), kindName(c.kind)) << "in=" << c.in;
+    EXPECT_EQ(got.domain, c.domain) << "in=" << c.in;
+    EXPECT_EQ(got.address, c.address) << "in=" << c.in;
+    EXPECT_EQ(got.found(), !c.domain.empty() || c.kind == EnvelopeAddress::Kind::kPostmaster)
+        << "in=" << c.in;
+    if (got.kind != EnvelopeAddress::Kind::kMailbox && got.kind != EnvelopeAddress::Kind::kNull) {
+      EXPECT_FALSE(got.error.empty()) << "in=" << c.in;
+    }
+  }
+}
+
+TEST(DomainKey, OneKeyForEveryFormOfADomain) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"Beta.TEST", "beta.test"},
+      {"beta.test.", "beta.test"},
+      {"beta.test..", "beta.test"},
+      {".Example.ORG", ".example.org"},
+      {"bücher.test", "xn--bcher-kva.test"},
+      {"BÜCHER.test", "xn--bcher-kva.test"},
+      {"xn--BCHER-kva.test", "xn--bcher-kva.test"},
+      {".bücher.test", ".xn--bcher-kva.test"},
+      {"例子.广告", "xn--fsqu00a.xn--4rr70v"},
+      {"[IPv6:2001:DB8::1]", "[ipv6:2001:db8::1]"},
+      {"", ""},
+  };
+  for (const auto& [in, want] : cases) EXPECT_EQ(domainKey(in), want) << "in=" << in;
+  // Mapped by UTS #46: fullwidth letters and the ideographic full stop.
+  EXPECT_EQ(domainKey("\xEF\xBD\x82\xEF\xBD\x85\xEF\xBD\x94\xEF\xBD\x81.test\xE3\x80\x82"),
+            "beta.test");
+  // Mapped to nothing (a soft hyphen): kept as written, never "." or "".
+  EXPECT_EQ(domainKey(".\xC2\xAD"), ".\xC2\xAD");
+  // Not convertible (a lone combining mark first): kept, lower-cased ASCII only.
+  EXPECT_EQ(domainKey("\xCC\x81X.test"), "\xCC\x81x.test");
+}
+
+TEST(EnvelopeAddress, MailboxKindKeepsTheParsedMailbox) {
+  const EnvelopeAddress got = envelopeAddress("<Bob@Beta.Test>");
+  ASSERT_EQ(kindName(got.kind), "mailbox");
+  EXPECT_EQ(got.mailbox.local_part, "Bob");
+  EXPECT_EQ(got.mailbox.domain, "Beta.Test");
+  EXPECT_TRUE(got.error.empty());
+}
+
+TEST(EnvelopeAddress, ParsePathRefusalIsKeptAsTheReason) {
+  const EnvelopeAddress got = envelopeAddress("<" + std::string(70, 'a') + "@beta.test>");
+  ASSERT_EQ(kindName(got.kind), "loose");
+  EXPECT_NE(got.error.find("local part longer than 64 octets"), std::string::npos) << got.error;
+}
+
 }  // namespace
 }  // namespace mtep::smtp
