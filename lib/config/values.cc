@@ -419,7 +419,10 @@ Check readPinMap(const toml::node& n,
       if (std::string what = checkPin(text->get()); !what.empty()) return Problem{what, &value};
       list.push_back(text->get());
     } else if (value.is_array()) {
-      if (Check p = readStringList(value, false, checkPin, &list)) return p;
+      if (Check p = readStringList(value, false, checkPin, &list)) {
+        if (p->at == nullptr) p->at = &value;  // "the list is empty": this entry's line
+        return p;
+      }
     } else {
       Problem p = wrongType("a \"FINGERPRINT\" string or a list of them", value);
       p.at = &value;
