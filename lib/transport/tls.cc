@@ -15,6 +15,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -22,7 +23,9 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <utility>
 
 #include "util/base64.h"
@@ -171,6 +174,51 @@ Status afterSslCall(SSL* ssl, int rc, int fd, const Timeouts& t, const std::stri
   }
 }
 
+// ---- CA stores, loaded once and shared (X509_STORE locks itself).
+// Parsing the system bundle costs tens of milliseconds, so each file is
+// read once and again only when its modification time or size changes.
+struct CachedStore {
+  X509_STORE* store = nullptr;  // one reference held by the cache
+  struct timespec mtime {};
+  off_t size = -1;
+};
+
+// The store for `ca_file`, "" = the system store (OpenSSL's default file
+// and directory); a reference for the caller's SSL_CTX_set1_cert_store.
+Result<X509_STORE*> caStore(const std::string& ca_file) {
+  static std::mutex mu;
+  static std::map<std::string, CachedStore>* cache = new std::map<std::string, CachedStore>();
+  const std::string path = ca_file.empty() ? std::string(X509_get_default_cert_file()) : ca_file;
+  struct stat st {};
+  const bool exists = ::stat(path.c_str(), &st) == 0;
+  if (!exists && !ca_file.empty()) {
+    return Error(ErrorKind::kConfig, ca_file + ": cannot read CA certificates: " +
+                                         std::strerror(errno));
+  }
+  std::lock_guard<std::mutex> lock(mu);
+  CachedStore& entry = (*cache)[ca_file];
+  if (entry.store != nullptr && exists && entry.size == st.st_size &&
+      entry.mtime.tv_sec == st.st_mtim.tv_sec && entry.mtime.tv_nsec == st.st_mtim.tv_nsec) {
+    return entry.store;
+  }
+  X509_STORE* fresh = X509_STORE_new();
+  if (fresh == nullptr) return Error(ErrorKind::kInternal, "cannot create a CA store");
+  const int loaded = ca_file.empty() ? X509_STORE_set_default_paths(fresh)
+                                     : X509_STORE_load_file(fresh, ca_file.c_str());
+  if (loaded != 1) {
+    const std::string why = sslErrors();
+    X509_STORE_free(fresh);
+    return Error(ErrorKind::kConfig, (ca_file.empty() ? std::string("the system CA store") : ca_file) +
+                                         ": cannot load CA certificates" +
+                                         (why.empty() ? "" : ": " + why));
+  }
+  if (entry.store != nullptr) X509_STORE_free(entry.store);
+  entry.store = fresh;
+  entry.size = exists ? st.st_size : -1;
+  entry.mtime = exists ? st.st_mtim : timespec{};
+  return entry.store;
+}
+
 class TlsStream final : public Stream {
  public:
   TlsStream(std::unique_ptr<Stream> plain, SslCtxPtr ctx, SslPtr ssl)
@@ -247,16 +295,9 @@ Result<TlsSession> startTls(std::unique_ptr<Stream> plain, const TlsClientOption
       return Error(ErrorKind::kInvalid,
                    "no name to check the certificate of TLS server " + where + " against");
     }
-    const int loaded = trust.ca_file.empty()
-                           ? SSL_CTX_set_default_verify_paths(ctx.get())
-                           : SSL_CTX_load_verify_locations(ctx.get(), trust.ca_file.c_str(), nullptr);
-    if (loaded != 1) {
-      const std::string why = sslErrors();
-      return Error(ErrorKind::kConfig,
-                   (trust.ca_file.empty() ? std::string("the system CA store")
-                                          : trust.ca_file) +
-                       ": cannot load CA certificates" + (why.empty() ? "" : ": " + why));
-    }
+    auto store = caStore(trust.ca_file);
+    if (!store) return std::move(store).error();
+    SSL_CTX_set1_cert_store(ctx.get(), *store);  // a reference of its own
   }
   // Many SMTP servers close without close_notify: that is a clean end.
   SSL_CTX_set_options(ctx.get(), SSL_OP_IGNORE_UNEXPECTED_EOF);

@@ -20,7 +20,9 @@
 //   A certificate that fails the check is kTemporary naming the server, the
 //   reason (OpenSSL's verify error) and the key fingerprint, so an admin
 //   can pin it; nothing has been sent over the session then. A ca_file
-//   that cannot be read is kConfig.
+//   that cannot be read is kConfig. CA files (and the system bundle) are
+//   parsed once per process and shared between connections; a file whose
+//   modification time or size changes is read again on the next use.
 //   Fingerprint (PROTOCOLS.md section 6): SHA-256 of the certificate's DER
 //   SubjectPublicKeyInfo, RFC 4648 base32, lower case, no padding: 52
 //   characters. A handshake failure or timeout is kTemporary with OpenSSL's

@@ -326,6 +326,29 @@ TEST(StartTlsTrust, CertificateForTheNameFromTheCaFileIsTrusted) {
   EXPECT_EQ(session->trusted_by, "ca");
 }
 
+// CA files are cached per process; a file that changes is read again.
+TEST(StartTlsTrust, ChangedCaFileIsReadAgain) {
+  Credentials creds = mtep::testing::selfSignedFor("DNS:mx.alpha.test");
+  Credentials other = mtep::testing::selfSignedFor("DNS:mx.alpha.test");
+  ASSERT_TRUE(creds.cert && other.cert);
+  TempFile ca{mtep::testing::writePemFile(other.cert.get())};
+  TlsClientOptions o{.server_name = "mx.alpha.test", .trust = caTrust(ca.path)};
+  {
+    TlsServer server(quietServer(creds), drain);
+    EXPECT_FALSE(startTls(plainTo(server.port()), o).ok());
+  }
+  FILE* f = std::fopen(ca.path.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  PEM_write_X509(f, creds.cert.get());
+  PEM_write_X509(f, other.cert.get());  // a different size, whatever the clock's resolution
+  std::fclose(f);
+  {
+    TlsServer server(quietServer(creds), drain);
+    auto session = startTls(plainTo(server.port()), o);
+    EXPECT_TRUE(session.ok()) << session.error().message();
+  }
+}
+
 TEST(StartTlsTrust, CertificateNotFromTheCaFileIsRefused) {
   Credentials creds = mtep::testing::selfSignedFor("DNS:mx.alpha.test");
   Credentials other = mtep::testing::selfSignedFor("DNS:mx.alpha.test");
