@@ -14,6 +14,9 @@ Status checkServerOptions(const ServerOptions& s) {
   if (!s.tls_fingerprint.empty() && s.server.empty()) {
     return invalid("--tls-fingerprint needs --server");
   }
+  if (!s.tls_fingerprint.empty() && !s.ca_file.empty()) {
+    return invalid("--tls-fingerprint and --ca-file exclude each other (a pin needs no CA)");
+  }
   if (s.timeout_seconds <= 0 || s.timeout_seconds > 3600) {
     return invalid("--timeout must be 1 to 3600 seconds");
   }

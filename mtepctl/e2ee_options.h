@@ -23,6 +23,7 @@ inline constexpr uint16_t kKeyServerPort = 25;  // --server HOST without a port
 struct ServerOptions {
   std::string server;           // --server HOST[:PORT]; "" = none given
   std::string tls_fingerprint;  // --tls-fingerprint: the server key must start with it
+  std::string ca_file;          // --ca-file: trusted CAs instead of [milter] tls_ca_file / the system store
   int timeout_seconds = 60;     // the whole session with the key server
 };
 

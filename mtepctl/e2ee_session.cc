@@ -258,14 +258,30 @@ Result<config::ConfigPtr> optionalConfig(const GlobalOptions& global) {
 
 Result<std::unique_ptr<e2ee::KeyClient>> openKeyServer(const config::Config& cfg,
                                                        const config::ServerAddress& at,
-                                                       const ServerOptions& options) {
+                                                       const ServerOptions& options,
+                                                       const std::string& address,
+                                                       const transport::TargetPolicy& targets) {
   e2ee::KeyClientOptions o;
   o.total_timeout_ms = options.timeout_seconds * 1000;
   o.read_timeout_ms = std::min(o.read_timeout_ms, o.total_timeout_ms);
   o.connect_timeout_ms = std::min(o.connect_timeout_ms, o.total_timeout_ms);
   o.dial = proto::clientOptionsFor(cfg.outbound).dial;
+  o.dial.targets = targets;
   o.expect_fingerprint = options.tls_fingerprint;
+  if (options.tls_fingerprint.empty()) {
+    const size_t at_sign = address.rfind('@');
+    const std::string domain = at_sign == std::string::npos ? address : address.substr(at_sign + 1);
+    o.tls = verify::serverTrust(cfg.milter, cfg.milter.tlsPinsFor(domain), at.host);
+    if (!options.ca_file.empty()) o.tls.ca_file = options.ca_file;
+  }
   auto client = e2ee::KeyClient::open(at.host, at.port, o);
+  if (!client && o.tls.verify_certificate &&
+      client.error().message().find(" not trusted for ") != std::string::npos) {
+    return Error(client.error().kind(),
+                 client.error().message() +
+                     "; if that key is the server's, --tls-fingerprint or [milter] tls_pins "
+                     "trusts it");
+  }
   if (!client) return client;
   if (options.tls_fingerprint.empty()) {
     std::fprintf(stderr,
@@ -294,6 +310,7 @@ Result<e2ee::KeyPair> loginAndDerive(e2ee::KeyClient& client, const std::string&
 Result<FoundKey> lookUpKey(const config::Config& cfg, const ServerOptions& options,
                            const std::string& address) {
   std::vector<config::ServerAddress> servers;
+  bool discovered = false;  // not --server: refuse non-public addresses but for static entries
   if (!options.server.empty()) {
     auto at = parseServer(options.server);
     if (!at) return std::move(at).error();
@@ -310,10 +327,12 @@ Result<FoundKey> lookUpKey(const config::Config& cfg, const ServerOptions& optio
     }
     if (!found) return std::move(found).error();
     for (const verify::KeyServer& k : *found) servers.push_back({k.host, k.port});
+    discovered = found->front().via != "static";
   }
   std::string why;
   for (const config::ServerAddress& at : servers) {
-    auto client = openKeyServer(cfg, at, options);
+    auto client = openKeyServer(cfg, at, options, address,
+                                verify::dialTargets(cfg.milter, !discovered));
     if (!client) {
       // A pinned server with another key is an answer, not an outage.
       if (client.error().kind() == ErrorKind::kInvalid) return std::move(client).error();

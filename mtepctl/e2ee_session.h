@@ -20,8 +20,16 @@
 //
 //   openKeyServer(): KeyClient::open with [outbound] of the config file
 //   (when it exists: the SOCKS proxies for .onion/.i2p), the timeouts of
-//   ServerOptions, and --tls-fingerprint. The server's key fingerprint is
-//   printed on stderr so the user can pin it next time.
+//   ServerOptions, and the server's trust, the first that applies:
+//   --tls-fingerprint (a pin); [milter] tls_pins for the domain of
+//   `address` (the user or the address looked up); nothing for .onion and
+//   .i2p servers (the address is the key); else a certificate for the
+//   server's host from --ca-file, [milter] tls_ca_file or the system
+//   store. A server that fails is an error naming its key fingerprint, so
+//   the user can check it and pin it. Without --tls-fingerprint the
+//   fingerprint of the server reached is printed on stderr. `targets`:
+//   lookUpKey refuses non-public addresses of discovered servers as the
+//   milter does ([milter] allow_private_targets); --server is never refused.
 //
 //   lookUpKey(): PUBKEY for an address at --server, or else at the address
 //   domain's key servers as the milter finds them
@@ -61,7 +69,9 @@ Result<config::ConfigPtr> optionalConfig(const GlobalOptions& global);
 
 Result<std::unique_ptr<e2ee::KeyClient>> openKeyServer(const config::Config& cfg,
                                                        const config::ServerAddress& at,
-                                                       const ServerOptions& options);
+                                                       const ServerOptions& options,
+                                                       const std::string& address,
+                                                       const transport::TargetPolicy& targets = {});
 
 // Login (AUTH HASHEDPASS), then the key from the salt (GETSALT, or RSTSALT
 // when `reset`): the derived pair, its salt in *salt_out.

@@ -111,8 +111,12 @@ int run(int argc, char** argv) {
                          ->option_text("HOST[:PORT]");
     if (required) o->required();
     cmd->add_option("--tls-fingerprint", s.tls_fingerprint,
-                    "the server's TLS key fingerprint must start with this")
+                    "the server's TLS key fingerprint must start with this (instead of a CA)")
         ->option_text("FP");
+    cmd->add_option("--ca-file", s.ca_file,
+                    "PEM file of the CAs to trust for the server's certificate (default: [milter] "
+                    "tls_ca_file, else the system store)")
+        ->option_text("FILE");
     cmd->add_option("--timeout", s.timeout_seconds, "whole session with the server, seconds")
         ->option_text("SECONDS")
         ->check(CLI::Range(1, 3600))

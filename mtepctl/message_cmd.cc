@@ -35,7 +35,7 @@ Result<e2ee::KeyPair> signingKey(const GlobalOptions& global, const SignOptions&
   if (!at) return std::move(at).error();
   auto password = readPassword(o.password_fd, "Password for " + o.user + ": ", false);
   if (!password) return std::move(password).error();
-  auto client = openKeyServer(**cfg, *at, o.server);
+  auto client = openKeyServer(**cfg, *at, o.server, o.user);
   if (!client) {
     OPENSSL_cleanse(password->data(), password->size());
     return std::move(client).error();

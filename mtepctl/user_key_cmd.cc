@@ -61,7 +61,7 @@ Result<Derived> connectAndDerive(const config::Config& cfg, const ServerOptions&
   auto typed = readPassword(password_fd, "Password for " + user + ": ", false);
   if (!typed) return std::move(typed).error();
   pw.text = std::move(*typed);
-  auto client = openKeyServer(cfg, *at, server);
+  auto client = openKeyServer(cfg, *at, server, user);
   if (!client) return std::move(client).error();
   auto pair = loginAndDerive(**client, user, pw.text, reset, nullptr);
   if (!pair) return std::move(pair).error();

@@ -27,7 +27,8 @@
 #   outside the other's internal_networks (127.0.0.1/32). Each site mints
 #   tokens for its own domain, requires them on mail for it, and finds the
 #   other's mtepd through [milter] mtep_servers, and the other's key service
-#   (sender signatures) through [milter] key_servers. Local domains are delivered
+#   (sender signatures) through [milter] key_servers, its self-signed
+#   certificate trusted by the pin in [milter] tls_pins. Local domains are delivered
 #   by virtual(8) to one Maildir per domain, WORK/SIDE/mail/DOMAIN/, a file
 #   per recipient with a Delivered-To header.
 #
@@ -86,12 +87,31 @@ mp_write_mtep_conf() {  # side domain other_domain
     "s|^tls_key_file = .*|tls_key_file = \"$d/tls.key\"|" \
     "s|^key_servers = .*|key_servers = { \"$other\" = \"127.0.0.1:$(mp_get "${MP_PEER[$side]}" keys)\" }|" \
     "s|^\[domain\.\"example\.org\"\]|[domain.\"$dom\"]|" || return 1
-  # The key service's certificate, self-signed.
+  # The key service's certificate, self-signed. Each side trusts both key
+  # services by their pins ([milter] tls_pins, filled in by mp_pin_key_services
+  # once both certificates exist): the other's for the milter, its own for
+  # mtepctl key publish.
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
     -subj "/CN=mx.$dom" -keyout "$d/tls.key" -out "$d/tls.crt" >/dev/null 2>&1 ||
     { mp_die "openssl could not make $d/tls.crt"; return 1; }
   "$MP_BUILD/mtepctl/mtepctl" -c "$d/mtep.conf" config check >/dev/null ||
     mp_die "$d/mtep.conf does not pass mtepctl config check"
+}
+
+# Both sides' [milter] tls_pins: each key service's self-signed certificate
+# trusted by its key fingerprint (mtepctl address fingerprint).
+mp_pin_key_services() {
+  local side fp pins=""
+  for side in "${MP_SIDES[@]}"; do
+    fp=$("$MP_BUILD/mtepctl/mtepctl" address fingerprint "$MP_WORK/$side/tls.crt") ||
+      { mp_die "no fingerprint for $MP_WORK/$side/tls.crt"; return 1; }
+    pins+="${pins:+, }\"${MP_DOMAIN[$side]}\" = \"$fp\""
+  done
+  for side in "${MP_SIDES[@]}"; do
+    sed -i "s|^tls_pins = .*|tls_pins = { $pins }|" "$MP_WORK/$side/mtep.conf" || return 1
+    "$MP_BUILD/mtepctl/mtepctl" -c "$MP_WORK/$side/mtep.conf" config check >/dev/null ||
+      { mp_die "$MP_WORK/$side/mtep.conf with tls_pins does not pass mtepctl config check"; return 1; }
+  done
 }
 
 mp_write_postfix_conf() {  # side domain other_domain bind_address local_domains...
@@ -211,6 +231,7 @@ mp_start() {  # work build
     "$MP_BUILD/mtepctl/mtepctl" -c "$d/mtep.conf" key rotate >"$d/key-rotate.log" 2>&1 ||
       { cat "$d/key-rotate.log" >&2; mp_die "mtepctl key rotate failed for $side"; return 1; }
   done
+  mp_pin_key_services || return 1
   for side in "${MP_SIDES[@]}"; do
     mp_start_mtepd "$side" || { mp_stop; return 1; }
     if [[ $MP_MILTER == 1 ]]; then mp_start_milter "$side" || { mp_stop; return 1; }; fi

@@ -392,6 +392,10 @@ const ServerAddress* MilterConfig::keyServerFor(std::string_view domain) const {
   return findDomainEntry(key_servers, domain);
 }
 
+const std::vector<std::string>* MilterConfig::tlsPinsFor(std::string_view domain) const {
+  return findDomainEntry(tls_pins, domain);
+}
+
 bool MilterConfig::isInternal(const net::IpAddress& ip) const {
   for (const net::Network& network : internal_networks) {
     if (network.contains(ip)) return true;

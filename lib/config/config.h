@@ -158,11 +158,25 @@ struct MilterConfig {
   int64_t key_cache_ttl = 3600;                    // seconds a fetched key (or "none") is reused
   uint32_t key_cache_size = 10000;                 // keys kept at most
   uint32_t max_signed_message_size = 10485760;     // bytes read to check one signature
+  // Who the key servers (and MTEP servers reached with STARTMTEP +
+  // STARTTLS) are: a certificate from tls_ca_file ("" = the system store)
+  // for the host name asked, or, for a sender domain listed in tls_pins
+  // (keys as in mtep_servers), a key whose fingerprint (52 base32
+  // characters, lower case) is listed, self-signed or not.
+  std::string tls_ca_file;
+  std::map<std::string, std::vector<std::string>, std::less<>> tls_pins;
+  // Discovered servers (SRV, MX, the domain, an address literal) are never
+  // connected to on loopback, private, link-local or other non-public
+  // addresses (net::nonPublicKind) unless listed here; static entries
+  // (mtep_servers, key_servers) are exempt.
+  std::vector<net::Network> allow_private_targets;
   std::string pid_file;  // "" = none
   // The static entry for `domain` (exact, then nearest ".parent"), or null.
   const ServerAddress* serverFor(std::string_view domain) const;
   // The same for key_servers.
   const ServerAddress* keyServerFor(std::string_view domain) const;
+  // The same for tls_pins; null when the domain has no pins.
+  const std::vector<std::string>* tlsPinsFor(std::string_view domain) const;
   bool isInternal(const net::IpAddress& ip) const;
   bool operator==(const MilterConfig&) const = default;
 };

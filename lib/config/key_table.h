@@ -70,6 +70,11 @@ Check readNetworks(const toml::node& n, std::vector<net::Network>* out);
 // defaults to default_port.
 Check readServerMap(const toml::node& n, std::map<std::string, ServerAddress, std::less<>>* out,
                     uint16_t default_port = 6211);
+// A table DOMAIN = "FINGERPRINT" or DOMAIN = ["FINGERPRINT", ...] (domain
+// keys as in readServerMap; fingerprints 52 base32 characters, stored
+// lower case).
+Check readPinMap(const toml::node& n,
+                 std::map<std::string, std::vector<std::string>, std::less<>>* out);
 // A libmilter socket: inet:PORT@ADDR, inet6:PORT@ADDR, unix:/path, local:/path.
 Check readMilterSocket(const toml::node& n, std::string* out);
 

@@ -501,6 +501,38 @@ std::vector<KeyDef> buildDefs() {
                        "where require_signature_from applies).",
                        1024, 1073741824,
                        [](Config& c) -> uint32_t& { return c.milter.max_signed_message_size; }));
+  d.push_back(pathKey(
+      "milter", "tls_ca_file", "\"\"",
+      "PEM file of the CA certificates trusted for key servers (PUBKEY) and for MTEP servers "
+      "reached over STARTMTEP with STARTTLS, instead of the system store. Empty: the system "
+      "store. The certificate must also be for the host name asked (the key_servers or "
+      "mtep_servers host, the MX host, the SRV target; an address when that is what was "
+      "asked). Servers under .onion and .i2p are not checked: their address is their key. A "
+      "server that fails the check is not asked: x-sender-signature=temperror.",
+      true, [](Config& c) -> std::string& { return c.milter.tls_ca_file; }));
+  d.push_back(
+      makeDef(KeyInfo{"milter", "tls_pins", "table of DOMAIN = FINGERPRINT or [FINGERPRINT, ...]",
+                      "{}",
+                      "Key fingerprints trusted for a sender domain's key servers and MTEP "
+                      "servers (STARTMTEP), instead of tls_ca_file: for self-signed servers. "
+                      "mtepctl prints a server's fingerprint (key lookup, key publish). Any "
+                      "other key is refused, even with a valid certificate. A key "
+                      "\".example.org\" covers every subdomain.",
+                      "domain keys; fingerprints of 52 base32 characters"},
+              ConfigFn([](const toml::node& n, Config& c) {
+                return readPinMap(n, &c.milter.tls_pins);
+              })));
+  d.push_back(makeDef(
+      KeyInfo{"milter", "allow_private_targets", "list of networks", "[]",
+              "Loopback, private, link-local and other non-public addresses that discovered "
+              "servers (SRV, MX, A/AAAA records, address literal sender domains) may be "
+              "connected to. Others are refused before any connection, so a sender's DNS cannot "
+              "point our queries at services inside the network. Static mtep_servers and "
+              "key_servers entries are always allowed. [] = none.",
+              "numeric ADDR or ADDR/PREFIX, host bits zero"},
+      ConfigFn([](const toml::node& n, Config& c) {
+        return readNetworks(n, &c.milter.allow_private_targets);
+      })));
   d.push_back(pathKey("milter", "pid_file", "\"\"",
                       "File to write the process id of mtep-milter to. Empty: none.", true,
                       [](Config& c) -> std::string& { return c.milter.pid_file; }));

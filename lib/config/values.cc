@@ -388,6 +388,56 @@ Check readServerMap(const toml::node& n, std::map<std::string, ServerAddress, st
   return std::nullopt;
 }
 
+Check readPinMap(const toml::node& n,
+                 std::map<std::string, std::vector<std::string>, std::less<>>* out) {
+  const auto* table = n.as_table();
+  if (table == nullptr) {
+    return wrongType("a table, as in { \"example.org\" = \"FINGERPRINT\" }", n);
+  }
+  const auto checkPin = [](std::string_view pin) -> std::string {
+    constexpr size_t kFingerprintLength = 52;  // base32 of SHA-256, no padding
+    if (pin.size() != kFingerprintLength) {
+      return quoted(pin) + " is not a key fingerprint (52 base32 characters, as mtepctl prints)";
+    }
+    for (char c : pin) {
+      const char l = c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c;
+      if (!((l >= 'a' && l <= 'z') || (l >= '2' && l <= '7'))) {
+        return quoted(pin) + " is not a key fingerprint (base32: a-z and 2-7)";
+      }
+    }
+    return "";
+  };
+  std::map<std::string, std::vector<std::string>, std::less<>> pins;
+  for (const auto& [key, value] : *table) {
+    const std::string lower = asciiLower(key.str());
+    const std::string_view bare = std::string_view(lower).substr(lower.starts_with('.') ? 1 : 0);
+    if (Status s = smtp::checkDomain(bare); !s) {
+      return Problem{quoted(key.str()) + " is not a domain name: " + s.error().message(), &value};
+    }
+    std::vector<std::string> list;
+    if (const auto* text = value.as_string()) {
+      if (std::string what = checkPin(text->get()); !what.empty()) return Problem{what, &value};
+      list.push_back(text->get());
+    } else if (value.is_array()) {
+      if (Check p = readStringList(value, false, checkPin, &list)) {
+        if (p->at == nullptr) p->at = &value;  // "the list is empty": this entry's line
+        return p;
+      }
+    } else {
+      Problem p = wrongType("a \"FINGERPRINT\" string or a list of them", value);
+      p.at = &value;
+      return p;
+    }
+    for (std::string& pin : list) pin = asciiLower(pin);
+    if (!pins.emplace(lower, std::move(list)).second) {
+      return Problem{quoted(key.str()) + " is listed twice (names are compared without case)",
+                     &value};
+    }
+  }
+  *out = std::move(pins);
+  return std::nullopt;
+}
+
 Check readMilterSocket(const toml::node& n, std::string* out) {
   std::string text;
   if (Check c = readString(n, &text)) return c;

@@ -75,7 +75,8 @@ Result<std::unique_ptr<KeyClient>> KeyClient::open(const std::string& host, uint
     return Error(ErrorKind::kTemporary,
                  where + " offers no STARTTLS (the key service is TLS-only)");
   }
-  auto tls = c->smtp_.startTls({.server_name = host});
+  auto tls = c->smtp_.startTls(
+      {.server_name = options.tls.name.empty() ? host : options.tls.name, .trust = options.tls});
   if (!tls) return Error(ErrorKind::kTemporary, where + ": " + tls.error().message());
   c->fingerprint_ = tls->fingerprint;
   c->tls_protocol_ = tls->protocol;

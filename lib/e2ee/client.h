@@ -16,7 +16,12 @@
 //   EHLO again. The server's key fingerprint (transport/tls.h) is kept;
 //   with options.expect_fingerprint set (a prefix, as in SMTorP labels)
 //   a different key is kInvalid and nothing more is sent. The certificate
-//   is not checked against a CA.
+//   is checked as options.tls says (transport::TlsTrust: a CA and the
+//   name asked, or pins; the default checks nothing, for callers that
+//   pin with expect_fingerprint or reach an overlay address); a server
+//   that fails the check is kTemporary and nothing is sent to it. SNI is
+//   options.tls.name when set (the name asked, when `host` is the
+//   address it resolved to), else `host`.
 //   Each command is one line and one reply (lib/smtp/client.h), every
 //   wait bound by read_timeout_ms and the whole session by
 //   total_timeout_ms. Replies map to errors so callers can decide:
@@ -45,6 +50,7 @@
 #include "e2ee/e2ee.h"
 #include "smtp/client.h"
 #include "transport/dialer.h"
+#include "transport/tls.h"
 #include "util/result.h"
 
 namespace mtep::e2ee {
@@ -56,6 +62,7 @@ struct KeyClientOptions {
   transport::DialOptions dial{};  // proxies and isolation; its timeouts are set from the above
   std::string helo_name = "localhost";
   std::string expect_fingerprint;  // "" = any key; else the server key must start with it
+  transport::TlsTrust tls{};       // CA and name, or pins (transport/tls.h); default: none
   transport::NameResolver* resolver = nullptr;  // null = transport::systemResolver()
 };
 

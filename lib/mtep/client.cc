@@ -163,7 +163,9 @@ class Query {
     outcome.via_startmtep = true;
     if (auto st = hello(smtp, where); !st) return std::move(st).error();
     if (smtp.capabilities().hasKeyword("STARTTLS")) {
-      auto tls = smtp.startTls({.server_name = host_});
+      auto tls = smtp.startTls(
+          {.server_name = options_.tls.name.empty() ? host_ : options_.tls.name,
+           .trust = options_.tls});
       if (!tls) return std::move(tls).error();
       outcome.tls_fingerprint = tls->fingerprint;
       outcome.tls_protocol = tls->protocol;

@@ -18,7 +18,8 @@
 //   or the name failed), the client connects to the same host on
 //   smtp_port, reads the greeting (220), sends EHLO helo_name, STARTTLS
 //   when offered (then EHLO again; the server's key fingerprint is in the
-//   result, the certificate is not checked), STARTMTEP when X-STARTMTEP is
+//   result; the certificate is checked as options.tls says, and one that
+//   fails is kTemporary before anything is sent: transport/tls.h), STARTMTEP when X-STARTMTEP is
 //   offered (a 2xx reply), then the same "?" and "Q" exchange, and QUIT in
 //   SMTP again. No X-STARTMTEP: kTemporary "HOST offers no MTEP (no
 //   X-STARTMTEP)". Every wait keeps to read_timeout_ms (and, in the
@@ -41,6 +42,7 @@
 
 #include "mtep/protocol.h"
 #include "transport/dialer.h"
+#include "transport/tls.h"
 #include "util/result.h"
 
 namespace mtep::config {
@@ -62,6 +64,7 @@ struct ClientOptions {
   uint16_t smtp_port = 25;               // where the fallback connects
   int smtp_timeout_ms = 120000;          // per SMTP reply and TLS handshake wait (fallback)
   std::string helo_name = "localhost";   // EHLO name: nothing that identifies this host
+  transport::TlsTrust tls{};             // fallback's STARTTLS: CA and name, or pins; default none
   transport::NameResolver* resolver = nullptr;  // null = transport::systemResolver()
 };
 

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -102,6 +103,43 @@ Result<Network> parseNetwork(std::string_view text) {
     net.prefix = static_cast<uint8_t>(net.prefix - 96);
   }
   return net;
+}
+
+namespace {
+
+const char* nonPublicV4(const uint8_t* b) {
+  if (b[0] == 127) return "loopback";
+  if (b[0] == 10 || (b[0] == 172 && (b[1] & 0xf0) == 16) || (b[0] == 192 && b[1] == 168)) {
+    return "private";
+  }
+  if (b[0] == 100 && (b[1] & 0xc0) == 64) return "shared";
+  if (b[0] == 169 && b[1] == 254) return "link-local";
+  if (b[0] == 0) return "unspecified";
+  if (b[0] == 255 && b[1] == 255 && b[2] == 255 && b[3] == 255) return "broadcast";
+  if ((b[0] & 0xf0) == 224) return "multicast";
+  if ((b[0] & 0xf0) == 240) return "reserved";
+  return nullptr;
+}
+
+}  // namespace
+
+const char* nonPublicKind(const IpAddress& ip_in) {
+  const IpAddress ip = ip_in.unmapped();
+  const uint8_t* b = ip.bytes.data();
+  if (ip.family != AF_INET6) return nonPublicV4(b);
+  static constexpr uint8_t kNat64[12] = {0x00, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
+  if (std::equal(b, b + 12, kNat64)) return nonPublicV4(b + 12);
+  if (std::all_of(b, b + 12, [](uint8_t x) { return x == 0; })) {
+    const bool small = b[12] == 0 && b[13] == 0 && b[14] == 0;
+    if (small && b[15] == 1) return "loopback";
+    if (small && b[15] == 0) return "unspecified";
+    return "reserved";  // IPv4-compatible ::a.b.c.d (deprecated) and the rest of ::/96
+  }
+  if ((b[0] & 0xfe) == 0xfc) return "unique-local";
+  if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) return "link-local";
+  if (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0) return "site-local";
+  if (b[0] == 0xff) return "multicast";
+  return nullptr;
 }
 
 }  // namespace mtep::net

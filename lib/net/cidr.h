@@ -44,4 +44,15 @@ struct Network {
 
 Result<Network> parseNetwork(std::string_view text);
 
+// What kind of non-public address `ip` is, for "do not send queries
+// there": "loopback", "private" (RFC 1918), "shared" (RFC 6598, carrier
+// NAT), "link-local", "unique-local" (fc00::/7), "site-local" (fec0::/10),
+// "unspecified" (0.0.0.0/8, ::), "multicast", "broadcast", "reserved"
+// (240.0.0.0/4, and the deprecated IPv4-compatible ::a.b.c.d); the
+// documentation ranges (192.0.2.0/24, 2001:db8::/32) count as public. IPv4-mapped IPv6
+// addresses are judged as the IPv4 address they carry; NAT64
+// (64:ff9b::/96) as its embedded IPv4 address. nullptr for any other
+// (public) address.
+const char* nonPublicKind(const IpAddress& ip);
+
 }  // namespace mtep::net

@@ -283,14 +283,23 @@ Result<std::unique_ptr<Stream>> dialDirect(const std::string& host, uint16_t por
   }
   const auto deadline = options.timeouts.deadline;
   std::string errors;
+  bool tried = false;
   for (const sockaddr_storage& sa : addrs) {
+    const std::string label = is_numeric ? target : target + " (" + numericText(sa) + ")";
+    if (const char* kind = refusedTarget(options.targets, sa)) {
+      if (!errors.empty()) errors += "; ";
+      errors += "refused to connect to " + label + ": a " + kind +
+                " address (not in allow_private_targets)";
+      continue;
+    }
     const int left = remainingMs(deadline);
     if (left == 0) {
       if (!errors.empty()) errors += "; ";
       errors += "the deadline passed";
+      tried = true;
       break;
     }
-    const std::string label = is_numeric ? target : target + " (" + numericText(sa) + ")";
+    tried = true;
     auto fd = connectTo(sa, std::min(options.connect_timeout_ms, left), deadline, label);
     if (!fd) {
       if (!errors.empty()) errors += "; ";
@@ -300,7 +309,7 @@ Result<std::unique_ptr<Stream>> dialDirect(const std::string& host, uint16_t por
     setWhy(why, DialFailure::kNone);
     return makeSocketStream(std::move(fd).value(), label, options.timeouts);
   }
-  setWhy(why, DialFailure::kPeerNoAnswer);
+  setWhy(why, tried ? DialFailure::kPeerNoAnswer : DialFailure::kRefusedTarget);
   return Error(ErrorKind::kTemporary, errors);
 }
 
@@ -323,6 +332,28 @@ const char* routeName(Route r) noexcept {
       return "i2p";
   }
   return "direct";
+}
+
+const char* refusedTarget(const TargetPolicy& policy, const sockaddr_storage& address) {
+  if (!policy.refuse_non_public) return nullptr;
+  net::IpAddress ip;
+  if (address.ss_family == AF_INET) {
+    ip.family = AF_INET;
+    const auto* v4 = reinterpret_cast<const sockaddr_in*>(&address);
+    std::memcpy(ip.bytes.data(), &v4->sin_addr, 4);
+  } else if (address.ss_family == AF_INET6) {
+    ip.family = AF_INET6;
+    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&address);
+    std::memcpy(ip.bytes.data(), &v6->sin6_addr, 16);
+  } else {
+    return "non-IP";
+  }
+  const char* kind = net::nonPublicKind(ip);
+  if (kind == nullptr) return nullptr;
+  for (const net::Network& n : policy.allowed) {
+    if (n.contains(ip)) return nullptr;
+  }
+  return kind;
 }
 
 NameResolver& systemResolver() {

@@ -17,6 +17,13 @@
 //   - anything else: the resolver's addresses, each tried in turn within the
 //     deadline (connect_timeout_ms per address); the first that connects is
 //     the answer. Numeric hosts skip the resolver.
+//   With targets.refuse_non_public, an address that is not public
+//   (net::nonPublicKind: loopback, private, link-local, ...) and not in
+//   targets.allowed is never connected to: it is skipped with a message
+//   saying why, and when every address is refused the dial fails
+//   (kTemporary, DialFailure::kRefusedTarget). The check is on the address
+//   about to be connected to, after resolution, so a name that resolves to
+//   127.0.0.1 is refused like the number. Proxies (config) are not checked.
 //   Through a proxy, the proxy's own address is numeric (config) and is
 //   connected to directly; the SOCKS5 handshake (socks.h) runs within
 //   proxy_timeout_ms (bounded by the deadline). Methods offered: "no
@@ -38,6 +45,7 @@
 #include <string_view>
 #include <vector>
 
+#include "net/cidr.h"
 #include "transport/stream.h"
 #include "util/result.h"
 
@@ -57,6 +65,12 @@ struct Proxy {
   bool enabled() const { return !host.empty() && port != 0; }
 };
 
+// Where direct connections may go (see DESCRIPTION).
+struct TargetPolicy {
+  bool refuse_non_public = false;     // refuse loopback, private, link-local, ... addresses
+  std::vector<net::Network> allowed;  // ... except these
+};
+
 struct DialOptions {
   int connect_timeout_ms = 5000;  // per address (direct) or to the proxy
   int proxy_timeout_ms = 30000;   // SOCKS handshake, including the proxy's connect to the peer
@@ -66,6 +80,7 @@ struct DialOptions {
   std::string proxy_username;     // RFC 1929; "" = none configured
   std::string proxy_password;
   bool isolate_streams = true;
+  TargetPolicy targets{};         // direct connections only
 };
 
 // Why a dial failed, for fallbacks.
@@ -80,7 +95,12 @@ enum class DialFailure {
   kName,          // direct only: the resolver says the name does not exist or fails
                   // (a proxy's "host unreachable" for a name is kPeerNoAnswer)
   kOther,         // no proxy configured, bad arguments
+  kRefusedTarget, // direct only: every address was refused by options.targets
 };
+
+// Why `address` may not be connected to under `policy` ("loopback", ...),
+// or nullptr when it may.
+const char* refusedTarget(const TargetPolicy& policy, const sockaddr_storage& address);
 
 // Name to addresses for direct connections. Tests count the calls to prove
 // that overlay names never get here.

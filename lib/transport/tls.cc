@@ -13,7 +13,9 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -21,8 +23,12 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <utility>
+
+#include "util/base64.h"
 
 namespace mtep::transport {
 namespace {
@@ -168,6 +174,51 @@ Status afterSslCall(SSL* ssl, int rc, int fd, const Timeouts& t, const std::stri
   }
 }
 
+// ---- CA stores, loaded once and shared (X509_STORE locks itself).
+// Parsing the system bundle costs tens of milliseconds, so each file is
+// read once and again only when its modification time or size changes.
+struct CachedStore {
+  X509_STORE* store = nullptr;  // one reference held by the cache
+  struct timespec mtime {};
+  off_t size = -1;
+};
+
+// The store for `ca_file`, "" = the system store (OpenSSL's default file
+// and directory); a reference for the caller's SSL_CTX_set1_cert_store.
+Result<X509_STORE*> caStore(const std::string& ca_file) {
+  static std::mutex mu;
+  static std::map<std::string, CachedStore>* cache = new std::map<std::string, CachedStore>();
+  const std::string path = ca_file.empty() ? std::string(X509_get_default_cert_file()) : ca_file;
+  struct stat st {};
+  const bool exists = ::stat(path.c_str(), &st) == 0;
+  if (!exists && !ca_file.empty()) {
+    return Error(ErrorKind::kConfig, ca_file + ": cannot read CA certificates: " +
+                                         std::strerror(errno));
+  }
+  std::lock_guard<std::mutex> lock(mu);
+  CachedStore& entry = (*cache)[ca_file];
+  if (entry.store != nullptr && exists && entry.size == st.st_size &&
+      entry.mtime.tv_sec == st.st_mtim.tv_sec && entry.mtime.tv_nsec == st.st_mtim.tv_nsec) {
+    return entry.store;
+  }
+  X509_STORE* fresh = X509_STORE_new();
+  if (fresh == nullptr) return Error(ErrorKind::kInternal, "cannot create a CA store");
+  const int loaded = ca_file.empty() ? X509_STORE_set_default_paths(fresh)
+                                     : X509_STORE_load_file(fresh, ca_file.c_str());
+  if (loaded != 1) {
+    const std::string why = sslErrors();
+    X509_STORE_free(fresh);
+    return Error(ErrorKind::kConfig, (ca_file.empty() ? std::string("the system CA store") : ca_file) +
+                                         ": cannot load CA certificates" +
+                                         (why.empty() ? "" : ": " + why));
+  }
+  if (entry.store != nullptr) X509_STORE_free(entry.store);
+  entry.store = fresh;
+  entry.size = exists ? st.st_size : -1;
+  entry.mtime = exists ? st.st_mtim : timespec{};
+  return entry.store;
+}
+
 class TlsStream final : public Stream {
  public:
   TlsStream(std::unique_ptr<Stream> plain, SslCtxPtr ctx, SslPtr ssl)
@@ -231,8 +282,23 @@ Result<TlsSession> startTls(std::unique_ptr<Stream> plain, const TlsClientOption
   SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
   if (!ctx) return Error(ErrorKind::kInternal, "cannot create a TLS context: " + sslErrors());
   SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
-  // The trust is the key fingerprint, compared by the caller (tls.h).
+  // The handshake always completes, so a refused certificate can be named
+  // with its key fingerprint; OpenSSL still verifies the chain (and the
+  // name set below) and the result is checked before the session is used.
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
+  const TlsTrust& trust = options.trust;
+  const bool use_ca = trust.pins.empty() && trust.verify_certificate;
+  std::string verify_name = trust.name.empty() ? options.server_name : trust.name;
+  if (!verify_name.empty() && verify_name.back() == '.') verify_name.pop_back();
+  if (use_ca) {
+    if (verify_name.empty()) {
+      return Error(ErrorKind::kInvalid,
+                   "no name to check the certificate of TLS server " + where + " against");
+    }
+    auto store = caStore(trust.ca_file);
+    if (!store) return std::move(store).error();
+    SSL_CTX_set1_cert_store(ctx.get(), *store);  // a reference of its own
+  }
   // Many SMTP servers close without close_notify: that is a clean end.
   SSL_CTX_set_options(ctx.get(), SSL_OP_IGNORE_UNEXPECTED_EOF);
   SSL_CTX_set_mode(ctx.get(), SSL_MODE_ENABLE_PARTIAL_WRITE);
@@ -253,6 +319,17 @@ Result<TlsSession> startTls(std::unique_ptr<Stream> plain, const TlsClientOption
                  const_cast<char*>(options.server_name.c_str())) != 1) {
       return Error(ErrorKind::kInvalid,
                    "cannot use '" + options.server_name + "' as TLS server name: " + sslErrors());
+    }
+  }
+  if (use_ca) {
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl.get());
+    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    const int set = isNumericHost(verify_name)
+                        ? X509_VERIFY_PARAM_set1_ip_asc(param, verify_name.c_str())
+                        : SSL_set1_host(ssl.get(), verify_name.c_str());
+    if (set != 1) {
+      return Error(ErrorKind::kInvalid, "cannot check certificates for '" +
+                                            printableAscii(verify_name, 80) + "': " + sslErrors());
     }
   }
   SSL_set_connect_state(ssl.get());
@@ -277,6 +354,23 @@ Result<TlsSession> startTls(std::unique_ptr<Stream> plain, const TlsClientOption
   if (session.fingerprint.empty()) {
     return Error(ErrorKind::kTemporary,
                  "cannot encode the key of the certificate of TLS server " + where);
+  }
+  if (!trust.pins.empty()) {
+    if (std::find(trust.pins.begin(), trust.pins.end(), session.fingerprint) == trust.pins.end()) {
+      return Error(ErrorKind::kTemporary, "TLS server " + where + " has key " +
+                                              session.fingerprint + ", which is not pinned");
+    }
+    session.trusted_by = "pin";
+  } else if (use_ca) {
+    const long verdict = SSL_get_verify_result(ssl.get());
+    if (verdict != X509_V_OK) {
+      return Error(ErrorKind::kTemporary,
+                   "certificate of TLS server " + where + " not trusted for " +
+                       printableAscii(verify_name, 80) + ": " +
+                       X509_verify_cert_error_string(verdict) + " (key " + session.fingerprint +
+                       ")");
+    }
+    session.trusted_by = "ca";
   }
   session.protocol = SSL_get_version(ssl.get());
   const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl.get());

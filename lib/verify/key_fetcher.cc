@@ -47,6 +47,24 @@ class RealKeyServerClient final : public KeyServerClient {
 
 }  // namespace
 
+transport::TlsTrust serverTrust(const config::MilterConfig& m,
+                                const std::vector<std::string>* pins, const std::string& host) {
+  transport::TlsTrust trust;
+  if (pins != nullptr && !pins->empty()) {
+    trust.pins = *pins;
+  } else if (!dns::isOverlayName(host)) {
+    trust.verify_certificate = true;
+    trust.name = host;
+    trust.ca_file = m.tls_ca_file;
+  }
+  return trust;
+}
+
+transport::TargetPolicy dialTargets(const config::MilterConfig& m, bool static_entry) {
+  if (static_entry) return {};
+  return transport::TargetPolicy{.refuse_non_public = true, .allowed = m.allow_private_targets};
+}
+
 KeyServerClient& realKeyServerClient() {
   static RealKeyServerClient client;
   return client;
@@ -147,6 +165,7 @@ KeyOutcome RemoteKeyFetcher::fetch(const KeyQuery& query) {
 
   e2ee::KeyClientOptions base;
   base.dial = proto::clientOptionsFor(cfg->outbound).dial;  // proxies, isolation, proxy_timeout
+  const std::vector<std::string>* pins = m.tlsPinsFor(domain);
   const int connect_cap = static_cast<int>(
       std::min<int64_t>(std::max<int64_t>(1000, timeout_ms / 3), std::numeric_limits<int>::max()));
 
@@ -175,6 +194,8 @@ KeyOutcome RemoteKeyFetcher::fetch(const KeyQuery& query) {
         return out;
       }
       e2ee::KeyClientOptions options = base;
+      options.tls = serverTrust(m, pins, s.host);
+      options.dial.targets = dialTargets(m, s.via == "static");
       options.total_timeout_ms =
           static_cast<int>(std::min<int64_t>(left, std::numeric_limits<int>::max()));
       options.read_timeout_ms = options.total_timeout_ms;

@@ -28,6 +28,15 @@
 //   address), 502/500 (no key service) or another 5xx -> kNone. A server
 //   that cannot be reached, offers no STARTTLS, answers 4xx or breaks the
 //   grammar -> the next address; none left -> kTemporary.
+//   Trust (serverTrust): the domain's [milter] tls_pins when listed, else
+//   a certificate from tls_ca_file (or the system store) for the host as
+//   discovered (the static entry's host, the MX name, the domain, the
+//   literal address); overlay hosts are not checked (their address is
+//   their key). A server that fails the check is not asked: the next
+//   address, and kTemporary when none is left, never kFound.
+//   Targets (dialTargets): addresses of discovered hosts (everything but
+//   static entries) that are not public are refused before connecting
+//   unless in [milter] allow_private_targets.
 //   Cache: kFound and kNone are kept for [milter] key_cache_ttl seconds,
 //   keyed by the lower-case address, at most key_cache_size entries
 //   (oldest evicted first). kTemporary is never cached.
@@ -72,6 +81,13 @@ struct KeyServer {
 Result<std::vector<KeyServer>> discoverKeyServers(const config::Config& cfg,
                                                   dns::Resolver& resolver, std::string_view domain,
                                                   int64_t deadline_ms);
+
+// How a key server or MTEP server found for a sender domain is trusted
+// (see DESCRIPTION); `pins` is tlsPinsFor(domain), may be null.
+transport::TlsTrust serverTrust(const config::MilterConfig& m,
+                                const std::vector<std::string>* pins, const std::string& host);
+// Where connections to a server found by discovery may go.
+transport::TargetPolicy dialTargets(const config::MilterConfig& m, bool static_entry);
 
 // One PUBKEY question to one server: the seam unit tests replace.
 class KeyServerClient {

@@ -13,6 +13,7 @@
 #include "mtep/client.h"
 #include "transport/dialer.h"
 #include "util/log.h"
+#include "verify/key_fetcher.h"
 #include "verify/internal.h"
 
 namespace mtep::verify {
@@ -91,6 +92,7 @@ VerifyOutcome RemoteVerifier::verify(const VerifyQuery& query) {
 
   const int connect_cap = static_cast<int>(
       std::min<int64_t>(std::max<int64_t>(1000, timeout_ms / 3), std::numeric_limits<int>::max()));
+  const std::vector<std::string>* pins = m.tlsPinsFor(domain);
   for (const Candidate& c : *candidates) {
     out.server = hostPort(c.host, c.port);
     std::vector<std::string> addresses;
@@ -120,6 +122,8 @@ VerifyOutcome RemoteVerifier::verify(const VerifyQuery& query) {
       // (a static entry, SRV) is asked there only.
       options.startmtep_fallback =
           cfg->outbound.startmtep_fallback && c.port == proto::kDefaultPort;
+      options.tls = serverTrust(m, pins, c.host);
+      options.dial.targets = dialTargets(m, c.via == "static");
       options.total_timeout_ms =
           static_cast<int>(std::min<int64_t>(left, std::numeric_limits<int>::max()));
       options.read_timeout_ms = options.total_timeout_ms;

@@ -37,6 +37,15 @@
 //   query_timeout (each client call gets the time left as its read and
 //   total timeout, and at most a third of query_timeout, but 1 s or more,
 //   to connect, so one dead address leaves time for the next).
+//   Addresses of discovered candidates (all but static entries) that are
+//   not public (loopback, private, link-local, ...) are refused before
+//   connecting unless in [milter] allow_private_targets (dialTargets in
+//   key_fetcher.h); overlay names go to the SOCKS proxy. Over the
+//   STARTMTEP fallback, a server offering STARTTLS is trusted as key
+//   servers are (serverTrust: tls_pins of the sender domain, else a
+//   certificate from tls_ca_file or the system store for the candidate's
+//   host); one that fails is the next address. Port 6211 itself is
+//   plain: see doc/mtep.md for what that does and does not protect.
 //   K -> kValid, D or I5.x.x -> kRefused, Z or I4.x.x (busy) -> kUnsure; any failure -> the next
 //   address, and kUnreachable when none is left.
 //   Cache: kValid and kRefused answers are kept for cache_ttl seconds, keyed

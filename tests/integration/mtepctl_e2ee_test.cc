@@ -9,7 +9,9 @@
 //   body altered -> fail -> salt reset -> the old signature fails, a new
 //   one passes (with a key file and with the key derived on the fly);
 //   encrypt to the published key and decrypt round trip; a wrong password
-//   refused (exit 1) and the server's fingerprint pinned with
+//   refused (exit 1); the server trusted by its pin in [milter] tls_pins
+//   for alpha.test, refused for a domain without one (even with --ca-file
+//   holding its certificate, which is not for 127.0.0.1), pinned with
 //   --tls-fingerprint (a wrong pin refused); user list and del. Each key
 //   derivation is the real 64 MiB Argon2id (under a second each).
 
@@ -58,7 +60,13 @@ class MtepctlE2ee : public ::testing::Test {
     std::string text = readFile(d_->configPath());
     const size_t eol = text.find('\n', text.find("idle_timeout"));
     text.insert(eol + 1, keys);
+    // The self-signed key service is trusted for alpha.test by its pin.
+    RunResult fp = runProgram({MTEPCTL_PATH, "address", "fingerprint", cert}, d_->dir());
+    ASSERT_EQ(fp.exit_code, 0) << fp.err;
+    fingerprint_ = fp.out.substr(0, 52);
+    text += "\n[milter]\ntls_pins = { \"alpha.test\" = \"" + fingerprint_ + "\" }\n";
     d_->writeConfigText(text);
+    cert_ = cert;
     ASSERT_TRUE(d_->start());
     scratch_ = d_->dir() + "/ctl";
     std::filesystem::create_directory(scratch_);
@@ -113,6 +121,8 @@ class MtepctlE2ee : public ::testing::Test {
   }
 
   std::unique_ptr<Mtepd> d_;
+  std::string fingerprint_;  // the key service's
+  std::string cert_;         // its certificate (self-signed, CN=test, no subjectAltName)
   uint16_t smtp_port_ = 0;
   std::string scratch_;
 };
@@ -200,13 +210,24 @@ TEST_F(MtepctlE2ee, WrongPasswordAndWrongPinAreRefused) {
   EXPECT_EQ(bad.exit_code, 1) << bad.out << bad.err;
   EXPECT_NE(bad.err.find("password wrong"), std::string::npos) << bad.err;
 
-  // The fingerprint printed on first contact pins the server.
-  RunResult first = ctl({"key", "derive", "--server", server(), kUser, "--password-fd", "0"},
+  // A domain without a pin: the self-signed server is not trusted, and
+  // nothing is sent to it (no password asked over it); the refusal names
+  // its key so the user can check and pin it. A CA file holding the
+  // certificate does not help either: it is not for 127.0.0.1.
+  RunResult first = ctl({"key", "derive", "--server", server(), "carol@gamma.test",
+                         "--password-fd", "0"},
                         kPassword);
-  ASSERT_EQ(first.exit_code, 0) << first.err;
-  const size_t at = first.err.find("TLS key fingerprint ");
-  ASSERT_NE(at, std::string::npos) << first.err;
-  const std::string fp = first.err.substr(at + 20, 52);
+  EXPECT_EQ(first.exit_code, 2) << first.err;  // trouble (temperror), not a verdict
+  EXPECT_NE(first.err.find("not trusted for 127.0.0.1"), std::string::npos) << first.err;
+  EXPECT_NE(first.err.find(fingerprint_), std::string::npos) << first.err;
+  EXPECT_NE(first.err.find("--tls-fingerprint"), std::string::npos) << first.err;
+  RunResult ca = ctl({"key", "derive", "--server", server(), "--ca-file", cert_,
+                      "carol@gamma.test", "--password-fd", "0"},
+                     kPassword);
+  EXPECT_EQ(ca.exit_code, 2) << ca.err;
+  EXPECT_NE(ca.err.find("not trusted for 127.0.0.1"), std::string::npos) << ca.err;
+  // The fingerprint pins the server.
+  const std::string fp = fingerprint_;
   RunResult pinned = ctl({"key", "derive", "--server", server(), "--tls-fingerprint", fp, kUser,
                           "--password-fd", "0"},
                          kPassword);

@@ -9,7 +9,12 @@
 #   - mallory's forgery, signed with his own key and carrying it in
 #     X-Sender-Pubkey: 550 5.7.7;
 #   - after "mtepctl salt reset" (RSTSALT, new key published) the old
-#     signature fails and a new one passes.
+#     signature fails and a new one passes;
+#   - the key service's self-signed certificate is trusted by its pin
+#     ([milter] tls_pins, mtepctl --tls-fingerprint); a second milter
+#     that trusts it as a CA (tls_ca_file) but asks for the server as
+#     127.0.0.1, a name the certificate is not for: temperror (451 4.7.5
+#     where signatures are enforced), never pass.
 # Skipped (77) when mtepctl has no "sign" (the key service is not built).
 # Sourced by run.sh (its variables and functions are available).
 if ! "$MTEPCTL" sign --help > /dev/null 2>&1; then
@@ -51,6 +56,8 @@ pw() { echo "correct horse battery staple"; }
 server=(--server "127.0.0.1:$p_keys")
 pw | "$MTEPCTL" -c "$K/alpha.conf" user add alice@alpha.test --password-fd 0 > "$K/out" 2>&1 ||
   { echo "FAIL: user add"; cat "$K/out"; exit 1; }
+# mtepctl trusts the self-signed key service by its pin too (no config file).
+server+=(--tls-fingerprint "$("$MTEPCTL" address fingerprint "$K/tls.pem")")
 pw | "$MTEPCTL" key publish alice@alpha.test "${server[@]}" --password-fd 0 > "$K/out" 2>&1 ||
   { echo "FAIL: key publish"; cat "$K/out"; exit 1; }
 
@@ -82,9 +89,13 @@ pw | "$MTEPCTL" key derive mallory --salt "$(cat "$K/mallory.salt")" --out "$K/m
 "$MTEPCTL" sign "$K/message" --key-file "$K/mallory.key" > "$K/forged" 2> "$K/out" ||
   { echo "FAIL: sign with a key file"; cat "$K/out"; exit 1; }
 
+# The key service's certificate is self-signed: the milter trusts it by
+# its pin ([milter] tls_pins), the way a partner's self-signed site is.
+fp=$("$MTEPCTL" address fingerprint "$K/tls.pem") || { echo "FAIL: address fingerprint"; exit 1; }
 conf=$K/milter.conf
 write_milter_conf "$conf" "inet:$p_milter@127.0.0.1" "$K/beta" "pid_file = \"$T/sig32-milter.pid\"
-key_cache_ttl = 0"
+key_cache_ttl = 0
+tls_pins = { \"alpha.test\" = \"$fp\" }"
 sed -i "s|^key_servers = .*|key_servers = { \"alpha.test\" = \"127.0.0.1:$p_keys\" }|" "$conf"
 start_milter sig32-milter "$p_milter" "$conf" || exit 1
 milter_pid=$SPAWNED
@@ -118,6 +129,13 @@ T.run("sender signatures via the real key service, " .. PHASE, function()
     expect_refused("Q32ALTREJ", "<bob@sigstrict.test>", "altered")
     expect_refused("Q32FORGED", "<bob@sigstrict.test>", "forged")
     expect_result("Q32REQ", "<bob@sigreq.test>", "signed", "pass")
+  elseif PHASE == "untrusted" then
+    -- The key server's certificate is for mx.alpha.test, not for the
+    -- name asked (127.0.0.1): not asked, so never pass.
+    expect_result("Q32NAME", "<bob@sig.test>", "signed", "temperror")
+    local conn = send("Q32NAMESTRICT", "<bob@sigstrict.test>", "signed")
+    T.expect_eom_reply(conn, "Q32NAMESTRICT", "451", "4.7.5")
+    mt.disconnect(conn)
   else
     expect_refused("Q32OLD", "<bob@sigstrict.test>", "signed")
     expect_result("Q32NEW", "<bob@sigstrict.test>", "resigned", "pass")
@@ -126,6 +144,30 @@ end)
 LUA
 run_lua "$K/case.lua" "MILTER=inet:$p_milter@127.0.0.1" "MILTER_LOG=$T/sig32-milter.log" \
   "DIR=$K" "PHASE=before" || exit 1
+
+# A milter that trusts the certificate as a CA (tls_ca_file) but asks for
+# the key server by another name than the certificate's (127.0.0.1, the
+# certificate is for mx.alpha.test; the milter's resolver reads no hosts
+# file, so the name asked is the address): temperror (451 4.7.5 where
+# signatures are enforced), never pass.
+free_port; p_milter2=$PORT
+conf2=$K/milter-untrusted.conf
+write_milter_conf "$conf2" "inet:$p_milter2@127.0.0.1" "$K/beta2" "pid_file = \"$T/sig32-milter2.pid\"
+key_cache_ttl = 0
+tls_ca_file = \"$K/tls.pem\""
+sed -i "s|^key_servers = .*|key_servers = { \"alpha.test\" = \"127.0.0.1:$p_keys\" }|" "$conf2"
+mkdir -p "$K/beta2" || exit 1
+start_milter sig32-milter2 "$p_milter2" "$conf2" || exit 1
+milter2_pid=$SPAWNED
+run_lua "$K/case.lua" "MILTER=inet:$p_milter2@127.0.0.1" "MILTER_LOG=$T/sig32-milter2.log" \
+  "DIR=$K" "PHASE=untrusted" || exit 1
+grep -q "not trusted for 127.0.0.1" "$T/sig32-milter2.log" || {
+  echo "FAIL: the milter's log does not say why the key server was not trusted"
+  grep Q32NAME "$T/sig32-milter2.log"
+  exit 1
+}
+kill -TERM "$milter2_pid"
+check_milter_stopped sig32-milter2 || exit 1
 
 # RSTSALT: a new salt, the key withdrawn, the new one published.
 pw | "$MTEPCTL" salt reset alice@alpha.test "${server[@]}" --password-fd 0 > "$K/out" 2>&1 ||

@@ -270,5 +270,52 @@ TEST(MilterKeys, UnknownKeyInMilterSection) {
               "m.conf:3: [milter] require_mtep:", "belongs in [domain_defaults]");
 }
 
+TEST(MilterKeys, TlsPinsOneOrManyPerDomainLowerCasedParentCovers) {
+  const std::string a(52, 'a');
+  const std::string b = std::string(51, 'B') + "7";
+  ConfigPtr cfg = load("[milter]\ntls_pins = { \"Alpha.Test\" = \"" + a + "\", \".beta.test\" = [\"" +
+                       a + "\", \"" + b + "\"] }\ntls_ca_file = \"/etc/mtep/ca.pem\"\n");
+  ASSERT_NE(cfg, nullptr);
+  const auto* alpha = cfg->milter.tlsPinsFor("alpha.test.");
+  ASSERT_NE(alpha, nullptr);
+  EXPECT_EQ(*alpha, std::vector<std::string>{a});
+  const auto* sub = cfg->milter.tlsPinsFor("mx.beta.test");
+  ASSERT_NE(sub, nullptr);
+  EXPECT_EQ(*sub, (std::vector<std::string>{a, std::string(51, 'b') + "7"}));
+  EXPECT_EQ(cfg->milter.tlsPinsFor("gamma.test"), nullptr);
+  EXPECT_EQ(cfg->milter.tls_ca_file, "/etc/mtep/ca.pem");
+}
+
+TEST(MilterKeys, BadTlsPinsNameTheLine) {
+  const std::string good(52, 'a');
+  struct Case {
+    std::string body;
+    const char* detail;
+  };
+  const Case cases[] = {
+      {"\"a.test\" = \"abc\"", "52 base32 characters"},
+      {"\"a.test\" = \"" + std::string(51, 'a') + "1\"", "base32"},
+      {"\"a.test\" = []", "empty"},
+      {"\"a.test\" = [\"" + good + "\", \"" + good + "\"]", "listed twice"},
+      {"\"a.test\" = 5", "FINGERPRINT"},
+      {"\"not a domain\" = \"" + good + "\"", "not a domain name"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.body);
+    expectError("[milter.tls_pins]\n" + c.body + "\n", "m.conf:2", c.detail);
+  }
+  expectError("[milter]\ntls_ca_file = \"relative.pem\"\n", "m.conf:2: [milter] tls_ca_file:", "");
+}
+
+TEST(MilterKeys, AllowPrivateTargetsIsAListOfNetworks) {
+  ConfigPtr cfg = load("[milter]\nallow_private_targets = [\"10.0.0.0/8\", \"fd00::/8\"]\n");
+  ASSERT_NE(cfg, nullptr);
+  ASSERT_EQ(cfg->milter.allow_private_targets.size(), 2u);
+  EXPECT_EQ(cfg->milter.allow_private_targets[0].toString(), "10.0.0.0/8");
+  EXPECT_TRUE(load("")->milter.allow_private_targets.empty());
+  expectError("[milter]\nallow_private_targets = [\"10.1.2.3/8\"]\n",
+              "m.conf:2: [milter] allow_private_targets:", "");
+}
+
 }  // namespace
 }  // namespace mtep::config

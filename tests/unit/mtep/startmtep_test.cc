@@ -101,6 +101,50 @@ TEST(StartMtepFallback, AsksOverStartTlsAndStartMtepWhen6211Refuses) {
                    "QUIT"}));
 }
 
+// A certificate for another name than the host asked: the client stops
+// after the handshake; no EHLO, STARTMTEP or token goes over that session.
+TEST(StartMtepFallback, CertificateForAnotherNameStopsBeforeTheQuestion) {
+  mtep::testing::Credentials creds = mtep::testing::selfSignedFor("DNS:mx.mallory.test");
+  ASSERT_TRUE(creds.cert);
+  const std::string ca = mtep::testing::writePemFile(creds.cert.get());
+  ClosedPort closed;
+  std::vector<Step> script = {
+      send("220 peer.test ESMTP\r\n"), line(),
+      send("250-peer.test\r\n250-STARTTLS\r\n250 X-STARTMTEP\r\n"), line(),
+      send("220 2.0.0 Ready to start TLS\r\n"), tls(), waitClose()};
+  ScriptedServer server(std::move(script), &creds);
+  ClientOptions o = fallbackOptions(server.port());
+  o.tls.verify_certificate = true;
+  o.tls.name = "mx.peer.test";
+  o.tls.ca_file = ca;
+  auto r = MtepClient(o).ask("127.0.0.1", closed.port(), "tok", "a@peer.test");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind(), ErrorKind::kTemporary);
+  EXPECT_NE(r.error().message().find("not trusted for mx.peer.test"), std::string::npos)
+      << r.error().message();
+  server.join();
+  ::unlink(ca.c_str());
+  EXPECT_EQ(server.received(), (Lines{"EHLO client.test", "STARTTLS"}));
+}
+
+TEST(StartMtepFallback, PinnedSelfSignedCertificateIsAsked) {
+  mtep::testing::Credentials creds = mtep::testing::selfSigned();
+  ClosedPort closed;
+  std::vector<Step> script = {
+      send("220 peer.test ESMTP\r\n"), line(),
+      send("250-peer.test\r\n250-STARTTLS\r\n250 X-STARTMTEP\r\n"), line(),
+      send("220 2.0.0 Ready to start TLS\r\n"), tls(), line(),
+      send("250-peer.test\r\n250 X-STARTMTEP\r\n")};
+  for (Step& s : mtepPart("K2.0.0 I know this token")) script.push_back(std::move(s));
+  ScriptedServer server(std::move(script), &creds);
+  ClientOptions o = fallbackOptions(server.port());
+  o.tls.pins = {mtep::testing::expectedFingerprint(creds.key.get())};
+  auto r = MtepClient(o).ask("127.0.0.1", closed.port(), "tok", "a@peer.test");
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  EXPECT_EQ(r->response.verdict, Verdict::kYes);
+  server.join();
+}
+
 TEST(StartMtepFallback, WorksWithoutStartTls) {
   ClosedPort closed;
   std::vector<Step> script = {send("220 peer.test ESMTP\r\n"), line(),

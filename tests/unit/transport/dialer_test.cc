@@ -1,6 +1,8 @@
 #include "transport/dialer.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 
 #include <string>
 #include <vector>
@@ -320,6 +322,106 @@ TEST(Dialer, NameIsResolvedAndEachAddressTriedInTurn) {
   EXPECT_EQ(resolver.hosts, std::vector<std::string>{"mx.example.test:25"});
   EXPECT_EQ(readN(**s, 3), "hi\n");
   EXPECT_EQ((*s)->label(), "mx.example.test:25 (127.0.0.1)");
+}
+
+// ---- targets that are not public ------------------------------------------
+
+sockaddr_storage v4(const char* text, uint16_t port) {
+  sockaddr_storage ss{};
+  auto* sa = reinterpret_cast<sockaddr_in*>(&ss);
+  sa->sin_family = AF_INET;
+  sa->sin_port = htons(port);
+  ::inet_pton(AF_INET, text, &sa->sin_addr);
+  return ss;
+}
+
+sockaddr_storage v6(const char* text, uint16_t port) {
+  sockaddr_storage ss{};
+  auto* sa = reinterpret_cast<sockaddr_in6*>(&ss);
+  sa->sin6_family = AF_INET6;
+  sa->sin6_port = htons(port);
+  ::inet_pton(AF_INET6, text, &sa->sin6_addr);
+  return ss;
+}
+
+TEST(RefusedTarget, NamesEachNonPublicKindAndPassesPublicAddresses) {
+  const TargetPolicy refuse{.refuse_non_public = true, .allowed = {}};
+  struct Case {
+    sockaddr_storage address;
+    const char* want;  // nullptr: allowed
+  };
+  const std::vector<Case> cases = {
+      {v4("127.0.0.1", 6379), "loopback"},     {v4("127.255.0.9", 25), "loopback"},
+      {v4("10.1.2.3", 25), "private"},         {v4("172.16.0.1", 25), "private"},
+      {v4("172.31.255.1", 25), "private"},     {v4("192.168.1.1", 25), "private"},
+      {v4("100.64.0.1", 25), "shared"},        {v4("169.254.169.254", 80), "link-local"},
+      {v4("0.0.0.0", 25), "unspecified"},      {v4("224.0.0.1", 25), "multicast"},
+      {v4("255.255.255.255", 25), "broadcast"}, {v4("240.0.0.1", 25), "reserved"},
+      {v6("::1", 25), "loopback"},             {v6("::", 25), "unspecified"},
+      {v6("fe80::1", 25), "link-local"},       {v6("fd00::1", 25), "unique-local"},
+      {v6("fec0::1", 25), "site-local"},       {v6("ff02::1", 25), "multicast"},
+      {v6("::ffff:127.0.0.1", 25), "loopback"}, {v6("::ffff:10.0.0.1", 25), "private"},
+      {v6("64:ff9b::7f00:1", 25), "loopback"}, {v6("::127.0.0.1", 25), "reserved"},
+      {v4("8.8.8.8", 25), nullptr},            {v4("172.32.0.1", 25), nullptr},
+      {v4("100.128.0.1", 25), nullptr},        {v4("192.0.2.1", 25), nullptr},
+      {v6("2001:db8::1", 25), nullptr},        {v6("2a00:1450::1", 25), nullptr},
+      {v6("::ffff:8.8.8.8", 25), nullptr},
+  };
+  for (const Case& c : cases) {
+    const char* got = refusedTarget(refuse, c.address);
+    EXPECT_EQ(std::string(got != nullptr ? got : "(allowed)"),
+              std::string(c.want != nullptr ? c.want : "(allowed)"))
+        << "address family " << c.address.ss_family;
+  }
+  // Off: nothing refused; allowed networks pass (mapped addresses too).
+  EXPECT_EQ(refusedTarget(TargetPolicy{}, v4("127.0.0.1", 25)), nullptr);
+  TargetPolicy lab{.refuse_non_public = true, .allowed = {*net::parseNetwork("10.0.0.0/8")}};
+  EXPECT_EQ(refusedTarget(lab, v4("10.9.9.9", 25)), nullptr);
+  EXPECT_EQ(refusedTarget(lab, v6("::ffff:10.9.9.9", 25)), nullptr);
+  EXPECT_STREQ(refusedTarget(lab, v4("192.168.0.1", 25)), "private");
+}
+
+TEST(Dialer, NameResolvingToLoopbackIsRefusedWithoutAConnection) {
+  LoopbackServer peer([](int fd) { testing::sendAll(fd, "hi\n"); });
+  CountingResolver resolver;
+  resolver.answer = {loopbackAddress(peer.port())};
+  DialOptions o = quickOptions();
+  o.targets.refuse_non_public = true;
+  DialFailure why = DialFailure::kNone;
+  auto s = dial("localhost", peer.port(), o, resolver, &why);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().kind(), ErrorKind::kTemporary);
+  EXPECT_EQ(why, DialFailure::kRefusedTarget);
+  EXPECT_TRUE(contains(s.error().message(), "refused to connect to localhost:" +
+                                                std::to_string(peer.port()) +
+                                                " (127.0.0.1): a loopback address"))
+      << s.error().message();
+  auto numeric = dial("127.0.0.1", peer.port(), o, resolver, &why);
+  ASSERT_FALSE(numeric.ok());
+  EXPECT_EQ(why, DialFailure::kRefusedTarget);
+  // Listed: it connects. Connections are accepted in order, so if either
+  // refused dial had connected, this one would not be the first accepted.
+  o.targets.allowed = {*net::parseNetwork("127.0.0.0/8")};
+  auto allowed = dial("localhost", peer.port(), o, resolver, &why);
+  ASSERT_TRUE(allowed.ok()) << allowed.error().message();
+  EXPECT_EQ(readN(**allowed, 3), "hi\n");
+  EXPECT_EQ(peer.accepted(), 1);
+}
+
+TEST(Dialer, RefusedAddressIsSkippedAndAPublicOneTried) {
+  CountingResolver resolver;
+  // 192.0.2.1 (documentation, public by our rules) cannot be reached here:
+  // that it was tried shows in the message; the loopback one never was.
+  resolver.answer = {loopbackAddress(closedPort()), v4("192.0.2.1", 25)};
+  DialOptions o = quickOptions();
+  o.connect_timeout_ms = 200;
+  o.targets.refuse_non_public = true;
+  DialFailure why = DialFailure::kNone;
+  auto s = dial("mx.example.test", 25, o, resolver, &why);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(why, DialFailure::kPeerNoAnswer);
+  EXPECT_TRUE(contains(s.error().message(), "a loopback address")) << s.error().message();
+  EXPECT_TRUE(contains(s.error().message(), "192.0.2.1")) << s.error().message();
 }
 
 TEST(Dialer, EveryAddressRefusedIsPeerNoAnswer) {

@@ -261,5 +261,187 @@ TEST(SpkiFingerprint, ReadsTheFirstCertificateOfAPemFile) {
   EXPECT_NE(missing.error().message().find(path), std::string::npos);
 }
 
+// ---- trust: CA and name, pins ----------------------------------------------
+
+// A server that completes the handshake with `creds` and then waits for
+// the client to go away (reads until close).
+CtxPtr quietServer(const Credentials& creds) { return mtep::testing::serverContext(creds); }
+void drain(SSL* ssl, bool accepted) {
+  if (!accepted) return;
+  char buf[64];
+  while (SSL_read(ssl, buf, sizeof buf) > 0) {
+  }
+}
+
+TlsTrust caTrust(std::string ca_file, std::string name = "") {
+  TlsTrust t;
+  t.verify_certificate = true;
+  t.ca_file = std::move(ca_file);
+  t.name = std::move(name);
+  return t;
+}
+
+TlsTrust pinTrust(std::vector<std::string> pins) {
+  TlsTrust t;
+  t.pins = std::move(pins);
+  t.verify_certificate = true;
+  return t;
+}
+
+struct TempFile {
+  std::string path;
+  ~TempFile() {
+    if (!path.empty()) ::unlink(path.c_str());
+  }
+};
+
+TEST(StartTlsTrust, CertificateForAnotherNameIsRefusedWithItsKeyFingerprint) {
+  Credentials creds = mtep::testing::selfSignedFor("DNS:mx.mallory.test");
+  ASSERT_TRUE(creds.cert);
+  TempFile ca{mtep::testing::writePemFile(creds.cert.get())};
+  ASSERT_FALSE(ca.path.empty());
+  TlsServer server(quietServer(creds), drain);
+  TlsClientOptions o{.server_name = "mx.alpha.test",
+                     .trust = caTrust(ca.path)};
+  auto session = startTls(plainTo(server.port()), o);
+  ASSERT_FALSE(session.ok());
+  EXPECT_EQ(session.error().kind(), ErrorKind::kTemporary);
+  EXPECT_NE(session.error().message().find("not trusted for mx.alpha.test"), std::string::npos)
+      << session.error().message();
+  EXPECT_NE(session.error().message().find(mtep::testing::expectedFingerprint(creds.key.get())),
+            std::string::npos)
+      << session.error().message();
+}
+
+TEST(StartTlsTrust, CertificateForTheNameFromTheCaFileIsTrusted) {
+  Credentials creds = mtep::testing::selfSignedFor("DNS:mx.alpha.test");
+  ASSERT_TRUE(creds.cert);
+  TempFile ca{mtep::testing::writePemFile(creds.cert.get())};
+  TlsServer server(quietServer(creds), drain);
+  // The name checked is trust.name: the connection itself went to a number.
+  TlsClientOptions o{.server_name = "127.0.0.1",
+                     .trust = caTrust(ca.path, "MX.Alpha.Test.")};
+  auto session = startTls(plainTo(server.port()), o);
+  ASSERT_TRUE(session.ok()) << session.error().message();
+  EXPECT_EQ(session->trusted_by, "ca");
+}
+
+// CA files are cached per process; a file that changes is read again.
+TEST(StartTlsTrust, ChangedCaFileIsReadAgain) {
+  Credentials creds = mtep::testing::selfSignedFor("DNS:mx.alpha.test");
+  Credentials other = mtep::testing::selfSignedFor("DNS:mx.alpha.test");
+  ASSERT_TRUE(creds.cert && other.cert);
+  TempFile ca{mtep::testing::writePemFile(other.cert.get())};
+  TlsClientOptions o{.server_name = "mx.alpha.test", .trust = caTrust(ca.path)};
+  {
+    TlsServer server(quietServer(creds), drain);
+    EXPECT_FALSE(startTls(plainTo(server.port()), o).ok());
+  }
+  FILE* f = std::fopen(ca.path.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  PEM_write_X509(f, creds.cert.get());
+  PEM_write_X509(f, other.cert.get());  // a different size, whatever the clock's resolution
+  std::fclose(f);
+  {
+    TlsServer server(quietServer(creds), drain);
+    auto session = startTls(plainTo(server.port()), o);
+    EXPECT_TRUE(session.ok()) << session.error().message();
+  }
+}
+
+TEST(StartTlsTrust, CertificateNotFromTheCaFileIsRefused) {
+  Credentials creds = mtep::testing::selfSignedFor("DNS:mx.alpha.test");
+  Credentials other = mtep::testing::selfSignedFor("DNS:mx.alpha.test");
+  ASSERT_TRUE(creds.cert && other.cert);
+  TempFile ca{mtep::testing::writePemFile(other.cert.get())};
+  TlsServer server(quietServer(creds), drain);
+  TlsClientOptions o{.server_name = "mx.alpha.test",
+                     .trust = caTrust(ca.path)};
+  auto session = startTls(plainTo(server.port()), o);
+  ASSERT_FALSE(session.ok());
+  EXPECT_EQ(session.error().kind(), ErrorKind::kTemporary);
+  EXPECT_NE(session.error().message().find("not trusted"), std::string::npos)
+      << session.error().message();
+}
+
+TEST(StartTlsTrust, SelfSignedCertificateIsRefusedByTheSystemStore) {
+  Credentials creds = mtep::testing::selfSignedFor("DNS:mx.alpha.test");
+  TlsServer server(quietServer(creds), drain);
+  TlsClientOptions o{.server_name = "mx.alpha.test", .trust = caTrust("")};
+  auto session = startTls(plainTo(server.port()), o);
+  ASSERT_FALSE(session.ok());
+  EXPECT_NE(session.error().message().find("not trusted"), std::string::npos)
+      << session.error().message();
+}
+
+TEST(StartTlsTrust, NumericAddressIsCheckedAgainstIpAddressNames) {
+  Credentials by_ip = mtep::testing::selfSignedFor("IP:127.0.0.1");
+  Credentials by_name = mtep::testing::selfSignedFor("DNS:127.0.0.1.example");
+  ASSERT_TRUE(by_ip.cert && by_name.cert);
+  {
+    TempFile ca{mtep::testing::writePemFile(by_ip.cert.get())};
+    TlsServer server(quietServer(by_ip), drain);
+    auto session = startTls(plainTo(server.port()),
+                            {.server_name = "127.0.0.1",
+                             .trust = caTrust(ca.path)});
+    ASSERT_TRUE(session.ok()) << session.error().message();
+  }
+  {
+    TempFile ca{mtep::testing::writePemFile(by_name.cert.get())};
+    TlsServer server(quietServer(by_name), drain);
+    auto session = startTls(plainTo(server.port()),
+                            {.server_name = "127.0.0.1",
+                             .trust = caTrust(ca.path)});
+    ASSERT_FALSE(session.ok());
+  }
+}
+
+TEST(StartTlsTrust, PinnedSelfSignedCertificateIsTrustedWithoutACa) {
+  Credentials creds = mtep::testing::selfSigned("whatever");
+  const std::string fp = mtep::testing::expectedFingerprint(creds.key.get());
+  TlsServer server(quietServer(creds), drain);
+  // A pin replaces the CA check: verify_certificate and the name do not matter.
+  TlsClientOptions o{.server_name = "mx.alpha.test",
+                     .trust = pinTrust({"x", fp})};
+  auto session = startTls(plainTo(server.port()), o);
+  ASSERT_TRUE(session.ok()) << session.error().message();
+  EXPECT_EQ(session->trusted_by, "pin");
+}
+
+TEST(StartTlsTrust, KeyThatIsNotPinnedIsRefusedEvenWithAValidCertificate) {
+  Credentials creds = mtep::testing::selfSignedFor("DNS:mx.alpha.test");
+  Credentials pinned = mtep::testing::selfSigned();
+  TempFile ca{mtep::testing::writePemFile(creds.cert.get())};
+  TlsServer server(quietServer(creds), drain);
+  TlsClientOptions o{
+      .server_name = "mx.alpha.test",
+      .trust = pinTrust({mtep::testing::expectedFingerprint(pinned.key.get())})};
+  o.trust.ca_file = ca.path;
+  auto session = startTls(plainTo(server.port()), o);
+  ASSERT_FALSE(session.ok());
+  EXPECT_EQ(session.error().kind(), ErrorKind::kTemporary);
+  EXPECT_NE(session.error().message().find("not pinned"), std::string::npos)
+      << session.error().message();
+}
+
+TEST(StartTlsTrust, UnreadableCaFileIsAConfigErrorNamingIt) {
+  Credentials creds = mtep::testing::selfSignedFor("DNS:mx.alpha.test");
+  TlsServer server(quietServer(creds), drain);
+  TlsClientOptions o{.server_name = "mx.alpha.test",
+                     .trust = caTrust("/nonexistent/ca.pem")};
+  auto session = startTls(plainTo(server.port()), o);
+  ASSERT_FALSE(session.ok());
+  EXPECT_EQ(session.error().kind(), ErrorKind::kConfig);
+  EXPECT_NE(session.error().message().find("/nonexistent/ca.pem"), std::string::npos);
+}
+
+TEST(StartTlsTrust, NoTrustChecksNothing) {
+  Credentials creds = mtep::testing::selfSigned();
+  TlsServer server(quietServer(creds), drain);
+  auto session = startTls(plainTo(server.port()), {.server_name = "x.onion"});
+  ASSERT_TRUE(session.ok()) << session.error().message();
+  EXPECT_EQ(session->trusted_by, "");
+}
+
 }  // namespace
 }  // namespace mtep::transport

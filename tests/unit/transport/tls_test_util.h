@@ -15,6 +15,7 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -24,6 +25,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "util/unique_fd.h"
 
@@ -68,6 +70,42 @@ inline Credentials selfSigned(const char* common_name = "test.onion") {
   X509_set_issuer_name(x, name);
   if (X509_sign(x, c.key.get(), EVP_sha256()) == 0) c.cert.reset();
   return c;
+}
+
+// A self-signed certificate with one subjectAltName ("DNS:mx.alpha.test"
+// or "IP:127.0.0.1") and basicConstraints CA:TRUE, so a file holding it
+// serves as its own CA (the way an admin trusts a private CA).
+inline Credentials selfSignedFor(const char* subject_alt_name) {
+  Credentials c = selfSigned("mtep test");
+  if (!c.cert) return c;
+  X509* x = c.cert.get();
+  X509V3_CTX v3;
+  X509V3_set_ctx_nodb(&v3);
+  X509V3_set_ctx(&v3, x, x, nullptr, nullptr, 0);
+  for (const auto& [nid, value] : {std::pair<int, const char*>{NID_subject_alt_name, subject_alt_name},
+                                   {NID_basic_constraints, "critical,CA:TRUE"}}) {
+    X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &v3, nid, value);
+    if (ext == nullptr) {
+      c.cert.reset();
+      return c;
+    }
+    X509_add_ext(x, ext, -1);
+    X509_EXTENSION_free(ext);
+  }
+  if (X509_sign(x, c.key.get(), EVP_sha256()) == 0) c.cert.reset();
+  return c;
+}
+
+// Writes `cert` as PEM to a new file under /tmp; its path, "" on failure.
+inline std::string writePemFile(X509* cert) {
+  char path[] = "/tmp/mtep-tls-ca-XXXXXX";
+  const int fd = ::mkstemp(path);
+  if (fd < 0) return {};
+  FILE* f = ::fdopen(fd, "w");
+  if (f == nullptr) return {};
+  const bool ok = PEM_write_X509(f, cert) == 1;
+  std::fclose(f);
+  return ok ? std::string(path) : std::string();
 }
 
 inline std::string testBase32(const unsigned char* p, size_t n) {

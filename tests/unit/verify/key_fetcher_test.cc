@@ -192,6 +192,52 @@ TEST_F(KeyFetcherTest, AddressLiteralDomainIsAskedDirectly) {
   EXPECT_EQ(f.fetch(queryFor("a@[300.1.1.1]", "[300.1.1.1]")).kind, milter::KeyKind::kNone);
 }
 
+TEST_F(KeyFetcherTest, DiscoveredServerMustHaveACertificateForItsNameAndAPublicAddress) {
+  resolver.setMx("alpha.test", {{10, "mx1.alpha.test"}});
+  resolver.setAddresses("mx1.alpha.test", {"192.0.2.1"});
+  cfg->milter.tls_ca_file = "/etc/mtep/ca.pem";
+  cfg->milter.allow_private_targets = {*net::parseNetwork("10.0.0.0/8")};
+  auto f = fetcher();
+  f.fetch(queryFor());
+  const e2ee::KeyClientOptions& o = client.last_options;
+  EXPECT_TRUE(o.tls.verify_certificate);
+  EXPECT_EQ(o.tls.name, "mx1.alpha.test") << "the MX name, not the address connected to";
+  EXPECT_EQ(o.tls.ca_file, "/etc/mtep/ca.pem");
+  EXPECT_TRUE(o.tls.pins.empty());
+  EXPECT_TRUE(o.dial.targets.refuse_non_public);
+  ASSERT_EQ(o.dial.targets.allowed.size(), 1u);
+  EXPECT_EQ(o.dial.targets.allowed[0].toString(), "10.0.0.0/8");
+}
+
+TEST_F(KeyFetcherTest, PinnedDomainTrustsItsPinsInsteadOfACa) {
+  const std::string pin(52, 'a');
+  cfg->milter.key_servers.emplace(".alpha.test", config::ServerAddress{"127.0.0.1", 2526});
+  cfg->milter.tls_pins.emplace(".alpha.test", std::vector<std::string>{pin});
+  auto f = fetcher();
+  f.fetch(queryFor("bob@eu.alpha.test", "eu.alpha.test"));
+  const e2ee::KeyClientOptions& o = client.last_options;
+  EXPECT_EQ(o.tls.pins, std::vector<std::string>{pin});
+  // A static entry is the admin's choice: its address is not refused.
+  EXPECT_FALSE(o.dial.targets.refuse_non_public);
+}
+
+TEST_F(KeyFetcherTest, StaticEntryWithoutPinNeedsACertificateForItsHost) {
+  cfg->milter.key_servers.emplace("alpha.test", config::ServerAddress{"keys.alpha.test", 25});
+  resolver.setAddresses("keys.alpha.test", {"192.0.2.9"});
+  auto f = fetcher();
+  f.fetch(queryFor());
+  EXPECT_TRUE(client.last_options.tls.verify_certificate);
+  EXPECT_EQ(client.last_options.tls.name, "keys.alpha.test");
+}
+
+TEST_F(KeyFetcherTest, OverlayServerIsTrustedByItsAddress) {
+  const std::string onion(56, 'b');
+  cfg->outbound.onion_proxy = config::ProxyAddress{"127.0.0.1", 9050};
+  auto f = fetcher();
+  f.fetch(queryFor("alice@" + onion + ".onion", onion + ".onion"));
+  EXPECT_FALSE(client.last_options.tls.checks());
+}
+
 TEST_F(KeyFetcherTest, FoundKeysAreCachedForTheTtlWhateverTheCase) {
   cfg->milter.key_servers.emplace("alpha.test", config::ServerAddress{"192.0.2.10", 25});
   client.keys["192.0.2.10:25"] = keyOf(7);

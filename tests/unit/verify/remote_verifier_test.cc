@@ -6,7 +6,13 @@
 
 #include "verify/remote_verifier.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <memory>
 #include <string>
@@ -17,6 +23,7 @@
 #include "unit/smtp_client/scripted_server.h"
 #include "unit/verify/fakes.h"
 #include "unit/verify/socks_forwarder.h"
+#include "util/unique_fd.h"
 
 namespace mtep::verify {
 namespace {
@@ -144,7 +151,9 @@ TEST_F(Verifier, FirstSrvTargetDeadThenSecondAnswers) {
                                             {10, 0, dead.port(), "dead.alpha.test"}});
   resolver.setAddresses("dead.alpha.test", {"127.0.0.1"});
   resolver.setAddresses("live.alpha.test", {"127.0.0.1"});
-  const VerifyOutcome o = ask(configFor("", "", 0));
+  auto cfg = configFor("", "", 0);
+  cfg->milter.allow_private_targets = {*net::parseNetwork("127.0.0.0/8")};
+  const VerifyOutcome o = ask(cfg);
   EXPECT_EQ(o.kind, VerifyKind::kValid) << o.detail;
   EXPECT_EQ(o.server, "live.alpha.test:" + std::to_string(server.port()));
   EXPECT_EQ(resolver.calls(),
@@ -161,8 +170,61 @@ TEST_F(Verifier, HostWithoutAddressMovesToTheNextCandidate) {
   resolver.failAddresses("gone.alpha.test", ErrorKind::kTemporary);
   resolver.setAddresses("empty.alpha.test", {});
   resolver.setAddresses("live.alpha.test", {"127.0.0.1"});
-  const VerifyOutcome o = ask(configFor("", "", 0));
+  auto cfg = configFor("", "", 0);
+  cfg->milter.allow_private_targets = {*net::parseNetwork("127.0.0.1")};
+  const VerifyOutcome o = ask(cfg);
   EXPECT_EQ(o.kind, VerifyKind::kValid) << o.detail;
+}
+
+// A sender's DNS must not make us talk to our own services: an SRV record
+// for localhost:6379 (a Redis) is refused, and no connection is made.
+TEST_F(Verifier, SrvAnswerPointingAtLocalhostIsRefusedWithoutAConnection) {
+  resolver.setSrv("_mtep._tcp.alpha.test", {{10, 0, 6379, "localhost"}});
+  resolver.setAddresses("localhost", {"127.0.0.1", "::1"});
+  const VerifyOutcome o = ask(configFor("", "", 0));
+  EXPECT_EQ(o.kind, VerifyKind::kUnreachable);
+  EXPECT_EQ(o.server, "localhost:6379");
+  EXPECT_NE(o.detail.find("refused to connect to [::1]:6379: a loopback address"),
+            std::string::npos)
+      << o.detail;
+
+  // The same with a port we listen on: nothing arrives in its queue.
+  UniqueFd listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof sa;
+  ASSERT_EQ(::bind(listener.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  ASSERT_EQ(::listen(listener.get(), 4), 0);
+  ASSERT_EQ(::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&sa), &len), 0);
+  const uint16_t port = ntohs(sa.sin_port);
+  resolver.setSrv("_mtep._tcp.beta.test", {{10, 0, port, "internal.beta.test"}});
+  resolver.setAddresses("internal.beta.test", {"127.0.0.1"});
+  VerifyQuery q = queryFor(kToken, "bob@beta.test");
+  q.sender_domain = "beta.test";
+  const VerifyOutcome refused = ask(configFor("", "", 0), q);
+  EXPECT_EQ(refused.kind, VerifyKind::kUnreachable);
+  // connect() returns only once the connection is queued: none is.
+  EXPECT_LT(::accept4(listener.get(), nullptr, nullptr, SOCK_NONBLOCK), 0);
+  EXPECT_TRUE(errno == EAGAIN || errno == EWOULDBLOCK) << std::strerror(errno);
+}
+
+TEST_F(Verifier, AddressLiteralSenderDomainOnLoopbackIsRefused) {
+  VerifyQuery q = queryFor(kToken, "bob@[127.0.0.1]");
+  q.sender_domain = "[127.0.0.1]";
+  const VerifyOutcome o = ask(configFor("", "", 0), q);
+  EXPECT_EQ(o.kind, VerifyKind::kUnreachable);
+  EXPECT_NE(o.detail.find("loopback"), std::string::npos) << o.detail;
+}
+
+TEST_F(Verifier, ListedPrivateTargetIsAsked) {
+  MtepTestServer server(answering(netstring::encode("K2.0.0 ok")));
+  ASSERT_TRUE(server.ok());
+  resolver.setSrv("_mtep._tcp.alpha.test", {{10, 0, server.port(), "lab.alpha.test"}});
+  resolver.setAddresses("lab.alpha.test", {"127.0.0.1"});
+  auto cfg = configFor("", "", 0);
+  cfg->milter.allow_private_targets = {*net::parseNetwork("127.0.0.0/8")};
+  EXPECT_EQ(ask(cfg).kind, VerifyKind::kValid);
 }
 
 TEST_F(Verifier, SilentServerIsUnreachableWithinQueryTimeout) {
