@@ -150,6 +150,7 @@
 
 #include "config/config.h"
 #include "milter/key_fetcher.h"
+#include "smtp/address.h"
 #include "milter/stamps.h"
 #include "milter/verifier.h"
 #include "util/result.h"
@@ -230,8 +231,17 @@ class Session {
     int policy_class = -1;      // -1 none yet; 0 unchecked; 1+ checked (1 + Unavailable)
     config::Unavailable unavailable = config::Unavailable::kTempfail;
     int token_headers = 0;              // MTEP-Token headers seen
-    std::string token;                  // the first one, normalized
-    bool token_malformed = false;       // the first one failed normalizeTokenHeader()
+    bool token_malformed = false;       // inbound: one failed parseTokenHeader()
+    int bare_tokens = 0;                // inbound: headers without "; domain="
+    std::string bare_token;             // the first one
+    struct DomainToken {
+      std::string domain;     // a recipient domain whose policy checks MTEP (domainLower())
+      std::string recipient;  // its first accepted recipient, canonicalLower()
+      int count = 0;          // MTEP-Token headers naming this domain
+      std::string token;      // the first one
+    };
+    std::vector<DomainToken> mtep_domains;  // inbound: distinct, at most kMaxCheckedDomains
+    std::vector<std::string> mint_domains;  // outbound: distinct recipient domains
     std::vector<int> our_auth_results;  // indexes of A-R headers claiming our authserv-id
     int auth_results_seen = 0;
     std::vector<std::string> stamp_recipients;  // inbound: distinct, require_stamp domains
@@ -271,6 +281,13 @@ class Session {
     VerifyOutcome outcome;
   };
 
+  // Whether a recipient's domain fits in msg_.mtep_domains (inbound,
+  // `checked`) or msg_.mint_domains (outbound): already there, or room for
+  // one more. addTokenDomain() then adds it.
+  bool tokenDomainFits(const smtp::Mailbox& box, bool checked) const;
+  void addTokenDomain(const smtp::Mailbox& box, bool checked);
+  Decision tooManyDomains(const smtp::Mailbox& box) const;  // 452 4.5.3, logged
+  void tokenHeader(std::string_view value);                 // an inbound MTEP-Token header
   Decision outbound(Actions& actions);
   Decision outboundToken(Actions& actions, const config::DomainPolicy& policy);
   Decision outboundStamps(Actions& actions, const config::DomainPolicy& policy);
@@ -332,6 +349,35 @@ std::string appendAuthResult(std::string value, std::string_view authserv_id,
 // An MTEP-Token header value unfolded and trimmed; kInvalid when empty,
 // over 256 bytes, or not base64url characters only.
 Result<std::string> normalizeTokenHeader(std::string_view value);
+
+// An MTEP-Token header: "<token>" (a token for every recipient domain:
+// the form before tokens were bound to a recipient domain) or
+// "<token>; domain=<recipient domain>" (one per recipient domain).
+inline constexpr size_t kMaxTokenDomain = 255;   // a domain in the header
+inline constexpr size_t kMaxTokenHeader = 1024;  // a whole header value, folds included
+struct TokenHeader {
+  std::string token;   // normalizeTokenHeader() form
+  std::string domain;  // ASCII lower case, no trailing dot; "" for the bare form
+};
+// Unfolds (CR and LF dropped) and parses an MTEP-Token value. Spaces and
+// tabs are allowed around the token, ';', "domain" (any case), '=' and the
+// domain. kInvalid when the value is over kMaxTokenHeader bytes, the token
+// is malformed (normalizeTokenHeader), or anything but "; domain=<d>"
+// follows it, with <d> 1 to kMaxTokenDomain characters among letters,
+// digits and "-._[]:".
+Result<TokenHeader> parseTokenHeader(std::string_view value);
+// "<token>; domain=<domain>", the form outbound mail gets.
+std::string formatTokenHeader(std::string_view token, std::string_view domain);
+// True when `domain` can be written in an MTEP-Token header as is (the
+// characters parseTokenHeader() takes, at most kMaxTokenDomain of them).
+bool tokenHeaderDomainOk(std::string_view domain);
+
+// Most distinct recipient domains under an MTEP check in one inbound
+// message (one "?" each); a recipient of one more gets 452 4.5.3.
+inline constexpr size_t kMaxCheckedDomains = 8;
+// Most distinct recipient domains (tokens) in one outbound message; a
+// recipient of one more gets 452 4.5.3.
+inline constexpr size_t kMaxMintedTokens = 1000;
 
 // Longest stamp header value passed on whole (lib/pow's kMaxStampSize).
 inline constexpr size_t kMaxStampHeader = 1024;
