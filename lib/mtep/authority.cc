@@ -43,10 +43,11 @@ CheckResult refuseToken(token::Outcome outcome) {
 
 // The domain a "?" recipient element names: an RFC 5321 path with a
 // domain ("<bob@beta.test>", "bob@beta.test") or a bare domain
-// ("beta.test", "[192.0.2.1]"); canonicalDomain() form.
+// ("beta.test", "beta.test.", "[192.0.2.1]"); canonicalDomain() form.
 Result<std::string> recipientDomain(std::string_view recipient) {
   const bool address =
       recipient.find('@') != std::string_view::npos || recipient.find('<') != std::string_view::npos;
+  if (!address && !recipient.empty() && recipient.back() == '.') recipient.remove_suffix(1);
   auto mailbox = address ? smtp::parsePath(recipient)
                          : smtp::parsePath("postmaster@" + std::string(recipient));
   if (!mailbox) return std::move(mailbox).error();

@@ -76,7 +76,7 @@ TEST_F(RingMinterTest, MintedTokenVerifiesWithTheFilesKey) {
   const token::KeyRing ring = makeFile();
   auto m = minter();
   ASSERT_NE(m, nullptr);
-  auto tok = m->mint(kSender, 3600);
+  auto tok = m->mint(kSender, "beta.test", 3600);
   ASSERT_TRUE(tok.ok()) << tok.error().message();
   EXPECT_EQ(tok->size(), token::kTokenTextLength);
   EXPECT_EQ(check(ring, tok), token::Outcome::kValid);
@@ -87,11 +87,34 @@ TEST_F(RingMinterTest, MintedTokenVerifiesWithTheFilesKey) {
   EXPECT_EQ(info->expires, clock_.now() + 3600);
 }
 
+TEST_F(RingMinterTest, MintedTokenIsBoundToItsRecipientDomain) {
+  const token::KeyRing ring = makeFile();
+  auto m = minter();
+  ASSERT_NE(m, nullptr);
+  auto tok = m->mint(kSender, "beta.test", 3600);
+  ASSERT_TRUE(tok.ok()) << tok.error().message();
+  EXPECT_EQ(token::verify(ring, *tok, token::Binding::of(kSender, "beta.test"), clock_.now())
+                .outcome,
+            token::Outcome::kValid);
+  EXPECT_EQ(token::verify(ring, *tok, token::Binding::of(kSender, "gamma.test"), clock_.now())
+                .outcome,
+            token::Outcome::kRecipientMismatch);
+}
+
+TEST_F(RingMinterTest, EmptyRecipientDomainIsInvalid) {
+  makeFile();
+  auto m = minter();
+  ASSERT_NE(m, nullptr);
+  auto tok = m->mint(kSender, "", 3600);
+  ASSERT_FALSE(tok.ok());
+  EXPECT_EQ(tok.error().kind(), ErrorKind::kInvalid);
+}
+
 TEST_F(RingMinterTest, EmptySenderIsInvalid) {
   makeFile();
   auto m = minter();
   ASSERT_NE(m, nullptr);
-  auto tok = m->mint("", 3600);
+  auto tok = m->mint("", "beta.test", 3600);
   ASSERT_FALSE(tok.ok());
   EXPECT_EQ(tok.error().kind(), ErrorKind::kInvalid);
 }
@@ -100,7 +123,7 @@ TEST_F(RingMinterTest, NonPositiveTtlIsInvalid) {
   makeFile();
   auto m = minter();
   ASSERT_NE(m, nullptr);
-  auto tok = m->mint(kSender, 0);
+  auto tok = m->mint(kSender, "beta.test", 0);
   ASSERT_FALSE(tok.ok());
   EXPECT_EQ(tok.error().kind(), ErrorKind::kInvalid);
 }
@@ -109,14 +132,14 @@ TEST_F(RingMinterTest, RotationIsPickedUpOnceTheClockMovesASecond) {
   makeFile();
   auto m = minter();
   ASSERT_NE(m, nullptr);
-  EXPECT_EQ(keyIdOf(m->mint(kSender, 3600)), 1u);
+  EXPECT_EQ(keyIdOf(m->mint(kSender, "beta.test", 3600)), 1u);
   auto rotated = token::KeyRing::rotate(path_, {}, clock_);
   ASSERT_TRUE(rotated.ok()) << rotated.error().message();
   ASSERT_EQ(rotated->current().id, 2u);
   // Same clock second: the file is not looked at again.
-  EXPECT_EQ(keyIdOf(m->mint(kSender, 3600)), 1u);
+  EXPECT_EQ(keyIdOf(m->mint(kSender, "beta.test", 3600)), 1u);
   clock_.advance(1);
-  auto tok = m->mint(kSender, 3600);
+  auto tok = m->mint(kSender, "beta.test", 3600);
   EXPECT_EQ(keyIdOf(tok), 2u);
   EXPECT_EQ(check(*rotated, tok), token::Outcome::kValid);
 }
@@ -127,14 +150,14 @@ TEST_F(RingMinterTest, BadFileKeepsTheOldKeysUntilRepaired) {
   ASSERT_NE(m, nullptr);
   writeFile("this is not a key file\n");
   clock_.advance(1);
-  auto tok = m->mint(kSender, 3600);
+  auto tok = m->mint(kSender, "beta.test", 3600);
   EXPECT_EQ(keyIdOf(tok), 1u);
   EXPECT_EQ(check(ring, tok), token::Outcome::kValid);
   clock_.advance(1);
-  EXPECT_EQ(keyIdOf(m->mint(kSender, 3600)), 1u);  // unchanged bad file: not retried
+  EXPECT_EQ(keyIdOf(m->mint(kSender, "beta.test", 3600)), 1u);  // unchanged bad file: not retried
   writeFile("7 1700000000 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n");
   clock_.advance(1);
-  EXPECT_EQ(keyIdOf(m->mint(kSender, 3600)), 7u);
+  EXPECT_EQ(keyIdOf(m->mint(kSender, "beta.test", 3600)), 7u);
 }
 
 TEST_F(RingMinterTest, MissingFileKeepsTheOldKeys) {
@@ -143,7 +166,7 @@ TEST_F(RingMinterTest, MissingFileKeepsTheOldKeys) {
   ASSERT_NE(m, nullptr);
   fs::remove(path_);
   clock_.advance(1);
-  auto tok = m->mint(kSender, 3600);
+  auto tok = m->mint(kSender, "beta.test", 3600);
   EXPECT_EQ(check(ring, tok), token::Outcome::kValid);
 }
 
@@ -158,7 +181,7 @@ TEST_F(RingMinterTest, ConcurrentMintsAllVerify) {
   for (int i = 0; i < kThreads; ++i) {
     threads.emplace_back([&m, &tokens, i] {
       for (int j = 0; j < kEach; ++j) {
-        auto tok = m->mint(kSender, 3600);
+        auto tok = m->mint(kSender, "beta.test", 3600);
         if (tok.ok()) tokens[static_cast<size_t>(i)].push_back(*tok);
       }
     });
