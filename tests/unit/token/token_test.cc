@@ -406,6 +406,28 @@ TEST_F(TokenTest, V2MintRefusesAnEmptyOrOverlongDomain) {
   EXPECT_TRUE(mint(ring_, kAlice, std::string(255, 'a'), clock_.now(), 3600).ok());
 }
 
+// Tokens computed outside this code (Python's hmac module) from the
+// layout in token.h and doc/mtep.md: key id 1, 32 bytes of 0x5a, expiry
+// 2000000000, nonce 00 01 .. 0b, alice@example.org, beta.test. They are
+// also the fuzzer's seeds (tests/fuzz/corpus/token).
+TEST(TokenKnownAnswer, DocumentedLayoutVerifies) {
+  Key k;
+  k.id = 1;
+  k.secret.fill(0x5a);
+  const KeyRing ring = KeyRing::fromKeys({k});
+  const std::string v1 = "AQAAAAEAdzWUAAABAgMEBQYHCAkKCxRqm2IDcTD3ylgYC-AW9agcA-jH8Pb1uA";
+  const std::string v2 =
+      "AgAAAAEAdzWUAAABAgMEBQYHCAkKC1GH9ue-yvcvqEcDTbLhp5hYXgQEhaeAGOKnUe8YymxS";
+  const int64_t now = 1'700'000'000;
+  EXPECT_EQ(verify(ring, v1, kAlice, true, now).outcome, Outcome::kValid);
+  VerifyResult r = verify(ring, v2, Binding::of(kAlice, "beta.test"), now);
+  EXPECT_EQ(r.outcome, Outcome::kValid);
+  EXPECT_TRUE(r.recipient_checked);
+  EXPECT_EQ(r.info.expires, 2'000'000'000);
+  EXPECT_EQ(verify(ring, v2, Binding::of(kAlice, "gamma.test"), now).outcome,
+            Outcome::kRecipientMismatch);
+}
+
 TEST_F(TokenTest, V2TokensOfOneSenderForTwoDomainsAreIndependent) {
   std::string to_beta = mintV2(kAlice, kBeta);
   std::string to_gamma = mintV2(kAlice, kGamma);
