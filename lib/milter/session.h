@@ -151,6 +151,7 @@
 #include "config/config.h"
 #include "milter/key_fetcher.h"
 #include "smtp/address.h"
+#include "token/header.h"
 #include "milter/stamps.h"
 #include "milter/verifier.h"
 #include "util/result.h"
@@ -350,27 +351,13 @@ std::string appendAuthResult(std::string value, std::string_view authserv_id,
 // over 256 bytes, or not base64url characters only.
 Result<std::string> normalizeTokenHeader(std::string_view value);
 
-// An MTEP-Token header: "<token>" (a token for every recipient domain:
-// the form before tokens were bound to a recipient domain) or
-// "<token>; domain=<recipient domain>" (one per recipient domain).
-inline constexpr size_t kMaxTokenDomain = 255;   // a domain in the header
-inline constexpr size_t kMaxTokenHeader = 1024;  // a whole header value, folds included
-struct TokenHeader {
-  std::string token;   // normalizeTokenHeader() form
-  std::string domain;  // ASCII lower case, no trailing dot; "" for the bare form
-};
-// Unfolds (CR and LF dropped) and parses an MTEP-Token value. Spaces and
-// tabs are allowed around the token, ';', "domain" (any case), '=' and the
-// domain. kInvalid when the value is over kMaxTokenHeader bytes, the token
-// is malformed (normalizeTokenHeader), or anything but "; domain=<d>"
-// follows it, with <d> 1 to kMaxTokenDomain characters among letters,
-// digits and "-._[]:".
-Result<TokenHeader> parseTokenHeader(std::string_view value);
-// "<token>; domain=<domain>", the form outbound mail gets.
-std::string formatTokenHeader(std::string_view token, std::string_view domain);
-// True when `domain` can be written in an MTEP-Token header as is (the
-// characters parseTokenHeader() takes, at most kMaxTokenDomain of them).
-bool tokenHeaderDomainOk(std::string_view domain);
+// The MTEP-Token header parser and formatter (token/header.h).
+using token::formatTokenHeader;
+using token::kMaxTokenDomain;
+using token::kMaxTokenHeader;
+using token::parseTokenHeader;
+using token::TokenHeader;
+using token::tokenHeaderDomainOk;
 
 // Most distinct recipient domains under an MTEP check in one inbound
 // message (one "?" each); a recipient of one more gets 452 4.5.3.
