@@ -145,7 +145,7 @@ TEST(MtepdLifecycle, RotatedKeyIsPickedUpWithoutRestart) {
   std::string old_tok = d.mint("alice@example.org");
   auto rotated = token::KeyRing::rotate(d.keyFile(), {}, SystemClock::instance());
   ASSERT_TRUE(rotated) << rotated.error().message();
-  auto new_tok = token::mint(*rotated, "alice@example.org", SystemClock::instance().now(), 3600);
+  auto new_tok = token::mintV1(*rotated, "alice@example.org", SystemClock::instance().now(), 3600);
   ASSERT_TRUE(new_tok);
   ASSERT_NE(token::decode(*new_tok)->key_id, token::decode(old_tok)->key_id);
 
