@@ -22,10 +22,14 @@
 //   empty; SASL lasts for the rest of the connection). A client whose
 //   address is unknown ("", a unix socket) or not numeric is external. If
 //   the sender's domain policy has issue_tokens, every MTEP-Token header
-//   already present is deleted (highest index first) and a new one, bound
-//   to the envelope sender, is added. Minting failure, or a minted value
-//   that is not plain base64url -> 451 4.3.0. Internal mail is never
-//   checked. Null or unparsable sender: nothing added.
+//   already present is deleted (highest index first) and one is added per
+//   distinct recipient domain, "<token>; domain=<domain>" (token/header.h),
+//   the token bound to the envelope sender and that domain. Domains a
+//   header cannot name (UTF-8) are skipped and logged
+//   (skipped_domains=<...>); a recipient of domain number
+//   kMaxMintedTokens + 1 gets 452 4.5.3. Minting failure, or a minted
+//   value that does not parse back to itself -> 451 4.3.0. Internal mail
+//   is never checked. Null or unparsable sender: nothing added.
 //
 //   Inbound (any other client): the recipient's domain policy decides
 //   (DomainPolicy::requiresMtepFrom(sender domain)). Recipients whose
@@ -42,10 +46,16 @@
 //       require_mtep_from patterns cannot be matched, so require_mtep alone
 //       decides whether the policy applies
 //     - no MTEP-Token header                    -> 550 5.7.25
-//     - more than one, or a malformed one       -> 550 5.7.25
-//       (malformed: over 256 bytes, empty, or bytes outside base64url after
-//       unfolding and trimming); the verifier is not asked
-//     - the sender's server says K               -> deliver; Authentication-
+//     - a malformed one (parseTokenHeader)      -> 550 5.7.25
+//     - a checked recipient domain with no header naming it and no bare
+//       header, or with more than one           -> 550 5.7.25
+//       (the verifier is not asked in these cases)
+//     - else one question per checked recipient domain (at most
+//       kMaxCheckedDomains; a recipient of one more gets 452 4.5.3), with
+//       the header naming the domain (else the bare one) and the first
+//       accepted recipient at that domain (VerifyQuery::recipient); the
+//       first answer that is not K decides:
+//     - the sender's server says K (for every domain) -> deliver; Authentication-
 //       Results "<authserv-id>; mtep=pass smtp.mailfrom=<sender>" inserted
 //       at the top
 //     - D (or I)                                 -> 550 5.7.25

@@ -295,6 +295,14 @@ case_two_domains_one_token_each() {
     --header "Subject: two domains" || fail "alpha refused the submission"
   expect_reply "$LAST" '^250 ' "submission to alpha"
   mp_wait_delivered "$(beta_box)" 1 || fail "nothing delivered at beta.test"
+  # beta's milter does not mix recipients under different MTEP policies:
+  # carl@gamma.test got 452 4.5.3 and waits in alpha's queue; flush it.
+  local i
+  for ((i = 0; i < 20; i++)); do
+    [[ $(mp_count_delivered "$(mp_maildir beta gamma.test)") -ge 1 ]] && break
+    mp_flush alpha
+    sleep 0.5
+  done
   mp_wait_delivered "$(mp_maildir beta gamma.test)" 1 || fail "nothing delivered at gamma.test"
   f=$(mp_delivered_files "$(beta_box)" bob@beta.test | head -n 1)
   g=$(mp_delivered_files "$(mp_maildir beta gamma.test)" carl@gamma.test | head -n 1)
