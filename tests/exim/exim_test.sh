@@ -69,7 +69,7 @@ listen = ["127.0.0.1:$EX_POL"]
 # alpha.test (ours: the submission port's mail) is asked about its tokens
 # at our own mtepd.
 [milter]
-mtep_servers = { "alpha.test" = "127.0.0.1:$EX_MTEPD" }
+mtep_servers = { "alpha.test" = "127.0.0.1:$EX_MTEPD", "tok.test" = "127.0.0.1:$EX_MTEPD" }
 
 [pow]
 # Required bits stay what each domain says (no yearly raise in the tests).
