@@ -569,6 +569,10 @@ Outcome Engine::decideData(const Request& request, const config::Config& cfg, in
       }
       domains.push_back(DomainToken{r.domain, r.address, 0, {}});
     }
+    if (domains.empty()) {  // first_mtep is one of them: never pass unchecked
+      return decider.reply("451", "4.3.0", "Cannot check the MTEP token now; try again later",
+                           "tempfail", "no-checked-domain");
+    }
     int headers = 0;
     int bare = 0;
     std::string bare_token;
