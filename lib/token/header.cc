@@ -25,6 +25,8 @@ bool isDomainChar(char c) {
 
 bool tokenHeaderDomainOk(std::string_view domain) {
   if (domain.empty() || domain.size() > kMaxTokenDomain) return false;
+  if (domain.front() == '.' || domain.back() == '.') return false;
+  if (domain.find("..") != std::string_view::npos) return false;
   for (char c : domain) {
     if (!isDomainChar(c)) return false;
   }
@@ -84,17 +86,16 @@ Result<TokenHeader> parseTokenHeader(std::string_view value) {
   size_t end = rest.size();
   while (end > i && isWsp(rest[end - 1])) --end;
   std::string_view domain = rest.substr(i, end - i);
+  if (!domain.empty() && domain.back() == '.') domain.remove_suffix(1);  // one root dot
   if (!tokenHeaderDomainOk(domain)) {
     return Error(ErrorKind::kInvalid,
-                 "MTEP-Token header: the domain is empty, too long or has a byte outside "
-                 "letters, digits and -._[]:");
+                 "MTEP-Token header: the domain is empty, too long, has an empty label or a "
+                 "byte outside letters, digits and -._[]:");
   }
   out.domain.assign(domain);
   for (char& c : out.domain) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   }
-  if (!out.domain.empty() && out.domain.back() == '.') out.domain.pop_back();
-  if (out.domain.empty()) return Error(ErrorKind::kInvalid, "MTEP-Token header: empty domain");
   return out;
 }
 

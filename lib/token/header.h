@@ -38,12 +38,14 @@ struct TokenHeader {
 // domain. kInvalid when the value is over kMaxTokenHeader bytes, the token
 // is empty, longer than kMaxHeaderToken or not base64url, or anything but
 // "; domain=<d>" follows it, with <d> 1 to kMaxTokenDomain characters
-// among letters, digits and "-._[]:" (one trailing dot is dropped).
+// among letters, digits and "-._[]:", no empty label (one trailing dot is
+// dropped first).
 Result<TokenHeader> parseTokenHeader(std::string_view value);
 // "<token>; domain=<domain>", the form outbound mail gets.
 std::string formatTokenHeader(std::string_view token, std::string_view domain);
 // True when `domain` can be written in an MTEP-Token header as is (the
-// characters parseTokenHeader() takes, at most kMaxTokenDomain of them).
+// characters parseTokenHeader() takes, at most kMaxTokenDomain of them,
+// no leading or trailing dot, no "..").
 bool tokenHeaderDomainOk(std::string_view domain);
 
 }  // namespace mtep::token
