@@ -43,7 +43,8 @@ verify::RingMinter* DeferredMinter::current() {
   return minter_.get();
 }
 
-Result<std::string> DeferredMinter::mint(std::string_view sender_canonical, int64_t ttl) {
+Result<std::string> DeferredMinter::mint(std::string_view sender_canonical,
+                                         std::string_view recipient_domain, int64_t ttl) {
   verify::RingMinter* minter = current();
   if (minter == nullptr) {
     std::string why;
@@ -53,7 +54,7 @@ Result<std::string> DeferredMinter::mint(std::string_view sender_canonical, int6
     }
     return Error(ErrorKind::kTemporary, "no token keys (" + why + ")");
   }
-  return minter->mint(sender_canonical, ttl);
+  return minter->mint(sender_canonical, recipient_domain, ttl);
 }
 
 }  // namespace mtep::milterd

@@ -5,7 +5,7 @@
 // SUMMARY
 //   DeferredMinter minter(cfg->tokens.key_file, SystemClock::instance());
 //   if (Status s = minter.load(); !s) log::warning(...);  // keeps running
-//   auto token = minter.mint("alice@alpha.test", 7 * 86400);
+//   auto token = minter.mint("alice@alpha.test", "beta.test", 7 * 86400);
 // DESCRIPTION
 //   The key file is written by mtepd on its first start, or by
 //   "mtepctl key rotate"; the milter may well start first. Instead of
@@ -38,7 +38,8 @@ class DeferredMinter final : public milter::TokenMinter {
   DeferredMinter(std::string key_file, const Clock& clock);
   // Loads the key file now (at start-up, as root). Its error says why not.
   Status load();
-  Result<std::string> mint(std::string_view sender_canonical, int64_t ttl) override;
+  Result<std::string> mint(std::string_view sender_canonical, std::string_view recipient_domain,
+                           int64_t ttl) override;
   const std::string& keyFile() const { return key_file_; }
 
  private:

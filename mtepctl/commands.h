@@ -21,12 +21,16 @@ int configSample();
 int configReference();
 
 struct MintOptions {
-  std::string sender;  // envelope sender, as smtp::parsePath accepts it
-  std::string ttl;     // seconds or duration; empty = the domain's token_ttl
+  std::string sender;            // envelope sender, as smtp::parsePath accepts it
+  std::string recipient_domain;  // the domain the token is for ("beta.test", "[192.0.2.1]")
+  std::string ttl;               // seconds or duration; empty = the domain's token_ttl
 };
 int tokenMint(const GlobalOptions& global, const MintOptions& options);
 // 0 valid, 1 invalid (the reason is printed), 2 could not answer.
-int tokenVerify(const GlobalOptions& global, const std::string& token, const std::string& sender);
+// `recipient_domain` "" checks no domain: a token bound to one is then
+// "invalid" (the domain is needed), an older token is checked as before.
+int tokenVerify(const GlobalOptions& global, const std::string& token, const std::string& sender,
+                const std::string& recipient_domain);
 int tokenRevoke(const GlobalOptions& global, const std::string& token);
 
 int keyRotate(const GlobalOptions& global);

@@ -2,8 +2,8 @@
 //   mtepctl - manage MTEP tokens, keys and configuration
 // SUMMARY
 //   mtepctl [-c FILE] config check | config sample | config reference
-//   mtepctl [-c FILE] token mint --sender ADDR [--ttl DURATION]
-//   mtepctl [-c FILE] token verify TOKEN --sender ADDR
+//   mtepctl [-c FILE] token mint --sender ADDR --recipient-domain DOMAIN [--ttl DURATION]
+//   mtepctl [-c FILE] token verify TOKEN --sender ADDR [--recipient-domain DOMAIN]
 //   mtepctl [-c FILE] token revoke TOKEN
 //   mtepctl [-c FILE] key rotate | key list
 //   mtepctl query HOST[:PORT] TOKEN [--sender ADDR] [--recipient ADDR]
@@ -73,9 +73,15 @@ int run(int argc, char** argv) {
   CLI::App* token = app.add_subcommand("token", "mint, verify or revoke tokens");
   token->require_subcommand(1);
   MintOptions mint;
-  CLI::App* mint_cmd = token->add_subcommand("mint", "mint a token for an envelope sender");
+  CLI::App* mint_cmd = token->add_subcommand(
+      "mint", "mint a token for an envelope sender and a recipient domain");
   mint_cmd->add_option("--sender", mint.sender, "envelope sender the token is bound to")
       ->option_text("ADDR")
+      ->required();
+  mint_cmd
+      ->add_option("--recipient-domain", mint.recipient_domain,
+                   "recipient domain the token is bound to (one token per domain)")
+      ->option_text("DOMAIN")
       ->required();
   mint_cmd->add_option("--ttl", mint.ttl, "lifetime: seconds or 30m, 12h, 7d")
       ->option_text("DURATION");
@@ -83,13 +89,20 @@ int run(int argc, char** argv) {
 
   std::string token_text;
   std::string verify_sender;
-  CLI::App* verify_cmd = token->add_subcommand("verify", "check a token for a sender");
+  std::string verify_domain;
+  CLI::App* verify_cmd =
+      token->add_subcommand("verify", "check a token for a sender and a recipient domain");
   verify_cmd->add_option("TOKEN", token_text, "the token")->required();
   verify_cmd->add_option("--sender", verify_sender, "envelope sender of the message")
       ->option_text("ADDR")
       ->required();
-  verify_cmd->callback(
-      [&] { action = [&] { return tokenVerify(global, token_text, verify_sender); }; });
+  verify_cmd
+      ->add_option("--recipient-domain", verify_domain,
+                   "recipient domain of the message (needed for tokens bound to one)")
+      ->option_text("DOMAIN");
+  verify_cmd->callback([&] {
+    action = [&] { return tokenVerify(global, token_text, verify_sender, verify_domain); };
+  });
 
   CLI::App* revoke_cmd = token->add_subcommand("revoke", "revoke a token until it expires");
   revoke_cmd->add_option("TOKEN", token_text, "the token")->required();

@@ -20,6 +20,21 @@ Result<smtp::Mailbox> parseSender(const std::string& text) {
   return std::move(mailbox).value();
 }
 
+// A recipient domain for a token: a domain or an address literal, given
+// alone ("beta.test", "Beta.Test.", "[192.0.2.1]"); token::canonicalDomain() form.
+Result<std::string> parseRecipientDomain(const std::string& text) {
+  std::string_view domain = text;
+  if (!domain.empty() && domain.back() == '.') domain.remove_suffix(1);
+  auto mailbox = domain.find('@') == std::string_view::npos
+                     ? smtp::parsePath("postmaster@" + std::string(domain))
+                     : Result<smtp::Mailbox>(Error(ErrorKind::kInvalid, "an address, not a domain"));
+  if (!mailbox) {
+    return Error(ErrorKind::kInvalid, "recipient domain \"" + text +
+                                          "\" is not a domain: " + mailbox.error().message());
+  }
+  return token::canonicalDomain(mailbox->domainLower());
+}
+
 // Why a token is not valid, for a human.
 std::string outcomeText(token::Outcome outcome, const token::TokenInfo& info) {
   switch (outcome) {
@@ -37,6 +52,8 @@ std::string outcomeText(token::Outcome outcome, const token::TokenInfo& info) {
       return "revoked";
     case token::Outcome::kSenderMismatch:
       return "issued for another sender";
+    case token::Outcome::kRecipientMismatch:
+      return "issued for mail to another recipient domain";
   }
   return token::outcomeName(outcome);
 }
@@ -53,6 +70,11 @@ int tokenMint(const GlobalOptions& global, const MintOptions& options) {
   }
   if (sender->isNull()) {
     printError("the null sender <> cannot have a token");
+    return kExitNo;
+  }
+  auto recipient_domain = parseRecipientDomain(options.recipient_domain);
+  if (!recipient_domain) {
+    printError("--recipient-domain: %s", recipient_domain.error().message().c_str());
     return kExitNo;
   }
   const std::string domain = sender->domainLower();
@@ -78,7 +100,7 @@ int tokenMint(const GlobalOptions& global, const MintOptions& options) {
   const Clock& clock = SystemClock::instance();
   auto ring = loadRing(*cfg, true);
   if (!ring) return kExitTrouble;
-  auto minted = token::mint(*ring, sender->canonicalLower(), clock.now(), ttl);
+  auto minted = token::mint(*ring, sender->canonicalLower(), *recipient_domain, clock.now(), ttl);
   if (!minted) {
     printError("cannot mint: %s", minted.error().message().c_str());
     return exitCodeFor(minted.error());
@@ -88,7 +110,7 @@ int tokenMint(const GlobalOptions& global, const MintOptions& options) {
 }
 
 int tokenVerify(const GlobalOptions& global, const std::string& token_text,
-                const std::string& sender_text) {
+                const std::string& sender_text, const std::string& recipient_domain_text) {
   config::ConfigPtr cfg = prepare(global);
   if (!cfg) return kExitTrouble;
   auto sender = parseSender(sender_text);
@@ -96,11 +118,28 @@ int tokenVerify(const GlobalOptions& global, const std::string& token_text,
     printError("%s", sender.error().message().c_str());
     return kExitNo;
   }
+  const bool has_recipient = !recipient_domain_text.empty();
+  std::string recipient_domain;
+  if (has_recipient) {
+    auto parsed = parseRecipientDomain(recipient_domain_text);
+    if (!parsed) {
+      printError("--recipient-domain: %s", parsed.error().message().c_str());
+      return kExitNo;
+    }
+    recipient_domain = std::move(parsed).value();
+  }
   const Clock& clock = SystemClock::instance();
   auto ring = loadRing(*cfg, false);
   if (!ring) return kExitTrouble;
-  token::VerifyResult result =
-      token::verify(*ring, token_text, sender->canonicalLower(), true, clock.now());
+  const std::string sender_key = sender->canonicalLower();
+  token::VerifyResult result = token::verify(
+      *ring, token_text, token::Binding{sender_key, recipient_domain, true, has_recipient},
+      clock.now());
+  if (result.outcome == token::Outcome::kValid && result.info.boundToRecipient() &&
+      !result.recipient_checked) {
+    std::printf("invalid: the token is bound to a recipient domain; give --recipient-domain\n");
+    return kExitNo;
+  }
   if (result.outcome == token::Outcome::kValid) {
     auto st = store::open(cfg->store, clock);
     if (!st) {
@@ -124,8 +163,9 @@ int tokenVerify(const GlobalOptions& global, const std::string& token_text,
                 domain.c_str());
     return kExitNo;
   }
-  std::printf("valid (key %u, expires %s)\n", result.info.key_id,
-              formatTime(result.info.expires).c_str());
+  std::printf("valid (key %u, expires %s%s)\n", result.info.key_id,
+              formatTime(result.info.expires).c_str(),
+              result.info.boundToRecipient() ? "" : ", older token bound to no recipient domain");
   return kExitOk;
 }
 

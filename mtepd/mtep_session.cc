@@ -72,10 +72,12 @@ void logMtepDecision(const std::string& client, const proto::Decision& d) {
     std::snprintf(action + 1, sizeof action - 1, "%u.%u.%u", static_cast<unsigned>(c.cls),
                   static_cast<unsigned>(c.subject), static_cast<unsigned>(c.detail));
   }
-  log::info("NOQUEUE: client=%s cmd=%.*s sender=<%.*s> action=%s reason=%.*s", client.c_str(),
-            static_cast<int>(d.command.size()), d.command.data(),
+  log::info("NOQUEUE: client=%s cmd=%.*s sender=<%.*s> action=%s reason=%.*s%s%.*s%s",
+            client.c_str(), static_cast<int>(d.command.size()), d.command.data(),
             static_cast<int>(d.sender.size()), d.sender.data(), action,
-            static_cast<int>(d.reason.size()), d.reason.data());
+            static_cast<int>(d.reason.size()), d.reason.data(), d.recipient.empty() ? "" : " rcpt=<",
+            static_cast<int>(d.recipient.size()), d.recipient.data(),
+            d.recipient.empty() ? "" : ">");
 }
 
 proto::SessionLimits sessionLimitsFrom(const config::Config& config) {

@@ -94,6 +94,7 @@ policy::LookupAnswer NetworkLookups::run(const policy::Lookup& lookup) {
       q.token = lookup.token;
       q.sender = lookup.sender;
       q.sender_domain = lookup.domain;
+      q.recipient = lookup.recipient;
       milter::VerifyOutcome o = verifier_->verify(q);
       answer = tokenAnswer(o.kind);
       log::debug("lookup token for <%s> at %s: %s (%s)", lookup.sender.c_str(),

@@ -127,7 +127,8 @@ mynetworks = 127.0.0.1/32
 smtputf8_enable = yes
 # Outgoing mail leaves from $bind: outside the other site's internal_networks.
 smtp_bind_address = $bind
-transport_maps = inline:{ $other=smtp:[127.0.0.1]:$(mp_get "$peer" smtp) }
+# Every domain the other site receives goes to it (gamma.test too).
+transport_maps = inline:{ $(for o in ${MP_LOCALS[$peer]}; do printf '%s=smtp:[127.0.0.1]:%s\n' "$o" "$(mp_get "$peer" smtp)"; done | paste -sd, | sed 's/,/, /g') }
 # Deliver every address of a local domain to one Maildir per domain,
 # mail/DOMAIN/; virtual(8) writes one file per recipient, with Delivered-To.
 virtual_mailbox_domains = ${locals// /, }

@@ -235,6 +235,7 @@ struct MtepdConfig {
   uint32_t max_commands_per_connection = 1000;
   int64_t idle_timeout = 30;          // seconds to receive a whole request
   bool answer_without_sender = true;  // answer the seed's senderless "?" from tag_any
+  bool answer_without_recipient = false;  // answer "?" without a recipient for a token bound to one
   std::string pid_file;               // "" = none
   // ESMTP listener (X-STARTMTEP, STARTTLS); [] = off.
   std::vector<ListenAddress> smtp_listen;

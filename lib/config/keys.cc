@@ -261,6 +261,14 @@ std::vector<KeyDef> buildDefs() {
       "Answer a \"?\" request that carries only a token, without the envelope sender "
       "(the form of the MTEP draft). When false, such tokens are not vouched for.",
       [](Config& c) -> bool& { return c.mtepd.answer_without_sender; }));
+  d.push_back(boolKey<Config>(
+      "mtepd", "answer_without_recipient", "false",
+      "Answer a \"?\" request about a token bound to a recipient domain (every token minted "
+      "since version 2) when the request carries no recipient. When false (the default), such "
+      "tokens are not vouched for (D5.5.4): a token seen by one recipient must not vouch for mail "
+      "to another. True checks the sender alone, as for older tokens; only for a rolling upgrade "
+      "while correspondents still run receivers that send no recipient.",
+      [](Config& c) -> bool& { return c.mtepd.answer_without_recipient; }));
   d.push_back(pathKey("mtepd", "pid_file", "\"\"",
                       "File to write the process id of mtepd to. Empty: none.", true,
                       [](Config& c) -> std::string& { return c.mtepd.pid_file; }));

@@ -170,3 +170,4 @@ Result<std::string> normalizeTokenHeader(std::string_view value) {
 }
 
 }  // namespace mtep::milter
+

@@ -8,6 +8,7 @@
 #include "milter/session_internal.h"
 #include "net/cidr.h"
 #include "smtp/address.h"
+#include "util/base64.h"
 #include "util/log.h"
 
 namespace mtep::milter {
@@ -166,8 +167,10 @@ Decision Session::rcpt(std::string_view recipient) {
   if (!msg_.active) return {};
   const smtp::EnvelopeAddress to = parseEnvelope(recipient, false);
   if (internal_) {
-    // Stamps, if the sender's domain gets them.
-    if (to.found()) addDistinct(msg_.mint_recipients, to.address);
+    if (to.domain.empty()) return {};  // no domain: no token can name it; the MTA decides
+    if (!tokenDomainFits(to, false)) return tooManyDomains(to);
+    addTokenDomain(to, false);
+    addDistinct(msg_.mint_recipients, to.address);  // stamps, if the sender's domain gets them
     return {};
   }
   const config::DomainPolicy* found = env_.config->policyForAddress(to);
@@ -194,6 +197,8 @@ Decision Session::rcpt(std::string_view recipient) {
   const int cls = !checked            ? 0
                   : msg_.sender_valid ? 1 + static_cast<int>(policy.mtep_unavailable)
                                       : 1;
+  const bool token_checked = cls > 0 && msg_.sender_valid;
+  if (!tokenDomainFits(to, token_checked)) return tooManyDomains(to);
   if (msg_.policy_class < 0) {
     msg_.policy_class = cls;
     msg_.unavailable = policy.mtep_unavailable;
@@ -225,9 +230,74 @@ Decision Session::rcpt(std::string_view recipient) {
   }
   if (policy.check_signatures) msg_.sig_check_any = true;
   if (policy.check_signatures || !policy.require_signature_from.empty()) msg_.sig_maybe = true;
+  addTokenDomain(to, token_checked);
   ++msg_.recipients;
   if (policy.require_stamp) addDistinct(msg_.stamp_recipients, to.address);
   return {};
+}
+
+bool Session::tokenDomainFits(const smtp::EnvelopeAddress& to, bool checked) const {
+  const std::string& domain = to.domain;
+  if (internal_) {
+    return msg_.mint_domains.size() < kMaxMintedTokens ||
+           std::find(msg_.mint_domains.begin(), msg_.mint_domains.end(), domain) !=
+               msg_.mint_domains.end();
+  }
+  if (!checked || msg_.mtep_domains.size() < kMaxCheckedDomains) return true;
+  return std::any_of(msg_.mtep_domains.begin(), msg_.mtep_domains.end(),
+                     [&](const Message::DomainToken& d) { return d.domain == domain; });
+}
+
+void Session::addTokenDomain(const smtp::EnvelopeAddress& to, bool checked) {
+  std::string domain = to.domain;
+  if (internal_) {
+    addDistinct(msg_.mint_domains, std::move(domain));
+    return;
+  }
+  if (!checked) return;
+  for (const Message::DomainToken& d : msg_.mtep_domains) {
+    if (d.domain == domain) return;
+  }
+  Message::DomainToken d;
+  d.domain = std::move(domain);
+  // The address when it is one mtepd can read with the same domain (the
+  // usual case), else the domain alone (a local part our parser refuses, an
+  // IDN written as U-labels): the token is bound to the domain key.
+  d.recipient = to.kind == smtp::EnvelopeAddress::Kind::kMailbox &&
+                        asciiLower(to.mailbox.domain) == to.domain
+                    ? to.address
+                    : to.domain;
+  msg_.mtep_domains.push_back(std::move(d));
+}
+
+Decision Session::tooManyDomains(const smtp::EnvelopeAddress& to) const {
+  const size_t most = internal_ ? kMaxMintedTokens : kMaxCheckedDomains;
+  return decided(reply(Step::kTempfail, "452", "4.5.3",
+                       "Too many recipient domains in one message (at most " +
+                           std::to_string(most) +
+                           " with MTEP tokens): send to this recipient in a separate message"),
+                 "tempfail", "too-many-domains", nullptr,
+                 " rcpt=<" + logged(to.address) + ">");
+}
+
+void Session::tokenHeader(std::string_view value) {
+  auto parsed = parseTokenHeader(value);
+  if (!parsed) {
+    msg_.token_malformed = true;
+    return;
+  }
+  if (parsed->domain.empty()) {
+    if (++msg_.bare_tokens == 1) msg_.bare_token = std::move(parsed->token);
+    return;
+  }
+  // Only our own recipient domains' tokens are kept: the header may name
+  // any number of other domains.
+  for (Message::DomainToken& d : msg_.mtep_domains) {
+    if (d.domain == parsed->domain) {
+      if (++d.count == 1) d.token = std::move(parsed->token);
+      return;
+    }
+  }
 }
 
 void Session::header(std::string_view name, std::string_view value) {
@@ -235,11 +305,8 @@ void Session::header(std::string_view name, std::string_view value) {
   if (!internal_) signatureHeader(name, value);
   if (stampIdentityNeeded()) stampIdentity().header(name, value);
   if (iequals(name, kTokenHeader)) {
-    if (++msg_.token_headers == 1) {
-      auto token = normalizeTokenHeader(value);
-      msg_.token_malformed = !token.ok();
-      if (token.ok()) msg_.token = std::move(*token);
-    }
+    ++msg_.token_headers;
+    if (!internal_) tokenHeader(value);
   } else if (iequals(name, kAuthResultsHeader)) {
     ++msg_.auth_results_seen;
     if (iequals(authservIdOf(value), env_.authserv_id)) {
@@ -277,32 +344,50 @@ Decision Session::outboundToken(Actions& actions, const config::DomainPolicy& po
   const config::Config& cfg = *env_.config;
   if (!policy.issue_tokens) return decided({}, "none", "issue-tokens-off");
   const int64_t ttl = std::min(policy.token_ttl, cfg.tokens.max_ttl);
-  Result<std::string> token =
-      env_.minter != nullptr ? env_.minter->mint(msg_.sender, ttl)
-                             : Result<std::string>(Error(ErrorKind::kInternal, "no token minter"));
   const Decision tempfail = reply(Step::kTempfail, "451", "4.3.0",
                                   "Cannot add an MTEP token to this message now; try again later");
-  if (!token.ok()) {
-    VerifyOutcome why;
-    why.detail = token.error().message();
-    return decided(tempfail, "tempfail", "mint-failed", &why);
-  }
-  // The header must hold exactly what a receiver accepts, nothing to inject.
-  auto check = normalizeTokenHeader(*token);
-  if (!check.ok() || *check != *token) {
-    VerifyOutcome why;
-    why.detail = "minted token is not a plain base64url value";
-    return decided(tempfail, "tempfail", "mint-failed", &why);
+  // One token per recipient domain, each bound to it.
+  std::vector<std::string> values;
+  std::string skipped;  // domains a header cannot name, for the log line
+  for (const std::string& domain : msg_.mint_domains) {
+    if (!tokenHeaderDomainOk(domain)) {
+      skipped += (skipped.empty() ? "" : ",") + logged(domain);
+      continue;
+    }
+    const std::string extra = " rcpt_domain=" + logged(domain);
+    Result<std::string> token =
+        env_.minter != nullptr
+            ? env_.minter->mint(msg_.sender, domain, ttl)
+            : Result<std::string>(Error(ErrorKind::kInternal, "no token minter"));
+    if (!token.ok()) {
+      VerifyOutcome why;
+      why.detail = token.error().message();
+      return decided(tempfail, "tempfail", "mint-failed", &why, extra);
+    }
+    // The header must hold exactly what a receiver accepts, nothing to inject.
+    const std::string value = formatTokenHeader(*token, domain);
+    auto check = parseTokenHeader(value);
+    if (!check.ok() || check->token != *token || check->domain != domain) {
+      VerifyOutcome why;
+      why.detail = "minted token is not a plain base64url value";
+      return decided(tempfail, "tempfail", "mint-failed", &why, extra);
+    }
+    values.push_back(value);
   }
   for (int i = msg_.token_headers; i >= 1; --i) {
     if (!actions.deleteHeader(kTokenHeader, i).ok()) {
       return decided(tempfail, "tempfail", "header-change-failed");
     }
   }
-  if (!actions.addHeader(kTokenHeader, *token).ok()) {
-    return decided(tempfail, "tempfail", "header-change-failed");
+  for (const std::string& value : values) {
+    if (!actions.addHeader(kTokenHeader, value).ok()) {
+      return decided(tempfail, "tempfail", "header-change-failed");
+    }
   }
-  return decided({}, "token-added", "issued");
+  std::string extra = " tokens=" + std::to_string(values.size());
+  if (!skipped.empty()) extra += " skipped_domains=<" + skipped + ">";
+  if (values.empty()) return decided({}, "none", "no-recipient-domains", nullptr, extra);
+  return decided({}, "token-added", "issued", nullptr, extra);
 }
 
 Decision Session::outboundStamps(Actions& actions, const config::DomainPolicy& policy) {
@@ -393,29 +478,56 @@ bool Session::checkMtep(MtepVerdict& verdict, Decision& refusal) {
                "'s MTEP server; ask the postmaster of " + sender_domain + " to enable MTEP"),
         "reject", "no-token");
   }
-  if (msg_.token_headers > 1) {
-    return refuse(reject("The message has " + std::to_string(msg_.token_headers) +
-                         " MTEP-Token headers; mail to " + rcpt_domain +
-                         " takes exactly one; ask the postmaster of " + sender_domain),
-                  "reject", "several-tokens");
-  }
   if (msg_.token_malformed) {
     return refuse(reject("The MTEP-Token header is malformed; ask the postmaster of " +
                          sender_domain + " to check their MTEP setup"),
                   "reject", "malformed-token");
   }
+  if (msg_.mtep_domains.empty()) {  // a checked recipient always adds its domain
+    return refuse(internalTempfail(), "tempfail", "no-checked-domain");
+  }
+  // Each checked recipient domain needs exactly one token: the one naming
+  // it, else the one without a domain (older senders).
+  for (const Message::DomainToken& d : msg_.mtep_domains) {
+    const int count = d.count > 0 ? d.count : msg_.bare_tokens;
+    const std::string domain = shown(d.domain, kMaxShownDomain);
+    if (count == 0) {
+      return refuse(reject("The message has no MTEP-Token for " + domain + " from " +
+                           sender_domain + "'s MTEP server; ask the postmaster of " +
+                           sender_domain),
+                    "reject", "no-token");
+    }
+    if (count > 1) {
+      return refuse(reject("The message has " + std::to_string(count) +
+                           " MTEP-Token headers for " + domain +
+                           ", which takes exactly one; ask the postmaster of " + sender_domain),
+                    "reject", "several-tokens");
+    }
+  }
 
-  VerifyQuery query;
-  query.token = msg_.token;
-  query.sender = msg_.sender;
-  query.sender_domain = msg_.sender_domain;
-  query.queue_id = msg_.queue_id;
+  // One question per domain, each naming one of its recipients; the first
+  // answer that is not K decides.
   VerifyOutcome& outcome = verdict.outcome;
   verdict.asked = true;
-  if (env_.verifier != nullptr) {
-    outcome = env_.verifier->verify(query);
-  } else {
-    outcome.detail = "no verifier";
+  const Message::DomainToken* asked_for = nullptr;
+  for (const Message::DomainToken& d : msg_.mtep_domains) {
+    asked_for = &d;
+    VerifyQuery query;
+    query.token = d.count > 0 ? d.token : msg_.bare_token;
+    query.sender = msg_.sender;
+    query.sender_domain = msg_.sender_domain;
+    query.recipient = d.recipient;
+    query.queue_id = msg_.queue_id;
+    if (env_.verifier != nullptr) {
+      outcome = env_.verifier->verify(query);
+    } else {
+      outcome = VerifyOutcome{};
+      outcome.detail = "no verifier";
+    }
+    if (outcome.kind != VerifyKind::kValid) break;
+  }
+  if (asked_for != nullptr && msg_.mtep_domains.size() > 1 && outcome.kind != VerifyKind::kValid) {
+    outcome.detail = "for " + asked_for->domain + ": " + outcome.detail;
   }
   switch (outcome.kind) {
     case VerifyKind::kValid:

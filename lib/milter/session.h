@@ -22,10 +22,14 @@
 //   empty; SASL lasts for the rest of the connection). A client whose
 //   address is unknown ("", a unix socket) or not numeric is external. If
 //   the sender's domain policy has issue_tokens, every MTEP-Token header
-//   already present is deleted (highest index first) and a new one, bound
-//   to the envelope sender, is added. Minting failure, or a minted value
-//   that is not plain base64url -> 451 4.3.0. Internal mail is never
-//   checked. Null or unparsable sender: nothing added.
+//   already present is deleted (highest index first) and one is added per
+//   distinct recipient domain, "<token>; domain=<domain>" (token/header.h),
+//   the token bound to the envelope sender and that domain. Domains a
+//   header cannot name (UTF-8) are skipped and logged
+//   (skipped_domains=<...>); a recipient of domain number
+//   kMaxMintedTokens + 1 gets 452 4.5.3. Minting failure, or a minted
+//   value that does not parse back to itself -> 451 4.3.0. Internal mail
+//   is never checked. Null or unparsable sender: nothing added.
 //
 //   Inbound (any other client): the recipient's domain policy decides
 //   (DomainPolicy::requiresMtepFrom(sender domain)). Recipients whose
@@ -55,10 +59,16 @@
 //       require_mtep_from patterns cannot be matched and require_mtep alone
 //       decides
 //     - no MTEP-Token header                    -> 550 5.7.25
-//     - more than one, or a malformed one       -> 550 5.7.25
-//       (malformed: over 256 bytes, empty, or bytes outside base64url after
-//       unfolding and trimming); the verifier is not asked
-//     - the sender's server says K               -> deliver; Authentication-
+//     - a malformed one (parseTokenHeader)      -> 550 5.7.25
+//     - a checked recipient domain with no header naming it and no bare
+//       header, or with more than one           -> 550 5.7.25
+//       (the verifier is not asked in these cases)
+//     - else one question per checked recipient domain (at most
+//       kMaxCheckedDomains; a recipient of one more gets 452 4.5.3), with
+//       the header naming the domain (else the bare one) and the first
+//       accepted recipient at that domain (VerifyQuery::recipient); the
+//       first answer that is not K decides:
+//     - the sender's server says K (for every domain) -> deliver; Authentication-
 //       Results "<authserv-id>; mtep=pass smtp.mailfrom=<sender>" inserted
 //       at the top
 //     - D (or I)                                 -> 550 5.7.25
@@ -176,6 +186,8 @@
 #include "config/config.h"
 #include "milter/key_fetcher.h"
 #include "milter/message_identity.h"
+#include "smtp/address.h"
+#include "token/header.h"
 #include "milter/stamps.h"
 #include "milter/verifier.h"
 #include "util/result.h"
@@ -257,8 +269,17 @@ class Session {
     int policy_class = -1;      // -1 none yet; 0 unchecked; 1+ checked (1 + Unavailable)
     config::Unavailable unavailable = config::Unavailable::kTempfail;
     int token_headers = 0;              // MTEP-Token headers seen
-    std::string token;                  // the first one, normalized
-    bool token_malformed = false;       // the first one failed normalizeTokenHeader()
+    bool token_malformed = false;       // inbound: one failed parseTokenHeader()
+    int bare_tokens = 0;                // inbound: headers without "; domain="
+    std::string bare_token;             // the first one
+    struct DomainToken {
+      std::string domain;     // a recipient domain whose policy checks MTEP (domainLower())
+      std::string recipient;  // its first accepted recipient, canonicalLower()
+      int count = 0;          // MTEP-Token headers naming this domain
+      std::string token;      // the first one
+    };
+    std::vector<DomainToken> mtep_domains;  // inbound: distinct, at most kMaxCheckedDomains
+    std::vector<std::string> mint_domains;  // outbound: distinct recipient domains
     std::vector<int> our_auth_results;  // indexes of A-R headers claiming our authserv-id
     int auth_results_seen = 0;
     std::vector<std::string> stamp_recipients;  // inbound: distinct, require_stamp domains
@@ -302,6 +323,13 @@ class Session {
 
   // True when some domain's policy (or the defaults) has an inbound check.
   bool anyInboundCheck() const;
+  // Whether a recipient's domain fits in msg_.mtep_domains (inbound,
+  // `checked`) or msg_.mint_domains (outbound): already there, or room for
+  // one more. addTokenDomain() then adds it.
+  bool tokenDomainFits(const smtp::EnvelopeAddress& to, bool checked) const;
+  void addTokenDomain(const smtp::EnvelopeAddress& to, bool checked);
+  Decision tooManyDomains(const smtp::EnvelopeAddress& to) const;  // 452 4.5.3, logged
+  void tokenHeader(std::string_view value);                 // an inbound MTEP-Token header
   Decision outbound(Actions& actions);
   Decision outboundToken(Actions& actions, const config::DomainPolicy& policy);
   Decision outboundStamps(Actions& actions, const config::DomainPolicy& policy);
@@ -372,6 +400,21 @@ std::string appendAuthResult(std::string value, std::string_view authserv_id,
 // An MTEP-Token header value unfolded and trimmed; kInvalid when empty,
 // over 256 bytes, or not base64url characters only.
 Result<std::string> normalizeTokenHeader(std::string_view value);
+
+// The MTEP-Token header parser and formatter (token/header.h).
+using token::formatTokenHeader;
+using token::kMaxTokenDomain;
+using token::kMaxTokenHeader;
+using token::parseTokenHeader;
+using token::TokenHeader;
+using token::tokenHeaderDomainOk;
+
+// Most distinct recipient domains under an MTEP check in one inbound
+// message (one "?" each); a recipient of one more gets 452 4.5.3.
+inline constexpr size_t kMaxCheckedDomains = 8;
+// Most distinct recipient domains (tokens) in one outbound message; a
+// recipient of one more gets 452 4.5.3.
+inline constexpr size_t kMaxMintedTokens = 1000;
 
 // Longest stamp header value passed on whole (lib/pow's kMaxStampSize).
 inline constexpr size_t kMaxStampHeader = 1024;

@@ -20,6 +20,8 @@ struct VerifyQuery {
   std::string token;          // the MTEP-Token header value, trimmed
   std::string sender;         // envelope sender, canonicalLower() (never empty)
   std::string sender_domain;  // its domain, lower case: whose MTEP server is asked
+  std::string recipient;      // a recipient of the message at this site, canonicalLower():
+                              // the token must be bound to its domain ("" = ask without)
   std::string queue_id;       // for log lines only
 };
 
@@ -55,9 +57,12 @@ class TokenVerifier {
 class TokenMinter {
  public:
   virtual ~TokenMinter() = default;
-  // A token for `sender_canonical` (canonicalLower(), not empty) valid for
-  // ttl seconds. kTemporary/kConfig/kInternal when no key can be used.
-  virtual Result<std::string> mint(std::string_view sender_canonical, int64_t ttl) = 0;
+  // A token for `sender_canonical` (canonicalLower(), not empty) and mail
+  // to `recipient_domain` (lower case, not empty), valid for ttl seconds.
+  // kInvalid for bad arguments; kTemporary/kConfig/kInternal when no key
+  // can be used.
+  virtual Result<std::string> mint(std::string_view sender_canonical,
+                                   std::string_view recipient_domain, int64_t ttl) = 0;
 };
 
 }  // namespace mtep::milter

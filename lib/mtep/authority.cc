@@ -32,10 +32,27 @@ CheckResult refuseToken(token::Outcome outcome) {
     case token::Outcome::kSenderMismatch:
       text = "That token was issued for another sender.";
       break;
+    case token::Outcome::kRecipientMismatch:
+      text = "That token was issued for mail to another domain.";
+      break;
     default:
       break;
   }
   return answer(Verdict::kNo, smtp::esc::kAuthCredentials, text, token::outcomeName(outcome));
+}
+
+// The domain a "?" recipient element names: an RFC 5321 path with a
+// domain ("<bob@beta.test>", "bob@beta.test") or a bare domain
+// ("beta.test", "beta.test.", "[192.0.2.1]"); canonicalDomain() form.
+Result<std::string> recipientDomain(std::string_view recipient) {
+  const bool address =
+      recipient.find('@') != std::string_view::npos || recipient.find('<') != std::string_view::npos;
+  if (!address && !recipient.empty() && recipient.back() == '.') recipient.remove_suffix(1);
+  auto mailbox = address ? smtp::parsePath(recipient)
+                         : smtp::parsePath("postmaster@" + std::string(recipient));
+  if (!mailbox) return std::move(mailbox).error();
+  if (mailbox->domain.empty()) return Error(ErrorKind::kInvalid, "no domain");
+  return token::canonicalDomain(mailbox->domainLower());
 }
 
 CheckResult cannotCheck(std::string reason) {
@@ -77,9 +94,35 @@ CheckResult TokenAuthority::check(const Query& query) {
                   "Please send the envelope sender with the token.", "sender-required");
   }
 
+  const bool has_recipient = !query.recipient.empty();
+  std::string domain;
+  if (has_recipient) {
+    auto parsed = recipientDomain(query.recipient);
+    if (!parsed) {
+      return answer(Verdict::kNo, smtp::esc::kBadArguments,
+                    "That recipient is not a valid address or domain; please check it and ask "
+                    "again.",
+                    "bad-recipient");
+    }
+    domain = std::move(parsed).value();
+  }
+
   const int64_t now = clock_.now();
-  token::VerifyResult v = token::verify(*ring, query.token, sender_key, has_sender, now);
+  token::VerifyResult v = token::verify(
+      *ring, query.token, token::Binding{sender_key, domain, has_sender, has_recipient}, now);
   if (v.outcome != token::Outcome::kValid) return refuseToken(v.outcome);
+  // A token bound to a recipient domain vouches only for mail to it: the
+  // binding is checked, or the site has chosen to answer without it.
+  if (v.info.boundToRecipient() && !v.recipient_checked &&
+      !config->mtepd.answer_without_recipient) {
+    if (!has_recipient) {
+      return answer(Verdict::kNo, smtp::esc::kBadArguments,
+                    "Please send the envelope recipient with the token.", "recipient-required");
+    }
+    return answer(Verdict::kNo, smtp::esc::kBadArguments,
+                  "Please send the envelope sender with the token and recipient.",
+                  "sender-required");
+  }
 
   if (policy != nullptr && !policy->issue_tokens) {
     return answer(Verdict::kNo, smtp::esc::kNotAuthorized,
@@ -93,10 +136,11 @@ CheckResult TokenAuthority::check(const Query& query) {
   }
   if (*revoked) return refuseToken(token::Outcome::kRevoked);
 
-  return answer(
-      Verdict::kYes, kRecognised,
-      has_sender ? "Yes, I issued that token for this sender." : "Yes, I issued that token.",
-      token::outcomeName(token::Outcome::kValid));
+  const char* text = v.recipient_checked ? "Yes, I issued that token for this sender and mail "
+                                            "to that domain."
+                     : has_sender         ? "Yes, I issued that token for this sender."
+                                          : "Yes, I issued that token.";
+  return answer(Verdict::kYes, kRecognised, text, token::outcomeName(token::Outcome::kValid));
 }
 
 }  // namespace mtep::proto

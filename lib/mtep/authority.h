@@ -9,9 +9,22 @@
 //     tag_any alone, and only when [mtepd] answer_without_sender (else
 //     D5.5.4 "Please send the envelope sender with the token.", reason
 //     "sender-required");
+//   - a recipient (an empty element counts as none) is an RFC 5321 path
+//     with a domain or a bare domain (else D5.5.4, reason "bad-recipient");
+//     its domain, in token::canonicalDomain() form, is what a version-2
+//     token is bound to;
 //   - the token verifies with the ring (else D5.7.8, reason
 //     token::outcomeName(): "malformed", "unknown-key", "bad-mac",
-//     "expired", "sender-mismatch"; the text says which, kindly);
+//     "expired", "sender-mismatch", "recipient-mismatch"; the text says
+//     which, kindly);
+//   - a token bound to a recipient domain (version 2) whose binding was
+//     not checked, because the sender or the recipient is missing, is
+//     refused unless [mtepd] answer_without_recipient: D5.5.4, reason
+//     "recipient-required" (no recipient) or "sender-required" (a
+//     recipient but no sender). Fail closed: a token seen at beta.test
+//     never vouches for mail to gamma.test by a question that leaves the
+//     domain out. Version-1 tokens are bound to no domain and are answered
+//     as before until they expire;
 //   - the sender's domain policy has issue_tokens (else D5.7.1, reason
 //     "not-issuing"); not checked without a sender;
 //   - the store does not hold it as revoked (D5.7.8, "revoked"); a store

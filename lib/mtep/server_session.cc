@@ -23,11 +23,12 @@ ServerSession::ServerSession(const SessionLimits& limits, TokenChecker& checker,
           netstring::Limits{.max_length = limits.request.max_request_size, .skip_crlf = true}) {}
 
 void ServerSession::report(std::string_view command, const Response& r, std::string_view reason,
-                           std::string_view sender) {
+                           std::string_view sender, std::string_view recipient) {
   if (!sink_) return;
   const std::string cmd = printableAscii(command, kMaxLoggedCommand);
   const std::string from = printableAscii(sender, kMaxLoggedSender);
-  sink_(Decision{cmd, r, reason, from});
+  const std::string to = printableAscii(recipient, kMaxLoggedSender);
+  sink_(Decision{cmd, r, reason, from, to});
 }
 
 ServerSession::Action ServerSession::fail(const Response& r, std::string_view reason,
@@ -71,6 +72,7 @@ ServerSession::Action ServerSession::handleRequest(const std::string& payload, s
   std::string reason;
   std::string_view command;
   std::string_view sender;
+  std::string_view recipient;
   bool close = false;
   if (!parsed) {
     switch (parsed.error().kind()) {
@@ -105,7 +107,7 @@ ServerSession::Action ServerSession::handleRequest(const std::string& payload, s
       q.token = el[1];
       q.has_sender = el.size() > 2;
       if (q.has_sender) sender = q.sender = el[2];
-      if (el.size() > 3) q.recipient = el[3];
+      if (el.size() > 3) recipient = q.recipient = el[3];
       CheckResult checked = checker_.check(q);
       r = std::move(checked.response);
       reason = std::move(checked.reason);
@@ -119,7 +121,7 @@ ServerSession::Action ServerSession::handleRequest(const std::string& payload, s
     }
   }
   out->append(encodeResponse(r));
-  report(command, r, reason, sender);
+  report(command, r, reason, sender, recipient);
   if (close || commands_ >= limits_.max_commands) {
     closed_ = true;
     return Action::kClose;

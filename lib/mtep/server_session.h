@@ -57,9 +57,9 @@ class TokenChecker {
   virtual CheckResult check(const Query& query) = 0;
 };
 
-// Everything here is safe to log as is: command and sender have every byte
-// outside printable ASCII replaced by '?', the command is cut at
-// kMaxLoggedCommand bytes and the sender at kMaxLoggedSender bytes.
+// Everything here is safe to log as is: command, sender and recipient have
+// every byte outside printable ASCII replaced by '?', the command is cut at
+// kMaxLoggedCommand bytes, sender and recipient at kMaxLoggedSender bytes.
 // The views are valid only during the call.
 inline constexpr size_t kMaxLoggedCommand = 32;
 inline constexpr size_t kMaxLoggedSender = 256;
@@ -71,6 +71,7 @@ struct Decision {
                              // "bad-framing", "request-too-big",
                              // "too-many-elements", "timeout"
   std::string_view sender;   // as sent (sanitized), may be empty
+  std::string_view recipient = {};  // as sent (sanitized), may be empty
 };
 using DecisionSink = std::function<void(const Decision&)>;
 
@@ -99,7 +100,7 @@ class ServerSession {
   Action handleRequest(const std::string& payload, std::string* out);
   Action fail(const Response& r, std::string_view reason, std::string* out);
   void report(std::string_view command, const Response& r, std::string_view reason,
-              std::string_view sender);
+              std::string_view sender, std::string_view recipient = {});
 
   SessionLimits limits_;
   TokenChecker& checker_;

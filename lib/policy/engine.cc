@@ -7,6 +7,7 @@
 #include "policy/policy.h"
 #include "pow/pow.h"
 #include "smtp/address.h"
+#include "token/header.h"
 
 namespace mtep::policy {
 
@@ -17,7 +18,6 @@ constexpr size_t kMaxShownDomain = 64;    // a peer's domain in a reply
 constexpr size_t kMaxShownAddress = 80;   // a peer's address in a reply
 constexpr size_t kMaxShownDetail = 60;    // a stamp check's reason in a reply
 constexpr size_t kMaxLogged = 256;        // a peer's value in a log line
-constexpr size_t kMaxTokenSize = 256;     // MTEP-Token header, as in the milter
 constexpr int64_t kAnswerHold = 1;        // seconds any answer serves waiting requests
 constexpr const char* kPolicyHeader = "X-MTEP-Policy";
 
@@ -146,22 +146,6 @@ bool mtepApplies(const config::DomainPolicy& policy, const Sender& sender) {
   return policy.require_mtep;  // cannot match the patterns: assume it applies
 }
 
-// An MTEP-Token header value without white space (folding); nullopt when
-// empty, too long or not base64url.
-std::optional<std::string> normalizeToken(std::string_view value) {
-  std::string out;
-  for (char c : value) {
-    if (isSpace(c)) continue;
-    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                    c == '-' || c == '_' || c == '=';
-    if (!ok) return std::nullopt;
-    out.push_back(c);
-    if (out.size() > kMaxTokenSize) return std::nullopt;
-  }
-  if (out.empty()) return std::nullopt;
-  return out;
-}
-
 // Builds the Decision: the action and its log line.
 class Decider {
  public:
@@ -272,7 +256,7 @@ std::string Lookup::key() const {
     case Kind::kMtepCapable:
       return "c\n" + domain;
     case Kind::kToken:
-      return "t\n" + domain + "\n" + sender + "\n" + token;
+      return "t\n" + domain + "\n" + sender + "\n" + recipient + "\n" + token;
   }
   return "?";
 }
@@ -567,6 +551,8 @@ Outcome Engine::decideData(const Request& request, const config::Config& cfg, in
     std::string address;  // canonical lower case
     std::string domain;
     const config::DomainPolicy* policy;
+    std::string asked;  // what an MTEP question names: the address, or its domain alone
+                        // when mtepd could not read the address with that domain
   };
   std::vector<Rcpt> rcpts;
   std::vector<std::string> texts;
@@ -584,7 +570,11 @@ Outcome Engine::decideData(const Request& request, const config::Config& cfg, in
       if (unknown == nullptr) unknown = &t;
       continue;
     }
-    Rcpt r{to.address, domainKey(to.domain), policy};
+    Rcpt r{to.address, domainKey(to.domain), policy, {}};
+    r.asked = to.kind == smtp::EnvelopeAddress::Kind::kMailbox &&
+                      asciiLower(to.mailbox.domain) == r.domain
+                  ? r.address
+                  : r.domain;
     if (std::any_of(rcpts.begin(), rcpts.end(),
                     [&](const Rcpt& o) { return o.address == r.address; })) {
       continue;
@@ -622,63 +612,127 @@ Outcome Engine::decideData(const Request& request, const config::Config& cfg, in
                                "vouch for",
                            "reject", "bad-sender");
     }
-    std::vector<std::string_view> tokens;
-    for (std::string_view t : request.all("mtep_token")) {
-      if (!trim(t).empty()) tokens.push_back(t);
+    // Every MTEP-Token header (token/header.h): "<token>" counts for every
+    // recipient domain, "<token>; domain=<d>" for <d> only. Exim joins
+    // several headers with commas (contrib/exim/mtep-acl.conf); neither a
+    // token nor a domain holds one.
+    struct DomainToken {
+      std::string domain;     // a recipient domain MTEP applies to
+      std::string recipient;  // its first recipient, canonical lower case
+      int count = 0;          // headers naming it
+      std::string token;      // the first one
+    };
+    std::vector<DomainToken> domains;
+    for (const Rcpt& r : rcpts) {
+      const bool applies = r.policy->requiresMtepFrom(sender.domain);
+      if (!applies || std::any_of(domains.begin(), domains.end(),
+                                  [&](const DomainToken& d) { return d.domain == r.domain; })) {
+        continue;
+      }
+      domains.push_back(DomainToken{r.domain, r.asked, 0, {}});
     }
-    if (tokens.empty()) {
+    if (domains.empty()) {  // first_mtep is one of them: never pass unchecked
+      return decider.reply("451", "4.3.0", "Cannot check the MTEP token now; try again later",
+                           "tempfail", "no-checked-domain");
+    }
+    int headers = 0;
+    int bare = 0;
+    std::string bare_token;
+    bool malformed = false;
+    for (std::string_view value : request.all("mtep_token")) {
+      size_t start = 0;
+      while (start <= value.size()) {
+        size_t comma = value.find(',', start);
+        if (comma == std::string_view::npos) comma = value.size();
+        const std::string_view piece = trim(value.substr(start, comma - start));
+        start = comma + 1;
+        if (piece.empty()) continue;
+        ++headers;
+        auto parsed = token::parseTokenHeader(piece);
+        if (!parsed) {
+          malformed = true;
+          continue;
+        }
+        if (parsed->domain.empty()) {
+          if (++bare == 1) bare_token = std::move(parsed->token);
+          continue;
+        }
+        for (DomainToken& d : domains) {
+          if (d.domain == parsed->domain && ++d.count == 1) d.token = std::move(parsed->token);
+        }
+      }
+    }
+    if (headers == 0) {
       return decider.reply("550", "5.7.25",
                            "Mail to " + rd + " needs an MTEP-Token from " + sd +
                                "'s MTEP server; ask the postmaster of " + sd + " to enable MTEP",
                            "reject", "no-token");
     }
-    if (tokens.size() > 1) {
-      return decider.reply("550", "5.7.25",
-                           "The message has " + std::to_string(tokens.size()) +
-                               " MTEP-Token headers; mail to " + rd +
-                               " takes exactly one; ask the postmaster of " + sd,
-                           "reject", "several-tokens");
-    }
-    std::optional<std::string> token = normalizeToken(tokens.front());
-    if (!token) {
+    if (malformed) {
       return decider.reply("550", "5.7.25",
                            "The MTEP-Token header is malformed; ask the postmaster of " + sd +
                                " to check their MTEP setup",
                            "reject", "malformed-token");
     }
-    Lookup lookup;
-    lookup.kind = Lookup::Kind::kToken;
-    lookup.domain = sender.domain;
-    lookup.sender = sender.address;
-    lookup.token = std::move(*token);
-    const CachedLookup* answer = cached(lookup, now);
-    if (answer == nullptr) return askFor(std::move(lookup));
-    switch (answer->answer) {
-      case LookupAnswer::kYes:
-        notes.emplace_back("mtep=pass");
-        break;
-      case LookupAnswer::kNo:
+    for (const DomainToken& d : domains) {
+      const int count = d.count > 0 ? d.count : bare;
+      const std::string dd = shown(d.domain, kMaxShownDomain);
+      if (count == 0) {
         return decider.reply("550", "5.7.25",
-                             sd + "'s MTEP server does not vouch for this message's MTEP-Token; "
-                                  "ask the postmaster of " + sd,
+                             "The message has no MTEP-Token for " + dd + " from " + sd +
+                                 "'s MTEP server; ask the postmaster of " + sd,
+                             "reject", "no-token");
+      }
+      if (count > 1) {
+        return decider.reply("550", "5.7.25",
+                             "The message has " + std::to_string(count) +
+                                 " MTEP-Token headers for " + dd +
+                                 ", which takes exactly one; ask the postmaster of " + sd,
+                             "reject", "several-tokens");
+      }
+    }
+    // One lookup per recipient domain, each naming one of its recipients;
+    // the first answer that is not yes decides.
+    bool temporary = false;
+    for (const DomainToken& d : domains) {
+      Lookup lookup;
+      lookup.kind = Lookup::Kind::kToken;
+      lookup.domain = sender.domain;
+      lookup.sender = sender.address;
+      lookup.token = d.count > 0 ? d.token : bare_token;
+      lookup.recipient = d.recipient;
+      const CachedLookup* answer = cached(lookup, now);
+      if (answer == nullptr) return askFor(std::move(lookup));
+      if (answer->answer == LookupAnswer::kNo) {
+        return decider.reply("550", "5.7.25",
+                             sd + "'s MTEP server does not vouch for this message's MTEP-Token "
+                                  "for " + shown(d.domain, kMaxShownDomain) +
+                                  "; ask the postmaster of " + sd,
                              "reject", "refused");
-      case LookupAnswer::kTemporary:
-        switch (unavailable) {
-          case config::Unavailable::kAccept:
-            notes.emplace_back("mtep=temperror");
-            break;
-          case config::Unavailable::kReject:
-            return decider.reply("550", "5.7.25",
-                                 "Cannot verify the MTEP token with " + sd +
-                                     "'s MTEP server; ask the postmaster of " + sd,
-                                 "reject", "unavailable");
-          case config::Unavailable::kTempfail:
-            return decider.reply("451", "4.7.25",
-                                 "Cannot verify the MTEP token with " + sd +
-                                     "'s MTEP server now; try again later",
-                                 "tempfail", "unavailable");
-        }
+      }
+      if (answer->answer == LookupAnswer::kTemporary) {
+        temporary = true;
         break;
+      }
+    }
+    if (!temporary) {
+      notes.emplace_back("mtep=pass");
+    } else {
+      switch (unavailable) {
+        case config::Unavailable::kAccept:
+          notes.emplace_back("mtep=temperror");
+          break;
+        case config::Unavailable::kReject:
+          return decider.reply("550", "5.7.25",
+                               "Cannot verify the MTEP token with " + sd +
+                                   "'s MTEP server; ask the postmaster of " + sd,
+                               "reject", "unavailable");
+        case config::Unavailable::kTempfail:
+          return decider.reply("451", "4.7.25",
+                               "Cannot verify the MTEP token with " + sd +
+                                   "'s MTEP server now; try again later",
+                               "tempfail", "unavailable");
+      }
     }
   }
 

@@ -68,12 +68,16 @@
 //                        "argon2id:" follows; Argon2id parameters keep
 //                        theirs); may repeat. The value cannot hold a
 //                        newline: Exim must replace them (${sg}).
-//       mtep_token       the MTEP-Token header value; empty = absent; more
-//                        than one attribute = several headers
+//       mtep_token       MTEP-Token header values (token/header.h),
+//                        separated by commas; may repeat; empty = absent
+//                        (Exim's headers joined by ${sg}, mtep-acl.conf)
 //     require_mtep (any recipient's policy requiresMtepFrom(sender
 //       domain)), checked first so stamps are never spent on a message then
-//       refused: no token -> 550 5.7.25 (the milter's words); malformed or
-//       several -> 550 5.7.25; else a kToken Lookup: kYes passes, kNo ->
+//       refused: no token -> 550 5.7.25 (the milter's words); malformed, or
+//       several for one recipient domain -> 550 5.7.25; else, for each
+//       recipient domain MTEP applies to, the header naming it (else the
+//       bare one) in a kToken Lookup with one of its recipients (the token
+//       is bound to it): all kYes passes, kNo ->
 //       550 5.7.25, kTemporary -> mtep_unavailable, the most careful of the
 //       recipients' (tempfail over reject over accept). The null sender
 //       passes (as in the milter).
@@ -210,6 +214,7 @@ struct Lookup {
   std::string domain;  // the sender domain, lower case, no trailing dot
   std::string token;   // kToken: the MTEP-Token, normalized (no white space)
   std::string sender;  // kToken: the envelope sender, canonical lower case
+  std::string recipient;  // kToken: a recipient at the domain the token must be for
   std::string key() const;  // cache key: equal for the same question
 };
 

@@ -1,22 +1,44 @@
 #pragma once
 // NAME
-//   token.h - self-verifying MTEP tokens bound to the envelope sender
+//   token.h - self-verifying MTEP tokens bound to the envelope sender and
+//   the recipient domain
 // SUMMARY
 //   auto ring = KeyRing::load("/var/lib/mtep/token.keys", {.create = true}, clock);
-//   auto tok  = mint(*ring, "alice@example.org", clock.now(), 86400);
-//   auto v    = verify(*ring, *tok, "alice@example.org", clock.now());
+//   auto tok  = mint(*ring, "alice@example.org", "beta.test", clock.now(), 86400);
+//   auto v    = verify(*ring, *tok, Binding::of("alice@example.org", "beta.test"),
+//                      clock.now());
 // DESCRIPTION
-//   Binary layout (46 bytes, then base64url without padding = 62 chars):
-//     version(1) = 1 | key id(4, big endian) | expiry(5, big endian Unix s)
-//     | nonce(12, random) | tag_any(8) | tag_sender(16)
-//   tag_sender = HMAC-SHA256(key, "mtep-token-sender\0" || header || sender)[0..16]
-//   tag_any    = HMAC-SHA256(key, "mtep-token-any\0" || header || tag_sender)[0..8]
-//   where header is the first 22 bytes and sender the lower-cased envelope
-//   sender (smtp::Mailbox::canonicalLower()). tag_any lets a server answer
-//   the seed's senderless "?" and, since it covers tag_sender too, makes any
-//   altered byte of a token a bad MAC; tag_sender binds the token to its
-//   sender. A token is valid while now < expiry. Tokens carry no secret and
-//   need no storage to check; revocation is a store lookup by
+//   Version 2 (minted today), 54 bytes, then base64url without padding =
+//   72 chars:
+//     version(1) = 2 | key id(4, big endian) | expiry(5, big endian Unix s)
+//     | nonce(12, random) | tag_any(8) | tag_sender(8) | tag_bound(16)
+//   tag_sender = HMAC(key, "mtep-token-v2-sender\0" || header || sender)[0..8]
+//   tag_bound  = HMAC(key, "mtep-token-v2-bound\0" || header
+//                     || len32(sender) || sender || domain)[0..16]
+//   tag_any    = HMAC(key, "mtep-token-v2-any\0" || header || tag_sender
+//                     || tag_bound)[0..8]
+//   HMAC is HMAC-SHA256, header the first 22 bytes, sender the lower-cased
+//   envelope sender (smtp::Mailbox::canonicalLower()), len32 its length as
+//   4 bytes big endian, domain the recipient domain in canonicalDomain()
+//   form. tag_bound binds the token to (sender, recipient domain): a token
+//   minted for mail to beta.test does not verify for gamma.test.
+//   tag_sender answers a question that carries the sender but no
+//   recipient, tag_any one that carries neither; whether such questions
+//   may be answered at all is the caller's policy (mtep/authority.h): the
+//   result says which tags were checked.
+//
+//   Version 1 (minted before version 2; still verified until it expires,
+//   so a rolling upgrade loses no mail), 46 bytes = 62 chars:
+//     version(1) = 1 | key id(4) | expiry(5) | nonce(12) | tag_any(8)
+//     | tag_sender(16)
+//   tag_sender = HMAC(key, "mtep-token-sender\0" || header || sender)[0..16]
+//   tag_any    = HMAC(key, "mtep-token-any\0" || header || tag_sender)[0..8]
+//   A version-1 token is bound to no recipient domain: a recipient given
+//   to verify() is not checked (recipient_checked stays false).
+//
+//   In both versions tag_any covers every other byte, so any altered byte
+//   is a bad MAC. A token is valid while now < expiry. Tokens carry no
+//   secret and need no storage to check; revocation is a store lookup by
 //   revocationId() (key id and nonce).
 //
 //   Key file: text, one key per line "<id> <created-unix> <64 hex>", '#'
@@ -45,7 +67,10 @@
 
 namespace mtep::token {
 
-inline constexpr size_t kTokenTextLength = 62;
+inline constexpr size_t kTokenTextLength = 72;    // version 2, minted today
+inline constexpr size_t kTokenV1TextLength = 62;  // version 1, verified until it expires
+inline constexpr size_t kMaxTokenText = 256;      // PROTOCOLS.md: any token, any issuer
+inline constexpr size_t kMaxDomain = 255;         // a recipient domain to bind (RFC 5321 4.5.3.1.2)
 
 struct Key {
   uint32_t id = 0;
@@ -99,7 +124,8 @@ enum class Outcome {
   kBadMac,      // forged or altered
   kExpired,
   kRevoked,         // set by callers that consult the store
-  kSenderMismatch,  // valid token, another sender
+  kSenderMismatch,     // valid token, another sender
+  kRecipientMismatch,  // valid token for this sender, another recipient domain
 };
 const char* outcomeName(Outcome o) noexcept;  // "valid", "malformed", ...
 
@@ -109,27 +135,60 @@ struct TokenInfo {
   int64_t expires = 0;
   std::array<uint8_t, 12> nonce{};
   std::string revocationId() const;  // "<keyid hex>-<nonce hex>"
+  // Version 2 and later: minted for one recipient domain.
+  bool boundToRecipient() const { return version >= 2; }
+};
+
+// What the asker knows about the message that carried the token.
+struct Binding {
+  std::string_view sender;            // canonicalLower()'d; ignored unless has_sender
+  std::string_view recipient_domain;  // canonicalDomain()'d; ignored unless has_recipient
+  bool has_sender = false;
+  bool has_recipient = false;
+  static Binding of(std::string_view sender, std::string_view domain) {
+    return {sender, domain, true, true};
+  }
 };
 
 struct VerifyResult {
   Outcome outcome = Outcome::kMalformed;
-  TokenInfo info;  // filled when the token decoded
+  TokenInfo info;                  // filled when the token decoded
+  bool sender_checked = false;     // kValid: the token is this sender's
+  bool recipient_checked = false;  // kValid: the token is for this recipient domain
 };
 
-// Mints a token for `sender_canonical` (already canonicalLower()'d; not
-// empty) valid for ttl > 0 seconds from `now`, with the ring's current key.
-// kInvalid for an empty sender, ttl <= 0 or an expiry past 5 bytes;
+// The form a recipient domain is bound in: ASCII letters lower-cased,
+// one trailing dot removed ("Beta.Test." -> "beta.test"). Other bytes
+// (UTF-8, address literal brackets) are kept as they are.
+std::string canonicalDomain(std::string_view domain);
+
+// Mints a version-2 token for `sender_canonical` (already
+// canonicalLower()'d; not empty) and mail to `recipient_domain` (not
+// empty, at most kMaxDomain bytes; canonicalDomain() is applied), valid
+// for ttl > 0 seconds from `now`, with the ring's current key. kInvalid
+// for an empty sender or domain, ttl <= 0 or an expiry past 5 bytes;
 // kInternal when OpenSSL fails.
-Result<std::string> mint(const KeyRing& ring, std::string_view sender_canonical, int64_t now,
-                         int64_t ttl);
+Result<std::string> mint(const KeyRing& ring, std::string_view sender_canonical,
+                         std::string_view recipient_domain, int64_t now, int64_t ttl);
+// A version-1 token (no recipient domain), as minted before version 2.
+// Only for tests and tools that must show the old form still verifies.
+Result<std::string> mintV1(const KeyRing& ring, std::string_view sender_canonical, int64_t now,
+                           int64_t ttl);
 // Checks in this order: decode (text, length, version) -> key id in the
-// ring -> tag_any -> tag_sender (only when has_sender) -> expiry. Never
-// kRevoked (callers consult the store). has_sender = false means the asker
-// gave no sender: sender_canonical is ignored and only tag_any is checked.
+// ring -> tag_any -> tag_sender (when has_sender) -> tag_bound (version 2,
+// when has_sender and has_recipient) -> expiry. Never kRevoked (callers
+// consult the store). What was not given is not checked, and the result
+// says what was: a version-2 token asked about without a recipient can be
+// kValid with recipient_checked false; the caller decides whether that
+// is enough. The recipient domain is canonicalDomain()'d here.
+VerifyResult verify(const KeyRing& ring, std::string_view token, const Binding& binding,
+                    int64_t now);
+// Sender only (no recipient domain): verify(ring, token, {sender, {},
+// has_sender, false}, now).
 VerifyResult verify(const KeyRing& ring, std::string_view token, std::string_view sender_canonical,
                     bool has_sender, int64_t now);
 // Decodes without checking any MAC (for revoke and inspection). kInvalid
-// when the text is not a version-1 token.
+// when the text is not a version-1 or version-2 token.
 Result<TokenInfo> decode(std::string_view token);
 
 }  // namespace mtep::token

@@ -52,10 +52,14 @@ std::shared_ptr<const token::KeyRing> RingMinter::current() {
   return ring_;
 }
 
-Result<std::string> RingMinter::mint(std::string_view sender_canonical, int64_t ttl) {
+Result<std::string> RingMinter::mint(std::string_view sender_canonical,
+                                     std::string_view recipient_domain, int64_t ttl) {
   if (sender_canonical.empty()) return Error(ErrorKind::kInvalid, "no sender to mint a token for");
+  if (recipient_domain.empty()) {
+    return Error(ErrorKind::kInvalid, "no recipient domain to mint a token for");
+  }
   const std::shared_ptr<const token::KeyRing> ring = current();
-  return token::mint(*ring, sender_canonical, clock_.now(), ttl);
+  return token::mint(*ring, sender_canonical, recipient_domain, clock_.now(), ttl);
 }
 
 }  // namespace mtep::verify

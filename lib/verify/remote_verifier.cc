@@ -39,11 +39,16 @@ VerifyKind kindOf(const proto::Response& r) {
   return VerifyKind::kUnsure;
 }
 
-// Length-prefixed parts, so no choice of token or sender can collide with another.
-std::string cacheKey(const std::string& domain, const std::string& token,
-                     const std::string& sender) {
+// Length-prefixed parts, so no choice of token, sender or recipient can
+// collide with another. The recipient counts by its domain: the token's
+// binding, and what the answer depends on.
+std::string cacheKey(const std::string& domain, const std::string& token, const std::string& sender,
+                     const std::string& recipient) {
+  const size_t at = recipient.rfind('@');
+  const std::string rcpt_domain =
+      normalizeDomain(at == std::string::npos ? recipient : recipient.substr(at + 1));
   return std::to_string(domain.size()) + ":" + domain + std::to_string(token.size()) + ":" + token +
-         sender;
+         std::to_string(sender.size()) + ":" + sender + rcpt_domain;
 }
 
 }  // namespace
@@ -73,7 +78,7 @@ VerifyOutcome RemoteVerifier::verify(const VerifyQuery& query) {
   }
   const config::MilterConfig& m = cfg->milter;
   const std::string domain = normalizeDomain(query.sender_domain);
-  const std::string key = cacheKey(domain, query.token, query.sender);
+  const std::string key = cacheKey(domain, query.token, query.sender, query.recipient);
   if (cache_.get(key, &out)) {
     log::debug("%s: mtep domain=%s server=%s result=%s cached detail=%s", qid, domain.c_str(),
                out.server.c_str(), verifyKindName(out.kind), out.detail.c_str());
@@ -129,7 +134,7 @@ VerifyOutcome RemoteVerifier::verify(const VerifyQuery& query) {
       options.read_timeout_ms = options.total_timeout_ms;
       options.connect_timeout_ms = std::min(connect_cap, options.total_timeout_ms);
       const proto::MtepClient client(options);
-      auto answer = client.ask(address, c.port, query.token, query.sender);
+      auto answer = client.ask(address, c.port, query.token, query.sender, query.recipient);
       const std::string where = hostPort(address, c.port);
       if (!answer) {
         out.detail = shortText(answer.error().message());

@@ -32,7 +32,8 @@
 //   skipped. An address literal sender domain ("[192.0.2.1]",
 //   "[IPv6:2001:db8::1]") skips SRV and MX: the address itself, port 6211.
 //   Host names are turned into addresses with the Resolver; each address
-//   is asked with MtepClient (one "?" carrying token and sender, then "Q")
+//   is asked with MtepClient (one "?" carrying token, sender and, when the
+//   query has one, the recipient, then "Q")
 //   until one answers; the whole verify() keeps within [milter]
 //   query_timeout (each client call gets the time left as its read and
 //   total timeout, and at most a third of query_timeout, but 1 s or more,
@@ -49,7 +50,8 @@
 //   K -> kValid, D or I5.x.x -> kRefused, Z or I4.x.x (busy) -> kUnsure; any failure -> the next
 //   address, and kUnreachable when none is left.
 //   Cache: kValid and kRefused answers are kept for cache_ttl seconds, keyed
-//   by (sender domain, token, sender), at most cache_size entries (oldest
+//   by (sender domain, token, sender, recipient domain), at most
+//   cache_size entries (oldest
 //   evicted first). kUnsure and kUnreachable are never cached.
 //   outcome.server is "host:port" of the candidate tried last (the host as
 //   discovered: a name or a numeric address); outcome.detail is the answer

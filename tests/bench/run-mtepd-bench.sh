@@ -58,7 +58,8 @@ EOF
 "$MTEPD" -c "$WORK/mtep.conf"   # detaches once ready; the exit status says whether it started
 MPID=$(cat "$PIDFILE")
 SENDER=bench@example.org
-TOKEN=$("$CTL" -c "$WORK/mtep.conf" token mint --sender "$SENDER")
+# Bound to the recipient domain mtep-load names (--recipient, bob@example.net).
+TOKEN=$("$CTL" -c "$WORK/mtep.conf" token mint --sender "$SENDER" --recipient-domain example.net)
 
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$MPID/status"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$MPID/stat"; }

@@ -126,7 +126,7 @@ max_connections = 20000
 max_commands_per_connection = 1000000
 EOF
 "$CTL" -c "$WORK/mtepd/mtep.conf" key rotate >/dev/null
-TOKEN=$("$CTL" -c "$WORK/mtepd/mtep.conf" token mint --sender alice@alpha.test)
+TOKEN=$("$CTL" -c "$WORK/mtepd/mtep.conf" token mint --sender alice@alpha.test --recipient-domain beta.test)
 "$MTEPD" -f -c "$WORK/mtepd/mtep.conf" 2>"$WORK/mtepd.log" &
 PIDS+=($!); MTEPD_PID=$!
 waitPort "$P_MTEPD" mtepd

@@ -69,7 +69,7 @@ listen = ["127.0.0.1:$EX_POL"]
 # alpha.test (ours: the submission port's mail) is asked about its tokens
 # at our own mtepd.
 [milter]
-mtep_servers = { "alpha.test" = "127.0.0.1:$EX_MTEPD" }
+mtep_servers = { "alpha.test" = "127.0.0.1:$EX_MTEPD", "tok.test" = "127.0.0.1:$EX_MTEPD" }
 
 [pow]
 # Required bits stay what each domain says (no yearly raise in the tests).
@@ -441,10 +441,25 @@ case_outbound_stamp_and_token() {
       fail "$f: hashcash -c -b 10 -r $rcpt refuses '$stamp'"
     tok=$(mp_header "$f" MTEP-Token)
     [[ $(grep -c . <<<"$tok") == 1 ]] || fail "$f: want one MTEP-Token, got '$tok'"
-    "$EX_BUILD/mtepctl/mtepctl" -c "$EX_WORK/mtep.conf" token verify "$tok" --sender alice@alpha.test \
-      >/dev/null || fail "$f: MTEP-Token '$tok' does not verify for alice@alpha.test"
+    check_token "$f" "$tok" alice@alpha.test stamp.test
     ok "$rcpt: stamp $stamp, token verified"
   done
+}
+
+# check_token FILE HEADER SENDER DOMAIN: the MTEP-Token header is
+# "<token>; domain=DOMAIN" and the token verifies for SENDER and DOMAIN,
+# and for no other domain (replayed.test).
+check_token() {
+  local f=$1 hdr=$2 sender=$3 domain=$4 tok
+  [[ $hdr == *"; domain=$domain" ]] || fail "$f: MTEP-Token '$hdr' does not name domain $domain"
+  tok=${hdr%%;*}
+  "$EX_BUILD/mtepctl/mtepctl" -c "$EX_WORK/mtep.conf" token verify "$tok" --sender "$sender" \
+    --recipient-domain "$domain" >/dev/null ||
+    fail "$f: MTEP-Token '$tok' does not verify for $sender and $domain"
+  "$EX_BUILD/mtepctl/mtepctl" -c "$EX_WORK/mtep.conf" token verify "$tok" --sender "$sender" \
+    --recipient-domain replayed.test >/dev/null &&
+    fail "$f: MTEP-Token '$tok' for $domain also verifies for replayed.test"
+  return 0
 }
 
 # tok.test only gets tokens: one copy for both recipients, no stamp.
@@ -456,12 +471,35 @@ case_outbound_token_only() {
   for f in $(mp_delivered_files "$(box)"); do
     [[ -z $(mp_header "$f" X-Hashcash) ]] || fail "$f: X-Hashcash on mail of a domain that mints none"
     tok=$(mp_header "$f" MTEP-Token)
-    "$EX_BUILD/mtepctl/mtepctl" -c "$EX_WORK/mtep.conf" token verify "$tok" --sender tom@tok.test \
-      >/dev/null || fail "$f: MTEP-Token '$tok' does not verify for tom@tok.test"
+    check_token "$f" "$tok" tom@tok.test plain.test
   done
   grep -q 'R=outbound T=mtep_smtp_token' "$EX_WORK/exim/log/mainlog" ||
     fail "the mail did not leave through mtep_smtp_token"
   ok "token only, verified"
+}
+
+# A message to two domains: mtep_smtp_token sends one copy per domain
+# (multi_domain = false), each with the one token for its own domain;
+# token.test (require_mtep) has mtep-policyd ask tok.test's mtepd with the
+# recipient, and delivers; plain.test gets its own.
+case_outbound_two_domains_get_one_token_each() {
+  local f tok
+  submit --from tom@tok.test --to dave@plain.test,frank@token.test || fail "the submission was refused"
+  expect_reply "$LAST" '^250 ' "submission"
+  expect_delivered "$(box)" 2 "two domains"
+  f=$(delivered_to dave@plain.test | head -n 1)
+  [[ -n $f ]] || fail "nothing delivered to dave@plain.test"
+  tok=$(mp_header "$f" MTEP-Token)
+  [[ $(grep -c . <<<"$tok") == 1 ]] || fail "$f: want one MTEP-Token, got '$tok'"
+  check_token "$f" "$tok" tom@tok.test plain.test
+  f=$(delivered_to frank@token.test | head -n 1)
+  [[ -n $f ]] || fail "nothing delivered to frank@token.test"
+  tok=$(mp_header "$f" MTEP-Token)
+  [[ $(grep -c . <<<"$tok") == 1 ]] || fail "$f: want one MTEP-Token, got '$tok'"
+  check_token "$f" "$tok" tom@tok.test token.test
+  mp_header "$f" X-MTEP-Policy | grep -q 'mtep=pass' ||
+    fail "$f: token.test did not pass it: '$(mp_header "$f" X-MTEP-Policy)'"
+  ok "one copy and one token per domain; token.test passed it"
 }
 
 # Other senders leave through the plain transport: no MTEP headers.
@@ -548,7 +586,8 @@ CONF
 CASES=(contrib_defaults_parse stamp_missing_refused long_local_part_needs_stamp stamp_valid_then_replay_refused stamp_for_other_recipient_refused
   stamps_for_two_recipients mixed_onion_refused_at_rcpt domain_without_policy_delivered
   policyd_down_defers policyd_silent_defers
-  outbound_stamp_and_token outbound_token_only outbound_other_domain_plain
+  outbound_stamp_and_token outbound_token_only outbound_two_domains_get_one_token_each
+  outbound_other_domain_plain
   outbound_token_passes_require_mtep missing_or_forged_token_refused)
 
 mp_fixture_main "$@"

@@ -167,8 +167,10 @@ class MtepctlTest : public ::testing::Test {
   }
 
   // Mints a token and returns it without the newline (empty on failure).
-  std::string mint(const std::string& sender, const std::string& ttl = "") {
-    std::vector<std::string> args{"token", "mint", "--sender", sender};
+  std::string mint(const std::string& sender, const std::string& ttl = "",
+                   const std::string& domain = "beta.test") {
+    std::vector<std::string> args{"token", "mint", "--sender", sender, "--recipient-domain",
+                                  domain};
     if (!ttl.empty()) args.insert(args.end(), {"--ttl", ttl});
     RunResult r = ctl(args);
     EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -200,7 +202,7 @@ TEST_F(MtepctlTest, MintedTokenVerifiesForItsSender) {
   const int64_t before = static_cast<int64_t>(std::time(nullptr));
   const std::string token = mint("<alice@example.org>", "2h");
   ASSERT_FALSE(token.empty());
-  RunResult r = ctl({"token", "verify", token, "--sender", "alice@example.org"});
+  RunResult r = ctl({"token", "verify", token, "--sender", "alice@example.org", "--recipient-domain", "beta.test"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   unsigned key_id = 0;
   int64_t expires = 0;
@@ -212,25 +214,25 @@ TEST_F(MtepctlTest, MintedTokenVerifiesForItsSender) {
 
 TEST_F(MtepctlTest, SenderComparisonIgnoresCase) {
   const std::string token = mint("Alice@Example.ORG");
-  RunResult r = ctl({"token", "verify", token, "--sender", "alice@example.org"});
+  RunResult r = ctl({"token", "verify", token, "--sender", "alice@example.org", "--recipient-domain", "beta.test"});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
 }
 
 TEST_F(MtepctlTest, VerifyForAnotherSenderFails) {
   const std::string token = mint("alice@example.org");
-  RunResult r = ctl({"token", "verify", token, "--sender", "mallory@example.org"});
+  RunResult r = ctl({"token", "verify", token, "--sender", "mallory@example.org", "--recipient-domain", "beta.test"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.out.find("another sender"), std::string::npos) << r.out;
 }
 
 TEST_F(MtepctlTest, AlteredTokenIsForgedOrMalformed) {
   std::string token = mint("alice@example.org");
-  ASSERT_EQ(token.size(), 62u);
+  ASSERT_EQ(token.size(), 72u);
   token[40] = token[40] == 'A' ? 'B' : 'A';
-  RunResult r = ctl({"token", "verify", token, "--sender", "alice@example.org"});
+  RunResult r = ctl({"token", "verify", token, "--sender", "alice@example.org", "--recipient-domain", "beta.test"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.out.find("forged"), std::string::npos) << r.out;
-  r = ctl({"token", "verify", "not-a-token", "--sender", "alice@example.org"});
+  r = ctl({"token", "verify", "not-a-token", "--sender", "alice@example.org", "--recipient-domain", "beta.test"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.out.find("malformed"), std::string::npos) << r.out;
 }
@@ -241,11 +243,39 @@ TEST_F(MtepctlTest, RevokedTokenNoLongerVerifies) {
   RunResult r = ctl({"token", "revoke", token});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out.rfind("revoked ", 0), 0u) << r.out;
-  r = ctl({"token", "verify", token, "--sender", "alice@example.org"});
+  r = ctl({"token", "verify", token, "--sender", "alice@example.org", "--recipient-domain", "beta.test"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.out.find("revoked"), std::string::npos) << r.out;
-  r = ctl({"token", "verify", other, "--sender", "alice@example.org"});
+  r = ctl({"token", "verify", other, "--sender", "alice@example.org", "--recipient-domain", "beta.test"});
   EXPECT_EQ(r.exit_code, 0) << "revoking one token must not touch another: " << r.out;
+}
+
+TEST_F(MtepctlTest, VerifyForAnotherRecipientDomainFails) {
+  const std::string token = mint("alice@example.org", "", "beta.test");
+  RunResult r = ctl({"token", "verify", token, "--sender", "alice@example.org",
+                     "--recipient-domain", "gamma.test"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("another recipient domain"), std::string::npos) << r.out;
+  r = ctl({"token", "verify", token, "--sender", "alice@example.org", "--recipient-domain",
+           "Beta.Test."});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+}
+
+TEST_F(MtepctlTest, VerifyOfABoundTokenNeedsTheRecipientDomain) {
+  const std::string token = mint("alice@example.org");
+  RunResult r = ctl({"token", "verify", token, "--sender", "alice@example.org"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("give --recipient-domain"), std::string::npos) << r.out;
+}
+
+TEST_F(MtepctlTest, MintNeedsAValidRecipientDomain) {
+  EXPECT_EQ(ctl({"token", "mint", "--sender", "a@example.org"}).exit_code, 64);
+  for (const char* bad : {"", "a b", "bob@beta.test", "beta..test", "-x"}) {
+    RunResult r =
+        ctl({"token", "mint", "--sender", "a@example.org", std::string("--recipient-domain=") + bad});
+    EXPECT_NE(r.exit_code, 0) << bad;
+    EXPECT_EQ(r.out, "") << bad;
+  }
 }
 
 TEST_F(MtepctlTest, RevokeRefusesMalformedToken) {
@@ -261,11 +291,11 @@ TEST_F(MtepctlTest, RotationKeepsOldTokensAndMintsWithTheNewKey) {
   EXPECT_EQ(r.out.rfind("new key 2; 2 keys kept", 0), 0u) << r.out;
   unsigned key_id = 0;
   int64_t expires = 0;
-  r = ctl({"token", "verify", old_token, "--sender", "alice@example.org"});
+  r = ctl({"token", "verify", old_token, "--sender", "alice@example.org", "--recipient-domain", "beta.test"});
   ASSERT_TRUE(parseValidLine(r.out, &key_id, &expires)) << r.out << r.err;
   EXPECT_EQ(key_id, 1u);
   const std::string new_token = mint("alice@example.org");
-  r = ctl({"token", "verify", new_token, "--sender", "alice@example.org"});
+  r = ctl({"token", "verify", new_token, "--sender", "alice@example.org", "--recipient-domain", "beta.test"});
   ASSERT_TRUE(parseValidLine(r.out, &key_id, &expires)) << r.out << r.err;
   EXPECT_EQ(key_id, 2u);
 }
@@ -297,7 +327,8 @@ TEST_F(MtepctlTest, KeyListShowsIdsButNeverSecrets) {
 
 TEST_F(MtepctlTest, MintRefusedForDomainThatIssuesNoTokens) {
   writeConfig("[domain.\"quiet.example\"]\nissue_tokens = false\n");
-  RunResult r = ctl({"token", "mint", "--sender", "bob@quiet.example"});
+  RunResult r =
+      ctl({"token", "mint", "--sender", "bob@quiet.example", "--recipient-domain", "beta.test"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.out, "");
   EXPECT_NE(r.err.find("issue_tokens"), std::string::npos) << r.err;
@@ -321,7 +352,7 @@ TEST_F(MtepctlTest, MintRefusesTtlOverMaxTtlAndBadSenders) {
       {{"--sender", "<>"}, 1},
   };
   for (const Case& c : cases) {
-    std::vector<std::string> args{"token", "mint"};
+    std::vector<std::string> args{"token", "mint", "--recipient-domain", "beta.test"};
     args.insert(args.end(), c.args.begin(), c.args.end());
     RunResult r = ctl(args);
     EXPECT_EQ(r.exit_code, c.want)
@@ -335,7 +366,7 @@ TEST_F(MtepctlTest, MintRefusesTtlOverMaxTtlAndBadSenders) {
 TEST_F(MtepctlTest, VerifyExitsTwoWhenTheStoreCannotAnswer) {
   const std::string token = mint("alice@example.org");
   writeConfig("[store]\npath = \"" + (dir_ / "missing" / "dir" / "mtep.db").string() + "\"\n");
-  RunResult r = ctl({"token", "verify", token, "--sender", "alice@example.org"});
+  RunResult r = ctl({"token", "verify", token, "--sender", "alice@example.org", "--recipient-domain", "beta.test"});
   EXPECT_EQ(r.exit_code, 2) << r.out;
   EXPECT_EQ(r.err.rfind("mtepctl: ", 0), 0u) << r.err;
 }

@@ -21,9 +21,10 @@ std::string ns(std::string_view payload) {
   return std::to_string(payload.size()) + ":" + std::string(payload) + ",";
 }
 
-std::string query(std::string_view token, std::string_view sender) {
+std::string query(std::string_view token, std::string_view sender, std::string_view recipient) {
   std::string inner = ns("?") + ns(token);
-  if (!sender.empty()) inner += ns(sender);
+  if (!sender.empty() || !recipient.empty()) inner += ns(sender);
+  if (!recipient.empty()) inner += ns(recipient);
   return ns(inner);
 }
 
@@ -49,12 +50,20 @@ void Mtepd::writeConfig(const DaemonSettings& s) {
 }
 
 std::string Mtepd::mint(const std::string& sender, int64_t ttl, int64_t now_offset) const {
+  return mintFor(sender, "", ttl, now_offset);
+}
+
+std::string Mtepd::mintFor(const std::string& sender, const std::string& recipient_domain,
+                           int64_t ttl, int64_t now_offset) const {
   auto ring = token::KeyRing::load(keyFile(), {}, SystemClock::instance());
   if (!ring) {
     ADD_FAILURE() << "cannot load " << keyFile() << ": " << ring.error().message();
     return {};
   }
-  auto tok = token::mint(*ring, sender, SystemClock::instance().now() + now_offset, ttl);
+  const int64_t now = SystemClock::instance().now() + now_offset;
+  auto tok = recipient_domain.empty()
+                 ? token::mintV1(*ring, sender, now, ttl)
+                 : token::mint(*ring, sender, recipient_domain, now, ttl);
   if (!tok) {
     ADD_FAILURE() << "mint failed: " << tok.error().message();
     return {};

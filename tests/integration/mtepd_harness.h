@@ -42,7 +42,8 @@ struct DaemonSettings {
 // "<len>:<payload>,"
 std::string ns(std::string_view payload);
 // One "?" request: token, then the sender when given.
-std::string query(std::string_view token, std::string_view sender = {});
+std::string query(std::string_view token, std::string_view sender = {},
+                  std::string_view recipient = {});
 
 class Mtepd final : public DaemonUnderTest {
  public:
@@ -56,7 +57,13 @@ class Mtepd final : public DaemonUnderTest {
   std::string dbPath() const { return stateDir() + "/mtep.db"; }
 
   // Mints a token with the daemon's key file: expires at now + offset + ttl.
+  // A token in the version-1 form (bound to the sender only, as minted
+  // before tokens were bound to a recipient domain; still answered).
   std::string mint(const std::string& sender, int64_t ttl = 3600, int64_t now_offset = 0) const;
+  // A token bound to `sender` and `recipient_domain` (the form minted
+  // today); "" gives the version-1 form.
+  std::string mintFor(const std::string& sender, const std::string& recipient_domain,
+                      int64_t ttl = 3600, int64_t now_offset = 0) const;
   // Revokes `token` through lib/store on the daemon's database.
   ::testing::AssertionResult revoke(const std::string& token) const;
 

@@ -146,7 +146,7 @@ TEST(MtepdLifecycle, RotatedKeyIsPickedUpWithoutRestart) {
   std::string old_tok = d.mint("alice@example.org");
   auto rotated = token::KeyRing::rotate(d.keyFile(), {}, SystemClock::instance());
   ASSERT_TRUE(rotated) << rotated.error().message();
-  auto new_tok = token::mint(*rotated, "alice@example.org", SystemClock::instance().now(), 3600);
+  auto new_tok = token::mintV1(*rotated, "alice@example.org", SystemClock::instance().now(), 3600);
   ASSERT_TRUE(new_tok);
   ASSERT_NE(token::decode(*new_tok)->key_id, token::decode(old_tok)->key_id);
 
@@ -185,7 +185,8 @@ TEST(MtepdLifecycle, KeyFileRefusedOnceAfterARotationIsRetriedUntilItLoads) {
   ASSERT_EQ(::chmod(next.c_str(), 0600), 0);
   auto rotated = token::KeyRing::rotate(next, {}, SystemClock::instance());
   ASSERT_TRUE(rotated) << rotated.error().message();
-  auto new_tok = token::mint(*rotated, "alice@example.org", SystemClock::instance().now(), 3600);
+  auto new_tok = token::mint(*rotated, "alice@example.org", "beta.test",
+                              SystemClock::instance().now(), 3600);
   ASSERT_TRUE(new_tok);
   ASSERT_EQ(::chmod(next.c_str(), 0644), 0);
   ASSERT_EQ(::rename(next.c_str(), d.keyFile().c_str()), 0);
@@ -198,7 +199,7 @@ TEST(MtepdLifecycle, KeyFileRefusedOnceAfterARotationIsRetriedUntilItLoads) {
          std::chrono::duration_cast<milliseconds>(steady_clock::now() - t0).count() < 10000) {
     auto c = Client::connect(d.port());
     ASSERT_TRUE(c);
-    ASSERT_TRUE(c->send(query(*new_tok, "alice@example.org")));
+    ASSERT_TRUE(c->send(query(*new_tok, "alice@example.org", "bob@beta.test")));
     recognised = startsWith(c->readReply(), "K2.7.0");
     if (!recognised) std::this_thread::sleep_for(milliseconds(200));
   }

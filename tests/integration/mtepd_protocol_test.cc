@@ -151,5 +151,85 @@ TEST(Mtepd, EachDecisionIsLoggedOnOneLine) {
       << d.logText();
 }
 
+// ---- tokens bound to the recipient domain (issue 13) ----
+
+TEST(Mtepd, TokenForItsSenderAndRecipientDomainIsRecognised) {
+  Mtepd d;
+  ASSERT_TRUE(d.start());
+  std::string tok = d.mintFor("alice@example.org", "beta.test");
+  auto reply = askOnce(d.port(), query(tok, "alice@example.org", "<bob@beta.test>"));
+  EXPECT_TRUE(startsWith(reply, "K2.7.0")) << reply.value_or("<nothing>") << "\n" << d.logText();
+  EXPECT_TRUE(d.waitForLog(
+      " cmd=? sender=<alice@example.org> action=K2.7.0 reason=valid rcpt=<<bob@beta.test>>"))
+      << d.logText();
+}
+
+TEST(Mtepd, TokenMintedForBetaReplayedToGammaIsRefusedWith578) {
+  Mtepd d;
+  ASSERT_TRUE(d.start());
+  std::string tok = d.mintFor("alice@example.org", "beta.test");
+  auto reply = askOnce(d.port(), query(tok, "alice@example.org", "mallory@gamma.test"));
+  EXPECT_TRUE(startsWith(reply, "D5.7.8")) << reply.value_or("<nothing>");
+  EXPECT_TRUE(d.waitForLog("reason=recipient-mismatch")) << d.logText();
+  // A bare domain names the recipient domain too.
+  EXPECT_TRUE(startsWith(askOnce(d.port(), query(tok, "alice@example.org", "gamma.test")),
+                         "D5.7.8"));
+}
+
+TEST(Mtepd, MessageToTwoDomainsPassesAtEachWithItsOwnToken) {
+  Mtepd d;
+  ASSERT_TRUE(d.start());
+  const std::string to_beta = d.mintFor("alice@example.org", "beta.test");
+  const std::string to_gamma = d.mintFor("alice@example.org", "gamma.test");
+  auto c = Client::connect(d.port());
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(c->send(query(to_beta, "alice@example.org", "bob@beta.test") +
+                      query(to_gamma, "alice@example.org", "carol@gamma.test") +
+                      query(to_gamma, "alice@example.org", "bob@beta.test") +
+                      query(to_beta, "alice@example.org", "carol@gamma.test")));
+  EXPECT_TRUE(startsWith(c->readReply(), "K2.7.0"));
+  EXPECT_TRUE(startsWith(c->readReply(), "K2.7.0"));
+  EXPECT_TRUE(startsWith(c->readReply(), "D5.7.8"));
+  EXPECT_TRUE(startsWith(c->readReply(), "D5.7.8"));
+}
+
+TEST(Mtepd, BoundTokenAskedWithoutRecipientIsNotVouchedForByDefault) {
+  Mtepd d;
+  ASSERT_TRUE(d.start());
+  std::string tok = d.mintFor("alice@example.org", "beta.test");
+  auto reply = askOnce(d.port(), query(tok, "alice@example.org"));
+  EXPECT_TRUE(startsWith(reply, "D5.5.4")) << reply.value_or("<nothing>");
+  EXPECT_TRUE(d.waitForLog("reason=recipient-required")) << d.logText();
+  EXPECT_TRUE(startsWith(askOnce(d.port(), query(tok)), "D5.5.4"));
+}
+
+TEST(Mtepd, BoundTokenWithoutRecipientIsAnsweredWhenTheSiteAllowsIt) {
+  DaemonSettings settings;
+  settings.extra = "answer_without_recipient = true\n";
+  Mtepd d(settings);
+  ASSERT_TRUE(d.start());
+  std::string tok = d.mintFor("alice@example.org", "beta.test");
+  EXPECT_TRUE(startsWith(askOnce(d.port(), query(tok, "alice@example.org")), "K2.7.0"));
+  EXPECT_TRUE(startsWith(askOnce(d.port(), query(tok, "bob@example.org")), "D5.7.8"));
+  // A recipient that is given is still checked.
+  EXPECT_TRUE(
+      startsWith(askOnce(d.port(), query(tok, "alice@example.org", "gamma.test")), "D5.7.8"));
+}
+
+// Rolling upgrade: tokens minted before the binding (version 1) keep
+// passing, whatever recipient is named, until they expire.
+TEST(Mtepd, TokenInTodaysFormStillPassesUntilItsExpiry) {
+  Mtepd d;
+  ASSERT_TRUE(d.start());
+  std::string old_form = d.mint("alice@example.org");
+  ASSERT_EQ(old_form.size(), 62u);
+  EXPECT_TRUE(startsWith(askOnce(d.port(), query(old_form, "alice@example.org", "bob@beta.test")),
+                         "K2.7.0"));
+  EXPECT_TRUE(startsWith(askOnce(d.port(), query(old_form, "alice@example.org")), "K2.7.0"));
+  std::string expired = d.mint("alice@example.org", 3600, -7200);
+  EXPECT_TRUE(startsWith(askOnce(d.port(), query(expired, "alice@example.org", "bob@beta.test")),
+                         "D5.7.8"));
+}
+
 }  // namespace
 }  // namespace mtep::itest

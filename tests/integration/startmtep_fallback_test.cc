@@ -109,10 +109,10 @@ TEST_F(StartMtepFallback, OnionSenderIsVerifiedOverStartTlsAndStartMtep) {
 
   NoDns dns;
   verify::RemoteVerifier v(verifierConfig(proxy.port()), dns, SystemClock::instance());
-  const milter::VerifyOutcome yes = v.verify({token, sender, kOnion, "TESTQ1"});
+  const milter::VerifyOutcome yes = v.verify({token, sender, kOnion, "", "TESTQ1"});
   EXPECT_EQ(yes.kind, milter::VerifyKind::kValid) << yes.detail;
   EXPECT_EQ(yes.server, kOnion + ":6211");
-  const milter::VerifyOutcome no = v.verify({token, "b@" + kOnion, kOnion, "TESTQ2"});
+  const milter::VerifyOutcome no = v.verify({token, "b@" + kOnion, kOnion, "", "TESTQ2"});
   EXPECT_EQ(no.kind, milter::VerifyKind::kRefused) << no.detail;
 
   const auto names = proxy.names();
@@ -142,7 +142,7 @@ TEST_F(StartMtepFallback, FallbackOffLeavesTheSenderUnreachable) {
   NoDns dns;
   verify::RemoteVerifier v(cfg, dns, SystemClock::instance());
   const std::string sender = "a@" + kOnion;
-  const milter::VerifyOutcome o = v.verify({d_->mint(sender), sender, kOnion, "TESTQ3"});
+  const milter::VerifyOutcome o = v.verify({d_->mint(sender), sender, kOnion, "", "TESTQ3"});
   EXPECT_EQ(o.kind, milter::VerifyKind::kUnreachable) << o.detail;
   EXPECT_EQ(proxy.names(), (std::vector<std::string>{kOnion + ":6211"}));
 }

@@ -16,7 +16,7 @@ T.run("mtep=pass and x-hashcash=pass in one header; a token refusal spends no st
   conn = T.connect("192.0.2.25")
   T.mail(conn, "Q25BOTH", "<alice@alpha.test>")
   T.rcpt(conn, "<hank25@both.test>")
-  T.header(conn, "MTEP-Token", TOKEN_ALICE)
+  T.header(conn, "MTEP-Token", TOKEN_ALICE_BOTH .. "; domain=both.test")
   T.header(conn, "X-Hashcash", stamp)
   T.eom(conn)
   T.expect_reply(conn, SMFIR_CONTINUE, "end of message")

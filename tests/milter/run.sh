@@ -229,6 +229,7 @@ run_lua() {
     -D "NOKEYS_MILTER=$NOKEYS_SOCKET" -D "NOKEYS_LOG=$NOKEYS_LOG" \
     -D "MTEPCTL=$MTEPCTL" -D "MILTER_CONF=$MILTER_CONF" \
     -D "TOKEN_ALICE=$TOKEN_ALICE" -D "TOKEN_BOB=$TOKEN_BOB" -D "TOKEN_JOERG=$TOKEN_JOERG" \
+    -D "TOKEN_ALICE_BOTH=$TOKEN_ALICE_BOTH" -D "TOKEN_ALICE_GAMMA=$TOKEN_ALICE_GAMMA" \
     -D "TOKEN_REVOKED=$TOKEN_REVOKED" -D "TOKEN_FORGED=$TOKEN_FORGED" "${defs[@]}"
 }
 
@@ -304,13 +305,18 @@ EOF
     exit 1
   fi
 
-  mint() { "$MTEPCTL" -c "$T/alpha.conf" token mint --sender "$1"; }
+  # Tokens are bound to the sender and the recipient domain: beta.test
+  # unless named.
+  mint() { "$MTEPCTL" -c "$T/alpha.conf" token mint --sender "$1" --recipient-domain "${2:-beta.test}"; }
   TOKEN_ALICE=$(mint alice@alpha.test)
+  TOKEN_ALICE_BOTH=$(mint alice@alpha.test both.test)
+  TOKEN_ALICE_GAMMA=$(mint alice@alpha.test gamma.test)
   TOKEN_BOB=$(mint bob@alpha.test)
   TOKEN_JOERG=$(mint 'jörg@alpha.test')
   TOKEN_REVOKED=$(mint alice@alpha.test)
   local t
-  for t in "$TOKEN_ALICE" "$TOKEN_BOB" "$TOKEN_JOERG" "$TOKEN_REVOKED"; do
+  for t in "$TOKEN_ALICE" "$TOKEN_ALICE_BOTH" "$TOKEN_ALICE_GAMMA" "$TOKEN_BOB" "$TOKEN_JOERG" \
+    "$TOKEN_REVOKED"; do
     [ -n "$t" ] || { say "mtepctl token mint failed"; exit 1; }
   done
   # A forgery: alice's token with one character of its MAC changed.
@@ -319,7 +325,8 @@ EOF
   TOKEN_FORGED=${TOKEN_ALICE:0:$pos}$r${TOKEN_ALICE:$((pos + 1))}
   "$MTEPCTL" -c "$T/alpha.conf" token revoke "$TOKEN_REVOKED" > /dev/null || { say "revoke failed"; exit 1; }
   revoked_seen() {
-    "$MTEPCTL" query "127.0.0.1:$P_ALPHA" "$TOKEN_REVOKED" --sender alice@alpha.test > /dev/null 2>&1
+    "$MTEPCTL" query "127.0.0.1:$P_ALPHA" "$TOKEN_REVOKED" --sender alice@alpha.test \
+      --recipient bob@beta.test > /dev/null 2>&1
     [ $? -eq 1 ]
   }
   if ! wait_until 20 revoked_seen; then
@@ -335,7 +342,7 @@ EOF
   declare -p BUILD T MTEPD MTEPCTL MILTER_BIN P_ALPHA P_DOWN P_MILTER P_NOKEYS USED_PORTS \
     MILTER_SOCKET MILTER_CONF MILTER_LOG NOKEYS_SOCKET NOKEYS_CONF NOKEYS_LOG \
     MTEPD_PID MILTER_PID NOKEYS_PID \
-    TOKEN_ALICE TOKEN_BOB TOKEN_JOERG TOKEN_REVOKED TOKEN_FORGED |
+    TOKEN_ALICE TOKEN_ALICE_BOTH TOKEN_ALICE_GAMMA TOKEN_BOB TOKEN_JOERG TOKEN_REVOKED TOKEN_FORGED |
     sed 's/^declare /declare -g /' > "$T/env"
   trap - EXIT
 }

@@ -68,7 +68,8 @@ inside() {  # side swaks-args...
   swaks_to "$(mp_get "$side" smtp)" "$@"
 }
 
-token_for() { mp_ctl alpha token mint --sender "$1"; }
+# A token alpha vouches for: SENDER, for mail to DOMAIN (beta.test).
+token_for() { mp_ctl alpha token mint --sender "$1" --recipient-domain "${2:-beta.test}"; }
 
 # 62 base64url characters shaped like a token, signed by nobody.
 forged_token() { printf 'A%s' "$(head -c 96 /dev/urandom | base64 -w0 | tr '+/' '-_' | tr -d '=' | cut -c1-61)"; }
@@ -90,12 +91,16 @@ expect_pass() {  # file authserv sender
 }
 
 # Exactly one MTEP-Token, verified by alpha's keys for SENDER; prints it.
-expect_token() {  # file sender
-  local tok
-  tok=$(mp_header "$1" MTEP-Token)
-  [[ $(grep -c . <<<"$tok") == 1 ]] || fail "$1: want one MTEP-Token header, got '$tok'"
-  mp_ctl alpha token verify --sender "$2" "$tok" >/dev/null ||
-    fail "$1: MTEP-Token '$tok' does not verify for $2 with alpha's keys"
+# The message's one MTEP-Token header is "<token>; domain=DOMAIN" (beta.test)
+# and the token verifies for SENDER and DOMAIN with alpha's keys; prints it.
+expect_token() {  # file sender [domain]
+  local hdr tok domain=${3:-beta.test}
+  hdr=$(mp_header "$1" MTEP-Token)
+  [[ $(grep -c . <<<"$hdr") == 1 ]] || fail "$1: want one MTEP-Token header, got '$hdr'"
+  [[ $hdr == *"; domain=$domain" ]] || fail "$1: MTEP-Token '$hdr' does not name $domain"
+  tok=${hdr%%;*}
+  mp_ctl alpha token verify --sender "$2" --recipient-domain "$domain" "$tok" >/dev/null ||
+    fail "$1: MTEP-Token '$tok' does not verify for $2 and $domain with alpha's keys"
   echo "$tok"
 }
 
@@ -118,7 +123,8 @@ wait_refused_by_mtepd() {  # port token sender
   local i
   for ((i = 0; i < 50; i++)); do
     # mtepctl query exits 1 on a D: read its answer, not its status.
-    [[ $("$MP_BUILD/mtepctl/mtepctl" query "127.0.0.1:$1" "$2" --sender "$3" 2>&1) == D5.7.8* ]] && return 0
+    [[ $("$MP_BUILD/mtepctl/mtepctl" query "127.0.0.1:$1" "$2" --sender "$3" \
+      --recipient bob@beta.test 2>&1) == D5.7.8* ]] && return 0
     sleep 0.1
   done
   fail "mtepd on :$1 still vouches for a revoked token"
@@ -274,6 +280,51 @@ case_fifty_recipients_pass() {
   bad=$(awk -F '\t' -v want="$want" '$2 != want' <<<"$report")
   [[ -z $bad ]] || fail "deliveries without exactly one mtep=pass: $(head -n 3 <<<"$bad")"
   ok "50 deliveries, each with mtep=pass"
+}
+
+# One message to two domains (beta.test requires MTEP; gamma.test, also
+# served by beta's Postfix, does not): alpha's milter adds one token per
+# recipient domain, "<token>; domain=<domain>"; bob@beta.test gets it with
+# mtep=pass, carl@gamma.test gets it too. Each token verifies for its own
+# domain only, and gamma's token, which the gamma.test co-recipient sees,
+# is refused when replayed to beta.test (550 5.7.25), even labelled
+# "domain=beta.test".
+case_two_domains_one_token_each() {
+  local f g hdrs tok_beta tok_gamma
+  inside alpha --from alice@alpha.test --to bob@beta.test,carl@gamma.test \
+    --header "Subject: two domains" || fail "alpha refused the submission"
+  expect_reply "$LAST" '^250 ' "submission to alpha"
+  mp_wait_delivered "$(beta_box)" 1 || fail "nothing delivered at beta.test"
+  # beta's milter does not mix recipients under different MTEP policies:
+  # carl@gamma.test got 452 4.5.3 and waits in alpha's queue; flush it.
+  local i
+  for ((i = 0; i < 20; i++)); do
+    [[ $(mp_count_delivered "$(mp_maildir beta gamma.test)") -ge 1 ]] && break
+    mp_flush alpha
+    sleep 0.5
+  done
+  mp_wait_delivered "$(mp_maildir beta gamma.test)" 1 || fail "nothing delivered at gamma.test"
+  f=$(mp_delivered_files "$(beta_box)" bob@beta.test | head -n 1)
+  g=$(mp_delivered_files "$(mp_maildir beta gamma.test)" carl@gamma.test | head -n 1)
+  [[ -n $f && -n $g ]] || fail "no copy for bob@beta.test or carl@gamma.test"
+  expect_pass "$f" mx.beta.test alice@alpha.test
+  hdrs=$(mp_header "$f" MTEP-Token)
+  [[ $(grep -c . <<<"$hdrs") == 2 ]] || fail "$f: want two MTEP-Token headers, got '$hdrs'"
+  tok_beta=$(sed -n 's/; domain=beta\.test$//p' <<<"$hdrs")
+  tok_gamma=$(sed -n 's/; domain=gamma\.test$//p' <<<"$hdrs")
+  [[ -n $tok_beta && -n $tok_gamma ]] || fail "$f: no token for beta.test and gamma.test: '$hdrs'"
+  [[ $(mp_header "$g" MTEP-Token) == "$hdrs" ]] || fail "$g: the gamma.test copy has other tokens"
+  mp_ctl alpha token verify --sender alice@alpha.test --recipient-domain beta.test "$tok_beta" \
+    >/dev/null || fail "the beta.test token does not verify for beta.test"
+  mp_ctl alpha token verify --sender alice@alpha.test --recipient-domain gamma.test "$tok_gamma" \
+    >/dev/null || fail "the gamma.test token does not verify for gamma.test"
+  mp_ctl alpha token verify --sender alice@alpha.test --recipient-domain beta.test "$tok_gamma" \
+    >/dev/null && fail "the gamma.test token verifies for beta.test"
+  ok "one token per domain, each for its own domain; beta.test passed it"
+  outside beta --from alice@alpha.test --to bob@beta.test \
+    --header "MTEP-Token: $tok_gamma; domain=beta.test" && fail "beta accepted gamma's token"
+  expect_reply "$LAST" '^550 5\.7\.25' "gamma.test's token replayed to beta.test"
+  ok "gamma.test's token replayed to beta.test: $(mp_last_reply "$LAST")"
 }
 
 # SMTPUTF8 sender and recipient, 8-bit body: delivered, body bytes unchanged.
@@ -637,6 +688,7 @@ newest_file() {
 CASES=(vouched_mail_passes sendmail_mail_passes user_token_replaced reverse_direction_passes
   forged_token_refused missing_token_refused token_of_other_sender_refused revoked_token_refused
   oversized_token_header_refused sender_mtepd_down_defers fifty_recipients_pass
+  two_domains_one_token_each
   smtputf8_and_8bit_body domain_without_policy_untouched spoofed_auth_results_removed
   milter_crash_tempfails stamps_required_at_beta stamps_minted_by_alpha_accepted_by_beta
   signatures_checked_at_beta signature_required_from_alpha long_local_part_recipient_checked

@@ -135,7 +135,9 @@ class Runner {
  public:
   Runner(const Options& o, const sockaddr_storage& addr, socklen_t addr_len)
       : o_(o), addr_(addr), addr_len_(addr_len) {
-    query_ = ns(ns("?") + ns(o.token) + (o.sender.empty() ? "" : ns(o.sender)));
+    // With a sender, the recipient too: tokens are bound to its domain.
+    query_ = ns(ns("?") + ns(o.token) +
+                (o.sender.empty() ? "" : ns(o.sender) + ns(o.recipient)));
     if (o.policy) {
       query_ = "request=smtpd_access_policy\nprotocol_state=RCPT\nprotocol_name=ESMTP\n"
                "client_address=192.0.2.1\nclient_name=load.example\nsender=" +

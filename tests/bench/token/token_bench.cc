@@ -26,7 +26,7 @@ const KeyRing& ring() {
 
 void BM_Mint(benchmark::State& state) {
   for (auto _ : state) {
-    auto t = mint(ring(), kSender, kNow, 86400);
+    auto t = mint(ring(), kSender, "beta.test", kNow, 86400);
     benchmark::DoNotOptimize(t);
   }
   state.SetItemsProcessed(state.iterations());
@@ -34,7 +34,7 @@ void BM_Mint(benchmark::State& state) {
 BENCHMARK(BM_Mint);
 
 void BM_VerifyWithSender(benchmark::State& state) {
-  const std::string t = *mint(ring(), kSender, kNow, 86400);
+  const std::string t = *mint(ring(), kSender, "beta.test", kNow, 86400);
   for (auto _ : state) {
     auto v = verify(ring(), t, kSender, true, kNow);
     if (v.outcome != Outcome::kValid) state.SkipWithError("token did not verify");
@@ -44,8 +44,19 @@ void BM_VerifyWithSender(benchmark::State& state) {
 }
 BENCHMARK(BM_VerifyWithSender);
 
+void BM_VerifyWithSenderAndDomain(benchmark::State& state) {
+  const std::string t = *mint(ring(), kSender, "beta.test", kNow, 86400);
+  for (auto _ : state) {
+    auto v = verify(ring(), t, Binding::of(kSender, "beta.test"), kNow);
+    if (v.outcome != Outcome::kValid) state.SkipWithError("token did not verify");
+    benchmark::DoNotOptimize(v);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_VerifyWithSenderAndDomain);
+
 void BM_VerifyWithoutSender(benchmark::State& state) {
-  const std::string t = *mint(ring(), kSender, kNow, 86400);
+  const std::string t = *mint(ring(), kSender, "beta.test", kNow, 86400);
   for (auto _ : state) {
     auto v = verify(ring(), t, "", false, kNow);
     if (v.outcome != Outcome::kValid) state.SkipWithError("token did not verify");
@@ -56,7 +67,7 @@ void BM_VerifyWithoutSender(benchmark::State& state) {
 BENCHMARK(BM_VerifyWithoutSender);
 
 void BM_VerifyForged(benchmark::State& state) {
-  std::string t = *mint(ring(), kSender, kNow, 86400);
+  std::string t = *mint(ring(), kSender, "beta.test", kNow, 86400);
   t[40] = t[40] == 'A' ? 'B' : 'A';
   for (auto _ : state) {
     auto v = verify(ring(), t, kSender, true, kNow);

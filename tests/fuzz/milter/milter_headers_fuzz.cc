@@ -1,6 +1,10 @@
 // libFuzzer target for the milter's header helpers: authservIdOf,
-// normalizeTokenHeader, formatAuthResults, appendAuthResult and
-// normalizeStampHeader.
+// normalizeTokenHeader, parseTokenHeader, formatTokenHeader,
+// formatAuthResults, appendAuthResult and normalizeStampHeader.
+// parseTokenHeader: a parsed value has a normalized token, a domain of
+// header-safe characters (lower case, no trailing dot) or none, and its
+// formatTokenHeader() form parses back to the same pair; a value over
+// kMaxTokenHeader bytes never parses.
 // The whole input is an Authentication-Results value and an MTEP-Token
 // value; split at NUL bytes it also gives formatAuthResults its
 // authserv-id, result, sender and comment. Checked: an id never spans a
@@ -60,6 +64,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } else {
     check(token.error().kind() == mtep::ErrorKind::kInvalid);
   }
+  auto parsed = parseTokenHeader(in);
+  if (parsed.ok()) {
+    check(in.size() <= kMaxTokenHeader);
+    auto again = normalizeTokenHeader(parsed->token);
+    check(again.ok() && *again == parsed->token);
+    if (!parsed->domain.empty()) {
+      check(tokenHeaderDomainOk(parsed->domain));
+      check(parsed->domain.back() != '.');
+      for (char c : parsed->domain) check(!(c >= 'A' && c <= 'Z'));
+      auto round = parseTokenHeader(formatTokenHeader(parsed->token, parsed->domain));
+      check(round.ok() && round->token == parsed->token && round->domain == parsed->domain);
+    }
+    if (token.ok()) check(parsed->domain.empty() && parsed->token == *token);
+  } else {
+    check(parsed.error().kind() == mtep::ErrorKind::kInvalid);
+  }
+
   bool all_b64 = !in.empty() && in.size() <= 256;
   for (char c : in) all_b64 = all_b64 && isBase64Url(c);
   if (all_b64) check(token.ok() && *token == in);

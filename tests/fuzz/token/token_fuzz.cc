@@ -1,7 +1,10 @@
 // decode() and verify() on arbitrary text never crash, and agree.
-// Input: TOKEN, or TOKEN "\n" SENDER (then the sender-bound tag is checked).
-// The ring holds keys 1 and 2 with fixed secrets, so the seed corpus (tokens
-// minted with them) lets the fuzzer start from valid tokens.
+// Input: TOKEN, or TOKEN "\n" SENDER (then the sender tag is checked), or
+// TOKEN "\n" SENDER "\n" DOMAIN (then a version-2 token's recipient-domain
+// tag too). The ring holds keys 1 and 2 with fixed secrets, so the seed
+// corpus (tests/fuzz/corpus/token: version-1 and version-2 tokens minted
+// with key 1, for alice@example.org and beta.test) lets the fuzzer start
+// from valid tokens.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -28,25 +31,40 @@ const mtep::token::KeyRing& fuzzRing() {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using mtep::token::Outcome;
   std::string_view in(reinterpret_cast<const char*>(data), size);
+  mtep::token::Binding binding;
   std::string_view token = in;
-  std::string_view sender;
   const size_t nl = in.find('\n');
-  const bool has_sender = nl != std::string_view::npos;
-  if (has_sender) {
+  if (nl != std::string_view::npos) {
     token = in.substr(0, nl);
-    sender = in.substr(nl + 1);
+    binding.has_sender = true;
+    binding.sender = in.substr(nl + 1);
+    const size_t nl2 = binding.sender.find('\n');
+    if (nl2 != std::string_view::npos) {
+      binding.recipient_domain = binding.sender.substr(nl2 + 1);
+      binding.sender = binding.sender.substr(0, nl2);
+      binding.has_recipient = true;
+    }
   }
   auto info = mtep::token::decode(token);
-  auto v = mtep::token::verify(fuzzRing(), token, sender, has_sender, 1'700'000'000);
+  auto v = mtep::token::verify(fuzzRing(), token, binding, 1'700'000'000);
   // verify() says malformed exactly when decode() fails, and both read the
   // same header.
   if (info.ok() != (v.outcome != Outcome::kMalformed)) __builtin_trap();
   if (info.ok()) {
-    if (token.size() != mtep::token::kTokenTextLength) __builtin_trap();
+    const size_t want = info->version == 1 ? mtep::token::kTokenV1TextLength
+                                           : mtep::token::kTokenTextLength;
+    if (token.size() != want || (info->version != 1 && info->version != 2)) __builtin_trap();
     if (info->revocationId() != v.info.revocationId() || info->expires != v.info.expires) {
       __builtin_trap();
     }
   }
   if (v.outcome == Outcome::kRevoked) __builtin_trap();
+  // What was not given is never reported as checked, and a version-1 token
+  // never checks a recipient domain.
+  if (v.sender_checked && (!binding.has_sender || v.outcome != Outcome::kValid)) __builtin_trap();
+  if (v.recipient_checked &&
+      (!binding.has_recipient || !v.sender_checked || v.info.version != 2)) {
+    __builtin_trap();
+  }
   return 0;
 }

@@ -1,4 +1,7 @@
-// TokenAuthority: every answer to "?", in the documented order.
+// TokenAuthority: every answer to "?", in the documented order. mintFor()
+// makes version-1 tokens (bound to the sender only), which must keep
+// working until they expire; the V2 tests cover tokens bound to a
+// recipient domain.
 #include "mtep/authority.h"
 
 #include <gtest/gtest.h>
@@ -67,17 +70,33 @@ class AuthorityTest : public ::testing::Test {
 
   std::string mintFor(std::string_view canonical_sender, int64_t ttl = 3600,
                       const token::KeyRing* ring = nullptr) {
-    auto t = token::mint(ring ? *ring : *ring_, canonical_sender, clock_.now(), ttl);
+    auto t = token::mintV1(ring ? *ring : *ring_, canonical_sender, clock_.now(), ttl);
     EXPECT_TRUE(t.ok());
     return t.ok() ? *t : std::string();
   }
 
-  CheckResult ask(std::string_view token, std::string_view sender, bool has_sender = true) {
+  std::string mintV2(std::string_view canonical_sender, std::string_view domain,
+                     int64_t ttl = 3600) {
+    auto t = token::mint(*ring_, canonical_sender, domain, clock_.now(), ttl);
+    EXPECT_TRUE(t.ok());
+    return t.ok() ? *t : std::string();
+  }
+
+  CheckResult ask(std::string_view token, std::string_view sender, bool has_sender = true,
+                  std::string_view recipient = {}) {
     Query q;
     q.token = token;
     q.sender = sender;
+    q.recipient = recipient;
     q.has_sender = has_sender;
     return authority_->check(q);
+  }
+
+  void setAnswerWithoutRecipient(bool on) {
+    auto cfg = std::make_shared<config::Config>(*config_);
+    cfg->mtepd.answer_without_recipient = on;
+    config_ = cfg;
+    authority_->update(config_, nullptr);
   }
 
   void setAnswerWithoutSender(bool on) {
@@ -240,6 +259,80 @@ TEST_F(AuthorityTest, EveryAnswerHasACodeAndPoliteText) {
   EXPECT_EQ(texts.size(), all.size());
 }
 
+TEST_F(AuthorityTest, V2TokenForItsSenderAndRecipientDomainIsK270) {
+  auto r = ask(mintV2("alice@example.org", "beta.test"), "alice@example.org", true,
+               "<bob@beta.test>");
+  expectAnswer(r, Verdict::kYes, {2, 7, 0}, "valid",
+               "Yes, I issued that token for this sender and mail to that domain.");
+  EXPECT_EQ(store_.lookups, 1);
+}
+
+TEST_F(AuthorityTest, V2TokenReplayedToAnotherDomainIsD578) {
+  std::string t = mintV2("alice@example.org", "beta.test");
+  expectAnswer(ask(t, "alice@example.org", true, "carol@gamma.test"), Verdict::kNo, {5, 7, 8},
+               "recipient-mismatch", "That token was issued for mail to another domain.");
+  // A subdomain or a look-alike is another domain too.
+  expectAnswer(ask(t, "alice@example.org", true, "x@mx.beta.test"), Verdict::kNo, {5, 7, 8},
+               "recipient-mismatch", "another domain");
+  // The sender is still checked first.
+  expectAnswer(ask(t, "bob@example.org", true, "carol@gamma.test"), Verdict::kNo, {5, 7, 8},
+               "sender-mismatch", "another sender");
+  EXPECT_EQ(store_.lookups, 0);
+}
+
+TEST_F(AuthorityTest, V2RecipientMayBeAnAddressOrADomainInAnyCase) {
+  std::string t = mintV2("alice@example.org", "beta.test");
+  for (std::string_view rcpt :
+       {"<bob@beta.test>", "bob@beta.test", "<Bob@BETA.Test>", "beta.test", "BETA.TEST", "beta.test."}) {
+    expectAnswer(ask(t, "alice@example.org", true, rcpt), Verdict::kYes, {2, 7, 0}, "valid",
+                 "Yes");
+  }
+}
+
+TEST_F(AuthorityTest, BadRecipientIsD554) {
+  std::string t = mintV2("alice@example.org", "beta.test");
+  for (std::string_view rcpt : {"<postmaster>", "bob@", "a b@beta.test", "beta..test", "<>"}) {
+    expectAnswer(ask(t, "alice@example.org", true, rcpt), Verdict::kNo, {5, 5, 4},
+                 "bad-recipient", "not a valid address or domain");
+  }
+  EXPECT_EQ(store_.lookups, 0);
+}
+
+TEST_F(AuthorityTest, V2TokenWithoutRecipientIsD554ByDefault) {
+  std::string t = mintV2("alice@example.org", "beta.test");
+  expectAnswer(ask(t, "alice@example.org"), Verdict::kNo, {5, 5, 4}, "recipient-required",
+               "Please send the envelope recipient with the token.");
+  // The draft's senderless form does not vouch for it either.
+  expectAnswer(ask(t, "", false), Verdict::kNo, {5, 5, 4}, "recipient-required", "recipient");
+  // A recipient without the sender cannot check the binding.
+  expectAnswer(ask(t, "", true, "bob@beta.test"), Verdict::kNo, {5, 5, 4}, "sender-required",
+               "Please send the envelope sender with the token and recipient.");
+  EXPECT_EQ(store_.lookups, 0);
+}
+
+TEST_F(AuthorityTest, V2TokenWithoutRecipientIsAnsweredFromTheSenderWhenAllowed) {
+  setAnswerWithoutRecipient(true);
+  std::string t = mintV2("alice@example.org", "beta.test");
+  expectAnswer(ask(t, "alice@example.org"), Verdict::kYes, {2, 7, 0}, "valid",
+               "Yes, I issued that token for this sender.");
+  expectAnswer(ask(t, "bob@example.org"), Verdict::kNo, {5, 7, 8}, "sender-mismatch", "another");
+  expectAnswer(ask(t, "", false), Verdict::kYes, {2, 7, 0}, "valid", "Yes, I issued that token.");
+  // A recipient that is given is still checked.
+  expectAnswer(ask(t, "alice@example.org", true, "gamma.test"), Verdict::kNo, {5, 7, 8},
+               "recipient-mismatch", "another domain");
+}
+
+TEST_F(AuthorityTest, V1TokenStillPassesWithARecipientUntilItExpires) {
+  std::string t = mintFor("alice@example.org", 60);
+  expectAnswer(ask(t, "alice@example.org", true, "carol@gamma.test"), Verdict::kYes, {2, 7, 0},
+               "valid", "Yes, I issued that token for this sender.");
+  expectAnswer(ask(t, "alice@example.org", true, "bob@beta.test"), Verdict::kYes, {2, 7, 0},
+               "valid", "Yes");
+  clock_.advance(60);
+  expectAnswer(ask(t, "alice@example.org", true, "bob@beta.test"), Verdict::kNo, {5, 7, 8},
+               "expired", "expired");
+}
+
 TEST(AuthoritySqlite, RevocationInTheRealStoreIsSeen) {
   namespace fs = std::filesystem;
   std::string tmpl = (fs::temp_directory_path() / "mtep-auth-XXXXXX").string();
@@ -251,9 +344,12 @@ TEST(AuthoritySqlite, RevocationInTheRealStoreIsSeen) {
     auto ring =
         std::make_shared<const token::KeyRing>(token::KeyRing::fromKeys({makeKey(1, 0x11)}));
     TokenAuthority authority(std::make_shared<const config::Config>(), ring, **st, clock);
-    auto t = token::mint(*ring, "alice@example.org", clock.now(), 100);
+    auto t = token::mint(*ring, "alice@example.org", "beta.test", clock.now(), 100);
     ASSERT_TRUE(t.ok());
-    Query q{.token = *t, .sender = "alice@example.org", .recipient = {}, .has_sender = true};
+    Query q{.token = *t,
+            .sender = "alice@example.org",
+            .recipient = "bob@beta.test",
+            .has_sender = true};
     EXPECT_EQ(authority.check(q).reason, "valid");
     ASSERT_TRUE((*st)->revokeToken(token::decode(*t)->revocationId(), clock.now() + 100).ok());
     EXPECT_EQ(authority.check(q).reason, "revoked");

@@ -35,6 +35,7 @@ TEST(ConfigDefaults, EmptyFileGivesEveryDefault) {
   EXPECT_EQ(c->mtepd.max_commands_per_connection, 1000u);
   EXPECT_EQ(c->mtepd.idle_timeout, 30);
   EXPECT_TRUE(c->mtepd.answer_without_sender);
+  EXPECT_FALSE(c->mtepd.answer_without_recipient) << "fail closed: tokens bound to a domain";
   EXPECT_EQ(c->mtepd.pid_file, "");
   EXPECT_EQ(c->tokens.key_file, "/var/lib/mtep/token.keys");
   EXPECT_EQ(c->tokens.max_ttl, 30 * 86400);

@@ -99,5 +99,80 @@ TEST(NormalizeTokenHeader, RefusesEmptyLongAndForeignBytes) {
   EXPECT_EQ(longest->size(), 256u);
 }
 
+TEST(ParseTokenHeader, ReadsTheBareAndTheDomainForms) {
+  struct Case {
+    std::string value;
+    std::string token;
+    std::string domain;
+  };
+  const std::string t(72, 'A');
+  const Case cases[] = {
+      {t, t, ""},
+      {" " + t + " ", t, ""},
+      {t + "; domain=beta.test", t, "beta.test"},
+      {" " + t + " ; DOMAIN = Beta.Test. ", t, "beta.test"},
+      {t + ";\r\n\tdomain=beta.test", t, "beta.test"},
+      {t + "\r\n ; domain=\r\n beta.test", t, "beta.test"},
+      {t + "; domain=[192.0.2.1]", t, "[192.0.2.1]"},
+      {t + "; domain=[IPv6:2001:db8::1]", t, "[ipv6:2001:db8::1]"},
+      {t + "; domain=" + std::string(255, 'a'), t, std::string(255, 'a')},
+  };
+  for (const Case& c : cases) {
+    auto got = parseTokenHeader(c.value);
+    ASSERT_TRUE(got.ok()) << "[" << c.value << "] " << got.error().message();
+    EXPECT_EQ(got->token, c.token) << c.value;
+    EXPECT_EQ(got->domain, c.domain) << c.value;
+  }
+}
+
+TEST(ParseTokenHeader, RefusesAnythingElse) {
+  const std::string t(72, 'A');
+  const std::string bad[] = {
+      "",
+      ";domain=beta.test",
+      t + ";",
+      t + "; ",
+      t + "; domain",
+      t + "; domain=",
+      t + "; domain= ",
+      t + "; domain=.",
+      t + "; domain=beta.test..",
+      t + "; domain=.beta.test",
+      t + "; domain=beta..test",
+      t + "; domains=beta.test",
+      t + "; d=beta.test",
+      t + "; domain=beta.test; domain=gamma.test",
+      t + "; domain=beta test",
+      t + "; domain=b\xc3\xa9ta.test",
+      t + "; domain=beta.test,gamma.test",
+      t + "; domain=\"beta.test\"",
+      t + "; domain=" + std::string(256, 'a'),
+      t + " x; domain=beta.test",
+      t + "+; domain=beta.test",
+      std::string(257, 'A') + "; domain=beta.test",
+      t + "; domain=beta.test" + std::string(kMaxTokenHeader, ' '),
+  };
+  for (const std::string& value : bad) {
+    auto got = parseTokenHeader(value);
+    EXPECT_FALSE(got.ok()) << "[" << value << "]";
+    if (!got.ok()) {
+      EXPECT_EQ(got.error().kind(), ErrorKind::kInvalid);
+    }
+  }
+}
+
+TEST(ParseTokenHeader, FormattedHeaderParsesBack) {
+  const std::string t(72, 'x');
+  EXPECT_EQ(formatTokenHeader(t, "beta.test"), t + "; domain=beta.test");
+  auto got = parseTokenHeader(formatTokenHeader(t, "beta.test"));
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->token, t);
+  EXPECT_EQ(got->domain, "beta.test");
+  EXPECT_TRUE(tokenHeaderDomainOk("beta.test"));
+  EXPECT_FALSE(tokenHeaderDomainOk(""));
+  EXPECT_FALSE(tokenHeaderDomainOk("b\xc3\xa9ta.test"));
+  EXPECT_FALSE(tokenHeaderDomainOk("a;b"));
+}
+
 }  // namespace
 }  // namespace mtep::milter

@@ -120,15 +120,19 @@ class FakeVerifier : public TokenVerifier {
 
 class FakeMinter : public TokenMinter {
  public:
-  Result<std::string> mint(std::string_view sender_canonical, int64_t ttl) override {
-    calls.push_back({std::string(sender_canonical), ttl});
+  Result<std::string> mint(std::string_view sender_canonical, std::string_view recipient_domain,
+                           int64_t ttl) override {
+    calls.push_back({std::string(sender_canonical), std::string(recipient_domain), ttl});
     if (error) return Error(error->kind(), error->message());
-    return token;
+    auto it = per_domain.find(std::string(recipient_domain));
+    return it != per_domain.end() ? it->second : token;
   }
   struct Call {
     std::string sender;
+    std::string domain;
     int64_t ttl;
   };
+  std::map<std::string, std::string> per_domain;  // a token for this domain instead of `token`
   std::string token = "AQAAAAFn0xF2AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJA";
   std::optional<Error> error;
   std::vector<Call> calls;

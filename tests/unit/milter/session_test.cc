@@ -50,6 +50,9 @@ require_mtep_from = ["*.onion"]
 
 [domain."quiet.test"]
 issue_tokens = false
+
+[domain."delta.test"]
+require_mtep = true
 )";
 
 config::ConfigPtr loadConfig() { return testing::loadConfig(kConfig); }
@@ -103,11 +106,13 @@ TEST_F(SessionTest, OutboundReplacesExistingTokensWithAFreshOne) {
   Decision d = send(s, "<Alice@Alpha.Test>", {"<bob@beta.test>"},
                     {{"Subject", " hi"}, {"MTEP-Token", " old1"}, {"mtep-token", " old2"}});
   EXPECT_EQ(d.step, Step::kContinue) << describe(d);
-  const std::vector<std::string> want = {"delete MTEP-Token #2", "delete MTEP-Token #1",
-                                         std::string("add MTEP-Token: ") + minter_.token};
+  const std::vector<std::string> want = {
+      "delete MTEP-Token #2", "delete MTEP-Token #1",
+      std::string("add MTEP-Token: ") + minter_.token + "; domain=beta.test"};
   EXPECT_EQ(actions_.ops, want);
   ASSERT_EQ(minter_.calls.size(), 1u);
   EXPECT_EQ(minter_.calls[0].sender, "alice@alpha.test");
+  EXPECT_EQ(minter_.calls[0].domain, "beta.test");
   EXPECT_EQ(minter_.calls[0].ttl, 2 * 86400);
   EXPECT_TRUE(verifier_.queries.empty()) << "internal mail is never checked";
 }
@@ -117,7 +122,32 @@ TEST_F(SessionTest, OutboundWithoutExistingTokenOnlyAdds) {
   Decision d = send(s, "<alice@alpha.test>", {"<bob@gamma.test>"}, {});
   EXPECT_EQ(d.step, Step::kContinue);
   ASSERT_EQ(actions_.ops.size(), 1u);
-  EXPECT_EQ(actions_.ops[0], std::string("add MTEP-Token: ") + minter_.token);
+  EXPECT_EQ(actions_.ops[0], std::string("add MTEP-Token: ") + minter_.token + "; domain=gamma.test");
+}
+
+TEST_F(SessionTest, OutboundMintsOneTokenPerRecipientDomain) {
+  minter_.per_domain["beta.test"] = std::string(72, 'B');
+  minter_.per_domain["gamma.test"] = std::string(72, 'G');
+  Session s = open(kInternal);
+  Decision d = send(s, "<alice@alpha.test>",
+                    {"<bob@beta.test>", "<Carol@Gamma.TEST>", "<dave@BETA.test>"}, {});
+  EXPECT_EQ(d.step, Step::kContinue) << describe(d);
+  ASSERT_EQ(minter_.calls.size(), 2u);
+  EXPECT_EQ(minter_.calls[0].domain, "beta.test");
+  EXPECT_EQ(minter_.calls[1].domain, "gamma.test");
+  const std::vector<std::string> want = {
+      "add MTEP-Token: " + std::string(72, 'B') + "; domain=beta.test",
+      "add MTEP-Token: " + std::string(72, 'G') + "; domain=gamma.test"};
+  EXPECT_EQ(actions_.ops, want);
+}
+
+TEST_F(SessionTest, OutboundSkipsDomainsAHeaderCannotName) {
+  Session s = open(kInternal);
+  Decision d = send(s, "<alice@alpha.test>", {"<bob@b\xc3\xa9ta.test>", "<carol@gamma.test>"}, {});
+  EXPECT_EQ(d.step, Step::kContinue) << describe(d);
+  ASSERT_EQ(minter_.calls.size(), 1u);
+  EXPECT_EQ(minter_.calls[0].domain, "gamma.test");
+  ASSERT_EQ(actions_.ops.size(), 1u);
 }
 
 TEST_F(SessionTest, OutboundNullSenderGetsNoToken) {
@@ -145,7 +175,7 @@ TEST_F(SessionTest, SaslAuthenticatedExternalClientIsOutbound) {
   EXPECT_EQ(d.step, Step::kContinue) << describe(d);
   EXPECT_TRUE(verifier_.queries.empty());
   ASSERT_EQ(actions_.ops.size(), 1u);
-  EXPECT_EQ(actions_.ops[0], std::string("add MTEP-Token: ") + minter_.token);
+  EXPECT_EQ(actions_.ops[0], std::string("add MTEP-Token: ") + minter_.token + "; domain=beta.test");
   // SASL lasts for the connection: the next MAIL is outbound too.
   actions_.ops.clear();
   d = send(s, "<alice@alpha.test>", {"<bob@beta.test>"}, {});
@@ -231,16 +261,116 @@ TEST_F(SessionTest, InboundWithoutTokenIsRejectedAndToldWhatToDo) {
   EXPECT_TRUE(actions_.ops.empty());
 }
 
-TEST_F(SessionTest, InboundWithTwoTokensIsRejectedWithoutAsking) {
+TEST_F(SessionTest, InboundWithTwoTokensForOneDomainIsRejectedWithoutAsking) {
+  for (const Headers& headers :
+       {Headers{{"MTEP-Token", kToken}, {"MTEP-Token", kToken}},
+        Headers{{"MTEP-Token", std::string(kToken) + "; domain=beta.test"},
+                {"MTEP-Token", std::string(kToken) + "; Domain=BETA.test."}}}) {
+    Session s = open();
+    Decision d = send(s, "<alice@alpha.test>", {"<bob@beta.test>"}, headers);
+    EXPECT_EQ(d.step, Step::kReject);
+    EXPECT_EQ(d.reply.esc, "5.7.25");
+    EXPECT_EQ(d.reply.text,
+              "The message has 2 MTEP-Token headers for beta.test, which takes exactly one; ask "
+              "the postmaster of alpha.test");
+    EXPECT_TRUE(verifier_.queries.empty());
+  }
+}
+
+// ---- Inbound, tokens bound to recipient domains ----
+
+const std::string kBetaToken = std::string(72, 'B');
+const std::string kGammaToken = std::string(72, 'G');
+const std::string kDeltaToken = std::string(72, 'D');
+
+TEST_F(SessionTest, InboundPicksTheTokenNamingItsOwnDomainAndSendsTheRecipient) {
+  Session s = open();
+  Decision d = send(s, "<alice@alpha.test>", {"<Bob@Beta.Test>"},
+                    {{"MTEP-Token", " " + kGammaToken + "; domain=gamma.test"},
+                     {"MTEP-Token", " " + kBetaToken + " ;\r\n\tdomain = beta.test"}});
+  EXPECT_EQ(d.step, Step::kContinue) << describe(d);
+  ASSERT_EQ(verifier_.queries.size(), 1u);
+  EXPECT_EQ(verifier_.queries[0].token, kBetaToken);
+  EXPECT_EQ(verifier_.queries[0].recipient, "bob@beta.test");
+  EXPECT_EQ(verifier_.queries[0].sender, "alice@alpha.test");
+}
+
+TEST_F(SessionTest, InboundTokenNamingOnlyAnotherDomainIsRejectedWithoutAsking) {
   Session s = open();
   Decision d = send(s, "<alice@alpha.test>", {"<bob@beta.test>"},
-                    {{"MTEP-Token", kToken}, {"MTEP-Token", kToken}});
-  EXPECT_EQ(d.step, Step::kReject);
-  EXPECT_EQ(d.reply.esc, "5.7.25");
-  EXPECT_EQ(d.reply.text,
-            "The message has 2 MTEP-Token headers; mail to beta.test takes exactly one; ask the "
-            "postmaster of alpha.test");
+                    {{"MTEP-Token", kGammaToken + "; domain=gamma.test"}});
+  EXPECT_EQ(describe(d),
+            "reject 550 5.7.25 The message has no MTEP-Token for beta.test from alpha.test's "
+            "MTEP server; ask the postmaster of alpha.test");
   EXPECT_TRUE(verifier_.queries.empty());
+}
+
+TEST_F(SessionTest, InboundTokenWithoutDomainStillCountsForEveryDomain) {
+  Session s = open();
+  Decision d = send(s, "<alice@alpha.test>", {"<bob@beta.test>", "<eve@delta.test>"},
+                    {{"MTEP-Token", kToken}});
+  EXPECT_EQ(d.step, Step::kContinue) << describe(d);
+  ASSERT_EQ(verifier_.queries.size(), 2u);
+  EXPECT_EQ(verifier_.queries[0].token, kToken);
+  EXPECT_EQ(verifier_.queries[0].recipient, "bob@beta.test");
+  EXPECT_EQ(verifier_.queries[1].token, kToken);
+  EXPECT_EQ(verifier_.queries[1].recipient, "eve@delta.test");
+}
+
+TEST_F(SessionTest, InboundTwoOwnDomainsAreAskedOnceEachWithTheirOwnToken) {
+  Session s = open();
+  Decision d = send(s, "<alice@alpha.test>",
+                    {"<bob@beta.test>", "<eve@delta.test>", "<carl@beta.test>"},
+                    {{"MTEP-Token", kBetaToken + "; domain=beta.test"},
+                     {"MTEP-Token", kGammaToken + "; domain=gamma.test"},
+                     {"MTEP-Token", kDeltaToken + "; domain=delta.test"}});
+  EXPECT_EQ(d.step, Step::kContinue) << describe(d);
+  ASSERT_EQ(verifier_.queries.size(), 2u);
+  EXPECT_EQ(verifier_.queries[0].token, kBetaToken);
+  EXPECT_EQ(verifier_.queries[0].recipient, "bob@beta.test");
+  EXPECT_EQ(verifier_.queries[1].token, kDeltaToken);
+  EXPECT_EQ(verifier_.queries[1].recipient, "eve@delta.test");
+}
+
+TEST_F(SessionTest, InboundRefusalForOneOfTwoDomainsRejectsTheMessage) {
+  verifier_.script.push_back(FakeVerifier::outcome(VerifyKind::kValid, "K2.7.0 yes"));
+  verifier_.script.push_back(FakeVerifier::outcome(VerifyKind::kRefused, "D5.7.8 another domain"));
+  Session s = open();
+  Decision d = send(s, "<alice@alpha.test>", {"<bob@beta.test>", "<eve@delta.test>"},
+                    {{"MTEP-Token", kBetaToken + "; domain=beta.test"},
+                     {"MTEP-Token", kBetaToken + "; domain=delta.test"}});
+  EXPECT_EQ(d.step, Step::kReject) << describe(d);
+  EXPECT_EQ(d.reply.esc, "5.7.25");
+  EXPECT_NE(d.reply.text.find("for delta.test: D5.7.8"), std::string::npos) << d.reply.text;
+  EXPECT_TRUE(actions_.ops.empty());
+}
+
+TEST_F(SessionTest, InboundTokenHeaderWithABadDomainIsMalformed) {
+  for (const std::string& value :
+       {kBetaToken + "; domain=", kBetaToken + "; domain=b\xc3\xa9ta.test",
+        kBetaToken + "; dom=beta.test", kBetaToken + "; domain=beta.test; x=y",
+        kBetaToken + "; domain=a b"}) {
+    Session s = open();
+    Decision d = send(s, "<alice@alpha.test>", {"<bob@beta.test>"}, {{"MTEP-Token", value}});
+    EXPECT_EQ(d.step, Step::kReject) << value;
+    EXPECT_NE(d.reply.text.find("malformed"), std::string::npos) << d.reply.text;
+    EXPECT_TRUE(verifier_.queries.empty());
+  }
+}
+
+TEST_F(SessionTest, InboundRecipientOfOneDomainTooManyGets452) {
+  config_ = testing::loadConfig("[domain_defaults]\nrequire_mtep = true\n");
+  Session s = open();
+  ASSERT_EQ(s.mailFrom("<alice@alpha.test>", "", "4XyZ").step, Step::kContinue);
+  for (size_t i = 0; i < kMaxCheckedDomains; ++i) {
+    EXPECT_EQ(s.rcpt("<u@d" + std::to_string(i) + ".test>").step, Step::kContinue) << i;
+  }
+  EXPECT_EQ(s.rcpt("<v@d0.test>").step, Step::kContinue) << "a domain already in: no limit";
+  Decision extra = s.rcpt("<u@one-more.test>");
+  EXPECT_EQ(extra.step, Step::kTempfail);
+  EXPECT_EQ(extra.reply.code, "452");
+  EXPECT_EQ(extra.reply.esc, "4.5.3");
+  expectSafeReply(extra);
 }
 
 TEST_F(SessionTest, InboundOversizedTokenIsRejectedWithoutAsking) {
@@ -681,7 +811,8 @@ TEST_F(SessionTest, LocalPartNamingADomainUnderAnotherPolicyTempfails) {
     EXPECT_EQ(d.reply.esc, "4.1.3") << rcpt;
   }
   // Every domain it names under the same policy: that policy.
-  EXPECT_EQ(s.rcpt("<bob%gamma.test@delta.test>").step, Step::kContinue);
+  Decision last = s.rcpt("<bob%gamma.test@zeta.test>");  // both under the defaults
+  EXPECT_EQ(last.step, Step::kContinue) << describe(last);
   EXPECT_EQ(s.endOfMessage(actions_, "Q").step, Step::kContinue);
 }
 

@@ -466,7 +466,10 @@ TEST_F(StampSessionTest, OutboundMintsOneHashcashStampPerDistinctRecipient) {
   EXPECT_EQ(stamp_minter_.queries[1].recipient, "carol@gamma.test");
   EXPECT_EQ(stamp_minter_.queries[0].sender_domain, "alpha.test");
   EXPECT_EQ(stamp_minter_.queries[0].config, config_);
-  const std::vector<std::string> want = {std::string("add MTEP-Token: ") + minter_.token,
+  const std::vector<std::string> want = {std::string("add MTEP-Token: ") + minter_.token +
+                                             "; domain=beta.test",
+                                         std::string("add MTEP-Token: ") + minter_.token +
+                                             "; domain=gamma.test",
                                          "add X-Hashcash: 1:20:261123:bob@beta.test::c2FsdA:1",
                                          "add X-Hashcash: 1:20:261123:carol@gamma.test::c2FsdA:2"};
   EXPECT_EQ(actions_.ops, want);

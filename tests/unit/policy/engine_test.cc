@@ -466,7 +466,7 @@ TEST_F(EngineTest, SeveralOrMalformedTokensAreRejected) {
   use(kMtep);
   EXPECT_EQ(action(data("bob@beta.test", "alice@alpha.test",
                         {{"mtep_token", kToken}, {"mtep_token", kToken}})),
-            "550 5.7.25 The message has 2 MTEP-Token headers; mail to beta.test takes exactly "
+            "550 5.7.25 The message has 2 MTEP-Token headers for beta.test, which takes exactly "
             "one; ask the postmaster of alpha.test");
   EXPECT_EQ(action(data("bob@beta.test", "alice@alpha.test", {{"mtep_token", "not/base64url!"}})),
             "550 5.7.25 The MTEP-Token header is malformed; ask the postmaster of alpha.test to "
@@ -480,12 +480,13 @@ TEST_F(EngineTest, SeveralOrMalformedTokensAreRejected) {
 TEST_F(EngineTest, VouchedTokenPassesWithOnePrepend) {
   use(kMtep);
   const Request r = data("Bob@Beta.test, carol@beta.test", "Alice@Alpha.test",
-                         {{"mtep_token", " dGhpcyBp cyBhIHRva2Vu "}});
+                         {{"mtep_token", " dGhpcyBpcyBhIHRva2Vu "}});
   EXPECT_EQ(answered(r, Lookup::Kind::kToken, LookupAnswer::kYes),
             "PREPEND X-MTEP-Policy: mtep=pass sender-domain=alpha.test");
   EXPECT_EQ(last_lookup_.domain, "alpha.test");
   EXPECT_EQ(last_lookup_.sender, "alice@alpha.test");
   EXPECT_EQ(last_lookup_.token, kToken);
+  EXPECT_EQ(last_lookup_.recipient, "bob@beta.test");
   // The same message decided again (Exim re-asking) gets no second header.
   EXPECT_EQ(action(r), "DUNNO");
 }
@@ -494,8 +495,55 @@ TEST_F(EngineTest, RefusedTokenIsRejected) {
   use(kMtep);
   EXPECT_EQ(answered(data("bob@beta.test", "alice@alpha.test", {{"mtep_token", kToken}}),
                      Lookup::Kind::kToken, LookupAnswer::kNo),
-            "550 5.7.25 alpha.test's MTEP server does not vouch for this message's MTEP-Token; "
-            "ask the postmaster of alpha.test");
+            "550 5.7.25 alpha.test's MTEP server does not vouch for this message's MTEP-Token "
+            "for beta.test; ask the postmaster of alpha.test");
+}
+
+// Exim joins the headers with commas (mtep-acl.conf); each domain reads its own.
+TEST_F(EngineTest, PicksTheTokenNamingItsDomainAndAsksWithItsRecipient) {
+  use(kMtep);
+  const std::string gamma(72, 'G');
+  const std::string beta(72, 'B');
+  const Request r = data("bob@beta.test", "alice@alpha.test",
+                         {{"mtep_token", gamma + "; domain=gamma.test," + beta +
+                                             "; domain=Beta.Test"}});
+  EXPECT_EQ(answered(r, Lookup::Kind::kToken, LookupAnswer::kYes),
+            "PREPEND X-MTEP-Policy: mtep=pass sender-domain=alpha.test");
+  EXPECT_EQ(last_lookup_.token, beta);
+  EXPECT_EQ(last_lookup_.recipient, "bob@beta.test");
+}
+
+TEST_F(EngineTest, TokenNamingOnlyAnotherDomainIsRejectedWithoutALookup) {
+  use(kMtep);
+  const Request r = data("bob@beta.test", "alice@alpha.test",
+                         {{"mtep_token", std::string(72, 'G') + "; domain=gamma.test"}});
+  Outcome o = engine_->decide(r);
+  EXPECT_FALSE(o.needs_lookup);
+  EXPECT_EQ(o.decision.action,
+            "550 5.7.25 The message has no MTEP-Token for beta.test from alpha.test's MTEP "
+            "server; ask the postmaster of alpha.test");
+}
+
+TEST_F(EngineTest, EachRecipientDomainIsLookedUpWithItsOwnToken) {
+  use(std::string(kMtep) + "[domain.\"delta.test\"]\nrequire_mtep = true\n");
+  const std::string beta(72, 'B');
+  const std::string delta(72, 'D');
+  const Request r = data("bob@beta.test, eve@delta.test", "alice@alpha.test",
+                         {{"mtep_token", beta + "; domain=beta.test"},
+                          {"mtep_token", delta + "; domain=delta.test"}});
+  Outcome first = engine_->decide(r);
+  ASSERT_TRUE(first.needs_lookup);
+  EXPECT_EQ(first.lookup.token, beta);
+  EXPECT_EQ(first.lookup.recipient, "bob@beta.test");
+  engine_->recordLookup(first.lookup, LookupAnswer::kYes);
+  Outcome second = engine_->decide(r);
+  ASSERT_TRUE(second.needs_lookup);
+  EXPECT_EQ(second.lookup.token, delta);
+  EXPECT_EQ(second.lookup.recipient, "eve@delta.test");
+  engine_->recordLookup(second.lookup, LookupAnswer::kNo);
+  EXPECT_EQ(action(r),
+            "550 5.7.25 alpha.test's MTEP server does not vouch for this message's MTEP-Token "
+            "for delta.test; ask the postmaster of alpha.test");
 }
 
 TEST_F(EngineTest, TemporaryTokenAnswerNeverAcceptsUnlessConfigured) {
@@ -775,15 +823,18 @@ TEST(PolicyHelpers, OnionDomains) {
 }
 
 TEST(PolicyHelpers, LookupKeysDifferByEveryField) {
-  Lookup a{Lookup::Kind::kMtepCapable, "alpha.test", "", ""};
-  Lookup b{Lookup::Kind::kToken, "alpha.test", "tok", "a@alpha.test"};
+  Lookup a{Lookup::Kind::kMtepCapable, "alpha.test", "", "", ""};
+  Lookup b{Lookup::Kind::kToken, "alpha.test", "tok", "a@alpha.test", "bob@beta.test"};
   Lookup c = b;
   c.token = "tok2";
   Lookup d = b;
   d.sender = "b@alpha.test";
+  Lookup e = b;
+  e.recipient = "carol@gamma.test";
   EXPECT_NE(a.key(), b.key());
   EXPECT_NE(b.key(), c.key());
   EXPECT_NE(b.key(), d.key());
+  EXPECT_NE(b.key(), e.key());
   EXPECT_EQ(b.key(), Lookup(b).key());
 }
 

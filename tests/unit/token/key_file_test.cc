@@ -144,7 +144,7 @@ TEST_F(KeyFileTest, MalformedLinesNameFileAndLine) {
 TEST_F(KeyFileTest, RotateAddsKeyAndOldTokensStillVerify) {
   auto first = KeyRing::load(path_, {.create = true}, clock_);
   ASSERT_TRUE(first.ok());
-  auto old_token = mint(*first, "a@b.example", clock_.now(), 86400);
+  auto old_token = mint(*first, "a@b.example", "c.example", clock_.now(), 86400);
   ASSERT_TRUE(old_token.ok());
 
   clock_.advance(3600);
@@ -156,7 +156,7 @@ TEST_F(KeyFileTest, RotateAddsKeyAndOldTokensStillVerify) {
   EXPECT_EQ(modeOf(path_), 0600u);
   EXPECT_EQ(verify(*second, *old_token, "a@b.example", true, clock_.now()).outcome,
             Outcome::kValid);
-  auto new_token = mint(*second, "a@b.example", clock_.now(), 86400);
+  auto new_token = mint(*second, "a@b.example", "c.example", clock_.now(), 86400);
   ASSERT_TRUE(new_token.ok());
   EXPECT_EQ(decode(*new_token)->key_id, 2u);
 
@@ -186,7 +186,7 @@ TEST_F(KeyFileTest, RotateRetiresKeysSupersededLongerThanRetireAfter) {
   const KeyRingOptions opts{.create = true, .retire_after = 1000};
   auto k1 = KeyRing::load(path_, opts, clock_);
   ASSERT_TRUE(k1.ok());
-  auto t1 = mint(*k1, "a@b.example", clock_.now(), 500);
+  auto t1 = mint(*k1, "a@b.example", "c.example", clock_.now(), 500);
   ASSERT_TRUE(t1.ok());
 
   clock_.advance(100);

@@ -1,4 +1,7 @@
 // Tokens: mint/verify round trips, every outcome, tampering, decode.
+// TokenTest's mintOk() makes version-1 tokens (the form before tokens were
+// bound to a recipient domain, still verified until they expire); the
+// TokenV2 tests cover the form minted today.
 #include "token/token.h"
 
 #include <gtest/gtest.h>
@@ -37,7 +40,13 @@ class TokenTest : public ::testing::Test {
   KeyRing ring_ = KeyRing::fromKeys({makeKey(7, 0x42)});
 
   std::string mintOk(std::string_view sender, int64_t ttl = 3600) {
-    auto t = mint(ring_, sender, clock_.now(), ttl);
+    auto t = mintV1(ring_, sender, clock_.now(), ttl);
+    EXPECT_TRUE(t.ok()) << (t.ok() ? "" : t.error().message());
+    return t.ok() ? *t : std::string();
+  }
+
+  std::string mintV2(std::string_view sender, std::string_view domain, int64_t ttl = 3600) {
+    auto t = mint(ring_, sender, domain, clock_.now(), ttl);
     EXPECT_TRUE(t.ok()) << (t.ok() ? "" : t.error().message());
     return t.ok() ? *t : std::string();
   }
@@ -45,7 +54,7 @@ class TokenTest : public ::testing::Test {
 
 TEST_F(TokenTest, MintedTokenIsUrlSafeTextOfFixedLength) {
   std::string t = mintOk(kAlice);
-  EXPECT_EQ(t.size(), kTokenTextLength);
+  EXPECT_EQ(t.size(), kTokenV1TextLength);
   for (char c : t) {
     EXPECT_TRUE(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') << t;
   }
@@ -119,10 +128,12 @@ TEST_F(TokenTest, MalformedTextIsMalformed) {
       t.substr(0, t.size() - 1),
       t + "A",
       t.substr(0, 60) + "==",
+      std::string(kTokenV1TextLength, '*'),
       std::string(kTokenTextLength, '*'),
       t.substr(0, 61) + "+",
       t.substr(0, 30) + "/" + t.substr(31),
-      std::string(kTokenTextLength, '\0'),
+      std::string(kTokenV1TextLength, '\0'),
+      std::string(kTokenTextLength, 'A'),
   };
   for (const std::string& c : cases) {
     EXPECT_EQ(verify(ring_, c, kAlice, true, clock_.now()).outcome, Outcome::kMalformed) << c;
@@ -200,7 +211,7 @@ TEST_F(TokenTest, MintRefusesBadArguments) {
       {kAlice, -5, 3600},
   };
   for (const Case& c : cases) {
-    auto t = mint(ring_, c.sender, c.now, c.ttl);
+    auto t = mintV1(ring_, c.sender, c.now, c.ttl);
     ASSERT_FALSE(t.ok()) << c.sender << " " << c.now << " " << c.ttl;
     EXPECT_EQ(t.error().kind(), ErrorKind::kInvalid);
   }
@@ -268,6 +279,166 @@ TEST(OutcomeName, NamesEveryOutcome) {
   EXPECT_STREQ(outcomeName(Outcome::kExpired), "expired");
   EXPECT_STREQ(outcomeName(Outcome::kRevoked), "revoked");
   EXPECT_STREQ(outcomeName(Outcome::kSenderMismatch), "sender-mismatch");
+  EXPECT_STREQ(outcomeName(Outcome::kRecipientMismatch), "recipient-mismatch");
+}
+
+constexpr char kBeta[] = "beta.test";
+constexpr char kGamma[] = "gamma.test";
+
+TEST_F(TokenTest, V2TokenIsUrlSafeTextOf72Characters) {
+  std::string t = mintV2(kAlice, kBeta);
+  EXPECT_EQ(t.size(), kTokenTextLength);
+  EXPECT_EQ(t.size(), 72u);
+  EXPECT_LE(t.size(), kMaxTokenText);
+  for (char c : t) {
+    EXPECT_TRUE(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') << t;
+  }
+  auto info = decode(t);
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->version, 2);
+  EXPECT_TRUE(info->boundToRecipient());
+  EXPECT_FALSE(decode(mintOk(kAlice))->boundToRecipient());
+}
+
+TEST_F(TokenTest, V2RoundTripWithSenderAndDomainChecksBoth) {
+  std::string t = mintV2(kAlice, kBeta);
+  VerifyResult v = verify(ring_, t, Binding::of(kAlice, kBeta), clock_.now());
+  EXPECT_EQ(v.outcome, Outcome::kValid);
+  EXPECT_TRUE(v.sender_checked);
+  EXPECT_TRUE(v.recipient_checked);
+  EXPECT_EQ(v.info.expires, clock_.now() + 3600);
+}
+
+TEST_F(TokenTest, V2TokenForAnotherDomainIsRecipientMismatch) {
+  std::string t = mintV2(kAlice, kBeta);
+  for (std::string_view other : {kGamma, "beta.test.example", "mx.beta.test", "beta.tes", ""}) {
+    VerifyResult v = verify(ring_, t, Binding::of(kAlice, other), clock_.now());
+    EXPECT_EQ(v.outcome, Outcome::kRecipientMismatch) << other;
+    EXPECT_FALSE(v.recipient_checked);
+  }
+  // The sender is checked first.
+  EXPECT_EQ(verify(ring_, t, Binding::of(kBob, kGamma), clock_.now()).outcome,
+            Outcome::kSenderMismatch);
+  // Mismatch is reported even after expiry: the binding is checked first.
+  clock_.advance(7200);
+  EXPECT_EQ(verify(ring_, t, Binding::of(kAlice, kGamma), clock_.now()).outcome,
+            Outcome::kRecipientMismatch);
+}
+
+TEST_F(TokenTest, V2DomainIsComparedInCanonicalForm) {
+  std::string t = mintV2(kAlice, "Beta.TEST.");
+  for (std::string_view d : {"beta.test", "BETA.test", "beta.test."}) {
+    EXPECT_EQ(verify(ring_, t, Binding::of(kAlice, d), clock_.now()).outcome, Outcome::kValid)
+        << d;
+  }
+  EXPECT_EQ(canonicalDomain("Beta.TEST."), "beta.test");
+  EXPECT_EQ(canonicalDomain("[IPv6:2001:DB8::1]"), "[ipv6:2001:db8::1]");
+  EXPECT_EQ(canonicalDomain("b\xc3\xa9ta.test"), "b\xc3\xa9ta.test");  // UTF-8 kept
+}
+
+TEST_F(TokenTest, V2WithoutRecipientChecksTheSenderAndSaysTheDomainWasNot) {
+  std::string t = mintV2(kAlice, kBeta);
+  VerifyResult v = verify(ring_, t, kAlice, true, clock_.now());
+  EXPECT_EQ(v.outcome, Outcome::kValid);
+  EXPECT_TRUE(v.sender_checked);
+  EXPECT_FALSE(v.recipient_checked);
+  EXPECT_EQ(verify(ring_, t, kBob, true, clock_.now()).outcome, Outcome::kSenderMismatch);
+  v = verify(ring_, t, "", false, clock_.now());
+  EXPECT_EQ(v.outcome, Outcome::kValid);
+  EXPECT_FALSE(v.sender_checked);
+  EXPECT_FALSE(v.recipient_checked);
+  // A recipient without a sender cannot be checked (the binding covers both).
+  v = verify(ring_, t, Binding{"", kBeta, false, true}, clock_.now());
+  EXPECT_EQ(v.outcome, Outcome::kValid);
+  EXPECT_FALSE(v.recipient_checked);
+}
+
+TEST_F(TokenTest, V1TokenIgnoresTheRecipientAndStillVerifiesUntilExpiry) {
+  std::string t = mintOk(kAlice, 100);
+  VerifyResult v = verify(ring_, t, Binding::of(kAlice, kGamma), clock_.now());
+  EXPECT_EQ(v.outcome, Outcome::kValid);
+  EXPECT_TRUE(v.sender_checked);
+  EXPECT_FALSE(v.recipient_checked);
+  clock_.advance(100);
+  EXPECT_EQ(verify(ring_, t, Binding::of(kAlice, kGamma), clock_.now()).outcome,
+            Outcome::kExpired);
+}
+
+TEST_F(TokenTest, V2TamperingAnyByteNeverVerifies) {
+  const std::vector<uint8_t> good = raw(mintV2(kAlice, kBeta));
+  ASSERT_EQ(good.size(), 54u);
+  for (size_t i = 0; i < good.size(); ++i) {
+    for (int mask : {0x01, 0x80, 0xff}) {
+      std::vector<uint8_t> b = good;
+      b[i] = static_cast<uint8_t>(b[i] ^ mask);
+      Outcome want = i == 0 ? Outcome::kMalformed : i < 5 ? Outcome::kUnknownKey : Outcome::kBadMac;
+      EXPECT_EQ(verify(ring_, text(b), Binding::of(kAlice, kBeta), clock_.now()).outcome, want)
+          << "byte " << i << " mask " << mask;
+      EXPECT_EQ(verify(ring_, text(b), "", false, clock_.now()).outcome, want)
+          << "senderless, byte " << i << " mask " << mask;
+    }
+  }
+}
+
+TEST_F(TokenTest, VersionMustFitTheLength) {
+  // A version-2 body with version byte 1, and the other way round.
+  std::vector<uint8_t> v2 = raw(mintV2(kAlice, kBeta));
+  v2[0] = 1;
+  EXPECT_EQ(verify(ring_, text(v2), kAlice, true, clock_.now()).outcome, Outcome::kMalformed);
+  std::vector<uint8_t> v1 = raw(mintOk(kAlice));
+  v1[0] = 2;
+  EXPECT_EQ(verify(ring_, text(v1), kAlice, true, clock_.now()).outcome, Outcome::kMalformed);
+  for (int version : {0, 3, 255}) {
+    std::vector<uint8_t> b = raw(mintV2(kAlice, kBeta));
+    b[0] = static_cast<uint8_t>(version);
+    EXPECT_FALSE(decode(text(b)).ok()) << version;
+  }
+}
+
+TEST_F(TokenTest, V2MintRefusesAnEmptyOrOverlongDomain) {
+  for (const std::string& d : {std::string(), std::string("."), std::string(256, 'a')}) {
+    auto t = mint(ring_, kAlice, d, clock_.now(), 3600);
+    ASSERT_FALSE(t.ok()) << d;
+    EXPECT_EQ(t.error().kind(), ErrorKind::kInvalid);
+  }
+  auto empty_sender = mint(ring_, "", kBeta, clock_.now(), 3600);
+  ASSERT_FALSE(empty_sender.ok());
+  EXPECT_TRUE(mint(ring_, kAlice, std::string(255, 'a'), clock_.now(), 3600).ok());
+}
+
+// Tokens computed outside this code (Python's hmac module) from the
+// layout in token.h and doc/mtep.md: key id 1, 32 bytes of 0x5a, expiry
+// 2000000000, nonce 00 01 .. 0b, alice@example.org, beta.test. They are
+// also the fuzzer's seeds (tests/fuzz/corpus/token).
+TEST(TokenKnownAnswer, DocumentedLayoutVerifies) {
+  Key k;
+  k.id = 1;
+  k.secret.fill(0x5a);
+  const KeyRing ring = KeyRing::fromKeys({k});
+  const std::string v1 = "AQAAAAEAdzWUAAABAgMEBQYHCAkKCxRqm2IDcTD3ylgYC-AW9agcA-jH8Pb1uA";
+  const std::string v2 =
+      "AgAAAAEAdzWUAAABAgMEBQYHCAkKC1GH9ue-yvcvqEcDTbLhp5hYXgQEhaeAGOKnUe8YymxS";
+  const int64_t now = 1'700'000'000;
+  EXPECT_EQ(verify(ring, v1, kAlice, true, now).outcome, Outcome::kValid);
+  VerifyResult r = verify(ring, v2, Binding::of(kAlice, "beta.test"), now);
+  EXPECT_EQ(r.outcome, Outcome::kValid);
+  EXPECT_TRUE(r.recipient_checked);
+  EXPECT_EQ(r.info.expires, 2'000'000'000);
+  EXPECT_EQ(verify(ring, v2, Binding::of(kAlice, "gamma.test"), now).outcome,
+            Outcome::kRecipientMismatch);
+}
+
+TEST_F(TokenTest, V2TokensOfOneSenderForTwoDomainsAreIndependent) {
+  std::string to_beta = mintV2(kAlice, kBeta);
+  std::string to_gamma = mintV2(kAlice, kGamma);
+  EXPECT_EQ(verify(ring_, to_beta, Binding::of(kAlice, kBeta), clock_.now()).outcome,
+            Outcome::kValid);
+  EXPECT_EQ(verify(ring_, to_gamma, Binding::of(kAlice, kGamma), clock_.now()).outcome,
+            Outcome::kValid);
+  EXPECT_EQ(verify(ring_, to_beta, Binding::of(kAlice, kGamma), clock_.now()).outcome,
+            Outcome::kRecipientMismatch);
+  EXPECT_EQ(verify(ring_, to_gamma, Binding::of(kAlice, kBeta), clock_.now()).outcome,
+            Outcome::kRecipientMismatch);
 }
 
 }  // namespace

@@ -76,7 +76,7 @@ TEST_F(RingMinterTest, MintedTokenVerifiesWithTheFilesKey) {
   const token::KeyRing ring = makeFile();
   auto m = minter();
   ASSERT_NE(m, nullptr);
-  auto tok = m->mint(kSender, 3600);
+  auto tok = m->mint(kSender, "beta.test", 3600);
   ASSERT_TRUE(tok.ok()) << tok.error().message();
   EXPECT_EQ(tok->size(), token::kTokenTextLength);
   EXPECT_EQ(check(ring, tok), token::Outcome::kValid);
@@ -87,11 +87,34 @@ TEST_F(RingMinterTest, MintedTokenVerifiesWithTheFilesKey) {
   EXPECT_EQ(info->expires, clock_.now() + 3600);
 }
 
+TEST_F(RingMinterTest, MintedTokenIsBoundToItsRecipientDomain) {
+  const token::KeyRing ring = makeFile();
+  auto m = minter();
+  ASSERT_NE(m, nullptr);
+  auto tok = m->mint(kSender, "beta.test", 3600);
+  ASSERT_TRUE(tok.ok()) << tok.error().message();
+  EXPECT_EQ(token::verify(ring, *tok, token::Binding::of(kSender, "beta.test"), clock_.now())
+                .outcome,
+            token::Outcome::kValid);
+  EXPECT_EQ(token::verify(ring, *tok, token::Binding::of(kSender, "gamma.test"), clock_.now())
+                .outcome,
+            token::Outcome::kRecipientMismatch);
+}
+
+TEST_F(RingMinterTest, EmptyRecipientDomainIsInvalid) {
+  makeFile();
+  auto m = minter();
+  ASSERT_NE(m, nullptr);
+  auto tok = m->mint(kSender, "", 3600);
+  ASSERT_FALSE(tok.ok());
+  EXPECT_EQ(tok.error().kind(), ErrorKind::kInvalid);
+}
+
 TEST_F(RingMinterTest, EmptySenderIsInvalid) {
   makeFile();
   auto m = minter();
   ASSERT_NE(m, nullptr);
-  auto tok = m->mint("", 3600);
+  auto tok = m->mint("", "beta.test", 3600);
   ASSERT_FALSE(tok.ok());
   EXPECT_EQ(tok.error().kind(), ErrorKind::kInvalid);
 }
@@ -100,7 +123,7 @@ TEST_F(RingMinterTest, NonPositiveTtlIsInvalid) {
   makeFile();
   auto m = minter();
   ASSERT_NE(m, nullptr);
-  auto tok = m->mint(kSender, 0);
+  auto tok = m->mint(kSender, "beta.test", 0);
   ASSERT_FALSE(tok.ok());
   EXPECT_EQ(tok.error().kind(), ErrorKind::kInvalid);
 }
@@ -109,14 +132,14 @@ TEST_F(RingMinterTest, RotationIsPickedUpOnceTheClockMovesASecond) {
   makeFile();
   auto m = minter();
   ASSERT_NE(m, nullptr);
-  EXPECT_EQ(keyIdOf(m->mint(kSender, 3600)), 1u);
+  EXPECT_EQ(keyIdOf(m->mint(kSender, "beta.test", 3600)), 1u);
   auto rotated = token::KeyRing::rotate(path_, {}, clock_);
   ASSERT_TRUE(rotated.ok()) << rotated.error().message();
   ASSERT_EQ(rotated->current().id, 2u);
   // Same clock second: the file is not looked at again.
-  EXPECT_EQ(keyIdOf(m->mint(kSender, 3600)), 1u);
+  EXPECT_EQ(keyIdOf(m->mint(kSender, "beta.test", 3600)), 1u);
   clock_.advance(1);
-  auto tok = m->mint(kSender, 3600);
+  auto tok = m->mint(kSender, "beta.test", 3600);
   EXPECT_EQ(keyIdOf(tok), 2u);
   EXPECT_EQ(check(*rotated, tok), token::Outcome::kValid);
 }
@@ -127,14 +150,14 @@ TEST_F(RingMinterTest, BadFileKeepsTheOldKeysUntilRepaired) {
   ASSERT_NE(m, nullptr);
   writeFile("this is not a key file\n");
   clock_.advance(1);
-  auto tok = m->mint(kSender, 3600);
+  auto tok = m->mint(kSender, "beta.test", 3600);
   EXPECT_EQ(keyIdOf(tok), 1u);
   EXPECT_EQ(check(ring, tok), token::Outcome::kValid);
   clock_.advance(1);
-  EXPECT_EQ(keyIdOf(m->mint(kSender, 3600)), 1u);  // unchanged bad file: retried, still bad
+  EXPECT_EQ(keyIdOf(m->mint(kSender, "beta.test", 3600)), 1u);  // unchanged bad file: retried, still bad
   writeFile("7 1700000000 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n");
   clock_.advance(1);
-  EXPECT_EQ(keyIdOf(m->mint(kSender, 3600)), 7u);
+  EXPECT_EQ(keyIdOf(m->mint(kSender, "beta.test", 3600)), 7u);
 }
 
 // A rotated file renamed into place with mode 0644 cannot be loaded; the
@@ -145,7 +168,7 @@ TEST_F(RingMinterTest, FailedReloadAfterARotationIsRetriedUntilTheNewRingIsUsed)
   makeFile();
   auto m = minter();
   ASSERT_NE(m, nullptr);
-  EXPECT_EQ(keyIdOf(m->mint(kSender, 3600)), 1u);
+  EXPECT_EQ(keyIdOf(m->mint(kSender, "beta.test", 3600)), 1u);
   const std::string next = dir_ + "/token.keys.new";
   fs::copy_file(path_, next);
   auto rotated = token::KeyRing::rotate(next, {}, clock_);
@@ -154,10 +177,10 @@ TEST_F(RingMinterTest, FailedReloadAfterARotationIsRetriedUntilTheNewRingIsUsed)
   ASSERT_EQ(::chmod(next.c_str(), 0644), 0);
   ASSERT_EQ(::rename(next.c_str(), path_.c_str()), 0);
   clock_.advance(1);
-  EXPECT_EQ(keyIdOf(m->mint(kSender, 3600)), 1u);  // mode 0644: refused, old ring kept
+  EXPECT_EQ(keyIdOf(m->mint(kSender, "beta.test", 3600)), 1u);  // mode 0644: refused, old ring kept
   ASSERT_EQ(::chmod(path_.c_str(), 0600), 0);
   clock_.advance(1);
-  auto tok = m->mint(kSender, 3600);
+  auto tok = m->mint(kSender, "beta.test", 3600);
   EXPECT_EQ(keyIdOf(tok), 2u);
   EXPECT_EQ(check(*rotated, tok), token::Outcome::kValid);
 }
@@ -169,12 +192,12 @@ TEST_F(RingMinterTest, MissingFileKeepsTheOldKeysAndItsReturnIsPickedUp) {
   const std::string aside = dir_ + "/aside";
   ASSERT_EQ(::rename(path_.c_str(), aside.c_str()), 0);
   clock_.advance(1);
-  EXPECT_EQ(check(ring, m->mint(kSender, 3600)), token::Outcome::kValid);
+  EXPECT_EQ(check(ring, m->mint(kSender, "beta.test", 3600)), token::Outcome::kValid);
   auto rotated = token::KeyRing::rotate(aside, {}, clock_);
   ASSERT_TRUE(rotated.ok()) << rotated.error().message();
   ASSERT_EQ(::rename(aside.c_str(), path_.c_str()), 0);
   clock_.advance(1);
-  EXPECT_EQ(keyIdOf(m->mint(kSender, 3600)), 2u);
+  EXPECT_EQ(keyIdOf(m->mint(kSender, "beta.test", 3600)), 2u);
 }
 
 TEST_F(RingMinterTest, MissingFileKeepsTheOldKeys) {
@@ -183,7 +206,7 @@ TEST_F(RingMinterTest, MissingFileKeepsTheOldKeys) {
   ASSERT_NE(m, nullptr);
   fs::remove(path_);
   clock_.advance(1);
-  auto tok = m->mint(kSender, 3600);
+  auto tok = m->mint(kSender, "beta.test", 3600);
   EXPECT_EQ(check(ring, tok), token::Outcome::kValid);
 }
 
@@ -198,7 +221,7 @@ TEST_F(RingMinterTest, ConcurrentMintsAllVerify) {
   for (int i = 0; i < kThreads; ++i) {
     threads.emplace_back([&m, &tokens, i] {
       for (int j = 0; j < kEach; ++j) {
-        auto tok = m->mint(kSender, 3600);
+        auto tok = m->mint(kSender, "beta.test", 3600);
         if (tok.ok()) tokens[static_cast<size_t>(i)].push_back(*tok);
       }
     });

@@ -46,8 +46,10 @@ std::shared_ptr<config::Config> configFor(const std::string& domain, const std::
   return cfg;
 }
 
-VerifyQuery queryFor(std::string token = kToken, std::string sender = "alice@alpha.test") {
-  return VerifyQuery{std::move(token), std::move(sender), "alpha.test", "4XyZ"};
+VerifyQuery queryFor(std::string token = kToken, std::string sender = "alice@alpha.test",
+                     std::string recipient = "bob@beta.test") {
+  return VerifyQuery{std::move(token), std::move(sender), "alpha.test", std::move(recipient),
+                     "4XyZ"};
 }
 
 std::vector<std::string> elementsOf(const std::string& payload) {
@@ -66,7 +68,7 @@ class Verifier : public ::testing::Test {
   FakeClock clock;
 };
 
-TEST_F(Verifier, YesIsValidAndTheRequestCarriesTokenAndSender) {
+TEST_F(Verifier, YesIsValidAndTheRequestCarriesTokenSenderAndRecipient) {
   MtepTestServer server(answering(netstring::encode("K2.0.0 token known")));
   ASSERT_TRUE(server.ok());
   const VerifyOutcome o = ask(configFor("alpha.test", "127.0.0.1", server.port()));
@@ -76,8 +78,20 @@ TEST_F(Verifier, YesIsValidAndTheRequestCarriesTokenAndSender) {
   EXPECT_FALSE(o.cached);
   const auto requests = server.requests();
   ASSERT_FALSE(requests.empty());
-  EXPECT_EQ(elementsOf(requests[0]), (std::vector<std::string>{"?", kToken, "alice@alpha.test"}));
+  EXPECT_EQ(elementsOf(requests[0]),
+            (std::vector<std::string>{"?", kToken, "alice@alpha.test", "bob@beta.test"}));
   EXPECT_TRUE(resolver.calls().empty());
+}
+
+TEST_F(Verifier, QueryWithoutRecipientSendsTokenAndSenderOnly) {
+  MtepTestServer server(answering(netstring::encode("K2.0.0 token known")));
+  ASSERT_TRUE(server.ok());
+  const VerifyOutcome o =
+      ask(configFor("alpha.test", "127.0.0.1", server.port()), queryFor(kToken, "alice@alpha.test", ""));
+  EXPECT_EQ(o.kind, VerifyKind::kValid) << o.detail;
+  const auto requests = server.requests();
+  ASSERT_FALSE(requests.empty());
+  EXPECT_EQ(elementsOf(requests[0]), (std::vector<std::string>{"?", kToken, "alice@alpha.test"}));
 }
 
 TEST_F(Verifier, NoIsRefused) {
@@ -344,6 +358,18 @@ TEST_F(Verifier, CacheKeyHoldsTokenAndSender) {
   EXPECT_FALSE(v.verify(queryFor(kToken, "bob@alpha.test")).cached);
   EXPECT_FALSE(v.verify(queryFor(std::string(62, 'U'), "alice@alpha.test")).cached);
   EXPECT_EQ(server.connections(), 3);
+}
+
+// A "yes" for mail to beta.test must not answer for gamma.test from the
+// cache; another recipient at beta.test asks the same question.
+TEST_F(Verifier, CacheKeyHoldsTheRecipientDomain) {
+  MtepTestServer server(answering(netstring::encode("K2.0.0 ok")));
+  ASSERT_TRUE(server.ok());
+  RemoteVerifier v(configFor("alpha.test", "127.0.0.1", server.port()), resolver, clock);
+  EXPECT_FALSE(v.verify(queryFor(kToken, "alice@alpha.test", "bob@beta.test")).cached);
+  EXPECT_FALSE(v.verify(queryFor(kToken, "alice@alpha.test", "carol@gamma.test")).cached);
+  EXPECT_TRUE(v.verify(queryFor(kToken, "alice@alpha.test", "dave@Beta.Test")).cached);
+  EXPECT_EQ(server.connections(), 2);
 }
 
 TEST_F(Verifier, CachedAnswerExpiresWithTheClock) {
