@@ -72,6 +72,16 @@ void Connection::start() noexcept {
     log::debug("connect from %s to %s", peer_.address.c_str(), peer_.local.c_str());
     session_->attach(ConnectionHandle(link_));
     armTimer(session_->idleTimeoutSeconds());
+    if (lifetime_ > 0) {
+      lifetime_timer_.reset(evtimer_new(base_, &Connection::lifetimeCallback, this));
+      timeval tv{static_cast<time_t>(lifetime_), 0};
+      const timeval* common = event_base_init_common_timeout(base_, &tv);
+      if (!lifetime_timer_ || evtimer_add(lifetime_timer_.get(), common != nullptr ? common : &tv) != 0) {
+        log::error("%s: cannot arm the connection lifetime; closing", peer_.address.c_str());
+        finish();
+        return;
+      }
+    }
     bufferevent_enable(bev_.get(), EV_READ);
     apply(session_->onConnect(&out_));
   } catch (const std::exception& e) {
@@ -142,6 +152,17 @@ void Connection::timerCallback(evutil_socket_t, short, void* arg) noexcept {
   }
 }
 
+void Connection::lifetimeCallback(evutil_socket_t, short, void* arg) noexcept {
+  auto* c = static_cast<Connection*>(arg);
+  try {
+    c->onLifetimeOver();
+  } catch (...) {
+    log::error("%s: internal error at the end of the connection lifetime",
+               c->peer_.address.c_str());
+    c->finish();
+  }
+}
+
 // --- the work ------------------------------------------------------------
 
 bool Connection::onRead() {
@@ -191,6 +212,7 @@ bool Connection::resumeImpl(const SessionStep& step, std::string_view output) {
   if (step.answered) unanswered_input_ = false;
   if (!apply(step)) return false;
   if (step.action != SessionAction::kContinue) return true;  // pending again, or closing
+  if (lifetime_over_) return onLifetimeOver();
   if (!step.answered) armTimer(session_->idleTimeoutSeconds());
   if (!read_paused_) bufferevent_enable(bev_.get(), EV_READ);
   // What arrived meanwhile is already in the input buffer, and libevent
@@ -289,6 +311,24 @@ void Connection::onTimer() {
   SessionStep step = session_->onTimeout(&out_);
   step.action = SessionAction::kCloseAfterFlush;
   apply(step);
+}
+
+bool Connection::onLifetimeOver() {
+  if (closing_) return true;  // already on its way out
+  if (pending_) {
+    lifetime_over_ = true;  // resumeImpl() comes back here once the answer is queued
+    return true;
+  }
+  lifetime_over_ = false;
+  log::info("%s: connection lifetime of %lld s reached, closing", peer_.address.c_str(),
+            static_cast<long long>(lifetime_));
+  if (tls_starting_ || tls_handshaking_) {
+    tlsFailed("connection lifetime reached");
+    return false;
+  }
+  SessionStep step = session_->onLifetimeOver(&out_);
+  step.action = SessionAction::kCloseAfterFlush;
+  return apply(step);
 }
 
 bool Connection::apply(const SessionStep& step) {
@@ -419,6 +459,7 @@ bool Connection::beginClose() {
 
 void Connection::finish() noexcept {
   evtimer_del(timer_.get());
+  if (lifetime_timer_) evtimer_del(lifetime_timer_.get());
   owner_.connectionClosed(this);
 }
 
