@@ -74,8 +74,7 @@ class PolicySession final : public server::ProtocolSession {
   }
 
   SessionStep onLifetimeOver(std::string* /*out*/) override {
-    log::debug("%s: connection_lifetime reached; closing%s", peer_.c_str(),
-               partial_ ? " in the middle of a request" : "");
+    log::debug("%s: connection_lifetime reached; closing", peer_.c_str());
     return {SessionAction::kCloseAfterFlush};
   }
 

@@ -262,7 +262,8 @@ std::vector<KeyDef> buildDefs() {
       "mtepd", "connection_lifetime", "\"1h\"",
       "Longest time one connection may stay open, however busy the client keeps it, on "
       "every mtepd listener; then it gets the protocol's goodbye (SMTP: 421 4.4.2) and is "
-      "closed. A relay delivery under way is answered first. 0: no limit.",
+      "closed. A request under way (a relay delivery included) is answered first. "
+      "0: no limit.",
       0, kDay, [](Config& c) -> int64_t& { return c.mtepd.connection_lifetime; }));
   d.push_back(countKey("mtepd", "max_request_size", "4096",
                        "Largest request in bytes, the whole outer netstring; a longer one gets "
@@ -558,9 +559,10 @@ std::vector<KeyDef> buildDefs() {
                        [](Config& c) -> uint32_t& { return c.policyd.max_connections_per_client; }));
   d.push_back(durationKey<Config>(
       "policyd", "connection_lifetime", "\"1h\"",
-      "Longest time one policy connection may stay open; then it is closed as soon as no "
-      "request is unanswered. Keep it above Postfix's smtpd_policy_service_max_ttl (1000s), "
-      "so that Postfix ends its connections first. 0: no limit.",
+      "Longest time one policy connection may stay open; then it is closed once the "
+      "request being read, if any, is answered. Keep it above Postfix's "
+      "smtpd_policy_service_max_ttl (1000s), so that Postfix ends its connections first. "
+      "0: no limit.",
       0, kDay, [](Config& c) -> int64_t& { return c.policyd.connection_lifetime; }));
   d.push_back(durationKey<Config>(
       "policyd", "idle_timeout", "\"600s\"",

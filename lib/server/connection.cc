@@ -212,7 +212,6 @@ bool Connection::resumeImpl(const SessionStep& step, std::string_view output) {
   if (step.answered) unanswered_input_ = false;
   if (!apply(step)) return false;
   if (step.action != SessionAction::kContinue) return true;  // pending again, or closing
-  if (lifetime_over_) return onLifetimeOver();
   if (!step.answered) armTimer(session_->idleTimeoutSeconds());
   if (!read_paused_) bufferevent_enable(bev_.get(), EV_READ);
   // What arrived meanwhile is already in the input buffer, and libevent
@@ -315,8 +314,10 @@ void Connection::onTimer() {
 
 bool Connection::onLifetimeOver() {
   if (closing_) return true;  // already on its way out
-  if (pending_) {
-    lifetime_over_ = true;  // resumeImpl() comes back here once the answer is queued
+  if (pending_ || unanswered_input_) {
+    // Never cut a request: apply() comes back here once it is answered
+    // (the idle timer still bounds how long that may take).
+    lifetime_over_ = true;
     return true;
   }
   lifetime_over_ = false;
@@ -337,6 +338,7 @@ bool Connection::apply(const SessionStep& step) {
     case SessionAction::kContinue:
       if (step.answered) {
         unanswered_input_ = false;
+        if (lifetime_over_) return onLifetimeOver();
         armTimer(session_->idleTimeoutSeconds());
       }
       return true;

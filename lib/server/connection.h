@@ -26,9 +26,10 @@
 //   connection is not idle: shutdown waits for its answer.
 //   setLifetime(seconds) bounds the whole connection: when the time is up
 //   the session's onLifetimeOver() goodbye (SMTP: 421 4.4.2) is sent and
-//   the connection closes, whatever the peer is doing; a connection waiting
-//   for a pending answer gets it first, then the goodbye; a TLS handshake
-//   under way is cut. Each expiry is logged as one line.
+//   the connection closes, however busy the peer keeps it. A request is
+//   never cut: one half received or pending is answered first (within the
+//   idle timeout), then the goodbye follows; a TLS handshake under way is
+//   cut. Each expiry is logged as one line.
 //   A session step kStartTls (session.h) drops the input received so far,
 //   sends the queued reply on the plain socket, then replaces the plain
 //   bufferevent with an OpenSSL one on the same socket, accepting with the
@@ -141,7 +142,7 @@ class Connection {
   EventPtr timer_;
   EventPtr lifetime_timer_;        // armed by start() when lifetime_ > 0
   int64_t lifetime_ = 0;           // seconds, 0 = no limit
-  bool lifetime_over_ = false;     // the lifetime ended while an answer was pending
+  bool lifetime_over_ = false;     // the lifetime ended while a request was unanswered
   std::string out_;                // session output, moved to the bufferevent after each call
   bool closing_ = false;           // read side done, closing once flushed
   bool draining_ = false;          // shutdown asked: close as soon as idle

@@ -50,20 +50,21 @@ void ConnectionPool::onAccept(int fd, const PeerInfo& peer, SessionFactory& fact
         limits.max_connections_per_client > 0 ? clientKey(group, client) : std::string();
     if (connections_.size() >= max_connections_) {
       refuse(guard.release(), peer, factory.busyReply(),
-             std::to_string(connections_.size()) + " open = max_connections of all listeners");
+             std::to_string(connections_.size()) + " open = max_connections (" +
+                 factory.protocolName() + ")");
       return;
     }
     if (limits.max_connections > 0 && groupSize(group) >= limits.max_connections) {
       refuse(guard.release(), peer, factory.busyReply(),
-             std::to_string(groupSize(group)) + " open = max_connections of the " +
-                 factory.protocolName() + " listeners");
+             std::to_string(groupSize(group)) + " open = the cap of this listen group (" +
+                 factory.protocolName() + ")");
       return;
     }
     if (!key.empty() && client_open_.count(key) != 0 &&
         client_open_[key] >= limits.max_connections_per_client) {
       refuse(guard.release(), peer, factory.clientLimitReply(),
              std::to_string(client_open_[key]) + " open from " + client +
-                 " = max_connections_per_client");
+                 " = max_connections_per_client (" + factory.protocolName() + ")");
       return;
     }
     auto session = factory.create(peer);
@@ -103,8 +104,8 @@ void ConnectionPool::refuse(int fd, const PeerInfo& peer, std::string_view reply
   ++busy_refused_;
   int64_t now = SystemClock::instance().now();
   if (now != busy_logged_at_) {
-    log::warning("%s: refused %lld connection(s), the last from %s: %s", peer.local.c_str(),
-                 static_cast<long long>(busy_refused_), peer.address.c_str(), why.c_str());
+    log::warning("%s: refused %lld connection(s), %s; the last from %s", peer.local.c_str(),
+                 static_cast<long long>(busy_refused_), why.c_str(), peer.address.c_str());
     busy_refused_ = 0;
     busy_logged_at_ = now;
   }

@@ -123,8 +123,9 @@ class ProtocolSession {
   // called while kPending).
   virtual SessionStep onTimeout(std::string* out) = 0;
   // The connection reached its listen group's connection_lifetime (never
-  // called while kPending: then once the answer is out). The protocol's
-  // goodbye, as for a timeout by default; the connection closes after it.
+  // while a request is half received or pending: then once it is
+  // answered). The protocol's goodbye, as for a timeout by default; the
+  // connection closes after it.
   virtual SessionStep onLifetimeOver(std::string* out) { return onTimeout(out); }
 
   // Seconds the peer gets for each whole request; asked each time the

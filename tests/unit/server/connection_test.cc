@@ -336,6 +336,27 @@ TEST_F(ConnectionTest, LifetimeClosesABusyConnectionWithTheGoodbye) {
   EXPECT_EQ(pool_->size(), 0u);
 }
 
+TEST_F(ConnectionTest, LifetimeNeverCutsAHalfReceivedRequest) {
+  pool_->setGroupLimits({GroupLimits{0, 0, 1}});
+  auto peer = connect();
+  ASSERT_TRUE(peer);
+  peer->send("part");
+  runFor(base_.get(), 1500);  // past the lifetime, the request unfinished
+  peer->send("ial\n");
+  bool closed = false;
+  EXPECT_EQ(peer->read(base_.get(), 100, &closed), "echo:partial\nlifetime over\n");
+  EXPECT_TRUE(closed);
+}
+
+TEST(ClientOf, CountsIpv4ByAddressAndIpv6ByItsSlash64) {
+  EXPECT_EQ(clientOf("192.0.2.1:4000"), "192.0.2.1");
+  EXPECT_EQ(clientOf("[2001:db8:1:2:aaaa::1]:4000"), "2001:db8:1:2::/64");
+  EXPECT_EQ(clientOf("[2001:db8:1:2:bbbb::9]:25"), "2001:db8:1:2::/64");
+  EXPECT_EQ(clientOf("[::ffff:192.0.2.7]:25"), "192.0.2.7");
+  EXPECT_EQ(clientOf("peer"), "");
+  EXPECT_EQ(clientOf("[2001:db8::1"), "");
+}
+
 TEST_F(ConnectionTest, LifetimeWaitsForAPendingAnswerThenSaysGoodbye) {
   pool_->setGroupLimits({GroupLimits{0, 0, 1}});
   auto peer = connect();
