@@ -240,8 +240,8 @@ TEST_F(NextHopTest, NoReplyToMessageIsTemporary) {
 }
 
 TEST_F(NextHopTest, PeerReadingTooSlowlyIsGivenUpAtTheSendTimeoutAndTheNextDeliveryGoesThrough) {
-  // The message goes to a real socket whose far end reads 64 bytes every
-  // 20 ms, each wait well inside the read timeout: without a deadline for
+  // The message goes to a real socket whose far end reads 1 KiB every
+  // 10 ms, each wait well inside the read timeout: without a deadline for
   // the whole message the worker would be held for minutes (here until the
   // reader gives up after 20 s, with a different error).
   int fds[2];
@@ -252,11 +252,11 @@ TEST_F(NextHopTest, PeerReadingTooSlowlyIsGivenUpAtTheSendTimeoutAndTheNextDeliv
   ::setsockopt(fds[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
   std::atomic<bool> stop{false};
   std::thread reader([&] {
-    char buf[64];
+    char buf[1024];
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (!stop && std::chrono::steady_clock::now() < until) {
       if (::recv(fds[1], buf, sizeof buf, MSG_DONTWAIT) == 0) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     ::close(fds[1]);
   });
