@@ -145,12 +145,12 @@ void Server::restartOnly(const config::Config& current, const config::Config& ne
 }
 
 std::string Server::shutdownNote() const {
-  size_t n = relay_factory_ ? relay_factory_->outstanding() : 0;
-  if (key_queue_ && key_queue_->outstanding() > 0) {
-    const std::string keys = std::to_string(key_queue_->outstanding()) + " key store write(s) running";
-    return ", " + keys + (n == 0 ? "" : ", " + std::to_string(n) + " relay step(s) running");
-  }
-  return n == 0 ? std::string() : ", " + std::to_string(n) + " relay step(s) running";
+  std::string note;
+  const size_t n = relay_factory_ ? relay_factory_->outstanding() : 0;
+  if (n > 0) note += ", " + std::to_string(n) + " relay step(s) running";
+  const size_t k = key_queue_ ? key_queue_->outstanding() : 0;
+  if (k > 0) note += ", " + std::to_string(k) + " key store write(s) running";
+  return note;
 }
 
 void Server::stopped() {

@@ -46,8 +46,8 @@ void ConnectionPool::onAccept(int fd, const PeerInfo& peer, SessionFactory& fact
     if (draining_) return;
     const GroupLimits limits = limitsOf(group);
     const std::string client = clientOf(peer.address);
-    const std::string key =
-        limits.max_connections_per_client > 0 ? clientKey(group, client) : std::string();
+    // Counted even without a cap, so that one set by SIGHUP sees them.
+    const std::string key = clientKey(group, client);
     if (connections_.size() >= max_connections_) {
       refuse(guard.release(), peer, factory.busyReply(),
              std::to_string(connections_.size()) + " open = max_connections (" +
@@ -60,7 +60,7 @@ void ConnectionPool::onAccept(int fd, const PeerInfo& peer, SessionFactory& fact
                  factory.protocolName() + ")");
       return;
     }
-    if (!key.empty() && client_open_.count(key) != 0 &&
+    if (limits.max_connections_per_client > 0 && !key.empty() && client_open_.count(key) != 0 &&
         client_open_[key] >= limits.max_connections_per_client) {
       refuse(guard.release(), peer, factory.clientLimitReply(),
              std::to_string(client_open_[key]) + " open from " + client +

@@ -86,7 +86,7 @@ class ConnectionPool final : public AcceptHandler, public ConnectionOwner {
   struct Entry {
     std::unique_ptr<Connection> connection;
     size_t group;
-    std::string client_key;  // key of client_open_; "" = not counted per client
+    std::string client_key;  // key of client_open_; "" = no client address (not counted)
   };
 
   // Sends `reply` (may be empty), closes; logs `why` at most once a second.
