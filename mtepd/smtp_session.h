@@ -54,7 +54,9 @@
 //   (then 421 4.7.0, or MTEP's own last answer, and the close). MTEP
 //   requests are capped at [mtepd] max_request_size. Idle: [mtepd]
 //   smtp_idle_timeout per SMTP command (421 4.4.2), [mtepd] idle_timeout per
-//   MTEP request (I4.4.2). Busy (max_connections): 421 4.7.0.
+//   MTEP request (I4.4.2). Busy (smtp_max_connections): 421 4.7.0; over
+//   max_connections_per_client: 421 4.7.0 "too many connections from your
+//   address"; at connection_lifetime: 421 4.4.2 (MTEP's own answer inside MTEP).
 //   Logs: each MTEP decision as on port 6211 (mtep_session.h), and one line
 //   per session end:
 //     NOQUEUE: client=ADDR:PORT smtp=end helo=<name> tls=yes commands=4 mtep=1 errors=0 reason=quit

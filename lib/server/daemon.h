@@ -97,7 +97,7 @@ class Service {
   // after open(). It must live as long as the service.
   virtual SessionFactory& factory(size_t group) = 0;
   // SIGHUP, `next` loaded: apply it to what the service keeps. The log
-  // level and max_connections are applied already; daemon.config() is
+  // level and the connection limits are applied already; daemon.config() is
   // still the old snapshot.
   virtual void apply(const config::ConfigPtr& next) = 0;
   // SIGHUP: adds to *changed the names ("[store]") of the service's own
