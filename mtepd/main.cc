@@ -17,7 +17,7 @@
 //   Start-up (lib/server/daemon_main.h): load the config (an error is printed
 //   with file and line, exit 1); open the log; bind every [mtepd] listen
 //   address (exit 1 on failure); raise the descriptor limit to
-//   max_connections + 64; prepare state_dir; without -f detach (the shell
+//   the listeners' caps + 64; prepare state_dir; without -f detach (the shell
 //   gets the start-up verdict as exit status) and write pid_file; drop
 //   privileges to [global] user; open the store and the key ring (creating
 //   the key file on first start); serve.

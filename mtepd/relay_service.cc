@@ -69,6 +69,7 @@ class RelayConnection final : public ProtocolSession {
     s.helo_name = hostname;
     s.proxy_timeout_ms = static_cast<int>(c.outbound.proxy_timeout * 1000);
     s.smtp_timeout_ms = static_cast<int>(c.outbound.smtp_timeout * 1000);
+    s.send_timeout_ms = static_cast<int>(c.mtepd.relay_send_timeout * 1000);
     s.trust_on_first_use = c.outbound.trust_on_first_use;
     auto bundle = std::make_shared<HopBundle>(std::move(links), std::move(s), pins);
     return std::shared_ptr<relay::NextHop>(bundle, &bundle->hop);

@@ -20,7 +20,7 @@
 //   The TLS key pins are checked in a store connection of the relay's own
 //   ([store], opened by create(), after the privilege drop), shared by the
 //   workers under a lock. `mtepctl pin list|forget` works on the same store.
-//   A peer accepted over max_connections gets "421 4.3.2 ... busy" and is
+//   A peer accepted over relay_max_connections gets "421 4.3.2 ... busy" and is
 //   closed; Postfix retries.
 // SECURITY
 //   The relay delivers only to .onion and .i2p names and answers only what

@@ -27,10 +27,18 @@ Result<std::shared_ptr<const token::KeyRing>> loadRing(const std::string& path, 
 server::DaemonSettings Server::settings(const config::Config& config) const {
   server::DaemonSettings s;
   s.section = "mtepd";
-  s.listen.push_back({"listen", config.mtepd.listen});              // kMtepGroup
-  s.listen.push_back({"smtp_listen", config.mtepd.smtp_listen});    // kSmtpGroup
-  s.listen.push_back({"onion_relay", config.mtepd.onion_relay});    // kRelayGroup
-  s.max_connections = config.mtepd.max_connections;
+  const config::MtepdConfig& m = config.mtepd;
+  // Each group its own cap; the per-client cap on the public listeners
+  // only (the relay's one client is the local MTA).
+  s.listen.push_back({"listen", m.listen, m.max_connections, m.max_connections_per_client,
+                      m.connection_lifetime});  // kMtepGroup
+  s.listen.push_back({"smtp_listen", m.smtp_listen, m.smtp_max_connections,
+                      m.max_connections_per_client, m.connection_lifetime});  // kSmtpGroup
+  s.listen.push_back({"onion_relay", m.onion_relay, m.relay_max_connections, 0,
+                      m.connection_lifetime});  // kRelayGroup
+  s.max_connections = m.max_connections;
+  if (!m.smtp_listen.empty()) s.max_connections += m.smtp_max_connections;
+  if (!m.onion_relay.empty()) s.max_connections += m.relay_max_connections;
   s.pid_file = config.mtepd.pid_file;
   s.shutdown_grace = kShutdownGrace;
   return s;
@@ -69,13 +77,28 @@ Status Server::open(server::Daemon& daemon) {
   authority_ =
       std::make_unique<proto::TokenAuthority>(config, ring_, *store_, SystemClock::instance());
   factory_ = std::make_unique<MtepSessionFactory>(config, *authority_);
-  // The key service uses the store synchronously on the loop thread, as
-  // the token authority does (SQLite on local disk); a remote store would
-  // need the work queue.
+  // The key service reads on the loop thread, as the token authority does
+  // (SQLite in WAL mode: reads never wait for a writer); its writes go to
+  // one worker with a store handle of its own, so that a locked store
+  // (up to [store] busy_timeout) never stalls the loop.
   users_ = std::make_unique<e2ee::UserBook>(*store_, SystemClock::instance());
   limiter_ = std::make_unique<e2ee::LoginLimiter>(SystemClock::instance());
-  smtp_factory_ = std::make_unique<SmtpSessionFactory>(config, *authority_, tls_,
-                                                       KeyService{users_.get(), limiter_.get()});
+  KeyService keys{users_.get(), limiter_.get()};
+  if (!c.mtepd.smtp_listen.empty()) {
+    auto ks = store::open(c.store, SystemClock::instance());
+    if (!ks) {
+      return Error(ks.error().kind(),
+                   "store " + c.store.path + " (key service): " + ks.error().message());
+    }
+    key_store_ = std::move(*ks);
+    key_writer_ = std::make_unique<e2ee::UserBook>(*key_store_, SystemClock::instance());
+    auto queue = server::WorkQueue::create(daemon.base(), 1);
+    if (!queue) return std::move(queue).error();
+    key_queue_ = std::move(*queue);
+    keys.writer = key_writer_.get();
+    keys.queue = key_queue_.get();
+  }
+  smtp_factory_ = std::make_unique<SmtpSessionFactory>(config, *authority_, tls_, keys);
   auto relay = RelayFactory::create(config, daemon.base());
   if (!relay) return std::move(relay).error();
   relay_factory_ = std::move(*relay);
@@ -125,12 +148,17 @@ void Server::restartOnly(const config::Config& current, const config::Config& ne
 }
 
 std::string Server::shutdownNote() const {
-  size_t n = relay_factory_ ? relay_factory_->outstanding() : 0;
-  return n == 0 ? std::string() : ", " + std::to_string(n) + " relay step(s) running";
+  std::string note;
+  const size_t n = relay_factory_ ? relay_factory_->outstanding() : 0;
+  if (n > 0) note += ", " + std::to_string(n) + " relay step(s) running";
+  const size_t k = key_queue_ ? key_queue_->outstanding() : 0;
+  if (k > 0) note += ", " + std::to_string(k) + " key store write(s) running";
+  return note;
 }
 
 void Server::stopped() {
   if (relay_factory_) relay_factory_->stop();
+  if (key_queue_) key_queue_->stop();
 }
 
 void Server::checkKeyFile() {

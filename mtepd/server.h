@@ -8,12 +8,17 @@
 //   connection pool, the signals and the start-up. This service adds:
 //   - open(): the store, the key ring (creating the key file on first
 //     start), the token authority and the MTEP session factory for
-//     [mtepd] listen, capped at [mtepd] max_connections (a peer over the
-//     cap gets MTEP's busy reply and is closed); the ESMTP factory for
+//     [mtepd] listen (a peer over a cap gets MTEP's busy reply and is
+//     closed); the ESMTP factory for
 //     [mtepd] smtp_listen (smtp_session.h), STARTTLS with the certificate
 //     prepare() loaded, STARTMTEP checked by the same token authority, and
 //     the key service (AUTH HASHEDPASS, PUBKEY, ...) over a UserBook on
-//     the same store with one LoginLimiter for all connections.
+//     the same store with one LoginLimiter for all connections; its
+//     writes (SETPUBKEY, RSTSALT) run on a one-thread work queue with a
+//     store handle of their own, never on the loop.
+//   - Connection limits per listen group: [mtepd] max_connections (listen),
+//     smtp_max_connections, relay_max_connections; max_connections_per_client
+//     on listen and smtp_listen; connection_lifetime on all three.
 //   - The onion relay for [mtepd] onion_relay (relay_service.h): its own
 //     pin store connection and worker threads, stopped in stopped().
 //   - prepare(): with smtp_listen and tls_cert_file set, loads the
@@ -47,6 +52,7 @@
 #include "relay_service.h"
 #include "server/daemon.h"
 #include "server/tls_context.h"
+#include "server/work_queue.h"
 #include "smtp_session.h"
 #include "store/store.h"
 #include "token/key_watch.h"
@@ -88,6 +94,11 @@ class Server final : public server::Service {
   std::shared_ptr<const server::TlsContext> tls_;  // null: no STARTTLS
   std::unique_ptr<e2ee::UserBook> users_;          // the key service's, on store_
   std::unique_ptr<e2ee::LoginLimiter> limiter_;    // failed logins, all SMTP sessions
+  // The key service's writes (SETPUBKEY, RSTSALT): a store handle of their
+  // own, used only by key_queue_'s one worker (destroyed first: declared last).
+  std::unique_ptr<store::Store> key_store_;
+  std::unique_ptr<e2ee::UserBook> key_writer_;
+  std::unique_ptr<server::WorkQueue> key_queue_;
   std::unique_ptr<SmtpSessionFactory> smtp_factory_;
   std::unique_ptr<RelayFactory> relay_factory_;  // onion_relay; its workers stop in stopped()
 };

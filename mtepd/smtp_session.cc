@@ -5,9 +5,9 @@
 //   each verb is a member function found in kVerbs. STARTMTEP hands the
 //   bytes to a proto::ServerSession until it ends. The key service's
 //   commands share one gate (keyGate: on, TLS, EHLO, login) and use the
-//   factory's UserBook directly: it is SQLite on local disk, used on the
-//   event loop thread like the token authority's store (a remote store
-//   would have to go through the work queue instead).
+//   factory's UserBook for reads (SQLite in WAL mode: a read never waits
+//   for a writer) and the work queue for writes (SETPUBKEY, RSTSALT), so a
+//   locked store never stalls the event loop (smtp_session.h KeyService).
 
 #include "smtp_session.h"
 
@@ -74,6 +74,8 @@ class SmtpSession final : public ProtocolSession {
   SmtpSession(const SmtpSession&) = delete;
   SmtpSession& operator=(const SmtpSession&) = delete;
 
+  void attach(server::ConnectionHandle handle) override { handle_ = std::move(handle); }
+
   SessionStep onConnect(std::string* out) override {
     *out += "220 " + hostname_ + " ESMTP mtepd\r\n";
     return {};
@@ -91,6 +93,12 @@ class SmtpSession final : public ProtocolSession {
       const SessionAction a =
           st == smtp::LineState::kTooLong ? error("500 5.5.6 Error: line too long", out)
                                           : line(reader_.line(), out);
+      if (a == SessionAction::kPending) {
+        // A store write runs off the loop: the rest of `in` waits for it.
+        step.action = a;
+        step.unconsumed = in.size();
+        return step;
+      }
       if (a != SessionAction::kContinue) {
         step.action = a;  // STARTTLS or a close: whatever followed is dropped
         return step;
@@ -116,6 +124,13 @@ class SmtpSession final : public ProtocolSession {
       *out += "421 4.4.2 " + hostname_ + " Error: timeout exceeded\r\n";
     }
     end_reason_ = "timeout";
+    return {SessionAction::kCloseAfterFlush};
+  }
+
+  SessionStep onLifetimeOver(std::string* out) override {
+    if (mtep_) return onTimeout(out);  // MTEP's own goodbye
+    *out += "421 4.4.2 " + hostname_ + " Error: connection time limit reached\r\n";
+    end_reason_ = "lifetime";
     return {SessionAction::kCloseAfterFlush};
   }
 
@@ -424,13 +439,39 @@ class SmtpSession final : public ProtocolSession {
       log::info("NOQUEUE: client=%s user=<%s> setpubkey=invalid", client_.c_str(), user_.c_str());
       return error("501 5.5.4 Invalid public key", out);
     }
-    const Status st = keys_.users->setPublicKey(user_, *key);
+    if (keys_.queue == nullptr || keys_.writer == nullptr) {
+      return setPubkeyAnswer(keys_.users->setPublicKey(user_, *key), out);
+    }
+    e2ee::UserBook* writer = keys_.writer;
+    keys_.queue->submit<Status>(
+        [writer, user = user_, pub = *key] { return writer->setPublicKey(user, pub); },
+        [handle = handle_](Status st) {
+          auto* s = static_cast<SmtpSession*>(handle.session());
+          if (s == nullptr) return;  // the client left meanwhile
+          s->resumeWith([&](std::string* o) { return s->setPubkeyAnswer(st, o); });
+        },
+        Status(Error(ErrorKind::kInternal, "the key store write failed unexpectedly")));
+    return SessionAction::kPending;
+  }
+
+  SessionAction setPubkeyAnswer(const Status& st, std::string* out) {
     if (!st) {
       if (st.error().kind() == ErrorKind::kNotFound) return userGone("setpubkey", out);
       return storeTrouble("setpubkey", st.error(), out);
     }
     log::info("NOQUEUE: client=%s user=<%s> setpubkey=ok", client_.c_str(), user_.c_str());
     return reply("250 2.0.0 OK", out);
+  }
+
+  // Ends a kPending key-service command with the reply `answer` writes.
+  template <typename Answer>
+  void resumeWith(const Answer& answer) {
+    std::string out;
+    SessionStep step;
+    step.action = answer(&out);
+    step.answered = true;
+    const server::ConnectionHandle handle = handle_;  // resume() may end this session
+    handle.resume(step, out);
   }
 
   SessionAction getSalt(const std::string& args, std::string* out) {
@@ -449,7 +490,22 @@ class SmtpSession final : public ProtocolSession {
     SessionAction action = SessionAction::kContinue;
     if (!keyGate(true, out, &action)) return action;
     if (!args.empty()) return error("501 5.5.4 Syntax: RSTSALT", out);
-    auto salt = keys_.users->resetSalt(user_);
+    if (keys_.queue == nullptr || keys_.writer == nullptr) {
+      return rstSaltAnswer(keys_.users->resetSalt(user_), out);
+    }
+    e2ee::UserBook* writer = keys_.writer;
+    keys_.queue->submit<Result<std::string>>(
+        [writer, user = user_] { return writer->resetSalt(user); },
+        [handle = handle_](Result<std::string> salt) {
+          auto* s = static_cast<SmtpSession*>(handle.session());
+          if (s == nullptr) return;  // the client left meanwhile
+          s->resumeWith([&](std::string* o) { return s->rstSaltAnswer(salt, o); });
+        },
+        Result<std::string>(Error(ErrorKind::kInternal, "the key store write failed unexpectedly")));
+    return SessionAction::kPending;
+  }
+
+  SessionAction rstSaltAnswer(const Result<std::string>& salt, std::string* out) {
     if (!salt) {
       if (salt.error().kind() == ErrorKind::kNotFound) return userGone("rstsalt", out);
       return storeTrouble("rstsalt", salt.error(), out);
@@ -491,6 +547,7 @@ class SmtpSession final : public ProtocolSession {
   proto::FarewellRota& rota_;
   std::shared_ptr<const server::TlsContext> tls_;  // null: no STARTTLS
   KeyService keys_;                       // users null: no key service
+  server::ConnectionHandle handle_;       // for the answers of store writes (kPending)
   const std::string dummy_verifier_;      // checked for unknown users
   std::string user_;                      // logged in (lower case); "" before AUTH
   smtp::LineReader reader_;
@@ -559,6 +616,8 @@ void SmtpSessionFactory::setConfig(config::ConfigPtr config) {
   config_ = std::move(config);
   hostname_ = smtpHostname(*config_);
   busy_reply_ = "421 4.7.0 " + hostname_ + " Error: too many connections, try again later\r\n";
+  client_limit_reply_ =
+      "421 4.7.0 " + hostname_ + " Error: too many connections from your address\r\n";
 }
 
 std::unique_ptr<ProtocolSession> SmtpSessionFactory::create(const PeerInfo& peer) {

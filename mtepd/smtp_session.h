@@ -54,7 +54,9 @@
 //   (then 421 4.7.0, or MTEP's own last answer, and the close). MTEP
 //   requests are capped at [mtepd] max_request_size. Idle: [mtepd]
 //   smtp_idle_timeout per SMTP command (421 4.4.2), [mtepd] idle_timeout per
-//   MTEP request (I4.4.2). Busy (max_connections): 421 4.7.0.
+//   MTEP request (I4.4.2). Busy (smtp_max_connections): 421 4.7.0; over
+//   max_connections_per_client: 421 4.7.0 "too many connections from your
+//   address"; at connection_lifetime: 421 4.4.2 (MTEP's own answer inside MTEP).
 //   Logs: each MTEP decision as on port 6211 (mtep_session.h), and one line
 //   per session end:
 //     NOQUEUE: client=ADDR:PORT smtp=end helo=<name> tls=yes commands=4 mtep=1 errors=0 reason=quit
@@ -91,14 +93,25 @@
 #include "mtep/server_session.h"
 #include "server/session.h"
 #include "server/tls_context.h"
+#include "server/work_queue.h"
 
 namespace mtep::mtepd {
 
-// What the key service works on; both must outlive the factory and its
-// sessions, and are used on the thread that feeds the sessions.
+// What the key service works on; all must outlive the factory and its
+// sessions. `users` and `limiter` are used on the thread that feeds the
+// sessions (reads only: a SQLite store in WAL mode reads while another
+// connection writes). The writes (SETPUBKEY, RSTSALT) run on `queue`'s
+// worker with `writer`, a UserBook on a store handle of its own, so a store
+// that is locked or slow (up to [store] busy_timeout) never stalls the
+// event loop: the session answers later (kPending). Without a queue the
+// writes use `users` on the loop thread.
 struct KeyService {
+  KeyService(e2ee::UserBook* u = nullptr, e2ee::LoginLimiter* l = nullptr)  // NOLINT: {u, l}
+      : users(u), limiter(l) {}
   e2ee::UserBook* users = nullptr;        // null: no key service (502 5.5.1)
   e2ee::LoginLimiter* limiter = nullptr;  // null: failed logins are not limited
+  e2ee::UserBook* writer = nullptr;       // used only by queue's one worker thread
+  server::WorkQueue* queue = nullptr;     // null: writes on the loop thread
 };
 
 class SmtpSessionFactory final : public server::SessionFactory {
@@ -116,6 +129,7 @@ class SmtpSessionFactory final : public server::SessionFactory {
   const char* protocolName() const override { return "smtp"; }
   std::unique_ptr<server::ProtocolSession> create(const server::PeerInfo& peer) override;
   std::string_view busyReply() const override { return busy_reply_; }
+  std::string_view clientLimitReply() const override { return client_limit_reply_; }
 
   // The name in the greeting and EHLO reply.
   const std::string& hostname() const { return hostname_; }
@@ -129,6 +143,7 @@ class SmtpSessionFactory final : public server::SessionFactory {
   proto::FarewellRota rota_;
   std::string hostname_;
   std::string busy_reply_;  // complete 421 line
+  std::string client_limit_reply_;  // complete 421 line, max_connections_per_client
 };
 
 // [mtepd] hostname, or the host's name when that is empty.

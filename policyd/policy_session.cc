@@ -74,6 +74,11 @@ class PolicySession final : public server::ProtocolSession {
     return {SessionAction::kCloseAfterFlush};
   }
 
+  SessionStep onLifetimeOver(std::string* /*out*/) override {
+    log::debug("%s: connection_lifetime reached; closing", peer_.c_str());
+    return {SessionAction::kCloseAfterFlush};
+  }
+
   SessionStep onTimeout(std::string* /*out*/) override {
     if (partial_) {
       log::warning("%s: no end of the request within %lld s; closing without a reply",

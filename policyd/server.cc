@@ -23,7 +23,9 @@ Server::~Server() {
 server::DaemonSettings Server::settings(const config::Config& config) const {
   server::DaemonSettings s;
   s.section = "policyd";
-  s.listen.push_back({"listen", config.policyd.listen});
+  s.listen.push_back({"listen", config.policyd.listen, config.policyd.max_connections,
+                      config.policyd.max_connections_per_client,
+                      config.policyd.connection_lifetime});
   s.max_connections = config.policyd.max_connections;
   s.pid_file = config.policyd.pid_file;
   s.shutdown_grace = config.policyd.lookup_timeout + kShutdownGrace;

@@ -16,9 +16,12 @@
 //   store. This service adds:
 //   - open(): the store, the work queue, the engine, the lookups and the
 //     policy session factory for [policyd] listen, capped at [policyd]
-//     max_connections; a peer over the cap is closed at once without a
-//     reply (the policy protocol has none for "busy"; Postfix applies its
-//     default_action).
+//     max_connections (and max_connections_per_client, off by default);
+//     a peer over a cap is closed at once without a reply (the policy
+//     protocol has none for "busy"; Postfix applies its default_action).
+//     A connection open for connection_lifetime (1 h, above Postfix's
+//     1000 s smtpd_policy_service_max_ttl) is closed once its request under
+//     way, if any, is answered.
 //   - SIGHUP: the engine, the lookups and new connections use the new
 //     config (live connections keep their limits); [policyd]
 //     lookup_threads and [store] need a restart and are warned about.

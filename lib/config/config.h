@@ -187,6 +187,8 @@ struct PolicydConfig {
   uint32_t max_connections = 1024;
   uint32_t max_request_size = 65536;  // bytes, one request up to its blank line
   uint32_t max_requests_per_connection = 1000000;
+  uint32_t max_connections_per_client = 0;  // per client address (IPv6: /64); 0 = no cap
+  int64_t connection_lifetime = 3600;       // seconds; > Postfix's 1000s max_ttl; 0 = no limit
   int64_t idle_timeout = 600;      // seconds for a whole request; > Postfix's 300s max_idle
   int64_t instance_ttl = 600;      // seconds per-message state (instance) is kept
   uint32_t lookup_threads = 4;     // threads for DNS and MTEP lookups
@@ -230,7 +232,12 @@ struct LogConfig {
 
 struct MtepdConfig {
   std::vector<ListenAddress> listen;  // default 127.0.0.1:6211
-  uint32_t max_connections = 4096;
+  uint32_t max_connections = 4096;    // on listen (MTEP)
+  uint32_t smtp_max_connections = 1024;       // on smtp_listen
+  uint32_t relay_max_connections = 256;       // on onion_relay
+  uint32_t max_connections_per_client = 100;  // on listen and smtp_listen, per address (IPv6: /64)
+  int64_t connection_lifetime = 3600;         // seconds one connection may last; 0 = no limit
+  int64_t relay_send_timeout = 1800;          // seconds to send one message to the next hop
   uint32_t max_request_size = 4096;  // bytes, one request netstring
   uint32_t max_commands_per_connection = 1000;
   int64_t idle_timeout = 30;          // seconds to receive a whole request

@@ -243,8 +243,36 @@ std::vector<KeyDef> buildDefs() {
               "numeric IPv4 or [IPv6] address, port 1..65535; at least one"},
       ConfigFn([](const toml::node& n, Config& c) { return readListen(n, &c.mtepd.listen); })));
   d.push_back(countKey("mtepd", "max_connections", "4096",
-                       "Most MTEP connections open at once; more are refused until one closes.", 1,
-                       1000000, [](Config& c) -> uint32_t& { return c.mtepd.max_connections; }));
+                       "Most MTEP connections (on listen) open at once; more are refused until "
+                       "one closes. The ESMTP listener and the onion relay have caps of their "
+                       "own (smtp_max_connections, relay_max_connections), so a full MTEP "
+                       "listener never shuts them out.",
+                       1, 1000000, [](Config& c) -> uint32_t& { return c.mtepd.max_connections; }));
+  d.push_back(countKey("mtepd", "smtp_max_connections", "1024",
+                       "Most connections open at once on smtp_listen; more get 421 4.7.0 and are "
+                       "closed.",
+                       1, 1000000,
+                       [](Config& c) -> uint32_t& { return c.mtepd.smtp_max_connections; }));
+  d.push_back(countKey("mtepd", "relay_max_connections", "256",
+                       "Most connections open at once on onion_relay; more get 421 4.3.2 and are "
+                       "closed (the MTA retries). Keep it above the MTA's process limit for the "
+                       "relay transport (Postfix: default_process_limit, 100).",
+                       1, 1000000,
+                       [](Config& c) -> uint32_t& { return c.mtepd.relay_max_connections; }));
+  d.push_back(countKey("mtepd", "max_connections_per_client", "100",
+                       "Most connections one client may hold open at once on listen, and "
+                       "separately on smtp_listen; a client is an IPv4 address or an IPv6 /64. "
+                       "More are refused (MTEP: its busy answer, SMTP: 421 4.7.0). Not applied "
+                       "to onion_relay, whose one client is the local MTA. 0: no cap.",
+                       0, 1000000,
+                       [](Config& c) -> uint32_t& { return c.mtepd.max_connections_per_client; }));
+  d.push_back(durationKey<Config>(
+      "mtepd", "connection_lifetime", "\"1h\"",
+      "Longest time one connection may stay open, however busy the client keeps it, on "
+      "every mtepd listener; then it gets the protocol's goodbye (SMTP: 421 4.4.2) and is "
+      "closed. A request under way (a relay delivery included) is answered first. "
+      "0: no limit.",
+      0, kDay, [](Config& c) -> int64_t& { return c.mtepd.connection_lifetime; }));
   d.push_back(countKey("mtepd", "max_request_size", "4096",
                        "Largest request in bytes, the whole outer netstring; a longer one gets "
                        "an error reply and the connection is closed.",
@@ -324,6 +352,13 @@ std::vector<KeyDef> buildDefs() {
   d.push_back(countKey("mtepd", "smtp_max_line", "2048",
                        "Longest SMTP command line, CRLF included; a longer one gets 500 5.5.6.",
                        512, 65536, [](Config& c) -> uint32_t& { return c.mtepd.smtp_max_line; }));
+  d.push_back(durationKey<Config>(
+      "mtepd", "relay_send_timeout", "\"30m\"",
+      "Longest time the onion relay spends sending one message to the next hop, up to the "
+      "final \".\"; a peer that reads more slowly is given up (451 4.4.2, the MTA retries), so "
+      "slow readers cannot hold the relay's workers. The final reply then has "
+      "[outbound] smtp_timeout.",
+      1, kDay, [](Config& c) -> int64_t& { return c.mtepd.relay_send_timeout; }));
   d.push_back(countKey("mtepd", "relay_max_message_size", "52428800",
                        "Largest message, in bytes, the onion relay takes (offered as SIZE); a "
                        "larger one gets 552 5.3.4.",
@@ -565,6 +600,19 @@ std::vector<KeyDef> buildDefs() {
       countKey("policyd", "max_requests_per_connection", "1000000",
                "Requests answered on one connection before it is closed.", 1, 100000000,
                [](Config& c) -> uint32_t& { return c.policyd.max_requests_per_connection; }));
+  d.push_back(countKey("policyd", "max_connections_per_client", "0",
+                       "Most policy connections one client address (IPv6: its /64) may hold "
+                       "open at once; more are closed at once. 0 (the default): no cap, since "
+                       "every Postfix smtpd process connects from the same loopback address.",
+                       0, 1000000,
+                       [](Config& c) -> uint32_t& { return c.policyd.max_connections_per_client; }));
+  d.push_back(durationKey<Config>(
+      "policyd", "connection_lifetime", "\"1h\"",
+      "Longest time one policy connection may stay open; then it is closed once the "
+      "request being read, if any, is answered. Keep it above Postfix's "
+      "smtpd_policy_service_max_ttl (1000s), so that Postfix ends its connections first. "
+      "0: no limit.",
+      0, kDay, [](Config& c) -> int64_t& { return c.policyd.connection_lifetime; }));
   d.push_back(durationKey<Config>(
       "policyd", "idle_timeout", "\"600s\"",
       "Time a client has to send a whole request; an idle connection is closed after it. "

@@ -194,9 +194,11 @@ HopReply NextHop::startData() {
 
 HopReply NextHop::sendMessage(std::string_view message) {
   if (!link_) return makeReply(451, kLost, "no connection to " + host_);
-  // Writing a large message through Tor may take long: each wait is bound
-  // by the read timeout, the final reply by smtp_timeout after the write.
-  link_->setDeadline(SteadyClock::time_point::max());
+  // Writing a large message through Tor may take long, but not for ever:
+  // a peer that reads a byte now and then would otherwise hold this worker
+  // (and a few such peers every worker). The write has send_timeout in all,
+  // each wait the read timeout; the final reply smtp_timeout after the write.
+  link_->setDeadline(SteadyClock::now() + std::chrono::milliseconds(settings_.send_timeout_ms));
   auto r = link_->message(message);
   if (!r) return lost(r.error(), "while sending the message");
   HopReply out = passOn(host_, *r);

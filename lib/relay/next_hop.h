@@ -123,6 +123,7 @@ struct HopSettings {
   std::string helo_name = "localhost";  // [mtepd] hostname
   int proxy_timeout_ms = 30000;     // [outbound] proxy_timeout: dialling through the proxy
   int smtp_timeout_ms = 120000;     // [outbound] smtp_timeout: each reply, the handshake
+  int send_timeout_ms = 1800000;    // [mtepd] relay_send_timeout: writing one whole message
   bool trust_on_first_use = true;   // [outbound] trust_on_first_use
 };
 
@@ -141,7 +142,8 @@ class NextHop {
   // DATA: 354 when the peer is ready for the message, else its refusal.
   HopReply startData();
   // The message (CRLF lines, unstuffed) after 354: the peer's final reply.
-  // The connection is closed afterwards, whatever the reply.
+  // The connection is closed afterwards, whatever the reply. Writing the
+  // message has send_timeout_ms in all (a slow reader gets 451 4.4.2).
   HopReply sendMessage(std::string_view message);
   // QUIT (bounded by the timeouts) and close; nothing when not connected.
   void close();

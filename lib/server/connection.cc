@@ -72,6 +72,16 @@ void Connection::start() noexcept {
     log::debug("connect from %s to %s", peer_.address.c_str(), peer_.local.c_str());
     session_->attach(ConnectionHandle(link_));
     armTimer(session_->idleTimeoutSeconds());
+    if (lifetime_ > 0) {
+      lifetime_timer_.reset(evtimer_new(base_, &Connection::lifetimeCallback, this));
+      timeval tv{static_cast<time_t>(lifetime_), 0};
+      const timeval* common = event_base_init_common_timeout(base_, &tv);
+      if (!lifetime_timer_ || evtimer_add(lifetime_timer_.get(), common != nullptr ? common : &tv) != 0) {
+        log::error("%s: cannot arm the connection lifetime; closing", peer_.address.c_str());
+        finish();
+        return;
+      }
+    }
     bufferevent_enable(bev_.get(), EV_READ);
     apply(session_->onConnect(&out_));
   } catch (const std::exception& e) {
@@ -138,6 +148,17 @@ void Connection::timerCallback(evutil_socket_t, short, void* arg) noexcept {
     c->onTimer();
   } catch (...) {
     log::error("%s: internal error on a timeout", c->peer_.address.c_str());
+    c->finish();
+  }
+}
+
+void Connection::lifetimeCallback(evutil_socket_t, short, void* arg) noexcept {
+  auto* c = static_cast<Connection*>(arg);
+  try {
+    c->onLifetimeOver();
+  } catch (...) {
+    log::error("%s: internal error at the end of the connection lifetime",
+               c->peer_.address.c_str());
     c->finish();
   }
 }
@@ -291,12 +312,33 @@ void Connection::onTimer() {
   apply(step);
 }
 
+bool Connection::onLifetimeOver() {
+  if (closing_) return true;  // already on its way out
+  if (pending_ || unanswered_input_) {
+    // Never cut a request: apply() comes back here once it is answered
+    // (the idle timer still bounds how long that may take).
+    lifetime_over_ = true;
+    return true;
+  }
+  lifetime_over_ = false;
+  log::info("%s: connection lifetime of %lld s reached, closing", peer_.address.c_str(),
+            static_cast<long long>(lifetime_));
+  if (tls_starting_ || tls_handshaking_) {
+    tlsFailed("connection lifetime reached");
+    return false;
+  }
+  SessionStep step = session_->onLifetimeOver(&out_);
+  step.action = SessionAction::kCloseAfterFlush;
+  return apply(step);
+}
+
 bool Connection::apply(const SessionStep& step) {
   queueOutput();
   switch (step.action) {
     case SessionAction::kContinue:
       if (step.answered) {
         unanswered_input_ = false;
+        if (lifetime_over_) return onLifetimeOver();
         armTimer(session_->idleTimeoutSeconds());
       }
       return true;
@@ -419,6 +461,7 @@ bool Connection::beginClose() {
 
 void Connection::finish() noexcept {
   evtimer_del(timer_.get());
+  if (lifetime_timer_) evtimer_del(lifetime_timer_.get());
   owner_.connectionClosed(this);
 }
 

@@ -24,6 +24,12 @@
 //   so at most one socket read's worth) and are fed once it resumes. An EOF
 //   seen while pending is handed to the session only after that. A pending
 //   connection is not idle: shutdown waits for its answer.
+//   setLifetime(seconds) bounds the whole connection: when the time is up
+//   the session's onLifetimeOver() goodbye (SMTP: 421 4.4.2) is sent and
+//   the connection closes, however busy the peer keeps it. A request is
+//   never cut: one half received or pending is answered first (within the
+//   idle timeout), then the goodbye follows; a TLS handshake under way is
+//   cut. Each expiry is logged as one line.
 //   A session step kStartTls (session.h) drops the input received so far,
 //   sends the queued reply on the plain socket, then replaces the plain
 //   bufferevent with an OpenSSL one on the same socket, accepting with the
@@ -72,6 +78,8 @@ class Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
+  // Before start(): the connection closes `seconds` after start(); 0 = never.
+  void setLifetime(int64_t seconds) noexcept { lifetime_ = seconds; }
   // Greets (if the protocol does), arms the timer and starts reading. May
   // finish the connection at once (owner.connectionClosed is called).
   void start() noexcept;
@@ -94,6 +102,7 @@ class Connection {
   static void writeCallback(bufferevent* bev, void* arg) noexcept;
   static void eventCallback(bufferevent* bev, short events, void* arg) noexcept;
   static void timerCallback(evutil_socket_t fd, short events, void* arg) noexcept;
+  static void lifetimeCallback(evutil_socket_t fd, short events, void* arg) noexcept;
 
   // Each returns false when the connection finished (this is gone).
   bool onRead();
@@ -102,6 +111,9 @@ class Connection {
   bool onEof();
   bool resumeImpl(const SessionStep& step, std::string_view output);
   void onTimer();
+  // The lifetime is over: the goodbye and the close, now or after the
+  // pending answer. False when the connection finished (this is gone).
+  bool onLifetimeOver();
 
   // Applies a session step: queues output, restarts the timer, closes.
   // Returns false when the connection finished (this is gone).
@@ -128,6 +140,9 @@ class Connection {
   UniqueFd fd_;         // the socket until TLS starts (the TLS bufferevent owns it then)
   BufferEventPtr bev_;  // plain, or OpenSSL after STARTTLS; freed before fd_ closes
   EventPtr timer_;
+  EventPtr lifetime_timer_;        // armed by start() when lifetime_ > 0
+  int64_t lifetime_ = 0;           // seconds, 0 = no limit
+  bool lifetime_over_ = false;     // the lifetime ended while a request was unanswered
   std::string out_;                // session output, moved to the bufferevent after each call
   bool closing_ = false;           // read side done, closing once flushed
   bool draining_ = false;          // shutdown asked: close as soon as idle

@@ -23,6 +23,14 @@ std::vector<std::string> addressNames(const ListenGroup& group) {
   return out;
 }
 
+std::vector<GroupLimits> groupLimits(const DaemonSettings& settings) {
+  std::vector<GroupLimits> out;
+  for (const auto& g : settings.listen) {
+    out.push_back({g.max_connections, g.max_connections_per_client, g.connection_lifetime});
+  }
+  return out;
+}
+
 }  // namespace
 
 Daemon::Daemon(const char* name, std::unique_ptr<Service> service, config::ConfigPtr config,
@@ -62,9 +70,11 @@ Status Daemon::open() {
   Status opened = service_->open(*this);
   if (!opened) return opened;
 
-  pool_ = std::make_unique<ConnectionPool>(base_.get(), settings_.max_connections);
+  pool_ = std::make_unique<ConnectionPool>(base_.get(), settings_.max_connections,
+                                           groupLimits(settings_));
   for (auto& bound : listeners_) {
-    Status s = bound.listener->start(base_.get(), service_->factory(bound.group), *pool_);
+    Status s = bound.listener->start(base_.get(), service_->factory(bound.group), *pool_,
+                                     bound.group);
     if (!s) return s;
   }
   for (int sig : {SIGHUP, SIGTERM, SIGINT}) {
@@ -183,6 +193,7 @@ void Daemon::reload() {
                  static_cast<unsigned long long>(lim.rlim_cur));
   }
   pool_->setMaxConnections(next_settings.max_connections);
+  pool_->setGroupLimits(groupLimits(next_settings));
   service_->apply(next);
   config_ = std::move(next);
   settings_ = std::move(next_settings);

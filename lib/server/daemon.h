@@ -10,8 +10,10 @@
 // DESCRIPTION
 //   One thread, one libevent base. The Daemon owns what every daemon has:
 //   the listeners (bound by bind(), before the privilege drop; accepting
-//   from open(), after it), one ConnectionPool capping every connection at
-//   the service's max_connections, the signal events and the periodic
+//   from open(), after it), one ConnectionPool capping the connections of
+//   each listen group, of each client address in a group, and of all groups
+//   together, and bounding each connection's lifetime (ListenGroup), the
+//   signal events and the periodic
 //   timers. The Service owns what is its own (stores, keys, engines, work
 //   queues) and one SessionFactory per listen group: a group is every
 //   address of one config key ("[mtepd] listen"), served by one protocol,
@@ -21,7 +23,7 @@
 //     and line) is logged and the old config stays, untouched. On success
 //     settings only a restart can apply (listen addresses, [global] user and
 //     state_dir, pid_file, and whatever the service names) are warned
-//     about; the log level and max_connections are applied, then the
+//     about; the log level and the connection limits are applied, then the
 //     service's apply(), then the new snapshot is what config() returns.
 //   - SIGTERM, SIGINT: accepting stops, the timers stop, idle connections
 //     close at once, busy ones get the service's shutdown_grace seconds to
@@ -53,17 +55,21 @@ namespace mtep::server {
 
 class Daemon;
 
-// The addresses of one listen key, all served by one SessionFactory.
+// The addresses of one listen key, all served by one SessionFactory, and
+// the limits on that group's connections (connection_pool.h).
 struct ListenGroup {
   std::string key;                               // "listen": the key in the daemon's section
   std::vector<config::ListenAddress> addresses;  // bound in this order
+  uint32_t max_connections = 0;             // open at once on this group; 0 = the daemon's cap only
+  uint32_t max_connections_per_client = 0;  // from one client address (IPv6: /64); 0 = no cap
+  int64_t connection_lifetime = 0;          // seconds a connection may last in all; 0 = no limit
 };
 
 // What the skeleton reads from one config snapshot, per daemon.
 struct DaemonSettings {
   std::string section;              // "mtepd": the config section, in warnings
   std::vector<ListenGroup> listen;  // the same groups, in the same order, for every snapshot
-  uint32_t max_connections = 0;     // for all listeners together
+  uint32_t max_connections = 0;     // for all listeners together (each group has its own too)
   std::string pid_file;             // "" = none
   int64_t shutdown_grace = 2;       // seconds busy connections get after SIGTERM
 };
@@ -91,7 +97,7 @@ class Service {
   // after open(). It must live as long as the service.
   virtual SessionFactory& factory(size_t group) = 0;
   // SIGHUP, `next` loaded: apply it to what the service keeps. The log
-  // level and max_connections are applied already; daemon.config() is
+  // level and the connection limits are applied already; daemon.config() is
   // still the old snapshot.
   virtual void apply(const config::ConfigPtr& next) = 0;
   // SIGHUP: adds to *changed the names ("[store]") of the service's own

@@ -39,6 +39,33 @@ std::string formatSockaddr(const sockaddr* addr, socklen_t len) {
   return "unknown";
 }
 
+std::string clientOf(std::string_view address) {
+  std::string host;
+  if (!address.empty() && address.front() == '[') {
+    const size_t end = address.find(']');
+    if (end == std::string_view::npos) return {};
+    host = std::string(address.substr(1, end - 1));
+  } else {
+    host = std::string(address.substr(0, address.rfind(':')));
+  }
+  char text[INET6_ADDRSTRLEN] = "";
+  in_addr v4{};
+  if (::inet_pton(AF_INET, host.c_str(), &v4) == 1) {
+    ::inet_ntop(AF_INET, &v4, text, sizeof text);
+    return text;
+  }
+  in6_addr v6{};
+  if (::inet_pton(AF_INET6, host.c_str(), &v6) != 1) return {};
+  if (IN6_IS_ADDR_V4MAPPED(&v6)) {
+    std::memcpy(&v4, &v6.s6_addr[12], sizeof v4);
+    ::inet_ntop(AF_INET, &v4, text, sizeof text);
+    return text;
+  }
+  std::memset(&v6.s6_addr[8], 0, 8);  // one host owns a whole /64
+  ::inet_ntop(AF_INET6, &v6, text, sizeof text);
+  return std::string(text) + "/64";
+}
+
 Result<std::unique_ptr<Listener>> Listener::bind(const config::ListenAddress& address) {
   std::string name = address.toString();
   sockaddr_storage ss{};
@@ -83,8 +110,10 @@ uint16_t Listener::boundPort() const {
   return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
 }
 
-Status Listener::start(event_base* base, SessionFactory& factory, AcceptHandler& handler) {
+Status Listener::start(event_base* base, SessionFactory& factory, AcceptHandler& handler,
+                       size_t group) {
   factory_ = &factory;
+  group_ = group;
   handler_ = &handler;
   resume_timer_.reset(evtimer_new(base, &Listener::resumeCallback, this));
   if (!resume_timer_) return Error(ErrorKind::kInternal, "evtimer_new failed");
@@ -115,7 +144,7 @@ void Listener::acceptCallback(evconnlistener*, evutil_socket_t fd, sockaddr* add
     ::close(fd);
     return;
   }
-  self->handler_->onAccept(fd, peer, *self->factory_);
+  self->handler_->onAccept(fd, peer, *self->factory_, self->group_);
 }
 
 void Listener::errorCallback(evconnlistener* l, void* arg) noexcept {

@@ -18,8 +18,10 @@
 
 #include <sys/socket.h>
 
+#include <cstddef>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "config/config.h"
 #include "server/event_handles.h"
@@ -30,8 +32,10 @@ namespace mtep::server {
 
 class AcceptHandler {
  public:
-  // A new peer on a listener serving `factory`; takes ownership of `fd`.
-  virtual void onAccept(int fd, const PeerInfo& peer, SessionFactory& factory) noexcept = 0;
+  // A new peer on a listener of listen group `group` served by `factory`;
+  // takes ownership of `fd`.
+  virtual void onAccept(int fd, const PeerInfo& peer, SessionFactory& factory,
+                        size_t group) noexcept = 0;
 
  protected:
   ~AcceptHandler() = default;
@@ -47,8 +51,9 @@ class Listener {
   static Result<std::unique_ptr<Listener>> bind(const config::ListenAddress& address);
 
   // Accepts on `base`; every peer is served by a session from `factory`
-  // (which must outlive the listener).
-  Status start(event_base* base, SessionFactory& factory, AcceptHandler& handler);
+  // (which must outlive the listener), counted in listen group `group`.
+  Status start(event_base* base, SessionFactory& factory, AcceptHandler& handler,
+               size_t group = 0);
   void stop();
 
   const std::string& name() const { return name_; }
@@ -66,6 +71,7 @@ class Listener {
   UniqueFd fd_;       // until start() hands it to the evconnlistener
   std::string name_;  // "127.0.0.1:6211"
   SessionFactory* factory_ = nullptr;
+  size_t group_ = 0;
   AcceptHandler* handler_ = nullptr;
   ListenerPtr listener_;
   EventPtr resume_timer_;  // re-enables accepting after EMFILE
@@ -73,5 +79,10 @@ class Listener {
 
 // "192.0.2.1:40000" or "[2001:db8::1]:40000".
 std::string formatSockaddr(const sockaddr* addr, socklen_t len);
+// The client a peer address (formatSockaddr's form) counts as for
+// per-client limits: "192.0.2.1", or the /64 of an IPv6 address,
+// "2001:db8:1:2::/64" (an IPv4-mapped address counts as its IPv4 address).
+// "" when `address` is neither.
+std::string clientOf(std::string_view address);
 
 }  // namespace mtep::server

@@ -122,6 +122,11 @@ class ProtocolSession {
   // No whole request was answered within idleTimeoutSeconds() (never
   // called while kPending).
   virtual SessionStep onTimeout(std::string* out) = 0;
+  // The connection reached its listen group's connection_lifetime (never
+  // while a request is half received or pending: then once it is
+  // answered). The protocol's goodbye, as for a timeout by default; the
+  // connection closes after it.
+  virtual SessionStep onLifetimeOver(std::string* out) { return onTimeout(out); }
 
   // Seconds the peer gets for each whole request; asked each time the
   // timer is armed (a session that switches protocols may change it).
@@ -144,6 +149,8 @@ class SessionFactory {
   // max_connections, just before closing it. Empty: close without a word
   // (the Postfix policy protocol has no busy reply).
   virtual std::string_view busyReply() const = 0;
+  // The same for a peer over max_connections_per_client.
+  virtual std::string_view clientLimitReply() const { return busyReply(); }
 };
 
 }  // namespace mtep::server

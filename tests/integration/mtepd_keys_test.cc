@@ -11,12 +11,18 @@
 //   base64 501, the right hash 235, SETPUBKEY 250, PUBKEY 220 with the
 //   key, GETSALT 220 SALT, RSTSALT a new salt and PUBKEY 550 after; the
 //   per-client limit (454 even with the right hash); the log lines and
-//   that no payload is in them. And lib/e2ee's KeyClient against it.
+//   that no payload is in them. And lib/e2ee's KeyClient against it. With
+//   the store file locked by the test (BEGIN EXCLUSIVE), SETPUBKEY waits
+//   off the event loop: another client is greeted and answered meanwhile.
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "e2ee/client.h"
 #include "e2ee/e2ee.h"
@@ -45,7 +51,8 @@ e2ee::PublicKey keyOf(uint8_t seed_fill) {
 class KeyService : public ::testing::Test {
  protected:
   // mtepd with smtp_listen and a certificate; `more` joins [mtepd].
-  void start(const std::string& more = "") {
+  // `tail` is appended to the file (more sections).
+  void start(const std::string& more = "", const std::string& tail = "") {
     smtp_port_ = freeLoopbackPort();
     d_ = std::make_unique<Mtepd>(DaemonSettings{});
     const std::string cert = d_->dir() + "/cert.pem";
@@ -62,7 +69,7 @@ class KeyService : public ::testing::Test {
     std::string text = readFile(d_->configPath());
     const size_t eol = text.find('\n', text.find("idle_timeout"));
     text.insert(eol + 1, keys);
-    d_->writeConfigText(text);
+    d_->writeConfigText(text + "\n" + tail);
     ASSERT_TRUE(d_->start());
     ASSERT_TRUE(addUser("alice@alpha.test", hashOf(1)));
   }
@@ -224,6 +231,72 @@ TEST_F(KeyService, KeyClientPublishesAndReadsBack) {
   ASSERT_TRUE(got) << got.error().message();
   EXPECT_EQ(*got, keyOf(5));
   (*client)->quit();
+}
+
+TEST_F(KeyService, LoopAnswersOtherClientsWhileSetPubkeyWaitsForALockedStore) {
+  // A long busy_timeout: a store write on the loop thread would hold every
+  // connection that long.
+  start("", "[store]\nbusy_timeout = \"20s\"\n");
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(d_->dbPath().c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK)
+      << sqlite3_errmsg(db);
+  std::atomic<bool> answered{false};
+  Status result = okStatus();
+  std::thread writer([&] {
+    e2ee::KeyClientOptions options;
+    options.read_timeout_ms = 30000;
+    auto client = e2ee::KeyClient::open("127.0.0.1", smtp_port_, options);
+    if (!client) {
+      result = client.error();
+    } else if (Status login = (*client)->login("alice@alpha.test", hashOf(1)); !login) {
+      result = login;
+    } else {
+      result = (*client)->setPublicKey(keyOf(7));
+      (*client)->quit();
+    }
+    answered = true;
+  });
+  const bool logged_in = d_->waitForLog("user=<alice@alpha.test> result=ok", 20000);
+  // SETPUBKEY follows the login at once; let it reach mtepd and the store.
+  if (logged_in) ::usleep(500 * 1000);
+  auto other = Client::connect(smtp_port_);
+  std::string greeting, noop;
+  if (other) {
+    greeting = other->readUntil("\r\n").value_or("(none)");
+    other->send("NOOP\r\n");
+    noop = other->readUntil("\r\n").value_or("(none)");
+  }
+  const bool first = !answered.load();
+  sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  writer.join();
+  ASSERT_TRUE(logged_in);
+  EXPECT_TRUE(startsWith(greeting, "220 mx.test ESMTP")) << greeting;
+  EXPECT_EQ(noop, "250 2.0.0 Ok");
+  EXPECT_TRUE(first) << "SETPUBKEY was answered before the other client: the loop waited";
+  // Released well within busy_timeout: the write went through.
+  EXPECT_TRUE(result) << result.error().message();
+  const auto after = findUser("alice@alpha.test");
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->pubkey, std::optional<e2ee::PublicKey>(keyOf(7)));
+}
+
+TEST_F(KeyService, SetPubkeyOnAStoreLockedPastItsBusyTimeoutIs451) {
+  start("", "[store]\nbusy_timeout = \"1s\"\n");
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(d_->dbPath().c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
+  RunResult r = sClient({"EHLO client.test",
+                         "AUTH HASHEDPASS " + e2ee::formatHashedPassAuth("alice@alpha.test",
+                                                                         hashOf(1)),
+                         "SETPUBKEY " + e2ee::formatRaw(keyOf(3)), "NOOP", "QUIT"});
+  sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  EXPECT_TRUE(inOrder(r.out, {"235 2.7.0", "451 4.3.0 Key store unavailable, try again later\r\n",
+                              "250 2.0.0 Ok\r\n", "221 2.0.0"}))
+      << r.err;
+  EXPECT_TRUE(d_->waitForLog("user=<alice@alpha.test> setpubkey=tempfail"));
 }
 
 }  // namespace

@@ -9,12 +9,20 @@
 //   STARTTLS never answered (our own OpenSSL client); a peer that never
 //   starts its handshake closed after smtp_idle_timeout; 502 for unknown
 //   commands and MAIL; 500 5.5.6 for an over-long line; swaks sees
-//   X-STARTMTEP.
+//   X-STARTMTEP. Connection limits: with the MTEP listener full the onion
+//   relay and the ESMTP listener still greet; max_connections_per_client
+//   refuses one address's next connection with 421 4.7.0 while another
+//   address (127.0.0.2) gets in; a client sending NOOP now and then is
+//   closed with 421 4.4.2 at connection_lifetime.
 
 #include <gtest/gtest.h>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <string>
@@ -28,12 +36,13 @@ namespace {
 class SmtpListener : public ::testing::Test {
  protected:
   // Starts mtepd with smtp_listen; with a certificate when `tls`.
-  void start(bool tls, int idle = 300) {
+  // `more` joins [mtepd]; `settings` is the harness's.
+  void start(bool tls, int idle = 300, const std::string& more = "",
+             DaemonSettings s = DaemonSettings{}) {
     smtp_port_ = freeLoopbackPort();
-    DaemonSettings s;
     std::string keys = "smtp_listen = [\"127.0.0.1:" + std::to_string(smtp_port_) +
                        "\"]\nhostname = \"mx.test\"\nsmtp_idle_timeout = " +
-                       std::to_string(idle) + "\nsmtp_max_line = 512\n";
+                       std::to_string(idle) + "\nsmtp_max_line = 512\n" + more;
     d_ = std::make_unique<Mtepd>(s);
     if (tls) {
       cert_ = d_->dir() + "/cert.pem";
@@ -220,6 +229,129 @@ TEST_F(SmtpListener, SwaksSeesStartMtep) {
   if (r.exit_code == -1) GTEST_SKIP() << "swaks not installed";
   EXPECT_NE(r.out.find("X-STARTMTEP"), std::string::npos) << r.out << r.err;
   EXPECT_NE(r.out.find("STARTTLS"), std::string::npos) << r.out;
+}
+
+// --- connection limits ---------------------------------------------------
+
+// A raw connection from `source` (any 127/8 address) to 127.0.0.1:port;
+// -1 on failure.
+int connectFrom(const char* source, uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  ::inet_pton(AF_INET, source, &from.sin_addr);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  ::inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0 ||
+      ::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Everything `fd` sends until it closes or `timeout_ms` passes without a byte.
+std::string readToClose(int fd, int timeout_ms = 5000) {
+  std::string got;
+  char buf[512];
+  for (;;) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, timeout_ms) <= 0) return got + "(no close)";
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) return got;
+    got.append(buf, static_cast<size_t>(n));
+  }
+}
+
+// One line (up to CRLF) from `fd`, or "(none)".
+std::string readLine(int fd, int timeout_ms = 5000) {
+  std::string got;
+  char c = 0;
+  while (got.size() < 1024) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, timeout_ms) <= 0 || ::read(fd, &c, 1) != 1) return "(none)";
+    got += c;
+    if (got.size() >= 2 && got.compare(got.size() - 2, 2, "\r\n") == 0) return got;
+  }
+  return got;
+}
+
+TEST_F(SmtpListener, FullMtepListenerLeavesTheOnionRelayAndSmtpListenerGreeting) {
+  const uint16_t relay_port = freeLoopbackPort();
+  DaemonSettings s;
+  s.max_connections = 2;  // [mtepd] max_connections: the MTEP listener's own cap
+  start(false, 300, "onion_relay = [\"127.0.0.1:" + std::to_string(relay_port) + "\"]\n", s);
+  // The harness's start-up probe of the MTEP port must be gone first.
+  ASSERT_TRUE(d_->waitForLog("disconnect from"));
+  auto m1 = Client::connect(d_->port());
+  auto m2 = Client::connect(d_->port());
+  ASSERT_TRUE(m1 && m2);
+  // Both are served (so the daemon counts them) before the third comes.
+  for (Client* c : {&*m1, &*m2}) {
+    c->send(query("not-a-token"));
+    ASSERT_TRUE(startsWith(c->readReply(), "D5.")) << d_->logText();
+  }
+  auto m3 = Client::connect(d_->port());
+  ASSERT_TRUE(m3);
+  std::string rest;
+  EXPECT_TRUE(m3->waitClosed(5000, &rest));
+  EXPECT_NE(rest.find(":I4.3.2 "), std::string::npos) << "the MTEP listener is full: " << rest;
+  const int relay = connectFrom("127.0.0.1", relay_port);
+  ASSERT_GE(relay, 0);
+  EXPECT_EQ(readLine(relay).substr(0, 4), "220 ");
+  ::close(relay);
+  EXPECT_TRUE(connect());  // smtp_listen greets too
+}
+
+TEST_F(SmtpListener, PerClientCapRefusesTheNextConnectionFromOneAddressOnly) {
+  start(false, 300, "max_connections_per_client = 2\n");
+  std::vector<int> mine;
+  for (int i = 0; i < 2; ++i) {
+    mine.push_back(connectFrom("127.0.0.1", smtp_port_));
+    ASSERT_GE(mine.back(), 0);
+    EXPECT_EQ(readLine(mine.back()), "220 mx.test ESMTP mtepd\r\n");
+  }
+  const int third = connectFrom("127.0.0.1", smtp_port_);
+  ASSERT_GE(third, 0);
+  EXPECT_EQ(readToClose(third),
+            "421 4.7.0 mx.test Error: too many connections from your address\r\n");
+  ::close(third);
+  const int other = connectFrom("127.0.0.2", smtp_port_);
+  ASSERT_GE(other, 0);
+  EXPECT_EQ(readLine(other), "220 mx.test ESMTP mtepd\r\n");
+  EXPECT_TRUE(d_->waitForLog("open from 127.0.0.1 = max_connections_per_client"));
+  // A slot freed is a slot again.
+  sockaddr_in local{};
+  socklen_t len = sizeof local;
+  ASSERT_EQ(::getsockname(mine[0], reinterpret_cast<sockaddr*>(&local), &len), 0);
+  ::close(mine[0]);
+  EXPECT_TRUE(d_->waitForLog("client=127.0.0.1:" + std::to_string(ntohs(local.sin_port)) +
+                             " smtp=end"));
+  const int again = connectFrom("127.0.0.1", smtp_port_);
+  ASSERT_GE(again, 0);
+  EXPECT_EQ(readLine(again), "220 mx.test ESMTP mtepd\r\n");
+  for (int fd : {mine[1], other, again}) ::close(fd);
+}
+
+TEST_F(SmtpListener, NoopEverySoOftenIsClosedAtTheConnectionLifetime) {
+  start(false, 300, "connection_lifetime = \"2s\"\n");
+  auto c = connect();
+  ASSERT_TRUE(c);
+  // NOOP every 300 ms, each answered, until the server says goodbye.
+  std::string last;
+  for (int i = 0; i < 100; ++i) {
+    c->send("NOOP\r\n");
+    last = c->readUntil("\r\n").value_or("(none)");
+    if (last != "250 2.0.0 Ok") break;
+    ::usleep(300 * 1000);
+  }
+  EXPECT_EQ(last, "421 4.4.2 mx.test Error: connection time limit reached") << last;
+  EXPECT_TRUE(c->waitClosed(5000));
+  EXPECT_TRUE(d_->waitForLog("connection lifetime of 2 s reached"));
+  EXPECT_TRUE(d_->waitForLog("reason=lifetime"));
 }
 
 }  // namespace

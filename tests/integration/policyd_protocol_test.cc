@@ -9,9 +9,17 @@
 //   mtepd about a real token. In trouble the daemon closes without a reply:
 //   an oversized request (10 MB, in pieces), no empty line before
 //   idle_timeout, a request that is not smtpd_access_policy, a peer over
-//   max_connections; and it serves the next connection as before.
+//   max_connections; and it serves the next connection as before. A client
+//   address over max_connections_per_client is closed without a reply while
+//   another address (127.0.0.2) is served; connection_lifetime never cuts a
+//   request: one half sent when it passes is answered, then the close.
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <string>
 #include <vector>
@@ -274,6 +282,97 @@ TEST(PolicydProtocol, MaxRequestsPerConnectionClosesAfterTheLastAnswer) {
     EXPECT_EQ(readAction(*c), "DUNNO") << i;
   }
   EXPECT_TRUE(c->waitClosed());
+}
+
+// A raw connection from `source` (a 127/8 address); -1 on failure.
+int connectFrom(const char* source, uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  ::inet_pton(AF_INET, source, &from.sin_addr);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  ::inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0 ||
+      ::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Sends `request` on `fd` and reads until the reply's empty line or the
+// close: the bytes read, "" when closed without a reply.
+std::string askRaw(int fd, const std::string& request) {
+  if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(request.size())) {
+    return "(send failed)";
+  }
+  std::string got;
+  char buf[512];
+  while (got.find("\n\n") == std::string::npos) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 5000) <= 0) return got + "(timeout)";
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) return got;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  return got;
+}
+
+TEST(PolicydProtocol, PerClientCapClosesThatAddressOnlyWithoutAReply) {
+  Policyd d({.extra = "max_connections_per_client = 2\n"});
+  ASSERT_TRUE(d.start());
+  const std::string request = rcptRequest("x@example.org", "y@example.net");
+  // Two served connections from 127.0.0.1; start()'s probe may still count
+  // for a moment, so each is tried until it is served.
+  std::vector<int> mine;
+  for (int attempt = 0; mine.size() < 2 && attempt < 100; ++attempt) {
+    const int fd = connectFrom("127.0.0.1", d.port());
+    ASSERT_GE(fd, 0);
+    if (askRaw(fd, request) == "action=DUNNO\n\n") {
+      mine.push_back(fd);
+    } else {
+      ::close(fd);
+      ::usleep(20 * 1000);
+    }
+  }
+  ASSERT_EQ(mine.size(), 2u);
+  const int over = connectFrom("127.0.0.1", d.port());
+  ASSERT_GE(over, 0);
+  EXPECT_EQ(askRaw(over, request), "");
+  ::close(over);
+  EXPECT_TRUE(d.waitForLog("open from 127.0.0.1 = max_connections_per_client (policy)"))
+      << d.logText();
+  const int other = connectFrom("127.0.0.2", d.port());
+  ASSERT_GE(other, 0);
+  EXPECT_EQ(askRaw(other, request), "action=DUNNO\n\n");
+  for (int fd : mine) {
+    EXPECT_EQ(askRaw(fd, request), "action=DUNNO\n\n");  // still served
+    ::close(fd);
+  }
+  ::close(other);
+}
+
+TEST(PolicydProtocol, ConnectionLifetimeAnswersTheRequestUnderWayThenCloses) {
+  Policyd d({.extra = "connection_lifetime = \"1s\"\n"});
+  ASSERT_TRUE(d.start());
+  auto c = Client::connect(d.port());
+  ASSERT_TRUE(c);
+  const std::string request = rcptRequest("x@example.org", "y@example.net");
+  ASSERT_TRUE(c->send(request));
+  EXPECT_EQ(readAction(*c), "DUNNO");
+  // Half a request, then the lifetime passes, then the rest.
+  const size_t half = request.size() / 2;
+  ASSERT_TRUE(c->send(request.substr(0, half)));
+  ASSERT_TRUE(d.waitForLog("connect from"));
+  ::usleep(2000 * 1000);
+  ASSERT_TRUE(c->send(request.substr(half)));
+  EXPECT_EQ(readAction(*c), "DUNNO");
+  EXPECT_TRUE(c->waitClosed(5000));
+  EXPECT_TRUE(d.waitForLog("connection lifetime of 1 s reached")) << d.logText();
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // that hands it out or fails to dial, and an in-memory pin book with
 // PinBook's rules (lib/overlay/pins.h).
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -44,6 +45,9 @@ struct PeerScript {
   uint16_t data_code = 354;
   smtp::ParsedReply final_reply = reply(250, {"2.0.0 Ok: queued as 4ABC"});
   std::string drop_at;  // a command verb ("RCPT", "MAIL", ...) at which the link breaks
+  // When set, the message goes here instead, with the deadline NextHop set
+  // (a real socket in tests that need one).
+  std::function<Result<smtp::ParsedReply>(std::string_view, SteadyClock::time_point)> send_hook;
   // Observations.
   std::vector<std::string> commands;  // every command line, in order ("STARTTLS" included)
   std::vector<std::string> messages;  // every message received after 354
@@ -92,17 +96,19 @@ class FakeLink final : public PeerLink {
     return reply(250);
   }
   Result<smtp::ParsedReply> message(std::string_view message) override {
+    if (s_.send_hook) return s_.send_hook(message, deadline_);
     s_.messages.emplace_back(message);
     if (s_.drop_at == "MESSAGE") return Error(ErrorKind::kTemporary, "read timeout");
     return s_.final_reply;
   }
-  void setDeadline(SteadyClock::time_point /*deadline*/) override {}
+  void setDeadline(SteadyClock::time_point deadline) override { deadline_ = deadline; }
   void quit() override { ++s_.quits; }
 
  private:
   PeerScript& s_;
   smtp::ParsedReply caps_;
   bool tls_ = false;
+  SteadyClock::time_point deadline_ = SteadyClock::time_point::max();
 };
 
 class FakeLinks final : public LinkFactory {

@@ -1,8 +1,18 @@
-// NextHop: the relay's transaction to an overlay peer, over a scripted peer.
+// NextHop: the relay's transaction to an overlay peer, over a scripted peer
+// (and, for the message of a peer that reads too slowly, a real socket).
 
 #include "relay/next_hop.h"
 
 #include <gtest/gtest.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "transport/stream.h"
 
 #include "fakes.h"
 
@@ -25,6 +35,7 @@ class NextHopTest : public ::testing::Test {
   }
   HopSettings settings() {
     HopSettings s;
+    s.send_timeout_ms = send_timeout_ms_;
     s.port = 2525;
     s.helo_name = "relay.example";
     s.trust_on_first_use = tofu_;
@@ -46,6 +57,7 @@ class NextHopTest : public ::testing::Test {
   FakeLinks links_;
   FakePins pins_;
   bool tofu_ = true;
+  int send_timeout_ms_ = 1800000;
   MailFrom mail_{"alice@example.org", 1234, "8BITMIME"};
   std::unique_ptr<NextHop> hop_;
 };
@@ -225,6 +237,55 @@ TEST_F(NextHopTest, NoReplyToMessageIsTemporary) {
   HopReply f = hop_->sendMessage("x\r\n");
   EXPECT_EQ(f.reply.code, 451);
   EXPECT_EQ(f.reply.enhanced, (smtp::EnhancedStatus{4, 4, 2}));
+}
+
+TEST_F(NextHopTest, PeerReadingTooSlowlyIsGivenUpAtTheSendTimeoutAndTheNextDeliveryGoesThrough) {
+  // The message goes to a real socket whose far end reads 1 KiB every
+  // 10 ms, each wait well inside the read timeout: without a deadline for
+  // the whole message the worker would be held for minutes (here until the
+  // reader gives up after 20 s, with a different error).
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+  ASSERT_EQ(::fcntl(fds[0], F_SETFL, ::fcntl(fds[0], F_GETFL) | O_NONBLOCK), 0);  // as dialled
+  int small = 4096;
+  ::setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+  ::setsockopt(fds[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  std::atomic<bool> stop{false};
+  std::thread reader([&] {
+    char buf[1024];
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!stop && std::chrono::steady_clock::now() < until) {
+      if (::recv(fds[1], buf, sizeof buf, MSG_DONTWAIT) == 0) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ::close(fds[1]);
+  });
+  auto stream = transport::makeSocketStream(UniqueFd(fds[0]), "slow.onion:25", {});
+  peer_.send_hook = [&](std::string_view message,
+                        SteadyClock::time_point deadline) -> Result<smtp::ParsedReply> {
+    stream->setTimeouts({2000, deadline});  // the read timeout: [outbound] smtp_timeout
+    if (Status st = stream->writeAll(message); !st) return std::move(st).error();
+    return testing::reply(250, {"2.0.0 Ok"});
+  };
+  send_timeout_ms_ = 1000;
+  ASSERT_TRUE(open().ok());
+  ASSERT_TRUE(hop_->rcpt(dest(), "bob@" + kOnionA).ok());
+  ASSERT_EQ(hop_->startData().reply.code, 354);
+  HopReply f = hop_->sendMessage(std::string(4 * 1024 * 1024, 'x'));
+  stop = true;
+  reader.join();
+  EXPECT_EQ(f.reply.code, 451);
+  EXPECT_EQ(f.reply.enhanced, (smtp::EnhancedStatus{4, 4, 2}));
+  EXPECT_NE(text(f).find("deadline passed sending to slow.onion:25"), std::string::npos)
+      << text(f);
+  EXPECT_FALSE(hop_->connected());
+  // The next delivery, to a peer that reads, goes through.
+  peer_.send_hook = nullptr;
+  ASSERT_TRUE(open().ok());
+  ASSERT_TRUE(hop_->rcpt(dest(), "carol@" + kOnionA).ok());
+  ASSERT_EQ(hop_->startData().reply.code, 354);
+  HopReply g = hop_->sendMessage("Subject: next\r\n\r\nbody\r\n");
+  EXPECT_EQ(g.reply.code, 250) << text(g);
 }
 
 TEST(PassOn, LongPeerTextIsCutAndControlCharactersReplaced) {

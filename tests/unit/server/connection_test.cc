@@ -7,7 +7,12 @@
 //   resume after the connection closed does nothing; an EOF while pending
 //   still gets the answer; shutdown waits for a pending answer; the idle
 //   timer is off while pending and back on after; a busy pool closes new
-//   peers without a word when the factory has no busy reply.
+//   peers without a word when the factory has no busy reply. Limits: a full
+//   group leaves other groups accepting; the per-client cap refuses one
+//   client's next connection with the client-limit reply while another
+//   client gets in, and counts a closed connection's slot free again; the
+//   lifetime closes a busy connection with the session's goodbye, and a
+//   pending one only after its answer.
 
 #include "server/connection.h"
 
@@ -68,6 +73,10 @@ class LineSession final : public ProtocolSession {
     ++timeouts;
     return {SessionAction::kCloseAfterFlush};
   }
+  SessionStep onLifetimeOver(std::string* out) override {
+    *out += "lifetime over\n";
+    return {SessionAction::kCloseAfterFlush};
+  }
   int64_t idleTimeoutSeconds() const override { return idle_; }
 
   ConnectionHandle handle_;
@@ -89,8 +98,10 @@ class LineFactory final : public SessionFactory {
     return s;
   }
   std::string_view busyReply() const override { return busy; }
+  std::string_view clientLimitReply() const override { return client_limit; }
   int64_t idle = 30;
   std::string busy;
+  std::string client_limit = "too many from you\n";
   std::vector<LineSession*> sessions;  // not owned; valid while their connection lives
 };
 
@@ -105,7 +116,7 @@ class ConnectionTest : public ::testing::Test {
   void TearDown() override { pool_.reset(); }
 
   // A new connection in the pool; returns our end.
-  std::unique_ptr<Peer> connect() {
+  std::unique_ptr<Peer> connect(size_t group = 0, const std::string& client = "") {
     int fds[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0) {
       ADD_FAILURE() << "socketpair";
@@ -114,7 +125,8 @@ class ConnectionTest : public ::testing::Test {
     // Our end blocks; the connection's end stays nonblocking.
     int flags = fcntl(fds[1], F_GETFL);
     fcntl(fds[1], F_SETFL, flags & ~O_NONBLOCK);
-    pool_->onAccept(fds[0], PeerInfo{"peer", "local"}, factory_);
+    pool_->onAccept(fds[0], PeerInfo{client.empty() ? "peer" : client + ":4000", "local"},
+                    factory_, group);
     return std::make_unique<Peer>(fds[1]);
   }
   LineSession& last() { return *factory_.sessions.back(); }
@@ -262,6 +274,102 @@ TEST_F(ConnectionTest, OverTheCapTheBusyReplyIsSentBeforeTheClose) {
   ASSERT_TRUE(peer);
   bool closed = false;
   EXPECT_EQ(peer->read(base_.get(), 100, &closed), "busy\n");
+  EXPECT_TRUE(closed);
+}
+
+TEST_F(ConnectionTest, FullGroupLeavesAnotherGroupAccepting) {
+  pool_->setGroupLimits({GroupLimits{1, 0, 0}, GroupLimits{1, 0, 0}});
+  factory_.busy = "busy\n";
+  auto first = connect(0);
+  auto refused = connect(0);
+  auto other = connect(1);
+  ASSERT_TRUE(first && refused && other);
+  bool closed = false;
+  EXPECT_EQ(refused->read(base_.get(), 100, &closed), "busy\n");
+  EXPECT_TRUE(closed);
+  other->send("x\n");
+  EXPECT_EQ(other->read(base_.get(), 7), "echo:x\n");
+  EXPECT_EQ(pool_->groupSize(0), 1u);
+  EXPECT_EQ(pool_->groupSize(1), 1u);
+}
+
+TEST_F(ConnectionTest, PerClientCapRefusesThatClientOnlyAndFreesSlotsOnClose) {
+  pool_->setGroupLimits({GroupLimits{0, 2, 0}});
+  auto a1 = connect(0, "192.0.2.1");
+  auto a2 = connect(0, "192.0.2.1");
+  auto a3 = connect(0, "192.0.2.1");
+  auto b1 = connect(0, "192.0.2.2");
+  ASSERT_TRUE(a1 && a2 && a3 && b1);
+  bool closed = false;
+  EXPECT_EQ(a3->read(base_.get(), 100, &closed), "too many from you\n");
+  EXPECT_TRUE(closed);
+  b1->send("x\n");
+  EXPECT_EQ(b1->read(base_.get(), 7), "echo:x\n");
+  EXPECT_EQ(pool_->clientSize(0, "192.0.2.1"), 2u);
+  // The same client in another group is not counted here.
+  EXPECT_EQ(pool_->clientSize(1, "192.0.2.1"), 0u);
+  a1->shutdownWrite();  // the connection sees EOF, says "bye" and goes
+  ASSERT_TRUE(runUntil(base_.get(), [&] { return pool_->clientSize(0, "192.0.2.1") == 1; }));
+  auto a4 = connect(0, "192.0.2.1");
+  ASSERT_TRUE(a4);
+  a4->send("y\n");
+  EXPECT_EQ(a4->read(base_.get(), 7), "echo:y\n");
+}
+
+TEST_F(ConnectionTest, LifetimeClosesABusyConnectionWithTheGoodbye) {
+  pool_->setGroupLimits({GroupLimits{0, 0, 1}});
+  auto peer = connect();
+  ASSERT_TRUE(peer);
+  // Busy all the time: a line every 100 ms re-arms the idle timer.
+  std::string got;
+  bool closed = false;
+  for (int i = 0; i < 100 && !closed; ++i) {
+    peer->send("n\n");
+    got += peer->read(base_.get(), 7, &closed);
+    runFor(base_.get(), 100);
+  }
+  got += peer->read(base_.get(), 1000, &closed);
+  EXPECT_TRUE(closed);
+  EXPECT_NE(got.find("echo:n\n"), std::string::npos);
+  EXPECT_TRUE(got.size() >= 14 && got.compare(got.size() - 14, 14, "lifetime over\n") == 0)
+      << got;
+  EXPECT_EQ(pool_->size(), 0u);
+}
+
+TEST_F(ConnectionTest, LifetimeNeverCutsAHalfReceivedRequest) {
+  pool_->setGroupLimits({GroupLimits{0, 0, 1}});
+  auto peer = connect();
+  ASSERT_TRUE(peer);
+  peer->send("part");
+  runFor(base_.get(), 1500);  // past the lifetime, the request unfinished
+  peer->send("ial\n");
+  bool closed = false;
+  EXPECT_EQ(peer->read(base_.get(), 100, &closed), "echo:partial\nlifetime over\n");
+  EXPECT_TRUE(closed);
+}
+
+TEST(ClientOf, CountsIpv4ByAddressAndIpv6ByItsSlash64) {
+  EXPECT_EQ(clientOf("192.0.2.1:4000"), "192.0.2.1");
+  EXPECT_EQ(clientOf("[2001:db8:1:2:aaaa::1]:4000"), "2001:db8:1:2::/64");
+  EXPECT_EQ(clientOf("[2001:db8:1:2:bbbb::9]:25"), "2001:db8:1:2::/64");
+  EXPECT_EQ(clientOf("[::ffff:192.0.2.7]:25"), "192.0.2.7");
+  EXPECT_EQ(clientOf("peer"), "");
+  EXPECT_EQ(clientOf("[2001:db8::1"), "");
+}
+
+TEST_F(ConnectionTest, LifetimeWaitsForAPendingAnswerThenSaysGoodbye) {
+  pool_->setGroupLimits({GroupLimits{0, 0, 1}});
+  auto peer = connect();
+  ASSERT_TRUE(peer);
+  LineSession& s = last();
+  ConnectionHandle handle = s.handle_;
+  peer->send("wait\n");
+  ASSERT_TRUE(runUntil(base_.get(), [&] { return s.lines.size() == 1; }));
+  runFor(base_.get(), 1500);  // past the lifetime, still pending
+  ASSERT_TRUE(handle.alive());
+  EXPECT_TRUE(handle.resume({SessionAction::kContinue, true}, "answer\n") || !handle.alive());
+  bool closed = false;
+  EXPECT_EQ(peer->read(base_.get(), 100, &closed), "answer\nlifetime over\n");
   EXPECT_TRUE(closed);
 }
 
