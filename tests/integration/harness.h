@@ -116,6 +116,10 @@ class Client {
   std::string pending_;  // bytes read but not yet consumed
 };
 
+// A raw TCP connection from `source` (any 127/8 address) to
+// 127.0.0.1:port, for per-client limits; the fd, or -1 on failure.
+int connectFrom(const char* source, uint16_t port);
+
 inline bool startsWith(const std::optional<std::string>& s, std::string_view prefix) {
   return s && s->compare(0, prefix.size(), prefix) == 0;
 }

@@ -233,25 +233,6 @@ TEST_F(SmtpListener, SwaksSeesStartMtep) {
 
 // --- connection limits ---------------------------------------------------
 
-// A raw connection from `source` (any 127/8 address) to 127.0.0.1:port;
-// -1 on failure.
-int connectFrom(const char* source, uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  sockaddr_in from{};
-  from.sin_family = AF_INET;
-  ::inet_pton(AF_INET, source, &from.sin_addr);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(port);
-  ::inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0 ||
-      ::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
 
 // Everything `fd` sends until it closes or `timeout_ms` passes without a byte.
 std::string readToClose(int fd, int timeout_ms = 5000) {
