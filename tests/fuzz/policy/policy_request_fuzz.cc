@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -25,6 +26,8 @@ using mtep::policy::LookupAnswer;
 using mtep::policy::Outcome;
 using mtep::policy::Request;
 using mtep::policy::RequestReader;
+using mtep::policy::StampAnswer;
+using mtep::policy::StampCheck;
 
 namespace {
 
@@ -182,7 +185,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   mtep::FakeClock clock(1'700'000'000);
   MemoryStore store;
   Engine engine(config, clock);
-  if ((h >> 20) % 4 != 0) engine.setStore(&store);
+  // Stamp checks run as mtep-policyd runs them (off the loop there), with a
+  // store or, now and then, without one (tempfail).
+  MemoryStore* spend_in = (h >> 20) % 4 != 0 ? &store : nullptr;
   uint64_t x = h | 1;
   for (const Request& r : whole.requests) {
     Outcome o = engine.decide(r);
@@ -195,6 +200,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       engine.recordLookup(o.lookup, static_cast<LookupAnswer>(x % 3));
       o = engine.decide(r);
       FUZZ_CHECK(!o.needs_lookup);
+    }
+    if (o.needs_stamps) {
+      const std::shared_ptr<const StampCheck> check = o.stamps;
+      FUZZ_CHECK(check != nullptr);
+      const StampAnswer answer = mtep::policy::runStampCheck(*check, spend_in, nullptr);
+      o = engine.finishStamps(r, *check, answer);
+      FUZZ_CHECK(!o.needs_stamps && !o.needs_lookup);
     }
     checkAction(r, o.decision.action);
     FUZZ_CHECK(!o.decision.log.empty());
