@@ -38,6 +38,9 @@ class MtepSession final : public ProtocolSession {
   }
   SessionStep onEof(std::string* out) override { return step(session_.onEof(out)); }
   SessionStep onTimeout(std::string* out) override { return step(session_.onTimeout(out)); }
+  SessionStep onLifetimeOver(std::string* out) override {
+    return step(session_.onLifetimeOver(out));
+  }
   int64_t idleTimeoutSeconds() const override { return config_->mtepd.idle_timeout; }
 
  private:

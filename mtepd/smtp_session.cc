@@ -128,7 +128,12 @@ class SmtpSession final : public ProtocolSession {
   }
 
   SessionStep onLifetimeOver(std::string* out) override {
-    if (mtep_) return onTimeout(out);  // MTEP's own goodbye
+    if (mtep_) {  // MTEP's own goodbye
+      mtep_->onLifetimeOver(out);
+      leaveMtep();
+      end_reason_ = "lifetime";
+      return {SessionAction::kCloseAfterFlush};
+    }
     *out += "421 4.4.2 " + hostname_ + " Error: connection time limit reached\r\n";
     end_reason_ = "lifetime";
     return {SessionAction::kCloseAfterFlush};

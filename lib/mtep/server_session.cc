@@ -141,4 +141,12 @@ ServerSession::Action ServerSession::onTimeout(std::string* out) {
               "timeout", out);
 }
 
+ServerSession::Action ServerSession::onLifetimeOver(std::string* out) {
+  if (closed_) return Action::kClose;
+  return fail(reply(Verdict::kInfo, smtp::esc::kTimeout,
+                    "This connection has been open as long as I allow; closing. Do come "
+                    "back later!"),
+              "lifetime", out);
+}
+
 }  // namespace mtep::proto

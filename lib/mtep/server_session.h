@@ -93,6 +93,9 @@ class ServerSession {
   Action onEof(std::string* out);
   // The daemon's idle/request timer fired.
   Action onTimeout(std::string* out);
+  // The connection reached its lifetime ([mtepd] connection_lifetime)
+  // between requests: I4.4.2 with a goodbye that says so, then close.
+  Action onLifetimeOver(std::string* out);
 
   uint32_t commandsAnswered() const { return commands_; }
 

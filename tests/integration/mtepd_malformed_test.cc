@@ -111,6 +111,29 @@ TEST(MtepdMalformed, BinaryGarbageNeverKillsTheDaemon) {
   EXPECT_TRUE(stillServing(d));
 }
 
+// A client asking every 300 ms keeps its connection busy; it is still
+// closed at connection_lifetime, with a goodbye that says why.
+TEST(MtepdMalformed, BusyClientIsClosedAtTheConnectionLifetimeSayingSo) {
+  DaemonSettings s;
+  s.extra = "connection_lifetime = \"2s\"\n";
+  Mtepd d(s);
+  ASSERT_TRUE(d.start());
+  auto c = Client::connect(d.port());
+  ASSERT_TRUE(c);
+  const std::string ask = query(d.mintFor("alice@example.org", "beta.test"),
+                                "alice@example.org", "bob@beta.test");
+  std::string last;
+  for (int i = 0; i < 100; ++i) {
+    if (!c->send(ask)) break;
+    last = c->readReply().value_or("(none)");
+    if (last.rfind("K2.7.0", 0) != 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+  EXPECT_EQ(last.rfind("I4.4.2 This connection has been open as long as I allow", 0), 0u) << last;
+  EXPECT_TRUE(c->waitClosed(5000));
+  EXPECT_TRUE(d.waitForLog("reason=lifetime")) << d.logText();
+}
+
 TEST(MtepdMalformed, TricklingPeerIsCutOffAtIdleTimeout) {
   DaemonSettings s;
   s.idle_timeout = 2;

@@ -218,6 +218,20 @@ TEST(MtepServerSession, TimeoutRepliesI442ThenCloses) {
   }
 }
 
+TEST(MtepServerSession, LifetimeOverRepliesI442SayingSoThenCloses) {
+  const std::string in = encodeQuery("good");
+  for (const Slicing& s : allSlicings(in)) {
+    SCOPED_TRACE(s.name);
+    const SessionRun r = runSession(s, {}, End::kLifetime);
+    EXPECT_EQ(r.heads(), (Heads{"K2.7.0", "I4.4.2"}));
+    EXPECT_TRUE(r.closed);
+    ASSERT_EQ(r.log.size(), 2u);
+    EXPECT_EQ(r.log[1].reason, "lifetime");
+    EXPECT_NE(r.out.find("open as long as I allow"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("No request arrived"), std::string::npos) << r.out;
+  }
+}
+
 TEST(MtepServerSession, EofClosesSilentlyAndDropsAPartialRequest) {
   const std::string in = encodeQuery("good") + "22:1:?,\r\n12:unvanq";
   for (const Slicing& s : allSlicings(in)) {

@@ -49,7 +49,7 @@ struct Logged {
   std::string command, payload, reason, sender;
 };
 
-enum class End { kNothing, kTimeout, kEof };
+enum class End { kNothing, kTimeout, kEof, kLifetime };
 
 struct SessionRun {
   std::string out;
@@ -87,6 +87,8 @@ inline SessionRun runSession(const mtep::testing::Slicing& s, const SessionLimit
   }
   if (!run.closed && end == End::kTimeout) {
     run.closed = session.onTimeout(&run.out) == ServerSession::Action::kClose;
+  } else if (!run.closed && end == End::kLifetime) {
+    run.closed = session.onLifetimeOver(&run.out) == ServerSession::Action::kClose;
   } else if (!run.closed && end == End::kEof) {
     run.closed = session.onEof(&run.out) == ServerSession::Action::kClose;
   }
