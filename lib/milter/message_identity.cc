@@ -8,30 +8,9 @@
 
 #include <cstdint>
 
+#include "util/base64.h"
+
 namespace mtep::milter {
-
-namespace {
-
-bool iequal(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
-}  // namespace
 
 bool isTraceHeader(std::string_view name) {
   static constexpr std::string_view kTrace[] = {
@@ -41,7 +20,7 @@ bool isTraceHeader(std::string_view name) {
       "X-MTEP-Policy",
   };
   for (std::string_view t : kTrace) {
-    if (iequal(name, t)) return true;
+    if (asciiIEquals(name, t)) return true;
   }
   return false;
 }
@@ -87,7 +66,7 @@ void MessageIdentity::header(std::string_view name, std::string_view value) {
   for (char c : value) {
     if (c != ' ' && c != '\t' && c != '\r' && c != '\n') squeezed.push_back(c);
   }
-  part('N', lower(name));
+  part('N', asciiLower(name));
   part('V', squeezed);
 }
 
