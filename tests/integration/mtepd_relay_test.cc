@@ -14,7 +14,6 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 
 #include <chrono>
@@ -24,8 +23,6 @@
 
 #include "mtepd_harness.h"
 #include "run_program.h"
-
-extern char** environ;
 
 namespace mtep::itest {
 namespace {
@@ -39,17 +36,7 @@ class NextHopProcess {
     std::vector<std::string> args = {FAKE_NEXT_HOP_PATH, "--port-file", port_file_,
                                      "--cert", cert, "--key", key,
                                      "--slow-first", std::to_string(slow_first)};
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 1, out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                     0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    if (posix_spawnp(&pid_, argv[0], &actions, nullptr, argv.data(), environ) != 0) pid_ = -1;
-    posix_spawn_file_actions_destroy(&actions);
+    pid_ = spawnLogged(args, out_);
   }
   ~NextHopProcess() {
     if (pid_ > 0) {

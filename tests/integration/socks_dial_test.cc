@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,11 +20,10 @@
 #include <vector>
 
 #include "harness.h"
+#include "run_program.h"
 #include "socks/socks.h"
 #include "transport/dialer.h"
 #include "unit/transport/fake_servers.h"
-
-extern char** environ;
 
 namespace mtep::itest {
 namespace {
@@ -40,13 +38,6 @@ using transport::testing::LoopbackServer;
 // A syntactically valid-looking v3 onion name (56 base32 characters).
 const std::string kOnion = "pg6mmjiyjmcrsslvykfwnntlaru7p5svn6y2ymmju6nubxndf4pscryd.onion";
 const std::string kGreeting = "220 onion peer ready\r\n";
-
-std::string readFile(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
@@ -67,18 +58,8 @@ void peerHandler(int fd) {
 // A child process with its output in dir/NAME.log; SIGTERM on destruction.
 class Child {
  public:
-  Child(std::vector<std::string> args, const std::string& log_path) {
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                     0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    if (posix_spawnp(&pid_, argv[0], &actions, nullptr, argv.data(), environ) != 0) pid_ = -1;
-    posix_spawn_file_actions_destroy(&actions);
+  Child(const std::vector<std::string>& args, const std::string& log_path) {
+    pid_ = spawnLogged(args, log_path);
   }
   ~Child() { (void)stop(); }
   Child(const Child&) = delete;
