@@ -70,13 +70,13 @@ dv_maildir() {  # addr
 }
 
 dv_start() {  # work [--tempfail] addr[:quota]...
-  local work=$1 tempfail=0 spec addr quota uid gid home extra try home_root
+  local work=$1 tempfail=0 spec addr quota uid gid home extra home_root
   shift || { mp_die "usage: dv_start WORK [--tempfail] ADDR[:QUOTA]..."; return 1; }
   if [[ ${1:-} == --tempfail ]]; then tempfail=1; shift; fi
   (($# > 0)) || { mp_die "dv_start: no users"; return 1; }
   mkdir -p "$work" || return 1
   DV_WORK=$(cd "$work" && pwd)
-  uid=$(id -u nobody) && gid=$(id -g nobody) || { mp_die "no user nobody"; return 1; }
+  if ! uid=$(id -u nobody) || ! gid=$(id -g nobody); then mp_die "no user nobody"; return 1; fi
   DV_DIR=$(mktemp -d /tmp/mtep-dovecot.XXXXXX) || return 1
   chmod 755 "$DV_DIR"
   mkdir -p "$DV_DIR/run" "$DV_DIR/state" "$DV_DIR/mail"
@@ -103,7 +103,7 @@ dv_start() {  # work [--tempfail] addr[:quota]...
     fi
   done
   chown -R "$uid:$gid" "$DV_DIR/mail"
-  for try in 1 2 3; do
+  for _ in 1 2 3; do
     DV_PORT=$(mp_free_ports 1)
     dv_write_conf "$tempfail" || return 1
     doveconf -c "$DV_DIR/dovecot.conf" -n >/dev/null 2>>"$DV_WORK/dovecot.log" ||
