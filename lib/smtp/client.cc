@@ -69,6 +69,13 @@ Result<ParsedReply> SmtpClient::ehlo(std::string_view name) {
   return reply;
 }
 
+Result<ParsedReply> SmtpClient::lhlo(std::string_view name) {
+  capabilities_ = ParsedReply{};
+  auto reply = command("LHLO " + std::string(name));
+  if (reply && reply->code == 250) capabilities_ = *reply;
+  return reply;
+}
+
 Result<transport::TlsSession> SmtpClient::startTls(const transport::TlsClientOptions& options) {
   auto reply = command("STARTTLS");
   if (!reply) return std::move(reply).error();
