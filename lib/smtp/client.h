@@ -75,8 +75,9 @@ class SmtpClient {
   std::string pending_;
 };
 
-// Dot-stuffs `message` for DATA (RFC 5321 4.5.2), normalising bare LF to
-// CRLF, and appends the final CRLF (when missing) and ".\r\n".
+// Dot-stuffs `message` for DATA (RFC 5321 4.5.2), normalising a bare LF or
+// a bare CR to CRLF (SMTP smuggling: no "\r.\r\n" passes unstuffed), and
+// appends the final CRLF (when missing) and ".\r\n".
 std::string dotStuff(std::string_view message);
 
 }  // namespace mtep::smtp

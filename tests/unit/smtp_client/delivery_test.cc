@@ -229,11 +229,12 @@ TEST(Delivery, MessageIsDotStuffedWithCrlfLineEnds) {
   // A lone "." line would end the message early: the attacker's next
   // "MAIL FROM" would then be a command (SMTP smuggling).
   DeliveryResult d = deliver(request(s, {"a@alpha.test"},
-                                     ".hidden\n\nbody\n.\nMAIL FROM:<evil@x>\r\n..two\nlast"));
+                                     ".hidden\n\nbody\n.\nMAIL FROM:<evil@x>\r\n..two\nx\r.\rQUIT\nlast"));
   s.join();
   EXPECT_TRUE(d.session_ok) << d.error;
   EXPECT_EQ(s.received()[4],
-            "..hidden\r\n\r\nbody\r\n..\r\nMAIL FROM:<evil@x>\r\n...two\r\nlast\r\n.\r\n");
+            "..hidden\r\n\r\nbody\r\n..\r\nMAIL FROM:<evil@x>\r\n...two\r\nx\r\n..\r\nQUIT\r\n"
+            "last\r\n.\r\n");
 }
 
 TEST(Delivery, GiantReplyLineFailsTheSessionWithoutGrowingWithoutBound) {
