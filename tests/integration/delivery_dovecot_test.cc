@@ -3,7 +3,9 @@
 // delivered, one of two over quota (552 5.2.2 and 250), a parameter Dovecot
 // did not advertise (555 5.5.4, unless dropped), Dovecot down (dial), and
 // Dovecot failing temporarily (451). Skipped where Dovecot cannot run
-// (not root, dovecot-core or dovecot-lmtpd missing).
+// (not root, dovecot-core or dovecot-lmtpd missing). The work directory
+// is made by mkdtemp (mode 0700), as a clone under /root would be: the
+// deliveries, made as the user nobody, must still reach their maildirs.
 
 #include <gtest/gtest.h>
 #include <stdlib.h>

@@ -371,6 +371,51 @@ TEST(Delivery, WrongPinFailsTlsAndTheTokenIsNeverSent) {
   for (const auto& got : s.received()) EXPECT_EQ(got.find("AUTH"), std::string::npos) << got;
 }
 
+TEST(Delivery, OpportunisticStartTlsRefusedGoesOnInPlainText) {
+  ScriptedServer s({send("220 x\r\n"), line(), send("250-x\r\n250 STARTTLS\r\n"), line(),
+                    send("454 4.7.0 not now\r\n"), line(), send("250 2.1.0 OK\r\n"), line(),
+                    send("250 2.1.5 OK\r\n"), line(), send("354 OK\r\n"), body(),
+                    send("250 2.0.0 <a@alpha.test> id Saved\r\n"), line(), send("221 bye\r\n")});
+  DeliveryRequest r = request(s, {"a@alpha.test"});
+  r.tls = DeliveryTls::kOpportunistic;
+  DeliveryResult d = deliver(r);
+  s.join();
+  EXPECT_TRUE(d.session_ok) << d.error;
+  EXPECT_TRUE(d.tls_protocol.empty());
+  EXPECT_TRUE(d.recipients[0].delivered());
+}
+
+TEST(Delivery, RequiredStartTlsRefusedFailsAndTheKeywordCheckNeverRuns) {
+  ScriptedServer s({send("220 x\r\n"), line(), send("250-x\r\n250-STARTTLS\r\n250 STOKEN\r\n"),
+                    line(), send("454 4.7.0 not now\r\n"), line(), send("221 bye\r\n")});
+  DeliveryRequest r = request(s, {"a@alpha.test"});
+  r.tls = DeliveryTls::kRequired;
+  r.require_keyword = "STOKEN";
+  r.auth_line = "AUTH STOKEN c2VjcmV0";
+  DeliveryResult d = deliver(r);
+  s.join();
+  EXPECT_EQ(d.failed_step, DeliveryStep::kTls);
+  EXPECT_EQ(s.received(), (Lines{"LHLO client.test", "STARTTLS", "QUIT"}));
+}
+
+TEST(Delivery, ImplicitTlsFromTheFirstByte) {
+  mtep::testing::Credentials creds = mtep::testing::selfSigned();
+  ScriptedServer s({tls(), send("220 x\r\n"), line(), send(kLhloStoken), line(),
+                    send("250 2.1.0 OK\r\n"), line(), send("250 2.1.5 OK\r\n"), line(),
+                    send("354 OK\r\n"), body(), send("250 2.1.12 <a@alpha.test> id Saved\r\n"),
+                    line(), send("221 bye\r\n")},
+                   &creds);
+  DeliveryRequest r = request(s, {"a@alpha.test"});
+  r.tls = DeliveryTls::kImplicit;
+  r.require_keyword = "STOKEN";
+  r.tls_options.trust.pins = {transport::spkiFingerprint(creds.cert.get())};
+  DeliveryResult d = deliver(r);
+  s.join();
+  EXPECT_TRUE(d.session_ok) << d.error;
+  EXPECT_FALSE(d.tls_protocol.empty());
+  EXPECT_TRUE(d.recipients[0].delivered());
+}
+
 TEST(AdvertisedParams, KeepsOnlyWhatTheHelloAdvertises) {
   ParsedReply hello;
   hello.code = 250;
