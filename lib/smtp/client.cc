@@ -69,6 +69,13 @@ Result<ParsedReply> SmtpClient::ehlo(std::string_view name) {
   return reply;
 }
 
+Result<ParsedReply> SmtpClient::lhlo(std::string_view name) {
+  capabilities_ = ParsedReply{};
+  auto reply = command("LHLO " + std::string(name));
+  if (reply && reply->code == 250) capabilities_ = *reply;
+  return reply;
+}
+
 Result<transport::TlsSession> SmtpClient::startTls(const transport::TlsClientOptions& options) {
   auto reply = command("STARTTLS");
   if (!reply) return std::move(reply).error();
@@ -109,10 +116,17 @@ std::string dotStuff(std::string_view message) {
   bool line_start = true;
   for (size_t i = 0; i < message.size(); ++i) {
     const char c = message[i];
+    if (c == '\r' || c == '\n') {
+      // CRLF, or a bare CR or LF: each ends a line, sent as CRLF, so no
+      // server can see an end of data ("\r.\r\n", "\n.\n") we did not stuff.
+      if (c == '\r' && i + 1 < message.size() && message[i + 1] == '\n') ++i;
+      out += "\r\n";
+      line_start = true;
+      continue;
+    }
     if (line_start && c == '.') out.push_back('.');
-    if (c == '\n' && (i == 0 || message[i - 1] != '\r')) out.push_back('\r');
     out.push_back(c);
-    line_start = c == '\n';
+    line_start = false;
   }
   if (!out.empty() && !line_start) out += "\r\n";
   out += ".\r\n";

@@ -14,6 +14,8 @@
 //   A reply is returned whatever its code: the caller decides. Commands
 //   must not contain CR or LF (kInvalid, nothing sent).
 //   ehlo() falls back to HELO when EHLO gets 5xx (then no capabilities).
+//   lhlo() is LMTP's greeting (RFC 2033): no fallback; capabilities() as
+//   for EHLO.
 //   startTls(): "STARTTLS", 220, then the TLS handshake (transport::startTls)
 //   replaces the stream; the caller must ehlo() again (RFC 3207). A reply
 //   other than 220 is an Error kTemporary that quotes it (the session is
@@ -47,7 +49,8 @@ class SmtpClient {
 
   Result<ParsedReply> greeting();
   Result<ParsedReply> ehlo(std::string_view name);
-  // The last successful EHLO's reply (empty after HELO or before EHLO).
+  Result<ParsedReply> lhlo(std::string_view name);
+  // The last successful EHLO's (or LHLO's) reply (empty after HELO or before EHLO).
   const ParsedReply& capabilities() const { return capabilities_; }
   Result<ParsedReply> command(std::string_view line);
   // On success the fingerprint, protocol and cipher of the session; the
@@ -60,6 +63,8 @@ class SmtpClient {
   // body after a separate DATA), within the stream's timeouts.
   Result<ParsedReply> readReply();
 
+  // False after a failed STARTTLS handshake (the stream is gone).
+  bool connected() const { return stream_ != nullptr; }
   transport::Stream& stream() { return *stream_; }
   std::string& pending() { return pending_; }  // received, not yet parsed
 
@@ -70,8 +75,9 @@ class SmtpClient {
   std::string pending_;
 };
 
-// Dot-stuffs `message` for DATA (RFC 5321 4.5.2), normalising bare LF to
-// CRLF, and appends the final CRLF (when missing) and ".\r\n".
+// Dot-stuffs `message` for DATA (RFC 5321 4.5.2), normalising a bare LF or
+// a bare CR to CRLF (SMTP smuggling: no "\r.\r\n" passes unstuffed), and
+// appends the final CRLF (when missing) and ".\r\n".
 std::string dotStuff(std::string_view message);
 
 }  // namespace mtep::smtp

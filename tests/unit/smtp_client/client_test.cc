@@ -231,6 +231,12 @@ TEST(DotStuff, StuffsLeadingDotsAndNormalisesLineEnds) {
       {"a\r\n.\r\nb", "a\r\n..\r\nb\r\n.\r\n"},
       {"x.y\n", "x.y\r\n.\r\n"},
       {"\n.\n", "\r\n..\r\n.\r\n"},
+      // SMTP smuggling: a bare CR ends a line too, and its dot is stuffed.
+      {"a\r.\r\nMAIL FROM:<x>", "a\r\n..\r\nMAIL FROM:<x>\r\n.\r\n"},
+      {"a\n.\r\nb", "a\r\n..\r\nb\r\n.\r\n"},
+      {"a\r\n.\rb", "a\r\n..\r\nb\r\n.\r\n"},
+      {"\r", "\r\n.\r\n"},
+      {"a\r\r\n", "a\r\n\r\n.\r\n"},
   };
   for (const StuffCase& c : cases) {
     EXPECT_EQ(dotStuff(c.in), c.want) << "in=" << c.in;

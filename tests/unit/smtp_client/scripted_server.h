@@ -8,6 +8,8 @@
 //   s.join(); s.received() == {"EHLO x", ...}
 // DESCRIPTION
 //   Steps run in order: send text, read one line (recorded without CRLF),
+//   read a DATA body up to and including the line "." (recorded raw, CRLFs
+//   and the final ".\r\n" included),
 //   read one netstring, request() (recorded as its payload, CR/LF before it skipped),
 //   switch to TLS as server (credentials given at construction), wait for
 //   the client to close, or close. A read that meets EOF ends the script
@@ -29,11 +31,12 @@
 namespace mtep::testing {
 
 struct Step {
-  enum Kind { kSend, kLine, kNetstring, kTls, kWaitClose, kClose } kind;
+  enum Kind { kSend, kLine, kBody, kNetstring, kTls, kWaitClose, kClose } kind;
   std::string text;
 };
 inline Step send(std::string text) { return {Step::kSend, std::move(text)}; }
 inline Step line() { return {Step::kLine, {}}; }
+inline Step body() { return {Step::kBody, {}}; }
 inline Step request() { return {Step::kNetstring, {}}; }
 inline Step tls() { return {Step::kTls, {}}; }
 inline Step waitClose() { return {Step::kWaitClose, {}}; }
@@ -80,6 +83,17 @@ class ScriptedServer {
     }
     return false;
   }
+  bool readBody(std::string* out) {
+    char c = 0;
+    size_t line_start = 0;
+    while (readByte(&c)) {
+      out->push_back(c);
+      if (c != '\n') continue;
+      if (out->compare(line_start, std::string::npos, ".\r\n") == 0) return true;
+      line_start = out->size();
+    }
+    return false;
+  }
   bool readNetstring(std::string* out) {
     char c = 0;
     std::string digits;
@@ -111,6 +125,13 @@ class ScriptedServer {
           break;
         case Step::kLine:
           if (!readLine(&got)) {
+            received_.push_back("<eof>");
+            return finish();
+          }
+          received_.push_back(got);
+          break;
+        case Step::kBody:
+          if (!readBody(&got)) {
             received_.push_back("<eof>");
             return finish();
           }
