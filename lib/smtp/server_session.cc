@@ -83,8 +83,14 @@ ServerSession::ServerSession(ServerSettings settings)
     : settings_(std::move(settings)),
       reader_({.max_line = settings_.limits.max_line}),
       tls_active_(settings_.tls_active) {
+  updateEnhanced();
+}
+
+// ENHANCEDSTATUSCODES is on while it is advertised (a TLS-only one from TLS on).
+void ServerSession::updateEnhanced() {
+  enhanced_ = false;
   for (const Extension& e : settings_.extensions) {
-    if (iEquals(e.keyword, "ENHANCEDSTATUSCODES")) enhanced_ = true;
+    if (iEquals(e.keyword, "ENHANCEDSTATUSCODES") && (!e.tls_only || tls_active_)) enhanced_ = true;
   }
 }
 
@@ -527,6 +533,7 @@ void ServerSession::startTls(const std::string& args) {
   // followed the command may ever become one (the owner drops it, and so
   // does this feed: start_tls_ stops the loop).
   tls_active_ = true;
+  updateEnhanced();
   helo_.clear();
   user_.clear();
   expect_ = nullptr;

@@ -53,8 +53,10 @@
 //   code); the max_errors-th gets "421 4.7.0 HOST Error: too many errors"
 //   instead, and the close. Each command line (and expected line) takes
 //   one of max_commands (then 421 4.7.0 ... too many commands and the
-//   close). Enhanced status codes are written in the built-in replies when
-//   ENHANCEDSTATUSCODES is in the extension list.
+//   close). Enhanced status codes are written in the built-in replies (and
+//   kept in the daemon's Reply objects) while ENHANCEDSTATUSCODES is
+//   advertised (a TLS-only one: from TLS on); the daemon's reply lines are
+//   written as given.
 //
 //   STARTTLS: 454 4.7.0 without TLS available (502 when the daemon turned
 //   the verb off), 503 5.5.1 under TLS, 501 5.5.4 with arguments; else
@@ -286,6 +288,7 @@ class ServerSession {
   enum class Mode { kCommand, kData };
 
   ServerStep takeStep();
+  void updateEnhanced();
   void line(const std::string& text);
   void dispatch(const Command& command);
   void builtin(std::string_view code, std::string_view esc, std::string_view text);

@@ -102,6 +102,19 @@ TEST(ServerSession, WithoutEnhancedStatusCodesTheBuiltInRepliesHaveNone) {
   EXPECT_EQ(d.feed("NOOP\r\nFOO\r\n"), "250 Ok\r\n502 Error: command not implemented\r\n");
 }
 
+TEST(ServerSession, TlsOnlyExtensionsAndEnhancedCodesAppearWithTls) {
+  // The token server's shape: STOKEN and ENHANCEDSTATUSCODES only under TLS.
+  ServerSettings s = lmtpSettings();
+  s.extensions = {{"STARTTLS"}, {"STOKEN", true}, {"PIPELINING"}, {"ENHANCEDSTATUSCODES", true}};
+  Driver d(s);
+  EXPECT_EQ(d.feed("LHLO c\r\nNOOP\r\n"),
+            "250-mx.test\r\n250-STARTTLS\r\n250 PIPELINING\r\n250 Ok\r\n");
+  EXPECT_EQ(d.feed("STARTTLS\r\n"), "220 Ready to start TLS\r\n");
+  EXPECT_EQ(d.feed("LHLO c\r\nNOOP\r\n"),
+            "250-mx.test\r\n250-STOKEN\r\n250-PIPELINING\r\n250 ENHANCEDSTATUSCODES\r\n"
+            "250 2.0.0 Ok\r\n");
+}
+
 TEST(ServerSession, LmtpRefusesHeloAndEhloAndTakesLhlo) {
   Driver d(lmtpSettings());
   EXPECT_EQ(d.greet(), "220 mx.test LMTP test\r\n");
