@@ -511,6 +511,28 @@ TEST(ServerSession, TimeoutsEofAndLifetime) {
   EXPECT_EQ(e.session.endReason(), "eof");
 }
 
+TEST(ServerSession, AClientThatStopsMidDataDeliversNothing) {
+  Driver d(lmtpSettings());
+  Recorder r;
+  r.install(d.session);
+  int resets = 0;
+  d.session.hooks().on_reset = [&resets](ServerSession&, bool) { ++resets; };
+  d.feed("LHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<1@y.test>\r\nDATA\r\nhalf a mess");
+  const ServerStep s = d.session.onEof();
+  EXPECT_EQ(s.out, "");
+  EXPECT_TRUE(s.close);
+  EXPECT_TRUE(r.messages.empty());
+  // RSET forgets a transaction and tells the daemon.
+  Driver rs(lmtpSettings());
+  Recorder rr;
+  rr.install(rs.session);
+  rs.session.hooks().on_reset = [&resets](ServerSession&, bool) { ++resets; };
+  rs.feed("LHLO c\r\nMAIL FROM:<a@b.test>\r\n");
+  EXPECT_EQ(rs.feed("RSET\r\nRCPT TO:<1@y.test>\r\n"),
+            "250 2.0.0 Ok\r\n503 5.5.1 Error: need MAIL command\r\n");
+  EXPECT_EQ(resets, 1);
+}
+
 TEST(ServerSession, NothingIsReadAfterClose) {
   Driver d(smtpSettings());
   EXPECT_EQ(d.feed("QUIT\r\nNOOP\r\n"), "221 2.0.0 Bye\r\n");
