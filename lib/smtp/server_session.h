@@ -179,7 +179,9 @@ struct Message {
 // The daemon's say in the transaction; on_message null = no transactions
 // (MAIL, RCPT, DATA, VRFY are "502 5.5.1").
 struct TransactionHooks {
-  // Return the reply; 2xx accepts. Called synchronously.
+  // Return the reply; 2xx accepts. Or call suspend() (the return value
+  // is then ignored) and answer later with resume(replies) / answerPath():
+  // a store lookup off the loop.
   std::function<Reply(ServerSession&, const MailRequest&)> on_mail;
   std::function<Reply(ServerSession&, const Recipient&)> on_rcpt;
   // Must call answerMessage(), now or after suspend() + resume().
@@ -262,6 +264,9 @@ class ServerSession {
   void close(std::string reason);  // after what was written
   // on_message's answer: one reply (SMTP) or one per recipient (LMTP).
   void answerMessage(const std::vector<Reply>& replies);
+  // A suspended on_mail / on_rcpt's answer (2xx accepts); resume(replies)
+  // calls it with the first reply. Without one, resume() answers 451 4.3.0.
+  void answerPath(Reply answer);
 
   // --- state ------------------------------------------------------------------
   const ServerSettings& settings() const { return settings_; }
@@ -331,6 +336,12 @@ class ServerSession {
   bool tls_active_ = false;
   bool suspended_ = false;
   bool awaiting_message_ = false;  // on_message has not answered yet
+  struct PendingPath {
+    bool mail = false;  // MAIL, else RCPT
+    std::string path;
+    Params params;
+  };
+  std::optional<PendingPath> pending_path_;  // MAIL/RCPT being answered
   bool closed_ = false;
   bool start_tls_ = false;
   bool answered_ = false;

@@ -423,6 +423,34 @@ TEST(ServerSession, ParametersReachTheDaemonAndUnknownOnesAreRefusedByDefault) {
   EXPECT_EQ(d.session.recipients().size(), 1u);
 }
 
+TEST(ServerSession, RcptAndMailHooksMaySuspend) {
+  Driver d(lmtpSettings());
+  Recorder r;
+  r.install(d.session);
+  d.session.hooks().on_mail = [](ServerSession& s, const MailRequest&) {
+    s.suspend();
+    return Reply{};
+  };
+  d.session.hooks().on_rcpt = [](ServerSession& s, const Recipient&) {
+    s.suspend();
+    return Reply{};
+  };
+  d.feed("LHLO c\r\n");
+  EXPECT_EQ(d.feed("MAIL FROM:<a@b.test>\r\nRCPT TO:<1@y.test> STOKEN=t\r\nRCPT TO:<2@y.test>\r\n"),
+            "");
+  EXPECT_EQ(d.resume({{250, EnhancedStatus{2, 1, 0}, "sender ok"}}), "250 2.1.0 sender ok\r\n");
+  EXPECT_TRUE(d.session.inTransaction());
+  EXPECT_EQ(d.resume({{250, EnhancedStatus{2, 1, 5}, "token ok"}}), "250 2.1.5 token ok\r\n");
+  EXPECT_EQ(d.resume({{550, EnhancedStatus{5, 7, 1}, "no token"}}), "550 5.7.1 no token\r\n");
+  ASSERT_EQ(d.session.recipients().size(), 1u);
+  EXPECT_EQ(d.session.recipients()[0].address, "1@y.test");
+  EXPECT_EQ(findParam(d.session.recipients()[0].params, "STOKEN"), "t");
+  // A resume that says nothing: 451, the recipient not taken.
+  d.feed("RCPT TO:<3@y.test>\r\n");
+  EXPECT_EQ(d.resume(std::vector<Reply>{}), "451 4.3.0 Error: no answer, try again later\r\n");
+  EXPECT_EQ(d.session.recipients().size(), 1u);
+}
+
 TEST(ServerSession, TransactionOrderRules) {
   Driver d(smtpSettings());
   Recorder r;
