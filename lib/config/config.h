@@ -314,17 +314,17 @@ struct StokenConfig {
   std::vector<ListenAddress> listen;           // LMTP, implicit TLS; [] = off
   std::vector<ListenAddress> starttls_listen;  // LMTP, STARTTLS; [] = off
   std::vector<ListenAddress> filter_listen;    // plain LMTP from Postfix's content_filter; [] = off
-  ServerAddress deliver_to{"127.0.0.1", 24};       // the mailbox server's LMTP (Dovecot)
-  ServerAddress reinject_to{"127.0.0.1", 10025};   // Postfix's re-injection smtpd
+  ServerAddress deliver_to{"127.0.0.1", 24};   // the mailbox server's LMTP (Dovecot)
+  ServerAddress reinject_to{"127.0.0.1", 10025};              // Postfix's re-injection smtpd
   std::map<std::string, ServerAddress, std::less<>> servers;  // domain -> token server, before DNS
-  uint32_t submission_port = 465;                   // token servers found by MX: this port
-  int64_t temporary_ttl = 7 * 86400;                // seconds
-  int64_t permanent_ttl = 365 * 86400;              // seconds since the last refresh
-  int64_t permanent_refresh = 30 * 86400;           // re-stored on delivery once this old
-  uint32_t max_message_size = 25 * 1024 * 1024;     // bytes
-  uint32_t max_recipients = 100;                    // per transaction
-  int64_t delivery_timeout = 300;                   // seconds for each reply, DATA included
-  int64_t dial_timeout = 30;                        // seconds to connect and finish TLS
+  uint32_t submission_port = 465;                // token servers found by MX: this port
+  int64_t temporary_ttl = 7 * 86400;             // seconds
+  int64_t permanent_ttl = 365 * 86400;           // seconds since the last refresh
+  int64_t permanent_refresh = 30 * 86400;        // re-stored on delivery once this old
+  uint32_t max_message_size = 25 * 1024 * 1024;  // bytes
+  uint32_t max_recipients = 100;                 // per transaction
+  int64_t delivery_timeout = 300;                // seconds for each reply, DATA included
+  int64_t dial_timeout = 30;                     // seconds to connect and finish TLS
   // Addresses ("user@example.org") and domains ("@example.org") whose mail
   // must go through the MTA; lower case (canonicalLower, "@" + domainKey).
   std::vector<std::string> refuse_recipients;

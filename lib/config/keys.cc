@@ -747,9 +747,8 @@ std::vector<KeyDef> buildDefs() {
               "Addresses and ports of the submission token server (LMTP with STOKEN, implicit "
               "TLS as RFC 8314 prefers; [mtepd] tls_cert_file). Never port 25. [] = off.",
               "numeric ADDR:PORT, [IPv6]:PORT"},
-      ConfigFn([](const toml::node& n, Config& c) {
-        return readListen(n, &c.stoken.listen, true);
-      })));
+      ConfigFn(
+          [](const toml::node& n, Config& c) { return readListen(n, &c.stoken.listen, true); })));
   d.push_back(makeDef(
       KeyInfo{"stoken", "starttls_listen", "list of ADDR:PORT", "[]",
               "The token server with STARTTLS instead: STOKEN is offered only after it. [] = off.",
@@ -801,12 +800,12 @@ std::vector<KeyDef> buildDefs() {
       kHour, 366 * kDay, [](Config& c) -> int64_t& { return c.stoken.temporary_ttl; }));
   d.push_back(durationKey<Config>(
       "stoken", "permanent_ttl", "\"365d\"",
-      "Lifetime of a permanent token since it was issued or last refreshed by a delivery.",
-      kDay, 3660 * kDay, [](Config& c) -> int64_t& { return c.stoken.permanent_ttl; }));
+      "Lifetime of a permanent token since it was issued or last refreshed by a delivery.", kDay,
+      3660 * kDay, [](Config& c) -> int64_t& { return c.stoken.permanent_ttl; }));
   d.push_back(durationKey<Config>(
       "stoken", "permanent_refresh", "\"30d\"",
-      "A delivery by a permanent token refreshes its lifetime once it is this old.", 0,
-      3660 * kDay, [](Config& c) -> int64_t& { return c.stoken.permanent_refresh; }));
+      "A delivery by a permanent token refreshes its lifetime once it is this old.", 0, 3660 * kDay,
+      [](Config& c) -> int64_t& { return c.stoken.permanent_refresh; }));
   d.push_back(countKey("stoken", "max_message_size", "26214400",
                        "Largest message, in bytes, the token server takes (offered as SIZE); "
                        "Dovecot's LMTP has no limit of its own.",
