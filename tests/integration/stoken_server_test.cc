@@ -478,14 +478,15 @@ TEST_F(TokenServer, PlainLhloOffersNoStokenAndHeloEhloAreRefused) {
   auto c = LmtpClient::connect(starttls_port_, false);
   ASSERT_TRUE(c);
   ASSERT_TRUE(startsWithText(c->reply().value_or(""), "220 mx.beta.test"));
-  EXPECT_TRUE(startsWithText(c->ask("HELO alpha.test"), "500 5.5.1"));
-  EXPECT_TRUE(startsWithText(c->ask("EHLO alpha.test"), "500 5.5.1"));
+  // ENHANCEDSTATUSCODES is offered under TLS only: plain replies have none.
+  EXPECT_EQ(c->ask("HELO alpha.test"), "500 Error: this is LMTP, say LHLO");
+  EXPECT_EQ(c->ask("EHLO alpha.test"), "500 Error: this is LMTP, say LHLO");
   const std::string plain = c->ask("LHLO alpha.test");
   EXPECT_EQ(plain, "250-mx.beta.test\n250 STARTTLS");
-  EXPECT_TRUE(
-      startsWithText(c->ask(auth(kBob, mint(Kind::kTemporary, kAlice, kBob))), "530 5.7.0"));
-  EXPECT_TRUE(startsWithText(c->ask("GENSTOKEN TEMP alice@alpha.test"), "530 5.7.0"));
-  EXPECT_EQ(c->ask("STARTTLS"), "220 2.0.0 Ready to start TLS");
+  EXPECT_TRUE(startsWithText(c->ask(auth(kBob, mint(Kind::kTemporary, kAlice, kBob))), "530 "));
+  EXPECT_TRUE(startsWithText(c->ask("GENSTOKEN TEMP alice@alpha.test"), "530 "));
+  EXPECT_TRUE(startsWithText(c->ask("MAIL FROM:<alice@alpha.test>"), "530 "));
+  EXPECT_EQ(c->ask("STARTTLS"), "220 Ready to start TLS");
   ASSERT_TRUE(c->startTls());
   const std::string tls = c->ask("LHLO alpha.test");
   EXPECT_NE(tls.find("250-STOKEN"), std::string::npos) << tls;
