@@ -432,6 +432,48 @@ TEST_F(TokenServer, RevokedExpiredWrongPairAndWrongSenderTokensDeliverNothing) {
   EXPECT_EQ(count(kCarol), 0);
 }
 
+// --- the limits -------------------------------------------------------------------------
+
+TEST_F(TokenServer, RateRecipientsAndSizeLimits) {
+  start("bob@beta.test carol@beta.test", "max_recipients = 2\nmax_message_size = 2048\n",
+        "submission_token_rate = 2\n");
+  const std::string t_bob = mint(Kind::kTemporary, kAlice, kBob);
+  auto c = session();
+  ASSERT_TRUE(c);
+  const std::string lhlo = c->ask("LHLO alpha.test");
+  EXPECT_NE(lhlo.find("250-SIZE 2048"), std::string::npos) << lhlo;
+  EXPECT_EQ(c->ask(auth(kBob, t_bob)), "235 2.7.0 Authentication successful");
+  EXPECT_EQ(c->ask("MAIL FROM:<alice@alpha.test> SIZE=4096"),
+            "552 5.3.4 Message size exceeds fixed limit");
+  EXPECT_EQ(c->ask("MAIL FROM:<alice@alpha.test> BODY=8BITMIME"), "250 2.1.0 Ok");
+  EXPECT_EQ(c->ask("RCPT TO:<bob@beta.test>"), "250 2.1.5 Ok");
+  EXPECT_EQ(c->ask("RCPT TO:<carol@beta.test> STOKEN=" + mint(Kind::kTemporary, kAlice, kCarol)),
+            "250 2.1.5 Ok");
+  EXPECT_EQ(c->ask("RCPT TO:<carol@beta.test> STOKEN=" + mint(Kind::kTemporary, kAlice, kCarol)),
+            "452 4.5.3 Error: too many recipients");
+  // Too big: read to its end and refused per recipient, nothing delivered.
+  const auto big = data(*c, message("too big", 4000), 2);
+  EXPECT_EQ(big[0], "552 5.3.4 Error: message too big");
+  EXPECT_EQ(big[1], "552 5.3.4 Error: message too big");
+  EXPECT_EQ(count(kBob), 0);
+  // submission_token_rate 2: each accepted RCPT is a use; the third waits for the hour.
+  EXPECT_EQ(c->ask("MAIL FROM:<alice@alpha.test>"), "250 2.1.0 Ok");
+  EXPECT_EQ(c->ask("RCPT TO:<bob@beta.test> STOKEN=" + t_bob), "250 2.1.5 Ok");
+  EXPECT_EQ(c->ask("RSET"), "250 2.0.0 Ok");
+  EXPECT_EQ(c->ask("MAIL FROM:<alice@alpha.test>"), "250 2.1.0 Ok");
+  EXPECT_EQ(c->ask("RCPT TO:<bob@beta.test>"), "450 4.7.1 Token used too often, try again later");
+  EXPECT_EQ(c->ask("QUIT"), "221 2.0.0 Bye");
+}
+
+// Without a certificate the token server does not start (it speaks only TLS).
+TEST(TokenServerConfig, NoCertificateRefusesToStart) {
+  DaemonSettings s;
+  s.extra = "[stoken]\nlisten = [\"127.0.0.1:" + std::to_string(freeLoopbackPort()) + "\"]\n";
+  Mtepd d(s);
+  EXPECT_FALSE(d.start());
+  EXPECT_TRUE(d.waitForLog("needs [mtepd] tls_cert_file and tls_key_file")) << d.logText();
+}
+
 // --- Dovecot's answers ------------------------------------------------------------------
 
 TEST_F(TokenServer, OneOfTwoOverQuotaIs552BesideA250) {
