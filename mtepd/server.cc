@@ -36,15 +36,20 @@ server::DaemonSettings Server::settings(const config::Config& config) const {
                       m.max_connections_per_client, m.connection_lifetime});  // kSmtpGroup
   s.listen.push_back({"onion_relay", m.onion_relay, m.relay_max_connections, 0,
                       m.connection_lifetime});  // kRelayGroup
+  // Postfix's lmtp client: its own process limit caps it; the smtp cap.
+  s.listen.push_back({"filter_listen ([stoken])", config.stoken.filter_listen,
+                      m.smtp_max_connections, 0, m.connection_lifetime});  // kRouterGroup
   s.max_connections = m.max_connections;
   if (!m.smtp_listen.empty()) s.max_connections += m.smtp_max_connections;
   if (!m.onion_relay.empty()) s.max_connections += m.relay_max_connections;
+  if (!config.stoken.filter_listen.empty()) s.max_connections += m.smtp_max_connections;
   s.pid_file = config.mtepd.pid_file;
   s.shutdown_grace = kShutdownGrace;
   return s;
 }
 
 Status Server::prepare(const config::Config& c) {
+  if (Status s = checkFilterListen(c); !s) return s;
   if (c.mtepd.smtp_listen.empty() || c.mtepd.tls_cert_file.empty()) return okStatus();
   auto tls = server::TlsContext::load(c.mtepd.tls_cert_file, c.mtepd.tls_key_file);
   if (!tls) return Error(tls.error().kind(), "[mtepd] tls_cert_file: " + tls.error().message());
@@ -102,6 +107,9 @@ Status Server::open(server::Daemon& daemon) {
   auto relay = RelayFactory::create(config, daemon.base());
   if (!relay) return std::move(relay).error();
   relay_factory_ = std::move(*relay);
+  auto router = StokenRouter::create(config, ring_, daemon.base());
+  if (!router) return std::move(router).error();
+  router_ = std::move(*router);
 
   Status s = daemon.addTimer(kKeyCheckInterval, "key file check", [this] { checkKeyFile(); });
   if (s) s = daemon.addTimer(kPurgeInterval, "store purge", [this] { purgeStore(); });
@@ -111,6 +119,7 @@ Status Server::open(server::Daemon& daemon) {
 server::SessionFactory& Server::factory(size_t group) {
   if (group == kSmtpGroup) return *smtp_factory_;
   if (group == kRelayGroup) return *relay_factory_;
+  if (group == kRouterGroup) return *router_;
   return *factory_;
 }
 
@@ -132,6 +141,8 @@ void Server::apply(const config::ConfigPtr& next) {
   factory_->setConfig(next);
   smtp_factory_->setConfig(next);
   relay_factory_->setConfig(next);
+  router_->setConfig(next);
+  router_->setRing(ring_);
   authority_->update(next, ring_);
 }
 
@@ -153,12 +164,15 @@ std::string Server::shutdownNote() const {
   if (n > 0) note += ", " + std::to_string(n) + " relay step(s) running";
   const size_t k = key_queue_ ? key_queue_->outstanding() : 0;
   if (k > 0) note += ", " + std::to_string(k) + " key store write(s) running";
+  const size_t r = router_ ? router_->outstanding() : 0;
+  if (r > 0) note += ", " + std::to_string(r) + " routed message(s) running";
   return note;
 }
 
 void Server::stopped() {
   if (relay_factory_) relay_factory_->stop();
   if (key_queue_) key_queue_->stop();
+  if (router_) router_->stop();
 }
 
 void Server::checkKeyFile() {
@@ -176,6 +190,7 @@ void Server::checkKeyFile() {
   }
   if (outcome != token::KeyFileWatch::Outcome::kLoaded) return;
   authority_->update(daemon_->config(), ring_);
+  if (router_) router_->setRing(ring_);
   log::notice("key file %s reloaded: %zu keys, current key id %u", key_watch_.path().c_str(),
               ring_->keys().size(), static_cast<unsigned>(ring_->current().id));
 }

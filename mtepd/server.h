@@ -21,6 +21,9 @@
 //     on listen and smtp_listen; connection_lifetime on all three.
 //   - The onion relay for [mtepd] onion_relay (relay_service.h): its own
 //     pin store connection and worker threads, stopped in stopped().
+//   - The STOKEN router for [stoken] filter_listen (stoken_router.h):
+//     Postfix's content filter, its own store handle and worker threads,
+//     stopped in stopped(); a non-loopback filter_listen stops start-up.
 //   - prepare(): with smtp_listen and tls_cert_file set, loads the
 //     certificate and key (server/tls_context.h); a bad file stops start-up.
 //   - SIGHUP: the new config is used for new connections and by the token
@@ -54,6 +57,7 @@
 #include "server/tls_context.h"
 #include "server/work_queue.h"
 #include "smtp_session.h"
+#include "stoken_router.h"
 #include "store/store.h"
 #include "token/key_watch.h"
 #include "token/token.h"
@@ -70,6 +74,7 @@ class Server final : public server::Service {
   static constexpr size_t kMtepGroup = 0;  // [mtepd] listen
   static constexpr size_t kSmtpGroup = 1;  // [mtepd] smtp_listen
   static constexpr size_t kRelayGroup = 2;  // [mtepd] onion_relay (relay_service.h)
+  static constexpr size_t kRouterGroup = 3;  // [stoken] filter_listen (stoken_router.h)
 
   server::DaemonSettings settings(const config::Config& config) const override;
   Status prepare(const config::Config& config) override;
@@ -101,6 +106,7 @@ class Server final : public server::Service {
   std::unique_ptr<server::WorkQueue> key_queue_;
   std::unique_ptr<SmtpSessionFactory> smtp_factory_;
   std::unique_ptr<RelayFactory> relay_factory_;  // onion_relay; its workers stop in stopped()
+  std::unique_ptr<StokenRouter> router_;  // [stoken] filter_listen; its workers stop in stopped()
 };
 
 }  // namespace mtep::mtepd
