@@ -91,10 +91,10 @@ class RouterToRealTokenServer : public ::testing::Test {
     beta_ = std::make_unique<Mtepd>(DaemonSettings{});
     const std::string cert = beta_->dir() + "/cert.pem";
     const std::string key = beta_->dir() + "/key.pem";
-    r = runProgram({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=mx.beta.test", "-days", "2",
-                    "-keyout", key, "-out", cert},
-                   beta_->dir());
+    r = runProgram(
+        {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-nodes", "-subj", "/CN=mx.beta.test", "-days", "2", "-keyout", key, "-out", cert},
+        beta_->dir());
     ASSERT_EQ(r.exit_code, 0) << r.err;
     auto fp = transport::spkiFingerprintOfPemFile(cert);
     ASSERT_TRUE(fp.ok());
@@ -162,8 +162,8 @@ class RouterToRealTokenServer : public ::testing::Test {
 TEST_F(RouterToRealTokenServer, TemporaryThenPermanentThenRevokedFallsBack) {
   ASSERT_NO_FATAL_FAILURE(startBeta());
   // The re-injection smtpd: expected once, for the third message only.
-  ScriptedServer sink({send("220 alpha.test ESMTP\r\n"), line(), send("250 alpha.test\r\n"),
-                       line(), send("250 2.1.0 Ok\r\n"), line(), send("250 2.1.5 Ok\r\n"), line(),
+  ScriptedServer sink({send("220 alpha.test ESMTP\r\n"), line(), send("250 alpha.test\r\n"), line(),
+                       send("250 2.1.0 Ok\r\n"), line(), send("250 2.1.5 Ok\r\n"), line(),
                        send("354 go ahead\r\n"), body(), send("250 2.0.0 Ok: queued as Q3\r\n"),
                        line(), send("221 2.0.0 Bye\r\n")});
   ASSERT_NO_FATAL_FAILURE(startAlpha(sink.port()));
