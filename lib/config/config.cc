@@ -224,7 +224,7 @@ void Loader::run(const toml::table& root, Config& cfg) {
     if (!known) {
       error(key.source(), sectionLabel(printable(name)), "",
             "unknown section (known: [global], [log], [mtepd], [outbound], [tokens], [store], "
-            "[milter], [policyd], [pow], [domain_defaults], [domain.\"NAME\"])");
+            "[milter], [policyd], [pow], [stoken], [domain_defaults], [domain.\"NAME\"])");
       continue;
     }
     const toml::table& body = *value.as_table();
@@ -394,6 +394,20 @@ const ServerAddress* MilterConfig::keyServerFor(std::string_view domain) const {
 
 const std::vector<std::string>* MilterConfig::tlsPinsFor(std::string_view domain) const {
   return findDomainEntry(tls_pins, domain);
+}
+
+const ServerAddress* StokenConfig::serverFor(std::string_view domain) const {
+  return findDomainEntry(servers, domain);
+}
+
+bool StokenConfig::refuses(std::string_view address_canonical) const {
+  const size_t at = address_canonical.rfind('@');
+  const std::string_view domain =
+      at == std::string_view::npos ? std::string_view() : address_canonical.substr(at);
+  for (const std::string& entry : refuse_recipients) {
+    if (entry == address_canonical || (!domain.empty() && entry == domain)) return true;
+  }
+  return false;
 }
 
 bool MilterConfig::isInternal(const net::IpAddress& ip) const {

@@ -117,6 +117,12 @@ struct DomainPolicy {
   // in require_mtep_from); [] = none. Implies checking for them.
   std::vector<std::string> require_signature_from;
 
+  // Submission tokens (STOKEN, [stoken]).
+  bool distribute_submission_tokens = false;  // sender domain: milter adds Submission-Token
+  bool accept_submission_tokens = false;  // recipient domain: token server delivers; milter holds
+  bool deliver_by_token = false;          // sender domain: our router uses held tokens
+  int64_t submission_token_rate = 60;     // deliveries per token per hour; 0 = no limit
+
   // True when require_mtep is set and `sender_domain` matches require_mtep_from
   // (ASCII case-insensitive, one trailing dot ignored).
   bool requiresMtepFrom(std::string_view sender_domain) const;
@@ -302,6 +308,33 @@ struct StoreConfig {
   bool operator==(const StoreConfig&) const = default;
 };
 
+// Submission tokens (STOKEN): the token server and router in mtepd, the
+// lifetimes of the tokens, and the recipients that must not skip the MTA.
+struct StokenConfig {
+  std::vector<ListenAddress> listen;           // LMTP, implicit TLS; [] = off
+  std::vector<ListenAddress> starttls_listen;  // LMTP, STARTTLS; [] = off
+  std::vector<ListenAddress> filter_listen;    // plain LMTP from Postfix's content_filter; [] = off
+  ServerAddress deliver_to{"127.0.0.1", 24};   // the mailbox server's LMTP (Dovecot)
+  ServerAddress reinject_to{"127.0.0.1", 10025};              // Postfix's re-injection smtpd
+  std::map<std::string, ServerAddress, std::less<>> servers;  // domain -> token server, before DNS
+  uint32_t submission_port = 465;                // token servers found by MX: this port
+  int64_t temporary_ttl = 7 * 86400;             // seconds
+  int64_t permanent_ttl = 365 * 86400;           // seconds since the last refresh
+  int64_t permanent_refresh = 30 * 86400;        // re-stored on delivery once this old
+  uint32_t max_message_size = 25 * 1024 * 1024;  // bytes
+  uint32_t max_recipients = 100;                 // per transaction
+  int64_t delivery_timeout = 300;                // seconds for each reply, DATA included
+  int64_t dial_timeout = 30;                     // seconds to connect and finish TLS
+  // Addresses ("user@example.org") and domains ("@example.org") whose mail
+  // must go through the MTA; lower case (canonicalLower, "@" + domainKey).
+  std::vector<std::string> refuse_recipients;
+  // True when `address_canonical` (lower case) or its domain is listed.
+  bool refuses(std::string_view address_canonical) const;
+  // The static token server for `domain` (exact, then ".parent" keys), or nullptr.
+  const ServerAddress* serverFor(std::string_view domain) const;
+  bool operator==(const StokenConfig&) const = default;
+};
+
 struct Config {
   std::string source;  // file the config came from
   GlobalConfig global;
@@ -313,6 +346,7 @@ struct Config {
   MilterConfig milter;
   PolicydConfig policyd;
   PowConfig pow;
+  StokenConfig stoken;
   DomainPolicy domain_defaults;
   std::map<std::string, DomainPolicy, std::less<>> domains;  // lower-case keys
 

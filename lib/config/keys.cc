@@ -215,6 +215,43 @@ Check applyAuthservId(const toml::node& n, Config& c) {
   return std::nullopt;
 }
 
+// A single "HOST[:PORT]" server address.
+Check readServer(const toml::node& n, uint16_t default_port, ServerAddress* out) {
+  std::string text;
+  if (Check p = readString(n, &text)) return p;
+  auto address = parseServerAddress(text, default_port);
+  if (!address) return Problem{address.error().message()};
+  *out = std::move(*address);
+  return std::nullopt;
+}
+
+// "user@example.org" or "@example.org" (lower-cased when stored).
+std::string checkRefusedRecipient(std::string_view entry) {
+  if (entry.starts_with('@')) {
+    if (Status s = smtp::checkDomain(entry.substr(1)); !s) {
+      return quoted(entry) + ": not a domain: " + s.error().message();
+    }
+    return "";
+  }
+  auto m = smtp::parseMailbox(entry);
+  if (!m || m->isNull()) return quoted(entry) + " is neither an address nor \"@\" and a domain";
+  return "";
+}
+
+Check applyRefuseRecipients(const toml::node& n, Config& c) {
+  std::vector<std::string> entries;
+  if (Check p = readStringList(n, true, checkRefusedRecipient, &entries)) return p;
+  for (std::string& entry : entries) {
+    if (entry.starts_with('@')) {
+      entry = "@" + smtp::domainKey(std::string_view(entry).substr(1));
+    } else {
+      entry = smtp::parseMailbox(entry)->canonicalLower();
+    }
+  }
+  c.stoken.refuse_recipients = std::move(entries);
+  return std::nullopt;
+}
+
 std::vector<KeyDef> buildDefs() {
   std::vector<KeyDef> d;
   // [global]
@@ -704,6 +741,94 @@ std::vector<KeyDef> buildDefs() {
       "Longest time one stamp may take to mint; past it minting fails (the message is "
       "tempfailed).",
       1, kHour, [](Config& c) -> int64_t& { return c.pow.mint_budget; }));
+  // [stoken]
+  d.push_back(makeDef(
+      KeyInfo{"stoken", "listen", "list of ADDR:PORT", "[]",
+              "Addresses and ports of the submission token server (LMTP with STOKEN, implicit "
+              "TLS as RFC 8314 prefers; [mtepd] tls_cert_file). Never port 25. [] = off.",
+              "numeric ADDR:PORT, [IPv6]:PORT"},
+      ConfigFn(
+          [](const toml::node& n, Config& c) { return readListen(n, &c.stoken.listen, true); })));
+  d.push_back(makeDef(
+      KeyInfo{"stoken", "starttls_listen", "list of ADDR:PORT", "[]",
+              "The token server with STARTTLS instead: STOKEN is offered only after it. [] = off.",
+              "numeric ADDR:PORT, [IPv6]:PORT"},
+      ConfigFn([](const toml::node& n, Config& c) {
+        return readListen(n, &c.stoken.starttls_listen, true);
+      })));
+  d.push_back(makeDef(
+      KeyInfo{"stoken", "filter_listen", "list of ADDR:PORT", "[]",
+              "Plain LMTP for Postfix's after-queue content_filter: mail from our users is "
+              "delivered by token where a held token allows, the rest handed to reinject_to. "
+              "Loopback only. [] = off.",
+              "numeric ADDR:PORT, [IPv6]:PORT"},
+      ConfigFn([](const toml::node& n, Config& c) {
+        return readListen(n, &c.stoken.filter_listen, true);
+      })));
+  d.push_back(makeDef(KeyInfo{"stoken", "deliver_to", "string", "\"127.0.0.1:24\"",
+                              "The LMTP server that token deliveries go to, at once and "
+                              "unqueued (Dovecot's lmtp). PORT defaults to 24.",
+                              "HOST[:PORT], [IPv6][:PORT]"},
+                      ConfigFn([](const toml::node& n, Config& c) {
+                        return readServer(n, 24, &c.stoken.deliver_to);
+                      })));
+  d.push_back(makeDef(KeyInfo{"stoken", "reinject_to", "string", "\"127.0.0.1:10025\"",
+                              "The SMTP server that takes back what filter_listen could not "
+                              "deliver by token: a Postfix smtpd with content_filter and "
+                              "milters off. PORT defaults to 25.",
+                              "HOST[:PORT], [IPv6][:PORT]"},
+                      ConfigFn([](const toml::node& n, Config& c) {
+                        return readServer(n, 25, &c.stoken.reinject_to);
+                      })));
+  d.push_back(
+      makeDef(KeyInfo{"stoken", "servers", "table of DOMAIN = HOST[:PORT]", "{}",
+                      "Token servers of given recipient domains, before DNS (SRV "
+                      "_submissions._tcp, then _submission._tcp, then the MX hosts on "
+                      "submission_port). PORT defaults to 465. A key \".example.org\" covers "
+                      "every subdomain.",
+                      "domain keys; HOST a name or numeric address, [IPv6]; PORT 1..65535"},
+              ConfigFn([](const toml::node& n, Config& c) {
+                return readServerMap(n, &c.stoken.servers, 465);
+              })));
+  d.push_back(countKey("stoken", "submission_port", "465",
+                       "Port of token servers found as MX hosts (465: implicit TLS).", 1, 65535,
+                       [](Config& c) -> uint32_t& { return c.stoken.submission_port; }));
+  d.push_back(durationKey<Config>(
+      "stoken", "temporary_ttl", "\"7d\"",
+      "Lifetime of the temporary tokens handed out in Submission-Token headers. Keep it "
+      "below [tokens] max_ttl: a rotated-out key stops verifying after that.",
+      kHour, 366 * kDay, [](Config& c) -> int64_t& { return c.stoken.temporary_ttl; }));
+  d.push_back(durationKey<Config>(
+      "stoken", "permanent_ttl", "\"365d\"",
+      "Lifetime of a permanent token since it was issued or last refreshed by a delivery.", kDay,
+      3660 * kDay, [](Config& c) -> int64_t& { return c.stoken.permanent_ttl; }));
+  d.push_back(durationKey<Config>(
+      "stoken", "permanent_refresh", "\"30d\"",
+      "A delivery by a permanent token refreshes its lifetime once it is this old.", 0, 3660 * kDay,
+      [](Config& c) -> int64_t& { return c.stoken.permanent_refresh; }));
+  d.push_back(countKey("stoken", "max_message_size", "26214400",
+                       "Largest message, in bytes, the token server takes (offered as SIZE); "
+                       "Dovecot's LMTP has no limit of its own.",
+                       1024, 2147483647,
+                       [](Config& c) -> uint32_t& { return c.stoken.max_message_size; }));
+  d.push_back(countKey("stoken", "max_recipients", "100",
+                       "Most recipients in one token transaction; more get 452 4.5.3.", 1, 10000,
+                       [](Config& c) -> uint32_t& { return c.stoken.max_recipients; }));
+  d.push_back(durationKey<Config>(
+      "stoken", "delivery_timeout", "\"5m\"",
+      "How long the token server and router wait for each reply of the LMTP server or the "
+      "remote token server, the answer after DATA included.",
+      1, kHour, [](Config& c) -> int64_t& { return c.stoken.delivery_timeout; }));
+  d.push_back(durationKey<Config>(
+      "stoken", "dial_timeout", "\"30s\"",
+      "How long connecting to a token server or the LMTP server, TLS included, may take.", 1,
+      10 * kMinute, [](Config& c) -> int64_t& { return c.stoken.dial_timeout; }));
+  d.push_back(makeDef(KeyInfo{"stoken", "refuse_recipients", "list of strings", "[]",
+                              "Recipients whose mail must go through the MTA and its filters: "
+                              "token delivery to them is refused (550 5.7.1) and the sender "
+                              "falls back. \"user@example.org\" or \"@example.org\".",
+                              "addresses, or \"@\" and a domain"},
+                      ConfigFn(applyRefuseRecipients)));
   // [domain_defaults], and every [domain."..."]
   d.push_back(boolKey<DomainPolicy>(
       "domain_defaults", "issue_tokens", "true",
@@ -805,6 +930,26 @@ std::vector<KeyDef> buildDefs() {
                         p.require_signature_from = std::move(patterns);
                         return std::nullopt;
                       })));
+  d.push_back(boolKey<DomainPolicy>(
+      "domain_defaults", "distribute_submission_tokens", "false",
+      "mtep-milter: mail sent by users in the domain gets a Submission-Token header per "
+      "recipient it shows in To or Cc: a temporary token the recipient can answer with.",
+      [](DomainPolicy& p) -> bool& { return p.distribute_submission_tokens; }));
+  d.push_back(boolKey<DomainPolicy>(
+      "domain_defaults", "accept_submission_tokens", "false",
+      "The token server delivers to users in the domain by token, and mtep-milter records "
+      "the Submission-Token headers of mail coming in for them.",
+      [](DomainPolicy& p) -> bool& { return p.accept_submission_tokens; }));
+  d.push_back(boolKey<DomainPolicy>(
+      "domain_defaults", "deliver_by_token", "false",
+      "mtepd's router delivers mail from users in the domain by token where it holds one for "
+      "the recipient; otherwise the mail goes the ordinary way.",
+      [](DomainPolicy& p) -> bool& { return p.deliver_by_token; }));
+  d.push_back(integerKey<DomainPolicy>(
+      "domain_defaults", "submission_token_rate", "60",
+      "Most deliveries one token may make per hour to users in the domain; more get 450 "
+      "4.7.1 and go the ordinary way. 0: no limit.",
+      0, 100000, [](DomainPolicy& p) -> int64_t& { return p.submission_token_rate; }));
   return d;
 }
 
@@ -827,6 +972,9 @@ const std::vector<SectionInfo>& sections() {
       {"pow",
        "Proof-of-work stamps: how long they are valid, how their difficulty rises, and "
        "what Argon2id parameters are accepted."},
+      {"stoken",
+       "Submission tokens (STOKEN): the token server and router in mtepd, the tokens' "
+       "lifetimes, and the recipients that must not skip the MTA."},
       {"domain_defaults",
        "The policy for sender domains. A [domain.\"example.org\"] section (that domain) or "
        "[domain.\".example.org\"] section (its subdomains) takes the same keys; keys it leaves "

@@ -82,7 +82,19 @@ void Connection::start() noexcept {
         return;
       }
     }
-    bufferevent_enable(bev_.get(), EV_READ);
+    if (session_->startsWithTls()) {
+      // Implicit TLS (RFC 8314): the handshake first, under the idle timer;
+      // the greeting waits in the TLS bufferevent until it is done.
+      if (session_->tlsContext() == nullptr) {
+        log::error("%s: a TLS listener without a TLS context; closing", peer_.address.c_str());
+        finish();
+        return;
+      }
+      tls_ = true;
+      if (!wrapTls()) return;
+    } else {
+      bufferevent_enable(bev_.get(), EV_READ);
+    }
     apply(session_->onConnect(&out_));
   } catch (const std::exception& e) {
     log::error("%s: connection start failed: %s", peer_.address.c_str(), e.what());
@@ -252,6 +264,7 @@ void Connection::onEvent(short events) {
       log::debug("%s: TLS established: %s %s", peer_.address.c_str(),
                  ssl != nullptr ? SSL_get_version(ssl) : "?",
                  ssl != nullptr ? SSL_get_cipher_name(ssl) : "?");
+      if (!closing_) apply(session_->onTlsReady(&out_));
       return;
     }
     if ((events & BEV_EVENT_EOF) != 0) {

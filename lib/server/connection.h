@@ -38,6 +38,10 @@
 //   already read are dropped, later ones reach the TLS handshake and fail
 //   it. The handshake runs under the idle timer; its failure (or a peer
 //   that never finishes it) is logged as one line and closes.
+//   A session whose startsWithTls() is true (implicit TLS, RFC 8314) gets
+//   the same TLS bufferevent at start(), before onConnect: its greeting
+//   waits for the handshake. After either handshake the session's
+//   onTlsReady() is called.
 // SEE ALSO
 //   session.h, connection_pool.h
 

@@ -134,6 +134,14 @@ class ProtocolSession {
   // The server TLS context for kStartTls (not owned: the session keeps it
   // alive, e.g. through a shared_ptr<const TlsContext>); null = no TLS.
   virtual SSL_CTX* tlsContext() const { return nullptr; }
+  // True: the connection starts with the TLS handshake (implicit TLS, RFC
+  // 8314) with tlsContext(), before onConnect (whose greeting is sent once
+  // the handshake is done). Without a tlsContext() the connection is
+  // logged and closed.
+  virtual bool startsWithTls() const { return false; }
+  // The TLS handshake (implicit or after kStartTls) finished. Output is
+  // sent; the step applies as any other (kContinue by default).
+  virtual SessionStep onTlsReady(std::string* /*out*/) { return {}; }
 };
 
 // Makes sessions for one listener's protocol.
