@@ -92,6 +92,18 @@ int userPasswd(const GlobalOptions& global, const UserOptions& options);
 int userDel(const GlobalOptions& global, const std::string& name);
 int userList(const GlobalOptions& global);
 
+// stoken gen | revoke | list: submission tokens (lib/stoken) in the store
+// of the config. gen prints the token (PERM: the stored one when it
+// exists); the local address's domain must have accept_submission_tokens.
+// revoke kills the pair's temporaries issued until now and its permanent.
+// list prints "issued|held KIND local=A remote=B id=ID" lines, never a
+// token. 0 done, 1 bad address or domain not accepting tokens, 2 store or
+// key file trouble, 64 a kind other than PERM or TEMP.
+int stokenGen(const GlobalOptions& global, const std::string& kind, const std::string& remote,
+              const std::string& local);
+int stokenRevoke(const GlobalOptions& global, const std::string& remote, const std::string& local);
+int stokenList(const GlobalOptions& global, const std::string& local);
+
 // key derive | publish, salt reset: a user's ed25519 key from the password
 // and the salt mtepd keeps (mtepctl(1) "USER KEYS"). 0 done, 1 refused
 // (wrong password, bad arguments), 2 could not answer, 64 bad combination.

@@ -13,6 +13,8 @@
 //   mtepctl address check ADDR | address fingerprint CERT.pem
 //   mtepctl [-c FILE] pin list | pin forget HOST | pin add HOST FINGERPRINT
 //   mtepctl [-c FILE] user add|passwd NAME [--password-fd N] | user del NAME | user list
+//   mtepctl [-c FILE] stoken gen PERM|TEMP REMOTE LOCAL | stoken revoke REMOTE LOCAL
+//   mtepctl [-c FILE] stoken list [LOCAL]
 //   mtepctl key derive (--server HOST[:PORT] | --salt B64) [--out FILE [--force]] USER
 //   mtepctl key publish --server HOST[:PORT] USER | salt reset --server HOST[:PORT] USER
 //   mtepctl sign (--key-file F | --server HOST[:PORT] --user USER) FILE|-
@@ -303,6 +305,30 @@ int run(int argc, char** argv) {
   pin_add_cmd->add_option("HOST", pin_host, "the host (.onion, .i2p)")->required();
   pin_add_cmd->add_option("FINGERPRINT", pin_fingerprint, "52 base32 characters")->required();
   pin_add_cmd->callback([&] { action = [&] { return pinAdd(global, pin_host, pin_fingerprint); }; });
+
+  CLI::App* stoken = app.add_subcommand("stoken", "submission tokens (STOKEN) of local users");
+  stoken->require_subcommand(1);
+  std::string stoken_kind;
+  std::string stoken_remote;
+  std::string stoken_local;
+  CLI::App* stoken_gen_cmd = stoken->add_subcommand(
+      "gen", "print a token that lets REMOTE send to LOCAL (PERM: the stored one if any)");
+  stoken_gen_cmd->add_option("KIND", stoken_kind, "PERM or TEMP")->required();
+  stoken_gen_cmd->add_option("REMOTE", stoken_remote, "who may use it (MAIL FROM)")->required();
+  stoken_gen_cmd->add_option("LOCAL", stoken_local, "our user it is for (RCPT TO)")->required();
+  stoken_gen_cmd->callback([&] {
+    action = [&] { return stokenGen(global, stoken_kind, stoken_remote, stoken_local); };
+  });
+  CLI::App* stoken_revoke_cmd =
+      stoken->add_subcommand("revoke", "revoke every token of REMOTE for LOCAL");
+  stoken_revoke_cmd->add_option("REMOTE", stoken_remote, "who was given them")->required();
+  stoken_revoke_cmd->add_option("LOCAL", stoken_local, "our user they are for")->required();
+  stoken_revoke_cmd->callback(
+      [&] { action = [&] { return stokenRevoke(global, stoken_remote, stoken_local); }; });
+  CLI::App* stoken_list_cmd =
+      stoken->add_subcommand("list", "list permanent tokens issued and tokens held");
+  stoken_list_cmd->add_option("LOCAL", stoken_local, "only this user's");
+  stoken_list_cmd->callback([&] { action = [&] { return stokenList(global, stoken_local); }; });
 
   try {
     app.parse(argc, argv);

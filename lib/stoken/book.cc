@@ -190,6 +190,18 @@ Result<std::optional<std::string>> TokenBook::afterDelivery(std::string_view tok
   if (!parsePermanent(*stored, &current, &refreshed)) return corrupt(kPermanentNamespace);
   if (!sameToken(current, token)) return std::optional<std::string>();  // revoked meanwhile
   const int64_t now = clock_.now();
+  auto fields = decode(current);
+  if (fields && !keys_.keys().empty() && fields->key_id != keys_.current().id) {
+    // Signed with a key that will retire: a new permanent replaces it (2.1.13).
+    auto fresh = mint(Kind::kPermanent, keys_, remote, local, now);
+    if (!fresh) return Error(fresh.error());
+    if (Status s = store_.putValue(kPermanentNamespace, *key, *fresh + " " + std::to_string(now),
+                                   now + limits_.permanent_ttl);
+        !s) {
+      return Error(s.error());
+    }
+    return std::optional<std::string>(std::move(*fresh));
+  }
   if (now - refreshed >= limits_.permanent_refresh) {
     if (Status s = store_.putValue(kPermanentNamespace, *key,
                                    std::string(current) + " " + std::to_string(now),

@@ -100,7 +100,11 @@ class TokenBook {
   // After a delivery by a kValid token of `kind`: for a temporary, the
   // permanent that replaces it (generated or the stored one: the 2.1.13
   // reply); for a permanent, its expiry is refreshed once it is
-  // permanent_refresh old, and the result is std::nullopt.
+  // permanent_refresh old, and the result is std::nullopt, unless it was
+  // signed with a key that is no longer the ring's current one: then a
+  // new permanent replaces it and is returned (also 2.1.13), so a pair
+  // that exchanges mail keeps a working token across key rotations (a
+  // rotated-out key retires after [tokens] max_ttl).
   Result<std::optional<std::string>> afterDelivery(std::string_view token, Kind kind,
                                                    std::string_view remote, std::string_view local);
 

@@ -466,3 +466,74 @@ TEST_F(MtepctlTest, ManPagesRenderWithoutWarnings) {
 }
 
 }  // namespace
+
+// --- stoken gen | revoke | list ---------------------------------------------
+
+class MtepctlStokenTest : public MtepctlTest {
+ protected:
+  void SetUp() override {
+    MtepctlTest::SetUp();
+    writeConfig("[domain.\"beta.test\"]\naccept_submission_tokens = true\n");
+  }
+  std::string gen(const std::string& kind, const std::string& remote = "alice@alpha.test",
+                  const std::string& local = "bob@beta.test") {
+    RunResult r = ctl({"stoken", "gen", kind, remote, local});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    if (r.out.size() != 53 || r.out.back() != '\n') return {};
+    return r.out.substr(0, 52);
+  }
+};
+
+TEST_F(MtepctlStokenTest, PermanentIsStoredAndReturnedAgain) {
+  const std::string p = gen("PERM");
+  ASSERT_EQ(p.size(), 52u);
+  EXPECT_EQ(gen("perm", "Alice@Alpha.Test", "BOB@beta.test"), p);
+  EXPECT_NE(gen("TEMP"), p);
+  RunResult list = ctl({"stoken", "list"});
+  EXPECT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_NE(list.out.find("issued permanent local=bob@beta.test remote=alice@alpha.test id="),
+            std::string::npos)
+      << list.out;
+  EXPECT_EQ(list.out.find(p), std::string::npos) << "list must never print a token";
+}
+
+TEST_F(MtepctlStokenTest, RevokeErasesThePermanentAndGenMakesANewOne) {
+  const std::string p = gen("PERM");
+  RunResult r = ctl({"stoken", "revoke", "alice@alpha.test", "bob@beta.test"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ctl({"stoken", "list", "bob@beta.test"}).out, "");
+  const std::string p2 = gen("PERM");
+  EXPECT_EQ(p2.size(), 52u);
+  EXPECT_NE(p2, p);
+  // Revoking a pair that has nothing succeeds too.
+  EXPECT_EQ(ctl({"stoken", "revoke", "carol@alpha.test", "bob@beta.test"}).exit_code, 0);
+}
+
+TEST_F(MtepctlStokenTest, RefusalsAndTheirExitCodes) {
+  struct Case {
+    std::vector<std::string> args;
+    int want;
+  };
+  const Case cases[] = {
+      {{"stoken", "gen", "FOREVER", "alice@alpha.test", "bob@beta.test"}, 64},
+      {{"stoken", "gen", "TEMP", "not-an-address", "bob@beta.test"}, 1},
+      {{"stoken", "gen", "TEMP", "alice@alpha.test", "<>"}, 1},
+      {{"stoken", "gen", "TEMP", "alice@alpha.test", "bob@gamma.test"}, 1},  // not accepting
+      {{"stoken", "revoke", "alice@alpha.test", "bob beta"}, 1},
+      {{"stoken", "list", "@@"}, 1},
+      {{"stoken", "gen", "TEMP", "alice@alpha.test"}, 64},
+  };
+  for (const Case& c : cases) {
+    RunResult r = ctl(c.args);
+    EXPECT_EQ(r.exit_code, c.want) << c.args.back() << ": " << r.err;
+    EXPECT_EQ(r.out, "");
+    EXPECT_EQ(r.err.rfind("mtepctl: ", 0), 0u) << r.err;
+  }
+}
+
+TEST_F(MtepctlStokenTest, StoreTroubleExitsTwo) {
+  writeConfig("[domain.\"beta.test\"]\naccept_submission_tokens = true\n[store]\npath = \"" +
+              (dir_ / "missing" / "dir" / "mtep.db").string() + "\"\n");
+  EXPECT_EQ(ctl({"stoken", "gen", "PERM", "alice@alpha.test", "bob@beta.test"}).exit_code, 2);
+  EXPECT_EQ(ctl({"stoken", "list"}).exit_code, 2);
+}

@@ -163,6 +163,20 @@ TEST_F(BookTest, DeliveryByPermanentBeforeRefreshTimeDoesNotExtend) {
   EXPECT_EQ(book_->check(p, kAlice, kBob).outcome, Outcome::kNotCurrent);
 }
 
+TEST_F(BookTest, DeliveryByPermanentOfARotatedKeyGivesANewPermanent) {
+  const std::string p = gen(Kind::kPermanent);
+  const token::KeyRing rotated = token::KeyRing::fromKeys({keyOf(1, 0x42), keyOf(2, 0x43)});
+  TokenBook book(*store_, rotated, clock_, limits_);
+  EXPECT_EQ(book.check(p, kAlice, kBob).outcome, Outcome::kValid);
+  auto r = book.afterDelivery(p, Kind::kPermanent, kAlice, kBob);
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(r->has_value());
+  EXPECT_NE(**r, p);
+  EXPECT_EQ(decode(**r)->key_id, 2u);
+  EXPECT_EQ(book.check(**r, kAlice, kBob).outcome, Outcome::kValid);
+  EXPECT_EQ(book.check(p, kAlice, kBob).outcome, Outcome::kNotCurrent);
+}
+
 TEST_F(BookTest, HeldTemporaryNeverReplacesHeldPermanent) {
   auto none = book_->held(kAlice, kBob);
   ASSERT_FALSE(none.ok());
