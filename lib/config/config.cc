@@ -396,6 +396,10 @@ const std::vector<std::string>* MilterConfig::tlsPinsFor(std::string_view domain
   return findDomainEntry(tls_pins, domain);
 }
 
+const std::vector<std::string>* StokenConfig::tlsPinsFor(std::string_view domain) const {
+  return findDomainEntry(tls_pins, domain);
+}
+
 const ServerAddress* StokenConfig::serverFor(std::string_view domain) const {
   return findDomainEntry(servers, domain);
 }

@@ -328,6 +328,14 @@ struct StokenConfig {
   // Addresses ("user@example.org") and domains ("@example.org") whose mail
   // must go through the MTA; lower case (canonicalLower, "@" + domainKey).
   std::vector<std::string> refuse_recipients;
+  // Who the router trusts as a domain's token server: a certificate from
+  // tls_ca_file ("" = the system store) for the host name asked, or, for
+  // a recipient domain listed in tls_pins (keys as in servers), a key
+  // whose fingerprint is listed, self-signed or not.
+  std::string tls_ca_file;
+  std::map<std::string, std::vector<std::string>, std::less<>> tls_pins;
+  // The same for tls_pins; null when the domain has no pins.
+  const std::vector<std::string>* tlsPinsFor(std::string_view domain) const;
   // True when `address_canonical` (lower case) or its domain is listed.
   bool refuses(std::string_view address_canonical) const;
   // The static token server for `domain` (exact, then ".parent" keys), or nullptr.

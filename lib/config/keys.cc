@@ -829,6 +829,24 @@ std::vector<KeyDef> buildDefs() {
                               "falls back. \"user@example.org\" or \"@example.org\".",
                               "addresses, or \"@\" and a domain"},
                       ConfigFn(applyRefuseRecipients)));
+  d.push_back(pathKey(
+      "stoken", "tls_ca_file", "\"\"",
+      "PEM file of the CA certificates trusted for other sites' token servers (the router "
+      "behind filter_listen), instead of the system store. Empty: the system store. The "
+      "certificate must also be for the host name asked (the servers entry, the SRV target, "
+      "the MX host). A server that fails the check gets no token: the mail goes the "
+      "ordinary way.",
+      true, [](Config& c) -> std::string& { return c.stoken.tls_ca_file; }));
+  d.push_back(
+      makeDef(KeyInfo{"stoken", "tls_pins", "table of DOMAIN = FINGERPRINT or [FINGERPRINT, ...]",
+                      "{}",
+                      "Key fingerprints trusted for a recipient domain's token servers, instead "
+                      "of tls_ca_file: for self-signed servers. Any other key is refused, even "
+                      "with a valid certificate. A key \".example.org\" covers every subdomain.",
+                      "domain keys; fingerprints of 52 base32 characters"},
+              ConfigFn([](const toml::node& n, Config& c) {
+                return readPinMap(n, &c.stoken.tls_pins);
+              })));
   // [domain_defaults], and every [domain."..."]
   d.push_back(boolKey<DomainPolicy>(
       "domain_defaults", "issue_tokens", "true",
