@@ -57,4 +57,13 @@ Result<std::string> DeferredMinter::mint(std::string_view sender_canonical,
   return minter->mint(sender_canonical, recipient_domain, ttl);
 }
 
+Result<std::shared_ptr<const token::KeyRing>> DeferredMinter::ring() {
+  verify::RingMinter* minter = current();
+  if (minter == nullptr) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return Error(ErrorKind::kTemporary, "no token keys (" + last_error_ + ")");
+  }
+  return minter->ring();
+}
+
 }  // namespace mtep::milterd

@@ -41,6 +41,9 @@ class DeferredMinter final : public milter::TokenMinter {
   Result<std::string> mint(std::string_view sender_canonical, std::string_view recipient_domain,
                            int64_t ttl) override;
   const std::string& keyFile() const { return key_file_; }
+  // The key ring in use, or kTemporary while there is none (submission
+  // tokens are signed with the same keys).
+  Result<std::shared_ptr<const token::KeyRing>> ring();
 
  private:
   // The loaded minter, or null; retries when due. Logs the transition.

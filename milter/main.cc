@@ -65,6 +65,7 @@
 #include "pow_stamps.h"
 #include "reloader.h"
 #include "shared_state.h"
+#include "book_tokens.h"
 #include "sys/daemon.h"
 #include "sys/privileges.h"
 #include "util/clock.h"
@@ -181,6 +182,9 @@ int runDaemon(const Options& opts) {
   milterd::PowStamps stamps(stores, SystemClock::instance());
   const std::string authserv_id = milterd::authservIdFor(*cfg);
   milterd::SharedState shared(cfg, authserv_id, verifier, minter, stamps, stamps, key_fetcher);
+  // Submission tokens (STOKEN): the same keys as MTEP tokens, the same stores.
+  milterd::BookTokens submission_tokens(stores, minter, SystemClock::instance(), shared);
+  shared.setSubmissionTokens(&submission_tokens);
   // Never destroyed: a libmilter thread may still call in, and be turned
   // away, after main returns.
   static auto* const gate = new milterd::CallGate();

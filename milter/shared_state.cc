@@ -43,6 +43,7 @@ milter::SessionEnv SharedState::sessionEnv() const {
   env.stamp_checker = &stamp_checker_;
   env.stamp_minter = &stamp_minter_;
   env.key_fetcher = &key_fetcher_;
+  env.submission_tokens = submission_tokens_;
   return env;
 }
 

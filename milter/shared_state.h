@@ -44,6 +44,8 @@ class SharedState {
               milter::TokenMinter& minter, milter::StampChecker& stamp_checker,
               milter::StampMinter& stamp_minter, milter::KeyFetcher& key_fetcher);
 
+  // Submission tokens (optional): set before the first connection.
+  void setSubmissionTokens(milter::SubmissionTokens* tokens) { submission_tokens_ = tokens; }
   milter::SessionEnv sessionEnv() const;
   config::ConfigPtr config() const;
   void replace(config::ConfigPtr config, std::string authserv_id);
@@ -57,6 +59,7 @@ class SharedState {
   milter::StampChecker& stamp_checker_;  // thread-safe itself
   milter::StampMinter& stamp_minter_;    // thread-safe itself
   milter::KeyFetcher& key_fetcher_;      // thread-safe itself
+  milter::SubmissionTokens* submission_tokens_ = nullptr;  // thread-safe itself; set once
 };
 
 // Counts the callbacks running at this moment. libmilter's smfi_main()

@@ -233,6 +233,10 @@ Decision Session::rcpt(std::string_view recipient) {
   addTokenDomain(to, token_checked);
   ++msg_.recipients;
   if (policy.require_stamp) addDistinct(msg_.stamp_recipients, to.address);
+  if (policy.accept_submission_tokens && to.kind == smtp::EnvelopeAddress::Kind::kMailbox &&
+      msg_.stoken_recipients.size() < kMaxVisibleAddresses) {
+    addDistinct(msg_.stoken_recipients, to.address);
+  }
   return {};
 }
 
@@ -303,6 +307,7 @@ void Session::tokenHeader(std::string_view value) {
 void Session::header(std::string_view name, std::string_view value) {
   if (!msg_.active) return;
   if (!internal_) signatureHeader(name, value);
+  submissionTokenHeader(name, value);
   if (stampIdentityNeeded()) stampIdentity().header(name, value);
   if (iequals(name, kTokenHeader)) {
     ++msg_.token_headers;
@@ -324,7 +329,12 @@ void Session::header(std::string_view name, std::string_view value) {
 Decision Session::endOfMessage(Actions& actions, std::string_view queue_id) {
   if (!queue_id.empty()) msg_.queue_id = std::string(queue_id);
   Decision d;
-  if (msg_.active && env_.config) d = internal_ ? outbound(actions) : inbound(actions);
+  if (msg_.active && env_.config) {
+    d = internal_ ? outbound(actions) : inbound(actions);
+    if (!internal_ && (d.step == Step::kContinue || d.step == Step::kAccept)) {
+      holdSubmissionTokens();
+    }
+  }
   msg_ = Message{};
   return d;
 }
@@ -336,8 +346,13 @@ Decision Session::outbound(Actions& actions) {
   if (!msg_.sender_valid) return decided({}, "none", "unparsable-sender");
   const config::DomainPolicy& policy = env_.config->policyFor(msg_.sender_domain);
   Decision d = outboundToken(actions, policy);
-  if (d.step != Step::kContinue || policy.mint_stamps == config::MintStamps::kNone) return d;
-  return outboundStamps(actions, policy);
+  if (d.step == Step::kContinue && policy.mint_stamps != config::MintStamps::kNone) {
+    d = outboundStamps(actions, policy);
+  }
+  if (d.step == Step::kContinue && policy.distribute_submission_tokens) {
+    d = outboundSubmissionTokens(actions);
+  }
+  return d;
 }
 
 Decision Session::outboundToken(Actions& actions, const config::DomainPolicy& policy) {

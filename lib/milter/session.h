@@ -189,6 +189,7 @@
 #include "smtp/address.h"
 #include "token/header.h"
 #include "milter/stamps.h"
+#include "milter/submission_tokens.h"
 #include "milter/verifier.h"
 #include "util/result.h"
 
@@ -227,6 +228,7 @@ struct SessionEnv {
   StampChecker* stamp_checker = nullptr;  // null: messages that need a stamp check tempfail
   StampMinter* stamp_minter = nullptr;    // null: messages that need stamps tempfail
   KeyFetcher* key_fetcher = nullptr;      // null: signatures that need a key are temperror
+  SubmissionTokens* submission_tokens = nullptr;  // null: no Submission-Token added or recorded
 };
 
 struct ConnectInfo {
@@ -300,6 +302,10 @@ class Session {
     std::string body;            // stored body (while body_state == kStoring)
     uint64_t message_bytes = 0;  // header and body bytes seen
     enum class BodyState { kUndecided, kStoring, kSkipped } body_state = BodyState::kUndecided;
+    // Submission tokens (submission_tokens.h).
+    std::vector<std::string> visible;             // outbound: To/Cc addresses, canonicalLower
+    std::vector<std::string> stoken_recipients;   // inbound: accept_submission_tokens recipients
+    std::vector<std::string> submission_tokens;   // inbound: Submission-Token values, distinct
   };
 
   // The sender-signature part of an inbound verdict.
@@ -333,6 +339,11 @@ class Session {
   Decision outbound(Actions& actions);
   Decision outboundToken(Actions& actions, const config::DomainPolicy& policy);
   Decision outboundStamps(Actions& actions, const config::DomainPolicy& policy);
+  // Submission tokens (submission_tokens.cc): headers added outbound,
+  // recorded inbound once the message passes, and what headers feed them.
+  Decision outboundSubmissionTokens(Actions& actions);
+  void holdSubmissionTokens();
+  void submissionTokenHeader(std::string_view name, std::string_view value);
   Decision inbound(Actions& actions);
   // The MTEP half of an inbound verdict: false and `refusal` (logged) when
   // the message is refused or tempfailed, else true and `verdict`.

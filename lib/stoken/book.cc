@@ -90,6 +90,11 @@ Result<std::string> TokenBook::generate(Kind kind, std::string_view remote,
   auto key = pairKey(remote, local);
   if (!key) return Error(key.error());
   const int64_t now = clock_.now();
+  // Issued after the pair's last revocation, so that nothing minted now
+  // equals (a token is a function of its fields) or dies with a revoked one.
+  auto revoked = revokedAt(*key);
+  if (!revoked) return Error(revoked.error());
+  const int64_t issued = *revoked >= now ? *revoked + 1 : now;
   if (kind == Kind::kPermanent) {
     auto stored = store_.getValue(kPermanentNamespace, *key);
     if (stored) {
@@ -100,7 +105,7 @@ Result<std::string> TokenBook::generate(Kind kind, std::string_view remote,
     } else if (stored.error().kind() != ErrorKind::kNotFound) {
       return Error(stored.error());
     }
-    auto token = mint(kind, keys_, remote, local, now);
+    auto token = mint(kind, keys_, remote, local, issued);
     if (!token) return token;
     if (Status s = store_.putValue(kPermanentNamespace, *key, *token + " " + std::to_string(now),
                                    now + limits_.permanent_ttl);
@@ -109,9 +114,6 @@ Result<std::string> TokenBook::generate(Kind kind, std::string_view remote,
     }
     return token;
   }
-  auto revoked = revokedAt(*key);
-  if (!revoked) return Error(revoked.error());
-  const int64_t issued = *revoked >= now ? *revoked + 1 : now;
   return mint(kind, keys_, remote, local, issued);
 }
 

@@ -22,8 +22,10 @@
 //                     mail to `remote`, value "<T|P> <token>", expiring
 //                     after the kind's lifetime from when it was seen.
 //   Temporary tokens we issue are not stored (self-verifying, token.h).
-//   A temporary generated in the second of a revocation is issued one
-//   second later, so it is not killed by the revocation it follows.
+//   A token generated in the second of a revocation is issued one second
+//   later, so it is not killed by the revocation it follows, and a new
+//   permanent never equals the revoked one (the same fields give the
+//   same token).
 //   Two processes generating the first permanent for one pair at the
 //   same moment may each mint one; the last stored wins and the other is
 //   kNotCurrent at its first use (the sender falls back and learns the

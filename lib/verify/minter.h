@@ -37,6 +37,8 @@ class RingMinter final : public TokenMinter {
                                                     const Clock& clock);
   Result<std::string> mint(std::string_view sender_canonical, std::string_view recipient_domain,
                            int64_t ttl) override;
+  // The ring in use now (reloaded when the key file changed); never null.
+  std::shared_ptr<const token::KeyRing> ring() { return current(); }
 
  private:
   RingMinter(std::string key_file, const Clock& clock, std::shared_ptr<const token::KeyRing> ring,

@@ -204,6 +204,10 @@ mint_stamps = "hashcash"
 mint_stamp_bits = 12
 [domain."argon.test"]
 mint_stamps = "argon2id"
+# Submission tokens (cases 40_ and up): distributed outbound, held inbound.
+[domain."tok.test"]
+distribute_submission_tokens = true
+accept_submission_tokens = true
 EOF
 }
 

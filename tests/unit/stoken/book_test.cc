@@ -111,6 +111,15 @@ TEST_F(BookTest, RevokeKillsTemporariesIssuedBeforeAndThePermanent) {
   EXPECT_EQ(book_->check(p, kAlice, kBob).outcome, Outcome::kNotCurrent);
 }
 
+TEST_F(BookTest, PermanentGeneratedInTheSecondOfItsRevocationIsANewOne) {
+  const std::string p = gen(Kind::kPermanent);
+  ASSERT_TRUE(book_->revoke(kAlice, kBob).ok());
+  const std::string p2 = gen(Kind::kPermanent);
+  EXPECT_NE(p2, p);
+  EXPECT_EQ(book_->check(p, kAlice, kBob).outcome, Outcome::kNotCurrent);
+  EXPECT_EQ(book_->check(p2, kAlice, kBob).outcome, Outcome::kValid);
+}
+
 TEST_F(BookTest, RevokeTouchesOnlyItsPair) {
   const std::string other = gen(Kind::kTemporary, "carol@alpha.test", kBob);
   ASSERT_TRUE(book_->revoke(kAlice, kBob).ok());
