@@ -13,6 +13,10 @@
 namespace mtep::mtepd {
 namespace {
 
+bool tokenServerOn(const config::Config& c) {
+  return !c.stoken.listen.empty() || !c.stoken.starttls_listen.empty();
+}
+
 Result<std::shared_ptr<const token::KeyRing>> loadRing(const std::string& path, bool create) {
   token::KeyRingOptions options;
   options.create = create;
@@ -36,8 +40,15 @@ server::DaemonSettings Server::settings(const config::Config& config) const {
                       m.max_connections_per_client, m.connection_lifetime});  // kSmtpGroup
   s.listen.push_back({"onion_relay", m.onion_relay, m.relay_max_connections, 0,
                       m.connection_lifetime});  // kRelayGroup
+  // The token server's listeners, capped like smtp_listen.
+  s.listen.push_back({"listen ([stoken])", config.stoken.listen, m.smtp_max_connections,
+                      m.max_connections_per_client, m.connection_lifetime});  // kStokenGroup
+  s.listen.push_back({"starttls_listen ([stoken])", config.stoken.starttls_listen,
+                      m.smtp_max_connections, m.max_connections_per_client,
+                      m.connection_lifetime});  // kStokenStarttlsGroup
   s.max_connections = m.max_connections;
   if (!m.smtp_listen.empty()) s.max_connections += m.smtp_max_connections;
+  if (tokenServerOn(config)) s.max_connections += 2 * m.smtp_max_connections;
   if (!m.onion_relay.empty()) s.max_connections += m.relay_max_connections;
   s.pid_file = config.mtepd.pid_file;
   s.shutdown_grace = kShutdownGrace;
@@ -45,7 +56,14 @@ server::DaemonSettings Server::settings(const config::Config& config) const {
 }
 
 Status Server::prepare(const config::Config& c) {
-  if (c.mtepd.smtp_listen.empty() || c.mtepd.tls_cert_file.empty()) return okStatus();
+  if (tokenServerOn(c) && c.mtepd.tls_cert_file.empty()) {
+    return Error(ErrorKind::kConfig,
+                 "[stoken] listen/starttls_listen: the token server speaks only TLS and needs "
+                 "[mtepd] tls_cert_file and tls_key_file");
+  }
+  if ((c.mtepd.smtp_listen.empty() && !tokenServerOn(c)) || c.mtepd.tls_cert_file.empty()) {
+    return okStatus();
+  }
   auto tls = server::TlsContext::load(c.mtepd.tls_cert_file, c.mtepd.tls_key_file);
   if (!tls) return Error(tls.error().kind(), "[mtepd] tls_cert_file: " + tls.error().message());
   tls_ = std::move(*tls);
@@ -99,6 +117,22 @@ Status Server::open(server::Daemon& daemon) {
     keys.queue = key_queue_.get();
   }
   smtp_factory_ = std::make_unique<SmtpSessionFactory>(config, *authority_, tls_, keys);
+  login_ = std::make_unique<KeyLogin>(users_.get(), limiter_.get());
+  if (tokenServerOn(c)) {
+    auto ws = store::open(c.store, SystemClock::instance());
+    if (!ws) {
+      return Error(ws.error().kind(),
+                   "store " + c.store.path + " (token server): " + ws.error().message());
+    }
+    TokenServer::Parts parts;
+    parts.store = store_.get();
+    parts.login = login_.get();
+    parts.writer_store = std::move(*ws);
+    parts.tls = tls_;
+    auto ts = TokenServer::create(config, ring_, std::move(parts), daemon.base());
+    if (!ts) return std::move(ts).error();
+    token_server_ = std::move(*ts);
+  }
   auto relay = RelayFactory::create(config, daemon.base());
   if (!relay) return std::move(relay).error();
   relay_factory_ = std::move(*relay);
@@ -111,6 +145,9 @@ Status Server::open(server::Daemon& daemon) {
 server::SessionFactory& Server::factory(size_t group) {
   if (group == kSmtpGroup) return *smtp_factory_;
   if (group == kRelayGroup) return *relay_factory_;
+  if ((group == kStokenGroup || group == kStokenStarttlsGroup) && token_server_) {
+    return token_server_->factory(group == kStokenGroup);
+  }
   return *factory_;
 }
 
@@ -132,6 +169,10 @@ void Server::apply(const config::ConfigPtr& next) {
   factory_->setConfig(next);
   smtp_factory_->setConfig(next);
   relay_factory_->setConfig(next);
+  if (token_server_) {
+    token_server_->setConfig(next);
+    token_server_->setRing(ring_);
+  }
   authority_->update(next, ring_);
 }
 
@@ -153,12 +194,15 @@ std::string Server::shutdownNote() const {
   if (n > 0) note += ", " + std::to_string(n) + " relay step(s) running";
   const size_t k = key_queue_ ? key_queue_->outstanding() : 0;
   if (k > 0) note += ", " + std::to_string(k) + " key store write(s) running";
+  const size_t t = token_server_ ? token_server_->outstanding() : 0;
+  if (t > 0) note += ", " + std::to_string(t) + " token delivery/write(s) running";
   return note;
 }
 
 void Server::stopped() {
   if (relay_factory_) relay_factory_->stop();
   if (key_queue_) key_queue_->stop();
+  if (token_server_) token_server_->stop();
 }
 
 void Server::checkKeyFile() {
@@ -176,6 +220,7 @@ void Server::checkKeyFile() {
   }
   if (outcome != token::KeyFileWatch::Outcome::kLoaded) return;
   authority_->update(daemon_->config(), ring_);
+  if (token_server_) token_server_->setRing(ring_);
   log::notice("key file %s reloaded: %zu keys, current key id %u", key_watch_.path().c_str(),
               ring_->keys().size(), static_cast<unsigned>(ring_->current().id));
 }

@@ -19,6 +19,12 @@
 //   - Connection limits per listen group: [mtepd] max_connections (listen),
 //     smtp_max_connections, relay_max_connections; max_connections_per_client
 //     on listen and smtp_listen; connection_lifetime on all three.
+//   - The token server (stoken_server.h) for [stoken] listen (implicit
+//     TLS) and starttls_listen: the same certificate as smtp_listen
+//     (start-up fails without one), the key service's users and login
+//     limiter, its own store handle and workers for writes and deliveries.
+//     Its groups are capped by [mtepd] smtp_max_connections and
+//     max_connections_per_client, like smtp_listen.
 //   - The onion relay for [mtepd] onion_relay (relay_service.h): its own
 //     pin store connection and worker threads, stopped in stopped().
 //   - prepare(): with smtp_listen and tls_cert_file set, loads the
@@ -49,11 +55,13 @@
 #include "e2ee/users.h"
 #include "mtep/authority.h"
 #include "mtep_session.h"
+#include "key_login.h"
 #include "relay_service.h"
 #include "server/daemon.h"
 #include "server/tls_context.h"
 #include "server/work_queue.h"
 #include "smtp_session.h"
+#include "stoken_server.h"
 #include "store/store.h"
 #include "token/key_watch.h"
 #include "token/token.h"
@@ -70,6 +78,8 @@ class Server final : public server::Service {
   static constexpr size_t kMtepGroup = 0;  // [mtepd] listen
   static constexpr size_t kSmtpGroup = 1;  // [mtepd] smtp_listen
   static constexpr size_t kRelayGroup = 2;  // [mtepd] onion_relay (relay_service.h)
+  static constexpr size_t kStokenGroup = 3;          // [stoken] listen (implicit TLS)
+  static constexpr size_t kStokenStarttlsGroup = 4;  // [stoken] starttls_listen
 
   server::DaemonSettings settings(const config::Config& config) const override;
   Status prepare(const config::Config& config) override;
@@ -101,6 +111,8 @@ class Server final : public server::Service {
   std::unique_ptr<server::WorkQueue> key_queue_;
   std::unique_ptr<SmtpSessionFactory> smtp_factory_;
   std::unique_ptr<RelayFactory> relay_factory_;  // onion_relay; its workers stop in stopped()
+  std::unique_ptr<KeyLogin> login_;              // AUTH HASHEDPASS over users_ and limiter_
+  std::unique_ptr<TokenServer> token_server_;    // [stoken] listen/starttls_listen; null: off
 };
 
 }  // namespace mtep::mtepd

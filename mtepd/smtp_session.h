@@ -65,8 +65,10 @@
 //     NOQUEUE: client=ADDR:PORT auth=hashedpass user=<name> result=ok|fail|limited|malformed|tempfail
 //     NOQUEUE: client=ADDR:PORT user=<name> setpubkey=ok|invalid|tempfail
 //     NOQUEUE: client=ADDR:PORT user=<name> rstsalt=ok|tempfail
-//   Adding a command is one member function and one entry in kVerbs
-//   (smtp_session.cc); its EHLO keyword, if any, is a third member there.
+//   The state machine is lib/smtp/server_session.h on
+//   lib/server/smtp_adapter.h; adding a command is one member function and
+//   one addVerb() in the session's constructor (smtp_session.cc); its EHLO
+//   keyword, if any, goes into smtpSettings() there.
 // SECURITY
 //   Nothing the peer sends is buffered beyond smtp_max_line (SMTP) or
 //   max_request_size (MTEP). Plaintext pipelined after STARTTLS never

@@ -83,8 +83,14 @@ ServerSession::ServerSession(ServerSettings settings)
     : settings_(std::move(settings)),
       reader_({.max_line = settings_.limits.max_line}),
       tls_active_(settings_.tls_active) {
+  updateEnhanced();
+}
+
+// ENHANCEDSTATUSCODES is on while it is advertised (a TLS-only one from TLS on).
+void ServerSession::updateEnhanced() {
+  enhanced_ = false;
   for (const Extension& e : settings_.extensions) {
-    if (iEquals(e.keyword, "ENHANCEDSTATUSCODES")) enhanced_ = true;
+    if (iEquals(e.keyword, "ENHANCEDSTATUSCODES") && (!e.tls_only || tls_active_)) enhanced_ = true;
   }
 }
 
@@ -281,6 +287,9 @@ ServerStep ServerSession::resume(const std::function<void(ServerSession&)>& answ
   answered_ = true;
   answer(*this);
   if (awaiting_message_ && !suspended_) answerMessage({});  // pads with 451
+  if (pending_path_ && !suspended_) {
+    answerPath({451, EnhancedStatus{4, 3, 0}, "Error: no answer, try again later"});
+  }
   if (next_diversion_ && !closed_ && !suspended_) {
     diversion_ = std::move(next_diversion_);
     reader_.reset();
@@ -292,6 +301,11 @@ ServerStep ServerSession::resume(const std::vector<Reply>& replies) {
   return resume([&replies](ServerSession& s) {
     if (s.awaiting_message_) {
       s.answerMessage(replies);
+      return;
+    }
+    if (s.pending_path_) {
+      if (!replies.empty()) s.answerPath(replies.front());
+      for (size_t i = 1; i < replies.size(); ++i) s.reply(replies[i]);
       return;
     }
     for (const Reply& r : replies) s.reply(r);
@@ -527,6 +541,7 @@ void ServerSession::startTls(const std::string& args) {
   // followed the command may ever become one (the owner drops it, and so
   // does this feed: start_tls_ stops the loop).
   tls_active_ = true;
+  updateEnhanced();
   helo_.clear();
   user_.clear();
   expect_ = nullptr;
@@ -626,14 +641,30 @@ void ServerSession::mailCommand(const std::string& args) {
   }
   Reply answer;
   if (hooks_.on_mail) {
+    pending_path_ = PendingPath{true, request.path, request.params};
     answer = hooks_.on_mail(*this, request);
+    if (suspended_) return;  // answered through resume()
   } else if (request.params.empty()) {
     answer = {250, EnhancedStatus{2, 1, 0}, "Ok"};
   } else {
     answer = {555, EnhancedStatus{5, 5, 4}, "Unsupported parameter " + request.params[0].keyword};
   }
+  pending_path_ = PendingPath{true, std::move(request.path), std::move(request.params)};
+  answerPath(std::move(answer));
+}
+
+void ServerSession::answerPath(Reply answer) {
+  if (!pending_path_) return;
+  PendingPath p = std::move(*pending_path_);
+  pending_path_.reset();
   if (!enhanced_) answer.enhanced.reset();
-  if (answer.code >= 200 && answer.code < 300) mail_ = std::move(request);
+  if (answer.code >= 200 && answer.code < 300) {
+    if (p.mail) {
+      mail_ = MailRequest{std::move(p.path), std::move(p.params)};
+    } else {
+      rcpts_.push_back(Recipient{std::move(p.path), std::move(p.params)});
+    }
+  }
   reply(answer);
 }
 
@@ -662,15 +693,16 @@ void ServerSession::rcptCommand(const std::string& args) {
   }
   Reply answer;
   if (hooks_.on_rcpt) {
+    pending_path_ = PendingPath{false, rcpt.address, rcpt.params};
     answer = hooks_.on_rcpt(*this, rcpt);
+    if (suspended_) return;  // answered through resume()
   } else if (rcpt.params.empty()) {
     answer = {250, EnhancedStatus{2, 1, 5}, "Ok"};
   } else {
     answer = {555, EnhancedStatus{5, 5, 4}, "Unsupported parameter " + rcpt.params[0].keyword};
   }
-  if (!enhanced_) answer.enhanced.reset();
-  if (answer.code >= 200 && answer.code < 300) rcpts_.push_back(std::move(rcpt));
-  reply(answer);
+  pending_path_ = PendingPath{false, std::move(rcpt.address), std::move(rcpt.params)};
+  answerPath(std::move(answer));
 }
 
 void ServerSession::dataCommand(const std::string& args) {

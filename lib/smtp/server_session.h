@@ -53,8 +53,10 @@
 //   code); the max_errors-th gets "421 4.7.0 HOST Error: too many errors"
 //   instead, and the close. Each command line (and expected line) takes
 //   one of max_commands (then 421 4.7.0 ... too many commands and the
-//   close). Enhanced status codes are written in the built-in replies when
-//   ENHANCEDSTATUSCODES is in the extension list.
+//   close). Enhanced status codes are written in the built-in replies (and
+//   kept in the daemon's Reply objects) while ENHANCEDSTATUSCODES is
+//   advertised (a TLS-only one: from TLS on); the daemon's reply lines are
+//   written as given.
 //
 //   STARTTLS: 454 4.7.0 without TLS available (502 when the daemon turned
 //   the verb off), 503 5.5.1 under TLS, 501 5.5.4 with arguments; else
@@ -177,7 +179,9 @@ struct Message {
 // The daemon's say in the transaction; on_message null = no transactions
 // (MAIL, RCPT, DATA, VRFY are "502 5.5.1").
 struct TransactionHooks {
-  // Return the reply; 2xx accepts. Called synchronously.
+  // Return the reply; 2xx accepts. Or call suspend() (the return value
+  // is then ignored) and answer later with resume(replies) / answerPath():
+  // a store lookup off the loop.
   std::function<Reply(ServerSession&, const MailRequest&)> on_mail;
   std::function<Reply(ServerSession&, const Recipient&)> on_rcpt;
   // Must call answerMessage(), now or after suspend() + resume().
@@ -260,6 +264,9 @@ class ServerSession {
   void close(std::string reason);  // after what was written
   // on_message's answer: one reply (SMTP) or one per recipient (LMTP).
   void answerMessage(const std::vector<Reply>& replies);
+  // A suspended on_mail / on_rcpt's answer (2xx accepts); resume(replies)
+  // calls it with the first reply. Without one, resume() answers 451 4.3.0.
+  void answerPath(Reply answer);
 
   // --- state ------------------------------------------------------------------
   const ServerSettings& settings() const { return settings_; }
@@ -286,6 +293,7 @@ class ServerSession {
   enum class Mode { kCommand, kData };
 
   ServerStep takeStep();
+  void updateEnhanced();
   void line(const std::string& text);
   void dispatch(const Command& command);
   void builtin(std::string_view code, std::string_view esc, std::string_view text);
@@ -328,6 +336,12 @@ class ServerSession {
   bool tls_active_ = false;
   bool suspended_ = false;
   bool awaiting_message_ = false;  // on_message has not answered yet
+  struct PendingPath {
+    bool mail = false;  // MAIL, else RCPT
+    std::string path;
+    Params params;
+  };
+  std::optional<PendingPath> pending_path_;  // MAIL/RCPT being answered
   bool closed_ = false;
   bool start_tls_ = false;
   bool answered_ = false;

@@ -102,6 +102,19 @@ TEST(ServerSession, WithoutEnhancedStatusCodesTheBuiltInRepliesHaveNone) {
   EXPECT_EQ(d.feed("NOOP\r\nFOO\r\n"), "250 Ok\r\n502 Error: command not implemented\r\n");
 }
 
+TEST(ServerSession, TlsOnlyExtensionsAndEnhancedCodesAppearWithTls) {
+  // The token server's shape: STOKEN and ENHANCEDSTATUSCODES only under TLS.
+  ServerSettings s = lmtpSettings();
+  s.extensions = {{"STARTTLS"}, {"STOKEN", true}, {"PIPELINING"}, {"ENHANCEDSTATUSCODES", true}};
+  Driver d(s);
+  EXPECT_EQ(d.feed("LHLO c\r\nNOOP\r\n"),
+            "250-mx.test\r\n250-STARTTLS\r\n250 PIPELINING\r\n250 Ok\r\n");
+  EXPECT_EQ(d.feed("STARTTLS\r\n"), "220 Ready to start TLS\r\n");
+  EXPECT_EQ(d.feed("LHLO c\r\nNOOP\r\n"),
+            "250-mx.test\r\n250-STOKEN\r\n250-PIPELINING\r\n250 ENHANCEDSTATUSCODES\r\n"
+            "250 2.0.0 Ok\r\n");
+}
+
 TEST(ServerSession, LmtpRefusesHeloAndEhloAndTakesLhlo) {
   Driver d(lmtpSettings());
   EXPECT_EQ(d.greet(), "220 mx.test LMTP test\r\n");
@@ -410,6 +423,34 @@ TEST(ServerSession, ParametersReachTheDaemonAndUnknownOnesAreRefusedByDefault) {
   EXPECT_EQ(d.session.recipients().size(), 1u);
 }
 
+TEST(ServerSession, RcptAndMailHooksMaySuspend) {
+  Driver d(lmtpSettings());
+  Recorder r;
+  r.install(d.session);
+  d.session.hooks().on_mail = [](ServerSession& s, const MailRequest&) {
+    s.suspend();
+    return Reply{};
+  };
+  d.session.hooks().on_rcpt = [](ServerSession& s, const Recipient&) {
+    s.suspend();
+    return Reply{};
+  };
+  d.feed("LHLO c\r\n");
+  EXPECT_EQ(d.feed("MAIL FROM:<a@b.test>\r\nRCPT TO:<1@y.test> STOKEN=t\r\nRCPT TO:<2@y.test>\r\n"),
+            "");
+  EXPECT_EQ(d.resume({{250, EnhancedStatus{2, 1, 0}, "sender ok"}}), "250 2.1.0 sender ok\r\n");
+  EXPECT_TRUE(d.session.inTransaction());
+  EXPECT_EQ(d.resume({{250, EnhancedStatus{2, 1, 5}, "token ok"}}), "250 2.1.5 token ok\r\n");
+  EXPECT_EQ(d.resume({{550, EnhancedStatus{5, 7, 1}, "no token"}}), "550 5.7.1 no token\r\n");
+  ASSERT_EQ(d.session.recipients().size(), 1u);
+  EXPECT_EQ(d.session.recipients()[0].address, "1@y.test");
+  EXPECT_EQ(findParam(d.session.recipients()[0].params, "STOKEN"), "t");
+  // A resume that says nothing: 451, the recipient not taken.
+  d.feed("RCPT TO:<3@y.test>\r\n");
+  EXPECT_EQ(d.resume(std::vector<Reply>{}), "451 4.3.0 Error: no answer, try again later\r\n");
+  EXPECT_EQ(d.session.recipients().size(), 1u);
+}
+
 TEST(ServerSession, TransactionOrderRules) {
   Driver d(smtpSettings());
   Recorder r;
@@ -496,6 +537,28 @@ TEST(ServerSession, TimeoutsEofAndLifetime) {
   Driver e(smtpSettings());
   EXPECT_EQ(e.session.onEof().out, "");
   EXPECT_EQ(e.session.endReason(), "eof");
+}
+
+TEST(ServerSession, AClientThatStopsMidDataDeliversNothing) {
+  Driver d(lmtpSettings());
+  Recorder r;
+  r.install(d.session);
+  int resets = 0;
+  d.session.hooks().on_reset = [&resets](ServerSession&, bool) { ++resets; };
+  d.feed("LHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<1@y.test>\r\nDATA\r\nhalf a mess");
+  const ServerStep s = d.session.onEof();
+  EXPECT_EQ(s.out, "");
+  EXPECT_TRUE(s.close);
+  EXPECT_TRUE(r.messages.empty());
+  // RSET forgets a transaction and tells the daemon.
+  Driver rs(lmtpSettings());
+  Recorder rr;
+  rr.install(rs.session);
+  rs.session.hooks().on_reset = [&resets](ServerSession&, bool) { ++resets; };
+  rs.feed("LHLO c\r\nMAIL FROM:<a@b.test>\r\n");
+  EXPECT_EQ(rs.feed("RSET\r\nRCPT TO:<1@y.test>\r\n"),
+            "250 2.0.0 Ok\r\n503 5.5.1 Error: need MAIL command\r\n");
+  EXPECT_EQ(resets, 1);
 }
 
 TEST(ServerSession, NothingIsReadAfterClose) {
