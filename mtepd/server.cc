@@ -46,16 +46,21 @@ server::DaemonSettings Server::settings(const config::Config& config) const {
   s.listen.push_back({"starttls_listen ([stoken])", config.stoken.starttls_listen,
                       m.smtp_max_connections, m.max_connections_per_client,
                       m.connection_lifetime});  // kStokenStarttlsGroup
+  // Postfix's lmtp client: its own process limit caps it; the smtp cap.
+  s.listen.push_back({"filter_listen ([stoken])", config.stoken.filter_listen,
+                      m.smtp_max_connections, 0, m.connection_lifetime});  // kRouterGroup
   s.max_connections = m.max_connections;
   if (!m.smtp_listen.empty()) s.max_connections += m.smtp_max_connections;
   if (tokenServerOn(config)) s.max_connections += 2 * m.smtp_max_connections;
   if (!m.onion_relay.empty()) s.max_connections += m.relay_max_connections;
+  if (!config.stoken.filter_listen.empty()) s.max_connections += m.smtp_max_connections;
   s.pid_file = config.mtepd.pid_file;
   s.shutdown_grace = kShutdownGrace;
   return s;
 }
 
 Status Server::prepare(const config::Config& c) {
+  if (Status s = checkFilterListen(c); !s) return s;
   if (tokenServerOn(c) && c.mtepd.tls_cert_file.empty()) {
     return Error(ErrorKind::kConfig,
                  "[stoken] listen/starttls_listen: the token server speaks only TLS and needs "
@@ -136,6 +141,9 @@ Status Server::open(server::Daemon& daemon) {
   auto relay = RelayFactory::create(config, daemon.base());
   if (!relay) return std::move(relay).error();
   relay_factory_ = std::move(*relay);
+  auto router = StokenRouter::create(config, ring_, daemon.base());
+  if (!router) return std::move(router).error();
+  router_ = std::move(*router);
 
   Status s = daemon.addTimer(kKeyCheckInterval, "key file check", [this] { checkKeyFile(); });
   if (s) s = daemon.addTimer(kPurgeInterval, "store purge", [this] { purgeStore(); });
@@ -148,6 +156,7 @@ server::SessionFactory& Server::factory(size_t group) {
   if ((group == kStokenGroup || group == kStokenStarttlsGroup) && token_server_) {
     return token_server_->factory(group == kStokenGroup);
   }
+  if (group == kRouterGroup) return *router_;
   return *factory_;
 }
 
@@ -173,6 +182,8 @@ void Server::apply(const config::ConfigPtr& next) {
     token_server_->setConfig(next);
     token_server_->setRing(ring_);
   }
+  router_->setConfig(next);
+  router_->setRing(ring_);
   authority_->update(next, ring_);
 }
 
@@ -196,6 +207,8 @@ std::string Server::shutdownNote() const {
   if (k > 0) note += ", " + std::to_string(k) + " key store write(s) running";
   const size_t t = token_server_ ? token_server_->outstanding() : 0;
   if (t > 0) note += ", " + std::to_string(t) + " token delivery/write(s) running";
+  const size_t r = router_ ? router_->outstanding() : 0;
+  if (r > 0) note += ", " + std::to_string(r) + " routed message(s) running";
   return note;
 }
 
@@ -203,6 +216,7 @@ void Server::stopped() {
   if (relay_factory_) relay_factory_->stop();
   if (key_queue_) key_queue_->stop();
   if (token_server_) token_server_->stop();
+  if (router_) router_->stop();
 }
 
 void Server::checkKeyFile() {
@@ -221,6 +235,7 @@ void Server::checkKeyFile() {
   if (outcome != token::KeyFileWatch::Outcome::kLoaded) return;
   authority_->update(daemon_->config(), ring_);
   if (token_server_) token_server_->setRing(ring_);
+  if (router_) router_->setRing(ring_);
   log::notice("key file %s reloaded: %zu keys, current key id %u", key_watch_.path().c_str(),
               ring_->keys().size(), static_cast<unsigned>(ring_->current().id));
 }

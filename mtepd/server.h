@@ -27,6 +27,9 @@
 //     max_connections_per_client, like smtp_listen.
 //   - The onion relay for [mtepd] onion_relay (relay_service.h): its own
 //     pin store connection and worker threads, stopped in stopped().
+//   - The STOKEN router for [stoken] filter_listen (stoken_router.h):
+//     Postfix's content filter, its own store handle and worker threads,
+//     stopped in stopped(); a non-loopback filter_listen stops start-up.
 //   - prepare(): with smtp_listen and tls_cert_file set, loads the
 //     certificate and key (server/tls_context.h); a bad file stops start-up.
 //   - SIGHUP: the new config is used for new connections and by the token
@@ -62,6 +65,7 @@
 #include "server/work_queue.h"
 #include "smtp_session.h"
 #include "stoken_server.h"
+#include "stoken_router.h"
 #include "store/store.h"
 #include "token/key_watch.h"
 #include "token/token.h"
@@ -80,6 +84,7 @@ class Server final : public server::Service {
   static constexpr size_t kRelayGroup = 2;  // [mtepd] onion_relay (relay_service.h)
   static constexpr size_t kStokenGroup = 3;          // [stoken] listen (implicit TLS)
   static constexpr size_t kStokenStarttlsGroup = 4;  // [stoken] starttls_listen
+  static constexpr size_t kRouterGroup = 5;          // [stoken] filter_listen (stoken_router.h)
 
   server::DaemonSettings settings(const config::Config& config) const override;
   Status prepare(const config::Config& config) override;
@@ -113,6 +118,7 @@ class Server final : public server::Service {
   std::unique_ptr<RelayFactory> relay_factory_;  // onion_relay; its workers stop in stopped()
   std::unique_ptr<KeyLogin> login_;              // AUTH HASHEDPASS over users_ and limiter_
   std::unique_ptr<TokenServer> token_server_;    // [stoken] listen/starttls_listen; null: off
+  std::unique_ptr<StokenRouter> router_;  // [stoken] filter_listen; its workers stop in stopped()
 };
 
 }  // namespace mtep::mtepd
