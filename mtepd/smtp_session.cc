@@ -32,20 +32,8 @@ using server::PeerInfo;
 using server::ProtocolSession;
 
 constexpr size_t kMaxLoggedHelo = 64;
-constexpr size_t kMaxLoggedUser = 64;  // of a name that is no valid user name
 
 constexpr std::string_view kStoreTrouble = "451 4.3.0 Key store unavailable, try again later";
-
-// "192.0.2.1" from "192.0.2.1:4000", "2001:db8::1" from "[2001:db8::1]:4000":
-// failed logins are counted per address, whatever the source port.
-std::string hostOf(std::string_view address) {
-  if (!address.empty() && address.front() == '[') {
-    const size_t end = address.find(']');
-    if (end != std::string_view::npos) return std::string(address.substr(1, end - 1));
-  }
-  const size_t colon = address.rfind(':');
-  return std::string(colon == std::string_view::npos ? address : address.substr(0, colon));
-}
 
 class SmtpSession;
 
@@ -91,17 +79,17 @@ class SmtpSession final : public server::SmtpAdapter {
   SmtpSession(config::ConfigPtr config, const std::string& hostname, const PeerInfo& peer,
               proto::TokenChecker& checker, proto::FarewellRota& rota,
               std::shared_ptr<const server::TlsContext> tls, KeyService keys,
-              const std::string& dummy_verifier)
+              const KeyLogin& login)
       : SmtpAdapter(smtpSettings(*config, hostname,
                                  keys.users != nullptr && config->mtepd.user_keys),
                     tls, {.idle_timeout = config->mtepd.smtp_idle_timeout}),
         config_(std::move(config)),
         client_(peer.address),
-        client_host_(hostOf(peer.address)),
+        client_host_(hostOfPeer(peer.address)),
         checker_(checker),
         rota_(rota),
         keys_(keys),
-        dummy_verifier_(dummy_verifier) {
+        login_(login) {
     using smtp::kNeedsHelo;
     using smtp::kNeedsTls;
     smtp::ServerSession& s = smtp();
@@ -187,11 +175,6 @@ class SmtpSession final : public server::SmtpAdapter {
     smtp().reply(kStoreTrouble);
   }
 
-  void logAuth(const std::string& user, const char* result, const std::string& more = "") {
-    log::info("NOQUEUE: client=%s auth=hashedpass user=<%s> result=%s%s", client_.c_str(),
-              user.c_str(), result, more.c_str());
-  }
-
   // AUTH HASHEDPASS: the engine checked TLS, EHLO, no login yet, the
   // mechanism's name.
   void auth(const std::optional<std::string>& initial) {
@@ -205,60 +188,19 @@ class SmtpSession final : public server::SmtpAdapter {
     authResponse(*initial);
   }
 
-  // The AUTH HASHEDPASS response, initial or after "334 ".
+  // The AUTH HASHEDPASS response, initial or after "334 ": the key
+  // service's login, shared with the token server (key_login.h).
   void authResponse(std::string_view payload) {
     smtp::ServerSession& s = smtp();
-    if (payload == "*") {
-      logAuth("", "cancelled");
-      return s.error("501 5.0.0 Authentication cancelled");
-    }
-    auto parsed = e2ee::parseHashedPassAuth(payload);
-    if (!parsed) {
-      logAuth("", "malformed");
-      return s.error("501 5.5.2 Invalid base64 data");
-    }
-    // A name that cannot be a user is "" for the limiter (counted per
-    // client only) and checked like an unknown user.
-    auto name = e2ee::normalizeUserName(parsed->username);
-    const std::string user = name ? std::move(*name) : std::string();
-    const std::string shown = user.empty() ? printableAscii(parsed->username, kMaxLoggedUser) : user;
     const e2ee::LoginLimits limits{config_->mtepd.auth_failures_per_client,
                                    config_->mtepd.auth_failures_per_user};
-    if (keys_.limiter != nullptr) {
-      const e2ee::LoginVerdict v = keys_.limiter->check(client_host_, user, limits);
-      if (v != e2ee::LoginVerdict::kAllowed) {
-        logAuth(shown, "limited",
-                v == e2ee::LoginVerdict::kClientLimited ? " limit=client" : " limit=user");
-        return s.error("454 4.7.0 Too many failed logins, try again later");
-      }
+    const LoginAttempt a = login_.attempt(client_, client_host_, payload, limits);
+    if (a.result == LoginResult::kOk) s.setUser(a.user);
+    if (a.counts_as_error()) {
+      s.error(a.reply);
+    } else {
+      s.reply(a.reply);
     }
-    std::optional<e2ee::UserRecord> record;
-    if (!user.empty()) {
-      auto found = keys_.users->find(user);
-      if (found) {
-        record = std::move(*found);
-      } else if (found.error().kind() != ErrorKind::kNotFound) {
-        logAuth(shown, "tempfail", " error=" + printableAscii(found.error().message(), 200));
-        return s.reply(kStoreTrouble);
-      }
-    }
-    // Always one verifier check, a dummy one for unknown users: the same
-    // reply and about the same time as a wrong password.
-    const bool matches = e2ee::checkVerifier(record ? record->verifier : dummy_verifier_,
-                                             parsed->hash);
-    if (!record || !matches) {
-      if (keys_.limiter != nullptr) {
-        // Made-up names are counted apart, so they cannot evict the
-        // counter of an account under attack (login_limiter.h).
-        keys_.limiter->recordFailure(client_host_, user, limits,
-                                     record ? e2ee::Account::kExists : e2ee::Account::kUnknown);
-      }
-      logAuth(shown, "fail");
-      return s.error("535 5.7.8 Authentication credentials invalid");
-    }
-    s.setUser(user);
-    logAuth(user, "ok");
-    s.reply("235 2.7.0 Authentication successful");
   }
 
   void pubkey(const std::string& args) {
@@ -371,7 +313,7 @@ class SmtpSession final : public server::SmtpAdapter {
   proto::TokenChecker& checker_;
   proto::FarewellRota& rota_;
   KeyService keys_;                       // users null: no key service
-  const std::string dummy_verifier_;      // checked for unknown users
+  const KeyLogin& login_;                 // AUTH HASHEDPASS (key_login.h)
   std::string mtep_reason_;            // the reason of the last MTEP decision
   uint32_t mtep_requests_ = 0;         // MTEP requests answered in finished episodes
   bool mtep_answered_ = false;         // set by the decision sink during one feed
@@ -424,18 +366,8 @@ std::string smtpHostname(const config::Config& config) {
 SmtpSessionFactory::SmtpSessionFactory(config::ConfigPtr config, proto::TokenChecker& checker,
                                        std::shared_ptr<const server::TlsContext> tls,
                                        KeyService keys)
-    : checker_(checker), tls_(std::move(tls)), keys_(keys) {
+    : checker_(checker), tls_(std::move(tls)), keys_(keys), login_(keys.users, keys.limiter) {
   setConfig(std::move(config));
-  // A verifier of a random hash nobody knows: unknown users are checked
-  // against it. Without one (no randomness) an unknown name still fails,
-  // checkVerifier() is false for "", only a little faster.
-  if (keys_.users != nullptr) {
-    e2ee::Hash h{};
-    auto salt = e2ee::randomSalt();
-    if (salt) std::copy_n(salt->begin(), std::min(h.size(), salt->size()), h.begin());
-    auto verifier = e2ee::makeVerifier(h);
-    if (verifier) dummy_verifier_ = std::move(*verifier);
-  }
 }
 
 void SmtpSessionFactory::setConfig(config::ConfigPtr config) {
@@ -448,7 +380,7 @@ void SmtpSessionFactory::setConfig(config::ConfigPtr config) {
 
 std::unique_ptr<ProtocolSession> SmtpSessionFactory::create(const PeerInfo& peer) {
   return std::make_unique<SmtpSession>(config_, hostname_, peer, checker_, rota_, tls_, keys_,
-                                       dummy_verifier_);
+                                       login_);
 }
 
 }  // namespace mtep::mtepd

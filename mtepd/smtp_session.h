@@ -62,9 +62,9 @@
 //     NOQUEUE: client=ADDR:PORT smtp=end helo=<name> tls=yes commands=4 mtep=1 errors=0 reason=quit
 //   and for the key service one line per AUTH, SETPUBKEY and RSTSALT (never
 //   a hash, key or salt):
-//     NOQUEUE: client=ADDR:PORT auth=hashedpass user=<name> result=ok|fail|limited|malformed|tempfail
-//     NOQUEUE: client=ADDR:PORT user=<name> setpubkey=ok|invalid|tempfail
-//     NOQUEUE: client=ADDR:PORT user=<name> rstsalt=ok|tempfail
+//     NOQUEUE: client=ADDR:PORT auth=hashedpass user=<name>
+//     result=ok|fail|limited|malformed|tempfail NOQUEUE: client=ADDR:PORT user=<name>
+//     setpubkey=ok|invalid|tempfail NOQUEUE: client=ADDR:PORT user=<name> rstsalt=ok|tempfail
 //   The state machine is lib/smtp/server_session.h on
 //   lib/server/smtp_adapter.h; adding a command is one member function and
 //   one addVerb() in the session's constructor (smtp_session.cc); its EHLO
@@ -91,6 +91,7 @@
 #include "e2ee/e2ee.h"
 #include "e2ee/login_limiter.h"
 #include "e2ee/users.h"
+#include "key_login.h"
 #include "mtep/farewell.h"
 #include "mtep/server_session.h"
 #include "server/session.h"
@@ -141,10 +142,10 @@ class SmtpSessionFactory final : public server::SessionFactory {
   proto::TokenChecker& checker_;
   std::shared_ptr<const server::TlsContext> tls_;
   KeyService keys_;
-  std::string dummy_verifier_;  // checked for unknown users (same work as a wrong password)
+  KeyLogin login_;  // AUTH HASHEDPASS (key_login.h); used while keys_.users is set
   proto::FarewellRota rota_;
   std::string hostname_;
-  std::string busy_reply_;  // complete 421 line
+  std::string busy_reply_;          // complete 421 line
   std::string client_limit_reply_;  // complete 421 line, max_connections_per_client
 };
 

@@ -411,8 +411,9 @@ std::vector<KeyDef> buildDefs() {
   d.push_back(makeDef(KeyInfo{"mtepd", "auth_failures_per_client", "string", "\"5/15m\"",
                               "Failed AUTH HASHEDPASS logins a client (an IPv4 address, an IPv6 "
                               "/64) may make per time, \"COUNT/DURATION\"; past it every login "
-                              "from there gets 454 4.7.0 until the window has passed. Empty: no "
-                              "limit.",
+                              "from there gets 454 4.7.0 until the window has passed. The token "
+                              "server's failed AUTH STOKEN and bad tokens count here too. Empty: "
+                              "no limit.",
                               "\"\" or COUNT/DURATION, 1s..7d"},
                       ConfigFn([](const toml::node& n, Config& c) {
                         return readRateLimit(n, &c.mtepd.auth_failures_per_client);
@@ -745,7 +746,8 @@ std::vector<KeyDef> buildDefs() {
   d.push_back(makeDef(
       KeyInfo{"stoken", "listen", "list of ADDR:PORT", "[]",
               "Addresses and ports of the submission token server (LMTP with STOKEN, implicit "
-              "TLS as RFC 8314 prefers; [mtepd] tls_cert_file). Never port 25. [] = off.",
+              "TLS as RFC 8314 prefers; needs [mtepd] tls_cert_file, else mtepd does not start; "
+              "capped by [mtepd] smtp_max_connections). Never port 25. [] = off.",
               "numeric ADDR:PORT, [IPv6]:PORT"},
       ConfigFn(
           [](const toml::node& n, Config& c) { return readListen(n, &c.stoken.listen, true); })));
