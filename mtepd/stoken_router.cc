@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -36,8 +37,8 @@ using stoken::RouteState;
 using stoken::TokenBatch;
 
 struct StokenRouter::Shared {
-  std::mutex store_mu;                  // guards store
-  std::unique_ptr<store::Store> store;  // the router's own handle
+  std::mutex store_mu;                      // guards store
+  std::unique_ptr<store::Store> store;      // the router's own handle
   std::unique_ptr<dns::Resolver> resolver;  // thread-safe (per-call state)
 
   struct Cached {
@@ -124,11 +125,13 @@ bool failedBeforeTokens(const smtp::DeliveryResult& d) {
          d.failed_step == S::kHello || d.failed_step == S::kKeyword;
 }
 
-smtp::DeliveryTimeouts timeoutsOf(const config::StokenConfig& s) {
+// Each wait delivery_timeout, the whole session at most `session_ms`.
+smtp::DeliveryTimeouts timeoutsOf(const config::StokenConfig& s, int64_t session_ms) {
   smtp::DeliveryTimeouts t;
   t.dial_ms = static_cast<int>(s.dial_timeout * 1000);
   t.command_ms = static_cast<int>(s.delivery_timeout * 1000);
   t.data_ms = static_cast<int>(s.delivery_timeout * 1000);
+  t.session_ms = static_cast<int>(std::max<int64_t>(session_ms, 1000));
   return t;
 }
 
@@ -150,8 +153,8 @@ transport::DialOptions dialOf(const config::Config& c) {
 // The work of one message, on a worker thread.
 class MessageJob {
  public:
-  MessageJob(StokenRouter::Shared& shared, const config::Config& config,
-             const token::KeyRing& ring, const smtp::Message& message, std::string hostname)
+  MessageJob(StokenRouter::Shared& shared, const config::Config& config, const token::KeyRing& ring,
+             const smtp::Message& message, std::string hostname)
       : shared_(shared),
         c_(config),
         ring_(ring),
@@ -167,6 +170,9 @@ class MessageJob {
     if (!sender.empty() && !sender_domain.empty()) {
       by_token = c_.policyFor(sender_domain).deliver_by_token;
     }
+    // All token deliveries of the message share one delivery_timeout, the
+    // re-injection has another: Postfix waits for both (doc/stoken.md).
+    token_deadline_ms_ = dns::monotonicMs() + c_.stoken.delivery_timeout * 1000;
     if (by_token) lookUpHeld();
     for (const TokenBatch& b : route_.tokenBatches()) deliverBatch(b);
     reinject();
@@ -295,7 +301,7 @@ class MessageJob {
     }
     r.message = msg_.data;
     r.drop_unadvertised_params = true;
-    r.timeouts = timeoutsOf(c_.stoken);
+    r.timeouts = timeoutsOf(c_.stoken, token_deadline_ms_ - dns::monotonicMs());
     r.dial = dialOf(c_);
     if (s.source != stoken::ServerSource::kStatic) r.dial.targets.refuse_non_public = true;
     r.max_recipients = b.recipients.size();
@@ -314,6 +320,10 @@ class MessageJob {
     size_t tried = 0;
     for (const stoken::TokenServer& s : *candidates) {
       if (tried++ >= StokenRouter::kMaxCandidates) break;
+      if (dns::monotonicMs() >= token_deadline_ms_) {
+        log::info("stoken-router: no time left for %s's token server", b.domain.c_str());
+        break;
+      }
       smtp::DeliveryRequest req = tokenRequest(b, s);
       result = smtp::deliver(req);
       used = s.host + ":" + std::to_string(s.port);
@@ -370,7 +380,7 @@ class MessageJob {
     if (body_) r.mail_params = "BODY=" + *body_;
     for (size_t i : rest) r.recipients.push_back({route_.address(i), ""});
     r.message = msg_.data;
-    r.timeouts = timeoutsOf(c_.stoken);
+    r.timeouts = timeoutsOf(c_.stoken, c_.stoken.delivery_timeout * 1000);
     r.max_recipients = rest.size();
     const smtp::DeliveryResult d = smtp::deliver(r);
     if (!d.session_ok) {
@@ -424,6 +434,7 @@ class MessageJob {
   std::string hostname_;
   MessageRoute route_;
   std::optional<std::string> body_;
+  int64_t token_deadline_ms_ = 0;  // dns::monotonicMs() past which no token server is tried
   std::map<size_t, std::string> token_ids_;  // recipient -> log id of the held token tried
   std::map<size_t, std::string> perm_ids_;   // recipient -> log id of a new permanent held
   std::map<size_t, std::string> via_;        // recipient -> token server host:port
@@ -456,8 +467,8 @@ class RouterSession final : public server::SmtpAdapter {
     };
     h.on_rcpt = [](smtp::ServerSession&, const smtp::Recipient& r) -> Reply {
       if (!r.params.empty()) {
-        return makeReply(555, {5, 5, 4}, "RCPT parameter " + r.params.front().keyword +
-                                             " not supported");
+        return makeReply(555, {5, 5, 4},
+                         "RCPT parameter " + r.params.front().keyword + " not supported");
       }
       return makeReply(250, {2, 1, 5}, "Ok");
     };

@@ -58,6 +58,11 @@
 //     reply mapped back (router.h).
 //   Then one LMTP reply per recipient, in order. Any internal error: 451
 //   4.3.0 for every recipient not yet decided.
+//   Time: every wait is bounded by [stoken] delivery_timeout (dial_timeout
+//   to connect); all token deliveries of one message share one
+//   delivery_timeout (no further server is tried past it), the
+//   re-injection has one of its own. So Postfix's lmtp_data_done_timeout
+//   for this transport must exceed twice delivery_timeout (contrib/postfix).
 //   Store access (held, hold, dropHeld, generate) goes through one store
 //   handle of the router's own, under a lock; the loop never touches it.
 //
@@ -90,10 +95,10 @@ namespace mtep::mtepd {
 
 class StokenRouter final : public server::SessionFactory {
  public:
-  static constexpr size_t kWorkers = 8;            // messages routed at once
-  static constexpr int64_t kDiscoveryTtl = 300;    // seconds a domain's servers (or none) are kept
-  static constexpr int64_t kDiscoveryFailTtl = 60; // seconds a failed lookup is kept
-  static constexpr size_t kMaxCandidates = 3;      // token servers tried per domain and message
+  static constexpr size_t kWorkers = 8;             // messages routed at once
+  static constexpr int64_t kDiscoveryTtl = 300;     // seconds a domain's servers (or none) are kept
+  static constexpr int64_t kDiscoveryFailTtl = 60;  // seconds a failed lookup is kept
+  static constexpr size_t kMaxCandidates = 3;       // token servers tried per domain and message
 
   // Opens the router's store handle and starts the workers on `base`.
   // kConfig when a filter_listen address is not loopback.

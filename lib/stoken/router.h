@@ -81,8 +81,8 @@ enum class RouteState {
 const char* routeStateName(RouteState s) noexcept;  // "pending", "by-token", ...
 
 struct TokenBatch {
-  std::string domain;               // lower case
-  std::vector<size_t> recipients;   // indexes into the message's recipients
+  std::string domain;              // lower case
+  std::vector<size_t> recipients;  // indexes into the message's recipients
 };
 
 // What one recipient of an attempt got, copied out of smtp::deliver's

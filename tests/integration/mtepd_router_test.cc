@@ -42,7 +42,7 @@ using mtep::testing::tls;
 const std::string kAlice = "alice@alpha.test";
 const std::string kBob = "bob@beta.test";
 const std::string kCarol = "carol@gamma.test";
-const std::string kHeld(52, 'T');   // a token beta gave alice for bob (opaque to alpha)
+const std::string kHeld(52, 'T');  // a token beta gave alice for bob (opaque to alpha)
 const std::string kNewPerm(52, 'P');
 const std::string kMessage = "From: alice@alpha.test\r\nSubject: hi\r\n\r\nhello bob\r\n.dot\r\n";
 
@@ -54,10 +54,9 @@ const char* kLhloNoStoken = "250-tokens.beta.test\r\n250-ENHANCEDSTATUSCODES\r\n
 // The token server's side of one delivery to `rcpts`, ending with `finals`.
 std::vector<Step> tokenScript(size_t rcpts, std::vector<std::string> finals,
                               bool hang_up_after_body = false) {
-  std::vector<Step> s = {tls(),  send("220 tokens.beta.test LMTP\r\n"),
-                         line(), send(kLhloStoken),
-                         line(), send("235 2.7.0 Authentication successful\r\n"),
-                         line(), send("250 2.1.0 Ok\r\n")};
+  std::vector<Step> s = {
+      tls(),  send("220 tokens.beta.test LMTP\r\n"),           line(), send(kLhloStoken),
+      line(), send("235 2.7.0 Authentication successful\r\n"), line(), send("250 2.1.0 Ok\r\n")};
   for (size_t i = 0; i < rcpts; ++i) {
     s.push_back(line());
     s.push_back(send("250 2.1.5 Ok\r\n"));
@@ -128,8 +127,8 @@ class RouterTest : public ::testing::Test {
               "\"]\nreinject_to = \"127.0.0.1:" + std::to_string(o.sink_port) +
               "\"\ndelivery_timeout = \"10s\"\ndial_timeout = \"5s\"\n";
     if (o.token_port != 0) {
-      s.extra += "servers = { \"beta.test\" = \"127.0.0.1:" + std::to_string(o.token_port) +
-                 "\" }\n";
+      s.extra +=
+          "servers = { \"beta.test\" = \"127.0.0.1:" + std::to_string(o.token_port) + "\" }\n";
     }
     if (!o.ca_file.empty()) s.extra += "tls_ca_file = \"" + o.ca_file + "\"\n";
     if (!o.pin.empty()) s.extra += "tls_pins = { \"beta.test\" = \"" + o.pin + "\" }\n";
@@ -225,9 +224,10 @@ TEST_F(RouterTest, NoHeldTokenIsReinjectedOnce) {
 
 TEST_F(RouterTest, TokenAccepted2113IsNotReinjectedAndTheNewPermanentIsHeld) {
   Tls t;
-  ScriptedServer token(
-      tokenScript(1, {"250 2.1.13 <bob@beta.test> " + kNewPerm + " D1 Saved"}), &t.creds);
-  ASSERT_NO_FATAL_FAILURE(startMtepd({.token_port = token.port(), .sink_port = 1, .ca_file = t.ca}));
+  ScriptedServer token(tokenScript(1, {"250 2.1.13 <bob@beta.test> " + kNewPerm + " D1 Saved"}),
+                       &t.creds);
+  ASSERT_NO_FATAL_FAILURE(
+      startMtepd({.token_port = token.port(), .sink_port = 1, .ca_file = t.ca}));
   holdToken(kBob);
   const smtp::DeliveryResult r = postfix({kBob});
   token.join();
@@ -243,7 +243,8 @@ TEST_F(RouterTest, TokenAccepted2113IsNotReinjectedAndTheNewPermanentIsHeld) {
   EXPECT_EQ(a->recipient, kBob);
   EXPECT_EQ(a->token, kHeld);
   EXPECT_EQ(got[2], "MAIL FROM:<alice@alpha.test> BODY=8BITMIME");
-  ASSERT_EQ(got[3].rfind("RCPT TO:<bob@beta.test> STOKEN=" + kHeld + " MYSTOKEN=", 0), 0u) << got[3];
+  ASSERT_EQ(got[3].rfind("RCPT TO:<bob@beta.test> STOKEN=" + kHeld + " MYSTOKEN=", 0), 0u)
+      << got[3];
   // MYSTOKEN is alpha's permanent for (remote bob, local alice): the stored one.
   const std::string mine = got[3].substr(got[3].find("MYSTOKEN=") + 9);
   withBook([&](stoken::TokenBook& b) {
@@ -264,7 +265,8 @@ TEST_F(RouterTest, TokenAccepted2113IsNotReinjectedAndTheNewPermanentIsHeld) {
 TEST_F(RouterTest, TokenAccepted2112KeepsTheHeldToken) {
   Tls t;
   ScriptedServer token(tokenScript(1, {"250 2.1.12 <bob@beta.test> D2 Saved"}), &t.creds);
-  ASSERT_NO_FATAL_FAILURE(startMtepd({.token_port = token.port(), .sink_port = 1, .ca_file = t.ca}));
+  ASSERT_NO_FATAL_FAILURE(
+      startMtepd({.token_port = token.port(), .sink_port = 1, .ca_file = t.ca}));
   holdToken(kBob);
   const smtp::DeliveryResult r = postfix({kBob});
   token.join();
@@ -289,10 +291,10 @@ TEST_F(RouterTest, WithoutAcceptSubmissionTokensNoMystokenIsSent) {
 
 TEST_F(RouterTest, AuthRefused535DropsTheHeldTokenAndReinjects) {
   Tls t;
-  ScriptedServer token({tls(), send("220 tokens.beta.test LMTP\r\n"), line(), send(kLhloStoken),
-                        line(), send("535 5.7.8 Authentication credentials invalid\r\n"), line(),
-                        send("221 2.0.0 Bye\r\n")},
-                       &t.creds);
+  ScriptedServer token(
+      {tls(), send("220 tokens.beta.test LMTP\r\n"), line(), send(kLhloStoken), line(),
+       send("535 5.7.8 Authentication credentials invalid\r\n"), line(), send("221 2.0.0 Bye\r\n")},
+      &t.creds);
   ScriptedServer sink(sinkScript(1));
   ASSERT_NO_FATAL_FAILURE(
       startMtepd({.token_port = token.port(), .sink_port = sink.port(), .ca_file = t.ca}));
@@ -308,11 +310,10 @@ TEST_F(RouterTest, AuthRefused535DropsTheHeldTokenAndReinjects) {
 
 TEST_F(RouterTest, RcptRefused57DropsTheHeldToken) {
   Tls t;
-  ScriptedServer token(
-      {tls(), send("220 tokens.beta.test LMTP\r\n"), line(), send(kLhloStoken), line(),
-       send("235 2.7.0 ok\r\n"), line(), send("250 2.1.0 Ok\r\n"), line(),
-       send("550 5.7.8 token not valid\r\n"), line(), send("221 2.0.0 Bye\r\n")},
-      &t.creds);
+  ScriptedServer token({tls(), send("220 tokens.beta.test LMTP\r\n"), line(), send(kLhloStoken),
+                        line(), send("235 2.7.0 ok\r\n"), line(), send("250 2.1.0 Ok\r\n"), line(),
+                        send("550 5.7.8 token not valid\r\n"), line(), send("221 2.0.0 Bye\r\n")},
+                       &t.creds);
   ScriptedServer sink(sinkScript(1));
   ASSERT_NO_FATAL_FAILURE(
       startMtepd({.token_port = token.port(), .sink_port = sink.port(), .ca_file = t.ca}));
@@ -444,7 +445,8 @@ TEST_F(RouterTest, ReinjectionListenerDownIsTempfailNeverABounce) {
   ASSERT_NO_FATAL_FAILURE(startMtepd({.sink_port = freeLoopbackPort()}));
   const smtp::DeliveryResult r = postfix({kBob, kCarol});
   ASSERT_EQ(r.recipients.size(), 2u);
-  for (const auto& o : r.recipients) EXPECT_EQ(o.final_reply.code / 100, 4) << o.final_reply.toString();
+  for (const auto& o : r.recipients)
+    EXPECT_EQ(o.final_reply.code / 100, 4) << o.final_reply.toString();
 }
 
 TEST_F(RouterTest, OneRecipientByTokenAndOneReinjected) {
@@ -471,8 +473,8 @@ TEST_F(RouterTest, DeliverByTokenOffMakesNoTokenAttempt) {
   uint16_t token_port = 0;
   const UniqueFd token = mtep::testing::listenLoopback(&token_port);
   ScriptedServer sink(sinkScript(1));
-  ASSERT_NO_FATAL_FAILURE(startMtepd(
-      {.deliver_by_token = false, .token_port = token_port, .sink_port = sink.port()}));
+  ASSERT_NO_FATAL_FAILURE(
+      startMtepd({.deliver_by_token = false, .token_port = token_port, .sink_port = sink.port()}));
   holdToken(kBob);
   const smtp::DeliveryResult r = postfix({kBob});
   sink.join();
