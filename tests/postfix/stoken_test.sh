@@ -173,6 +173,21 @@ expect_ordinary() {  # side file mid what
   ok "$what: delivered once, through $side's Postfix"
 }
 
+# How many times alpha's router has logged a failure of the token server
+# at 127.0.0.1:PORT before any token was sent (connect, TLS, no STOKEN).
+router_failures() {  # port
+  grep -c -F "stoken-router: token server 127.0.0.1:$1 for beta.test: " "$MP_WORK/alpha/mtepd.log"
+}
+
+# alpha's router tried the token server at PORT and failed there: more
+# failures logged than BEFORE (so the fallback was not for want of a token).
+expect_router_failed() {  # port before what
+  local n
+  n=$(router_failures "$1")
+  ((n > $2)) || fail "$3: alpha's router did not try the token server at :$1 (mtepd.log)"
+  ok "$3: alpha's router tried :$1 and fell back: $(grep -F "stoken-router: token server 127.0.0.1:$1 " "$MP_WORK/alpha/mtepd.log" | tail -n 1 | sed 's/^.*stoken-router: //')"
+}
+
 # bob (or carol) writes to alice so that alpha holds a token for the pair;
 # prints the Submission-Token header of what alice got.
 bob_writes_alice() {  # from
@@ -254,6 +269,8 @@ case_server_down() {
   local mid f
   bob_writes_alice >/dev/null
   mp_stop_mtepd beta
+  local before
+  before=$(router_failures "$MP_beta_stoken")
   mid=$(new_msgid down)
   send alice@alpha.test bob@beta.test "$mid" "token server down"
   # alpha hands it to beta's Postfix; beta's content filter (its mtepd) is
@@ -267,6 +284,7 @@ case_server_down() {
     { mp_start_mtepd beta; fail "alpha did not fall back to beta's Postfix"; }
   [[ -z $(files_with beta bob@beta.test "$mid") ]] ||
     { mp_start_mtepd beta; fail "delivered while beta's router was down"; }
+  expect_router_failed "$MP_beta_stoken" "$before" "token server down"
   ok "alpha fell back to SMTP; beta's Postfix holds it while its router is down"
   mp_start_mtepd beta || fail "beta's mtepd did not start again"
   mp_flush beta
@@ -336,9 +354,12 @@ case_tls_wrong_pin() {
   bob_writes_alice >/dev/null
   wrong=$(printf 'a%.0s' {1..52})
   edit_alpha_conf "/^\\[stoken\\]/,/^\\[/ s|\"beta\\.test\" = \"[a-z2-7]\\{52\\}\"|\"beta.test\" = \"$wrong\"|"
+  local before
+  before=$(router_failures "$MP_beta_stoken")
   mid=$(new_msgid wrongpin)
   send alice@alpha.test bob@beta.test "$mid" "wrong pin"
   f=$(expect_once beta bob@beta.test "$mid" "wrong TLS pin")
+  expect_router_failed "$MP_beta_stoken" "$before" "wrong TLS pin"
   expect_ordinary beta "$f" "$mid" "wrong TLS pin"
 }
 
@@ -348,9 +369,12 @@ case_tls_plain_listener() {
   local mid f
   bob_writes_alice >/dev/null
   edit_alpha_conf "/^\\[stoken\\]/,/^\\[/ s|^servers = .*|servers = { \"beta.test\" = \"127.0.0.1:$MP_beta_stls\" }|"
+  local before
+  before=$(router_failures "$MP_beta_stls")
   mid=$(new_msgid plain)
   send alice@alpha.test bob@beta.test "$mid" "plain listener"
   f=$(expect_once beta bob@beta.test "$mid" "plain listener")
+  expect_router_failed "$MP_beta_stls" "$before" "plain listener"
   expect_ordinary beta "$f" "$mid" "plain listener"
 }
 
