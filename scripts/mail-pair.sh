@@ -5,11 +5,14 @@
 # SUMMARY
 #   source scripts/mail-pair.sh
 #   mp_start WORK BUILD_DIR       # start alpha.test and beta.test in WORK
+#   MP_STOKEN=1 mp_start WORK BUILD_DIR  # the same with STOKEN and Dovecot
 #   mp_load WORK                  # another shell: pick up a running pair
 #   mp_swaks OUT [swaks args...]  # swaks; transcript in OUT, returns its status
 #   mp_wait_delivered DIR N       # until Maildir DIR holds N messages
 #   mp_delivered DIR              # print the delivered messages in DIR
 #   mp_stop [WORK]                # stop everything, wait for every pid
+#   mp_dv_count SIDE ADDR; mp_dv_wait SIDE ADDR N [S]; mp_dv_files SIDE ADDR
+#                                 # STOKEN mode: ADDR's Dovecot Maildir
 # DESCRIPTION
 #   Two sites on 127.0.0.1, each a Postfix instance (own config directory,
 #   queue, data directory and maillog_file), an mtepd and an mtep-milter:
@@ -50,8 +53,27 @@
 #   about the pair (ports, daemons, a Postfix instance's base configuration,
 #   swaks, Maildirs, header fields) come from tests/lib/mail-test.sh, which
 #   this file sources.
+#
+#   STOKEN mode (MP_STOKEN=1 at mp_start; kept in pair.env): submission
+#   tokens between the two sites (doc/stoken.md). Each site also runs a real
+#   Dovecot LMTP server (tests/lib/dovecot.sh; alpha: alice@alpha.test;
+#   beta: bob@beta.test and carol@beta.test, carol with a 1K quota), and
+#   Postfix delivers the local domains to it by LMTP instead of virtual(8).
+#   contrib/postfix/main.cf.stoken.fragment and master.cf.stoken.fragment
+#   are added with only their ports substituted (mtepd's router as the
+#   content filter, the re-injection smtpd, Dovecot's port), and mtep.conf's
+#   [stoken] gets: listen (implicit TLS, :$MP_<side>_stoken), starttls_listen
+#   (:$MP_<side>_stls), filter_listen (:$MP_<side>_filter), reinject_to
+#   (:$MP_<side>_reinject), deliver_to (Dovecot, :$MP_<side>_lmtp), servers
+#   (the other site's implicit TLS token server), and the site's domain
+#   distributes, accepts and delivers by submission tokens. The token
+#   server's certificate is the key service's ([mtepd] tls_cert_file),
+#   trusted by the same pins in [stoken] tls_pins (mp_pin_key_services
+#   fills in both tables, in either mode). Without MP_STOKEN nothing of
+#   this is set up: the pair is exactly as above.
 # SEE ALSO
-#   contrib/postfix/README.md, doc/postfix.md, tests/postfix/, tests/lib/mail-test.sh
+#   contrib/postfix/README.md, doc/postfix.md, doc/stoken.md, tests/postfix/,
+#   tests/lib/mail-test.sh, tests/lib/dovecot.sh
 
 MP_SIDES=(alpha beta)
 # Set by mp_start and mp_load: the work and build directories, whether the
@@ -60,9 +82,21 @@ MP_WORK=${MP_WORK:-} MP_BUILD=${MP_BUILD:-} MP_MILTER=${MP_MILTER:-0}
 MP_alpha_smtp=${MP_alpha_smtp:-} MP_alpha_mtepd=${MP_alpha_mtepd:-} MP_alpha_milter=${MP_alpha_milter:-}
 MP_beta_smtp=${MP_beta_smtp:-} MP_beta_mtepd=${MP_beta_mtepd:-} MP_beta_milter=${MP_beta_milter:-}
 MP_alpha_keys=${MP_alpha_keys:-} MP_beta_keys=${MP_beta_keys:-}
+# STOKEN mode only: the token servers (implicit TLS, STARTTLS), the routers'
+# filter listeners, the re-injection smtpds, and each side's Dovecot (LMTP
+# port and instance directory).
+MP_STOKEN=${MP_STOKEN:-0}
+MP_alpha_stoken=${MP_alpha_stoken:-} MP_beta_stoken=${MP_beta_stoken:-}
+MP_alpha_stls=${MP_alpha_stls:-} MP_beta_stls=${MP_beta_stls:-}
+MP_alpha_filter=${MP_alpha_filter:-} MP_beta_filter=${MP_beta_filter:-}
+MP_alpha_reinject=${MP_alpha_reinject:-} MP_beta_reinject=${MP_beta_reinject:-}
+MP_alpha_lmtp=${MP_alpha_lmtp:-} MP_beta_lmtp=${MP_beta_lmtp:-}
+MP_alpha_dvdir=${MP_alpha_dvdir:-} MP_beta_dvdir=${MP_beta_dvdir:-}
 MP_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=tests/lib/mail-test.sh source-path=SCRIPTDIR/..
 source "$MP_REPO/tests/lib/mail-test.sh"
+# shellcheck source=tests/lib/dovecot.sh source-path=SCRIPTDIR/..
+source "$MP_REPO/tests/lib/dovecot.sh"
 
 # Value of MP_<side>_<name>.
 mp_get() {  # side name
@@ -77,7 +111,7 @@ mp_write_mtep_conf() {  # side domain other_domain
   mp_subst "$MP_REPO/contrib/postfix/mtep-postfix.conf" "$d/mtep.conf" \
     "s|^user = .*|user = \"nobody\"|" \
     "s|^state_dir = .*|state_dir = \"$d/state\"|" \
-    "s|^listen = .*|listen = [\"127.0.0.1:$(mp_get "$side" mtepd)\"]|" \
+    "/^\[mtepd\]/,/^\[/ s|^listen = .*|listen = [\"127.0.0.1:$(mp_get "$side" mtepd)\"]|" \
     "s|^socket = .*|socket = \"inet:$(mp_get "$side" milter)@127.0.0.1\"|" \
     "s|^authserv_id = .*|authserv_id = \"mx.$dom\"|" \
     "s|^internal_networks = .*|internal_networks = [\"127.0.0.1/32\"]|" \
@@ -87,6 +121,7 @@ mp_write_mtep_conf() {  # side domain other_domain
     "s|^tls_key_file = .*|tls_key_file = \"$d/tls.key\"|" \
     "s|^key_servers = .*|key_servers = { \"$other\" = \"127.0.0.1:$(mp_get "${MP_PEER[$side]}" keys)\" }|" \
     "s|^\[domain\.\"example\.org\"\]|[domain.\"$dom\"]|" || return 1
+  if [[ $MP_STOKEN == 1 ]]; then mp_write_stoken_conf "$side" "$other" || return 1; fi
   # The key service's certificate, self-signed. Each side trusts both key
   # services by their pins ([milter] tls_pins, filled in by mp_pin_key_services
   # once both certificates exist): the other's for the milter, its own for
@@ -98,7 +133,26 @@ mp_write_mtep_conf() {  # side domain other_domain
     mp_die "$d/mtep.conf does not pass mtepctl config check"
 }
 
-# Both sides' [milter] tls_pins: each key service's self-signed certificate
+# STOKEN mode: [stoken] of the shipped file with this pair's ports, and the
+# domain's submission token keys on.
+mp_write_stoken_conf() {  # side other_domain
+  local side=$1 other=$2 f=$MP_WORK/$1/mtep.conf peer=${MP_PEER[$1]} tmp
+  local in="/^\[stoken\]/,/^\[/ "
+  tmp=$f.stoken
+  mp_subst "$f" "$tmp" \
+    "${in}s|^listen = \[\]$|listen = [\"127.0.0.1:$(mp_get "$side" stoken)\"]|" \
+    "${in}s|^starttls_listen = \[\]$|starttls_listen = [\"127.0.0.1:$(mp_get "$side" stls)\"]|" \
+    "${in}s|^deliver_to = \"127\.0\.0\.1:24\"$|deliver_to = \"127.0.0.1:$(mp_get "$side" lmtp)\"|" \
+    "${in}s|^filter_listen = \[\]$|filter_listen = [\"127.0.0.1:$(mp_get "$side" filter)\"]|" \
+    "${in}s|^reinject_to = \"127\.0\.0\.1:10028\"$|reinject_to = \"127.0.0.1:$(mp_get "$side" reinject)\"|" \
+    "${in}s|^servers = {}$|servers = { \"$other\" = \"127.0.0.1:$(mp_get "$peer" stoken)\" }|" \
+    "s|^distribute_submission_tokens = false$|distribute_submission_tokens = true|" \
+    "s|^deliver_by_token = false$|deliver_by_token = true|" \
+    "s|^accept_submission_tokens = false$|accept_submission_tokens = true|" || return 1
+  mv "$tmp" "$f"
+}
+
+# Both sides' [milter] and [stoken] tls_pins: each key service's self-signed certificate
 # trusted by its key fingerprint (mtepctl address fingerprint).
 mp_pin_key_services() {
   local side fp pins=""
@@ -151,6 +205,17 @@ CF
     cat "$e/main.cf.fragment" >>"$e/main.cf"
     rm -f "$e/main.cf.fragment"
   fi
+  if [[ $MP_STOKEN == 1 ]]; then
+    echo "# ---- contrib/postfix/main.cf.stoken.fragment, ports substituted ----" >>"$e/main.cf"
+    mp_subst "$MP_REPO/contrib/postfix/main.cf.stoken.fragment" "$e/main.cf.stoken" \
+      "s|^content_filter = mtep-stoken:\[127\.0\.0\.1\]:10027$|content_filter = mtep-stoken:[127.0.0.1]:$(mp_get "$side" filter)|" \
+      "s|^virtual_transport = lmtp:inet:127\.0\.0\.1:24$|virtual_transport = lmtp:inet:127.0.0.1:$(mp_get "$side" lmtp)|" ||
+      return 1
+    cat "$e/main.cf.stoken" >>"$e/main.cf"
+    mp_subst "$MP_REPO/contrib/postfix/master.cf.stoken.fragment" "$e/master.cf.stoken" \
+      "s|^127\.0\.0\.1:10028 inet |127.0.0.1:$(mp_get "$side" reinject) inet |" || return 1
+    rm -f "$e/main.cf.stoken"
+  fi
   # master.cf: the shipped smtpd, pickup and cleanup lines on our address and
   # without chroot, then the other services of a loopback instance.
   mp_subst "$MP_REPO/contrib/postfix/master.cf.fragment" "$e/master.cf.fragment" \
@@ -162,8 +227,13 @@ CF
     grep -v '^#' "$e/master.cf.fragment" | grep .
     echo "# ---- the other services of a loopback instance ----"
     mp_postfix_services
+    if [[ $MP_STOKEN == 1 ]]; then
+      echo "lmtp      unix  -       -       n       -       -       lmtp"
+      echo "# ---- contrib/postfix/master.cf.stoken.fragment, ports substituted ----"
+      grep -v '^#' "$e/master.cf.stoken" | grep .
+    fi
   } >"$e/master.cf"
-  rm -f "$e/master.cf.fragment"
+  rm -f "$e/master.cf.fragment" "$e/master.cf.stoken"
   # `postfix start` checks the configuration itself and prints what is wrong.
 }
 
@@ -196,6 +266,22 @@ mp_postfix() {  # side postfix-args...
 
 mp_stop_postfix() { mp_postfix_stop "$MP_WORK/$1"; }  # side
 
+# STOKEN mode: each side's Dovecot, its users and their quotas.
+declare -A MP_DV_USERS=([alpha]="alice@alpha.test" [beta]="bob@beta.test carol@beta.test:1K")
+
+mp_start_dovecot() {  # side
+  local side=$1
+  # shellcheck disable=SC2086  # one argument per user
+  dv_start "$MP_WORK/$side/dovecot" ${MP_DV_USERS[$side]} || return 1
+  printf -v "MP_${side}_lmtp" '%s' "$DV_PORT"
+  printf -v "MP_${side}_dvdir" '%s' "$DV_DIR"
+}
+
+mp_stop_dovecot() {  # side
+  [[ -s $MP_WORK/$1/dovecot/dovecot.env ]] || return 0
+  (dv_load "$MP_WORK/$1/dovecot" && dv_stop)
+}
+
 # ---- the pair ---------------------------------------------------------------
 
 declare -A MP_PEER=([alpha]=beta [beta]=alpha)
@@ -214,15 +300,27 @@ mp_start() {  # work build
   MP_MILTER=0
   [[ -x $MP_BUILD/milter/mtep-milter ]] && MP_MILTER=1
   chmod 755 "$MP_WORK"
+  if [[ $MP_STOKEN == 1 ]]; then
+    why=$(dv_missing) && { mp_die "STOKEN mode: $why"; return 1; }
+    # Dovecot first: it picks its own port, which the ports below then avoid.
+    for side in "${MP_SIDES[@]}"; do
+      mp_start_dovecot "$side" || { mp_stop; return 1; }
+    done
+  fi
   read -r MP_alpha_smtp MP_beta_smtp MP_alpha_mtepd MP_beta_mtepd \
-    MP_alpha_milter MP_beta_milter MP_alpha_keys MP_beta_keys <<<"$(mp_free_ports 8)"
+    MP_alpha_milter MP_beta_milter MP_alpha_keys MP_beta_keys \
+    MP_alpha_stoken MP_beta_stoken MP_alpha_stls MP_beta_stls \
+    MP_alpha_filter MP_beta_filter MP_alpha_reinject MP_beta_reinject \
+    <<<"$(mp_free_ports $(( MP_STOKEN == 1 ? 16 : 8 )))"
   for side in "${MP_SIDES[@]}"; do
     mkdir -p "$MP_WORK/$side/mail"
     chown nobody:nogroup "$MP_WORK/$side/mail"
   done
   mp_env_save "$MP_WORK/pair.env" MP_WORK MP_BUILD MP_MILTER \
     MP_alpha_smtp MP_beta_smtp MP_alpha_mtepd MP_beta_mtepd MP_alpha_milter MP_beta_milter \
-    MP_alpha_keys MP_beta_keys
+    MP_alpha_keys MP_beta_keys MP_STOKEN \
+    MP_alpha_stoken MP_beta_stoken MP_alpha_stls MP_beta_stls MP_alpha_filter MP_beta_filter \
+    MP_alpha_reinject MP_beta_reinject MP_alpha_lmtp MP_beta_lmtp MP_alpha_dvdir MP_beta_dvdir
   for side in "${MP_SIDES[@]}"; do
     d=$MP_WORK/$side
     mp_write_mtep_conf "$side" "${MP_DOMAIN[$side]}" "${MP_DOMAIN[${MP_PEER[$side]}]}" || return 1
@@ -243,6 +341,9 @@ mp_start() {  # work build
   done
   for side in "${MP_SIDES[@]}"; do
     mp_wait_port "$(mp_get "$side" smtp)" "$side's Postfix" || { mp_stop; return 1; }
+    if [[ $MP_STOKEN == 1 ]]; then
+      mp_wait_port "$(mp_get "$side" reinject)" "$side's re-injection smtpd" || { mp_stop; return 1; }
+    fi
   done
 }
 
@@ -265,6 +366,7 @@ mp_stop() {  # [work]
     mp_wait_pid "$p" 400 || { kill -KILL "$p" 2>/dev/null; mp_wait_pid "$p" 100; }
   done
   for side in "${MP_SIDES[@]}"; do rm -f "$MP_WORK/$side/mtepd.pid" "$MP_WORK/$side/milter.pid"; done
+  for side in "${MP_SIDES[@]}"; do mp_stop_dovecot "$side"; done
 }
 
 # ---- mail -------------------------------------------------------------------
@@ -287,4 +389,47 @@ mp_flush() { postqueue -c "$MP_WORK/$1/etc" -f; }
 mp_ctl() {  # side mtepctl-args...
   local side=$1; shift
   "$MP_BUILD/mtepctl/mtepctl" -c "$MP_WORK/$side/mtep.conf" "$@"
+}
+
+# ---- STOKEN mode: the Dovecot mailboxes ----------------------------------------
+
+# The Maildir of ADDR in SIDE's Dovecot.
+mp_dv_maildir() {  # side addr
+  local a=${2,,}
+  echo "$(mp_get "$1" dvdir)/mail/${a#*@}/${a%@*}/Maildir"
+}
+
+# The messages delivered to ADDR at SIDE, oldest first, one path a line.
+mp_dv_files() {  # side addr
+  local d
+  d=$(mp_dv_maildir "$1" "$2")
+  # shellcheck disable=SC2012  # Maildir names have no spaces; ls sorts by time
+  ls -1tr "$d"/new/* "$d"/cur/* 2>/dev/null
+}
+
+# How many messages ADDR's Maildir at SIDE holds.
+mp_dv_count() {  # side addr
+  local d n=0 f
+  d=$(mp_dv_maildir "$1" "$2")
+  for f in "$d"/new/* "$d"/cur/*; do [[ -f $f ]] && n=$((n + 1)); done
+  echo "$n"
+}
+
+# Waits up to SECONDS (default 10) until ADDR at SIDE has at least N messages.
+mp_dv_wait() {  # side addr n [seconds]
+  local i tries=$(( ${4:-10} * 10 ))
+  for ((i = 0; i < tries; i++)); do
+    (($(mp_dv_count "$1" "$2") >= $3)) && return 0
+    sleep 0.1
+  done
+  mp_die "$2 at $1 has $(mp_dv_count "$1" "$2") message(s), want $3"
+}
+
+# Empties every Dovecot Maildir of SIDE (between test cases).
+mp_dv_clear() {  # side
+  local d
+  d=$(mp_get "$1" dvdir)
+  [[ -n $d && -d $d/mail ]] || return 0
+  find "$d/mail" -path '*/Maildir/new/*' -type f -delete
+  find "$d/mail" -path '*/Maildir/cur/*' -type f -delete
 }
