@@ -7,6 +7,7 @@
 
 #include "relay_service.h"
 
+#include "outbound.h"
 #include "relay/session.h"
 #include "smtp_session.h"
 #include "store/open.h"
@@ -130,19 +131,8 @@ class NoPins final : public relay::PinChecker {
 };
 
 std::shared_ptr<relay::LinkFactory> linksFrom(const config::Config& c) {
-  transport::DialOptions o;
-  o.proxy_timeout_ms = static_cast<int>(c.outbound.proxy_timeout * 1000);
-  if (c.outbound.onion_proxy.enabled()) {
-    o.onion_proxy = {c.outbound.onion_proxy.host, c.outbound.onion_proxy.port};
-  }
-  if (c.outbound.i2p_proxy.enabled()) {
-    o.i2p_proxy = {c.outbound.i2p_proxy.host, c.outbound.i2p_proxy.port};
-  }
-  o.proxy_username = c.outbound.proxy_username;
-  o.proxy_password = c.outbound.proxy_password;
-  o.isolate_streams = c.outbound.isolate_streams;
   return std::make_shared<relay::DialLinkFactory>(
-      o, static_cast<int>(c.outbound.smtp_timeout * 1000));
+      outboundDialOptions(c), static_cast<int>(c.outbound.smtp_timeout * 1000));
 }
 
 }  // namespace

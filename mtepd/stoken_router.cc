@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "dns/resolver.h"
+#include "outbound.h"
 #include "server/smtp_adapter.h"
 #include "smtp/delivery.h"
 #include "smtp/server_session.h"
@@ -133,21 +134,6 @@ smtp::DeliveryTimeouts timeoutsOf(const config::StokenConfig& s, int64_t session
   t.data_ms = static_cast<int>(s.delivery_timeout * 1000);
   t.session_ms = static_cast<int>(std::max<int64_t>(session_ms, 1000));
   return t;
-}
-
-transport::DialOptions dialOf(const config::Config& c) {
-  transport::DialOptions o;
-  o.proxy_timeout_ms = static_cast<int>(c.outbound.proxy_timeout * 1000);
-  if (c.outbound.onion_proxy.enabled()) {
-    o.onion_proxy = {c.outbound.onion_proxy.host, c.outbound.onion_proxy.port};
-  }
-  if (c.outbound.i2p_proxy.enabled()) {
-    o.i2p_proxy = {c.outbound.i2p_proxy.host, c.outbound.i2p_proxy.port};
-  }
-  o.proxy_username = c.outbound.proxy_username;
-  o.proxy_password = c.outbound.proxy_password;
-  o.isolate_streams = c.outbound.isolate_streams;
-  return o;
 }
 
 // The work of one message, on a worker thread.
@@ -302,7 +288,7 @@ class MessageJob {
     r.message = msg_.data;
     r.drop_unadvertised_params = true;
     r.timeouts = timeoutsOf(c_.stoken, token_deadline_ms_ - dns::monotonicMs());
-    r.dial = dialOf(c_);
+    r.dial = outboundDialOptions(c_);
     if (s.source != stoken::ServerSource::kStatic) r.dial.targets.refuse_non_public = true;
     r.max_recipients = b.recipients.size();
     return r;
