@@ -58,6 +58,9 @@ Check readDuration(const toml::node& n, int64_t lo, int64_t hi, int64_t* out);
 // "" or an absolute path when allow_empty; otherwise absolute only.
 Check readPath(const toml::node& n, bool allow_empty, std::string* out);
 Check readListen(const toml::node& n, std::vector<ListenAddress>* out, bool allow_empty = false);
+// readListen (empty allowed) for the STOKEN token server: port 25 refused,
+// the token path skips the MX's checks and must never look like one.
+Check readTokenServerListen(const toml::node& n, std::vector<ListenAddress>* out);
 // "ADDR:PORT" (numeric, as for listen) or "" for none.
 Check readProxy(const toml::node& n, ProxyAddress* out);
 // A list of strings, each passed to `check` (which returns what is wrong

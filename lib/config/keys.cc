@@ -749,14 +749,16 @@ std::vector<KeyDef> buildDefs() {
               "TLS as RFC 8314 prefers; needs [mtepd] tls_cert_file, else mtepd does not start; "
               "capped by [mtepd] smtp_max_connections). Never port 25. [] = off.",
               "numeric ADDR:PORT, [IPv6]:PORT"},
-      ConfigFn(
-          [](const toml::node& n, Config& c) { return readListen(n, &c.stoken.listen, true); })));
+      ConfigFn([](const toml::node& n, Config& c) {
+        return readTokenServerListen(n, &c.stoken.listen);
+      })));
   d.push_back(makeDef(
       KeyInfo{"stoken", "starttls_listen", "list of ADDR:PORT", "[]",
-              "The token server with STARTTLS instead: STOKEN is offered only after it. [] = off.",
+              "The token server with STARTTLS instead: STOKEN is offered only after it. Never "
+              "port 25. [] = off.",
               "numeric ADDR:PORT, [IPv6]:PORT"},
       ConfigFn([](const toml::node& n, Config& c) {
-        return readListen(n, &c.stoken.starttls_listen, true);
+        return readTokenServerListen(n, &c.stoken.starttls_listen);
       })));
   d.push_back(makeDef(
       KeyInfo{"stoken", "filter_listen", "list of ADDR:PORT", "[]",

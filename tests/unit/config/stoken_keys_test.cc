@@ -20,6 +20,19 @@ std::string loadError(const std::string& text) {
   return cfg.ok() ? std::string("(loaded)") : cfg.error().message();
 }
 
+TEST(StokenKeys, TheTokenServerNeverListensOnPort25) {
+  EXPECT_NE(
+      loadError("[stoken]\nlisten = [\"127.0.0.1:465\", \"0.0.0.0:25\"]\n").find("test.conf:2"),
+      std::string::npos);
+  EXPECT_NE(loadError("[stoken]\nstarttls_listen = [\"[::1]:25\"]\n").find("port 25"),
+            std::string::npos);
+  ConfigPtr c =
+      mustLoad("[stoken]\nlisten = [\"127.0.0.1:465\"]\nstarttls_listen = [\"127.0.0.1:587\"]\n");
+  ASSERT_EQ(c->stoken.listen.size(), 1u);
+  EXPECT_EQ(c->stoken.listen[0].port, 465);
+  EXPECT_EQ(c->stoken.starttls_listen[0].port, 587);
+}
+
 TEST(StokenKeys, DefaultsAreOffAndSane) {
   ConfigPtr c = mustLoad("");
   EXPECT_TRUE(c->stoken.listen.empty());
