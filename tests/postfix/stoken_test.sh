@@ -436,6 +436,42 @@ case_quota() {
   ok "bob's copy delivered once by token; carol's over quota bounced to alice"
 }
 
-CASES=(flow server_down stoken_not_advertised tls_wrong_pin tls_plain_listener revoked quota)
+# Real swaks speaking LMTP: to beta's token server with implicit TLS (the
+# LHLO reply offers STOKEN), to its STARTTLS listener in plain text (no
+# STOKEN before TLS; STOKEN after STARTTLS), and to alpha's router as
+# Postfix's content filter does: mail for a local user, with no token to
+# use, goes back into alpha's Postfix and lands once in alice's Maildir.
+case_swaks_lmtp() {
+  local t mid
+  t=$T/swaks-lmtp.$RANDOM.txt
+  mp_swaks "$t" --protocol LMTP --server "127.0.0.1:$MP_beta_stoken" --tls-on-connect \
+    --quit-after LHLO || fail "swaks could not speak LMTP over TLS to beta's token server"
+  grep -q -E '^<[-~] +250[ -]STOKEN' "$t" || { cat "$t"; fail "no STOKEN in the LHLO reply over TLS"; }
+  ok "token server, implicit TLS: STOKEN in the LHLO reply"
+  t=$T/swaks-lmtp.$RANDOM.txt
+  mp_swaks "$t" --protocol LMTP --server "127.0.0.1:$MP_beta_stls" --quit-after LHLO ||
+    fail "swaks could not speak LMTP to beta's STARTTLS listener"
+  grep -q -E '^<[-~] +250[ -]STARTTLS' "$t" || { cat "$t"; fail "no STARTTLS in the plain LHLO reply"; }
+  ! grep -q -E 'STOKEN|AUTH' "$t" || { cat "$t"; fail "STOKEN or AUTH offered in plain text"; }
+  ok "token server, plain text: STARTTLS only, no STOKEN"
+  t=$T/swaks-lmtp.$RANDOM.txt
+  mp_swaks "$t" --protocol LMTP --server "127.0.0.1:$MP_beta_stls" --tls --quit-after LHLO ||
+    fail "swaks could not STARTTLS at beta's STARTTLS listener"
+  grep -q -E '^<~ +250[ -]STOKEN' "$t" || { cat "$t"; fail "no STOKEN after STARTTLS"; }
+  ok "token server, after STARTTLS: STOKEN"
+  fresh
+  mid=$(new_msgid swaks)
+  t=$T/swaks-lmtp.$RANDOM.txt
+  mp_swaks "$t" --protocol LMTP --server "127.0.0.1:$MP_alpha_filter" \
+    --from bob@beta.test --to alice@alpha.test --header "Message-Id: <$mid>" \
+    --header "Subject: through the router by swaks" ||
+    { cat "$t"; fail "alpha's router refused swaks's LMTP transaction"; }
+  expect_reply "$t" '^250 ' "alpha's router, LMTP from swaks"
+  expect_once alpha alice@alpha.test "$mid" "the router's re-injected copy" >/dev/null
+  ok "alpha's router: re-injected into Postfix, delivered once"
+}
+
+CASES=(flow server_down stoken_not_advertised tls_wrong_pin tls_plain_listener revoked quota
+  swaks_lmtp)
 
 mp_fixture_main "$@"
