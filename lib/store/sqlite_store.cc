@@ -218,6 +218,9 @@ Status SqliteStore::prepareAll() {
       {&list_values_,
        "SELECT key, value FROM named_values WHERE ns = ?1 "
        "AND (expires_at = 0 OR expires_at > ?2) ORDER BY key LIMIT ?3"},
+      {&stat_values_,
+       "SELECT count(*), coalesce(sum(length(value)), 0) FROM named_values WHERE ns = ?1 "
+       "AND (expires_at = 0 OR expires_at > ?2)"},
       {&purge_values_, "DELETE FROM named_values WHERE expires_at <> 0 AND expires_at <= ?1"},
   };
   for (const Want& w : wants) {
@@ -375,6 +378,19 @@ Result<std::vector<std::pair<std::string, std::string>>> SqliteStore::listValues
   }
   if (rc != SQLITE_DONE) return fail("cannot list values", rc);
   return out;
+}
+
+Result<Store::ValueStats> SqliteStore::statValues(std::string_view ns) {
+  StmtUse use(stat_values_.get());
+  int rc = bindText(use.get(), 1, ns);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_int64(use.get(), 2, clock_.now());
+  if (rc != SQLITE_OK) return fail("cannot count values", rc);
+  rc = sqlite3_step(use.get());
+  if (rc != SQLITE_ROW) return fail("cannot count values", rc);
+  ValueStats stats;
+  stats.count = static_cast<uint64_t>(sqlite3_column_int64(use.get(), 0));
+  stats.bytes = static_cast<uint64_t>(sqlite3_column_int64(use.get(), 1));
+  return stats;
 }
 
 Result<uint64_t> SqliteStore::purgeExpired() {

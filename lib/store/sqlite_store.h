@@ -57,6 +57,7 @@ class SqliteStore final : public Store {
   Result<bool> eraseValue(std::string_view ns, std::string_view key) override;
   Result<std::vector<std::pair<std::string, std::string>>> listValues(std::string_view ns,
                                                                       size_t limit) override;
+  Result<ValueStats> statValues(std::string_view ns) override;
   Result<uint64_t> purgeExpired() override;
 
   // The database's PRAGMA user_version (tests, mtepctl status).
@@ -94,6 +95,7 @@ class SqliteStore final : public Store {
   StmtPtr get_value_;
   StmtPtr erase_value_;
   StmtPtr list_values_;
+  StmtPtr stat_values_;
   StmtPtr purge_values_;
 
   // The revocation list in memory: token id -> expires_at. Reloaded when

@@ -52,6 +52,13 @@ class Store {
   // Every live (key, value) of `ns`, ordered by key, at most `limit`.
   virtual Result<std::vector<std::pair<std::string, std::string>>> listValues(
       std::string_view ns, size_t limit) = 0;
+  // How many live values `ns` holds and their bytes (for quotas). The
+  // default lists them; backends answer it without reading the values.
+  struct ValueStats {
+    uint64_t count = 0;
+    uint64_t bytes = 0;
+  };
+  virtual Result<ValueStats> statValues(std::string_view ns);
 
   // Removes expired entries; returns how many.
   virtual Result<uint64_t> purgeExpired() = 0;

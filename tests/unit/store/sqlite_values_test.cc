@@ -223,3 +223,53 @@ TEST_F(StoreValuesTest, WriterHoldingTheLockMakesPutTemporary) {
 
 }  // namespace
 }  // namespace mtep::store
+
+namespace mtep::store {
+namespace {
+
+class StatValuesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "mtep-stat-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    auto st = SqliteStore::create({.path = dir_ + "/mtep.db"}, clock_);
+    ASSERT_TRUE(st.ok()) << st.error().message();
+    store_ = std::move(*st);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string dir_;
+  FakeClock clock_{1000};  // Unix seconds
+  std::unique_ptr<SqliteStore> store_;
+};
+
+TEST_F(StatValuesTest, CountsLiveValuesOfOneNamespaceAndTheirBytes) {
+  ASSERT_TRUE(store_->putValue("box", "a", "12345", 0).ok());
+  ASSERT_TRUE(store_->putValue("box", "b", "123", 2000).ok());
+  ASSERT_TRUE(store_->putValue("box", "c", "1234567", 1500).ok());
+  ASSERT_TRUE(store_->putValue("other", "a", "xxxxxxxxxx", 0).ok());
+  auto stats = store_->statValues("box");
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->count, 3u);
+  EXPECT_EQ(stats->bytes, 15u);
+
+  clock_.set(1500);  // "c" has expired: it no longer counts
+  stats = store_->statValues("box");
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->count, 2u);
+  EXPECT_EQ(stats->bytes, 8u);
+  // The generic version (list and sum) says the same.
+  auto generic = store_->Store::statValues("box");
+  ASSERT_TRUE(generic.ok());
+  EXPECT_EQ(generic->count, 2u);
+  EXPECT_EQ(generic->bytes, 8u);
+
+  stats = store_->statValues("empty");
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->count, 0u);
+  EXPECT_EQ(stats->bytes, 0u);
+}
+
+}  // namespace
+}  // namespace mtep::store
