@@ -49,7 +49,14 @@ server::DaemonSettings Server::settings(const config::Config& config) const {
   // Postfix's lmtp client: its own process limit caps it; the smtp cap.
   s.listen.push_back({"filter_listen ([stoken])", config.stoken.filter_listen,
                       m.smtp_max_connections, 0, m.connection_lifetime});  // kRouterGroup
+  // The MMTP gateway's two listeners share one cap.
+  s.listen.push_back({"listen ([mmtp])", config.mmtp.listen, config.mmtp.max_connections,
+                      config.mmtp.max_connections_per_client, m.connection_lifetime});  // kMmtpGroup
+  s.listen.push_back({"tls_listen ([mmtp])", config.mmtp.tls_listen, config.mmtp.max_connections,
+                      config.mmtp.max_connections_per_client,
+                      m.connection_lifetime});  // kMmtpTlsGroup
   s.max_connections = m.max_connections;
+  if (mmtpOn(config)) s.max_connections += config.mmtp.max_connections;
   if (!m.smtp_listen.empty()) s.max_connections += m.smtp_max_connections;
   if (tokenServerOn(config)) s.max_connections += 2 * m.smtp_max_connections;
   if (!m.onion_relay.empty()) s.max_connections += m.relay_max_connections;
@@ -66,7 +73,13 @@ Status Server::prepare(const config::Config& c) {
                  "[stoken] listen/starttls_listen: the token server speaks only TLS and needs "
                  "[mtepd] tls_cert_file and tls_key_file");
   }
-  if ((c.mtepd.smtp_listen.empty() && !tokenServerOn(c)) || c.mtepd.tls_cert_file.empty()) {
+  if (!c.mmtp.tls_listen.empty() && c.mtepd.tls_cert_file.empty()) {
+    return Error(ErrorKind::kConfig,
+                 "[mmtp] tls_listen: the MMTP TLS listener needs [mtepd] tls_cert_file and "
+                 "tls_key_file");
+  }
+  if ((c.mtepd.smtp_listen.empty() && !tokenServerOn(c) && c.mmtp.tls_listen.empty()) ||
+      c.mtepd.tls_cert_file.empty()) {
     return okStatus();
   }
   auto tls = server::TlsContext::load(c.mtepd.tls_cert_file, c.mtepd.tls_key_file);
@@ -138,6 +151,11 @@ Status Server::open(server::Daemon& daemon) {
     if (!ts) return std::move(ts).error();
     token_server_ = std::move(*ts);
   }
+  if (mmtpOn(c)) {
+    auto m = MmtpService::create(config, tls_, login_.get(), daemon.base());
+    if (!m) return std::move(m).error();
+    mmtp_ = std::move(*m);
+  }
   auto relay = RelayFactory::create(config, daemon.base());
   if (!relay) return std::move(relay).error();
   relay_factory_ = std::move(*relay);
@@ -157,6 +175,9 @@ server::SessionFactory& Server::factory(size_t group) {
     return token_server_->factory(group == kStokenGroup);
   }
   if (group == kRouterGroup) return *router_;
+  if ((group == kMmtpGroup || group == kMmtpTlsGroup) && mmtp_) {
+    return mmtp_->factory(group == kMmtpTlsGroup);
+  }
   return *factory_;
 }
 
@@ -184,6 +205,7 @@ void Server::apply(const config::ConfigPtr& next) {
   }
   router_->setConfig(next);
   router_->setRing(ring_);
+  if (mmtp_) mmtp_->setConfig(next);
   authority_->update(next, ring_);
 }
 
@@ -209,6 +231,8 @@ std::string Server::shutdownNote() const {
   if (t > 0) note += ", " + std::to_string(t) + " token delivery/write(s) running";
   const size_t r = router_ ? router_->outstanding() : 0;
   if (r > 0) note += ", " + std::to_string(r) + " routed message(s) running";
+  const size_t g = mmtp_ ? mmtp_->outstanding() : 0;
+  if (g > 0) note += ", " + std::to_string(g) + " MMTP message(s) being handed to the MTA";
   return note;
 }
 
@@ -217,6 +241,7 @@ void Server::stopped() {
   if (key_queue_) key_queue_->stop();
   if (token_server_) token_server_->stop();
   if (router_) router_->stop();
+  if (mmtp_) mmtp_->stop();
 }
 
 void Server::checkKeyFile() {

@@ -30,6 +30,10 @@
 //   - The STOKEN router for [stoken] filter_listen (stoken_router.h):
 //     Postfix's content filter, its own store handle and worker threads,
 //     stopped in stopped(); a non-loopback filter_listen stops start-up.
+//   - The MMTP gateway for [mmtp] listen and tls_listen (mmtp_service.h):
+//     its own store handle and workers, the key service's login; capped
+//     by [mmtp] max_connections and max_connections_per_client;
+//     tls_listen needs the certificate (start-up fails without one).
 //   - prepare(): with smtp_listen and tls_cert_file set, loads the
 //     certificate and key (server/tls_context.h); a bad file stops start-up.
 //   - SIGHUP: the new config is used for new connections and by the token
@@ -59,6 +63,7 @@
 #include "mtep/authority.h"
 #include "mtep_session.h"
 #include "key_login.h"
+#include "mmtp_service.h"
 #include "relay_service.h"
 #include "server/daemon.h"
 #include "server/tls_context.h"
@@ -85,6 +90,8 @@ class Server final : public server::Service {
   static constexpr size_t kStokenGroup = 3;          // [stoken] listen (implicit TLS)
   static constexpr size_t kStokenStarttlsGroup = 4;  // [stoken] starttls_listen
   static constexpr size_t kRouterGroup = 5;          // [stoken] filter_listen (stoken_router.h)
+  static constexpr size_t kMmtpGroup = 6;            // [mmtp] listen (mmtp_service.h)
+  static constexpr size_t kMmtpTlsGroup = 7;         // [mmtp] tls_listen (implicit TLS)
 
   server::DaemonSettings settings(const config::Config& config) const override;
   Status prepare(const config::Config& config) override;
@@ -119,6 +126,7 @@ class Server final : public server::Service {
   std::unique_ptr<KeyLogin> login_;              // AUTH HASHEDPASS over users_ and limiter_
   std::unique_ptr<TokenServer> token_server_;    // [stoken] listen/starttls_listen; null: off
   std::unique_ptr<StokenRouter> router_;  // [stoken] filter_listen; its workers stop in stopped()
+  std::unique_ptr<MmtpService> mmtp_;     // [mmtp] listen/tls_listen; null: off
 };
 
 }  // namespace mtep::mtepd

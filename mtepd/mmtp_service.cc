@@ -1,0 +1,243 @@
+// NAME
+//   mmtp_service.cc - see mmtp_service.h
+
+#include "mmtp_service.h"
+
+#include <utility>
+
+#include "mmtp/gateway.h"
+#include "mmtp/session.h"
+#include "server/work_queue.h"
+#include "smtp/delivery.h"
+#include "smtp_session.h"
+#include "store/open.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+namespace mtep::mtepd {
+
+namespace {
+
+// The daemon's KeyLogin for data.auth.
+class Login final : public mmtp::Authenticator {
+ public:
+  Login(KeyLogin* login, const config::ConfigPtr* config) : login_(login), config_(config) {}
+  mmtp::AuthResult login(const mmtp::Client& client, std::string_view payload,
+                         std::string* user) override {
+    const config::Config& c = **config_;
+    const e2ee::LoginLimits limits{c.mtepd.auth_failures_per_client, c.mtepd.auth_failures_per_user};
+    const LoginAttempt a = login_->attempt(client.address, client.host, payload, limits);
+    switch (a.result) {
+      case LoginResult::kOk:
+        *user = a.user;
+        return mmtp::AuthResult::kOk;
+      case LoginResult::kLimited:
+        return mmtp::AuthResult::kLimited;
+      case LoginResult::kTempfail:
+        return mmtp::AuthResult::kTempfail;
+      case LoginResult::kMalformed:
+      case LoginResult::kCancelled:
+        return mmtp::AuthResult::kMalformed;
+      case LoginResult::kFailed:
+        break;
+    }
+    return mmtp::AuthResult::kFailed;
+  }
+
+ private:
+  KeyLogin* login_;
+  const config::ConfigPtr* config_;
+};
+
+// SENDs for "mta" domains: SMTP to [mmtp] inject_to on a worker.
+class MtaInjector final : public mmtp::Injector {
+ public:
+  MtaInjector(server::WorkQueue* queue, const config::ConfigPtr* config)
+      : queue_(queue), config_(config) {}
+  void inject(mmtp::Injection injection, std::function<void(Status)> done) override {
+    const config::Config& c = **config_;
+    auto job = std::make_shared<mmtp::Injection>(std::move(injection));
+    auto request = std::make_shared<smtp::DeliveryRequest>();
+    request->protocol = smtp::DeliveryProtocol::kSmtp;
+    request->host = c.mmtp.inject_to.host;
+    request->port = c.mmtp.inject_to.port;
+    request->hello_name = smtpHostname(c);
+    request->mail_from = job->mail_from;
+    request->recipients = {{job->rcpt_to, ""}};
+    const int ms = static_cast<int>(c.mmtp.reply_timeout * 1000);
+    request->timeouts = {static_cast<int>(c.mmtp.dial_timeout * 1000), ms, ms, 4 * ms};
+    queue_->submit<Status>(
+        [job, request]() -> Status {
+          request->message = job->message;
+          const smtp::DeliveryResult r = smtp::deliver(*request);
+          if (r.recipients.size() == 1 && r.recipients[0].delivered()) return okStatus();
+          const smtp::Reply& reply =
+              r.recipients.empty() ? r.failed_reply : r.recipients[0].final_reply;
+          const std::string why = reply.code != 0 ? reply.toString() : r.error;
+          if (reply.code / 100 == 5) return Error(ErrorKind::kInvalid, "the MTA said: " + why);
+          return Error(ErrorKind::kTemporary, "the MTA: " + why);
+        },
+        std::move(done), Error(ErrorKind::kTemporary, "mtepd is stopping"));
+  }
+
+ private:
+  server::WorkQueue* queue_;
+  const config::ConfigPtr* config_;
+};
+
+}  // namespace
+
+struct MmtpService::Shared {
+  config::ConfigPtr config;
+  std::shared_ptr<const server::TlsContext> tls;
+  std::unique_ptr<store::Store> store;
+  std::unique_ptr<server::WorkQueue> queue;
+  std::unique_ptr<Login> login;
+  std::unique_ptr<MtaInjector> injector;
+  std::unique_ptr<mmtp::Gateway> gateway;
+  std::string client_limit_reply;
+  std::string busy_reply;
+};
+
+namespace {
+
+class Connection final : public server::ProtocolSession {
+ public:
+  Connection(std::shared_ptr<MmtpService::Shared> shared, const server::PeerInfo& peer, bool tls)
+      : shared_(std::move(shared)),
+        handle_(std::make_shared<server::ConnectionHandle>()),
+        tls_(tls),
+        session_(*shared_->gateway, client(peer, tls), limits(*shared_->config), later()) {}
+
+  void attach(server::ConnectionHandle handle) override { *handle_ = handle; }
+  server::SessionStep onConnect(std::string* out) override {
+    const config::Config& c = *shared_->config;
+    *out += session_.greeting(!c.mmtp.tls_listen.empty());
+    return {};
+  }
+  server::SessionStep onData(std::string_view in, std::string* out) override {
+    return step(session_.feed(in, *shared_->config, out));
+  }
+  server::SessionStep onEof(std::string* /*out*/) override {
+    return {server::SessionAction::kCloseAfterFlush};
+  }
+  server::SessionStep onTimeout(std::string* /*out*/) override {
+    return {server::SessionAction::kCloseAfterFlush};
+  }
+  int64_t idleTimeoutSeconds() const override { return shared_->config->mmtp.idle_timeout; }
+  SSL_CTX* tlsContext() const override {
+    return tls_ && shared_->tls ? shared_->tls->get() : nullptr;
+  }
+  bool startsWithTls() const override { return tls_; }
+
+  mmtp::Session& session() { return session_; }
+
+ private:
+  static mmtp::Client client(const server::PeerInfo& peer, bool tls) {
+    return {peer.address, hostOfPeer(peer.address), tls};
+  }
+  static mmtp::FrameLimits limits(const config::Config& c) {
+    return {c.mmtp.max_request_size, kMaxDepth};
+  }
+  static server::SessionStep step(mmtp::Session::Step s) {
+    server::SessionStep st;
+    st.answered = true;
+    if (s == mmtp::Session::Step::kPending) st.action = server::SessionAction::kPending;
+    return st;
+  }
+  // The later answer of a SEND handed to the MTA (loop thread, from the
+  // work queue's completion): finish it, then go on with the requests
+  // that came meanwhile.
+  std::function<void(mmtp::Json)> later() {
+    return [handle = handle_, shared = shared_](mmtp::Json reply) {
+      if (!handle->alive()) return;
+      auto* self = static_cast<Connection*>(handle->session());
+      std::string out;
+      const mmtp::Session::Step s = self->session_.complete(reply, *shared->config, &out);
+      handle->resume(step(s), out);
+    };
+  }
+
+  static constexpr size_t kMaxDepth = 32;
+  std::shared_ptr<MmtpService::Shared> shared_;
+  std::shared_ptr<server::ConnectionHandle> handle_;
+  bool tls_;
+  mmtp::Session session_;
+};
+
+class Factory final : public server::SessionFactory {
+ public:
+  Factory(std::shared_ptr<MmtpService::Shared> shared, bool tls)
+      : shared_(std::move(shared)), tls_(tls) {}
+  const char* protocolName() const override { return tls_ ? "mmtp-tls" : "mmtp"; }
+  std::unique_ptr<server::ProtocolSession> create(const server::PeerInfo& peer) override {
+    return std::make_unique<Connection>(shared_, peer, tls_);
+  }
+  std::string_view busyReply() const override { return shared_->busy_reply; }
+  std::string_view clientLimitReply() const override { return shared_->client_limit_reply; }
+
+ private:
+  std::shared_ptr<MmtpService::Shared> shared_;
+  bool tls_;
+};
+
+}  // namespace
+
+bool mmtpOn(const config::Config& config) {
+  return !config.mmtp.listen.empty() || !config.mmtp.tls_listen.empty();
+}
+
+Result<std::unique_ptr<MmtpService>> MmtpService::create(
+    config::ConfigPtr config, std::shared_ptr<const server::TlsContext> tls, KeyLogin* login,
+    event_base* base) {
+  std::unique_ptr<MmtpService> m(new MmtpService());
+  auto shared = std::make_shared<Shared>();
+  shared->config = std::move(config);
+  shared->tls = std::move(tls);
+  auto st = store::open(shared->config->store, SystemClock::instance());
+  if (!st) {
+    return Error(st.error().kind(),
+                 "store " + shared->config->store.path + " (MMTP gateway): " + st.error().message());
+  }
+  shared->store = std::move(*st);
+  auto queue = server::WorkQueue::create(base, kWorkers);
+  if (!queue) return std::move(queue).error();
+  shared->queue = std::move(*queue);
+  shared->login = std::make_unique<Login>(login, &shared->config);
+  shared->injector = std::make_unique<MtaInjector>(shared->queue.get(), &shared->config);
+  const config::Config& c = *shared->config;
+  const std::string authserv =
+      c.milter.authserv_id.empty() ? smtpHostname(c) : c.milter.authserv_id;
+  shared->gateway =
+      std::make_unique<mmtp::Gateway>(*shared->store, SystemClock::instance(), shared->login.get(),
+                                      shared->injector.get(), authserv);
+  shared->client_limit_reply =
+      mmtp::frameReply(mmtp::Gateway::error("Rate limit exceeded. Try again later."));
+  shared->busy_reply = mmtp::frameReply(
+      mmtp::Gateway::error("Server busy. Try again later.", "", /*temporary=*/true));
+  m->plain_ = std::make_unique<Factory>(shared, false);
+  m->secure_ = std::make_unique<Factory>(shared, true);
+  m->shared_ = std::move(shared);
+  return m;
+}
+
+MmtpService::~MmtpService() = default;
+
+server::SessionFactory& MmtpService::factory(bool tls) { return tls ? *secure_ : *plain_; }
+
+void MmtpService::setConfig(config::ConfigPtr config) {
+  const config::Config& c = *config;
+  shared_->gateway->setAuthservId(c.milter.authserv_id.empty() ? smtpHostname(c)
+                                                               : c.milter.authserv_id);
+  shared_->config = std::move(config);
+}
+
+void MmtpService::stop() {
+  if (shared_->queue) shared_->queue->stop();
+}
+
+size_t MmtpService::outstanding() const {
+  return shared_->queue ? shared_->queue->outstanding() : 0;
+}
+
+}  // namespace mtep::mtepd
