@@ -27,7 +27,8 @@
 //   - a value longer than max_value_bytes is not kept: its bytes are
 //     skipped (state tracked, nothing stored) until it ends, then next()
 //     says kTooLarge once;
-//   - nesting deeper than max_depth: the same, kTooDeep once the value ends;
+//   - nesting deeper than max_depth: the same, kTooDeep once the value ends
+//     (a value over both limits: the one its bytes crossed first);
 //   - a run of bytes at top level that cannot start an object or array
 //     ("hello", a bare number or string, a stray '}'): kGarbage once per
 //     run; the run ends at a newline, at '{' or '[' (which start the next
@@ -92,16 +93,20 @@ class JsonFramer {
   size_t pending() const;
 
  private:
-  enum class State { kTop, kGarbage, kValue, kString, kEscape };
+  enum class State { kTop, kValue, kString, kEscape };
+  // Works through in_ from pos_ inside a value; true when it ended (pos_
+  // just past its last byte).
+  bool scanValue();
+  void compact();
   FrameLimits limits_;
-  std::string in_;       // fed, not yet worked through
-  size_t pos_ = 0;       // next byte of in_ to look at
-  std::string value_;    // the value so far (empty while skipping)
+  std::string in_;          // fed; bytes before pos_ are worked through
+  size_t pos_ = 0;          // next byte of in_ to look at
+  std::string value_;       // the value so far (released once it cannot be kept)
   State state_ = State::kTop;
-  size_t depth_ = 0;
-  size_t value_size_ = 0;
-  bool too_large_ = false;
-  bool too_deep_ = false;
+  size_t depth_ = 0;        // open {} and [] of the current value
+  size_t value_size_ = 0;   // bytes of the current value worked through
+  bool too_deep_ = false;   // the current value went over max_depth ...
+  size_t too_deep_at_ = 0;  // ... at this byte of it (0-based)
 };
 
 // One framed value parsed; is_discarded() when it is not valid JSON.
@@ -110,7 +115,8 @@ Json parseJson(std::string_view text);
 // JSON.stringify(value), as described above.
 std::string jsStringify(const Json& value);
 
-// Lower-case hex SHA-256 of jsStringify(content).
+// Lower-case hex SHA-256 of jsStringify(content); "" if hashing fails
+// (which matches no hash).
 std::string messageHash(const Json& content);
 
 }  // namespace mtep::mmtp
