@@ -58,6 +58,9 @@ class Loader {
   void checkTtls(const Config& cfg, const toml::node* max_ttl_node);
   // argon2id_min_memory <= argon2id_memory <= argon2id_max_memory <= argon2id_check_memory.
   void checkPow(const Config& cfg);
+  // max_reply_size >= max_request_size; mmtp_delivery "off" in
+  // [domain_defaults]; no remote MMTP domain (domains, servers) served here.
+  void checkMmtp(const Config& cfg, const toml::table* defaults);
   void unknownKey(std::string_view section, std::string_view label, const toml::key& key);
 
   std::string source_;
@@ -65,6 +68,7 @@ class Loader {
   const toml::node* defaults_ttl_ = nullptr;
   std::vector<std::pair<std::string, const toml::node*>> domain_ttls_;  // label, node
   const toml::table* pow_node_ = nullptr;                               // [pow], if present
+  const toml::table* mmtp_node_ = nullptr;                              // [mmtp], if present
 };
 
 std::string sectionLabel(std::string_view name) { return "[" + std::string(name) + "]"; }
@@ -209,6 +213,51 @@ void Loader::checkPow(const Config& cfg) {
   error(at->source(), "[pow]", "argon2id_memory", what);
 }
 
+void Loader::checkMmtp(const Config& cfg, const toml::table* defaults) {
+  const MmtpConfig& m = cfg.mmtp;
+  if (m.max_reply_size < m.max_request_size && mmtp_node_ != nullptr) {
+    const toml::node* at = mmtp_node_->get("max_reply_size");
+    if (at == nullptr) at = mmtp_node_->get("max_request_size");
+    if (at == nullptr) at = mmtp_node_;
+    error(at->source(), "[mmtp]", "max_reply_size",
+          "must be at least max_request_size " + std::to_string(m.max_request_size) +
+              " (bytes), is " + std::to_string(m.max_reply_size) +
+              ": a message that was accepted could never be received");
+  }
+  if (cfg.domain_defaults.mmtp_delivery != MmtpDelivery::kOff && defaults != nullptr) {
+    const toml::node* at = defaults->get("mmtp_delivery");
+    if (at == nullptr) at = defaults;
+    error(at->source(), "[domain_defaults]", "mmtp_delivery",
+          std::string("\"") + mmtpDeliveryName(cfg.domain_defaults.mmtp_delivery) +
+              "\" here would take MMTP mail for every domain in the world; set it in the "
+              "[domain.\"NAME\"] sections of the domains served here");
+  }
+  if (mmtp_node_ == nullptr) return;
+  // A remote MMTP domain that is also served here: its outbound mail would
+  // be sent away while SENDs to it are kept (or the other way round).
+  const auto checkRemote = [&](std::string_view key, std::string_view name,
+                               const toml::node& at) {
+    // Entries that did not load were reported already.
+    if (!cfg.mmtp.isMmtpDomain(name)) return;
+    const DomainPolicy& policy = cfg.policyFor(name);
+    // [domain_defaults] other than off is reported on its own.
+    if (policy.mmtp_delivery == MmtpDelivery::kOff || &policy == &cfg.domain_defaults) return;
+    error(at.source(), "[mmtp]", key,
+          detail::quoted(name) + " is a remote MMTP domain here, but its policy has mmtp_delivery "
+                                 "= \"" +
+              mmtpDeliveryName(policy.mmtp_delivery) +
+              "\" (served here); remove it from one of them");
+  };
+  if (const toml::array* list = mmtp_node_->get_as<toml::array>("domains")) {
+    for (const toml::node& element : *list) {
+      if (const auto* text = element.as_string()) checkRemote("domains", text->get(), element);
+    }
+  }
+  if (const toml::table* servers = mmtp_node_->get_as<toml::table>("servers")) {
+    for (const auto& [key, value] : *servers) checkRemote("servers", key.str(), value);
+  }
+}
+
 void Loader::run(const toml::table& root, Config& cfg) {
   const toml::node* max_ttl_node = nullptr;
   const toml::table* defaults = nullptr;
@@ -224,7 +273,8 @@ void Loader::run(const toml::table& root, Config& cfg) {
     if (!known) {
       error(key.source(), sectionLabel(printable(name)), "",
             "unknown section (known: [global], [log], [mtepd], [outbound], [tokens], [store], "
-            "[milter], [policyd], [pow], [stoken], [domain_defaults], [domain.\"NAME\"])");
+            "[milter], [policyd], [pow], [stoken], [mmtp], [domain_defaults], "
+            "[domain.\"NAME\"])");
       continue;
     }
     const toml::table& body = *value.as_table();
@@ -236,6 +286,7 @@ void Loader::run(const toml::table& root, Config& cfg) {
       applyPlain(name, body, cfg);
       if (name == "tokens") max_ttl_node = body.get("max_ttl");
       if (name == "pow") pow_node_ = &body;
+      if (name == "mmtp") mmtp_node_ = &body;
     }
   }
   if (defaults != nullptr) {
@@ -260,6 +311,7 @@ void Loader::run(const toml::table& root, Config& cfg) {
   }
   checkTtls(cfg, max_ttl_node);
   checkPow(cfg);
+  checkMmtp(cfg, defaults);
 }
 
 std::string joinPath(const std::string& dir, std::string_view file) {
@@ -309,6 +361,18 @@ const char* mintStampsName(MintStamps m) noexcept {
       return "hashcash";
     case MintStamps::kArgon2id:
       return "argon2id";
+  }
+  return "?";
+}
+
+const char* mmtpDeliveryName(MmtpDelivery d) noexcept {
+  switch (d) {
+    case MmtpDelivery::kOff:
+      return "off";
+    case MmtpDelivery::kMailbox:
+      return "mailbox";
+    case MmtpDelivery::kMta:
+      return "mta";
   }
   return "?";
 }
@@ -402,6 +466,28 @@ const std::vector<std::string>* StokenConfig::tlsPinsFor(std::string_view domain
 
 const ServerAddress* StokenConfig::serverFor(std::string_view domain) const {
   return findDomainEntry(servers, domain);
+}
+
+bool MmtpConfig::isMmtpDomain(std::string_view domain) const {
+  const std::string key = smtp::domainKey(domain);
+  if (key.empty() || key.starts_with('.')) return false;
+  return servers.count(key) != 0 || std::find(domains.begin(), domains.end(), key) != domains.end();
+}
+
+const ServerAddress* MmtpConfig::serverFor(std::string_view domain) const {
+  const std::string key = smtp::domainKey(domain);
+  if (key.starts_with('.')) return nullptr;
+  const auto it = servers.find(key);
+  return it == servers.end() ? nullptr : &it->second;
+}
+
+const std::vector<std::string>* MmtpConfig::tlsPinsFor(std::string_view domain) const {
+  return findDomainEntry(tls_pins, domain);
+}
+
+int Config::mmtpDifficultyFor(std::string_view domain) const {
+  const int own = policyFor(domain).mmtp_difficulty;
+  return own != 0 ? own : mmtp.difficulty;
 }
 
 bool StokenConfig::refuses(std::string_view address_canonical) const {

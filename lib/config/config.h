@@ -6,8 +6,8 @@
 //   if (!cfg) { fprintf(stderr, "%s\n", cfg.error().message().c_str()); exit(1); }
 //   const DomainPolicy& p = (*cfg)->policyFor("example.org");
 // DESCRIPTION
-//   Sections: [global], [log], [mtepd], [tokens], [store], [milter], [policyd],
-//   [pow], [domain_defaults]
+//   Sections: [global], [log], [mtepd], [outbound], [tokens], [store], [milter],
+//   [policyd], [pow], [stoken], [mmtp], [domain_defaults]
 //   and any number of [domain."example.org"] (exact domain) or
 //   [domain.".example.org"] (every subdomain). A domain section holds the
 //   same keys as [domain_defaults]; keys it leaves out take the
@@ -67,6 +67,15 @@ const char* unavailableName(Unavailable u) noexcept;  // "tempfail", "accept", "
 enum class MintStamps { kNone, kHashcash, kArgon2id };
 const char* mintStampsName(MintStamps m) noexcept;  // "none", "hashcash", "argon2id"
 
+// What the MMTP gateway does with a SEND to a recipient in a domain
+// (mmtp_delivery).
+enum class MmtpDelivery {
+  kOff,      // refused: we do not serve the domain over MMTP (not a relay)
+  kMailbox,  // kept in the recipient's MMTP mailbox for its owner to RECEIVE
+  kMta,      // handed to the local MTA ([mmtp] inject_to) as RFC 5322 mail
+};
+const char* mmtpDeliveryName(MmtpDelivery d) noexcept;  // "off", "mailbox", "mta"
+
 // "COUNT/DURATION": at most COUNT requests in any window of DURATION
 // seconds. count 0 = no limit (written "" in the file).
 struct RateLimit {
@@ -122,6 +131,15 @@ struct DomainPolicy {
   bool accept_submission_tokens = false;  // recipient domain: token server delivers; milter holds
   bool deliver_by_token = false;          // sender domain: our router uses held tokens
   int64_t submission_token_rate = 60;     // deliveries per token per hour; 0 = no limit
+
+  // The MMTP gateway ([mmtp]), as a recipient domain: what a SEND to it
+  // becomes. Never other than kOff in [domain_defaults] (the loader
+  // refuses it: that would take MMTP mail for every domain in the world).
+  using MmtpDelivery = config::MmtpDelivery;
+  MmtpDelivery mmtp_delivery = MmtpDelivery::kOff;
+  // Hex zero digits of the SHA-256 stamp: required of SENDs to the domain
+  // (ours), minted for SENDs to it (remote); 0 = [mmtp] difficulty.
+  int mmtp_difficulty = 0;
 
   // True when require_mtep is set and `sender_domain` matches require_mtep_from
   // (ASCII case-insensitive, one trailing dot ignored).
@@ -343,6 +361,47 @@ struct StokenConfig {
   bool operator==(const StokenConfig&) const = default;
 };
 
+// The MMTP gateway in mtepd: JSON mail (the reference's 8025/8026) with
+// mailboxes in the store, bridged to the local MTA both ways.
+struct MmtpConfig {
+  std::vector<ListenAddress> listen;       // plain MMTP; [] = off
+  std::vector<ListenAddress> tls_listen;   // implicit TLS ([mtepd] tls_cert_file); [] = off
+  std::vector<ListenAddress> lmtp_listen;  // loopback LMTP from the MTA; [] = off
+  ServerAddress inject_to{"127.0.0.1", 25};  // the MTA's smtpd, for mmtp_delivery = "mta"
+  // Remote domains reached over MMTP (outbound) at the domain itself,
+  // port 8026; exact names, stored as smtp::domainKey writes them.
+  std::vector<std::string> domains;
+  // Remote MMTP servers of given domains (exact keys, as domains); a
+  // domain listed here is an MMTP domain too.
+  std::map<std::string, ServerAddress, std::less<>> servers;
+  // Outbound trust: tls_ca_file ("" = the system store), or for a domain
+  // in tls_pins (keys exact or ".parent", as [stoken]) a listed key.
+  std::string tls_ca_file;
+  std::map<std::string, std::vector<std::string>, std::less<>> tls_pins;
+  int difficulty = 5;                         // hex zero digits (1..8); 5 = the reference client
+  int64_t stamp_window = 3600;                // seconds a stamp's time may lie from now, both ways
+  uint32_t max_request_size = 1048576;        // bytes of one JSON request
+  uint32_t max_reply_size = 16777216;         // bytes of one reply (>= max_request_size)
+  uint32_t mailbox_quota = 1000;              // messages per mailbox
+  uint64_t mailbox_size_limit = 52428800;     // bytes per mailbox
+  int64_t message_ttl = 30 * 86400;           // seconds a message waits to be received
+  uint32_t max_connections = 1024;            // on listen and tls_listen together
+  uint32_t max_connections_per_client = 32;   // per client address (IPv6: /64)
+  int64_t idle_timeout = 300;                 // seconds
+  int64_t dial_timeout = 30;                  // seconds, outbound connect and TLS
+  int64_t reply_timeout = 60;                 // seconds, outbound: waiting for a reply
+
+  // Listed in domains or servers (exact, ASCII case-insensitive, one
+  // trailing dot ignored: smtp::domainKey).
+  bool isMmtpDomain(std::string_view domain) const;
+  // The servers entry for `domain` (exact), or nullptr: a domain only in
+  // domains is reached at its own name, port 8026.
+  const ServerAddress* serverFor(std::string_view domain) const;
+  // The tls_pins entry (exact, then the nearest ".parent"); null when none.
+  const std::vector<std::string>* tlsPinsFor(std::string_view domain) const;
+  bool operator==(const MmtpConfig&) const = default;
+};
+
 struct Config {
   std::string source;  // file the config came from
   GlobalConfig global;
@@ -355,6 +414,7 @@ struct Config {
   PolicydConfig policyd;
   PowConfig pow;
   StokenConfig stoken;
+  MmtpConfig mmtp;
   DomainPolicy domain_defaults;
   std::map<std::string, DomainPolicy, std::less<>> domains;  // lower-case keys
 
@@ -369,6 +429,9 @@ struct Config {
   // Callers tempfail such an address where anyPolicy() says a check could
   // apply.
   const DomainPolicy* policyForAddress(const smtp::EnvelopeAddress& address) const;
+  // The MMTP stamp difficulty for `domain`: its policy's mmtp_difficulty
+  // when not 0, else [mmtp] difficulty.
+  int mmtpDifficultyFor(std::string_view domain) const;
   // True when `applies` holds for [domain_defaults] or any [domain."..."].
   template <typename Pred>
   bool anyPolicy(Pred applies) const {

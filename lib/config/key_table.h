@@ -61,6 +61,11 @@ Check readListen(const toml::node& n, std::vector<ListenAddress>* out, bool allo
 // readListen (empty allowed) for the STOKEN token server: port 25 refused,
 // the token path skips the MX's checks and must never look like one.
 Check readTokenServerListen(const toml::node& n, std::vector<ListenAddress>* out);
+// readListen (empty allowed) refusing port 25, the MX's port: a listener
+// there would be mistaken for the MTA. `why` follows the address in the
+// message ("\"0.0.0.0:25\": <why>").
+Check readListenNotOnPort25(const toml::node& n, std::string_view why,
+                            std::vector<ListenAddress>* out);
 // "ADDR:PORT" (numeric, as for listen) or "" for none.
 Check readProxy(const toml::node& n, ProxyAddress* out);
 // A list of strings, each passed to `check` (which returns what is wrong

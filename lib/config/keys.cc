@@ -1,4 +1,5 @@
 // The key table: every configuration key, declared once.
+#include <algorithm>
 #include <cstdio>
 #include <utility>
 
@@ -250,6 +251,75 @@ Check applyRefuseRecipients(const toml::node& n, Config& c) {
   }
   c.stoken.refuse_recipients = std::move(entries);
   return std::nullopt;
+}
+
+// A small integer stored in an `int` field (MMTP difficulties).
+template <typename Target>
+KeyDef smallIntKey(std::string_view section, std::string_view key, std::string_view def,
+                   std::string_view doc, int lo, int hi, FieldRef<Target, int> field) {
+  std::function<Check(const toml::node&, Target&)> fn = [=](const toml::node& n, Target& t) {
+    int64_t v = 0;
+    if (Check p = readInteger(n, lo, hi, &v)) return p;
+    field(t) = static_cast<int>(v);
+    return Check{};
+  };
+  return makeDef(
+      KeyInfo{section, key, "integer", def, doc, std::to_string(lo) + ".." + std::to_string(hi)},
+      std::move(fn));
+}
+
+Check applyMmtpDelivery(const toml::node& n, DomainPolicy& p) {
+  std::string text;
+  if (Check c = readString(n, &text)) return c;
+  for (MmtpDelivery d : {MmtpDelivery::kOff, MmtpDelivery::kMailbox, MmtpDelivery::kMta}) {
+    if (text == mmtpDeliveryName(d)) {
+      p.mmtp_delivery = d;
+      return std::nullopt;
+    }
+  }
+  return Problem{quoted(text) + " is not one of off, mailbox, mta"};
+}
+
+// An MMTP domain: one exact name (no ".parent" entries: MMTP addresses
+// name their domain whole).
+std::string checkMmtpDomain(std::string_view domain) {
+  if (domain.starts_with('.')) {
+    return quoted(domain) + ": MMTP domains are exact names; list each domain (no \".parent\")";
+  }
+  if (Status s = smtp::checkDomain(domain); !s) {
+    return quoted(domain) + " is not a domain name: " + s.error().message();
+  }
+  return "";
+}
+
+// [mmtp] domains: exact names, stored as smtp::domainKey writes them, each once.
+Check applyMmtpDomains(const toml::node& n, Config& c) {
+  std::vector<std::string> names;
+  if (Check p = readStringList(n, true, checkMmtpDomain, &names)) return p;
+  const toml::array* list = n.as_array();
+  std::vector<std::string> keys;
+  for (size_t i = 0; i < names.size(); ++i) {
+    std::string key = smtp::domainKey(names[i]);
+    if (std::find(keys.begin(), keys.end(), key) != keys.end()) {
+      return Problem{quoted(names[i]) + " is listed twice (names are compared without case)",
+                     list != nullptr ? list->get(i) : nullptr};
+    }
+    keys.push_back(std::move(key));
+  }
+  c.mmtp.domains = std::move(keys);
+  return std::nullopt;
+}
+
+// [mmtp] servers: as readServerMap (port 8026), exact domain keys only.
+Check applyMmtpServers(const toml::node& n, Config& c) {
+  if (const toml::table* table = n.as_table()) {
+    for (const auto& [key, value] : *table) {
+      if (key.str().starts_with('.')) {
+        return Problem{checkMmtpDomain(key.str()), &value};
+      }
+    }
+  }
+  return readServerMap(n, &c.mmtp.servers, 8026);
 }
 
 std::vector<KeyDef> buildDefs() {
@@ -851,6 +921,139 @@ std::vector<KeyDef> buildDefs() {
               ConfigFn([](const toml::node& n, Config& c) {
                 return readPinMap(n, &c.stoken.tls_pins);
               })));
+  // [mmtp]
+  constexpr std::string_view kNot25 =
+      "an MMTP listener never uses port 25, the MX's port; use 8025 (plain) or 8026 (TLS)";
+  d.push_back(makeDef(
+      KeyInfo{"mmtp", "listen", "list of ADDR:PORT", "[]",
+              "Addresses and ports of plain MMTP listeners (the reference's 8025). SENDs are "
+              "taken here, but mailbox owners sign in only over TLS. Never port 25. [] = off.",
+              "numeric ADDR:PORT, [IPv6]:PORT; not port 25"},
+      ConfigFn([kNot25](const toml::node& n, Config& c) {
+        return readListenNotOnPort25(n, kNot25, &c.mmtp.listen);
+      })));
+  d.push_back(makeDef(
+      KeyInfo{"mmtp", "tls_listen", "list of ADDR:PORT", "[]",
+              "Addresses and ports of MMTP listeners with implicit TLS (the reference's 8026), "
+              "with the certificate of [mtepd] tls_cert_file and tls_key_file (needed). Never "
+              "port 25. [] = off.",
+              "numeric ADDR:PORT, [IPv6]:PORT; not port 25"},
+      ConfigFn([kNot25](const toml::node& n, Config& c) {
+        return readListenNotOnPort25(n, kNot25, &c.mmtp.tls_listen);
+      })));
+  d.push_back(makeDef(
+      KeyInfo{"mmtp", "lmtp_listen", "list of ADDR:PORT", "[]",
+              "Loopback addresses and ports of the LMTP server the MTA hands two kinds of mail "
+              "to: mail for MMTP mailboxes here, and mail from our users to remote MMTP domains, "
+              "which goes on over MMTP (see contrib/postfix/ and contrib/exim/). Loopback only: "
+              "mtepd refuses to start otherwise. [] = off.",
+              "numeric ADDR:PORT, [IPv6]:PORT"},
+      ConfigFn([](const toml::node& n, Config& c) {
+        return readListen(n, &c.mmtp.lmtp_listen, true);
+      })));
+  d.push_back(makeDef(KeyInfo{"mmtp", "inject_to", "string", "\"127.0.0.1:25\"",
+                              "The MTA's SMTP server that SENDs to domains with mmtp_delivery = "
+                              "\"mta\" are handed to as mail, to land where the recipient's mail "
+                              "lands, through the MTA's checks. PORT defaults to 25.",
+                              "HOST[:PORT], [IPv6][:PORT]"},
+                      ConfigFn([](const toml::node& n, Config& c) {
+                        return readServer(n, 25, &c.mmtp.inject_to);
+                      })));
+  d.push_back(makeDef(KeyInfo{"mmtp", "domains", "list of strings", "[]",
+                              "Remote domains reached over MMTP: mail from our users to them "
+                              "is sent with TLS to the domain's own name on port 8026, stamped "
+                              "at its mmtp_difficulty. Exact names, compared without case. A "
+                              "domain served here (mmtp_delivery not off) cannot be listed.",
+                              "domain names, exact"},
+                      ConfigFn(applyMmtpDomains)));
+  d.push_back(makeDef(
+      KeyInfo{"mmtp", "servers", "table of DOMAIN = HOST[:PORT]", "{}",
+              "Remote MMTP servers of given domains, instead of the domain's own name; PORT "
+              "defaults to 8026 (TLS). A domain listed here is a remote MMTP domain, as if "
+              "also in domains. Exact names.",
+              "exact domain keys; HOST a name or numeric address, [IPv6]; PORT 1..65535"},
+      ConfigFn(applyMmtpServers)));
+  d.push_back(pathKey(
+      "mmtp", "tls_ca_file", "\"\"",
+      "PEM file of the CA certificates trusted for remote MMTP servers, instead of the system "
+      "store. Empty: the system store. The certificate must also be for the host name "
+      "dialled (the domain, or its servers entry). Mail for a server that fails the check "
+      "is deferred.",
+      true, [](Config& c) -> std::string& { return c.mmtp.tls_ca_file; }));
+  d.push_back(
+      makeDef(KeyInfo{"mmtp", "tls_pins", "table of DOMAIN = FINGERPRINT or [FINGERPRINT, ...]",
+                      "{}",
+                      "Key fingerprints trusted for a remote domain's MMTP server, instead of "
+                      "tls_ca_file: for self-signed servers. Any other key is refused, even with "
+                      "a valid certificate. A key \".example.org\" covers every subdomain.",
+                      "domain keys; fingerprints of 52 base32 characters"},
+              ConfigFn([](const toml::node& n, Config& c) {
+                return readPinMap(n, &c.mmtp.tls_pins);
+              })));
+  d.push_back(smallIntKey<Config>(
+      "mmtp", "difficulty", "5",
+      "Hex zero digits the SHA-256 hashcash stamp of a SEND must start with, and what stamps "
+      "for remote domains are minted with, where the domain's mmtp_difficulty is 0. The "
+      "reference client mints 5 and cannot be asked for more: above 5 it cannot send here.",
+      1, 8, [](Config& c) -> int& { return c.mmtp.difficulty; }));
+  d.push_back(durationKey<Config>(
+      "mmtp", "stamp_window", "\"1h\"",
+      "How far a SEND's stamp time (which must equal the packet's timestamp) may lie from "
+      "now, in the past or the future; outside it the SEND is refused.",
+      kMinute, 7 * kDay, [](Config& c) -> int64_t& { return c.mmtp.stamp_window; }));
+  d.push_back(countKey("mmtp", "max_request_size", "1048576",
+                       "Largest JSON request, in bytes, and so the largest message a SEND "
+                       "carries; a larger one gets an ERROR reply and the connection is closed.",
+                       4096, 67108864,
+                       [](Config& c) -> uint32_t& { return c.mmtp.max_request_size; }));
+  d.push_back(countKey("mmtp", "max_reply_size", "16777216",
+                       "Largest reply, in bytes: a RECEIVE returns the messages that fit and "
+                       "leaves the rest for the next one. At least max_request_size.",
+                       65536, 1073741824,
+                       [](Config& c) -> uint32_t& { return c.mmtp.max_reply_size; }));
+  d.push_back(countKey("mmtp", "mailbox_quota", "1000",
+                       "Most messages one MMTP mailbox holds; SENDs to a full mailbox are "
+                       "refused.",
+                       1, 1000000, [](Config& c) -> uint32_t& { return c.mmtp.mailbox_quota; }));
+  d.push_back(makeDef(
+      KeyInfo{"mmtp", "mailbox_size_limit", "integer", "52428800",
+              "Most bytes one MMTP mailbox holds, its messages together; a SEND that would "
+              "go past it is refused.",
+              "65536..1099511627776"},
+      ConfigFn([](const toml::node& n, Config& c) -> Check {
+        int64_t v = 0;
+        if (Check p = readInteger(n, 65536, int64_t{1} << 40, &v)) return p;
+        c.mmtp.mailbox_size_limit = static_cast<uint64_t>(v);
+        return std::nullopt;
+      })));
+  d.push_back(durationKey<Config>(
+      "mmtp", "message_ttl", "\"30d\"",
+      "A message not received from its mailbox within this time is removed.", kHour,
+      3650 * kDay, [](Config& c) -> int64_t& { return c.mmtp.message_ttl; }));
+  d.push_back(countKey("mmtp", "max_connections", "1024",
+                       "Most MMTP connections at once, listen and tls_listen together; more "
+                       "are refused.",
+                       1, 100000, [](Config& c) -> uint32_t& { return c.mmtp.max_connections; }));
+  d.push_back(countKey(
+      "mmtp", "max_connections_per_client", "32",
+      "Most MMTP connections at once from one client address (IPv6: its /64); more are "
+      "refused, and the address is not locked out once its connections close.",
+      1, 100000, [](Config& c) -> uint32_t& { return c.mmtp.max_connections_per_client; }));
+  d.push_back(durationKey<Config>(
+      "mmtp", "idle_timeout", "\"5m\"",
+      "How long an MMTP connection may wait for a request, or the rest of one, before it is "
+      "closed.",
+      1, kHour, [](Config& c) -> int64_t& { return c.mmtp.idle_timeout; }));
+  d.push_back(durationKey<Config>(
+      "mmtp", "dial_timeout", "\"30s\"",
+      "How long connecting to a remote MMTP server, TLS included, may take; then the mail is "
+      "deferred.",
+      1, 10 * kMinute, [](Config& c) -> int64_t& { return c.mmtp.dial_timeout; }));
+  d.push_back(durationKey<Config>(
+      "mmtp", "reply_timeout", "\"60s\"",
+      "How long to wait for a remote MMTP server's reply to a SEND; then the mail is "
+      "deferred.",
+      1, kHour, [](Config& c) -> int64_t& { return c.mmtp.reply_timeout; }));
   // [domain_defaults], and every [domain."..."]
   d.push_back(boolKey<DomainPolicy>(
       "domain_defaults", "issue_tokens", "true",
@@ -972,6 +1175,19 @@ std::vector<KeyDef> buildDefs() {
       "Most deliveries one token may make per hour to users in the domain; more get 450 "
       "4.7.1 and go the ordinary way. 0: no limit.",
       0, 100000, [](DomainPolicy& p) -> int64_t& { return p.submission_token_rate; }));
+  d.push_back(makeDef(KeyInfo{"domain_defaults", "mmtp_delivery", "string", "\"off\"",
+                              "The MMTP gateway: what a SEND to a recipient in the domain "
+                              "becomes: off (refused: the gateway is no relay), mailbox (kept "
+                              "in the recipient's MMTP mailbox for its owner to RECEIVE) or mta "
+                              "(handed to the MTA at [mmtp] inject_to as mail). Set it in "
+                              "[domain.\"...\"] sections only: [domain_defaults] stays off.",
+                              "off, mailbox, mta"},
+                      DomainFn(applyMmtpDelivery)));
+  d.push_back(smallIntKey<DomainPolicy>(
+      "domain_defaults", "mmtp_difficulty", "0",
+      "The MMTP gateway: hex zero digits of the stamps SENDs to the domain need (a domain "
+      "served here) or get (a remote MMTP domain). 0: [mmtp] difficulty.",
+      0, 8, [](DomainPolicy& p) -> int& { return p.mmtp_difficulty; }));
   return d;
 }
 
@@ -997,6 +1213,11 @@ const std::vector<SectionInfo>& sections() {
       {"stoken",
        "Submission tokens (STOKEN): the token server and router in mtepd, the tokens' "
        "lifetimes, and the recipients that must not skip the MTA."},
+      {"mmtp",
+       "The MMTP gateway in mtepd: JSON mail as the MMTP reference speaks it (plain on 8025, "
+       "TLS on 8026), with mailboxes in the store, bridged to the MTA both ways. Which "
+       "domains it serves is set per domain (mmtp_delivery); which remote domains it sends "
+       "to, here."},
       {"domain_defaults",
        "The policy for sender domains. A [domain.\"example.org\"] section (that domain) or "
        "[domain.\".example.org\"] section (its subdomains) takes the same keys; keys it leaves "

@@ -511,21 +511,26 @@ Check readListen(const toml::node& n, std::vector<ListenAddress>* out, bool allo
   return std::nullopt;
 }
 
-Check readTokenServerListen(const toml::node& n, std::vector<ListenAddress>* out) {
+Check readListenNotOnPort25(const toml::node& n, std::string_view why,
+                            std::vector<ListenAddress>* out) {
   std::vector<ListenAddress> addresses;
   if (Check p = readListen(n, &addresses, true)) return p;
   const auto* list = n.as_array();
   for (size_t i = 0; i < addresses.size(); ++i) {
     if (addresses[i].port == 25) {
       const toml::node* at = list != nullptr && i < list->size() ? list->get(i) : nullptr;
-      return Problem{quoted(addresses[i].toString()) +
-                         ": the token server never listens on port 25 (the MX's port); "
-                         "use 465 (implicit TLS) or 587 (STARTTLS)",
-                     at};
+      return Problem{quoted(addresses[i].toString()) + ": " + std::string(why), at};
     }
   }
   *out = std::move(addresses);
   return std::nullopt;
+}
+
+Check readTokenServerListen(const toml::node& n, std::vector<ListenAddress>* out) {
+  return readListenNotOnPort25(n,
+                               "the token server never listens on port 25 (the MX's port); "
+                               "use 465 (implicit TLS) or 587 (STARTTLS)",
+                               out);
 }
 
 }  // namespace detail
