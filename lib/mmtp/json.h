@@ -99,9 +99,9 @@ class JsonFramer {
   bool scanValue();
   void compact();
   FrameLimits limits_;
-  std::string in_;          // fed; bytes before pos_ are worked through
-  size_t pos_ = 0;          // next byte of in_ to look at
-  std::string value_;       // the value so far (released once it cannot be kept)
+  std::string in_;     // fed; bytes before pos_ are worked through
+  size_t pos_ = 0;     // next byte of in_ to look at
+  std::string value_;  // the value so far (released once it cannot be kept)
   State state_ = State::kTop;
   size_t depth_ = 0;        // open {} and [] of the current value
   size_t value_size_ = 0;   // bytes of the current value worked through

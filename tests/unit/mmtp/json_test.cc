@@ -28,7 +28,7 @@ struct Framed {
 };
 
 Framed frame(const std::vector<std::string_view>& pieces, FrameLimits limits = {},
-          bool merge_garbage = true) {
+             bool merge_garbage = true) {
   JsonFramer framer(limits);
   Framed run;
   for (std::string_view piece : pieces) {
@@ -45,11 +45,20 @@ Framed frame(const std::vector<std::string_view>& pieces, FrameLimits limits = {
       }
       std::string event;
       switch (s) {
-        case FrameStatus::kValue: event = "V:" + value; break;
-        case FrameStatus::kGarbage: event = "garbage"; break;
-        case FrameStatus::kTooLarge: event = "too large"; break;
-        case FrameStatus::kTooDeep: event = "too deep"; break;
-        case FrameStatus::kNeedMore: break;
+        case FrameStatus::kValue:
+          event = "V:" + value;
+          break;
+        case FrameStatus::kGarbage:
+          event = "garbage";
+          break;
+        case FrameStatus::kTooLarge:
+          event = "too large";
+          break;
+        case FrameStatus::kTooDeep:
+          event = "too deep";
+          break;
+        case FrameStatus::kNeedMore:
+          break;
       }
       if (s != FrameStatus::kValue) {
         EXPECT_EQ(value, "untouched") << event;
@@ -114,8 +123,8 @@ TEST(JsonFramer, OneValueInTenFeeds) {
 TEST(JsonFramer, EveryByteSplit) {
   const std::string in = R"({"a":[1,{"b":"c"}],"d":"\"}"} {"e":{}})";
   const Framed run = frame(allSlicings(in)[1].pieces);  // bytewise
-  EXPECT_EQ(run.events, (std::vector<std::string>{R"(V:{"a":[1,{"b":"c"}],"d":"\"}"})",
-                                                  R"(V:{"e":{}})"}));
+  EXPECT_EQ(run.events,
+            (std::vector<std::string>{R"(V:{"a":[1,{"b":"c"}],"d":"\"}"})", R"(V:{"e":{}})"}));
 }
 
 TEST(JsonFramer, WhiteSpaceAndNewlinesBetweenValues) {
@@ -129,8 +138,7 @@ TEST(JsonFramer, WhiteSpaceAndNewlinesBetweenValues) {
 TEST(JsonFramer, StringsWithBracesAndEscapedQuotes) {
   // A brace, bracket or quote inside a string ends nothing; escaped
   // quotes and backslashes are tracked across any split.
-  const std::string in =
-      R"j({"s":"}{][\"\\","t":"\\","u":"\\\"}"}[")]}"]{"v":"\u007b\"{"})j";
+  const std::string in = R"j({"s":"}{][\"\\","t":"\\","u":"\\\"}"}[")]}"]{"v":"\u007b\"{"})j";
   const std::vector<std::string> want{R"j(V:{"s":"}{][\"\\","t":"\\","u":"\\\"}"})j",
                                       R"j(V:[")]}"])j", R"j(V:{"v":"\u007b\"{"})j"};
   EXPECT_EQ(frameWhole(in).events, want);
@@ -217,8 +225,8 @@ TEST(JsonFramer, OversizeValueIsSkippedAndTheNextFramed) {
 TEST(JsonFramer, DepthAtTheLimitIsKeptOneMoreIsNot) {
   const FrameLimits limits{.max_value_bytes = 1 << 20, .max_depth = 32};
   const std::string at = std::string(32, '[') + std::string(32, ']');
-  const std::string over = std::string(16, '[') + std::string(17, '{') + std::string(17, '}') +
-                           std::string(16, ']');
+  const std::string over =
+      std::string(16, '[') + std::string(17, '{') + std::string(17, '}') + std::string(16, ']');
   const std::string in = at + over + at;
   const std::vector<std::string> want{"V:" + at, "too deep", "V:" + at};
   EXPECT_EQ(frameWhole(in, limits).events, want);
@@ -245,11 +253,11 @@ TEST(JsonFramer, Depth10000IsSkippedAndTheNextFramed) {
 TEST(JsonFramer, OverBothLimitsTheFirstCrossedIsReported) {
   const FrameLimits limits{.max_value_bytes = 100, .max_depth = 4};
   // Too deep at byte 5, too large at byte 101.
-  const std::string deep_first = std::string(5, '[') + "\"" + std::string(200, 'x') + "\"" +
-                                 std::string(5, ']');
+  const std::string deep_first =
+      std::string(5, '[') + "\"" + std::string(200, 'x') + "\"" + std::string(5, ']');
   // Too large at byte 101, too deep after it.
-  const std::string large_first = "[\"" + std::string(200, 'x') + "\"," + std::string(5, '[') +
-                                  std::string(6, ']');
+  const std::string large_first =
+      "[\"" + std::string(200, 'x') + "\"," + std::string(5, '[') + std::string(6, ']');
   const std::string in = deep_first + large_first + "[]";
   const std::vector<std::string> want{"too deep", "too large", "V:[]"};
   EXPECT_EQ(frameWhole(in, limits).events, want);
@@ -317,9 +325,9 @@ TEST(ParseJson, ValidValues) {
 }
 
 TEST(ParseJson, InvalidTextIsDiscardedNotThrown) {
-  for (const char* bad : {"{", "[1,]", "{\"a\":1,}", "[1] x", "{'a':1}", "[01]", "[1e400]",
-                          "[\"\xff\"]", "[\"\xc3\"]", "[\"\\ud800\"]", "[\"a\nb\"]", "",
-                          "[NaN]", "{\"a\" 1}", "[/* */1]"}) {
+  for (const char* bad :
+       {"{", "[1,]", "{\"a\":1,}", "[1] x", "{'a':1}", "[01]", "[1e400]", "[\"\xff\"]",
+        "[\"\xc3\"]", "[\"\\ud800\"]", "[\"a\nb\"]", "", "[NaN]", "{\"a\" 1}", "[/* */1]"}) {
     EXPECT_TRUE(parseJson(bad).is_discarded()) << bad;
   }
 }
@@ -349,8 +357,7 @@ struct Vector {
 };
 
 const std::vector<Vector> kVectors = {
-    {"brief vector",
-     "{\"subject\":\"Hi\",\"body\":\"Hello\"}",
+    {"brief vector", "{\"subject\":\"Hi\",\"body\":\"Hello\"}",
      "{\"subject\":\"Hi\",\"body\":\"Hello\"}",
      "51d4eaa38f7bdb2e1beb88a5eaf9fb63d2fdb146f415b270d3eddbc89df42199"},
     {"control characters",
@@ -362,64 +369,68 @@ const std::vector<Vector> kVectors = {
      "[\"A\303\251\342\202\254\",\"\360\237\230\200\",\"\177\",\"\342\200\250\342\200\251\",\" \"]",
      "00c2c0fa2ba13b63c6f90568fea609ba43cec59b4492b8cbe9baada2fc269e4b"},
     {"raw UTF-8 passes through",
-     "[\"\177\",\"\342\200\250\342\200\251\",\"\303\251\",\"\342\202\254\",\"\360\237\230\200\",\"\302\200\"]",
-     "[\"\177\",\"\342\200\250\342\200\251\",\"\303\251\",\"\342\202\254\",\"\360\237\230\200\",\"\302\200\"]",
+     "[\"\177\",\"\342\200\250\342\200\251\",\"\303\251\",\"\342\202\254\",\"\360\237\230\200\","
+     "\"\302\200\"]",
+     "[\"\177\",\"\342\200\250\342\200\251\",\"\303\251\",\"\342\202\254\",\"\360\237\230\200\","
+     "\"\302\200\"]",
      "93fe39dc08331185051842e9a825ff26201c52897d4831397592ce7a2ad877c2"},
     {"brief numbers",
      "[1.0,1e21,1e-7,123456789012345678901,-0,0.1,5e-324,1.7976931348623157e308,100,1.5e300]",
      "[1,1e+21,1e-7,123456789012345680000,0,0.1,5e-324,1.7976931348623157e+308,100,1.5e+300]",
      "5366537eee1faa2bbe950c8838c5cd8837862e305e1c2bfaf5e63d8a92a2da04"},
     {"more numbers",
-     "[-0.0,0,1e20,1e-6,1.5e-7,123e-20,0.000001,1234.5678,2e-7,1E+2,1e+21,0.1e1,4.35,-1.5e-10,3.0e0,-1,-100,0.5,123.456e5,1e-300,2.2250738585072014e-308,4.9e-324,0.30000000000000004,1.1,99999999999999999999,999999999999999999999,1e22,12345678901234567,-1e-7,-1e21]",
-     "[0,0,100000000000000000000,0.000001,1.5e-7,1.23e-18,0.000001,1234.5678,2e-7,100,1e+21,1,4.35,-1.5e-10,3,-1,-100,0.5,12345600,1e-300,2.2250738585072014e-308,5e-324,0.30000000000000004,1.1,100000000000000000000,1e+21,1e+22,12345678901234568,-1e-7,-1e+21]",
+     "[-0.0,0,1e20,1e-6,1.5e-7,123e-20,0.000001,1234.5678,2e-7,1E+2,1e+21,0.1e1,4.35,-1.5e-10,3."
+     "0e0,-1,-100,0.5,123.456e5,1e-300,2.2250738585072014e-308,4.9e-324,0.30000000000000004,1.1,"
+     "99999999999999999999,999999999999999999999,1e22,12345678901234567,-1e-7,-1e21]",
+     "[0,0,100000000000000000000,0.000001,1.5e-7,1.23e-18,0.000001,1234.5678,2e-7,100,1e+21,1,4.35,"
+     "-1.5e-10,3,-1,-100,0.5,12345600,1e-300,2.2250738585072014e-308,5e-324,0.30000000000000004,1."
+     "1,100000000000000000000,1e+21,1e+22,12345678901234568,-1e-7,-1e+21]",
      "c11ef728625aa42280dfc71832d16655e6a528fc06b9307eb584a0ff29c6f2cd"},
     {"integers beyond 2^53",
-     "[9007199254740991,9007199254740992,9007199254740993,-9007199254740993,18446744073709551615,18446744073709551616,9223372036854775807,-9223372036854775808,-9223372036854775809,123456789012345678901234567890]",
-     "[9007199254740991,9007199254740992,9007199254740992,-9007199254740992,18446744073709552000,18446744073709552000,9223372036854776000,-9223372036854776000,-9223372036854776000,1.2345678901234568e+29]",
+     "[9007199254740991,9007199254740992,9007199254740993,-9007199254740993,18446744073709551615,"
+     "18446744073709551616,9223372036854775807,-9223372036854775808,-9223372036854775809,"
+     "123456789012345678901234567890]",
+     "[9007199254740991,9007199254740992,9007199254740992,-9007199254740992,18446744073709552000,"
+     "18446744073709552000,9223372036854776000,-9223372036854776000,-9223372036854776000,1."
+     "2345678901234568e+29]",
      "d6e92ad0257570f3bf4ee7fb2839f03534192e85bea6d507c271f43b6a89af6b"},
-    {"index keys first",
-     "{\"b\":1,\"10\":1,\"2\":1,\"a\":1,\"4294967295\":1,\"01\":1}",
+    {"index keys first", "{\"b\":1,\"10\":1,\"2\":1,\"a\":1,\"4294967295\":1,\"01\":1}",
      "{\"2\":1,\"10\":1,\"b\":1,\"a\":1,\"4294967295\":1,\"01\":1}",
      "7ee21050a77a2200cdb57b7c3f250122f8831db57e5cacff6891735d53793b44"},
     {"index key edges",
-     "{\"4294967294\":1,\"4294967295\":1,\"0\":1,\"-1\":1,\"1.5\":1,\"00\":1,\"1e3\":1,\" 1\":1,\"1\":2,\"+1\":1,\"99999999999\":1}",
-     "{\"0\":1,\"1\":2,\"4294967294\":1,\"4294967295\":1,\"-1\":1,\"1.5\":1,\"00\":1,\"1e3\":1,\" 1\":1,\"+1\":1,\"99999999999\":1}",
+     "{\"4294967294\":1,\"4294967295\":1,\"0\":1,\"-1\":1,\"1.5\":1,\"00\":1,\"1e3\":1,\" "
+     "1\":1,\"1\":2,\"+1\":1,\"99999999999\":1}",
+     "{\"0\":1,\"1\":2,\"4294967294\":1,\"4294967295\":1,\"-1\":1,\"1.5\":1,\"00\":1,\"1e3\":1,\" "
+     "1\":1,\"+1\":1,\"99999999999\":1}",
      "82f17c3ed21ac0f8028ce83ccab391d3a07d992f4b98cc8752f7c7b164fcc1a2"},
-    {"nested index keys",
-     "{\"z\":{\"1\":[{\"3\":1,\"x\":2,\"0\":3}],\"0\":{}},\"7\":null}",
+    {"nested index keys", "{\"z\":{\"1\":[{\"3\":1,\"x\":2,\"0\":3}],\"0\":{}},\"7\":null}",
      "{\"7\":null,\"z\":{\"0\":{},\"1\":[{\"0\":3,\"3\":1,\"x\":2}]}}",
      "43599e65cdfe20582bc25537650946a1a373e0a5a8cfd45be047f134c11a9f6e"},
-    {"duplicate keys",
-     "{\"a\":1,\"b\":2,\"a\":3}",
-     "{\"a\":3,\"b\":2}",
+    {"duplicate keys", "{\"a\":1,\"b\":2,\"a\":3}", "{\"a\":3,\"b\":2}",
      "493df656a590967c84d643bdd55ee956fb53262c51b154115083c9bcc4c992e3"},
-    {"duplicate index keys",
-     "{\"b\":1,\"5\":1,\"a\":2,\"5\":[2],\"b\":{\"c\":3}}",
+    {"duplicate index keys", "{\"b\":1,\"5\":1,\"a\":2,\"5\":[2],\"b\":{\"c\":3}}",
      "{\"5\":[2],\"b\":{\"c\":3},\"a\":2}",
      "68a976fd65be06a4ce5d97a3c09a3b32457f216363fd46f9c2a3d70e73bec07b"},
-    {"nested",
-     "{\"x\":[1,{\"y\":[],\"z\":{}},[[]]],\"e\":{},\"f\":[]}",
+    {"nested", "{\"x\":[1,{\"y\":[],\"z\":{}},[[]]],\"e\":{},\"f\":[]}",
      "{\"x\":[1,{\"y\":[],\"z\":{}},[[]]],\"e\":{},\"f\":[]}",
      "06941908a0f800923a07e45f1865fd703c8d1a695346c16f06104d91c0a31e51"},
-    {"empty array",
-     "[]",
-     "[]",
-     "4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945"},
-    {"empty object",
-     "{}",
-     "{}",
+    {"empty array", "[]", "[]", "4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945"},
+    {"empty object", "{}", "{}",
      "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"},
-    {"literals",
-     "[null,true,false,\"\",{\"\":\"\"}]",
-     "[null,true,false,\"\",{\"\":\"\"}]",
+    {"literals", "[null,true,false,\"\",{\"\":\"\"}]", "[null,true,false,\"\",{\"\":\"\"}]",
      "9989cbd212914dbb1d1aa66abd089db83aaf7a99bbff06311930151b4a0feeea"},
-    {"white space dropped",
-     "{\"a\" : [ 1 , 2 ] ,\n \"b\" :\t{ } ,\015\n \"c\": \"x y\" }",
+    {"white space dropped", "{\"a\" : [ 1 , 2 ] ,\n \"b\" :\t{ } ,\015\n \"c\": \"x y\" }",
      "{\"a\":[1,2],\"b\":{},\"c\":\"x y\"}",
      "365d8e77e309c68a8b68041a4efc85321489cd618b42dc59fe4bd22ed1f9eba2"},
     {"packet-like",
-     "{\"sender\":\"(alice)%(example.com)\",\"recipient\":\"(bob)%(example.com)\",\"content\":{\"subject\":\"Hi \\\"you\\\"\",\"body\":\"line1\\nline2\\ttab\"},\"meta\":{\"timestamp\":1796397065662,\"tags\":[\"a\",\"b\"]}}",
-     "{\"sender\":\"(alice)%(example.com)\",\"recipient\":\"(bob)%(example.com)\",\"content\":{\"subject\":\"Hi \\\"you\\\"\",\"body\":\"line1\\nline2\\ttab\"},\"meta\":{\"timestamp\":1796397065662,\"tags\":[\"a\",\"b\"]}}",
+     "{\"sender\":\"(alice)%(example.com)\",\"recipient\":\"(bob)%(example.com)\",\"content\":{"
+     "\"subject\":\"Hi "
+     "\\\"you\\\"\",\"body\":\"line1\\nline2\\ttab\"},\"meta\":{\"timestamp\":1796397065662,"
+     "\"tags\":[\"a\",\"b\"]}}",
+     "{\"sender\":\"(alice)%(example.com)\",\"recipient\":\"(bob)%(example.com)\",\"content\":{"
+     "\"subject\":\"Hi "
+     "\\\"you\\\"\",\"body\":\"line1\\nline2\\ttab\"},\"meta\":{\"timestamp\":1796397065662,"
+     "\"tags\":[\"a\",\"b\"]}}",
      "0afd7cd8204ecaeea870c7334d03925a535b9e6265beeb5787724846c9978524"},
 };
 
