@@ -994,7 +994,8 @@ std::vector<KeyDef> buildDefs() {
       "mmtp", "difficulty", "5",
       "Hex zero digits the SHA-256 hashcash stamp of a SEND must start with, and what stamps "
       "for remote domains are minted with, where the domain's mmtp_difficulty is 0. The "
-      "reference client mints 5 and cannot be asked for more: above 5 it cannot send here.",
+      "reference client mints 5 by default and cannot learn what a server requires: above 5 "
+      "it cannot send here.",
       1, 8, [](Config& c) -> int& { return c.mmtp.difficulty; }));
   d.push_back(durationKey<Config>(
       "mmtp", "stamp_window", "\"1h\"",
