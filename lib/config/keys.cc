@@ -253,6 +253,9 @@ Check applyRefuseRecipients(const toml::node& n, Config& c) {
   return std::nullopt;
 }
 
+constexpr std::string_view kMmtpNotOnPort25 =
+    "an MMTP listener never uses port 25, the MX's port; use 8025 (plain) or 8026 (TLS)";
+
 // A small integer stored in an `int` field (MMTP difficulties).
 template <typename Target>
 KeyDef smallIntKey(std::string_view section, std::string_view key, std::string_view def,
@@ -922,15 +925,13 @@ std::vector<KeyDef> buildDefs() {
                 return readPinMap(n, &c.stoken.tls_pins);
               })));
   // [mmtp]
-  constexpr std::string_view kNot25 =
-      "an MMTP listener never uses port 25, the MX's port; use 8025 (plain) or 8026 (TLS)";
   d.push_back(makeDef(
       KeyInfo{"mmtp", "listen", "list of ADDR:PORT", "[]",
               "Addresses and ports of plain MMTP listeners (the reference's 8025). SENDs are "
               "taken here, but mailbox owners sign in only over TLS. Never port 25. [] = off.",
               "numeric ADDR:PORT, [IPv6]:PORT; not port 25"},
-      ConfigFn([kNot25](const toml::node& n, Config& c) {
-        return readListenNotOnPort25(n, kNot25, &c.mmtp.listen);
+      ConfigFn([](const toml::node& n, Config& c) {
+        return readListenNotOnPort25(n, kMmtpNotOnPort25, &c.mmtp.listen);
       })));
   d.push_back(makeDef(
       KeyInfo{"mmtp", "tls_listen", "list of ADDR:PORT", "[]",
@@ -938,8 +939,8 @@ std::vector<KeyDef> buildDefs() {
               "with the certificate of [mtepd] tls_cert_file and tls_key_file (needed). Never "
               "port 25. [] = off.",
               "numeric ADDR:PORT, [IPv6]:PORT; not port 25"},
-      ConfigFn([kNot25](const toml::node& n, Config& c) {
-        return readListenNotOnPort25(n, kNot25, &c.mmtp.tls_listen);
+      ConfigFn([](const toml::node& n, Config& c) {
+        return readListenNotOnPort25(n, kMmtpNotOnPort25, &c.mmtp.tls_listen);
       })));
   d.push_back(makeDef(
       KeyInfo{"mmtp", "lmtp_listen", "list of ADDR:PORT", "[]",
