@@ -981,16 +981,13 @@ std::vector<KeyDef> buildDefs() {
       "dialled (the domain, or its servers entry). Mail for a server that fails the check "
       "is deferred.",
       true, [](Config& c) -> std::string& { return c.mmtp.tls_ca_file; }));
-  d.push_back(
-      makeDef(KeyInfo{"mmtp", "tls_pins", "table of DOMAIN = FINGERPRINT or [FINGERPRINT, ...]",
-                      "{}",
-                      "Key fingerprints trusted for a remote domain's MMTP server, instead of "
-                      "tls_ca_file: for self-signed servers. Any other key is refused, even with "
-                      "a valid certificate. A key \".example.org\" covers every subdomain.",
-                      "domain keys; fingerprints of 52 base32 characters"},
-              ConfigFn([](const toml::node& n, Config& c) {
-                return readPinMap(n, &c.mmtp.tls_pins);
-              })));
+  d.push_back(makeDef(
+      KeyInfo{"mmtp", "tls_pins", "table of DOMAIN = FINGERPRINT or [FINGERPRINT, ...]", "{}",
+              "Key fingerprints trusted for a remote domain's MMTP server, instead of "
+              "tls_ca_file: for self-signed servers. Any other key is refused, even with "
+              "a valid certificate. A key \".example.org\" covers every subdomain.",
+              "domain keys; fingerprints of 52 base32 characters"},
+      ConfigFn([](const toml::node& n, Config& c) { return readPinMap(n, &c.mmtp.tls_pins); })));
   d.push_back(smallIntKey<Config>(
       "mmtp", "difficulty", "5",
       "Hex zero digits the SHA-256 hashcash stamp of a SEND must start with, and what stamps "
@@ -1017,21 +1014,21 @@ std::vector<KeyDef> buildDefs() {
                        "Most messages one MMTP mailbox holds; SENDs to a full mailbox are "
                        "refused.",
                        1, 1000000, [](Config& c) -> uint32_t& { return c.mmtp.mailbox_quota; }));
-  d.push_back(makeDef(
-      KeyInfo{"mmtp", "mailbox_size_limit", "integer", "52428800",
-              "Most bytes one MMTP mailbox holds, its messages together; a SEND that would "
-              "go past it is refused.",
-              "65536..1099511627776"},
-      ConfigFn([](const toml::node& n, Config& c) -> Check {
-        int64_t v = 0;
-        if (Check p = readInteger(n, 65536, int64_t{1} << 40, &v)) return p;
-        c.mmtp.mailbox_size_limit = static_cast<uint64_t>(v);
-        return std::nullopt;
-      })));
+  d.push_back(
+      makeDef(KeyInfo{"mmtp", "mailbox_size_limit", "integer", "52428800",
+                      "Most bytes one MMTP mailbox holds, its messages together; a SEND that would "
+                      "go past it is refused.",
+                      "65536..1099511627776"},
+              ConfigFn([](const toml::node& n, Config& c) -> Check {
+                int64_t v = 0;
+                if (Check p = readInteger(n, 65536, int64_t{1} << 40, &v)) return p;
+                c.mmtp.mailbox_size_limit = static_cast<uint64_t>(v);
+                return std::nullopt;
+              })));
   d.push_back(durationKey<Config>(
       "mmtp", "message_ttl", "\"30d\"",
-      "A message not received from its mailbox within this time is removed.", kHour,
-      3650 * kDay, [](Config& c) -> int64_t& { return c.mmtp.message_ttl; }));
+      "A message not received from its mailbox within this time is removed.", kHour, 3650 * kDay,
+      [](Config& c) -> int64_t& { return c.mmtp.message_ttl; }));
   d.push_back(countKey("mmtp", "max_connections", "1024",
                        "Most MMTP connections at once, listen and tls_listen together; more "
                        "are refused.",
