@@ -235,16 +235,15 @@ void Loader::checkMmtp(const Config& cfg, const toml::table* defaults) {
   if (mmtp_node_ == nullptr) return;
   // A remote MMTP domain that is also served here: its outbound mail would
   // be sent away while SENDs to it are kept (or the other way round).
-  const auto checkRemote = [&](std::string_view key, std::string_view name,
-                               const toml::node& at) {
+  const auto checkRemote = [&](std::string_view key, std::string_view name, const toml::node& at) {
     // Entries that did not load were reported already.
     if (!cfg.mmtp.isMmtpDomain(name)) return;
     const DomainPolicy& policy = cfg.policyFor(name);
     // [domain_defaults] other than off is reported on its own.
     if (policy.mmtp_delivery == MmtpDelivery::kOff || &policy == &cfg.domain_defaults) return;
     error(at.source(), "[mmtp]", key,
-          detail::quoted(name) + " is a remote MMTP domain here, but its policy has mmtp_delivery "
-                                 "= \"" +
+          detail::quoted(name) +
+              " is a remote MMTP domain here, but its policy has mmtp_delivery = \"" +
               mmtpDeliveryName(policy.mmtp_delivery) +
               "\" (served here); remove it from one of them");
   };

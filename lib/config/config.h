@@ -364,9 +364,9 @@ struct StokenConfig {
 // The MMTP gateway in mtepd: JSON mail (the reference's 8025/8026) with
 // mailboxes in the store, bridged to the local MTA both ways.
 struct MmtpConfig {
-  std::vector<ListenAddress> listen;       // plain MMTP; [] = off
-  std::vector<ListenAddress> tls_listen;   // implicit TLS ([mtepd] tls_cert_file); [] = off
-  std::vector<ListenAddress> lmtp_listen;  // loopback LMTP from the MTA; [] = off
+  std::vector<ListenAddress> listen;         // plain MMTP; [] = off
+  std::vector<ListenAddress> tls_listen;     // implicit TLS ([mtepd] tls_cert_file); [] = off
+  std::vector<ListenAddress> lmtp_listen;    // loopback LMTP from the MTA; [] = off
   ServerAddress inject_to{"127.0.0.1", 25};  // the MTA's smtpd, for mmtp_delivery = "mta"
   // Remote domains reached over MMTP (outbound) at the domain itself,
   // port 8026; exact names, stored as smtp::domainKey writes them.
@@ -378,18 +378,18 @@ struct MmtpConfig {
   // in tls_pins (keys exact or ".parent", as [stoken]) a listed key.
   std::string tls_ca_file;
   std::map<std::string, std::vector<std::string>, std::less<>> tls_pins;
-  int difficulty = 5;                         // hex zero digits (1..8); 5 = the reference client
-  int64_t stamp_window = 3600;                // seconds a stamp's time may lie from now, both ways
-  uint32_t max_request_size = 1048576;        // bytes of one JSON request
-  uint32_t max_reply_size = 16777216;         // bytes of one reply (>= max_request_size)
-  uint32_t mailbox_quota = 1000;              // messages per mailbox
-  uint64_t mailbox_size_limit = 52428800;     // bytes per mailbox
-  int64_t message_ttl = 30 * 86400;           // seconds a message waits to be received
-  uint32_t max_connections = 1024;            // on listen and tls_listen together
-  uint32_t max_connections_per_client = 32;   // per client address (IPv6: /64)
-  int64_t idle_timeout = 300;                 // seconds
-  int64_t dial_timeout = 30;                  // seconds, outbound connect and TLS
-  int64_t reply_timeout = 60;                 // seconds, outbound: waiting for a reply
+  int difficulty = 5;                        // hex zero digits (1..8); 5 = the reference client
+  int64_t stamp_window = 3600;               // seconds a stamp's time may lie from now, both ways
+  uint32_t max_request_size = 1048576;       // bytes of one JSON request
+  uint32_t max_reply_size = 16777216;        // bytes of one reply (>= max_request_size)
+  uint32_t mailbox_quota = 1000;             // messages per mailbox
+  uint64_t mailbox_size_limit = 52428800;    // bytes per mailbox
+  int64_t message_ttl = 30 * 86400;          // seconds a message waits to be received
+  uint32_t max_connections = 1024;           // on listen and tls_listen together
+  uint32_t max_connections_per_client = 32;  // per client address (IPv6: /64)
+  int64_t idle_timeout = 300;                // seconds
+  int64_t dial_timeout = 30;                 // seconds, outbound connect and TLS
+  int64_t reply_timeout = 60;                // seconds, outbound: waiting for a reply
 
   // Listed in domains or servers (exact, ASCII case-insensitive, one
   // trailing dot ignored: smtp::domainKey).

@@ -253,6 +253,9 @@ Check applyRefuseRecipients(const toml::node& n, Config& c) {
   return std::nullopt;
 }
 
+constexpr std::string_view kMmtpNotOnPort25 =
+    "an MMTP listener never uses port 25, the MX's port; use 8025 (plain) or 8026 (TLS)";
+
 // A small integer stored in an `int` field (MMTP difficulties).
 template <typename Target>
 KeyDef smallIntKey(std::string_view section, std::string_view key, std::string_view def,
@@ -922,15 +925,13 @@ std::vector<KeyDef> buildDefs() {
                 return readPinMap(n, &c.stoken.tls_pins);
               })));
   // [mmtp]
-  constexpr std::string_view kNot25 =
-      "an MMTP listener never uses port 25, the MX's port; use 8025 (plain) or 8026 (TLS)";
   d.push_back(makeDef(
       KeyInfo{"mmtp", "listen", "list of ADDR:PORT", "[]",
               "Addresses and ports of plain MMTP listeners (the reference's 8025). SENDs are "
               "taken here, but mailbox owners sign in only over TLS. Never port 25. [] = off.",
               "numeric ADDR:PORT, [IPv6]:PORT; not port 25"},
-      ConfigFn([kNot25](const toml::node& n, Config& c) {
-        return readListenNotOnPort25(n, kNot25, &c.mmtp.listen);
+      ConfigFn([](const toml::node& n, Config& c) {
+        return readListenNotOnPort25(n, kMmtpNotOnPort25, &c.mmtp.listen);
       })));
   d.push_back(makeDef(
       KeyInfo{"mmtp", "tls_listen", "list of ADDR:PORT", "[]",
@@ -938,8 +939,8 @@ std::vector<KeyDef> buildDefs() {
               "with the certificate of [mtepd] tls_cert_file and tls_key_file (needed). Never "
               "port 25. [] = off.",
               "numeric ADDR:PORT, [IPv6]:PORT; not port 25"},
-      ConfigFn([kNot25](const toml::node& n, Config& c) {
-        return readListenNotOnPort25(n, kNot25, &c.mmtp.tls_listen);
+      ConfigFn([](const toml::node& n, Config& c) {
+        return readListenNotOnPort25(n, kMmtpNotOnPort25, &c.mmtp.tls_listen);
       })));
   d.push_back(makeDef(
       KeyInfo{"mmtp", "lmtp_listen", "list of ADDR:PORT", "[]",
@@ -980,21 +981,19 @@ std::vector<KeyDef> buildDefs() {
       "dialled (the domain, or its servers entry). Mail for a server that fails the check "
       "is deferred.",
       true, [](Config& c) -> std::string& { return c.mmtp.tls_ca_file; }));
-  d.push_back(
-      makeDef(KeyInfo{"mmtp", "tls_pins", "table of DOMAIN = FINGERPRINT or [FINGERPRINT, ...]",
-                      "{}",
-                      "Key fingerprints trusted for a remote domain's MMTP server, instead of "
-                      "tls_ca_file: for self-signed servers. Any other key is refused, even with "
-                      "a valid certificate. A key \".example.org\" covers every subdomain.",
-                      "domain keys; fingerprints of 52 base32 characters"},
-              ConfigFn([](const toml::node& n, Config& c) {
-                return readPinMap(n, &c.mmtp.tls_pins);
-              })));
+  d.push_back(makeDef(
+      KeyInfo{"mmtp", "tls_pins", "table of DOMAIN = FINGERPRINT or [FINGERPRINT, ...]", "{}",
+              "Key fingerprints trusted for a remote domain's MMTP server, instead of "
+              "tls_ca_file: for self-signed servers. Any other key is refused, even with "
+              "a valid certificate. A key \".example.org\" covers every subdomain.",
+              "domain keys; fingerprints of 52 base32 characters"},
+      ConfigFn([](const toml::node& n, Config& c) { return readPinMap(n, &c.mmtp.tls_pins); })));
   d.push_back(smallIntKey<Config>(
       "mmtp", "difficulty", "5",
       "Hex zero digits the SHA-256 hashcash stamp of a SEND must start with, and what stamps "
       "for remote domains are minted with, where the domain's mmtp_difficulty is 0. The "
-      "reference client mints 5 and cannot be asked for more: above 5 it cannot send here.",
+      "reference client mints 5 by default and cannot learn what a server requires: above 5 "
+      "it cannot send here.",
       1, 8, [](Config& c) -> int& { return c.mmtp.difficulty; }));
   d.push_back(durationKey<Config>(
       "mmtp", "stamp_window", "\"1h\"",
@@ -1015,21 +1014,21 @@ std::vector<KeyDef> buildDefs() {
                        "Most messages one MMTP mailbox holds; SENDs to a full mailbox are "
                        "refused.",
                        1, 1000000, [](Config& c) -> uint32_t& { return c.mmtp.mailbox_quota; }));
-  d.push_back(makeDef(
-      KeyInfo{"mmtp", "mailbox_size_limit", "integer", "52428800",
-              "Most bytes one MMTP mailbox holds, its messages together; a SEND that would "
-              "go past it is refused.",
-              "65536..1099511627776"},
-      ConfigFn([](const toml::node& n, Config& c) -> Check {
-        int64_t v = 0;
-        if (Check p = readInteger(n, 65536, int64_t{1} << 40, &v)) return p;
-        c.mmtp.mailbox_size_limit = static_cast<uint64_t>(v);
-        return std::nullopt;
-      })));
+  d.push_back(
+      makeDef(KeyInfo{"mmtp", "mailbox_size_limit", "integer", "52428800",
+                      "Most bytes one MMTP mailbox holds, its messages together; a SEND that would "
+                      "go past it is refused.",
+                      "65536..1099511627776"},
+              ConfigFn([](const toml::node& n, Config& c) -> Check {
+                int64_t v = 0;
+                if (Check p = readInteger(n, 65536, int64_t{1} << 40, &v)) return p;
+                c.mmtp.mailbox_size_limit = static_cast<uint64_t>(v);
+                return std::nullopt;
+              })));
   d.push_back(durationKey<Config>(
       "mmtp", "message_ttl", "\"30d\"",
-      "A message not received from its mailbox within this time is removed.", kHour,
-      3650 * kDay, [](Config& c) -> int64_t& { return c.mmtp.message_ttl; }));
+      "A message not received from its mailbox within this time is removed.", kHour, 3650 * kDay,
+      [](Config& c) -> int64_t& { return c.mmtp.message_ttl; }));
   d.push_back(countKey("mmtp", "max_connections", "1024",
                        "Most MMTP connections at once, listen and tls_listen together; more "
                        "are refused.",

@@ -11,9 +11,9 @@
 namespace mtep::config {
 namespace {
 
-const std::set<std::string> kSections = {
-    "global", "log",      "mtepd",   "tokens", "store",
-    "milter", "outbound", "policyd", "pow",    "stoken", "mmtp", "domain_defaults"};
+const std::set<std::string> kSections = {"global", "log",    "mtepd",    "tokens",
+                                         "store",  "milter", "outbound", "policyd",
+                                         "pow",    "stoken", "mmtp",     "domain_defaults"};
 
 ConfigPtr load(const std::string& text) {
   auto cfg = loadString(text, "k.conf");

@@ -134,7 +134,8 @@ TEST(MmtpKeys, IsMmtpDomainIsExactAndIgnoresCase) {
 TEST(MmtpKeys, ServerForDefaultsToPort8026AndIsNullForDomainsOnly) {
   ConfigPtr c = mustLoad(
       "[mmtp]\ndomains = [\"gamma.test\"]\n"
-      "servers = { \"epsilon.test\" = \"mmtp.epsilon.test\", \"zeta.test\" = \"[2001:db8::7]:9026\", "
+      "servers = { \"epsilon.test\" = \"mmtp.epsilon.test\", \"zeta.test\" = "
+      "\"[2001:db8::7]:9026\", "
       "\"eta.test\" = \"192.0.2.9\" }\n");
   const MmtpConfig& m = c->mmtp;
   ASSERT_NE(m.serverFor("Epsilon.Test"), nullptr);
@@ -147,14 +148,14 @@ TEST(MmtpKeys, ServerForDefaultsToPort8026AndIsNullForDomainsOnly) {
 }
 
 TEST(MmtpKeys, DomainsAndServersAreExactNames) {
-  expectRefused("[mmtp]\ndomains = [\"gamma.test\", \".lists.test\"]\n", "test.conf:2:",
-                "exact names");
+  expectRefused("[mmtp]\ndomains = [\"gamma.test\", \".lists.test\"]\n",
+                "test.conf:2:", "exact names");
   expectRefused("[mmtp]\n\nservers = { \".lists.test\" = \"mmtp.lists.test\" }\n",
                 "test.conf:3:", "exact names");
   expectRefused("[mmtp]\ndomains = [\"not a domain\"]\n", "test.conf:2: [mmtp] domains",
                 "not a domain name");
-  expectRefused("[mmtp]\ndomains = [\"Gamma.Test\",\n  \"gamma.test\"]\n", "test.conf:3:",
-                "listed twice");
+  expectRefused("[mmtp]\ndomains = [\"Gamma.Test\",\n  \"gamma.test\"]\n",
+                "test.conf:3:", "listed twice");
   expectRefused("[mmtp]\ndomains = \"gamma.test\"\n", "test.conf:2: [mmtp] domains",
                 "a list of strings");
   expectRefused("[mmtp]\nservers = { \"gamma.test\" = \"host:99999\" }\n",
@@ -228,8 +229,8 @@ TEST(MmtpKeys, BadValuesNameFileAndLine) {
 }
 
 TEST(MmtpKeys, ReplySizeMustHoldTheLargestRequest) {
-  expectRefused("[mmtp]\nmax_request_size = 67108864\n",
-                "test.conf:2: [mmtp] max_reply_size", "at least max_request_size 67108864");
+  expectRefused("[mmtp]\nmax_request_size = 67108864\n", "test.conf:2: [mmtp] max_reply_size",
+                "at least max_request_size 67108864");
   expectRefused("[mmtp]\nmax_request_size = 1048576\n\nmax_reply_size = 1048575\n",
                 "test.conf:4: [mmtp] max_reply_size", "at least max_request_size");
   ConfigPtr c = mustLoad("[mmtp]\nmax_request_size = 1048576\nmax_reply_size = 1048576\n");
@@ -253,8 +254,8 @@ TEST(MmtpKeys, DeliveryPerDomainTakesOffMailboxMta) {
   expectRefused("[domain.\"alpha.test\"]\n\nmmtp_delivery = \"relay\"\n",
                 "test.conf:3: [domain.\"alpha.test\"] mmtp_delivery",
                 "not one of off, mailbox, mta");
-  expectRefused("[domain.\"alpha.test\"]\nmmtp_delivery = \"Mailbox\"\n", "test.conf:2:",
-                "not one of");
+  expectRefused("[domain.\"alpha.test\"]\nmmtp_delivery = \"Mailbox\"\n",
+                "test.conf:2:", "not one of");
   expectRefused("[domain.\"alpha.test\"]\nmmtp_delivery = true\n", "test.conf:2:", "string");
 }
 
@@ -279,8 +280,8 @@ TEST(MmtpKeys, ARemoteMmtpDomainIsNotServedHere) {
       "[domain.\".lists.test\"]\nmmtp_delivery = \"mta\"\n",
       "test.conf:2: [mmtp] servers", "mmtp_delivery = \"mta\"");
   // Reported once: a [domain_defaults] that delivers is its own error.
-  const std::string err = loadError(
-      "[mmtp]\ndomains = [\"alpha.test\"]\n[domain_defaults]\nmmtp_delivery = \"mta\"\n");
+  const std::string err =
+      loadError("[mmtp]\ndomains = [\"alpha.test\"]\n[domain_defaults]\nmmtp_delivery = \"mta\"\n");
   EXPECT_NE(err.find("test.conf:4: [domain_defaults] mmtp_delivery"), std::string::npos) << err;
   EXPECT_EQ(err.find("remote MMTP domain"), std::string::npos) << err;
   // Off (or a domain section without mmtp_delivery) is fine.
