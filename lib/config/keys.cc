@@ -1002,7 +1002,8 @@ std::vector<KeyDef> buildDefs() {
       kMinute, 7 * kDay, [](Config& c) -> int64_t& { return c.mmtp.stamp_window; }));
   d.push_back(countKey("mmtp", "max_request_size", "1048576",
                        "Largest JSON request, in bytes, and so the largest message a SEND "
-                       "carries; a larger one gets an ERROR reply and the connection is closed.",
+                       "carries; a larger one gets an ERROR reply, its bytes are skipped unread, and "
+                       "the connection goes on.",
                        4096, 67108864,
                        [](Config& c) -> uint32_t& { return c.mmtp.max_request_size; }));
   d.push_back(countKey("mmtp", "max_reply_size", "16777216",
