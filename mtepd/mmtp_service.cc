@@ -43,6 +43,13 @@ class Login final : public mmtp::Authenticator {
     }
     return mmtp::AuthResult::kFailed;
   }
+  mmtp::AuthResult known(std::string_view user) override {
+    auto u = login_->users()->find(user);
+    if (u) return mmtp::AuthResult::kOk;
+    return u.error().kind() == ErrorKind::kNotFound || u.error().kind() == ErrorKind::kInvalid
+               ? mmtp::AuthResult::kFailed
+               : mmtp::AuthResult::kTempfail;
+  }
 
  private:
   KeyLogin* login_;

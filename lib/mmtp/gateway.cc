@@ -225,6 +225,16 @@ Json Gateway::send(const Json& data, const Client& client, const config::Config&
     // Our own users' addresses: only their owner sends as them.
     if (auto refused = requireOwner(data, client, p.sender)) return *refused;
   }
+  if (rpolicy.mmtp_delivery == config::MmtpDelivery::kMailbox) {
+    // Only a user who can log in can ever RECEIVE: mail for anyone else
+    // would only fill the store.
+    const AuthResult k =
+        auth_ == nullptr ? AuthResult::kFailed : auth_->known(toMail(canonical(p.recipient)).value_or(""));
+    if (k == AuthResult::kTempfail) {
+      return error("Temporary failure, try again later", "cannot look the recipient up now", true);
+    }
+    if (k != AuthResult::kOk) return error("Unknown recipient", "no such mailbox here");
+  }
   const int64_t now_ms = now_ms_();
   StampRead stamp = checkStamp(p, config.mmtpDifficultyFor(rdomain), now_ms,
                                config.mmtp.stamp_window * 1000);

@@ -13,7 +13,9 @@
 //     tags, the integrity hash always), then the recipient's domain must be
 //     one we serve ([domain] mmtp_delivery "mailbox" or "mta"; "off" or
 //     none: "Recipient domain not served here", the gateway is not a
-//     relay); a sender in a domain we serve must log in as that sender
+//     relay); a mailbox recipient must be one of the site's users (the key
+//     service's: nobody else could ever RECEIVE it, so it is not stored:
+//     "Unknown recipient"); a sender in a domain we serve must log in as that sender
 //     (no one sends as our users unauthenticated); the stamp must have the
 //     domain's difficulty (config mmtpDifficultyFor), name this packet's
 //     sender, recipient and timestamp, lie in [mmtp] stamp_window, and is
@@ -70,6 +72,9 @@ class Authenticator {
   virtual ~Authenticator() = default;
   // Checks a HASHEDPASS payload; *user = the lower-case user name when kOk.
   virtual AuthResult login(const Client& client, std::string_view payload, std::string* user) = 0;
+  // Whether `user` (a lower-case mail address) is one of the site's users:
+  // kOk, kFailed (unknown) or kTempfail (cannot tell now).
+  virtual AuthResult known(std::string_view user) = 0;
 };
 
 // A packet for the MTA (mmtp_delivery = "mta").

@@ -34,6 +34,10 @@ class FakeLogin final : public Authenticator {
     }
     return AuthResult::kFailed;
   }
+  AuthResult known(std::string_view user) override {
+    if (down) return AuthResult::kTempfail;
+    return user == "nobody@beta.test" ? AuthResult::kFailed : AuthResult::kOk;
+  }
   int calls = 0;
   bool down = false;
 };
@@ -209,6 +213,13 @@ TEST_F(GatewayTest, ASendersChosenIdNeverReplacesAnotherMessage) {
   now_ms_ += 1;  // a second packet, the same messageId
   ASSERT_EQ(send(packet("(alice)%(alpha.test)", "(bob)%(beta.test)", 2, "Again"))["status"], "OK");
   EXPECT_EQ(owner("RECEIVE", "(bob)%(beta.test)", "good:bob@beta.test")["count"], 2);
+}
+
+TEST_F(GatewayTest, MailForSomeoneWhoCanNeverReceiveItIsNotStored) {
+  const Json reply = send(packet("(alice)%(alpha.test)", "(nobody)%(beta.test)"));
+  EXPECT_EQ(message(reply), "Unknown recipient");
+  login_.down = true;
+  EXPECT_EQ(send(packet("(alice)%(alpha.test)", "(bob)%(beta.test)"))["temporary"], true);
 }
 
 TEST_F(GatewayTest, TheGatewayIsNotARelay) {
