@@ -19,23 +19,55 @@ std::string boxNamespace(std::string_view owner) {
   return std::string(kBoxNamespacePrefix) + canonical(owner);
 }
 
+Result<Mailboxes::Count*> Mailboxes::count(const std::string& ns, bool fresh) {
+  const int64_t now = clock_.now();
+  auto it = counts_.find(ns);
+  if (!fresh && it != counts_.end() && now - it->second.read_at < kStatsTtl &&
+      now >= it->second.read_at) {
+    return &it->second;
+  }
+  auto stats = store_.statValues(ns);
+  if (!stats) return std::move(stats).error();
+  if (it == counts_.end()) {
+    if (counts_.size() >= kMaxCachedBoxes) counts_.clear();
+    it = counts_.emplace(ns, Count{}).first;
+  }
+  it->second = {stats->count, stats->bytes, now};
+  return &it->second;
+}
+
 Status Mailboxes::add(std::string_view owner, std::string_view message_id,
                       std::string_view packet_json, const MailboxLimits& limits) {
   const std::string ns = boxNamespace(owner);
-  auto stats = store_.statValues(ns);
-  if (!stats) return std::move(stats).error();
-  if (stats->count + 1 > limits.quota) {
-    return Error(ErrorKind::kInvalid, "mailbox full (" + std::to_string(limits.quota) + " messages)");
-  }
-  if (stats->bytes + packet_json.size() > limits.size_limit) {
-    return Error(ErrorKind::kInvalid,
-                 "mailbox full (" + std::to_string(limits.size_limit) + " bytes)");
+  auto c = count(ns, false);
+  if (!c) return std::move(c).error();
+  auto over = [&](const Count& n) {
+    return n.count + 1 > limits.quota || n.bytes + packet_json.size() > limits.size_limit;
+  };
+  if (over(**c)) {
+    c = count(ns, true);  // never refuse on a stale count
+    if (!c) return std::move(c).error();
+    if ((*c)->count + 1 > limits.quota) {
+      return Error(ErrorKind::kInvalid,
+                   "mailbox full (" + std::to_string(limits.quota) + " messages)");
+    }
+    if ((*c)->bytes + packet_json.size() > limits.size_limit) {
+      return Error(ErrorKind::kInvalid,
+                   "mailbox full (" + std::to_string(limits.size_limit) + " bytes)");
+    }
   }
   char prefix[48];
   std::snprintf(prefix, sizeof prefix, "%012" PRId64 "-%08" PRIu32 "-", clock_.now(),
                 g_sequence.fetch_add(1, std::memory_order_relaxed));
-  return store_.putValue(ns, std::string(prefix) + std::string(message_id), packet_json,
-                         clock_.now() + limits.message_ttl);
+  Status st = store_.putValue(ns, std::string(prefix) + std::string(message_id), packet_json,
+                              clock_.now() + limits.message_ttl);
+  if (!st.ok()) {
+    counts_.erase(ns);  // not known whether it was written
+    return st;
+  }
+  (*c)->count += 1;
+  (*c)->bytes += packet_json.size();
+  return st;
 }
 
 Result<Mailboxes::Page> Mailboxes::list(std::string_view owner, uint64_t max_bytes,
@@ -62,6 +94,7 @@ Result<store::Store::ValueStats> Mailboxes::stats(std::string_view owner) {
 
 Status Mailboxes::remove(std::string_view owner, const std::vector<std::string>& keys) {
   const std::string ns = boxNamespace(owner);
+  counts_.erase(ns);  // read again at the next add
   for (const std::string& k : keys) {
     auto r = store_.eraseValue(ns, k);
     if (!r) return std::move(r).error();

@@ -15,6 +15,14 @@
 //   as compact JSON, expiring after MailboxLimits::message_ttl seconds.
 //   add() refuses (kInvalid) when the mailbox would hold more than `quota`
 //   messages or `size_limit` bytes; a store failure is kTemporary.
+//   Counting a mailbox reads every message of it (Store::statValues), so
+//   the count is kept in memory per mailbox: read from the store when
+//   first needed and again when it is kStatsTtl seconds old, counted up by
+//   add() and down by remove(). Another writer (the LMTP bridge's own
+//   handle, expiry) is seen within kStatsTtl; before a refusal the count is
+//   read again, so a mailbox is never refused on a stale count. A mailbox
+//   may so hold up to kStatsTtl seconds' worth of another writer's
+//   messages over its quota, never more.
 //   Keys: namespace "mmtp-key", key = canonical(owner), value = the
 //   ASCII-armored OpenPGP public key.
 //   One thread at a time, like its Store.
@@ -24,6 +32,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "mmtp/json.h"
@@ -49,6 +58,9 @@ struct StoredMessage {
 
 class Mailboxes {
  public:
+  static constexpr int64_t kStatsTtl = 30;       // seconds a mailbox's count is trusted
+  static constexpr size_t kMaxCachedBoxes = 100000;  // then the counts are forgotten
+
   Mailboxes(store::Store& store, const Clock& clock) : store_(store), clock_(clock) {}
 
   Status add(std::string_view owner, std::string_view message_id, std::string_view packet_json,
@@ -71,8 +83,17 @@ class Mailboxes {
   Result<std::string> getKey(std::string_view owner);
 
  private:
+  struct Count {
+    uint64_t count = 0;
+    uint64_t bytes = 0;
+    int64_t read_at = 0;  // Unix seconds
+  };
+  // The mailbox's count, from memory when fresh, else from the store.
+  Result<Count*> count(const std::string& ns, bool fresh);
+
   store::Store& store_;
   const Clock& clock_;
+  std::unordered_map<std::string, Count> counts_;  // by namespace
 };
 
 // The mailbox namespace of an owner (canonical MMTP address).

@@ -614,3 +614,41 @@ TEST(MmtpAddress, TheSeedsFormAndTheMailForm) {
 
 }  // namespace
 }  // namespace mtep::mmtp
+
+namespace mtep::mmtp {
+namespace {
+
+TEST(MmtpMailboxes, ACountKeptInMemoryNeverRefusesOnAStaleCount) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "mtep-boxes-XXXXXX").string();
+  ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+  FakeClock clock{1'800'000'000};
+  {
+    auto st = store::SqliteStore::create({.path = tmpl + "/mtep.db"}, clock);
+    ASSERT_TRUE(st.ok());
+    Mailboxes a(**st, clock), b(**st, clock);  // two writers, as the gateway and the bridge
+    const MailboxLimits limits{.quota = 3, .size_limit = 1 << 20, .message_ttl = 3600};
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_TRUE(a.add("(bob)%(beta.test)", "id" + std::to_string(i), "{}", limits).ok());
+    }
+    EXPECT_EQ(a.add("(bob)%(beta.test)", "id3", "{}", limits).error().kind(), ErrorKind::kInvalid);
+    // b empties the mailbox: a's count (3, full) is stale, and is read again
+    // before a refusal.
+    auto page = b.list("(bob)%(beta.test)", 1 << 20, 100);
+    ASSERT_TRUE(page.ok());
+    std::vector<std::string> keys;
+    for (const auto& m : page->messages) keys.push_back(m.key);
+    ASSERT_EQ(keys.size(), 3u);
+    ASSERT_TRUE(b.remove("(bob)%(beta.test)", keys).ok());
+    EXPECT_TRUE(a.add("(bob)%(beta.test)", "id4", "{}", limits).ok());
+    // b fills it behind a's back; once a's count is older than kStatsTtl a
+    // reads the store again and refuses.
+    ASSERT_TRUE(b.add("(bob)%(beta.test)", "id5", "{}", limits).ok());
+    ASSERT_TRUE(b.add("(bob)%(beta.test)", "id6", "{}", limits).ok());
+    clock.advance(Mailboxes::kStatsTtl);
+    EXPECT_EQ(a.add("(bob)%(beta.test)", "id7", "{}", limits).error().kind(), ErrorKind::kInvalid);
+  }
+  std::filesystem::remove_all(tmpl);
+}
+
+}  // namespace
+}  // namespace mtep::mmtp
