@@ -21,7 +21,11 @@ namespace {
 // The daemon's KeyLogin for data.auth.
 class Login final : public mmtp::Authenticator {
  public:
-  Login(KeyLogin* login, const config::ConfigPtr* config) : login_(login), config_(config) {}
+  // `users` reads the same users as login's, through the gateway's own
+  // store handle (the one that writes mailboxes: no second handle to keep
+  // in step on every SEND).
+  Login(KeyLogin* login, std::unique_ptr<e2ee::UserBook> users, const config::ConfigPtr* config)
+      : login_(login), users_(std::move(users)), config_(config) {}
   mmtp::AuthResult login(const mmtp::Client& client, std::string_view payload,
                          std::string* user) override {
     const config::Config& c = **config_;
@@ -44,7 +48,7 @@ class Login final : public mmtp::Authenticator {
     return mmtp::AuthResult::kFailed;
   }
   mmtp::AuthResult known(std::string_view user) override {
-    auto u = login_->users()->find(user);
+    auto u = users_->find(user);
     if (u) return mmtp::AuthResult::kOk;
     return u.error().kind() == ErrorKind::kNotFound || u.error().kind() == ErrorKind::kInvalid
                ? mmtp::AuthResult::kFailed
@@ -53,6 +57,7 @@ class Login final : public mmtp::Authenticator {
 
  private:
   KeyLogin* login_;
+  std::unique_ptr<e2ee::UserBook> users_;
   const config::ConfigPtr* config_;
 };
 
@@ -210,7 +215,9 @@ Result<std::unique_ptr<MmtpService>> MmtpService::create(
   auto queue = server::WorkQueue::create(base, kWorkers);
   if (!queue) return std::move(queue).error();
   shared->queue = std::move(*queue);
-  shared->login = std::make_unique<Login>(login, &shared->config);
+  shared->login = std::make_unique<Login>(
+      login, std::make_unique<e2ee::UserBook>(*shared->store, SystemClock::instance()),
+      &shared->config);
   shared->injector = std::make_unique<MtaInjector>(shared->queue.get(), &shared->config);
   const config::Config& c = *shared->config;
   const std::string authserv =

@@ -43,6 +43,24 @@ constexpr Migration kMigrations[] = {
      "  PRIMARY KEY (ns, key)"
      ") WITHOUT ROWID;"
      "CREATE INDEX named_values_expires_at ON named_values(expires_at);"},
+    // Values of a kilobyte and more (MMTP mailboxes): a WITHOUT ROWID table
+    // keeps at most about 1000 bytes of a row in its b-tree page and spills
+    // the rest into an overflow page of its own, so a 1 KB message took
+    // 5 KB of file and several page reads. A rowid table keeps rows of up
+    // to a page inline; (ns, key) stays unique through its index.
+    {3,
+     "CREATE TABLE named_values_v3 ("
+     "  ns TEXT NOT NULL,"
+     "  key TEXT NOT NULL,"
+     "  value BLOB NOT NULL,"
+     "  expires_at INTEGER NOT NULL,"
+     "  UNIQUE (ns, key)"
+     ");"
+     "INSERT INTO named_values_v3(ns, key, value, expires_at) "
+     "  SELECT ns, key, value, expires_at FROM named_values;"
+     "DROP TABLE named_values;"
+     "ALTER TABLE named_values_v3 RENAME TO named_values;"
+     "CREATE INDEX named_values_expires_at ON named_values(expires_at);"},
 };
 static_assert(sizeof kMigrations / sizeof kMigrations[0] == kSqliteSchemaVersion,
               "one migration per schema version");
@@ -158,11 +176,7 @@ Status SqliteStore::open(const SqliteOptions& options) {
                                             std::string(mode ? mode : "unknown") + ")");
   }
   journal.reset();
-  if (Status s = exec("PRAGMA synchronous=NORMAL"); !s) return s;
-  // Reads through a memory map of the file (shared by every handle through
-  // the page cache) rather than pread() into each handle's own cache: the
-  // MMTP mailboxes make the file large enough for that to matter.
-  return exec("PRAGMA mmap_size=268435456");
+  return exec("PRAGMA synchronous=NORMAL");
 }
 
 Status SqliteStore::migrate() {

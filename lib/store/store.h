@@ -74,7 +74,7 @@ struct SqliteOptions {
   int revocation_refresh_ms = 250;
 };
 
-inline constexpr int kSqliteSchemaVersion = 2;
+inline constexpr int kSqliteSchemaVersion = 3;
 
 Result<std::unique_ptr<Store>> openSqlite(const SqliteOptions& options, const Clock& clock);
 

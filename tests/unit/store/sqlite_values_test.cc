@@ -66,11 +66,11 @@ class StoreValuesTest : public ::testing::Test {
   FakeClock clock_;
 };
 
-TEST_F(StoreValuesTest, NewDatabaseHasSchema2WithTheValuesTable) {
+TEST_F(StoreValuesTest, NewDatabaseHasSchema3WithTheValuesTable) {
   auto st = openOk();
   ASSERT_NE(st, nullptr);
-  EXPECT_EQ(kSqliteSchemaVersion, 2);
-  EXPECT_EQ(*st->schemaVersion(), 2);
+  EXPECT_EQ(kSqliteSchemaVersion, 3);
+  EXPECT_EQ(*st->schemaVersion(), 3);
   EXPECT_EQ(rawQuery("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
                      "name = 'named_values'"),
             "1");
@@ -91,12 +91,38 @@ TEST_F(StoreValuesTest, MigratesASchema1DatabaseKeepingItsEntries) {
   ASSERT_EQ(rawQuery("PRAGMA user_version"), "1");
   auto st = openOk();
   ASSERT_NE(st, nullptr);
-  EXPECT_EQ(*st->schemaVersion(), 2);
-  EXPECT_EQ(rawQuery("PRAGMA user_version"), "2");
+  EXPECT_EQ(*st->schemaVersion(), 3);
+  EXPECT_EQ(rawQuery("PRAGMA user_version"), "3");
   EXPECT_TRUE(*st->isTokenRevoked("old-token"));
   EXPECT_FALSE(*st->recordOnce("hashcash", "old-stamp", clock_.now() + 10));
   ASSERT_TRUE(st->putValue("tlspin", "h.onion", "FP 1", 0).ok());
   EXPECT_EQ(*st->getValue("tlspin", "h.onion"), "FP 1");
+}
+
+TEST_F(StoreValuesTest, MigratesASchema2DatabaseKeepingItsValuesAndTheirUniqueness) {
+  // The values table as a schema 2 build left it (WITHOUT ROWID).
+  rawExec(
+      "CREATE TABLE revoked_tokens (token_id TEXT NOT NULL PRIMARY KEY, expires_at INTEGER "
+      "NOT NULL) WITHOUT ROWID;"
+      "CREATE INDEX revoked_tokens_expires_at ON revoked_tokens(expires_at);"
+      "CREATE TABLE once_records (ns TEXT NOT NULL, key TEXT NOT NULL, expires_at INTEGER NOT "
+      "NULL, PRIMARY KEY (ns, key)) WITHOUT ROWID;"
+      "CREATE INDEX once_records_expires_at ON once_records(expires_at);"
+      "CREATE TABLE named_values (ns TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, "
+      "expires_at INTEGER NOT NULL, PRIMARY KEY (ns, key)) WITHOUT ROWID;"
+      "CREATE INDEX named_values_expires_at ON named_values(expires_at);"
+      "INSERT INTO named_values VALUES('e2ee-user', 'alice@alpha.test', 'v1 x', 0);"
+      "PRAGMA user_version = 2;");
+  auto st = openOk();
+  ASSERT_NE(st, nullptr);
+  EXPECT_EQ(*st->schemaVersion(), 3);
+  EXPECT_EQ(*st->getValue("e2ee-user", "alice@alpha.test"), "v1 x");
+  // Still one value per (ns, key): put replaces.
+  ASSERT_TRUE(st->putValue("e2ee-user", "alice@alpha.test", "v1 y", 0).ok());
+  EXPECT_EQ(*st->getValue("e2ee-user", "alice@alpha.test"), "v1 y");
+  EXPECT_EQ(rawQuery("SELECT count(*) FROM named_values"), "1");
+  EXPECT_EQ(rawQuery("SELECT count(*) FROM sqlite_master WHERE name = 'named_values_expires_at'"),
+            "1");
 }
 
 TEST_F(StoreValuesTest, GetOfAnAbsentValueIsNotFound) {
