@@ -123,7 +123,11 @@ class Connection final : public server::ProtocolSession {
     return {};
   }
   server::SessionStep onData(std::string_view in, std::string* out) override {
-    return step(session_.feed(in, *shared_->config, out));
+    // Only a whole request answered restarts the idle timer: a peer that
+    // trickles one request byte by byte is cut off at idle_timeout.
+    const uint64_t before = session_.requests();
+    const mmtp::Session::Step s = session_.feed(in, *shared_->config, out);
+    return step(s, session_.requests() != before);
   }
   server::SessionStep onEof(std::string* /*out*/) override {
     return {server::SessionAction::kCloseAfterFlush};
@@ -146,9 +150,9 @@ class Connection final : public server::ProtocolSession {
   static mmtp::FrameLimits limits(const config::Config& c) {
     return {c.mmtp.max_request_size, kMaxDepth};
   }
-  static server::SessionStep step(mmtp::Session::Step s) {
+  static server::SessionStep step(mmtp::Session::Step s, bool answered) {
     server::SessionStep st;
-    st.answered = true;
+    st.answered = answered;
     if (s == mmtp::Session::Step::kPending) st.action = server::SessionAction::kPending;
     return st;
   }
@@ -161,7 +165,7 @@ class Connection final : public server::ProtocolSession {
       auto* self = static_cast<Connection*>(handle->session());
       std::string out;
       const mmtp::Session::Step s = self->session_.complete(reply, *shared->config, &out);
-      handle->resume(step(s), out);
+      handle->resume(step(s, /*answered=*/true), out);
     };
   }
 
