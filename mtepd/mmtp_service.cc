@@ -184,8 +184,15 @@ class Factory final : public server::SessionFactory {
   std::unique_ptr<server::ProtocolSession> create(const server::PeerInfo& peer) override {
     return std::make_unique<Connection>(shared_, peer, tls_);
   }
-  std::string_view busyReply() const override { return shared_->busy_reply; }
-  std::string_view clientLimitReply() const override { return shared_->client_limit_reply; }
+  // Sent in clear before any handshake: on tls_listen nothing (a TLS
+  // client would take the JSON text for a broken handshake, and a clear
+  // text where TLS was promised is what no TLS listener sends).
+  std::string_view busyReply() const override {
+    return tls_ ? std::string_view() : shared_->busy_reply;
+  }
+  std::string_view clientLimitReply() const override {
+    return tls_ ? std::string_view() : shared_->client_limit_reply;
+  }
 
  private:
   std::shared_ptr<MmtpService::Shared> shared_;
