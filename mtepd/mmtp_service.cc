@@ -128,7 +128,11 @@ class Connection final : public server::ProtocolSession {
     return {};
   }
   server::SessionStep onData(std::string_view in, std::string* out) override {
-    return step(session_.feed(in, *shared_->config, out));
+    // Only a whole request answered restarts the idle timer: a peer that
+    // trickles one request byte by byte is cut off at idle_timeout.
+    const uint64_t before = session_.requests();
+    const mmtp::Session::Step s = session_.feed(in, *shared_->config, out);
+    return step(s, session_.requests() != before);
   }
   server::SessionStep onEof(std::string* /*out*/) override {
     return {server::SessionAction::kCloseAfterFlush};
@@ -151,9 +155,9 @@ class Connection final : public server::ProtocolSession {
   static mmtp::FrameLimits limits(const config::Config& c) {
     return {c.mmtp.max_request_size, kMaxDepth};
   }
-  static server::SessionStep step(mmtp::Session::Step s) {
+  static server::SessionStep step(mmtp::Session::Step s, bool answered) {
     server::SessionStep st;
-    st.answered = true;
+    st.answered = answered;
     if (s == mmtp::Session::Step::kPending) st.action = server::SessionAction::kPending;
     return st;
   }
@@ -166,7 +170,7 @@ class Connection final : public server::ProtocolSession {
       auto* self = static_cast<Connection*>(handle->session());
       std::string out;
       const mmtp::Session::Step s = self->session_.complete(reply, *shared->config, &out);
-      handle->resume(step(s), out);
+      handle->resume(step(s, /*answered=*/true), out);
     };
   }
 
@@ -185,8 +189,15 @@ class Factory final : public server::SessionFactory {
   std::unique_ptr<server::ProtocolSession> create(const server::PeerInfo& peer) override {
     return std::make_unique<Connection>(shared_, peer, tls_);
   }
-  std::string_view busyReply() const override { return shared_->busy_reply; }
-  std::string_view clientLimitReply() const override { return shared_->client_limit_reply; }
+  // Sent in clear before any handshake: on tls_listen nothing (a TLS
+  // client would take the JSON text for a broken handshake, and a clear
+  // text where TLS was promised is what no TLS listener sends).
+  std::string_view busyReply() const override {
+    return tls_ ? std::string_view() : shared_->busy_reply;
+  }
+  std::string_view clientLimitReply() const override {
+    return tls_ ? std::string_view() : shared_->client_limit_reply;
+  }
 
  private:
   std::shared_ptr<MmtpService::Shared> shared_;

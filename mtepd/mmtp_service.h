@@ -21,9 +21,12 @@
 //   Logins (data.auth) go through the daemon's KeyLogin and LoginLimiter,
 //   the same as AUTH HASHEDPASS on smtp_listen.
 //   Caps: [mmtp] max_connections over both groups, max_connections_per_
-//   client per address (a peer over it gets the reference's "Rate limit
-//   exceeded. Try again later." and is closed; the count goes down when a
-//   connection closes, unlike the reference's), idle_timeout per request.
+//   client per address (a peer over it on listen gets the reference's
+//   "Rate limit exceeded. Try again later." and is closed, on tls_listen
+//   it is closed without a word: no clear text where TLS is due; the count
+//   goes down when a connection closes, unlike the reference's), and
+//   idle_timeout for each whole request (the timer restarts only when a
+//   request was answered: trickling bytes does not keep a connection).
 //   Logs, one line per SEND and per refused login:
 //     mmtp: client=ADDR:PORT tls=yes|no SEND from=<S> to=<R> id=ID result=ok|refused|tempfail
 //       delivery=mailbox|mta reason="..."
