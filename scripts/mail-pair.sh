@@ -6,6 +6,7 @@
 #   source scripts/mail-pair.sh
 #   mp_start WORK BUILD_DIR       # start alpha.test and beta.test in WORK
 #   MP_STOKEN=1 mp_start WORK BUILD_DIR  # the same with STOKEN and Dovecot
+#   MP_MMTP=1 mp_start WORK BUILD_DIR    # the same with the MMTP gateway
 #   mp_load WORK                  # another shell: pick up a running pair
 #   mp_swaks OUT [swaks args...]  # swaks; transcript in OUT, returns its status
 #   mp_wait_delivered DIR N       # until Maildir DIR holds N messages
@@ -71,6 +72,21 @@
 #   trusted by the same pins in [stoken] tls_pins (mp_pin_key_services
 #   fills in both tables, in either mode). Without MP_STOKEN nothing of
 #   this is set up: the pair is exactly as above.
+#
+#   MMTP mode (MP_MMTP=1 at mp_start; kept in pair.env): the MMTP gateway
+#   (doc/mmtp.md) at both sites. Each site gets a second local domain,
+#   box.<domain> (box.alpha.test, box.beta.test), whose mmtp_delivery is
+#   "mailbox", with one key-service user each (mp_mmtp_user: amy@box.alpha.test,
+#   carol@box.beta.test, password in WORK/SIDE/mmtp.pw); the site's own
+#   domain gets mmtp_delivery = "mta" (SENDs land in its Maildir through
+#   Postfix, inject_to = its smtpd). mtep.conf's [mmtp] gets listen
+#   (:$MP_<side>_mmtp), tls_listen (:$MP_<side>_mmtps, the key service's
+#   certificate), lmtp_listen (:$MP_<side>_mmtpl), servers (the other
+#   site's box domain at its tls_listen) and tls_pins (its certificate).
+#   contrib/postfix/main.cf.mmtp.fragment and master.cf.mmtp.fragment are
+#   added with the port and the two example domains substituted (box.<other>
+#   as the remote MMTP domain, box.<domain> as the mailbox domain), the
+#   fragment's transport_maps merged in front of the pair's own.
 # SEE ALSO
 #   contrib/postfix/README.md, doc/postfix.md, doc/stoken.md, tests/postfix/,
 #   tests/lib/mail-test.sh, tests/lib/dovecot.sh
@@ -92,6 +108,11 @@ MP_alpha_filter=${MP_alpha_filter:-} MP_beta_filter=${MP_beta_filter:-}
 MP_alpha_reinject=${MP_alpha_reinject:-} MP_beta_reinject=${MP_beta_reinject:-}
 MP_alpha_lmtp=${MP_alpha_lmtp:-} MP_beta_lmtp=${MP_beta_lmtp:-}
 MP_alpha_dvdir=${MP_alpha_dvdir:-} MP_beta_dvdir=${MP_beta_dvdir:-}
+# MMTP mode only: the gateway's plain, TLS and LMTP listeners.
+MP_MMTP=${MP_MMTP:-0}
+MP_alpha_mmtp=${MP_alpha_mmtp:-} MP_beta_mmtp=${MP_beta_mmtp:-}
+MP_alpha_mmtps=${MP_alpha_mmtps:-} MP_beta_mmtps=${MP_beta_mmtps:-}
+MP_alpha_mmtpl=${MP_alpha_mmtpl:-} MP_beta_mmtpl=${MP_beta_mmtpl:-}
 MP_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=tests/lib/mail-test.sh source-path=SCRIPTDIR/..
 source "$MP_REPO/tests/lib/mail-test.sh"
@@ -122,6 +143,7 @@ mp_write_mtep_conf() {  # side domain other_domain
     "s|^key_servers = .*|key_servers = { \"$other\" = \"127.0.0.1:$(mp_get "${MP_PEER[$side]}" keys)\" }|" \
     "s|^\[domain\.\"example\.org\"\]|[domain.\"$dom\"]|" || return 1
   if [[ $MP_STOKEN == 1 ]]; then mp_write_stoken_conf "$side" "$other" || return 1; fi
+  if [[ $MP_MMTP == 1 ]]; then mp_write_mmtp_conf "$side" "$dom" "$other" || return 1; fi
   # The key service's certificate, self-signed. Each side trusts both key
   # services by their pins ([milter] tls_pins, filled in by mp_pin_key_services
   # once both certificates exist): the other's for the milter, its own for
@@ -152,6 +174,24 @@ mp_write_stoken_conf() {  # side other_domain
   mv "$tmp" "$f"
 }
 
+# MMTP mode: [mmtp] of the shipped file with this pair's ports, the site's
+# domain handing SENDs to Postfix, and a box.<domain> mailbox domain.
+mp_write_mmtp_conf() {  # side domain other_domain
+  local side=$1 dom=$2 other=$3 f=$MP_WORK/$1/mtep.conf peer=${MP_PEER[$1]} tmp
+  local in="/^\[mmtp\]/,/^\[/ "
+  tmp=$f.mmtp
+  mp_subst "$f" "$tmp" \
+    "${in}s|^listen = \[\]$|listen = [\"127.0.0.1:$(mp_get "$side" mmtp)\"]|" \
+    "${in}s|^tls_listen = \[\]$|tls_listen = [\"127.0.0.1:$(mp_get "$side" mmtps)\"]|" \
+    "${in}s|^lmtp_listen = \[\]$|lmtp_listen = [\"127.0.0.1:$(mp_get "$side" mmtpl)\"]|" \
+    "${in}s|^inject_to = \"127\.0\.0\.1:25\"$|inject_to = \"127.0.0.1:$(mp_get "$side" smtp)\"|" \
+    "${in}s|^servers = {}$|servers = { \"box.$other\" = \"127.0.0.1:$(mp_get "$peer" mmtps)\" }|" \
+    "s|^mmtp_delivery = \"off\"$|mmtp_delivery = \"mta\"|" || return 1
+  mv "$tmp" "$f"
+  printf '\n# scripts/mail-pair.sh: MMTP mailboxes\n[domain."box.%s"]\nmmtp_delivery = "mailbox"\n' \
+    "$dom" >>"$f"
+}
+
 # Both sides' [milter] and [stoken] tls_pins: each key service's self-signed certificate
 # trusted by its key fingerprint (mtepctl address fingerprint).
 mp_pin_key_services() {
@@ -160,6 +200,7 @@ mp_pin_key_services() {
     fp=$("$MP_BUILD/mtepctl/mtepctl" address fingerprint "$MP_WORK/$side/tls.crt") ||
       { mp_die "no fingerprint for $MP_WORK/$side/tls.crt"; return 1; }
     pins+="${pins:+, }\"${MP_DOMAIN[$side]}\" = \"$fp\""
+    if [[ $MP_MMTP == 1 ]]; then pins+=", \"box.${MP_DOMAIN[$side]}\" = \"$fp\""; fi
   done
   for side in "${MP_SIDES[@]}"; do
     sed -i "s|^tls_pins = .*|tls_pins = { $pins }|" "$MP_WORK/$side/mtep.conf" || return 1
@@ -216,6 +257,21 @@ CF
       "s|^127\.0\.0\.1:10028 inet |127.0.0.1:$(mp_get "$side" reinject) inet |" || return 1
     rm -f "$e/main.cf.stoken"
   fi
+  if [[ $MP_MMTP == 1 ]]; then
+    # The fragment's transport_maps goes in front of the pair's own (Postfix
+    # takes the last transport_maps line of main.cf); the rest as shipped.
+    local tm
+    mp_subst "$MP_REPO/contrib/postfix/main.cf.mmtp.fragment" "$e/main.cf.mmtp" \
+      "s|mmtp\.example\.net=mtep-mmtp:\[127\.0\.0\.1\]:8024|box.$other=mtep-mmtp:[127.0.0.1]:$(mp_get "$side" mmtpl)|" \
+      "s|mailbox\.example\.org=mtep-mmtp:\[127\.0\.0\.1\]:8024|box.$dom=mtep-mmtp:[127.0.0.1]:$(mp_get "$side" mmtpl)|" \
+      "s|^relay_domains = \$mydestination, mailbox\.example\.org$|relay_domains = \$mydestination, box.$dom|" ||
+      return 1
+    tm=$(sed -n 's/^transport_maps = //p' "$e/main.cf.mmtp")
+    sed -i "s|^transport_maps = |transport_maps = $tm, |" "$e/main.cf"
+    echo "# ---- contrib/postfix/main.cf.mmtp.fragment, port and domains substituted ----" >>"$e/main.cf"
+    grep -v '^transport_maps = ' "$e/main.cf.mmtp" >>"$e/main.cf"
+    rm -f "$e/main.cf.mmtp"
+  fi
   # master.cf: the shipped smtpd, pickup and cleanup lines on our address and
   # without chroot, then the other services of a loopback instance.
   mp_subst "$MP_REPO/contrib/postfix/master.cf.fragment" "$e/master.cf.fragment" \
@@ -231,6 +287,10 @@ CF
       echo "lmtp      unix  -       -       n       -       -       lmtp"
       echo "# ---- contrib/postfix/master.cf.stoken.fragment, ports substituted ----"
       grep -v '^#' "$e/master.cf.stoken" | grep .
+    fi
+    if [[ $MP_MMTP == 1 ]]; then
+      echo "# ---- contrib/postfix/master.cf.mmtp.fragment, as shipped ----"
+      grep -v '^#' "$MP_REPO/contrib/postfix/master.cf.mmtp.fragment" | grep .
     fi
   } >"$e/master.cf"
   rm -f "$e/master.cf.fragment" "$e/master.cf.stoken"
@@ -307,11 +367,18 @@ mp_start() {  # work build
       mp_start_dovecot "$side" || { mp_stop; return 1; }
     done
   fi
+  local ports
+  ports=$(mp_free_ports $(( (MP_STOKEN == 1 ? 16 : 8) + (MP_MMTP == 1 ? 6 : 0) )))
   read -r MP_alpha_smtp MP_beta_smtp MP_alpha_mtepd MP_beta_mtepd \
-    MP_alpha_milter MP_beta_milter MP_alpha_keys MP_beta_keys \
-    MP_alpha_stoken MP_beta_stoken MP_alpha_stls MP_beta_stls \
-    MP_alpha_filter MP_beta_filter MP_alpha_reinject MP_beta_reinject \
-    <<<"$(mp_free_ports $(( MP_STOKEN == 1 ? 16 : 8 )))"
+    MP_alpha_milter MP_beta_milter MP_alpha_keys MP_beta_keys ports <<<"$ports"
+  if [[ $MP_STOKEN == 1 ]]; then
+    read -r MP_alpha_stoken MP_beta_stoken MP_alpha_stls MP_beta_stls \
+      MP_alpha_filter MP_beta_filter MP_alpha_reinject MP_beta_reinject ports <<<"$ports"
+  fi
+  if [[ $MP_MMTP == 1 ]]; then
+    read -r MP_alpha_mmtp MP_beta_mmtp MP_alpha_mmtps MP_beta_mmtps \
+      MP_alpha_mmtpl MP_beta_mmtpl ports <<<"$ports"
+  fi
   for side in "${MP_SIDES[@]}"; do
     mkdir -p "$MP_WORK/$side/mail"
     chown nobody:nogroup "$MP_WORK/$side/mail"
@@ -320,7 +387,8 @@ mp_start() {  # work build
     MP_alpha_smtp MP_beta_smtp MP_alpha_mtepd MP_beta_mtepd MP_alpha_milter MP_beta_milter \
     MP_alpha_keys MP_beta_keys MP_STOKEN \
     MP_alpha_stoken MP_beta_stoken MP_alpha_stls MP_beta_stls MP_alpha_filter MP_beta_filter \
-    MP_alpha_reinject MP_beta_reinject MP_alpha_lmtp MP_beta_lmtp MP_alpha_dvdir MP_beta_dvdir
+    MP_alpha_reinject MP_beta_reinject MP_alpha_lmtp MP_beta_lmtp MP_alpha_dvdir MP_beta_dvdir \
+    MP_MMTP MP_alpha_mmtp MP_beta_mmtp MP_alpha_mmtps MP_beta_mmtps MP_alpha_mmtpl MP_beta_mmtpl
   for side in "${MP_SIDES[@]}"; do
     d=$MP_WORK/$side
     mp_write_mtep_conf "$side" "${MP_DOMAIN[$side]}" "${MP_DOMAIN[${MP_PEER[$side]}]}" || return 1
@@ -331,6 +399,9 @@ mp_start() {  # work build
       { cat "$d/key-rotate.log" >&2; mp_die "mtepctl key rotate failed for $side"; return 1; }
   done
   mp_pin_key_services || return 1
+  if [[ $MP_MMTP == 1 ]]; then
+    for side in "${MP_SIDES[@]}"; do mp_mmtp_user "$side" || return 1; done
+  fi
   for side in "${MP_SIDES[@]}"; do
     mp_start_mtepd "$side" || { mp_stop; return 1; }
     if [[ $MP_MILTER == 1 ]]; then mp_start_milter "$side" || { mp_stop; return 1; }; fi
@@ -389,6 +460,18 @@ mp_flush() { postqueue -c "$MP_WORK/$1/etc" -f; }
 mp_ctl() {  # side mtepctl-args...
   local side=$1; shift
   "$MP_BUILD/mtepctl/mtepctl" -c "$MP_WORK/$side/mtep.conf" "$@"
+}
+
+# ---- MMTP mode: the mailbox users ----------------------------------------------
+
+declare -A MP_MMTP_USER=([alpha]="amy@box.alpha.test" [beta]="carol@box.beta.test")
+
+# Adds SIDE's MMTP mailbox user to its key service, password in WORK/SIDE/mmtp.pw.
+mp_mmtp_user() {  # side
+  local d=$MP_WORK/$1
+  printf 'mmtp-%s-secret\n' "$1" >"$d/mmtp.pw"
+  mp_ctl "$1" user add --password-fd 3 "${MP_MMTP_USER[$1]}" 3<"$d/mmtp.pw" >"$d/mmtp-user.log" 2>&1 ||
+    { cat "$d/mmtp-user.log" >&2; mp_die "mtepctl user add failed for $1"; return 1; }
 }
 
 # ---- STOKEN mode: the Dovecot mailboxes ----------------------------------------
