@@ -73,7 +73,8 @@ const Json* member(const Json& obj, std::string_view key) {
   return it == obj.end() ? nullptr : &*it;
 }
 
-// "" or what is wrong with meta.tags.
+}  // namespace
+
 std::string checkTags(const Json& tags) {
   if (!tags.is_object()) return "meta.tags must be an object";
   const Json& cats = tagCategories();
@@ -102,8 +103,6 @@ std::string checkTags(const Json& tags) {
   }
   return "";
 }
-
-}  // namespace
 
 PacketRead readPacket(const Json& packet, std::string message_id) {
   if (!packet.is_object()) return invalid("data.packet must be an object");

@@ -109,6 +109,10 @@ const Json& tagCategories();
 // message's tags of that category; a message without tags matches no
 // non-empty filter.
 bool matchesFilters(const Json& tags, const Json& filters);
+// "" when meta.tags (an object of arrays) lists only categories and values
+// tagCategories() has (custom: at most kMaxCustomTags printable strings of
+// 1..kMaxTagLength); otherwise what is wrong.
+std::string checkTags(const Json& tags);
 // "" when tagFilters is an object of string arrays within the limits;
 // otherwise what is wrong.
 std::string checkFilters(const Json& filters);
