@@ -4,9 +4,11 @@
 #include "mmtp_service.h"
 
 #include <utility>
+#include <vector>
 
 #include "mmtp/gateway.h"
 #include "mmtp/session.h"
+#include "server/event_handles.h"
 #include "server/work_queue.h"
 #include "smtp/delivery.h"
 #include "smtp_session.h"
@@ -97,6 +99,60 @@ class MtaInjector final : public mmtp::Injector {
   const config::ConfigPtr* config_;
 };
 
+// Group commit on the loop: the first write of a loop turn opens a
+// transaction on the gateway's store handle and makes `event_` active;
+// libevent runs it after the turn's other callbacks, so every request read
+// in that turn shares one commit. Then each request's answer goes out.
+class LoopBatch final : public mmtp::WriteBatch {
+ public:
+  LoopBatch(store::Store* store, mmtp::Gateway** gateway) : store_(store), gateway_(gateway) {}
+  Status init(event_base* base) {
+    event_.reset(event_new(base, -1, 0, &LoopBatch::fire, this));
+    if (!event_) return Error(ErrorKind::kInternal, "cannot make the commit event");
+    return okStatus();
+  }
+  Status open() override {
+    if (open_) return okStatus();
+    if (Status st = store_->begin(); !st.ok()) return st;
+    open_ = true;
+    event_active(event_.get(), 0, 0);
+    return okStatus();
+  }
+  void whenCommitted(std::function<void(Status)> done) override {
+    waiting_.push_back(std::move(done));
+  }
+  // Commits now (also at shutdown: nothing answered is left unwritten).
+  void flush() {
+    if (!open_) return;
+    open_ = false;
+    Status st = store_->commit();
+    if (!st.ok()) {
+      log::warning("mmtp: store commit failed (%zu request(s) answered with a temporary "
+                   "error): %s",
+                   waiting_.size(), st.error().message().c_str());
+      (void)store_->rollback();
+      if (*gateway_ != nullptr) (*gateway_)->forgetCounts();
+    }
+    std::vector<std::function<void(Status)>> done;
+    done.swap(waiting_);
+    for (auto& d : done) d(st);
+  }
+
+ private:
+  static void fire(evutil_socket_t /*fd*/, short /*events*/, void* arg) noexcept {
+    try {
+      static_cast<LoopBatch*>(arg)->flush();
+    } catch (const std::exception& e) {
+      log::error("mmtp: commit: %s", e.what());
+    }
+  }
+  store::Store* store_;
+  mmtp::Gateway** gateway_;
+  server::EventPtr event_;
+  bool open_ = false;
+  std::vector<std::function<void(Status)>> waiting_;
+};
+
 }  // namespace
 
 struct MmtpService::Shared {
@@ -107,6 +163,8 @@ struct MmtpService::Shared {
   std::unique_ptr<Login> login;
   std::unique_ptr<MtaInjector> injector;
   std::unique_ptr<mmtp::Gateway> gateway;
+  mmtp::Gateway* gateway_raw = nullptr;  // for the batch's rollback
+  std::unique_ptr<LoopBatch> batch;
   std::string client_limit_reply;
   std::string busy_reply;
 };
@@ -236,6 +294,10 @@ Result<std::unique_ptr<MmtpService>> MmtpService::create(
   shared->gateway =
       std::make_unique<mmtp::Gateway>(*shared->store, SystemClock::instance(), shared->login.get(),
                                       shared->injector.get(), authserv);
+  shared->gateway_raw = shared->gateway.get();
+  shared->batch = std::make_unique<LoopBatch>(shared->store.get(), &shared->gateway_raw);
+  if (Status b = shared->batch->init(base); !b.ok()) return b.error();
+  shared->gateway->setWriteBatch(shared->batch.get());
   shared->client_limit_reply =
       mmtp::frameReply(mmtp::Gateway::error("Rate limit exceeded. Try again later."));
   shared->busy_reply = mmtp::frameReply(
@@ -258,6 +320,7 @@ void MmtpService::setConfig(config::ConfigPtr config) {
 }
 
 void MmtpService::stop() {
+  if (shared_->batch) shared_->batch->flush();
   if (shared_->queue) shared_->queue->stop();
 }
 

@@ -13,7 +13,11 @@
 //   tls_listen), then one reply per request. Store reads and writes (stamp
 //   spends, mailboxes, keys) run on the loop thread through a store
 //   handle of the service's own, as the key service and the token server
-//   do (SQLite in WAL mode). A SEND for a domain whose mmtp_delivery is
+//   do (SQLite in WAL mode), with group commit: the writes of every request
+//   read in one turn of the event loop go into one transaction, committed
+//   at the end of the turn, and only then are those SENDs answered (a
+//   failed commit answers each with a temporary error; nothing is said OK
+//   that is not written). A SEND for a domain whose mmtp_delivery is
 //   "mta" is handed to the MTA ([mmtp] inject_to, SMTP, no TLS: loopback)
 //   by one of kWorkers threads with smtp::deliver; the connection waits
 //   (kPending) and the reply says what the MTA said: OK on 250, an ERROR

@@ -241,6 +241,11 @@ Json Gateway::send(const Json& data, const Client& client, const config::Config&
   if (!stamp.ok) return error(stamp.refusal.message, stamp.refusal.reason, stamp.temporary);
   const std::string key = stampKey(p);
   if (key.empty()) return error("Temporary failure, try again later", "cannot hash", true);
+  if (batch_ != nullptr) {
+    if (Status st = batch_->open(); !st.ok()) {
+      return error("Temporary failure, try again later", st.error().message(), true);
+    }
+  }
   auto fresh = store_.recordOnce(kStampNamespace, key, stamp.expires_at);
   if (!fresh) {
     return error("Temporary failure, try again later", "the store cannot record the stamp", true);
@@ -264,7 +269,14 @@ Json Gateway::send(const Json& data, const Client& client, const config::Config&
       return error(temporary ? "Temporary failure, try again later" : "Mailbox full",
                    st.error().message(), temporary);
     }
-    return reply;
+    if (batch_ == nullptr) return reply;
+    *pending = true;
+    batch_->whenCommitted([done = std::move(*later), reply](Status committed) {
+      done(committed.ok() ? reply
+                          : error("Temporary failure, try again later",
+                                  committed.error().message(), true));
+    });
+    return {};
   }
   // "mta": hand it over; the answer comes when the MTA has answered.
   if (injector_ == nullptr) {
@@ -277,13 +289,30 @@ Json Gateway::send(const Json& data, const Client& client, const config::Config&
   inj.rcpt_to = to.value_or("");
   inj.message = toMessage(p, authserv_id_);
   *pending = true;
-  injector_->inject(std::move(inj), [done = std::move(*later), reply](Status st) {
-    if (st.ok()) {
-      done(reply);
+  auto hand_over = [injector = injector_, inj = std::move(inj), done = *later,
+                    reply]() mutable {
+    injector->inject(std::move(inj), [done = std::move(done), reply](Status st) {
+      if (st.ok()) {
+        done(reply);
+      } else {
+        const bool temporary = st.error().kind() != ErrorKind::kInvalid;
+        done(error(temporary ? "Temporary failure, try again later" : "Message refused by the MTA",
+                   st.error().message(), temporary));
+      }
+    });
+  };
+  if (batch_ == nullptr) {
+    hand_over();
+    return {};
+  }
+  // The stamp's record first: a packet whose spend a failed commit lost
+  // is never handed over (its stamp could be used again).
+  batch_->whenCommitted([hand_over = std::move(hand_over), later = std::move(*later)](
+                            Status committed) mutable {
+    if (committed.ok()) {
+      hand_over();
     } else {
-      const bool temporary = st.error().kind() != ErrorKind::kInvalid;
-      done(error(temporary ? "Temporary failure, try again later" : "Message refused by the MTA",
-                 st.error().message(), temporary));
+      later(error("Temporary failure, try again later", committed.error().message(), true));
     }
   });
   return {};

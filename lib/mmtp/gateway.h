@@ -23,6 +23,9 @@
 //     delivery, so a replay racing the first copy never gets in). Then the
 //     packet goes to the recipient's mailbox (quota and size limit), or to
 //     the MTA through the Injector. The reply's messageId is the server's.
+//     With a WriteBatch the reply waits until the stamp's record and the
+//     message are committed (and a packet for the MTA is handed over only
+//     then): a reply never says OK for something a failed commit lost.
 //   - RECEIVE, RECEIVE_FILTERED, CHECK: only the mailbox's owner, logged
 //     in over TLS with data.auth (below); RECEIVE returns at most
 //     [mmtp] max_reply_size bytes of messages (the rest stays, "more":
@@ -93,12 +96,31 @@ class Injector {
   virtual void inject(Injection injection, std::function<void(Status)> done) = 0;
 };
 
+// Group commit (optional): the store writes of many requests committed
+// together. Without one every write commits alone and SEND answers at once.
+class WriteBatch {
+ public:
+  virtual ~WriteBatch() = default;
+  // Before a request's first write: opens the batch's transaction unless
+  // one is open (kTemporary when the store cannot).
+  virtual Status open() = 0;
+  // The request's writes are done: done(status) once they are committed
+  // (ok) or rolled back (the error), later, on the caller's thread.
+  virtual void whenCommitted(std::function<void(Status)> done) = 0;
+};
+
 class Gateway {
  public:
   // `authserv_id` names us in the Authentication-Results of injected mail.
   Gateway(store::Store& store, const Clock& clock, Authenticator* auth, Injector* injector,
           std::string authserv_id, std::function<int64_t()> now_ms = {});
   void setAuthservId(std::string id) { authserv_id_ = std::move(id); }
+  // SENDs then answer once their stamp and mailbox writes are committed
+  // (`batch` must outlive the gateway; null: each write commits alone).
+  void setWriteBatch(WriteBatch* batch) { batch_ = batch; }
+  // After a rolled-back batch: the mailbox counts kept in memory may be
+  // wrong; they are read again.
+  void forgetCounts() { boxes_.forgetCounts(); }
 
   std::optional<Json> handle(const Json& request, const Client& client,
                              const config::Config& config, std::function<void(Json)> later);
@@ -127,6 +149,7 @@ class Gateway {
   Authenticator* auth_;
   Injector* injector_;
   std::string authserv_id_;
+  WriteBatch* batch_ = nullptr;
   std::function<int64_t()> now_ms_;
   Mailboxes boxes_;
 };

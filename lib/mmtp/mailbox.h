@@ -78,6 +78,9 @@ class Mailboxes {
   Result<store::Store::ValueStats> stats(std::string_view owner);
   Status remove(std::string_view owner, const std::vector<std::string>& keys);
 
+  // Every count kept in memory is read again when next needed.
+  void forgetCounts() { counts_.clear(); }
+
   Status putKey(std::string_view owner, std::string_view armored);
   // kNotFound when none.
   Result<std::string> getKey(std::string_view owner);

@@ -411,6 +411,15 @@ Result<Store::ValueStats> SqliteStore::statValues(std::string_view ns) {
   return stats;
 }
 
+Status SqliteStore::begin() { return exec("BEGIN IMMEDIATE"); }
+
+Status SqliteStore::commit() { return exec("COMMIT"); }
+
+Status SqliteStore::rollback() {
+  if (sqlite3_get_autocommit(db_.get()) != 0) return okStatus();  // none open
+  return exec("ROLLBACK");
+}
+
 Result<uint64_t> SqliteStore::purgeExpired() {
   uint64_t removed = 0;
   const int64_t now = clock_.now();

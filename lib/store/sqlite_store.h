@@ -58,6 +58,11 @@ class SqliteStore final : public Store {
   Result<std::vector<std::pair<std::string, std::string>>> listValues(std::string_view ns,
                                                                       size_t limit) override;
   Result<ValueStats> statValues(std::string_view ns) override;
+  // BEGIN IMMEDIATE (the write lock at once: waits up to busy_timeout for
+  // another writer), COMMIT, ROLLBACK.
+  Status begin() override;
+  Status commit() override;
+  Status rollback() override;
   Result<uint64_t> purgeExpired() override;
 
   // The database's PRAGMA user_version (tests, mtepctl status).

@@ -62,6 +62,16 @@ class Store {
 
   // Removes expired entries; returns how many.
   virtual Result<uint64_t> purgeExpired() = 0;
+
+  // A batch of writes committed together (group commit: one commit for
+  // many requests). Between begin() and commit() every call of this
+  // handle belongs to the batch; other handles see none of it until the
+  // commit. rollback() forgets it. Not nested. The default does nothing
+  // (each call commits alone), which is what a backend without
+  // transactions offers.
+  virtual Status begin() { return okStatus(); }
+  virtual Status commit() { return okStatus(); }
+  virtual Status rollback() { return okStatus(); }
 };
 
 struct SqliteOptions {

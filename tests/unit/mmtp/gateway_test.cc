@@ -652,3 +652,76 @@ TEST(MmtpMailboxes, ACountKeptInMemoryNeverRefusesOnAStaleCount) {
 
 }  // namespace
 }  // namespace mtep::mmtp
+
+namespace mtep::mmtp {
+namespace {
+
+// A batch the test commits or rolls back by hand.
+class HandBatch final : public WriteBatch {
+ public:
+  explicit HandBatch(store::Store& store) : store_(store) {}
+  Status open() override {
+    if (!open_) {
+      if (Status st = store_.begin(); !st.ok()) return st;
+      open_ = true;
+    }
+    return okStatus();
+  }
+  void whenCommitted(std::function<void(Status)> done) override { waiting.push_back(std::move(done)); }
+  void finish(bool commit) {
+    Status st = commit ? store_.commit() : Error(ErrorKind::kTemporary, "disk full");
+    if (!commit) (void)store_.rollback();
+    open_ = false;
+    auto w = std::move(waiting);
+    waiting.clear();
+    for (auto& d : w) d(st);
+  }
+  std::vector<std::function<void(Status)>> waiting;
+
+ private:
+  store::Store& store_;
+  bool open_ = false;
+};
+
+TEST_F(GatewayTest, WithGroupCommitASendIsAnsweredOnlyOnceCommittedAndARollbackSaysTemporary) {
+  HandBatch batch(*sqlite_);
+  gw_->setWriteBatch(&batch);
+  std::vector<Json> answers;
+  auto sendLater = [&](const Json& p) {
+    Json data;
+    data["packet"] = p;
+    return gw_->handle(request("SEND", data), {"192.0.2.1:1", "192.0.2.1", false}, config_,
+                       [&](Json j) { answers.push_back(std::move(j)); });
+  };
+  const Json first = packet("(alice)%(alpha.test)", "(bob)%(beta.test)");
+  EXPECT_FALSE(sendLater(first));
+  now_ms_ += 1;
+  EXPECT_FALSE(sendLater(packet("(alice)%(alpha.test)", "(bob)%(beta.test)", 2, "Two")));
+  // The same stamp again in the same batch: the batch sees its own spend.
+  EXPECT_EQ(message(*sendLater(first)), kStampFailed);
+  EXPECT_TRUE(answers.empty());
+  batch.finish(true);
+  ASSERT_EQ(answers.size(), 2u);
+  EXPECT_EQ(answers[0]["status"], "OK");
+  EXPECT_EQ(answers[1]["status"], "OK");
+
+  // A rolled-back batch: temporary errors, nothing stored, the stamp unspent.
+  answers.clear();
+  now_ms_ += 1;
+  const Json lost = packet("(alice)%(alpha.test)", "(bob)%(beta.test)", 2, "Lost");
+  EXPECT_FALSE(sendLater(lost));
+  batch.finish(false);
+  gw_->forgetCounts();
+  ASSERT_EQ(answers.size(), 1u);
+  EXPECT_EQ(answers[0]["temporary"], true);
+  EXPECT_FALSE(sendLater(lost));  // its stamp was never spent: the retry goes in
+  batch.finish(true);
+  ASSERT_EQ(answers.size(), 2u);
+  EXPECT_EQ(answers[1]["status"], "OK");
+  gw_->setWriteBatch(nullptr);
+  const Json got = owner("RECEIVE", "(bob)%(beta.test)", "good:bob@beta.test");
+  EXPECT_EQ(got["count"], 3);
+}
+
+}  // namespace
+}  // namespace mtep::mmtp

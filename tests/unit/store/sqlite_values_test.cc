@@ -299,3 +299,27 @@ TEST_F(StatValuesTest, CountsLiveValuesOfOneNamespaceAndTheirBytes) {
 
 }  // namespace
 }  // namespace mtep::store
+
+namespace mtep::store {
+namespace {
+
+TEST_F(StatValuesTest, ABatchIsSeenByItsOwnHandleAndByOthersOnlyOnceCommitted) {
+  auto other = SqliteStore::create({.path = dir_ + "/mtep.db"}, clock_);
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE(store_->begin().ok());
+  ASSERT_TRUE(*store_->recordOnce("mmtp-stamp", "s1", 5000));
+  EXPECT_FALSE(*store_->recordOnce("mmtp-stamp", "s1", 5000));  // its own write, seen
+  ASSERT_TRUE(store_->putValue("box", "m1", "x", 0).ok());
+  EXPECT_EQ((*other)->getValue("box", "m1").error().kind(), ErrorKind::kNotFound);
+  ASSERT_TRUE(store_->commit().ok());
+  EXPECT_EQ(*(*other)->getValue("box", "m1"), "x");
+  // Rolled back: gone, and the stamp may be spent again.
+  ASSERT_TRUE(store_->begin().ok());
+  ASSERT_TRUE(*store_->recordOnce("mmtp-stamp", "s2", 5000));
+  ASSERT_TRUE(store_->rollback().ok());
+  EXPECT_TRUE(*(*other)->recordOnce("mmtp-stamp", "s2", 5000));
+  EXPECT_TRUE(store_->rollback().ok());  // none open: nothing to do
+}
+
+}  // namespace
+}  // namespace mtep::store
