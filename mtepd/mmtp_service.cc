@@ -190,7 +190,12 @@ class Connection final : public server::ProtocolSession {
     // trickles one request byte by byte is cut off at idle_timeout.
     const uint64_t before = session_.requests();
     const mmtp::Session::Step s = session_.feed(in, *shared_->config, out);
-    return step(s, session_.requests() != before);
+    server::SessionStep st = step(s, session_.requests() != before);
+    // Bytes not taken (after a pending SEND, or over the session's output
+    // budget): the connection feeds them again after resume(), or once
+    // the replies so far are sent.
+    st.unconsumed = session_.unconsumed();
+    return st;
   }
   server::SessionStep onEof(std::string* /*out*/) override {
     return {server::SessionAction::kCloseAfterFlush};

@@ -38,6 +38,14 @@ void JsonFramer::feed(std::string_view bytes) {
 
 size_t JsonFramer::pending() const { return value_.size() + (in_.size() - pos_); }
 
+size_t JsonFramer::unscanned() const { return state_ == State::kTop ? in_.size() - pos_ : 0; }
+
+void JsonFramer::unfeed(size_t n) {
+  n = std::min(n, unscanned());
+  in_.resize(in_.size() - n);
+  compact();
+}
+
 void JsonFramer::compact() {
   if (pos_ < in_.size()) return;
   if (in_.capacity() > kKeepCapacity) {

@@ -91,6 +91,12 @@ class JsonFramer {
   FrameStatus next(std::string* value);
   // Bytes held for a value not yet complete (for tests and limits).
   size_t pending() const;
+  // Bytes at the end of what was fed that next() has not looked at yet
+  // (0 while a value is under way: the bytes fed belong to it).
+  size_t unscanned() const;
+  // Takes back the last `n` bytes fed (at most unscanned()): the caller
+  // feeds them again later (a session that stops answering for now).
+  void unfeed(size_t n);
 
  private:
   enum class State { kTop, kValue, kString, kEscape };

@@ -1,5 +1,7 @@
 #include "mmtp/session.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <utility>
 
 namespace mtep::mmtp {
@@ -19,21 +21,29 @@ std::string Session::greeting(bool tls_offered) const {
 }
 
 Session::Step Session::feed(std::string_view in, const config::Config& config, std::string* out) {
+  unconsumed_ = 0;
   framer_.feed(in);
-  if (pending_) return Step::kPending;
-  return pump(config, out);
+  Step st = Step::kPending;
+  if (!pending_) st = pump(config, out, out->size() + kOutputBudget);
+  // What was not looked at (pending, or over the budget) goes back: it is
+  // only ever bytes of `in`, since each feed before left none behind.
+  unconsumed_ = std::min(in.size(), framer_.unscanned());
+  framer_.unfeed(unconsumed_);
+  return st;
 }
 
 Session::Step Session::complete(const Json& reply, const config::Config& config,
                                 std::string* out) {
   pending_ = false;
   *out += frameReply(reply);
-  return pump(config, out);
+  // The framer holds no whole request now (feed() gave them back).
+  return pump(config, out, SIZE_MAX);
 }
 
-Session::Step Session::pump(const config::Config& config, std::string* out) {
+Session::Step Session::pump(const config::Config& config, std::string* out, size_t budget) {
   std::string text;
   while (true) {
+    if (out->size() >= budget) return Step::kContinue;  // feed() gives the rest back
     const FrameStatus s = framer_.next(&text);
     switch (s) {
       case FrameStatus::kNeedMore:

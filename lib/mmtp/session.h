@@ -5,6 +5,7 @@
 //   mmtp::Session s(gateway, client, {.max_value_bytes = ..., .max_depth = 32}, later);
 //   out += s.greeting(tls_offered);
 //   Session::Step st = s.feed(bytes, config, &out);   // kPending: wait for later()
+//   size_t keep = s.unconsumed();    // the last bytes of `bytes`: feed them again later
 //   ... later(reply) -> st = s.complete(reply, config, &out);
 // DESCRIPTION
 //   Frames the stream (json.h JsonFramer: any slicing, values back to back
@@ -16,9 +17,15 @@
 //   JSON.", the reference's text), a request over the size limit ("Request
 //   too large") or nested too deep ("Request nested too deeply"), whose
 //   bytes are skipped without being stored. While a request waits for a
-//   later answer (a SEND handed to the MTA), further requests wait in the
-//   framer, in order; the caller stops reading (the connection's
-//   kPending), so the bytes held stay bounded.
+//   later answer (a SEND handed to the MTA), the bytes after it are given
+//   back (unconsumed()) and the caller stops reading (the connection's
+//   kPending); it feeds them again after complete().
+//   Output is bounded too: once one feed() has written kOutputBudget bytes
+//   of replies, it stops answering and gives back the bytes it has not
+//   looked at (unconsumed()); the caller feeds them again once that output
+//   is sent. A peer that pipelines small requests for large replies (a
+//   64 KiB public key for a 60-byte REQUEST_PUBLIC_KEY) and never reads
+//   cannot make a read's worth of them answered into memory.
 // SEE ALSO
 //   json.h, gateway.h, mtepd/mmtp_service.h
 
@@ -37,6 +44,8 @@ inline constexpr std::string_view kNotJson = "Invalid request format. Must be va
 class Session {
  public:
   enum class Step { kContinue, kPending };
+  // Reply bytes one feed() writes before it stops and gives the rest back.
+  static constexpr size_t kOutputBudget = 64 * 1024;
 
   // `later` receives the answer to a pending request (the owner then
   // calls complete() with it on the loop thread).
@@ -45,17 +54,24 @@ class Session {
   std::string greeting(bool tls_offered) const;
   Step feed(std::string_view in, const config::Config& config, std::string* out);
   Step complete(const Json& reply, const config::Config& config, std::string* out);
+  // How many bytes at the end of the last feed()'s input it did not take
+  // (the caller offers them again: after complete() when kPending, else
+  // once the output is sent).
+  size_t unconsumed() const { return unconsumed_; }
   bool pending() const { return pending_; }
   uint64_t requests() const { return requests_; }
 
  private:
-  Step pump(const config::Config& config, std::string* out);
+  // Answers what the framer holds; stops once *out reaches `budget`
+  // bytes (the bytes not looked at are then given back by feed()).
+  Step pump(const config::Config& config, std::string* out, size_t budget);
 
   Gateway& gateway_;
   Client client_;
   JsonFramer framer_;
   std::function<void(Json)> later_;
   bool pending_ = false;
+  size_t unconsumed_ = 0;
   uint64_t requests_ = 0;
 };
 

@@ -187,12 +187,17 @@ bool Connection::onRead() {
   SessionStep step;
   bool answered = false;
   // Feed the buffer chunk by chunk, without copying, until the session
-  // wants to stop or everything was consumed.
+  // wants to stop, everything was consumed, or the output is over
+  // kMaxPendingOutput: then the rest waits in the input buffer until the
+  // output is sent (onWrite), so that requests already read cannot make
+  // us queue their answers for a peer that does not read them.
   for (;;) {
+    if (read_paused_) break;
     auto len = evbuffer_get_contiguous_space(in);
     if (len == 0) break;
     const auto* data =
         reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ev_ssize_t>(len)));
+    const size_t out_before = out_.size();
     step = session_->onData(std::string_view(data, len), &out_);
     answered = answered || step.answered;
     unanswered_input_ = !step.answered;
@@ -202,14 +207,25 @@ bool Connection::onRead() {
       unanswered_input_ = true;
       break;
     }
-    evbuffer_drain(in, len);
     if (step.action != SessionAction::kContinue) {
       evbuffer_drain(in, evbuffer_get_length(in));
       break;
     }
+    // kContinue may leave bytes too: the session stopped for its output.
+    const size_t kept = std::min(step.unconsumed, len);
+    evbuffer_drain(in, len - kept);
+    if (kept > 0) unanswered_input_ = true;
+    const bool progress = kept < len || out_.size() > out_before;
+    queueOutput();         // over the limit: read_paused_, and the loop stops
+    if (!progress) break;  // a session that takes nothing and says nothing: wait
   }
   step.answered = answered;
   if (!apply(step)) return false;
+  if (eof_while_pending_ && !pending_ && !closing_ &&
+      evbuffer_get_length(bufferevent_get_input(bev_.get())) == 0) {
+    eof_while_pending_ = false;
+    return onEof();
+  }
   if (draining_ && !closing_ && idle()) return beginClose();
   return true;
 }
@@ -232,7 +248,7 @@ bool Connection::resumeImpl(const SessionStep& step, std::string_view output) {
     if (!onRead()) return false;
     if (pending_ || closing_) return true;
   }
-  if (eof_while_pending_) {
+  if (eof_while_pending_ && evbuffer_get_length(bufferevent_get_input(bev_.get())) == 0) {
     eof_while_pending_ = false;
     return onEof();
   }
@@ -252,7 +268,11 @@ void Connection::onWrite() {
   }
   if (read_paused_) {
     read_paused_ = false;
-    if (!pending_) bufferevent_enable(bev_.get(), EV_READ);
+    if (pending_) return;
+    bufferevent_enable(bev_.get(), EV_READ);
+    // What was read but not fed while the output was full (libevent only
+    // calls back for new bytes).
+    if (evbuffer_get_length(bufferevent_get_input(bev_.get())) > 0) onRead();
   }
 }
 
@@ -291,9 +311,10 @@ void Connection::onEvent(short events) {
   }
   if ((events & BEV_EVENT_EOF) != 0) {
     if (closing_) return;  // keep flushing; the peer may still read
-    if (pending_) {
+    if (pending_ || evbuffer_get_length(bufferevent_get_input(bev_.get())) > 0) {
       // A peer that half-closes after its request (Exim's readsocket)
-      // still gets the answer.
+      // still gets the answer; requests read but held back while the
+      // output was full are answered first too.
       eof_while_pending_ = true;
       return;
     }

@@ -10,8 +10,14 @@
 //   One timer per connection is armed to the session's idle timeout at
 //   connect and re-armed only after a whole request was answered, so a peer
 //   that trickles one byte a second is still cut off. While more than
-//   kMaxPendingOutput bytes wait to be sent, reading stops (a peer that
-//   pipelines requests but never reads cannot make us buffer without end).
+//   kMaxPendingOutput bytes wait to be sent, reading stops, and so does
+//   feeding the session the bytes already read: they wait in the input
+//   buffer until the output is sent (a peer that pipelines requests but
+//   never reads cannot make us buffer without end, nor answer a whole
+//   read's worth of small requests with large replies into memory). A
+//   session may stop taking input itself with kContinue and `unconsumed`
+//   (session.h) once it has said enough; the rest is fed again at once, or
+//   when the output is over the limit, once it is sent.
 //   "Close after flush" stops reading, sends what is queued and closes; a
 //   peer that does not read gets kFlushTimeout seconds.
 //   When the connection is finished it calls owner.connectionClosed(this),
@@ -153,7 +159,7 @@ class Connection {
   bool read_paused_ = false;       // too much output pending
   bool unanswered_input_ = false;  // bytes arrived since the last answer
   bool pending_ = false;           // waiting for resume(): not reading, no idle timer
-  bool eof_while_pending_ = false; // the peer half-closed while pending
+  bool eof_while_pending_ = false; // the peer half-closed while pending or input was held
   bool tls_ = false;               // bev_ is the TLS bufferevent (or about to be)
   bool tls_starting_ = false;      // STARTTLS answered; waiting for the reply to be sent
   bool tls_handshaking_ = false;   // TLS bufferevent made, handshake not finished

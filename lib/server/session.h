@@ -64,8 +64,11 @@ struct SessionStep {
   bool answered = false;  // a whole request was answered: the idle timer restarts
   // With kPending from onData(): how many bytes at the end of `in` the
   // session did not take (the start of the next request). They stay in the
-  // connection's input and are offered again after resume(). Ignored
-  // otherwise: every other step consumes all of `in`.
+  // connection's input and are offered again after resume(). With
+  // kContinue: the session stopped taking requests because it has queued
+  // enough output (it must have added some); the bytes are offered again
+  // once the connection's output is below its limit. Ignored otherwise:
+  // every other step consumes all of `in`.
   size_t unconsumed = 0;
 };
 

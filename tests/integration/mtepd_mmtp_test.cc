@@ -162,6 +162,24 @@ std::string keyBlock(int tag) {
          "\n-----END PGP PUBLIC KEY BLOCK-----\n";
 }
 
+// A public key block of about `size` bytes of armor (one big key packet).
+std::string bigKeyBlock(size_t size) {
+  const size_t body = size / 4 * 3 - 600;
+  std::string packets;
+  packets += static_cast<char>(0xc6);  // new format, tag 6
+  packets += static_cast<char>(0xff);  // four-octet length
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    packets += static_cast<char>((body >> shift) & 0xff);
+  }
+  packets += '\x04';
+  packets += std::string(body - 1, '\x5a');
+  std::string b64 = base64(packets);
+  std::string lines;
+  for (size_t i = 0; i < b64.size(); i += 64) lines += b64.substr(i, 64) + "\n";
+  return "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n" + lines +
+         "-----END PGP PUBLIC KEY BLOCK-----\n";
+}
+
 // The daemon's peak resident memory (kB), from /proc.
 long peakRssKb(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
@@ -626,6 +644,50 @@ TEST_F(MmtpGateway, ThousandConnectionsFromOneAddressAndNoLockout) {
     if (c && c->readLine().value_or("") == kGreetingPlain) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
+  EXPECT_TRUE(stillServing());
+}
+
+TEST_F(MmtpGateway, PipelinedRequestsToAPeerThatNeverReadsAreNotAnsweredIntoMemory) {
+  start();
+  // A 64 KB key (registered by its owner), then clients that pipeline
+  // small REQUEST_PUBLIC_KEY requests for it and never read: a thousand
+  // times more reply than request. What mtepd holds for them must stay
+  // bounded by its output limit, not by what the requests would produce.
+  const std::string key = bigKeyBlock(64000);
+  {
+    auto c = open(true);
+    ASSERT_TRUE(c);
+    ASSERT_TRUE(isOk(c->call(
+        forEmail("REGISTER_KEY", kBob, authOf("bob@beta.test"), Json{{"publicKey", key}}))));
+    const Json got = c->call(forEmail("REQUEST_PUBLIC_KEY", kBob));
+    ASSERT_TRUE(isOk(got));
+    ASSERT_EQ(got["publicKey"], key);
+  }
+  const long before = peakRssKb(d_->pid());
+  std::string burst;
+  while (burst.size() < 256 * 1024) burst += stringify(forEmail("REQUEST_PUBLIC_KEY", kBob));
+  std::vector<int> fds;
+  for (int i = 0; i < 30; ++i) {
+    const int fd = connectFrom("127.0.0.1", plain_port_);
+    ASSERT_GE(fd, 0);
+    int small = 4096;
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    // As much as the kernel takes without blocking.
+    size_t at = 0;
+    while (at < burst.size()) {
+      const ssize_t n =
+          ::send(fd, burst.data() + at, burst.size() - at, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n <= 0) break;
+      at += static_cast<size_t>(n);
+    }
+    fds.push_back(fd);
+  }
+  // Let mtepd work through what it read.
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  const long after = peakRssKb(d_->pid());
+  for (int fd : fds) ::close(fd);
+  EXPECT_LT(after - before, 64 * 1024)
+      << "peak RSS grew from " << before << " kB to " << after << " kB for 30 clients";
   EXPECT_TRUE(stillServing());
 }
 

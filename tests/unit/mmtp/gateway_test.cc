@@ -581,18 +581,51 @@ TEST_F(SessionTest, RequestsAfterAPendingSendWaitTheirTurn) {
   data["packet"] = packet("(alice)%(alpha.test)", "(dave)%(mta.test)");
   const std::string cats = R"({"action":"GET_TAG_CATEGORIES","data":{}})";
   std::string out;
+  // What follows the pending SEND is given back, to be fed after complete().
   EXPECT_EQ(s.feed(request("SEND", data).dump() + cats, config_, &out), Session::Step::kPending);
   EXPECT_TRUE(out.empty());
+  EXPECT_EQ(s.unconsumed(), cats.size());
   EXPECT_EQ(s.feed(cats, config_, &out), Session::Step::kPending);
+  EXPECT_EQ(s.unconsumed(), cats.size());
   ASSERT_EQ(mta_.pending.size(), 1u);
   mta_.pending[0](okStatus());
   ASSERT_EQ(later.size(), 1u);
   EXPECT_EQ(s.complete(later[0], config_, &out), Session::Step::kContinue);
+  EXPECT_EQ(replies(out).size(), 1u);
+  EXPECT_EQ(s.feed(cats + cats, config_, &out), Session::Step::kContinue);
+  EXPECT_EQ(s.unconsumed(), 0u);
   const auto r = replies(out);
   ASSERT_EQ(r.size(), 3u);
   EXPECT_EQ(r[0]["message"], "Message delivered successfully");
   EXPECT_TRUE(r[1].contains("tagCategories"));
   EXPECT_TRUE(r[2].contains("tagCategories"));
+}
+
+TEST_F(SessionTest, OneFeedStopsAtItsOutputBudgetAndGivesTheRestBack) {
+  // 2,000 small requests for larger replies in one feed (a peer that
+  // pipelines and does not read): answered a budget at a time, the rest
+  // given back each time, and all of them answered in the end, in order.
+  Session s(*gw_, {"192.0.2.1:1", "192.0.2.1", false}, {}, [](Json) {});
+  const std::string cats = R"({"action":"GET_TAG_CATEGORIES"})";
+  std::string in;
+  for (int i = 0; i < 2000; ++i) in += cats;
+  const size_t reply_size = frameReply(*gw_->handle(parseJson(cats), {}, config_, {})).size();
+  size_t answered = 0;
+  int feeds = 0;
+  while (!in.empty()) {
+    std::string out;
+    ASSERT_EQ(s.feed(in, config_, &out), Session::Step::kContinue);
+    EXPECT_LE(out.size(), Session::kOutputBudget + reply_size);
+    EXPECT_GT(out.size(), 0u);
+    ASSERT_LE(s.unconsumed(), in.size());
+    EXPECT_EQ(s.unconsumed() % cats.size(), 0u) << "a request cut in two";
+    answered += replies(out).size();
+    in = in.substr(in.size() - s.unconsumed());
+    ++feeds;
+  }
+  EXPECT_EQ(answered, 2000u);
+  EXPECT_GT(feeds, 2);
+  EXPECT_EQ(s.requests(), 2000u);
 }
 
 TEST(MmtpAddress, TheSeedsFormAndTheMailForm) {

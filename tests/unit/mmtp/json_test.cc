@@ -97,6 +97,27 @@ TEST(JsonFramer, TwoValuesInOneFeed) {
   expectEverySlicing(in, run.events);
 }
 
+TEST(JsonFramer, UnscannedBytesCanBeTakenBackAndFedAgain) {
+  JsonFramer f;
+  f.feed(R"({"a":1}  {"b":2}{"c")");
+  std::string v;
+  ASSERT_EQ(f.next(&v), FrameStatus::kValue);
+  EXPECT_EQ(v, R"({"a":1})");
+  EXPECT_EQ(f.unscanned(), 13u);  // not looked at yet
+  f.unfeed(13);
+  EXPECT_EQ(f.pending(), 0u);
+  EXPECT_EQ(f.next(&v), FrameStatus::kNeedMore);
+  f.feed(R"({"b":2}{"c")");
+  ASSERT_EQ(f.next(&v), FrameStatus::kValue);
+  EXPECT_EQ(v, R"({"b":2})");
+  EXPECT_EQ(f.next(&v), FrameStatus::kNeedMore);
+  EXPECT_EQ(f.unscanned(), 0u);  // a value under way: its bytes are taken
+  f.unfeed(5);
+  f.feed(":3}");
+  ASSERT_EQ(f.next(&v), FrameStatus::kValue);
+  EXPECT_EQ(v, R"({"c":3})");
+}
+
 TEST(JsonFramer, OneValueInTenFeeds) {
   const std::string in =
       R"({"action":"SEND","data":{"packet":{"content":{"subject":"Hi","body":"Hello"}}}})";

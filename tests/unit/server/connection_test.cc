@@ -12,7 +12,9 @@
 //   client's next connection with the client-limit reply while another
 //   client gets in, and counts a closed connection's slot free again; the
 //   lifetime closes a busy connection with the session's goodbye, and a
-//   pending one only after its answer.
+//   pending one only after its answer. Output: requests read while the
+//   output is over the limit (or left by the session for its output) wait
+//   until it is sent, and are all answered then, an EOF after them too.
 
 #include "server/connection.h"
 
@@ -34,15 +36,22 @@ using testing::Peer;
 using testing::runFor;
 using testing::runUntil;
 
-// "wait\n" -> kPending; "LINE\n" -> "echo:LINE\n".
+// "wait\n" -> kPending; "LINE\n" -> "echo:LINE\n"; with a budget, "big\n" ->
+// "echo:big" and 4 KiB, and once one call has written `budget` bytes the
+// rest is left (kContinue with unconsumed), as the MMTP session does.
 class LineSession final : public ProtocolSession {
  public:
-  explicit LineSession(int64_t idle) : idle_(idle) {}
+  explicit LineSession(int64_t idle, size_t budget = 0) : idle_(idle), budget_(budget) {}
 
   void attach(ConnectionHandle handle) override { handle_ = handle; }
   SessionStep onData(std::string_view in, std::string* out) override {
     SessionStep step;
+    const size_t start = out->size();
     while (!in.empty()) {
+      if (budget_ > 0 && out->size() - start >= budget_ && line_.empty()) {
+        step.unconsumed = in.size();
+        return step;
+      }
       size_t nl = in.find('\n');
       if (nl == std::string_view::npos) {
         line_.append(in);
@@ -59,7 +68,9 @@ class LineSession final : public ProtocolSession {
         step.unconsumed = in.size();
         return step;
       }
-      *out += "echo:" + lines.back() + "\n";
+      *out += "echo:" + lines.back();
+      if (budget_ > 0 && lines.back() == "big") *out += std::string(4096, 'x');
+      *out += "\n";
       step.answered = true;
     }
     return step;
@@ -86,6 +97,7 @@ class LineSession final : public ProtocolSession {
 
  private:
   int64_t idle_;
+  size_t budget_;
   std::string line_;
 };
 
@@ -93,13 +105,14 @@ class LineFactory final : public SessionFactory {
  public:
   const char* protocolName() const override { return "line"; }
   std::unique_ptr<ProtocolSession> create(const PeerInfo&) override {
-    auto s = std::make_unique<LineSession>(idle);
+    auto s = std::make_unique<LineSession>(idle, budget);
     sessions.push_back(s.get());
     return s;
   }
   std::string_view busyReply() const override { return busy; }
   std::string_view clientLimitReply() const override { return client_limit; }
   int64_t idle = 30;
+  size_t budget = 0;
   std::string busy;
   std::string client_limit = "too many from you\n";
   std::vector<LineSession*> sessions;  // not owned; valid while their connection lives
@@ -141,6 +154,48 @@ TEST_F(ConnectionTest, AnswersAtOnceWithoutPending) {
   ASSERT_TRUE(peer);
   peer->send("a\nb\n");
   EXPECT_EQ(peer->read(base_.get(), 14), "echo:a\necho:b\n");
+}
+
+TEST_F(ConnectionTest, RequestsReadWhileTheOutputIsFullWaitUntilItIsSent) {
+  // 500 small requests for 4 KiB answers in one write, and a peer that
+  // does not read: answered only until the output is over the limit.
+  factory_.budget = 16 * 1024;
+  auto peer = connect();
+  ASSERT_TRUE(peer);
+  LineSession& s = last();
+  std::string many;
+  for (int i = 0; i < 500; ++i) many += "big\n";
+  const size_t reply = std::string("echo:big\n").size() + 4096;
+  peer->send(many);
+  ASSERT_TRUE(runUntil(base_.get(), [&] { return !s.lines.empty(); }));
+  runFor(base_.get(), 200);
+  EXPECT_LT(s.lines.size(), 250u) << "answered into memory for a peer that does not read";
+  // Read: every one is answered, in full, in order.
+  const std::string got = peer->read(base_.get(), 500 * reply);
+  EXPECT_EQ(got.size(), 500 * reply);
+  EXPECT_EQ(s.lines.size(), 500u);
+  peer->send("ping\n");
+  EXPECT_EQ(peer->read(base_.get(), 10), "echo:ping\n");
+}
+
+TEST_F(ConnectionTest, EofAfterRequestsHeldForTheOutputStillGetsEveryAnswer) {
+  factory_.budget = 16 * 1024;
+  auto peer = connect();
+  ASSERT_TRUE(peer);
+  LineSession& s = last();
+  std::string many;
+  for (int i = 0; i < 500; ++i) many += "big\n";
+  const size_t reply = std::string("echo:big\n").size() + 4096;
+  peer->send(many);
+  peer->shutdownWrite();
+  ASSERT_TRUE(runUntil(base_.get(), [&] { return !s.lines.empty(); }));
+  runFor(base_.get(), 100);
+  bool closed = false;
+  const std::string got = peer->read(base_.get(), 500 * reply + 4, &closed);
+  EXPECT_EQ(got.size(), 500 * reply + 4);
+  EXPECT_EQ(got.substr(got.size() - 4), "bye\n");
+  EXPECT_EQ(s.lines.size(), 500u);
+  EXPECT_EQ(s.eofs, 1);
 }
 
 TEST_F(ConnectionTest, PendingHoldsTheNextRequestUntilResumed) {
