@@ -7,6 +7,7 @@
 //   "mtepctl: ...", and returns the process exit code (context.h).
 
 #include <string>
+#include <vector>
 
 #include "context.h"
 #include "e2ee_options.h"
@@ -119,5 +120,25 @@ int verifyMessage(const GlobalOptions& global, const VerifyOptions& options);
 // encrypt | decrypt: the body sealed to a key (X-Sender-Encrypted: yes), and back.
 int encryptMessage(const GlobalOptions& global, const EncryptOptions& options);
 int decryptMessage(const GlobalOptions& global, const DecryptOptions& options);
+
+// mmtp send | receive: an MMTP client (doc/mmtp.md). send: FROM to TO with
+// a stamp minted here (difficulty: --difficulty, else TO's domain's
+// mmtp_difficulty / [mmtp] difficulty), the body from --file or stdin;
+// prints "sent ID". receive: --user's own mailbox (RECEIVE, every page;
+// RECEIVE_FILTERED with --tag; CHECK with --check), one packet a line
+// (JSON). 0 OK, 1 the server refused (its message printed), 2 could not
+// connect or the server said "temporary", 64 bad arguments.
+struct MmtpOptions {
+  ServerOptions server;  // --server HOST[:PORT] (8026, or 8025 with --plain)
+  bool plain = false;    // --plain: no TLS (no login possible)
+  std::string user;      // --user: log in (data.auth) as this key-service user
+  int password_fd = -1;
+  std::string from, to, subject, file = "-";
+  int difficulty = -1;
+  bool check = false;
+  std::vector<std::string> tags;  // --tag CATEGORY=VALUE
+};
+int mmtpSend(const GlobalOptions& global, const MmtpOptions& options);
+int mmtpReceive(const GlobalOptions& global, const MmtpOptions& options);
 
 }  // namespace mtep::ctl

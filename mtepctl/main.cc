@@ -15,6 +15,8 @@
 //   mtepctl [-c FILE] user add|passwd NAME [--password-fd N] | user del NAME | user list
 //   mtepctl [-c FILE] stoken gen PERM|TEMP REMOTE LOCAL | stoken revoke REMOTE LOCAL
 //   mtepctl [-c FILE] stoken list [LOCAL]
+//   mtepctl [-c FILE] mmtp send --server HOST[:PORT] [--user U] FROM TO [--subject S] < BODY
+//   mtepctl [-c FILE] mmtp receive --server HOST[:PORT] --user U [--tag C=V]... [--check]
 //   mtepctl key derive (--server HOST[:PORT] | --salt B64) [--out FILE [--force]] USER
 //   mtepctl key publish --server HOST[:PORT] USER | salt reset --server HOST[:PORT] USER
 //   mtepctl sign (--key-file F | --server HOST[:PORT] --user USER) FILE|-
@@ -329,6 +331,50 @@ int run(int argc, char** argv) {
       stoken->add_subcommand("list", "list permanent tokens issued and tokens held");
   stoken_list_cmd->add_option("LOCAL", stoken_local, "only this user's");
   stoken_list_cmd->callback([&] { action = [&] { return stokenList(global, stoken_local); }; });
+
+  CLI::App* mmtp = app.add_subcommand("mmtp", "an MMTP client: send, and receive one's mailbox");
+  mmtp->require_subcommand(1);
+  MmtpOptions mm;
+  auto mmtpServer = [&](CLI::App* cmd) {
+    cmd->add_option("--server", mm.server.server, "MMTP server, port 8026 (TLS) by default")
+        ->option_text("HOST[:PORT]")
+        ->required();
+    cmd->add_flag("--plain", mm.plain, "no TLS (port 8025 by default); no login then");
+    cmd->add_option("--tls-fingerprint", mm.server.tls_fingerprint,
+                    "trust the server's TLS key by this fingerprint (52 base32 characters)")
+        ->option_text("FP");
+    cmd->add_option("--ca-file", mm.server.ca_file,
+                    "PEM file of the CAs to trust (default: [mmtp] tls_ca_file, else the system "
+                    "store)")
+        ->option_text("FILE");
+    cmd->add_option("--timeout", mm.server.timeout_seconds, "each step, seconds")
+        ->option_text("SECONDS")
+        ->check(CLI::Range(1, 3600))
+        ->capture_default_str();
+    passwordFd(cmd, mm.password_fd);
+  };
+  CLI::App* mmtp_send_cmd = mmtp->add_subcommand("send", "SEND a message (body on stdin)");
+  mmtpServer(mmtp_send_cmd);
+  mmtp_send_cmd->add_option("FROM", mm.from, "sender, (name)%(domain) or name@domain")->required();
+  mmtp_send_cmd->add_option("TO", mm.to, "recipient")->required();
+  mmtp_send_cmd->add_option("--subject", mm.subject, "the subject")->option_text("TEXT");
+  mmtp_send_cmd->add_option("--file", mm.file, "the body from this file ('-': stdin)")
+      ->option_text("FILE");
+  mmtp_send_cmd->add_option("--user", mm.user,
+                            "log in as this user (needed to send as a user of the server's site)")
+      ->option_text("USER");
+  mmtp_send_cmd->add_option("--difficulty", mm.difficulty, "stamp zero hex digits")
+      ->option_text("N")
+      ->check(CLI::Range(0, 8));
+  mmtp_send_cmd->callback([&] { action = [&] { return mmtpSend(global, mm); }; });
+  CLI::App* mmtp_recv_cmd =
+      mmtp->add_subcommand("receive", "RECEIVE one's own mailbox (removes what it prints)");
+  mmtpServer(mmtp_recv_cmd);
+  mmtp_recv_cmd->add_option("--user", mm.user, "the mailbox's owner, name@domain")->required();
+  mmtp_recv_cmd->add_option("--tag", mm.tags, "only messages with this tag (RECEIVE_FILTERED)")
+      ->option_text("CATEGORY=VALUE");
+  mmtp_recv_cmd->add_flag("--check", mm.check, "count only (CHECK), remove nothing");
+  mmtp_recv_cmd->callback([&] { action = [&] { return mmtpReceive(global, mm); }; });
 
   try {
     app.parse(argc, argv);
