@@ -58,8 +58,10 @@
 //       {"status":"OK"} -> 250 2.0.0 with the server's messageId;
 //       ERROR with "temporary": true -> 451 4.3.0 with its message;
 //       other ERROR -> 550 (552 5.2.2 "Mailbox full", 5.1.1 "Unknown
-//         recipient", 5.1.2 "Recipient domain not served here", else
-//         5.7.0) with the server's message and reason, printable, bounded;
+//         recipient", 5.1.2 "Recipient domain not served here", 5.1.3
+//         "Invalid email format", else 5.7.0: a stamp, hash or policy
+//         refusal) with the server's message and reason, printable, each
+//         at most 200 bytes;
 //       no connection, TLS refused -> 451 4.4.1; a timeout, a close, a
 //         reply that is no MMTP reply -> 451 4.4.2 (after the request was
 //         written the server may have kept it: the MTA's retry may
