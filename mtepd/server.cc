@@ -55,12 +55,16 @@ server::DaemonSettings Server::settings(const config::Config& config) const {
   s.listen.push_back({"tls_listen ([mmtp])", config.mmtp.tls_listen, config.mmtp.max_connections,
                       config.mmtp.max_connections_per_client,
                       m.connection_lifetime});  // kMmtpTlsGroup
+  // The MTA's lmtp client, like filter_listen: the smtp cap.
+  s.listen.push_back({"lmtp_listen ([mmtp])", config.mmtp.lmtp_listen, m.smtp_max_connections, 0,
+                      m.connection_lifetime});  // kMmtpLmtpGroup
   s.max_connections = m.max_connections;
   if (mmtpOn(config)) s.max_connections += config.mmtp.max_connections;
   if (!m.smtp_listen.empty()) s.max_connections += m.smtp_max_connections;
   if (tokenServerOn(config)) s.max_connections += 2 * m.smtp_max_connections;
   if (!m.onion_relay.empty()) s.max_connections += m.relay_max_connections;
   if (!config.stoken.filter_listen.empty()) s.max_connections += m.smtp_max_connections;
+  if (!config.mmtp.lmtp_listen.empty()) s.max_connections += m.smtp_max_connections;
   s.pid_file = config.mtepd.pid_file;
   s.shutdown_grace = kShutdownGrace;
   return s;
@@ -68,6 +72,7 @@ server::DaemonSettings Server::settings(const config::Config& config) const {
 
 Status Server::prepare(const config::Config& c) {
   if (Status s = checkFilterListen(c); !s) return s;
+  if (Status s = checkMmtpLmtpListen(c); !s) return s;
   if (tokenServerOn(c) && c.mtepd.tls_cert_file.empty()) {
     return Error(ErrorKind::kConfig,
                  "[stoken] listen/starttls_listen: the token server speaks only TLS and needs "
@@ -156,6 +161,11 @@ Status Server::open(server::Daemon& daemon) {
     if (!m) return std::move(m).error();
     mmtp_ = std::move(*m);
   }
+  if (!c.mmtp.lmtp_listen.empty()) {
+    auto b = MmtpBridge::create(config, daemon.base());
+    if (!b) return std::move(b).error();
+    mmtp_bridge_ = std::move(*b);
+  }
   auto relay = RelayFactory::create(config, daemon.base());
   if (!relay) return std::move(relay).error();
   relay_factory_ = std::move(*relay);
@@ -178,6 +188,7 @@ server::SessionFactory& Server::factory(size_t group) {
   if ((group == kMmtpGroup || group == kMmtpTlsGroup) && mmtp_) {
     return mmtp_->factory(group == kMmtpTlsGroup);
   }
+  if (group == kMmtpLmtpGroup && mmtp_bridge_) return *mmtp_bridge_;
   return *factory_;
 }
 
@@ -206,6 +217,7 @@ void Server::apply(const config::ConfigPtr& next) {
   router_->setConfig(next);
   router_->setRing(ring_);
   if (mmtp_) mmtp_->setConfig(next);
+  if (mmtp_bridge_) mmtp_bridge_->setConfig(next);
   authority_->update(next, ring_);
 }
 
@@ -233,6 +245,8 @@ std::string Server::shutdownNote() const {
   if (r > 0) note += ", " + std::to_string(r) + " routed message(s) running";
   const size_t g = mmtp_ ? mmtp_->outstanding() : 0;
   if (g > 0) note += ", " + std::to_string(g) + " MMTP message(s) being handed to the MTA";
+  const size_t b = mmtp_bridge_ ? mmtp_bridge_->outstanding() : 0;
+  if (b > 0) note += ", " + std::to_string(b) + " message(s) from the MTA being delivered over MMTP";
   return note;
 }
 
@@ -242,6 +256,7 @@ void Server::stopped() {
   if (token_server_) token_server_->stop();
   if (router_) router_->stop();
   if (mmtp_) mmtp_->stop();
+  if (mmtp_bridge_) mmtp_bridge_->stop();
 }
 
 void Server::checkKeyFile() {

@@ -34,6 +34,10 @@
 //     its own store handle and workers, the key service's login; capped
 //     by [mmtp] max_connections and max_connections_per_client;
 //     tls_listen needs the certificate (start-up fails without one).
+//   - The MMTP bridge for [mmtp] lmtp_listen (mmtp_bridge.h): the MTA's
+//     mail into MMTP mailboxes and to remote MMTP domains; its own store
+//     handle and workers, stopped in stopped(); capped by [mtepd]
+//     smtp_max_connections; a non-loopback lmtp_listen stops start-up.
 //   - prepare(): with smtp_listen and tls_cert_file set, loads the
 //     certificate and key (server/tls_context.h); a bad file stops start-up.
 //   - SIGHUP: the new config is used for new connections and by the token
@@ -63,6 +67,7 @@
 #include "mtep/authority.h"
 #include "mtep_session.h"
 #include "key_login.h"
+#include "mmtp_bridge.h"
 #include "mmtp_service.h"
 #include "relay_service.h"
 #include "server/daemon.h"
@@ -92,6 +97,7 @@ class Server final : public server::Service {
   static constexpr size_t kRouterGroup = 5;          // [stoken] filter_listen (stoken_router.h)
   static constexpr size_t kMmtpGroup = 6;            // [mmtp] listen (mmtp_service.h)
   static constexpr size_t kMmtpTlsGroup = 7;         // [mmtp] tls_listen (implicit TLS)
+  static constexpr size_t kMmtpLmtpGroup = 8;        // [mmtp] lmtp_listen (mmtp_bridge.h)
 
   server::DaemonSettings settings(const config::Config& config) const override;
   Status prepare(const config::Config& config) override;
@@ -127,6 +133,7 @@ class Server final : public server::Service {
   std::unique_ptr<TokenServer> token_server_;    // [stoken] listen/starttls_listen; null: off
   std::unique_ptr<StokenRouter> router_;  // [stoken] filter_listen; its workers stop in stopped()
   std::unique_ptr<MmtpService> mmtp_;     // [mmtp] listen/tls_listen; null: off
+  std::unique_ptr<MmtpBridge> mmtp_bridge_;  // [mmtp] lmtp_listen; null: off
 };
 
 }  // namespace mtep::mtepd
