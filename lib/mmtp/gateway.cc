@@ -350,7 +350,11 @@ Json Gateway::receive(const Json& data, const Client& client, const config::Conf
   if (page->too_large) {
     return error("Message too large for one reply", "raise [mmtp] max_reply_size");
   }
-  Status st = boxes_.remove(*email, taken);
+  // The removals join the loop turn's batch (one commit, not one per
+  // message). The reply goes out before that commit: should it fail, the
+  // messages are offered again, never lost.
+  Status st = batch_ != nullptr && !taken.empty() ? batch_->open() : okStatus();
+  if (st.ok()) st = boxes_.remove(*email, taken);
   if (!st.ok()) return error("Temporary failure, try again later", st.error().message(), true);
   // The reference's fields, in its order; "more": messages were left.
   Json out = ok();

@@ -13,6 +13,12 @@
 //                (--requests of them, SHA-256 hashcash at --difficulty,
 //                timestamps now), so the run measures the server's checks,
 //                not our minting. The run ends when all are answered.
+//   --mode receive  --rounds R times: fills --user's mailbox with --requests
+//                SENDs on a plain connection (not timed), then RECEIVEs it
+//                in one request over TLS (--tls-port) with the user's
+//                login (--password: the HASHEDPASS payload is made once,
+//                before timing) and times that request, from its write to
+//                its whole reply. The reply must hold all the messages.
 //   --mode idle  opens N connections, reads each greeting, holds them for
 //                --duration seconds, then asks GET_TAG_CATEGORIES on each
 //                to show they are still served. --ready-file PATH is
@@ -29,6 +35,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -43,6 +50,7 @@
 #include <string_view>
 #include <vector>
 
+#include "e2ee/e2ee.h"
 #include "histogram.h"
 
 namespace mtep::load {
@@ -61,6 +69,10 @@ struct Options {
   size_t body_bytes = 512;
   bool kv = false;
   std::string ready_file;
+  std::string user;      // receive mode: the mailbox's owner, a@b
+  std::string password;  // receive mode
+  std::string tls_port = "8026";
+  int rounds = 20;
 };
 
 uint64_t nowNs() {
@@ -332,6 +344,135 @@ Stats Runner::run() {
   return stats_;
 }
 
+// A blocking connection (plain or TLS) that reads one "\n"-ended line.
+class Blocking {
+ public:
+  ~Blocking() {
+    if (ssl_ != nullptr) SSL_free(ssl_);
+    if (fd_ >= 0) ::close(fd_);
+  }
+  bool open(const addrinfo* ai, SSL_CTX* ctx) {
+    fd_ = ::socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd_ < 0 || ::connect(fd_, ai->ai_addr, ai->ai_addrlen) != 0) return false;
+    int one = 1;
+    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (ctx != nullptr) {
+      ssl_ = SSL_new(ctx);
+      SSL_set_fd(ssl_, fd_);
+      if (SSL_connect(ssl_) != 1) return false;
+    }
+    return !line().empty();  // the greeting
+  }
+  bool write(const std::string& s) {
+    size_t off = 0;
+    while (off < s.size()) {
+      const int n = ssl_ != nullptr
+                        ? SSL_write(ssl_, s.data() + off, static_cast<int>(s.size() - off))
+                        : static_cast<int>(::send(fd_, s.data() + off, s.size() - off, MSG_NOSIGNAL));
+      if (n <= 0) return false;
+      off += static_cast<size_t>(n);
+    }
+    return true;
+  }
+  std::string line() {
+    while (true) {
+      const size_t nl = in_.find('\n');
+      if (nl != std::string::npos) {
+        std::string l = in_.substr(0, nl);
+        in_.erase(0, nl + 1);
+        return l;
+      }
+      char buf[65536];
+      const int n = ssl_ != nullptr ? SSL_read(ssl_, buf, sizeof buf)
+                                    : static_cast<int>(::recv(fd_, buf, sizeof buf, 0));
+      if (n <= 0) return "";
+      in_.append(buf, static_cast<size_t>(n));
+    }
+  }
+
+ private:
+  int fd_ = -1;
+  SSL* ssl_ = nullptr;
+  std::string in_;
+};
+
+// --mode receive (see the header).
+int runReceive(const Options& o, const addrinfo* plain, const addrinfo* tls) {
+  const size_t at = o.user.find('@');
+  if (at == std::string::npos || o.password.empty()) {
+    std::fprintf(stderr, "mmtp-load: --mode receive needs --user a@b and --password\n");
+    return 2;
+  }
+  const std::string box = "(" + o.user.substr(0, at) + ")%(" + o.user.substr(at + 1) + ")";
+  auto hash = mtep::e2ee::hashedPass(o.user, o.password);
+  if (!hash.ok()) {
+    std::fprintf(stderr, "mmtp-load: %s\n", hash.error().message().c_str());
+    return 2;
+  }
+  const std::string receive = R"({"action":"RECEIVE","data":{"email":")" + box +
+                              R"(","auth":")" + mtep::e2ee::formatHashedPassAuth(o.user, *hash) +
+                              "\"}}\n";
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  LatencyHistogram latency;
+  uint64_t messages = 0;
+  std::string body(o.body_bytes, 'x');
+  const std::string content = R"({"subject":"Bench","body":")" + body + R"("})";
+  const std::string hash_hex = sha256Hex(content);
+  uint64_t serial = 0;
+  const uint64_t base_ts = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count());
+  for (int r = 0; r < o.rounds; ++r) {
+    Blocking fill;
+    if (!fill.open(plain, nullptr)) {
+      std::fprintf(stderr, "mmtp-load: cannot connect to fill the mailbox\n");
+      return 1;
+    }
+    for (uint64_t i = 0; i < o.requests; ++i, ++serial) {
+      // One millisecond apart over all rounds: every stamp differs.
+      const std::string req = sendRequest(o, box, base_ts - serial, content, hash_hex, serial) + "\n";
+      std::string reply;
+      if (!fill.write(req) || (reply = fill.line()).find(R"("status":"OK")") == std::string::npos) {
+        std::fprintf(stderr, "mmtp-load: a SEND to fill the mailbox failed: %.300s\n", reply.c_str());
+        return 1;
+      }
+    }
+    Blocking c;
+    if (!c.open(tls, ctx)) {
+      std::fprintf(stderr, "mmtp-load: cannot connect with TLS\n");
+      return 1;
+    }
+    const uint64_t t0 = nowNs();
+    if (!c.write(receive)) return 1;
+    const std::string reply = c.line();
+    latency.record((nowNs() - t0) / 1000);
+    const std::string want = "\"count\":" + std::to_string(o.requests);
+    if (reply.find(R"("status":"OK")") == std::string::npos ||
+        reply.find(want) == std::string::npos) {
+      std::fprintf(stderr, "mmtp-load: RECEIVE did not return %llu messages: %.300s\n",
+                   static_cast<unsigned long long>(o.requests), reply.c_str());
+      return 1;
+    }
+    messages += o.requests;
+  }
+  SSL_CTX_free(ctx);
+  if (o.kv) {
+    std::printf("mode=receive rounds=%d mailbox=%llu p50=%llu p99=%llu max=%llu\n", o.rounds,
+                static_cast<unsigned long long>(o.requests),
+                static_cast<unsigned long long>(latency.percentile(0.5)),
+                static_cast<unsigned long long>(latency.percentile(0.99)),
+                static_cast<unsigned long long>(latency.max()));
+  } else {
+    std::printf("receive, mailbox of %llu, %d rounds: p50 %llu us  p99 %llu us  max %llu us\n",
+                static_cast<unsigned long long>(o.requests), o.rounds,
+                static_cast<unsigned long long>(latency.percentile(0.5)),
+                static_cast<unsigned long long>(latency.percentile(0.99)),
+                static_cast<unsigned long long>(latency.max()));
+  }
+  return 0;
+}
+
 std::vector<std::string> split(const std::string& s) {
   std::vector<std::string> out;
   size_t start = 0;
@@ -350,7 +491,8 @@ int usage() {
                "usage: mmtp-load [--host H] [--port P] [--mode send|idle] [--connections N]\n"
                "                 [--requests N] [--duration S] [--difficulty D] [--sender A]\n"
                "                 [--recipients A,B,...] [--body-bytes N] [--format text|kv]\n"
-               "                 [--ready-file PATH]\n");
+               "                 [--ready-file PATH] [--user A@B --password P --tls-port P\n"
+               "                 --rounds R]\n");
   return 2;
 }
 
@@ -367,6 +509,8 @@ int main(int argc, char** argv) {
       {"difficulty", required_argument, nullptr, 'D'},  {"sender", required_argument, nullptr, 's'},
       {"recipients", required_argument, nullptr, 'r'},  {"body-bytes", required_argument, nullptr, 'b'},
       {"format", required_argument, nullptr, 'f'},      {"ready-file", required_argument, nullptr, 'R'},
+      {"user", required_argument, nullptr, 'u'},        {"password", required_argument, nullptr, 'P'},
+      {"tls-port", required_argument, nullptr, 'T'},    {"rounds", required_argument, nullptr, 'o'},
       {nullptr, 0, nullptr, 0}};
   int ch;
   while ((ch = getopt_long(argc, argv, "", kLong, nullptr)) != -1) {
@@ -384,10 +528,14 @@ int main(int argc, char** argv) {
       case 'b': o.body_bytes = std::strtoull(v.c_str(), nullptr, 10); break;
       case 'f': o.kv = v == "kv"; break;
       case 'R': o.ready_file = v; break;
+      case 'u': o.user = v; break;
+      case 'P': o.password = v; break;
+      case 'T': o.tls_port = v; break;
+      case 'o': o.rounds = std::atoi(v.c_str()); break;
       default: return usage();
     }
   }
-  if ((o.mode != "send" && o.mode != "idle") || o.connections < 1 || o.recipients.empty() ||
+  if ((o.mode != "send" && o.mode != "idle" && o.mode != "receive") || o.connections < 1 || o.recipients.empty() ||
       o.difficulty < 0 || o.difficulty > 6) {
     return usage();
   }
@@ -399,6 +547,17 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (o.sender.empty()) o.sender = "(load" + std::to_string(::getpid()) + ")%(bench.test)";
+  if (o.mode == "receive") {
+    addrinfo* tls = nullptr;
+    if (getaddrinfo(o.host.c_str(), o.tls_port.c_str(), &hints, &tls) != 0 || tls == nullptr) {
+      std::fprintf(stderr, "mmtp-load: cannot resolve %s:%s\n", o.host.c_str(), o.tls_port.c_str());
+      return 2;
+    }
+    const int rc = runReceive(o, ai, tls);
+    freeaddrinfo(tls);
+    freeaddrinfo(ai);
+    return rc;
+  }
   Runner r(o, ai);
   r.prepare();
   const Stats s = r.run();
