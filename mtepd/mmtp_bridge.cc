@@ -18,9 +18,9 @@
 #include "mmtp/address.h"
 #include "mmtp/mail.h"
 #include "mmtp/packet.h"
-#include "net/cidr.h"
 #include "outbound.h"
 #include "pow/pow.h"
+#include "lmtp_intake.h"
 #include "server/smtp_adapter.h"
 #include "smtp_session.h"
 #include "store/open.h"
@@ -45,21 +45,6 @@ using smtp::Reply;
 
 constexpr size_t kMaxQuoted = 200;  // bytes of a remote server's text in a reply
 constexpr uint16_t kMmtpTlsPort = 8026;
-
-Reply makeReply(uint16_t code, smtp::EnhancedStatus s, std::string text) {
-  Reply r;
-  r.code = code;
-  r.enhanced = s;
-  r.text = std::move(text);
-  return r;
-}
-
-bool isLoopback(const std::string& host) {
-  auto ip = net::IpAddress::parse(host);
-  if (!ip) return false;
-  const char* kind = net::nonPublicKind(ip->unmapped());
-  return kind != nullptr && std::string_view(kind) == "loopback";
-}
 
 std::string domainOf(std::string_view address) {
   const size_t at = address.rfind('@');
@@ -389,42 +374,13 @@ class BridgeSession final : public server::SmtpAdapter {
         config_(std::move(config)),
         shared_(std::move(shared)),
         queue_(queue) {
-    smtp::TransactionHooks& h = smtp().hooks();
-    h.on_mail = [](smtp::ServerSession&, const smtp::MailRequest& m) -> Reply {
-      for (const smtp::Param& p : m.params) {
-        if (p.keyword == "BODY" && p.has_value &&
-            (asciiIEquals(p.value, "7BIT") || asciiIEquals(p.value, "8BITMIME"))) {
-          continue;
-        }
-        return makeReply(555, {5, 5, 4}, "MAIL parameter " + p.keyword + " not supported");
-      }
-      return makeReply(250, {2, 1, 0}, "Ok");
-    };
-    h.on_rcpt = [](smtp::ServerSession&, const smtp::Recipient& r) -> Reply {
-      if (!r.params.empty()) {
-        return makeReply(555, {5, 5, 4},
-                         "RCPT parameter " + r.params.front().keyword + " not supported");
-      }
-      return makeReply(250, {2, 1, 5}, "Ok");
-    };
-    h.on_message = [this](smtp::ServerSession& ss, smtp::Message&& m) {
-      ss.suspend();
-      submit(std::move(m));
-    };
+    installIntakeHooks(smtp().hooks(),
+                       [this](smtp::ServerSession&, smtp::Message&& m) { submit(std::move(m)); });
   }
 
  private:
   static smtp::ServerSettings settingsOf(const config::Config& c, const std::string& hostname) {
-    smtp::ServerSettings s;
-    s.dialect = smtp::Dialect::kLmtp;
-    s.hostname = hostname;
-    s.greeting = "LMTP mtepd MMTP bridge";
-    s.extensions = {{"PIPELINING"}, {"ENHANCEDSTATUSCODES"}, {"8BITMIME"}, {"SIZE"}};
-    s.starttls = false;
-    s.limits.max_line = c.mtepd.smtp_max_line;
-    s.limits.max_recipients = MmtpBridge::kMaxRecipients;
-    s.limits.max_message_size = c.mmtp.max_reply_size;
-    return s;
+    return intakeSettings(c, hostname, "LMTP mtepd MMTP bridge", MmtpBridge::kMaxRecipients, c.mmtp.max_reply_size);
   }
 
   void submit(smtp::Message&& m) {
@@ -515,15 +471,8 @@ smtp::Reply lmtpReplyForSend(const Json& reply, std::string_view via) {
 }
 
 Status checkMmtpLmtpListen(const config::Config& config) {
-  for (const config::ListenAddress& a : config.mmtp.lmtp_listen) {
-    if (!isLoopback(a.host)) {
-      return Error(ErrorKind::kConfig,
-                   "[mmtp] lmtp_listen " + a.toString() +
-                       ": not a loopback address; whoever reaches the MMTP bridge writes into "
-                       "any MMTP mailbox and sends as any local user");
-    }
-  }
-  return okStatus();
+  return requireLoopback(config.mmtp.lmtp_listen, "[mmtp] lmtp_listen",
+                         "whoever reaches the MMTP bridge writes into any MMTP mailbox and sends as any local user");
 }
 
 Result<std::unique_ptr<MmtpBridge>> MmtpBridge::create(config::ConfigPtr config, event_base* base) {

@@ -8,7 +8,6 @@
 
 #include "stoken_router.h"
 
-#include <arpa/inet.h>
 
 #include <algorithm>
 #include <map>
@@ -19,6 +18,7 @@
 
 #include "dns/resolver.h"
 #include "outbound.h"
+#include "lmtp_intake.h"
 #include "server/smtp_adapter.h"
 #include "smtp/delivery.h"
 #include "smtp/server_session.h"
@@ -60,24 +60,6 @@ using server::ProtocolSession;
 using smtp::Reply;
 
 constexpr size_t kMaxCacheEntries = 10000;
-
-Reply makeReply(uint16_t code, smtp::EnhancedStatus s, std::string text) {
-  Reply r;
-  r.code = code;
-  r.enhanced = s;
-  r.text = std::move(text);
-  return r;
-}
-
-bool isLoopback(const std::string& host) {
-  in_addr a4{};
-  if (inet_pton(AF_INET, host.c_str(), &a4) == 1) {
-    return (ntohl(a4.s_addr) >> 24) == 127;
-  }
-  in6_addr a6{};
-  if (inet_pton(AF_INET6, host.c_str(), &a6) == 1) return IN6_IS_ADDR_LOOPBACK(&a6);
-  return false;
-}
 
 std::string domainOf(std::string_view address) {
   const size_t at = address.rfind('@');
@@ -440,42 +422,13 @@ class RouterSession final : public server::SmtpAdapter {
         shared_(std::move(shared)),
         queue_(queue),
         hostname_(hostname) {
-    smtp::TransactionHooks& h = smtp().hooks();
-    h.on_mail = [](smtp::ServerSession&, const smtp::MailRequest& m) -> Reply {
-      for (const smtp::Param& p : m.params) {
-        if (p.keyword == "BODY" && p.has_value &&
-            (asciiIEquals(p.value, "7BIT") || asciiIEquals(p.value, "8BITMIME"))) {
-          continue;
-        }
-        return makeReply(555, {5, 5, 4}, "MAIL parameter " + p.keyword + " not supported");
-      }
-      return makeReply(250, {2, 1, 0}, "Ok");
-    };
-    h.on_rcpt = [](smtp::ServerSession&, const smtp::Recipient& r) -> Reply {
-      if (!r.params.empty()) {
-        return makeReply(555, {5, 5, 4},
-                         "RCPT parameter " + r.params.front().keyword + " not supported");
-      }
-      return makeReply(250, {2, 1, 5}, "Ok");
-    };
-    h.on_message = [this](smtp::ServerSession& ss, smtp::Message&& m) {
-      ss.suspend();
-      submit(std::move(m));
-    };
+    installIntakeHooks(smtp().hooks(),
+                       [this](smtp::ServerSession&, smtp::Message&& m) { submit(std::move(m)); });
   }
 
  private:
   static smtp::ServerSettings settingsOf(const config::Config& c, const std::string& hostname) {
-    smtp::ServerSettings s;
-    s.dialect = smtp::Dialect::kLmtp;
-    s.hostname = hostname;
-    s.greeting = "LMTP mtepd token router";
-    s.extensions = {{"PIPELINING"}, {"ENHANCEDSTATUSCODES"}, {"8BITMIME"}, {"SIZE"}};
-    s.starttls = false;
-    s.limits.max_line = c.mtepd.smtp_max_line;
-    s.limits.max_recipients = c.stoken.max_recipients;
-    s.limits.max_message_size = c.stoken.max_message_size;
-    return s;
+    return intakeSettings(c, hostname, "LMTP mtepd token router", c.stoken.max_recipients, c.stoken.max_message_size);
   }
 
   void submit(smtp::Message&& m) {
@@ -505,15 +458,8 @@ class RouterSession final : public server::SmtpAdapter {
 }  // namespace
 
 Status checkFilterListen(const config::Config& config) {
-  for (const config::ListenAddress& a : config.stoken.filter_listen) {
-    if (!isLoopback(a.host)) {
-      return Error(ErrorKind::kConfig,
-                   "[stoken] filter_listen " + a.toString() +
-                       ": not a loopback address; whoever reaches the token router sends "
-                       "mail as any local user");
-    }
-  }
-  return okStatus();
+  return requireLoopback(config.stoken.filter_listen, "[stoken] filter_listen",
+                         "whoever reaches the token router sends mail as any local user");
 }
 
 Result<std::unique_ptr<StokenRouter>> StokenRouter::create(
