@@ -318,15 +318,26 @@ Json Gateway::send(const Json& data, const Client& client, const config::Config&
   return {};
 }
 
+std::optional<Json> Gateway::ownerRequest(const Json& data, const Client& client,
+                                          const std::string** email, const Json** filters) {
+  *email = emailOf(data);
+  if (*email == nullptr) return error(kInvalidEmail);
+  *filters = member(data, "tagFilters");
+  if (*filters != nullptr) {
+    if (std::string bad = checkFilters(**filters); !bad.empty()) {
+      return error("Invalid tag filters", bad);
+    }
+  }
+  return requireOwner(data, client, **email);
+}
+
 Json Gateway::receive(const Json& data, const Client& client, const config::Config& config,
                       bool filtered) {
-  const std::string* email = emailOf(data);
-  if (email == nullptr) return error(kInvalidEmail);
-  const Json* filters = member(data, "tagFilters");
+  const std::string* email = nullptr;
+  const Json* filters = nullptr;
+  if (auto refused = ownerRequest(data, client, &email, &filters)) return *refused;
   static const Json kNone;
   const Json& f = filters == nullptr ? kNone : *filters;
-  if (std::string bad = checkFilters(f); !bad.empty()) return error("Invalid tag filters", bad);
-  if (auto refused = requireOwner(data, client, *email)) return *refused;
 
   auto page = boxes_.list(*email, config.mmtp.max_reply_size - 4096, config.mmtp.mailbox_quota);
   if (!page) return error("Temporary failure, try again later", page.error().message(), true);
@@ -367,13 +378,11 @@ Json Gateway::receive(const Json& data, const Client& client, const config::Conf
 }
 
 Json Gateway::check(const Json& data, const Client& client, const config::Config& config) {
-  const std::string* email = emailOf(data);
-  if (email == nullptr) return error(kInvalidEmail);
-  const Json* filters = member(data, "tagFilters");
+  const std::string* email = nullptr;
+  const Json* filters = nullptr;
+  if (auto refused = ownerRequest(data, client, &email, &filters)) return *refused;
   static const Json kNone;
   const Json& f = filters == nullptr ? kNone : *filters;
-  if (std::string bad = checkFilters(f); !bad.empty()) return error("Invalid tag filters", bad);
-  if (auto refused = requireOwner(data, client, *email)) return *refused;
   auto page = boxes_.list(*email, UINT64_MAX, config.mmtp.mailbox_quota);
   if (!page) return error("Temporary failure, try again later", page.error().message(), true);
   uint64_t matching = 0;

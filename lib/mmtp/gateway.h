@@ -141,6 +141,10 @@ class Gateway {
   Json registerKey(const Json& data, const Client& client);
   Json requestKey(const Json& data);
   // "" when data.auth logs `email`'s owner in; otherwise the ERROR reply.
+  // RECEIVE, RECEIVE_FILTERED, CHECK: data.email, data.tagFilters (null
+  // when absent) and the owner's login; the ERROR reply when any fails.
+  std::optional<Json> ownerRequest(const Json& data, const Client& client, const std::string** email,
+                                   const Json** filters);
   std::optional<Json> requireOwner(const Json& data, const Client& client,
                                    std::string_view email);
 
