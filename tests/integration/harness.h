@@ -28,6 +28,20 @@
 
 namespace mtep::itest {
 
+// Whether this build runs under AddressSanitizer (its quarantine keeps freed
+// memory, so a daemon's RSS says little there).
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kAddressSanitizer = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+inline constexpr bool kAddressSanitizer = true;
+#else
+inline constexpr bool kAddressSanitizer = false;
+#endif
+#else
+inline constexpr bool kAddressSanitizer = false;
+#endif
+
 class TempDir {
  public:
   TempDir();

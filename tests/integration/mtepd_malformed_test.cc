@@ -232,18 +232,6 @@ long rssKib(pid_t pid) {
   return -1;
 }
 
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kAddressSanitizer = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kAddressSanitizer = true;
-#else
-constexpr bool kAddressSanitizer = false;
-#endif
-#else
-constexpr bool kAddressSanitizer = false;
-#endif
-
 TEST(MtepdMalformed, PeerThatNeverReadsDoesNotGrowMemoryWithoutBound) {
   if (kAddressSanitizer) GTEST_SKIP() << "ASan's quarantine makes RSS meaningless";
   DaemonSettings s;

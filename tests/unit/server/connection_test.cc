@@ -36,12 +36,20 @@ using testing::Peer;
 using testing::runFor;
 using testing::runUntil;
 
+// What every session of a factory saw, kept past the session's end (a
+// connection that closes frees its session).
+struct LineTally {
+  size_t lines = 0;
+  int eofs = 0;
+};
+
 // "wait\n" -> kPending; "LINE\n" -> "echo:LINE\n"; with a budget, "big\n" ->
 // "echo:big" and 4 KiB, and once one call has written `budget` bytes the
 // rest is left (kContinue with unconsumed), as the MMTP session does.
 class LineSession final : public ProtocolSession {
  public:
-  explicit LineSession(int64_t idle, size_t budget = 0) : idle_(idle), budget_(budget) {}
+  LineSession(int64_t idle, size_t budget, LineTally* tally)
+      : idle_(idle), budget_(budget), tally_(tally) {}
 
   void attach(ConnectionHandle handle) override { handle_ = handle; }
   SessionStep onData(std::string_view in, std::string* out) override {
@@ -60,6 +68,7 @@ class LineSession final : public ProtocolSession {
       line_.append(in.substr(0, nl));
       in.remove_prefix(nl + 1);
       lines.push_back(line_);
+      ++tally_->lines;
       line_.clear();
       // lines.back(), not a moved-from copy: g++ 12 -O2 warns (falsely)
       // that such a copy may be uninitialized.
@@ -77,6 +86,7 @@ class LineSession final : public ProtocolSession {
   }
   SessionStep onEof(std::string* out) override {
     ++eofs;
+    ++tally_->eofs;
     *out += "bye\n";
     return {};
   }
@@ -98,6 +108,7 @@ class LineSession final : public ProtocolSession {
  private:
   int64_t idle_;
   size_t budget_;
+  LineTally* tally_;
   std::string line_;
 };
 
@@ -105,7 +116,7 @@ class LineFactory final : public SessionFactory {
  public:
   const char* protocolName() const override { return "line"; }
   std::unique_ptr<ProtocolSession> create(const PeerInfo&) override {
-    auto s = std::make_unique<LineSession>(idle, budget);
+    auto s = std::make_unique<LineSession>(idle, budget, &tally);
     sessions.push_back(s.get());
     return s;
   }
@@ -116,6 +127,7 @@ class LineFactory final : public SessionFactory {
   std::string busy;
   std::string client_limit = "too many from you\n";
   std::vector<LineSession*> sessions;  // not owned; valid while their connection lives
+  LineTally tally;                     // all sessions, outlives them
 };
 
 class ConnectionTest : public ::testing::Test {
@@ -182,20 +194,20 @@ TEST_F(ConnectionTest, EofAfterRequestsHeldForTheOutputStillGetsEveryAnswer) {
   factory_.budget = 16 * 1024;
   auto peer = connect();
   ASSERT_TRUE(peer);
-  LineSession& s = last();
   std::string many;
   for (int i = 0; i < 500; ++i) many += "big\n";
   const size_t reply = std::string("echo:big\n").size() + 4096;
   peer->send(many);
   peer->shutdownWrite();
-  ASSERT_TRUE(runUntil(base_.get(), [&] { return !s.lines.empty(); }));
+  ASSERT_TRUE(runUntil(base_.get(), [&] { return factory_.tally.lines > 0; }));
   runFor(base_.get(), 100);
   bool closed = false;
   const std::string got = peer->read(base_.get(), 500 * reply + 4, &closed);
   EXPECT_EQ(got.size(), 500 * reply + 4);
   EXPECT_EQ(got.substr(got.size() - 4), "bye\n");
-  EXPECT_EQ(s.lines.size(), 500u);
-  EXPECT_EQ(s.eofs, 1);
+  // The connection closed after "bye": its session is gone, the tally is not.
+  EXPECT_EQ(factory_.tally.lines, 500u);
+  EXPECT_EQ(factory_.tally.eofs, 1);
 }
 
 TEST_F(ConnectionTest, PendingHoldsTheNextRequestUntilResumed) {
