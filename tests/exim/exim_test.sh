@@ -189,7 +189,7 @@ MTEP_STAMP_DOMAINS = alpha.test
 MTEP_STAMP_BITS = 10
 MTEP_PLAIN_TRANSPORT = plain_smtp
 MTEP_SMTP_OPTIONS_FILE = $EX_WORK/smtp-options.conf
-MTEP_CTL = $EX_BUILD/mtepctl/mtepctl
+MTEP_CTL = $EX_WORK/bin/mtepctl
 MTEP_CONFIG = $EX_WORK/mtep.conf
 .include $EX_WORK/contrib/mtep-main.conf
 # mtep-mmtp-routers.conf's (MTEP_MMTP_GATEWAY: its default, 127.0.0.1)
@@ -313,8 +313,11 @@ site_start() {  # work build
   chmod 755 "$EX_WORK"
   mkdir -p "$EX_WORK/exim/spool" "$EX_WORK/exim/log" "$EX_WORK/mail" "$EX_WORK/contrib"
   chown -R Debian-exim: "$EX_WORK/exim" "$EX_WORK/mail"
-  # What Exim reads as Debian-exim, where that user can read it (issue 17).
+  # What Exim reads or runs as Debian-exim, where that user can reach it: a
+  # clone under /root (0700) is out of its reach (issue 17).
   install -m 644 "$repo"/contrib/exim/*.conf "$EX_WORK/contrib/"
+  mkdir -p "$EX_WORK/bin"
+  install -m 755 "$EX_BUILD/mtepctl/mtepctl" "$EX_WORK/bin/mtepctl"
   ex_write_remote || return 1
   mp_env_save "$EX_WORK/site.env" EX_WORK EX_BUILD EX_ROOT EX_MX EX_SUB EX_POL EX_MTEPD \
     EX_MMTPL EX_RMTEPD EX_RMMTPS EX_RFP
@@ -643,9 +646,9 @@ primary_hostname = mx.defaults.test
 domainlist local_domains = defaults.test
 acl_smtp_rcpt = acl_check_rcpt
 acl_smtp_data = acl_check_data
-.include $repo/contrib/exim/mtep-main.conf
+.include $EX_WORK/contrib/mtep-main.conf
 begin acl
-.include $repo/contrib/exim/mtep-acl.conf
+.include $EX_WORK/contrib/mtep-acl.conf
 acl_check_rcpt:
   require acl = mtep_rcpt
   accept

@@ -33,7 +33,10 @@ exim=$root/usr/sbin/exim4
 
 T=$(mktemp -d /tmp/mtep-exim-onion.XXXXXX)
 trap 'rm -rf "$T"' EXIT
-mkdir -p "$T/spool"
+mkdir -p "$T/spool" "$T/contrib"
+# Exim reads the contrib files as Debian-exim: a copy it can reach, since a
+# clone under /root (0700) is not.
+install -m 644 "$repo"/contrib/exim/mtep-onion-*.conf "$T/contrib/"
 chown -R Debian-exim: "$T" 2>/dev/null || true
 
 onion=$(python3 -c '
@@ -55,14 +58,14 @@ primary_hostname = mx.onion-route.test
 domainlist local_domains = onion-route.test
 $2
 begin routers
-.include $repo/contrib/exim/mtep-onion-routers.conf
+.include $T/contrib/mtep-onion-routers.conf
 dnslookup:
   driver = dnslookup
   domains = ! +local_domains
   transport = remote_smtp
   no_more
 begin transports
-.include $repo/contrib/exim/mtep-onion-transports.conf
+.include $T/contrib/mtep-onion-transports.conf
 remote_smtp:
   driver = smtp
 CONF

@@ -38,14 +38,27 @@ mp_die() { echo "${0##*/}: $*" >&2; return 1; }
 
 # Prints N distinct TCP ports that nothing on this host uses, below the
 # ephemeral range so that outgoing connections cannot take them meanwhile.
+# Fixtures that start side by side (ctest -j) could pick the same free port
+# before either binds it: each pick is written, under a lock, to a list of
+# the last hour's picks that every later pick avoids.
 mp_free_ports() {  # n
-  local n=$1 p picked=()
+  local n=$1 p picked=() list=${MP_PORT_LIST:-/tmp/mtep-test-ports} now lock
+  now=$(date +%s)
+  exec {lock}>>"$list.lock"
+  flock "$lock"
+  touch "$list"
+  local taken
+  taken=" $(awk -v now="$now" '$2 > now - 3600 { printf "%s ", $1 }' "$list") "
   while ((${#picked[@]} < n)); do
     p=$((10000 + RANDOM % 22000))
-    [[ " ${picked[*]} " == *" $p "* ]] && continue
+    [[ " ${picked[*]} " == *" $p "* || $taken == *" $p "* ]] && continue
     [[ -n $(ss -Htan "( sport = :$p )" 2>/dev/null) ]] && continue
     picked+=("$p")
   done
+  { awk -v now="$now" '$2 > now - 3600' "$list"; for p in "${picked[@]}"; do echo "$p $now"; done; } >"$list.new"
+  mv "$list.new" "$list"
+  flock -u "$lock"
+  exec {lock}>&-
   echo "${picked[*]}"
 }
 

@@ -46,6 +46,8 @@
 set -u
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../lib/mail-test.sh
+source "$HERE/../lib/mail-test.sh"
 
 say() { echo "run.sh: $*"; }
 
@@ -71,23 +73,10 @@ wait_for_log() {
   wait_until "${3:-10}" grep -qF -- "$2" "$1"
 }
 
-# A loopback TCP port nobody listens on (per /proc/net/tcp*), not handed
-# out before by this run; result in PORT.
-USED_PORTS=" "
+# A loopback TCP port nobody listens on and no other fixture picked
+# (tests/lib/mail-test.sh's mp_free_ports); result in PORT.
 free_port() {
-  local p hex
-  for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 40000))
-    hex=$(printf '%04X' "$p")
-    case "$USED_PORTS" in *" $p "*) continue ;; esac
-    if ! grep -q ":$hex " /proc/net/tcp /proc/net/tcp6 2> /dev/null; then
-      USED_PORTS="$USED_PORTS$p "
-      PORT=$p
-      return 0
-    fi
-  done
-  say "no free port found"
-  exit 1
+  PORT=$(mp_free_ports 1) && [[ -n $PORT ]] || { say "no free port found"; exit 1; }
 }
 
 # True once something listens on 127.0.0.1:PORT.
@@ -343,7 +332,7 @@ EOF
   start_milter nokeys "$P_NOKEYS" "$NOKEYS_CONF" || exit 1
   NOKEYS_PID=$SPAWNED
 
-  declare -p BUILD T MTEPD MTEPCTL MILTER_BIN P_ALPHA P_DOWN P_MILTER P_NOKEYS USED_PORTS \
+  declare -p BUILD T MTEPD MTEPCTL MILTER_BIN P_ALPHA P_DOWN P_MILTER P_NOKEYS \
     MILTER_SOCKET MILTER_CONF MILTER_LOG NOKEYS_SOCKET NOKEYS_CONF NOKEYS_LOG \
     MTEPD_PID MILTER_PID NOKEYS_PID \
     TOKEN_ALICE TOKEN_ALICE_BOTH TOKEN_ALICE_GAMMA TOKEN_BOB TOKEN_JOERG TOKEN_REVOKED TOKEN_FORGED |
