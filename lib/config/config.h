@@ -320,9 +320,21 @@ struct TokensConfig {
 };
 
 struct StoreConfig {
-  std::string backend = "sqlite";  // "sqlite" (redis later)
+  std::string backend = "sqlite";  // "sqlite" or "redis"
   std::string path;                // default <state_dir>/mtep.db
   int64_t busy_timeout = 2;        // seconds
+  // backend "redis": the shared store of several MX hosts.
+  ServerAddress redis_server{"127.0.0.1", 6379};
+  std::string redis_socket;            // unix socket path; "" = redis_server over TCP
+  int64_t redis_database = 0;          // SELECT
+  std::string redis_user;              // ACL user; "" = the default user
+  std::string redis_password_file;     // the password, first line; "" = none
+  bool redis_tls = false;              // TLS to Redis (and to the sentinels)
+  std::string redis_tls_ca_file;       // "" = the system store
+  std::string redis_prefix = "mtep:";  // before every key, so that suites share one Redis
+  int64_t redis_timeout_ms = 1000;     // connect, and each command
+  std::vector<ServerAddress> redis_sentinels;  // ask these for the master of redis_master_name
+  std::string redis_master_name;
   bool operator==(const StoreConfig&) const = default;
 };
 

@@ -106,14 +106,35 @@ Check applyLevel(const toml::node& n, Config& c) {
 Check applyBackend(const toml::node& n, Config& c) {
   std::string backend;
   if (Check p = readString(n, &backend)) return p;
-  if (backend == "redis") {
-    return Problem{"\"redis\" is planned but not available yet; use \"sqlite\""};
-  }
-  if (backend != "sqlite") {
-    return Problem{"unknown backend " + quoted(backend) +
-                   "; the only backend is \"sqlite\" (\"redis\" is planned)"};
+  if (backend != "sqlite" && backend != "redis") {
+    return Problem{"unknown backend " + quoted(backend) + "; known: \"sqlite\", \"redis\""};
   }
   c.store.backend = std::move(backend);
+  return std::nullopt;
+}
+
+// [store] redis_sentinels: "HOST[:PORT]" each, PORT 26379 by default.
+Check applyRedisSentinels(const toml::node& n, Config& c) {
+  std::vector<std::string> entries;
+  auto check = [](std::string_view e) -> std::string {
+    auto a = parseServerAddress(e, 26379);
+    return a ? "" : a.error().message();
+  };
+  if (Check p = readStringList(n, true, check, &entries)) return p;
+  c.store.redis_sentinels.clear();
+  for (const std::string& e : entries) c.store.redis_sentinels.push_back(*parseServerAddress(e, 26379));
+  return std::nullopt;
+}
+
+// [store] redis_prefix: printable ASCII without spaces, at most 64.
+Check applyRedisPrefix(const toml::node& n, Config& c) {
+  std::string prefix;
+  if (Check p = readString(n, &prefix)) return p;
+  if (prefix.size() > 64) return Problem{"longer than 64 characters"};
+  for (char ch : prefix) {
+    if (ch <= ' ' || ch > '~') return Problem{quoted(prefix) + ": only printable ASCII, no spaces"};
+  }
+  c.store.redis_prefix = std::move(prefix);
   return std::nullopt;
 }
 
@@ -574,9 +595,11 @@ std::vector<KeyDef> buildDefs() {
       kMinute, 366 * kDay, [](Config& c) -> int64_t& { return c.tokens.max_ttl; }));
   // [store]
   d.push_back(makeDef(KeyInfo{"store", "backend", "string", "\"sqlite\"",
-                              "Where revocations are kept. Only \"sqlite\" exists; \"redis\" is "
-                              "planned.",
-                              "sqlite"},
+                              "Where the suite keeps its state (revocations, spent stamps, pins, "
+                              "users and keys, tokens, mailboxes): \"sqlite\", one file on this "
+                              "host; \"redis\", a Redis server that several MX hosts share "
+                              "(the redis_ keys below).",
+                              "sqlite, redis"},
                       ConfigFn(applyBackend)));
   d.push_back(pathKey("store", "path", "\"\"",
                       "The SQLite database file. Empty: mtep.db in state_dir.", true,
@@ -586,6 +609,59 @@ std::vector<KeyDef> buildDefs() {
       "How long a store operation waits for a lock held by another process before it fails "
       "as temporary.",
       0, kMinute, [](Config& c) -> int64_t& { return c.store.busy_timeout; }));
+  d.push_back(makeDef(KeyInfo{"store", "redis_server", "string", "\"127.0.0.1:6379\"",
+                              "The Redis server (backend \"redis\"), unless redis_socket or "
+                              "redis_sentinels say otherwise.",
+                              "HOST[:PORT]; PORT 6379 by default"},
+                      ConfigFn([](const toml::node& n, Config& c) {
+                        return readServer(n, 6379, &c.store.redis_server);
+                      })));
+  d.push_back(pathKey("store", "redis_socket", "\"\"",
+                      "Redis's unix socket, instead of redis_server. Empty: TCP.", true,
+                      [](Config& c) -> std::string& { return c.store.redis_socket; }));
+  d.push_back(integerKey<Config>(
+      "store", "redis_database", "0", "The Redis database number (SELECT).", 0, 100000,
+      [](Config& c) -> int64_t& { return c.store.redis_database; }));
+  d.push_back(makeDef(KeyInfo{"store", "redis_user", "string", "\"\"",
+                              "The Redis ACL user (AUTH user password). Empty: the default user.",
+                              ""},
+                      ConfigFn([](const toml::node& n, Config& c) {
+                        return readString(n, &c.store.redis_user);
+                      })));
+  d.push_back(pathKey("store", "redis_password_file", "\"\"",
+                      "A file whose first line is the Redis password (never in this file, "
+                      "which users may read). Read at start and on reload. Empty: no AUTH.",
+                      true, [](Config& c) -> std::string& { return c.store.redis_password_file; }));
+  d.push_back(boolKey<Config>("store", "redis_tls", "false",
+                              "TLS to Redis (and to the sentinels); the certificate must chain "
+                              "to redis_tls_ca_file and name the host dialled.",
+                              [](Config& c) -> bool& { return c.store.redis_tls; }));
+  d.push_back(pathKey("store", "redis_tls_ca_file", "\"\"",
+                      "PEM file of the CA certificates trusted for Redis. Empty: the system "
+                      "store.",
+                      true, [](Config& c) -> std::string& { return c.store.redis_tls_ca_file; }));
+  d.push_back(makeDef(KeyInfo{"store", "redis_prefix", "string", "\"mtep:\"",
+                              "Put before every key the suite writes, so that several suites "
+                              "(or other programs) share one Redis.",
+                              "printable ASCII, no spaces, at most 64"},
+                      ConfigFn(applyRedisPrefix)));
+  d.push_back(integerKey<Config>(
+      "store", "redis_timeout_ms", "1000",
+      "Milliseconds to connect (TLS and AUTH included) and for each command's answer. Past it "
+      "the operation fails as temporary: the daemons tempfail, never accept unchecked.",
+      50, 60000, [](Config& c) -> int64_t& { return c.store.redis_timeout_ms; }));
+  d.push_back(makeDef(KeyInfo{"store", "redis_sentinels", "list of strings", "[]",
+                              "Redis Sentinels to ask for the master of redis_master_name, in "
+                              "order; a failover needs no restart. Empty: redis_server itself.",
+                              "HOST[:PORT]; PORT 26379 by default"},
+                      ConfigFn(applyRedisSentinels)));
+  d.push_back(makeDef(KeyInfo{"store", "redis_master_name", "string", "\"\"",
+                              "The master's name the sentinels know (required with "
+                              "redis_sentinels).",
+                              ""},
+                      ConfigFn([](const toml::node& n, Config& c) {
+                        return readString(n, &c.store.redis_master_name);
+                      })));
   // [milter]
   d.push_back(
       makeDef(KeyInfo{"milter", "socket", "string", "\"inet:8891@127.0.0.1\"",
