@@ -99,8 +99,11 @@ Status Server::open(server::Daemon& daemon) {
   daemon_ = &daemon;
   const config::ConfigPtr& config = daemon.config();
   const config::Config& c = *config;
+  // Redis's errors name the server; SQLite's the file.
+  const std::string where = c.store.backend == "redis" ? std::string() : " " + c.store.path;
+  store_password_ = store::openedPassword(c.store);
   auto st = store::open(c.store, SystemClock::instance());
-  if (!st) return Error(st.error().kind(), "store " + c.store.path + ": " + st.error().message());
+  if (!st) return Error(st.error().kind(), "store" + where + ": " + st.error().message());
   store_ = std::move(*st);
 
   key_watch_.setPath(c.tokens.key_file);
@@ -129,7 +132,7 @@ Status Server::open(server::Daemon& daemon) {
     auto ks = store::open(c.store, SystemClock::instance());
     if (!ks) {
       return Error(ks.error().kind(),
-                   "store " + c.store.path + " (key service): " + ks.error().message());
+                   "store" + where + " (key service): " + ks.error().message());
     }
     key_store_ = std::move(*ks);
     key_writer_ = std::make_unique<e2ee::UserBook>(*key_store_, SystemClock::instance());
@@ -145,7 +148,7 @@ Status Server::open(server::Daemon& daemon) {
     auto ws = store::open(c.store, SystemClock::instance());
     if (!ws) {
       return Error(ws.error().kind(),
-                   "store " + c.store.path + " (token server): " + ws.error().message());
+                   "store" + where + " (token server): " + ws.error().message());
     }
     TokenServer::Parts parts;
     parts.store = store_.get();
@@ -223,9 +226,10 @@ void Server::apply(const config::ConfigPtr& next) {
 
 void Server::restartOnly(const config::Config& current, const config::Config& next,
                          std::vector<std::string>* changed) const {
-  if (next.store.backend != current.store.backend || next.store.path != current.store.path ||
-      next.store.busy_timeout != current.store.busy_timeout) {
+  if (store::restartNeeded(current.store, next.store)) {
     changed->push_back("[store]");
+  } else {
+    store::reviewPassword(next.store, store_password_, "mtepd");
   }
   if (next.mtepd.tls_cert_file != current.mtepd.tls_cert_file ||
       next.mtepd.tls_key_file != current.mtepd.tls_key_file) {

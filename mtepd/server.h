@@ -115,6 +115,7 @@ class Server final : public server::Service {
 
   server::Daemon* daemon_ = nullptr;  // set by open()
   std::unique_ptr<store::Store> store_;
+  std::string store_password_;  // Redis's, as read at open (SIGHUP compares)
   std::shared_ptr<const token::KeyRing> ring_;
   token::KeyFileWatch key_watch_;
   std::unique_ptr<proto::TokenAuthority> authority_;

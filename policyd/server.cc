@@ -35,12 +35,15 @@ server::DaemonSettings Server::settings(const config::Config& config) const {
 Status Server::open(server::Daemon& daemon) {
   const config::ConfigPtr& config = daemon.config();
   const config::Config& c = *config;
+  store_password_ = store::openedPassword(c.store);
   auto st = store::open(c.store, SystemClock::instance());
   if (st) {
     store_ = std::move(*st);
   } else {
-    log::warning("store %s: %s; require_stamp will tempfail (451 4.3.0) until a restart",
-                 c.store.path.c_str(), st.error().message().c_str());
+    // Redis's errors name the server; SQLite's the file.
+    const std::string where = c.store.backend == "redis" ? std::string() : " " + c.store.path;
+    log::warning("store%s: %s; require_stamp will tempfail (451 4.3.0) until a restart",
+                 where.c_str(), st.error().message().c_str());
   }
 
   resolver_ = dns::makeSystemResolver();
@@ -78,9 +81,10 @@ void Server::restartOnly(const config::Config& current, const config::Config& ne
   if (next.policyd.lookup_threads != current.policyd.lookup_threads) {
     changed->push_back("[policyd] lookup_threads");
   }
-  if (next.store.backend != current.store.backend || next.store.path != current.store.path ||
-      next.store.busy_timeout != current.store.busy_timeout) {
+  if (store::restartNeeded(current.store, next.store)) {
     changed->push_back("[store]");
+  } else {
+    store::reviewPassword(next.store, store_password_, "mtep-policyd");
   }
 }
 

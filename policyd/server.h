@@ -77,6 +77,7 @@ class Server final : public server::Service {
   // completions point at the lookups). The skeleton has closed every
   // connection before.
   std::unique_ptr<store::Store> store_;  // null when it could not be opened
+  std::string store_password_;           // Redis's, as read at open (SIGHUP compares)
   std::unique_ptr<dns::Resolver> resolver_;
   std::unique_ptr<NetworkLookups> backend_;
   std::unique_ptr<policy::Engine> engine_;

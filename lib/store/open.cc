@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "store/redis_store.h"
+#include "util/log.h"
 
 namespace mtep::store {
 namespace {
@@ -66,6 +67,50 @@ std::string describe(const config::StoreConfig& cfg) {
   if (!cfg.redis_sentinels.empty()) return "redis master " + cfg.redis_master_name + " (sentinels)";
   if (!cfg.redis_socket.empty()) return "redis " + cfg.redis_socket;
   return "redis " + cfg.redis_server.toString();
+}
+
+std::string openedPassword(const config::StoreConfig& cfg) {
+  if (cfg.backend != "redis" || cfg.redis_password_file.empty()) return {};
+  auto pw = readPassword(cfg.redis_password_file);
+  return pw ? *pw : std::string();
+}
+
+bool restartNeeded(const config::StoreConfig& a, const config::StoreConfig& b) {
+  if (a.backend != b.backend || a.path != b.path || a.busy_timeout != b.busy_timeout) return true;
+  if (a.backend != "redis") return false;
+  return a.redis_server != b.redis_server || a.redis_socket != b.redis_socket ||
+         a.redis_database != b.redis_database || a.redis_user != b.redis_user ||
+         a.redis_password_file != b.redis_password_file || a.redis_tls != b.redis_tls ||
+         a.redis_tls_ca_file != b.redis_tls_ca_file || a.redis_prefix != b.redis_prefix ||
+         a.redis_timeout_ms != b.redis_timeout_ms || a.redis_sentinels != b.redis_sentinels ||
+         a.redis_master_name != b.redis_master_name;
+}
+
+void reviewPassword(const config::StoreConfig& next, const std::string& opened,
+                    const char* daemon) {
+  if (next.backend != "redis" || next.redis_password_file.empty()) return;
+  auto o = redisOptions(next);
+  if (!o) {
+    log::error("SIGHUP: %s; %s keeps the password it started with, and a restart would fail",
+               o.error().message().c_str(), daemon);
+    return;
+  }
+  if (o->password == opened) return;
+  auto c = RedisConnection::open(*o);
+  const std::string file = next.redis_password_file;
+  if (c) {
+    log::notice("SIGHUP: [store] redis_password_file %s holds a new password, which %s "
+                "accepts; restart %s to use it (the store keeps the old one until then)",
+                file.c_str(), describe(next).c_str(), daemon);
+  } else if (c.error().kind() == ErrorKind::kConfig) {
+    log::error("SIGHUP: [store] redis_password_file %s: the new password is refused (%s); %s "
+               "keeps the old one, and a restart would fail until the file is fixed",
+               file.c_str(), c.error().message().c_str(), daemon);
+  } else {
+    log::warning("SIGHUP: [store] redis_password_file %s holds a new password that cannot be "
+                 "checked now (%s); restart %s to use it (the store keeps the old one until then)",
+                 file.c_str(), c.error().message().c_str(), daemon);
+  }
 }
 
 }  // namespace mtep::store

@@ -137,10 +137,15 @@ Result<std::unique_ptr<RedisConnection>> RedisConnection::dialOne(const RedisOpt
     tls.trust.ca_file = o.tls_ca_file;
     auto session = transport::startTls(std::move(stream), tls);
     if (!session) {
-      // A CA file that cannot be read is kConfig; a certificate that does
-      // not chain to it is an admin's error too, but may be a server being
-      // replaced: kTemporary, named, so the log says what to fix.
-      return Error(session.error().kind(), "redis " + label + ": TLS: " + session.error().message());
+      // A CA file that cannot be read is kConfig, and so is a certificate
+      // that does not chain to it or name this host: waiting will not cure
+      // a wrong redis_tls_ca_file, so start-up refuses with the reason.
+      // (A store that is running redials with kTemporary: RedisStore.)
+      const std::string& why = session.error().message();
+      const bool untrusted = why.find("not trusted for") != std::string::npos;
+      return Error(untrusted ? ErrorKind::kConfig : session.error().kind(),
+                   "redis " + label + ": TLS: " + why +
+                       (untrusted ? " (check [store] redis_tls_ca_file)" : ""));
     }
     stream = std::move(session->stream);
   }

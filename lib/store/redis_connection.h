@@ -15,8 +15,9 @@
 //   ROLE that it is a master (a sentinel that has not seen a failover yet
 //   may name the old one). AUTH (user and password, or password alone) and
 //   SELECT follow. Errors: a refused password, an unknown user, a database
-//   out of range, a CA file that cannot be read are kConfig (a restart or a
-//   reload will not cure them by waiting); a server that cannot be reached,
+//   out of range, a CA file that cannot be read, a server certificate that
+//   does not chain to it are kConfig (a restart or a reload will not cure
+//   them by waiting); a server that cannot be reached,
 //   is slow, or breaks the connection is kTemporary.
 //   command(): an error reply is returned as a Reply of type kError (the
 //   caller decides); a broken connection is kTemporary and the connection

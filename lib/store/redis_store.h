@@ -13,6 +13,8 @@
 //                          expired are dropped when a listing meets them
 //     P revoked            a sorted set: token id, scored by its expiry
 //     P revoked:version    INCRed with every revocation (MULTI/EXEC with the ZADD)
+//   NS may hold ':' (MMTP's "mmtp-box:OWNER"): no namespace of the suite
+//   is another one followed by ':', so a key still names one entry.
 //   isTokenRevoked() never waits on Redis: a thread of this store re-checks
 //   P revoked:version every revocation_refresh_ms (250 ms) and reloads the
 //   list when it changed (and every minute, dropping expired ids), so a
@@ -44,7 +46,8 @@
 namespace mtep::store {
 
 // Connects at once: kConfig (a refused password, an unknown database, an
-// unreadable CA file) fails; a Redis that does not answer yet gives a store
+// unreadable CA file, a server certificate that CA does not vouch for)
+// fails; a Redis that does not answer yet gives a store
 // that tempfails until it does (start-up is not refused for it).
 Result<std::unique_ptr<Store>> openRedis(const RedisOptions& options, const Clock& clock);
 

@@ -433,6 +433,50 @@ Result<uint64_t> SqliteStore::purgeExpired() {
   return removed;
 }
 
+Status SqliteStore::walk(const char* what, const char* sql,
+                         const std::function<Status(sqlite3_stmt*)>& row) {
+  sqlite3_stmt* raw = nullptr;
+  int rc = sqlite3_prepare_v2(db_.get(), sql, -1, &raw, nullptr);
+  StmtPtr st(raw);
+  if (rc != SQLITE_OK) return fail(what, rc);
+  rc = sqlite3_bind_int64(st.get(), 1, clock_.now());
+  if (rc != SQLITE_OK) return fail(what, rc);
+  while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
+    if (Status s = row(st.get()); !s) return s;
+  }
+  if (rc != SQLITE_DONE) return fail(what, rc);
+  return okStatus();
+}
+
+Status SqliteStore::forEachRevocation(const std::function<Status(const Revocation&)>& visit) {
+  return walk("cannot read the revocations",
+              "SELECT token_id, expires_at FROM revoked_tokens WHERE expires_at > ?1 "
+              "ORDER BY token_id",
+              [&](sqlite3_stmt* st) {
+                return visit(Revocation{columnBytes(st, 0), sqlite3_column_int64(st, 1)});
+              });
+}
+
+Status SqliteStore::forEachSpend(const std::function<Status(const Spend&)>& visit) {
+  return walk("cannot read the spend records",
+              "SELECT ns, key, expires_at FROM once_records WHERE expires_at > ?1 "
+              "ORDER BY ns, key",
+              [&](sqlite3_stmt* st) {
+                return visit(Spend{columnBytes(st, 0), columnBytes(st, 1),
+                                   sqlite3_column_int64(st, 2)});
+              });
+}
+
+Status SqliteStore::forEachValue(const std::function<Status(const NamedValue&)>& visit) {
+  return walk("cannot read the values",
+              "SELECT ns, key, value, expires_at FROM named_values "
+              "WHERE expires_at = 0 OR expires_at > ?1 ORDER BY ns, key",
+              [&](sqlite3_stmt* st) {
+                return visit(NamedValue{columnBytes(st, 0), columnBytes(st, 1),
+                                        columnBytes(st, 2), sqlite3_column_int64(st, 3)});
+              });
+}
+
 Result<std::unique_ptr<Store>> openSqlite(const SqliteOptions& options, const Clock& clock) {
   auto st = SqliteStore::create(options, clock);
   if (!st) return std::move(st).error();

@@ -21,10 +21,15 @@
 //   SQLite's BUSY, LOCKED, IOERR, READONLY, CANTOPEN, FULL, NOMEM and
 //   PROTOCOL results are kTemporary (callers tempfail); a file that is not
 //   a database is kConfig; anything else is kInternal.
+//   forEachRevocation/forEachSpend/forEachValue read every live entry with
+//   its expiry, in key order, without changing anything (mtepctl store
+//   migrate copies them into Redis); they are not part of Store: only a
+//   backend that can be read whole offers them.
 //   One SqliteStore is used by one thread at a time; `clock` must outlive it.
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -68,6 +73,30 @@ class SqliteStore final : public Store {
   // The database's PRAGMA user_version (tests, mtepctl status).
   Result<int> schemaVersion();
 
+  // Read-only export of the live entries (expires_at > now; values also
+  // expires_at 0 = never), ordered by key. `visit` is called once per
+  // entry; an error it returns stops the walk and is returned. Nothing is
+  // written, so the store need not be in a batch; the walk is one read
+  // transaction (a consistent view of each kind).
+  struct Revocation {
+    std::string token_id;
+    int64_t expires_at = 0;
+  };
+  struct Spend {
+    std::string ns;
+    std::string key;
+    int64_t expires_at = 0;
+  };
+  struct NamedValue {
+    std::string ns;
+    std::string key;
+    std::string value;
+    int64_t expires_at = 0;  // 0 = never expires
+  };
+  Status forEachRevocation(const std::function<Status(const Revocation&)>& visit);
+  Status forEachSpend(const std::function<Status(const Spend&)>& visit);
+  Status forEachValue(const std::function<Status(const NamedValue&)>& visit);
+
  private:
   struct DbClose {
     void operator()(sqlite3* db) const noexcept;
@@ -84,6 +113,8 @@ class SqliteStore final : public Store {
   Status prepareAll();
   Status exec(const char* sql);
   Status refreshRevocations();
+  // Prepares `sql` (one use), binds now as ?1 and calls `row` per result row.
+  Status walk(const char* what, const char* sql, const std::function<Status(sqlite3_stmt*)>& row);
   Error fail(const char* what, int rc) const;
 
   std::string path_;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
 #include <thread>
 
 namespace mtep::itest {
@@ -35,6 +36,7 @@ bool RedisServer::available() { return ::access(kServer, X_OK) == 0 && ::access(
                                 "--appendonly", "no",       "--unixsocket",
                                 socketPath(), "--unixsocketperm", "700",
                                 "--logfile",  dir() + "/redis.log"};
+  if (!sentinel_conf_.empty()) args.insert(args.begin() + 1, {sentinel_conf_, "--sentinel"});
   args.insert(args.end(), extra.begin(), extra.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -65,6 +67,16 @@ bool RedisServer::available() { return ::access(kServer, X_OK) == 0 && ::access(
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
   }
   return ::testing::AssertionFailure() << "redis-server did not answer on port " << port_;
+}
+
+::testing::AssertionResult RedisServer::startSentinel(const std::string& conf) {
+  sentinel_conf_ = dir() + "/sentinel.conf";
+  {
+    std::ofstream out(sentinel_conf_, std::ios::trunc);
+    out << conf;
+    if (!out) return ::testing::AssertionFailure() << "cannot write " << sentinel_conf_;
+  }
+  return start();
 }
 
 void RedisServer::stop() {

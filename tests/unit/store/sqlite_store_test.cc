@@ -351,3 +351,59 @@ TEST_F(StoreTest, WriterHoldingTheLockMakesRecordOnceTemporary) {
 
 }  // namespace
 }  // namespace mtep::store
+
+namespace mtep::store {
+namespace {
+
+// The export mtepctl store migrate reads: every live entry with its expiry,
+// in key order; expired ones are left out; nothing is changed.
+TEST_F(StoreTest, ExportWalksLiveEntriesWithTheirExpiries) {
+  auto st = SqliteStore::create({.path = path_}, clock_);
+  ASSERT_TRUE(st.ok()) << st.error().message();
+  SqliteStore& s = **st;
+  const int64_t now = clock_.now();
+  ASSERT_TRUE(s.revokeToken("t2", now + 50).ok());
+  ASSERT_TRUE(s.revokeToken("t1", now + 10).ok());
+  ASSERT_TRUE(s.revokeToken("old", now + 1).ok());
+  ASSERT_TRUE(*s.recordOnce("pow", "stamp-b", now + 20));
+  ASSERT_TRUE(*s.recordOnce("hashcash", "stamp-a", now + 30));
+  ASSERT_TRUE(*s.recordOnce("pow", "gone", now + 1));
+  ASSERT_TRUE(s.putValue("tlspin", "x.onion", "fp", 0).ok());
+  ASSERT_TRUE(s.putValue("mmtp-box:a@b", "m1", std::string("\0bin", 4), now + 40).ok());
+  ASSERT_TRUE(s.putValue("tlspin", "y.onion", "old", now + 1).ok());
+  clock_.advance(1);  // "old", "gone" and y.onion expire
+
+  std::vector<std::string> got;
+  ASSERT_TRUE(s.forEachRevocation([&](const SqliteStore::Revocation& r) {
+                 got.push_back(r.token_id + "@" + std::to_string(r.expires_at - now));
+                 return okStatus();
+               }).ok());
+  ASSERT_TRUE(s.forEachSpend([&](const SqliteStore::Spend& r) {
+                 got.push_back(r.ns + "/" + r.key + "@" + std::to_string(r.expires_at - now));
+                 return okStatus();
+               }).ok());
+  ASSERT_TRUE(s.forEachValue([&](const SqliteStore::NamedValue& v) {
+                 got.push_back(v.ns + "/" + v.key + "=" + std::to_string(v.value.size()) + "@" +
+                               std::to_string(v.expires_at == 0 ? -1 : v.expires_at - now));
+                 return okStatus();
+               }).ok());
+  const std::vector<std::string> want{"t1@10",           "t2@50",         "hashcash/stamp-a@30",
+                                      "pow/stamp-b@20",  "mmtp-box:a@b/m1=4@40",
+                                      "tlspin/x.onion=2@-1"};
+  EXPECT_EQ(got, want);
+
+  // A visitor's error stops the walk and is returned.
+  int calls = 0;
+  Status stopped = s.forEachRevocation([&](const SqliteStore::Revocation&) -> Status {
+    ++calls;
+    return Error(ErrorKind::kTemporary, "target down");
+  });
+  ASSERT_FALSE(stopped.ok());
+  EXPECT_EQ(stopped.error().message(), "target down");
+  EXPECT_EQ(calls, 1);
+  // Nothing was written or taken over: the spends are still refused.
+  EXPECT_FALSE(*s.recordOnce("pow", "stamp-b", now + 99));
+}
+
+}  // namespace
+}  // namespace mtep::store
