@@ -141,4 +141,28 @@ struct MmtpOptions {
 int mmtpSend(const GlobalOptions& global, const MmtpOptions& options);
 int mmtpReceive(const GlobalOptions& global, const MmtpOptions& options);
 
+// store migrate --to redis: copies the live entries of the SQLite file
+// [store] path names (revocations, spends, every namespace's values, each
+// with its absolute expiry) into the Redis the redis_ keys name, whatever
+// [store] backend says. Spends already in Redis stay (SET NX); a
+// revocation keeps the later expiry; values are replaced. Running it
+// again changes nothing more. --dry-run prints each entry and writes
+// nothing. Prints counts per kind. 0 done, 2 the SQLite file or Redis
+// failed (the message names which entry), 64 a target other than redis.
+struct StoreMigrateOptions {
+  std::string to;           // --to: "redis"
+  std::string from_config;  // --from-config FILE: this config instead of -c
+  bool dry_run = false;
+};
+int storeMigrate(const GlobalOptions& global, const StoreMigrateOptions& options);
+// store check: names the configured store (store::describe), then
+// `count` round trips of put, get, erase and a recordOnce made twice
+// under the private namespace kStoreCheckNamespace; prints min, median
+// and max. 0 it answers, 2 it does not (the message names the store).
+struct StoreCheckOptions {
+  int count = 10;
+};
+inline constexpr const char* kStoreCheckNamespace = "mtepctl-check";
+int storeCheck(const GlobalOptions& global, const StoreCheckOptions& options);
+
 }  // namespace mtep::ctl

@@ -17,6 +17,8 @@
 //   mtepctl [-c FILE] stoken list [LOCAL]
 //   mtepctl [-c FILE] mmtp send --server HOST[:PORT] [--user U] FROM TO [--subject S] < BODY
 //   mtepctl [-c FILE] mmtp receive --server HOST[:PORT] --user U [--tag C=V]... [--check]
+//   mtepctl [-c FILE] store migrate --to redis [--from-config FILE] [--dry-run]
+//   mtepctl [-c FILE] store check [--count N]
 //   mtepctl key derive (--server HOST[:PORT] | --salt B64) [--out FILE [--force]] USER
 //   mtepctl key publish --server HOST[:PORT] USER | salt reset --server HOST[:PORT] USER
 //   mtepctl sign (--key-file F | --server HOST[:PORT] --user USER) FILE|-
@@ -375,6 +377,30 @@ int run(int argc, char** argv) {
       ->option_text("CATEGORY=VALUE");
   mmtp_recv_cmd->add_flag("--check", mm.check, "count only (CHECK), remove nothing");
   mmtp_recv_cmd->callback([&] { action = [&] { return mmtpReceive(global, mm); }; });
+
+  CLI::App* store_app = app.add_subcommand("store", "migrate or check the state store");
+  store_app->require_subcommand(1);
+  StoreMigrateOptions migrate;
+  CLI::App* migrate_cmd = store_app->add_subcommand(
+      "migrate", "copy the SQLite store's entries into the Redis the redis_ keys name");
+  migrate_cmd->add_option("--to", migrate.to, "the target backend")
+      ->option_text("redis")
+      ->required()
+      ->check(CLI::IsMember({"redis"}));
+  migrate_cmd
+      ->add_option("--from-config", migrate.from_config,
+                   "read [store] (path and redis_ keys) from this file instead of -c")
+      ->option_text("FILE");
+  migrate_cmd->add_flag("--dry-run", migrate.dry_run, "print what would be copied, write nothing");
+  migrate_cmd->callback([&] { action = [&] { return storeMigrate(global, migrate); }; });
+  StoreCheckOptions store_check;
+  CLI::App* store_check_cmd = store_app->add_subcommand(
+      "check", "say which store is configured and time write, read, erase and spend round trips");
+  store_check_cmd->add_option("--count", store_check.count, "round trips to time")
+      ->option_text("N")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  store_check_cmd->callback([&] { action = [&] { return storeCheck(global, store_check); }; });
 
   try {
     app.parse(argc, argv);
