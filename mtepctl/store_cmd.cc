@@ -281,9 +281,11 @@ int storeCheck(const GlobalOptions& global, const StoreCheckOptions& options) {
     ms.push_back(msBetween(t0, t1));
   }
   std::sort(ms.begin(), ms.end());
+  const size_t mid = ms.size() / 2;
+  const double median = ms.size() % 2 == 1 ? ms[mid] : (ms[mid - 1] + ms[mid]) / 2;
   std::printf("round trips: %d (put, get, erase, recordOnce twice): min %.2f ms, median %.2f ms, "
               "max %.2f ms\n",
-              options.count, ms.front(), ms[ms.size() / 2], ms.back());
+              options.count, ms.front(), median, ms.back());
   std::printf("OK\n");
   return kExitOk;
 }
