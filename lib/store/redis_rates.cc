@@ -16,7 +16,10 @@ namespace {
 
 // ARGV[1] = the key prefix, then (key, window, limit) per key; no KEYS.
 // Returns 0 when every key was under its limit and all were counted, else
-// the 1-based index of the first key over (nothing counted).
+// the 1-based index of the first key over (nothing counted). One MGET reads
+// every current and previous window; a current window not there yet is
+// created with its expiry (SET EXAT), one already there is INCRed (it has
+// its expiry since it was created): one write per key.
 // Lua numbers are doubles: Unix seconds and windows are exact in them, and
 // ".." prints them as integers (%.14g).
 constexpr const char* kScript = R"lua(
@@ -24,22 +27,29 @@ if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
 local now = tonumber(t[1])
 local n = math.floor((#ARGV - 1) / 3)
-local counted = {}
+local names, starts = {}, {}
 for i = 0, n - 1 do
-  local key = ARGV[2 + 3 * i]
   local window = tonumber(ARGV[3 + 3 * i])
-  local limit = tonumber(ARGV[4 + 3 * i])
   local start = now - (now % window)
   local base = ARGV[1] .. 'rate:' .. window .. ':'
-  local current = base .. start .. ':' .. key
-  local v = redis.call('MGET', current, base .. (start - window) .. ':' .. key)
-  local estimate = (tonumber(v[2]) or 0) * (window - (now - start)) / window + (tonumber(v[1]) or 0)
-  if estimate + 1 > limit then return i + 1 end
-  counted[#counted + 1] = {current, start + 2 * window}
+  names[2 * i + 1] = base .. start .. ':' .. ARGV[2 + 3 * i]
+  names[2 * i + 2] = base .. (start - window) .. ':' .. ARGV[2 + 3 * i]
+  starts[i + 1] = start
 end
-for _, c in ipairs(counted) do
-  redis.call('INCR', c[1])
-  redis.call('EXPIREAT', c[1], c[2])
+local v = redis.call('MGET', unpack(names))
+for i = 0, n - 1 do
+  local window = tonumber(ARGV[3 + 3 * i])
+  local previous = tonumber(v[2 * i + 2]) or 0
+  local current = tonumber(v[2 * i + 1]) or 0
+  local estimate = previous * (window - (now - starts[i + 1])) / window + current
+  if estimate + 1 > tonumber(ARGV[4 + 3 * i]) then return i + 1 end
+end
+for i = 0, n - 1 do
+  if v[2 * i + 1] then
+    redis.call('INCR', names[2 * i + 1])
+  else
+    redis.call('SET', names[2 * i + 1], 1, 'EXAT', starts[i + 1] + 2 * tonumber(ARGV[3 + 3 * i]))
+  end
 end
 return 0
 )lua";

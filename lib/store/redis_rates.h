@@ -12,10 +12,10 @@
 //   the previous fixed window's count weighted by the part of it still
 //   inside the sliding window, plus the current fixed window's count (as
 //   lib/policy counts in memory). If every key's estimate + 1 is within
-//   its limit, each key's current window is INCRed and given an absolute
-//   expiry (EXPIREAT start + 2 * window: after that it is not even a
-//   previous window); else nothing is counted and the first key over its
-//   limit is named.
+//   its limit, each key's current window is counted: INCRed, or created
+//   as 1 with an absolute expiry (SET EXAT start + 2 * window: after that
+//   it is not even a previous window); else nothing is counted and the
+//   first key over its limit is named.
 //   Keys (P = options.prefix): P rate:WINDOW:START:KEY, START the fixed
 //   window's start in Unix seconds (a multiple of WINDOW).
 //   "Now" is Redis's TIME, read inside the script: the hosts' clocks do
