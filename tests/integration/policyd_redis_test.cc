@@ -161,7 +161,7 @@ TEST_F(PolicydRedisTest, RedisStoppedTempfailsAtBothAndTheyRecoverByThemselves) 
 }
 
 TEST_F(PolicydRedisTest, PausedRedisTempfailsInTimeWhileOtherRequestsAreServed) {
-  startHosts("site:", "site:", 300);
+  startHosts("site:", "site:", 1000);
   EXPECT_EQ(ask(*mx1_, "192.0.2.7", "a@alpha.test", "b@beta.test"), "DUNNO");
   redis_.pause();
   auto gated = Client::connect(mx1_->port());
@@ -172,11 +172,12 @@ TEST_F(PolicydRedisTest, PausedRedisTempfailsInTimeWhileOtherRequestsAreServed) 
   std::this_thread::sleep_for(50ms);
   const auto t0 = Steady::now();
   EXPECT_EQ(ask(*mx1_, "192.0.2.7", "a@alpha.test", "b@example.net"), "DUNNO");
-  EXPECT_LT(Steady::now() - t0, 200ms) << "the loop waited on Redis";
+  EXPECT_LT(Steady::now() - t0, 500ms) << "the loop waited on Redis";
   auto reply = readAction(*gated, 5000);
   const auto took = Steady::now() - sent;
   EXPECT_EQ(reply.value_or("<no reply>"), kTempfail) << logs();
-  EXPECT_LT(took, 1500ms) << "redis_timeout_ms is 300";
+  EXPECT_GE(took, 900ms) << "answered before Redis could have";
+  EXPECT_LT(took, 3500ms) << "redis_timeout_ms is 1000";
   redis_.resume();
   EXPECT_TRUE(eventually(
       [&] { return ask(*mx1_, "192.0.2.7", "a@alpha.test", "b@beta.test") == "DUNNO"; }))
