@@ -12,6 +12,8 @@
 //       policy::Outcome o = engine.decide(reader.take());
 //       if (o.needs_lookup) { start(o.lookup); break; }   // later:
 //       //   engine.recordLookup(o.lookup, answer); o = engine.decide(request);
+//       if (o.needs_rates) { count(o.rates); break; }     // shared counters; later:
+//       //   o = engine.decide(request, &rate_answer);    // (and after a lookup too)
 //       if (o.decision.action.empty()) close();           // no reply at all
 //       else write(policy::formatReply(o.decision.action));
 //     }
