@@ -6,6 +6,7 @@
 #include "policy_session.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "util/log.h"
@@ -20,12 +21,13 @@ using server::SessionStep;
 class PolicySession final : public server::ProtocolSession {
  public:
   PolicySession(config::ConfigPtr config, const server::PeerInfo& peer, policy::Engine& engine,
-                Lookups& lookups, StampChecks& stamps)
+                Lookups& lookups, StampChecks& stamps, SharedRates* rates)
       : config_(std::move(config)),
         peer_(peer.address),
         engine_(engine),
         lookups_(lookups),
         stamps_(stamps),
+        rates_(rates),
         reader_(config_->policyd.max_request_size) {}
 
   void attach(ConnectionHandle handle) override { handle_ = std::move(handle); }
@@ -49,6 +51,7 @@ class PolicySession final : public server::ProtocolSession {
       partial_ = false;
       request_ = reader_.take();
       lookups_asked_ = 0;
+      rate_answer_.reset();
       switch (decideCurrent(out)) {
         case Next::kPending:
           step.action = SessionAction::kPending;
@@ -96,6 +99,12 @@ class PolicySession final : public server::ProtocolSession {
   // Ends with resume(), which may destroy this session: nothing after it.
   void lookupAnswered() { resumeWith(decideNow()); }
 
+  // The rate check this session waited for is answered. Same contract.
+  void ratesAnswered(policy::RateAnswer answer) {
+    rate_answer_ = std::move(answer);
+    resumeWith(decideNow());
+  }
+
   // The stamp check this session waited for is done. Same contract.
   void stampsAnswered(const policy::StampCheck& check, const policy::StampAnswer& answer) {
     std::string out;
@@ -137,7 +146,32 @@ class PolicySession final : public server::ProtocolSession {
   }
 
   Next decideCurrent(std::string* out) {
-    policy::Outcome o = engine_.decide(request_);
+    policy::Outcome o = engine_.decide(request_, rate_answer_ ? &*rate_answer_ : nullptr);
+    if (o.needs_rates) {
+      if (rate_answer_) {
+        log::error("%s: the engine asked twice for the rate check of one request; closing "
+                   "without a reply",
+                   peer_.c_str());
+        return Next::kClose;
+      }
+      if (rates_ == nullptr) {
+        policy::RateAnswer none;
+        none.detail = "no shared rate counters";
+        rate_answer_ = std::move(none);
+        return decideCurrent(out);
+      }
+      ConnectionHandle handle = handle_;
+      std::optional<policy::RateAnswer> now =
+          rates_->check(std::move(o.rates), [handle](policy::RateAnswer answer) {
+            // Only PolicySessions ask; the handle is empty once the connection closed.
+            if (auto* s = static_cast<PolicySession*>(handle.session())) {
+              s->ratesAnswered(std::move(answer));
+            }
+          });
+      if (!now) return Next::kPending;
+      rate_answer_ = std::move(*now);
+      return decideCurrent(out);
+    }
     if (o.needs_stamps) {
       ConnectionHandle handle = handle_;
       std::shared_ptr<const policy::StampCheck> check = o.stamps;
@@ -200,10 +234,12 @@ class PolicySession final : public server::ProtocolSession {
   policy::Engine& engine_;
   Lookups& lookups_;
   StampChecks& stamps_;
+  SharedRates* rates_;        // null: rate gates are counted in the engine
   ConnectionHandle handle_;
   policy::RequestReader reader_;
   policy::Request request_;   // the one being decided
   int lookups_asked_ = 0;     // for request_
+  std::optional<policy::RateAnswer> rate_answer_;  // for request_, once the rate check answered
   bool partial_ = false;      // bytes of an unfinished request were read
   uint64_t answered_ = 0;
 };
@@ -220,7 +256,7 @@ std::string printable(std::string_view text, size_t max) {
 
 std::unique_ptr<server::ProtocolSession> PolicySessionFactory::create(
     const server::PeerInfo& peer) {
-  return std::make_unique<PolicySession>(config_, peer, engine_, lookups_, stamps_);
+  return std::make_unique<PolicySession>(config_, peer, engine_, lookups_, stamps_, rates_);
 }
 
 }  // namespace mtep::policyd

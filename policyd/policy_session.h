@@ -15,6 +15,9 @@
 //   reply goes out through the ConnectionHandle. When it needs a stamp
 //   check (Exim's DATA with require_stamp) the same: StampChecks runs it
 //   on its workers and Engine::finishStamps() decides with the answer.
+//   When it needs a rate check (shared rate counters, [store] backend
+//   "redis") the same: SharedRates batches it to Redis and decide() runs
+//   again with the answer, which stands for the rest of the request.
 //   Other connections are served meanwhile.
 //   Each reply is logged as one line at info: the engine's
 //     QUEUEID: policy: action=... reason=... sender=<...> rcpt=<...> ...
@@ -39,17 +42,23 @@
 #include "lookups.h"
 #include "policy/policy.h"
 #include "server/session.h"
+#include "shared_rates.h"
 #include "stamp_checks.h"
 
 namespace mtep::policyd {
 
 class PolicySessionFactory final : public server::SessionFactory {
  public:
-  // `engine`, `lookups` and `stamps` must outlive the factory and every
-  // session it made.
+  // `engine`, `lookups`, `stamps` and `rates` must outlive the factory and
+  // every session it made. `rates`: the shared rate counters when the
+  // engine asks for them (Engine::setSharedRates), else null.
   PolicySessionFactory(config::ConfigPtr config, policy::Engine& engine, Lookups& lookups,
-                       StampChecks& stamps)
-      : config_(std::move(config)), engine_(engine), lookups_(lookups), stamps_(stamps) {}
+                       StampChecks& stamps, SharedRates* rates = nullptr)
+      : config_(std::move(config)),
+        engine_(engine),
+        lookups_(lookups),
+        stamps_(stamps),
+        rates_(rates) {}
 
   // Sessions made from now on use `config`; live ones keep theirs.
   void setConfig(config::ConfigPtr config) { config_ = std::move(config); }
@@ -63,6 +72,7 @@ class PolicySessionFactory final : public server::SessionFactory {
   policy::Engine& engine_;
   Lookups& lookups_;
   StampChecks& stamps_;
+  SharedRates* rates_;
 };
 
 // How many lookups one request may need before the session gives up on it.

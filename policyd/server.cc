@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "store/open.h"
+#include "store/redis_rates.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -18,6 +19,7 @@ namespace mtep::policyd {
 Server::~Server() {
   if (queue_) queue_->stop();
   if (stamp_queue_) stamp_queue_->stop();
+  if (rates_queue_) rates_queue_->stop();
 }
 
 server::DaemonSettings Server::settings(const config::Config& config) const {
@@ -59,7 +61,28 @@ Status Server::open(server::Daemon& daemon) {
   stamp_queue_ = std::move(*stamp_queue);
   stamps_ = std::make_unique<StampChecks>(*stamp_queue_, store_.get(), c.pow);
   lookups_ = std::make_unique<Lookups>(*queue_, *engine_, *backend_);
-  factory_ = std::make_unique<PolicySessionFactory>(config, *engine_, *lookups_, *stamps_);
+  if (c.store.backend == "redis") {
+    // Rate gates counted in Redis, shared by every host (shared_rates.h).
+    engine_->setSharedRates(true);
+    std::shared_ptr<store::RedisRates> rates;
+    std::string unavailable;
+    if (auto options = store::redisOptions(c.store)) {
+      rates = std::make_shared<store::RedisRates>(std::move(*options));
+    } else {
+      unavailable = options.error().message();
+      log::warning("shared rate counters: %s; rate_limit_client and rate_limit_sender will "
+                   "tempfail (451 4.3.0) until a restart",
+                   unavailable.c_str());
+    }
+    auto rates_queue = server::WorkQueue::create(daemon.base(), SharedRates::kMaxInFlight);
+    if (!rates_queue) return std::move(rates_queue).error();
+    rates_queue_ = std::move(*rates_queue);
+    rates_ = std::make_unique<SharedRates>(*rates_queue_, std::move(rates),
+                                           static_cast<int>(c.store.redis_timeout_ms),
+                                           std::move(unavailable));
+  }
+  factory_ = std::make_unique<PolicySessionFactory>(config, *engine_, *lookups_, *stamps_,
+                                                    rates_.get());
 
   Status s =
       daemon.addTimer(kExpireInterval, "expiring policy state", [this] { engine_->expire(); });
@@ -89,13 +112,16 @@ void Server::restartOnly(const config::Config& current, const config::Config& ne
 }
 
 std::string Server::shutdownNote() const {
-  return ", " + std::to_string(lookups_ ? lookups_->inFlight() : 0) + " lookup(s) and " +
-         std::to_string(stamps_ ? stamps_->inFlight() : 0) + " stamp check(s) running";
+  return ", " + std::to_string(lookups_ ? lookups_->inFlight() : 0) + " lookup(s), " +
+         std::to_string(stamps_ ? stamps_->inFlight() : 0) + " stamp check(s) and " +
+         std::to_string(rates_ ? rates_->pending() + rates_->inFlight() : 0) +
+         " rate check batch(es) and waiting check(s) running";
 }
 
 void Server::stopped() {
   if (queue_) queue_->stop();
   if (stamp_queue_) stamp_queue_->stop();
+  if (rates_queue_) rates_queue_->stop();
 }
 
 }  // namespace mtep::policyd

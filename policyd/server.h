@@ -13,7 +13,9 @@
 //   their answers back through the work queue; a second work queue, one
 //   worker per core, runs stamp checks, the spends and the store purge
 //   (stamp_checks.h): nothing on the loop hashes a stamp or writes the
-//   store. This service adds:
+//   store. With [store] backend "redis" a third work queue, two workers
+//   with a Redis connection each, counts the rate gates in Redis for every
+//   host (shared_rates.h). This service adds:
 //   - open(): the store, the work queue, the engine, the lookups and the
 //     policy session factory for [policyd] listen, capped at [policyd]
 //     max_connections (and max_connections_per_client, off by default);
@@ -50,6 +52,7 @@
 #include "policy_session.h"
 #include "server/daemon.h"
 #include "server/work_queue.h"
+#include "shared_rates.h"
 #include "stamp_checks.h"
 #include "store/store.h"
 
@@ -85,6 +88,8 @@ class Server final : public server::Service {
   std::unique_ptr<server::WorkQueue> stamp_queue_;  // stamp checks and store writes
   std::unique_ptr<StampChecks> stamps_;
   std::unique_ptr<Lookups> lookups_;
+  std::unique_ptr<server::WorkQueue> rates_queue_;  // [store] backend "redis": rate checks
+  std::unique_ptr<SharedRates> rates_;               // null unless backend "redis"
   std::unique_ptr<PolicySessionFactory> factory_;
 };
 

@@ -393,7 +393,7 @@ void Engine::rateCount(const std::string& key, int64_t window, int64_t now) {
   ++r.current;
 }
 
-Outcome Engine::decide(const Request& request) {
+Outcome Engine::decide(const Request& request, const RateAnswer* rates) {
   const std::string_view kind = request.get("request");
   if (kind != "smtpd_access_policy" || !config_) {
     Outcome o;
@@ -406,13 +406,14 @@ Outcome Engine::decide(const Request& request) {
   }
   const int64_t now = clock_.now();
   const std::string_view state = request.get("protocol_state");
-  if (state == "RCPT") return decideRcpt(request, *config_, now);
+  if (state == "RCPT") return decideRcpt(request, *config_, now, rates);
   if (state == "DATA" || state == "END-OF-MESSAGE") return decideData(request, *config_, now);
   const Sender sender = senderOf(request);
   return Decider(request, sender).dunno("not-checked-" + asciiLower(shown(state, 20)));
 }
 
-Outcome Engine::decideRcpt(const Request& request, const config::Config& cfg, int64_t now) {
+Outcome Engine::decideRcpt(const Request& request, const config::Config& cfg, int64_t now,
+                           const RateAnswer* rates) {
   const Sender sender = senderOf(request);
   Decider decider(request, sender);
   const std::string_view rcpt_text = request.get("recipient");
@@ -452,27 +453,66 @@ Outcome Engine::decideRcpt(const Request& request, const config::Config& cfg, in
 
   // rate_limit_client, rate_limit_sender
   const std::string_view client = request.get("client_address");
-  std::string client_key, sender_key;
-  if (policy.rate_limit_client.enabled() && !client.empty()) {
-    client_key = "c\n" + section + "\n" + std::string(client);
-    const config::RateLimit& limit = policy.rate_limit_client;
-    if (rateEstimate(client_key, limit.window, now) + 1 > static_cast<double>(limit.count)) {
-      return decider.reply("450", "4.7.1",
-                           "Too many recipients at " + shown_rcpt_domain + " from " +
-                               shown(client, kMaxShownAddress) + "; try again later",
-                           "tempfail", "rate-limit-client");
+  const bool client_gate = policy.rate_limit_client.enabled() && !client.empty();
+  const bool sender_gate = policy.rate_limit_sender.enabled() && !sender.null;
+  const std::string sender_id =
+      sender_gate ? (sender.valid ? sender.address : asciiLower(request.get("sender"))) : "";
+  const auto overClient = [&] {
+    return decider.reply("450", "4.7.1",
+                         "Too many recipients at " + shown_rcpt_domain + " from " +
+                             shown(client, kMaxShownAddress) + "; try again later",
+                         "tempfail", "rate-limit-client");
+  };
+  const auto overSender = [&] {
+    return decider.reply("450", "4.7.1",
+                         "Too many recipients at " + shown_rcpt_domain + " from sender " +
+                             shown(request.get("sender"), kMaxShownAddress) + "; try again later",
+                         "tempfail", "rate-limit-sender");
+  };
+  std::string client_key, sender_key;  // in-memory counters to count at acceptance
+  if (shared_rates_ && (client_gate || sender_gate)) {
+    // Counted by the caller in the shared store, all gates in one step.
+    if (rates == nullptr) {
+      auto check = std::make_shared<RateCheck>();
+      if (client_gate) {
+        check->entries.push_back({RateCheck::Gate::kClient,
+                                  "c:" + section + ":" + std::string(client),
+                                  policy.rate_limit_client.window, policy.rate_limit_client.count});
+      }
+      if (sender_gate) {
+        check->entries.push_back({RateCheck::Gate::kSender, "s:" + section + ":" + sender_id,
+                                  policy.rate_limit_sender.window, policy.rate_limit_sender.count});
+      }
+      Outcome o;
+      o.needs_rates = true;
+      o.rates = std::move(check);
+      return o;
     }
-  }
-  if (policy.rate_limit_sender.enabled() && !sender.null) {
-    sender_key = "s\n" + section + "\n" +
-                 (sender.valid ? sender.address : asciiLower(request.get("sender")));
-    const config::RateLimit& limit = policy.rate_limit_sender;
-    if (rateEstimate(sender_key, limit.window, now) + 1 > static_cast<double>(limit.count)) {
-      return decider.reply("450", "4.7.1",
-                           "Too many recipients at " + shown_rcpt_domain + " from sender " +
-                               shown(request.get("sender"), kMaxShownAddress) +
-                               "; try again later",
-                           "tempfail", "rate-limit-sender");
+    switch (rates->result) {
+      case RateAnswer::Result::kUnder:
+        break;
+      case RateAnswer::Result::kOver:
+        return rates->gate == RateCheck::Gate::kSender && sender_gate ? overSender()
+                                                                      : overClient();
+      case RateAnswer::Result::kTemporary:
+        if (!rates->detail.empty()) decider.extra(" detail=\"" + logged(rates->detail) + "\"");
+        return decider.reply("451", "4.3.0", "Cannot check the rate limits now; try again later",
+                             "tempfail", "rate-store-unavailable");
+    }
+  } else {
+    if (client_gate) {
+      client_key = "c\n" + section + "\n" + std::string(client);
+      const config::RateLimit& limit = policy.rate_limit_client;
+      if (rateEstimate(client_key, limit.window, now) + 1 > static_cast<double>(limit.count)) {
+        return overClient();
+      }
+    }
+    if (sender_gate) {
+      sender_key = "s\n" + section + "\n" + sender_id;
+      const config::RateLimit& limit = policy.rate_limit_sender;
+      if (rateEstimate(sender_key, limit.window, now) + 1 > static_cast<double>(limit.count)) {
+        return overSender();
+      }
     }
   }
 

@@ -12,6 +12,8 @@
 //       policy::Outcome o = engine.decide(reader.take());
 //       if (o.needs_lookup) { start(o.lookup); break; }   // later:
 //       //   engine.recordLookup(o.lookup, answer); o = engine.decide(request);
+//       if (o.needs_rates) { count(o.rates); break; }     // shared counters; later:
+//       //   o = engine.decide(request, &rate_answer);    // (and after a lookup too)
 //       if (o.decision.action.empty()) close();           // no reply at all
 //       else write(policy::formatReply(o.decision.action));
 //     }
@@ -47,6 +49,10 @@
 //       policy section ([domain."x"], [domain.".x"] or [domain_defaults]),
 //       an approximate sliding window (the previous fixed window weighted by
 //       its remaining overlap plus the current one); over -> 450 4.7.1.
+//       Counted in this process's memory, or, with setSharedRates(true)
+//       (mtep-policyd with [store] backend "redis"), by the caller in a
+//       store every host shares: decide() returns needs_rates with a
+//       RateCheck (see "Shared rate counters" below).
 //     require_mtep_capable: the sender domain must have an MTEP server:
 //       Outcome.needs_lookup with a kMtepCapable Lookup; kNo -> 550 5.7.25,
 //       kTemporary -> mtep_unavailable (451 4.7.25, DUNNO, or 550 5.7.25).
@@ -127,6 +133,20 @@
 //   waited for it), and so does any answer when lookup_cache_ttl is 0.
 //   Instances, rate counters and cached lookups are capped at kMaxEntries
 //   each, the least recently used dropped first.
+//
+//   Shared rate counters (setSharedRates(true)): at the rate gates,
+//   decide() returns Outcome.needs_rates with a RateCheck listing the
+//   client and sender gates that apply to this recipient (key, window,
+//   limit), and counts nothing itself. The caller checks and counts them
+//   in one atomic step (store/redis_rates.h: every key under its limit ->
+//   each is counted; else none is) and decide()s the same request again
+//   with the RateAnswer, which then stands for the rest of the request
+//   (a lookup that follows re-decides with the same answer). kOver ->
+//   the 450 4.7.1 of that gate; kTemporary (the store down, slow, full,
+//   or an error reply) -> 451 4.3.0, reason=rate-store-unavailable: never
+//   accepted unchecked. The approximation differs from the in-memory one
+//   in one way: the count is made at the rate gate, so a recipient that
+//   require_mtep_capable refuses later has been counted.
 //
 //   Replies are one line of printable ASCII without '%' under 200
 //   characters; names from the peer are shown with other bytes as '?'.
@@ -249,9 +269,34 @@ struct StampAnswer {
 StampAnswer runStampCheck(const StampCheck& check, store::Store* store,
                           pow::MemoryBudget* memory, std::mutex* store_mu = nullptr);
 
+// The rate gates of one RCPT when they are counted in a shared store
+// (Engine::setSharedRates): check every entry and count them all, or none.
+struct RateCheck {
+  enum class Gate { kClient, kSender };
+  struct Entry {
+    Gate gate = Gate::kClient;
+    std::string key;     // "c:SECTION:CLIENT" or "s:SECTION:SENDER" (SECTION "" = defaults)
+    int64_t window = 0;  // seconds, > 0
+    uint32_t limit = 0;  // recipients per window, > 0
+  };
+  std::vector<Entry> entries;  // client gate first; never empty
+};
+struct RateAnswer {
+  enum class Result {
+    kUnder,      // every entry was under its limit, and each has been counted
+    kOver,       // `gate` is over its limit; nothing was counted
+    kTemporary,  // not checked (store down, slow, full, error): tempfail
+  };
+  Result result = Result::kTemporary;
+  RateCheck::Gate gate = RateCheck::Gate::kClient;  // kOver: which one
+  std::string detail;  // kTemporary: why, for the log line
+};
+
 struct Outcome {
   bool needs_lookup = false;  // true: run `lookup`, recordLookup(), decide() again
   Lookup lookup;              // set when needs_lookup
+  bool needs_rates = false;   // true: check and count `rates`, decide() again with the answer
+  std::shared_ptr<const RateCheck> rates;  // set when needs_rates
   bool needs_stamps = false;  // true: run `stamps` (runStampCheck), then finishStamps()
   std::shared_ptr<const StampCheck> stamps;  // set when needs_stamps
   Decision decision;          // set when neither
@@ -266,7 +311,9 @@ class Engine {
   void setConfig(config::ConfigPtr config);
 
   // Decides one request (see DESCRIPTION). Event-loop thread only.
-  Outcome decide(const Request& request);
+  // `rates`: the answer to the RateCheck an earlier decide() of this same
+  // request asked for (shared rate counters); null otherwise.
+  Outcome decide(const Request& request, const RateAnswer* rates = nullptr);
   // The decision of a request whose decide() asked for `check`, once
   // runStampCheck() gave `answer`. Event-loop thread only.
   Outcome finishStamps(const Request& request, const StampCheck& check, const StampAnswer& answer);
@@ -275,6 +322,11 @@ class Engine {
   // Drops instances, rate counters and lookups whose time is over; call
   // now and then (every few seconds).
   void expire();
+
+  // true: the rate gates are asked for (needs_rates) instead of counted
+  // here; false (the default): counted in memory.
+  void setSharedRates(bool shared) { shared_rates_ = shared; }
+  bool sharedRates() const { return shared_rates_; }
 
   // Caps each kind of state at `entries` instead of kMaxEntries (tests).
   void setCapacity(size_t entries);
@@ -321,7 +373,8 @@ class Engine {
     int64_t until = 0;        // usable while now <= until
   };
 
-  Outcome decideRcpt(const Request& request, const config::Config& cfg, int64_t now);
+  Outcome decideRcpt(const Request& request, const config::Config& cfg, int64_t now,
+                     const RateAnswer* rates);
   Outcome decideData(const Request& request, const config::Config& cfg, int64_t now);
   // Every gate passed: DUNNO or the PREPEND, once per instance.
   Outcome passed(const Request& request, const config::Config& cfg, int64_t now,
@@ -337,6 +390,7 @@ class Engine {
   Lru<Instance> instances_;
   Lru<RateCounter> rates_;
   Lru<CachedLookup> lookups_;
+  bool shared_rates_ = false;  // setSharedRates
 };
 
 // Helpers exposed for tests and the fuzzer.

@@ -22,16 +22,8 @@ using Steady = std::chrono::steady_clock;
 // -1 unknown (nothing tried yet), 0 down, 1 up: one log line per change.
 std::atomic<int> g_reachable{-1};
 
-void noteUp(const std::string& label) {
-  if (g_reachable.exchange(1) == 0) log::notice("redis store %s: answering again", label.c_str());
-}
-
-void noteDown(const std::string& label, const std::string& why) {
-  if (g_reachable.exchange(0) != 0) {
-    log::warning("redis store %s: %s; everything that needs the store tempfails until it answers",
-                 label.c_str(), why.c_str());
-  }
-}
+void noteUp(const std::string& label) { noteRedisUp(label); }
+void noteDown(const std::string& label, const std::string& why) { noteRedisDown(label, why); }
 
 std::string num(int64_t v) { return std::to_string(v); }
 
@@ -342,6 +334,17 @@ class RedisStore final : public Store {
 }  // namespace
 
 bool redisReachable() { return g_reachable.load() == 1; }
+
+void noteRedisUp(const std::string& label) {
+  if (g_reachable.exchange(1) == 0) log::notice("redis store %s: answering again", label.c_str());
+}
+
+void noteRedisDown(const std::string& label, const std::string& why) {
+  if (g_reachable.exchange(0) != 0) {
+    log::warning("redis store %s: %s; everything that needs the store tempfails until it answers",
+                 label.c_str(), why.c_str());
+  }
+}
 
 Result<std::unique_ptr<Store>> openRedis(const RedisOptions& options, const Clock& clock) {
   if (!options.sentinels.empty() && options.master_name.empty()) {

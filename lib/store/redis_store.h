@@ -37,6 +37,7 @@
 //   aside); `clock` must outlive it.
 
 #include <memory>
+#include <string>
 
 #include "store/redis_connection.h"
 #include "store/store.h"
@@ -54,5 +55,11 @@ Result<std::unique_ptr<Store>> openRedis(const RedisOptions& options, const Cloc
 // The process-wide state of Redis as the stores saw it last, for the one
 // log line per change (and tests): true while it answers.
 bool redisReachable();
+// Every user of Redis in the process reports here: a call that reached
+// Redis (Up), or one that could not (Down, with why). Logs one warning at
+// the first Down after an Up (or at start) and one notice at the first Up
+// after a Down, never one line per call. Thread-safe.
+void noteRedisUp(const std::string& label);
+void noteRedisDown(const std::string& label, const std::string& why);
 
 }  // namespace mtep::store

@@ -3,12 +3,14 @@
 #   run-policyd-bench.sh - policy requests per second: mtep-policyd beside
 #   postgrey and postfwd, on one load generator, in one run
 # SUMMARY
-#   tests/bench/run-policyd-bench.sh BUILD_DIR [SECONDS]     (default 10 s a run)
+#   tests/bench/run-policyd-bench.sh BUILD_DIR [SECONDS] [--mtep-only]
+#                                            (default 10 s a run)
 # DESCRIPTION
 #   Builds nothing: uses BUILD_DIR/policyd/mtep-policyd and
 #   BUILD_DIR/tests/bench/loadgen/mtep-load (Release or RelWithDebInfo, no
-#   sanitizers). Needs Debian's postgrey and postfwd (scripts/install-deps
-#   --bench). Each server gets a free loopback port and is driven by mtep-load
+#   sanitizers). Needs redis-server, and Debian's postgrey and postfwd
+#   (scripts/install-deps --bench) unless --mtep-only (mtep-policyd's rows
+#   alone). Each server gets a free loopback port and is driven by mtep-load
 #   --protocol policy: persistent connections, one RCPT-state
 #   smtpd_access_policy request outstanding on each (as Postfix's smtpd
 #   keeps one), with 8 and then 64 connections.
@@ -19,6 +21,17 @@
 #     mtep-policyd, gates        refuse_mixed_onion (per-message state) and
 #                                rate_limit_client + rate_limit_sender (set too
 #                                high to trigger): DUNNO
+#     mtep-policyd, rate limits  rate_limit_client + rate_limit_sender (too
+#     in memory, unique          high to trigger) with mtep-load --unique: a
+#                                new client address and sender in every
+#                                request, so every request makes two new
+#                                counters (the in-memory LRU fills to its cap)
+#     mtep-policyd, rate limits  the same with [store] backend "redis": a
+#     in Redis, unique           redis-server started here on a free port
+#                                (no persistence, stopped at the end); every
+#                                request's gates are checked and counted by
+#                                the Lua script, batched into pipelines. Its
+#                                "server CPU" is mtep-policyd + redis-server.
 #     postgrey, db on disk       greylisting with --delay=0 (the triplet passes
 #                                at once; every request reads and writes its
 #                                Berkeley DB); answers DEFER once, then PREPEND
@@ -31,15 +44,19 @@
 #   over the run (all its processes), 100 % = one core.
 set -euo pipefail
 
-BUILD=${1:?usage: run-policyd-bench.sh BUILD_DIR [SECONDS]}
+BUILD=${1:?usage: run-policyd-bench.sh BUILD_DIR [SECONDS] [--mtep-only]}
 BUILD=$(cd "$BUILD" && pwd)
 SECS=${2:-10}
+MTEP_ONLY=0
+[[ ${3:-} == --mtep-only ]] && MTEP_ONLY=1
 POLICYD=$BUILD/policyd/mtep-policyd
 LOAD=$BUILD/tests/bench/loadgen/mtep-load
 for bin in "$POLICYD" "$LOAD"; do
   [[ -x $bin ]] || { echo "missing $bin: build it first" >&2; exit 2; }
 done
-for tool in postgrey postfwd python3; do
+TOOLS="python3 redis-server redis-cli"
+((MTEP_ONLY)) || TOOLS="$TOOLS postgrey postfwd"
+for tool in $TOOLS; do
   command -v "$tool" >/dev/null || { echo "missing $tool (scripts/install-deps --bench)" >&2; exit 2; }
 done
 [[ $(id -u) == 0 ]] || { echo "run as root (postgrey and postfwd drop privileges themselves)" >&2; exit 2; }
@@ -56,9 +73,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-read -r P_PLAIN P_GATES P_PGDISK P_PGSHM P_FWD < <(python3 -c '
+read -r P_PLAIN P_GATES P_PGDISK P_PGSHM P_FWD P_MEM P_REDISD P_REDIS < <(python3 -c '
 import socket
-socks = [socket.socket() for _ in range(5)]
+socks = [socket.socket() for _ in range(8)]
 for s in socks: s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in socks))')
 
@@ -102,41 +119,62 @@ policydConf gates "$P_GATES" '[domain_defaults]
 refuse_mixed_onion = true
 rate_limit_client = "9999999/1s"
 rate_limit_sender = "9999999/1s"'
-for name in plain gates; do
+RATES='[domain_defaults]
+rate_limit_client = "9999999/1h"
+rate_limit_sender = "9999999/1h"'
+policydConf mem "$P_MEM" "$RATES"
+mkdir -p "$WORK/redis"
+redis-server --port "$P_REDIS" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
+  --dir "$WORK/redis" --pidfile "$WORK/redis/pid" --logfile "$WORK/redis/log"
+STOP+=("redis-cli -p $P_REDIS shutdown nosave")
+for _ in $(seq 1 200); do
+  redis-cli -p "$P_REDIS" ping 2>/dev/null | grep -q PONG && break
+  sleep 0.05
+done
+policydConf redisd "$P_REDISD" "[store]
+backend = \"redis\"
+redis_server = \"127.0.0.1:$P_REDIS\"
+$RATES"
+for name in plain gates mem redisd; do
   "$POLICYD" -c "$WORK/$name/mtep.conf"
   STOP+=("kill \$(pgrep -f 'mtep-policyd -c $WORK/$name/')")
 done
 waitPort "$P_PLAIN" mtep-policyd
 waitPort "$P_GATES" mtep-policyd
+waitPort "$P_MEM" mtep-policyd
+waitPort "$P_REDISD" mtep-policyd
 
-mkdir -p "$WORK/pg"
-chown postgrey "$WORK/pg" "$SHM"
-postgrey --inet="127.0.0.1:$P_PGDISK" --dbdir="$WORK/pg" --delay=0 --pidfile="$WORK/pg/pid" -d
-STOP+=("kill \$(cat $WORK/pg/pid)")
-postgrey --inet="127.0.0.1:$P_PGSHM" --dbdir="$SHM" --delay=0 --pidfile="$SHM/pid" -d
-STOP+=("kill \$(cat $SHM/pid)")
-waitPort "$P_PGDISK" postgrey
-waitPort "$P_PGSHM" postgrey
+if ((!MTEP_ONLY)); then
+  mkdir -p "$WORK/pg"
+  chown postgrey "$WORK/pg" "$SHM"
+  postgrey --inet="127.0.0.1:$P_PGDISK" --dbdir="$WORK/pg" --delay=0 --pidfile="$WORK/pg/pid" -d
+  STOP+=("kill \$(cat $WORK/pg/pid)")
+  postgrey --inet="127.0.0.1:$P_PGSHM" --dbdir="$SHM" --delay=0 --pidfile="$SHM/pid" -d
+  STOP+=("kill \$(cat $SHM/pid)")
+  waitPort "$P_PGDISK" postgrey
+  waitPort "$P_PGSHM" postgrey
 
-mkdir -p "$WORK/fwd"
-echo 'id=R001; action=DUNNO' >"$WORK/fwd/rules"
-postfwd -f "$WORK/fwd/rules" --interface 127.0.0.1 --port "$P_FWD" --user nobody \
-  --group nogroup --pidfile "$WORK/fwd/pid" --perfmon >/dev/null 2>&1
-STOP+=("postfwd --kill --pidfile $WORK/fwd/pid")
-waitPort "$P_FWD" postfwd
+  mkdir -p "$WORK/fwd"
+  echo 'id=R001; action=DUNNO' >"$WORK/fwd/rules"
+  postfwd -f "$WORK/fwd/rules" --interface 127.0.0.1 --port "$P_FWD" --user nobody \
+    --group nogroup --pidfile "$WORK/fwd/pid" --perfmon >/dev/null 2>&1
+  STOP+=("postfwd --kill --pidfile $WORK/fwd/pid")
+  waitPort "$P_FWD" postfwd
+fi
 
 HZ=$(getconf CLK_TCK)
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 echo
 echo "| server | connections | requests/s | p50 µs | p99 µs | p99.9 µs | server CPU | answers as expected |"
 echo "|---|---:|---:|---:|---:|---:|---:|---|"
-run() {  # label port pgrep-pattern expect
+run() {  # label port pgrep-pattern expect [mtep-load options...]
   local label=$1 port=$2 pattern=$3 expect=$4 conns out t0 t1 k
+  shift 4
   for conns in 8 64; do
     t0=$(cpuTicks "$pattern")
     out=$("$LOAD" --port "$port" --protocol policy --sender alice@alpha.test \
             --recipient bob@beta.test --connections "$conns" --duration "$SECS" \
-            --expect "$expect" --format kv) || true
+            --expect "$expect" --format kv "$@") || true
     t1=$(cpuTicks "$pattern")
     kv() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$out"; }
     k=$(kv K)
@@ -147,8 +185,18 @@ run() {  # label port pgrep-pattern expect
 }
 run "mtep-policyd, no gate" "$P_PLAIN" "mtep-policyd -c $WORK/plain/" DUNNO
 run "mtep-policyd, mixed-onion + 2 rate limits" "$P_GATES" "mtep-policyd -c $WORK/gates/" DUNNO
-run "postgrey 1.37, db on disk" "$P_PGDISK" "postgrey --inet=127.0.0.1:$P_PGDISK" ""
-run "postgrey 1.37, db on tmpfs" "$P_PGSHM" "postgrey --inet=127.0.0.1:$P_PGSHM" ""
-run "postfwd 1.35 (postfwd2), one rule" "$P_FWD" "postfwd2" ""
+run "mtep-policyd, 2 rate limits in memory, unique client+sender" "$P_MEM" \
+  "mtep-policyd -c $WORK/mem/" DUNNO --unique
+run "mtep-policyd, 2 rate limits in Redis, unique client+sender" "$P_REDISD" \
+  "mtep-policyd -c $WORK/redisd/|redis-server 127.0.0.1:$P_REDIS" DUNNO --unique
+if ((!MTEP_ONLY)); then
+  run "postgrey 1.37, db on disk" "$P_PGDISK" "postgrey --inet=127.0.0.1:$P_PGDISK" ""
+  run "postgrey 1.37, db on tmpfs" "$P_PGSHM" "postgrey --inet=127.0.0.1:$P_PGSHM" ""
+  run "postfwd 1.35 (postfwd2), one rule" "$P_FWD" "postfwd2" ""
+fi
+if [[ -z $(redis-cli -p "$P_REDIS" --scan --pattern 'mtep:rate:*' | head -1) ]]; then
+  echo "*** Redis holds no rate counters: the Redis rows did not count in Redis ***" >&2
+  exit 1
+fi
 echo
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2

@@ -16,6 +16,11 @@
 //                      smtpd_access_policy request (--sender, --recipient);
 //                      the expected answer is DUNNO (counted where K is). In
 //                      connect mode the client closes after each answer.
+//   --unique           (policy) every request has its own client_address
+//                      (10.0.0.0/8, counting up) and sender (uN@load.test),
+//                      so per-client and per-sender rate gates each see a
+//                      new key: the cost of the rate check without its
+//                      refusals.
 //   --expect ACTION    (policy) the answer counted as expected: replies whose
 //                      action starts with ACTION ("DUNNO" by default; "" for
 //                      any action: for peers such as postgrey, whose answer
@@ -67,6 +72,7 @@ struct Options {
   bool policy = false;  // --protocol policy
   std::string expect = "DUNNO";  // --expect: policy answers counted as expected
   std::string recipient = "bob@example.net";
+  bool unique = false;  // --unique (policy)
 };
 
 struct Stats {
@@ -165,6 +171,20 @@ class Runner {
   sockaddr_storage addr_;
   socklen_t addr_len_;
   std::string query_;
+  uint64_t sequence_ = 0;  // --unique: requests made so far
+  // The next request: query_, or with --unique one of its own.
+  const std::string& nextQuery() {
+    if (!o_.unique || !o_.policy) return query_;
+    const uint64_t n = ++sequence_;
+    unique_query_ = "request=smtpd_access_policy\nprotocol_state=RCPT\nprotocol_name=ESMTP\n"
+                    "client_address=10." + std::to_string((n >> 16) & 0xff) + "." +
+                    std::to_string((n >> 8) & 0xff) + "." + std::to_string(n & 0xff) +
+                    "\nclient_name=load.example\nsender=u" + std::to_string(n) +
+                    "@load.test\nrecipient=" + o_.recipient + "\ninstance=LOAD." +
+                    std::to_string(n) + "\n\n";
+    return unique_query_;
+  }
+  std::string unique_query_;
   std::string quit_;
   int ep_ = -1;
   std::vector<Conn> conns_;
@@ -273,7 +293,7 @@ void Runner::onReply(size_t slot, std::string_view payload) {
       stats_.latency.record((t - c.started) / 1000);
       if (!stopping_) {
         c.started = t;
-        send(slot, query_);
+        send(slot, nextQuery());
       }
       break;
     case Mode::kConnect:
@@ -374,7 +394,7 @@ Stats Runner::run() {
           if (conns_[i].fd < 0) continue;
           conns_[i].final_query = true;
           conns_[i].started = nowNs();
-          send(i, query_);
+          send(i, nextQuery());
         }
         end = nowNs() + 5'000'000'000u;
       }
@@ -407,9 +427,9 @@ Stats Runner::run() {
         watch(slot, EPOLLIN, EPOLL_CTL_MOD);
         if (o_.mode == Mode::kPersistent) {
           c.started = nowNs();
-          send(slot, query_);
+          send(slot, nextQuery());
         } else if (o_.mode == Mode::kConnect) {
-          send(slot, o_.policy ? query_ : query_ + quit_);
+          send(slot, o_.policy ? nextQuery() : query_ + quit_);
         }
         continue;
       }
@@ -434,7 +454,8 @@ void usage(FILE* out) {
                "usage: mtep-load [--host ADDR] [--port N] [--connections N] [--duration S]\n"
                "                 [--mode persistent|connect|idle] [--token T] [--sender S]\n"
                "                 [--format text|kv] [--ready-file PATH]\n"
-               "                 [--protocol mtep|policy] [--recipient R] [--expect ACTION]\n");
+               "                 [--protocol mtep|policy] [--recipient R] [--expect ACTION]\n"
+               "                 [--unique]\n");
 }
 
 bool parseOptions(int argc, char** argv, Options* o) {
@@ -450,7 +471,8 @@ bool parseOptions(int argc, char** argv, Options* o) {
     kReady,
     kProtocol,
     kRecipient,
-    kExpect
+    kExpect,
+    kUnique
   };
   static const option kLong[] = {{"host", required_argument, nullptr, kHost},
                                  {"port", required_argument, nullptr, kPort},
@@ -464,6 +486,7 @@ bool parseOptions(int argc, char** argv, Options* o) {
                                  {"protocol", required_argument, nullptr, kProtocol},
                                  {"recipient", required_argument, nullptr, kRecipient},
                                  {"expect", required_argument, nullptr, kExpect},
+                                 {"unique", no_argument, nullptr, kUnique},
                                  {"help", no_argument, nullptr, 'h'},
                                  {nullptr, 0, nullptr, 0}};
   int ch;
@@ -513,6 +536,9 @@ bool parseOptions(int argc, char** argv, Options* o) {
         break;
       case kExpect:
         o->expect = v;
+        break;
+      case kUnique:
+        o->unique = true;
         break;
       default:
         return false;
