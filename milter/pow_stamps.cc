@@ -6,6 +6,7 @@
 
 #include "pow_stamps.h"
 
+#include <chrono>
 #include <string>
 #include <utility>
 
@@ -40,23 +41,42 @@ StorePool::Lease::~Lease() {
 Result<StorePool::Lease> StorePool::acquire(const config::StoreConfig& cfg) {
   uint64_t generation = 0;
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!(config_ == cfg)) {
-      // A reload changed [store]: the idle stores belong to the old one.
-      config_ = cfg;
-      ++generation_;
-      idle_.clear();
+    std::unique_lock<std::mutex> lock(mu_);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms_);
+    for (;;) {
+      if (!(config_ == cfg)) {
+        // A reload changed [store]: the idle stores belong to the old one.
+        config_ = cfg;
+        ++generation_;
+        open_ -= idle_.size();
+        idle_.clear();
+      }
+      generation = generation_;
+      if (!idle_.empty()) {
+        std::unique_ptr<store::Store> st = std::move(idle_.back());
+        idle_.pop_back();
+        return Lease(this, std::move(st), generation);
+      }
+      if (open_ < max_open_) break;
+      if (released_.wait_until(lock, deadline) == std::cv_status::timeout &&
+          idle_.empty() && open_ >= max_open_) {
+        return Error(ErrorKind::kTemporary,
+                     "all " + std::to_string(max_open_) + " store connections are busy");
+      }
     }
-    generation = generation_;
-    if (!idle_.empty()) {
-      std::unique_ptr<store::Store> st = std::move(idle_.back());
-      idle_.pop_back();
-      return Lease(this, std::move(st), generation);
-    }
+    ++open_;  // this slot is ours while we open
   }
-  // Opening may wait (busy_timeout, a schema migration): not under mu_.
+  // Opening may wait (busy_timeout, a schema migration, a Redis dial): not
+  // under mu_.
   auto opened = store::open(cfg, clock_);
-  if (!opened) return opened.error();
+  if (!opened) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      --open_;
+    }
+    released_.notify_one();
+    return opened.error();
+  }
   return Lease(this, std::move(*opened), generation);
 }
 
@@ -66,16 +86,23 @@ Status StorePool::warm(const config::StoreConfig& cfg) {
   return okStatus();  // the lease goes back to idle_
 }
 
+size_t StorePool::openCount() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return open_;
+}
+
 void StorePool::release(std::unique_ptr<store::Store> store, uint64_t generation) noexcept {
   std::unique_ptr<store::Store> closing;  // closed outside mu_
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (generation == generation_ && idle_.size() < kMaxIdle) {
       idle_.push_back(std::move(store));
-      return;
+    } else {
+      closing = std::move(store);
+      --open_;
     }
-    closing = std::move(store);
   }
+  released_.notify_one();
 }
 
 // ---- PowStamps ----------------------------------------------------------------

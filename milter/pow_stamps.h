@@ -20,7 +20,12 @@
 //   libmilter's shutdown does not wait for. The pool opens a store only
 //   when none is idle, so it holds as many as checks ran at once at the
 //   busiest moment (at most kMaxIdle kept), and SQLite's WAL mode lets them
-//   all work at once (writers wait busy_timeout for each other). Stores
+//   all work at once (writers wait busy_timeout for each other). At most
+//   max_open stores (kMaxOpen: each a Redis connection, with its thread that
+//   re-checks the revocation list) exist at once, leased and idle together;
+//   when all are leased, acquire() waits up to wait_ms for one to come back
+//   and then fails with kTemporary (the message tempfails): a burst of
+//   connections cannot open a connection each to a shared Redis. Stores
 //   are opened lazily, so always after the privilege drop, as the
 //   unprivileged user; an open that fails is tried again by the next
 //   message that needs one, and until then such messages tempfail
@@ -58,6 +63,7 @@
 // SEE ALSO
 //   lib/milter/stamps.h, lib/pow/pow.h, lib/store/store.h
 
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -75,9 +81,12 @@ namespace mtep::milterd {
 class StorePool {
  public:
   static constexpr size_t kMaxIdle = 16;  // idle stores kept; more are closed when returned
+  static constexpr size_t kMaxOpen = 32;  // stores open at once, leased or idle
+  static constexpr int kWaitMs = 2000;    // acquire() waits this long for a store when all are leased
 
   // `clock` must outlive the pool.
-  explicit StorePool(const Clock& clock) : clock_(clock) {}
+  explicit StorePool(const Clock& clock, size_t max_open = kMaxOpen, int wait_ms = kWaitMs)
+      : clock_(clock), max_open_(max_open < 1 ? 1 : max_open), wait_ms_(wait_ms) {}
   StorePool(const StorePool&) = delete;
   StorePool& operator=(const StorePool&) = delete;
 
@@ -101,9 +110,12 @@ class StorePool {
     uint64_t generation_;
   };
 
-  // An idle store opened with `cfg`, else a newly opened one. kTemporary
-  // (or what store::open says) when it cannot be opened.
+  // An idle store opened with `cfg`, else a newly opened one, else (all
+  // max_open leased) the first one given back within wait_ms. kTemporary
+  // (or what store::open says) when none can be had.
   Result<Lease> acquire(const config::StoreConfig& cfg);
+  // Stores open now, leased and idle (tests, logs).
+  size_t openCount();
   // Opens one store now and keeps it idle (start-up: problems show in the log
   // at once rather than with the first message).
   Status warm(const config::StoreConfig& cfg);
@@ -112,10 +124,14 @@ class StorePool {
   void release(std::unique_ptr<store::Store> store, uint64_t generation) noexcept;
 
   const Clock& clock_;
-  std::mutex mu_;                                    // guards the three below
+  const size_t max_open_;
+  const int wait_ms_;
+  std::mutex mu_;                                    // guards the four below
+  std::condition_variable released_;                 // a store came back, or a slot freed
   config::StoreConfig config_;                       // guarded by mu_: what idle_ was opened with
   uint64_t generation_ = 0;                          // guarded by mu_: bumped when config_ changes
   std::vector<std::unique_ptr<store::Store>> idle_;  // guarded by mu_
+  size_t open_ = 0;  // guarded by mu_: stores leased, idle or being opened
 };
 
 class PowStamps final : public milter::StampChecker, public milter::StampMinter {
