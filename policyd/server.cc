@@ -41,6 +41,11 @@ Status Server::open(server::Daemon& daemon) {
   auto st = store::open(c.store, SystemClock::instance());
   if (st) {
     store_ = std::move(*st);
+  } else if (st.error().kind() == ErrorKind::kConfig) {
+    // A refused Redis password, an unknown database, a CA that does not
+    // vouch for the server: waiting will not cure it; start-up is refused.
+    return Error(ErrorKind::kConfig, "[store] " + store::describe(c.store) + ": " +
+                                         st.error().message());
   } else {
     // Redis's errors name the server; SQLite's the file.
     const std::string where = c.store.backend == "redis" ? std::string() : " " + c.store.path;

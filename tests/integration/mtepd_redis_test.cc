@@ -8,7 +8,7 @@
 //   error line, and the daemon keeps answering with the store it has (a
 //   revocation made in Redis is still enforced, a fresh token still K).
 //   Started with that file, mtepd exits 1 with one message naming Redis's
-//   refusal and never the password.
+//   refusal and never the password; so does mtep-policyd.
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <thread>
@@ -30,8 +31,8 @@
 namespace mtep::itest {
 namespace {
 
-int runToExit(const Mtepd& d, std::string* output) {
-  std::string cmd = std::string(MTEPD_PATH) + " -f -c " + d.configPath() + " 2>&1";
+int runToExit(const char* binary, const Mtepd& d, std::string* output) {
+  std::string cmd = std::string(binary) + " -f -c " + d.configPath() + " 2>&1";
   FILE* p = ::popen(cmd.c_str(), "r");
   if (p == nullptr) return -1;
   char buf[512];
@@ -133,12 +134,30 @@ TEST_F(MtepdRedisTest, StartUpWithAWrongPasswordExitsOneWithOneMessage) {
   writePassword("wrong-pass");
   Mtepd d(settings());
   std::string out;
-  EXPECT_EQ(runToExit(d, &out), 1) << out;
+  EXPECT_EQ(runToExit(MTEPD_PATH, d, &out), 1) << out;
   EXPECT_NE(out.find("redis 127.0.0.1:" + std::to_string(redis_.port())), std::string::npos) << out;
   EXPECT_NE(out.find("WRONGPASS"), std::string::npos) << out;
   EXPECT_EQ(count(out, "WRONGPASS"), 1u) << out;
   EXPECT_EQ(out.find("wrong-pass"), std::string::npos) << "the password was printed:\n" << out;
   EXPECT_EQ(out.find(d.dbPath()), std::string::npos) << "names the SQLite file:\n" << out;
+}
+
+// mtep-policyd opens the same [store]: a password Redis refuses fails its
+// start-up too (a Redis that does not answer only tempfails its gates).
+TEST_F(MtepdRedisTest, PolicydStartUpWithAWrongPasswordExitsWithOneMessage) {
+  writePassword("wrong-pass");
+  Mtepd d(settings());  // not started: its config file and free port serve mtep-policyd
+  std::ifstream in(d.configPath());
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  d.writeConfigText(text + "\n[policyd]\nlisten = [\"127.0.0.1:" + std::to_string(d.port()) +
+                    "\"]\n");
+  std::string out;
+  int code = runToExit(MTEP_POLICYD_PATH, d, &out);
+  EXPECT_NE(code, 0) << out;
+  EXPECT_GT(code, 0) << "killed or not run: " << out;
+  EXPECT_EQ(count(out, "WRONGPASS"), 1u) << out;
+  EXPECT_EQ(out.find("wrong-pass"), std::string::npos) << "the password was printed:\n" << out;
+  EXPECT_EQ(out.find(": ready"), std::string::npos) << "it started:\n" << out;
 }
 
 }  // namespace
