@@ -15,11 +15,16 @@
 #     4. idle, 10,000 connections held (mtepd VmRSS before and while holding)
 #   Every run must get only K answers; mtep-load says so loudly otherwise.
 #   LOG_LEVEL (default info, where every decision is logged) sets [log] level.
+#   STORE=redis starts a redis-server on a free loopback port (no
+#   persistence) and runs mtepd on [store] backend "redis" (its revocation
+#   list is cached and re-checked every 250 ms: the "?" answers should not
+#   change); the default is the embedded SQLite store.
 set -euo pipefail
 
 BUILD=${1:?usage: run-mtepd-bench.sh BUILD_DIR [SECONDS]}
 SECS=${2:-10}
 LOG_LEVEL=${LOG_LEVEL:-info}
+STORE=${STORE:-sqlite}
 MTEPD=$BUILD/mtepd/mtepd
 CTL=$BUILD/mtepctl/mtepctl
 LOAD=$BUILD/tests/bench/loadgen/mtep-load
@@ -30,8 +35,10 @@ done
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 WORK=$(mktemp -d /tmp/mtepd-bench.XXXXXX)
 PIDFILE=$WORK/mtepd.pid
+REDIS_PID=""
 cleanup() {
   if [[ -s $PIDFILE ]]; then kill "$(cat "$PIDFILE")" 2>/dev/null || true; sleep 0.5; fi
+  if [[ -n $REDIS_PID ]]; then kill "$REDIS_PID" 2>/dev/null || true; wait "$REDIS_PID" 2>/dev/null || true; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -54,6 +61,14 @@ max_commands_per_connection = 1000000
 idle_timeout = "5m"
 pid_file = "$PIDFILE"
 EOF
+if [[ $STORE == redis ]]; then
+  RPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  redis-server --port "$RPORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$WORK" \
+    --daemonize no >"$WORK/redis.log" 2>&1 &
+  REDIS_PID=$!
+  for _ in $(seq 1 100); do redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
+  printf '\n[store]\nbackend = "redis"\nredis_server = "127.0.0.1:%s"\n' "$RPORT" >>"$WORK/mtep.conf"
+fi
 
 "$MTEPD" -c "$WORK/mtep.conf"   # detaches once ready; the exit status says whether it started
 MPID=$(cat "$PIDFILE")
@@ -93,7 +108,7 @@ RSS_HOLD=$(rss_kib)
 wait "$LOADPID" || true
 IDLE=$(cat "$WORK/idle.out")
 
-echo "mtepd $("$MTEPD" -V | awk '{print $2}'), $(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), log level $LOG_LEVEL, ${SECS} s per run"
+echo "mtepd $("$MTEPD" -V | awk '{print $2}'), store $STORE, $(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), log level $LOG_LEVEL, ${SECS} s per run"
 echo
 echo "| run | connections | requests/s | p50 µs | p99 µs | p99.9 µs | errors | not K | mtepd CPU |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
