@@ -99,6 +99,10 @@ stamp_bits = 10
 [domain."token.test"]
 require_mtep = true
 
+# Two recipients an hour per client (policyd_on_redis: counted in Redis).
+[domain."rate.test"]
+rate_limit_client = "2/1h"
+
 # One message: .onion recipients only, or none.
 [domain."mixed.test"]
 refuse_mixed_onion = true
@@ -170,7 +174,7 @@ tls_advertise_hosts =
 primary_hostname = mx.exim.test
 qualify_domain = exim.test
 # alpha.test (our senders): their bounces land in the Maildir.
-domainlist local_domains = stamp.test : token.test : mixed.test : hidden.onion : plain.test : alpha.test
+domainlist local_domains = stamp.test : token.test : mixed.test : hidden.onion : plain.test : alpha.test : rate.test
 daemon_smtp_ports = $EX_MX : $EX_SUB
 local_interfaces = 127.0.0.1
 spool_directory = $EX_WORK/exim/spool
@@ -476,6 +480,58 @@ case_domain_without_policy_delivered() {
   expect_delivered "$(box)" 1 "no policy"
   [[ -z $(mp_header "$(delivered_to dave@plain.test)" X-MTEP-Policy) ]] ||
     fail "X-MTEP-Policy added to mail no gate looked at"
+}
+
+# mtep-policyd on [store] backend "redis" (a real redis-server, the shared
+# store of several MX hosts): the stamp is spent in Redis and refused when
+# replayed, the rate limit is counted there (the third recipient from the
+# client gets 450 4.7.1); with Redis stopped both gates tempfail (never
+# accept) while the daemon keeps answering; once Redis is back, mail flows.
+case_policyd_on_redis() {
+  command -v redis-server >/dev/null || { echo "SKIP: redis-server is not installed"; exit 77; }
+  local rport stamp s2
+  rport=$(mp_free_ports 1)
+  mkdir -p "$T/redis"
+  mp_spawn "$T/redis.pid" "$T/redis.log" redis-server --port "$rport" --bind 127.0.0.1 \
+    --save "" --appendonly no --dir "$T/redis" --daemonize no
+  mp_wait_port "$rport" redis-server || fail "redis-server did not start"
+  { cat "$EX_WORK/mtep.conf"
+    printf '\n[store]\nbackend = "redis"\nredis_server = "127.0.0.1:%s"\nredis_prefix = "exim:"\nredis_timeout_ms = 500\n' "$rport"
+  } >"$T/mtep-redis.conf"
+  ex_policyd_stop
+  trap 'ex_policyd_stop; mp_stop_daemon "$T/redis.pid" KILL; ex_policyd_start >/dev/null 2>&1' EXIT
+  mp_spawn "$EX_WORK/policyd.pid" "$EX_WORK/policyd.log" \
+    "$EX_BUILD/policyd/mtep-policyd" -f -c "$T/mtep-redis.conf"
+  mp_wait_port "$EX_POL" "mtep-policyd on Redis" || fail "mtep-policyd on Redis did not start"
+  stamp=$(stamp_for bob@stamp.test) || fail "hashcash -m failed"
+  inbound --from someone@outside.test --to bob@stamp.test --header "X-Hashcash: $stamp" ||
+    fail "Exim refused a valid stamp with policyd on Redis"
+  [[ -n $(redis-cli -p "$rport" --scan --pattern 'exim:once:*') ]] || fail "no spend in Redis"
+  inbound --from someone@outside.test --to bob@stamp.test --header "X-Hashcash: $stamp" &&
+    fail "Exim accepted a stamp spent in Redis"
+  expect_reply "$LAST" '^550 5\.7\.1 .*spent' "the same stamp again, spent in Redis"
+  inbound --from someone@outside.test --to r1@rate.test,r2@rate.test,r3@rate.test ||
+    fail "the first two rate.test recipients were refused"
+  expect_rcpt_reply "$LAST" r2@rate.test '^250 ' "second recipient"
+  expect_rcpt_reply "$LAST" r3@rate.test '^450 4\.7\.1 ' "third recipient, same client"
+  [[ -n $(redis-cli -p "$rport" --scan --pattern 'exim:rate:*') ]] || fail "no rate counter in Redis"
+  expect_delivered "$(box)" 3 "bob once, r1 and r2"
+  mp_stop_daemon "$T/redis.pid" KILL
+  s2=$(stamp_for carol@stamp.test) || fail "hashcash -m failed"
+  inbound --from someone@outside.test --to carol@stamp.test --header "X-Hashcash: $s2" &&
+    fail "Exim accepted a stamp that could not be spent (Redis down)"
+  expect_reply "$LAST" '^4[0-9][0-9] ' "a stamp, Redis down"
+  inbound --from someone@outside.test --to r4@rate.test && fail "Exim accepted a recipient it could not count"
+  expect_rcpt_reply "$LAST" r4@rate.test '^451 4\.3\.0 ' "a rate-limited recipient, Redis down"
+  inbound --from someone@outside.test --to dave@plain.test || fail "policyd stopped answering with Redis down"
+  expect_delivered "$(box)" 4 "dave's only, Redis down"
+  mp_spawn "$T/redis.pid" "$T/redis.log" redis-server --port "$rport" --bind 127.0.0.1 \
+    --save "" --appendonly no --dir "$T/redis" --daemonize no
+  mp_wait_port "$rport" redis-server || fail "redis-server did not start again"
+  sleep 1
+  inbound --from someone@outside.test --to carol@stamp.test --header "X-Hashcash: $s2" ||
+    fail "Exim refused the stamp once Redis was back"
+  expect_delivered "$(box)" 5 "carol's, Redis back"
 }
 
 # mtep-policyd not running: Exim defers at RCPT (451 4.3.0), never accepts.
@@ -833,7 +889,7 @@ case_mmtp_remote_down_defers() {
 
 CASES=(contrib_defaults_parse stamp_missing_refused long_local_part_needs_stamp stamp_valid_then_replay_refused stamp_for_other_recipient_refused
   stamps_for_two_recipients mixed_onion_refused_at_rcpt domain_without_policy_delivered
-  policyd_down_defers policyd_silent_defers
+  policyd_down_defers policyd_silent_defers policyd_on_redis
   outbound_stamp_and_token outbound_token_only outbound_two_domains_get_one_token_each
   outbound_other_domain_plain
   outbound_token_passes_require_mtep missing_or_forged_token_refused
