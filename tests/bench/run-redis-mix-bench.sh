@@ -30,14 +30,10 @@ load=$build/tests/bench/loadgen/store-load
 [[ -x $load ]] || { echo "no $load: build the target store-load" >&2; exit 1; }
 command -v redis-benchmark >/dev/null || { echo "redis-benchmark is not installed" >&2; exit 1; }
 work=$(mktemp -d /tmp/mtep-redis-mix.XXXXXX)
-pid=""
-cleanup() { [[ -n $pid ]] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
+cleanup() { mp_stop_daemon "$work/redis/redis.pid"; rm -rf "$work"; }
 trap cleanup EXIT
 port=$(mp_free_ports 1)
-redis-server --port "$port" --bind 127.0.0.1 --dir "$work" --save "" --appendonly yes \
-  --appendfsync everysec --daemonize no >"$work/redis.log" 2>&1 &
-pid=$!
-mp_wait_port "$port" redis-server
+mp_redis_start "$work/redis" "$port" --appendonly yes --appendfsync everysec
 sha=$(redis-cli -p "$port" SCRIPT LOAD "$("$load" --print-rate-script)")
 bench() {  # label pipeline command...
   local label=$1 p=$2 out; shift 2

@@ -25,14 +25,10 @@ load=$build/tests/bench/loadgen/store-load
 [[ -x $load ]] || { echo "no $load: build the target store-load" >&2; exit 1; }
 command -v redis-server >/dev/null || { echo "redis-server is not installed" >&2; exit 1; }
 work=$(mktemp -d /tmp/mtep-store-bench.XXXXXX)
-redis_pid=""
-cleanup() { [[ -n $redis_pid ]] && kill "$redis_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
+cleanup() { mp_stop_daemon "$work/redis/redis.pid"; rm -rf "$work"; }
 trap cleanup EXIT
 port=$(mp_free_ports 1)
-redis-server --port "$port" --bind 127.0.0.1 --dir "$work" --save "" --appendonly yes \
-  --appendfsync everysec --daemonize no >"$work/redis.log" 2>&1 &
-redis_pid=$!
-mp_wait_port "$port" redis-server
+mp_redis_start "$work/redis" "$port" --appendonly yes --appendfsync everysec
 printf '[global]\nstate_dir = "%s"\n[store]\nbackend = "sqlite"\npath = "%s/mtep.db"\n' \
   "$work" "$work" >"$work/sqlite.conf"
 printf '[global]\nstate_dir = "%s"\n[store]\nbackend = "redis"\nredis_server = "127.0.0.1:%s"\nredis_prefix = "bench:"\n' \

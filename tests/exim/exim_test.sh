@@ -491,15 +491,12 @@ case_policyd_on_redis() {
   command -v redis-server >/dev/null || { echo "SKIP: redis-server is not installed"; exit 77; }
   local rport stamp s2
   rport=$(mp_free_ports 1)
-  mkdir -p "$T/redis"
-  mp_spawn "$T/redis.pid" "$T/redis.log" redis-server --port "$rport" --bind 127.0.0.1 \
-    --save "" --appendonly no --dir "$T/redis" --daemonize no
-  mp_wait_port "$rport" redis-server || fail "redis-server did not start"
+  mp_redis_start "$T/redis" "$rport" || fail "redis-server did not start"
   { cat "$EX_WORK/mtep.conf"
     printf '\n[store]\nbackend = "redis"\nredis_server = "127.0.0.1:%s"\nredis_prefix = "exim:"\nredis_timeout_ms = 500\n' "$rport"
   } >"$T/mtep-redis.conf"
   ex_policyd_stop
-  trap 'ex_policyd_stop; mp_stop_daemon "$T/redis.pid" KILL; ex_policyd_start >/dev/null 2>&1' EXIT
+  trap 'ex_policyd_stop; mp_stop_daemon "$T/redis/redis.pid" KILL; ex_policyd_start >/dev/null 2>&1' EXIT
   mp_spawn "$EX_WORK/policyd.pid" "$EX_WORK/policyd.log" \
     "$EX_BUILD/policyd/mtep-policyd" -f -c "$T/mtep-redis.conf"
   mp_wait_port "$EX_POL" "mtep-policyd on Redis" || fail "mtep-policyd on Redis did not start"
@@ -516,7 +513,7 @@ case_policyd_on_redis() {
   expect_rcpt_reply "$LAST" r3@rate.test '^450 4\.7\.1 ' "third recipient, same client"
   [[ -n $(redis-cli -p "$rport" --scan --pattern 'exim:rate:*') ]] || fail "no rate counter in Redis"
   expect_delivered "$(box)" 3 "bob once, r1 and r2"
-  mp_stop_daemon "$T/redis.pid" KILL
+  mp_stop_daemon "$T/redis/redis.pid" KILL
   s2=$(stamp_for carol@stamp.test) || fail "hashcash -m failed"
   inbound --from someone@outside.test --to carol@stamp.test --header "X-Hashcash: $s2" &&
     fail "Exim accepted a stamp that could not be spent (Redis down)"
@@ -525,9 +522,7 @@ case_policyd_on_redis() {
   expect_rcpt_reply "$LAST" r4@rate.test '^451 4\.3\.0 ' "a rate-limited recipient, Redis down"
   inbound --from someone@outside.test --to dave@plain.test || fail "policyd stopped answering with Redis down"
   expect_delivered "$(box)" 4 "dave's only, Redis down"
-  mp_spawn "$T/redis.pid" "$T/redis.log" redis-server --port "$rport" --bind 127.0.0.1 \
-    --save "" --appendonly no --dir "$T/redis" --daemonize no
-  mp_wait_port "$rport" redis-server || fail "redis-server did not start again"
+  mp_redis_start "$T/redis" "$rport" || fail "redis-server did not start again"
   sleep 1
   inbound --from someone@outside.test --to carol@stamp.test --header "X-Hashcash: $s2" ||
     fail "Exim refused the stamp once Redis was back"

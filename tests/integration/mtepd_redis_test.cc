@@ -12,18 +12,16 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <stdio.h>
-#include <sys/wait.h>
 
 #include <chrono>
 #include <fstream>
-#include <iterator>
 #include <optional>
 #include <string>
 #include <thread>
 
 #include "mtepd_harness.h"
 #include "redis_harness.h"
+#include "run_program.h"
 #include "store/redis_store.h"
 #include "token/token.h"
 #include "util/clock.h"
@@ -31,15 +29,13 @@
 namespace mtep::itest {
 namespace {
 
+// Runs `binary` -f on d's config to completion: its exit code, and what
+// it wrote (stdout and stderr) in *output.
 int runToExit(const char* binary, const Mtepd& d, std::string* output) {
-  std::string cmd = std::string(binary) + " -f -c " + d.configPath() + " 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (p == nullptr) return -1;
-  char buf[512];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) output->append(buf, n);
-  int status = ::pclose(p);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  TempDir scratch;
+  RunResult r = runProgram({binary, "-f", "-c", d.configPath()}, scratch.path());
+  *output = r.out + r.err;
+  return r.exit_code;
 }
 
 size_t count(const std::string& text, const std::string& needle) {
@@ -147,9 +143,7 @@ TEST_F(MtepdRedisTest, StartUpWithAWrongPasswordExitsOneWithOneMessage) {
 TEST_F(MtepdRedisTest, PolicydStartUpWithAWrongPasswordExitsWithOneMessage) {
   writePassword("wrong-pass");
   Mtepd d(settings());  // not started: its config file and free port serve mtep-policyd
-  std::ifstream in(d.configPath());
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  d.writeConfigText(text + "\n[policyd]\nlisten = [\"127.0.0.1:" + std::to_string(d.port()) +
+  d.writeConfigText(readFile(d.configPath()) + "\n[policyd]\nlisten = [\"127.0.0.1:" + std::to_string(d.port()) +
                     "\"]\n");
   std::string out;
   int code = runToExit(MTEP_POLICYD_PATH, d, &out);

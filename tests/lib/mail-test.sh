@@ -5,7 +5,7 @@
 # SUMMARY
 #   source tests/lib/mail-test.sh
 #   mp_free_ports N; mp_wait_port PORT WHAT; mp_spawn PIDFILE LOG CMD...
-#   mp_stop_daemon PIDFILE [SIGNAL]; mp_postfix_stop DIR
+#   mp_stop_daemon PIDFILE [SIGNAL]; mp_postfix_stop DIR; mp_redis_start DIR PORT
 #   mp_postfix_main_cf DIR LOG HOSTNAME; mp_postfix_master_cf DIR PORT
 #   mp_swaks OUT [swaks args...]; mp_last_reply OUT; mp_header FILE NAME
 #   mp_wait_delivered MAILDIR [N] [SECONDS]; mp_delivered_files MAILDIR [ADDRESS]
@@ -111,6 +111,19 @@ mp_stop_daemon() {  # pidfile [signal]
   kill -"${2:-TERM}" "$pid" 2>/dev/null
   mp_wait_pid "$pid" 400 || { kill -KILL "$pid" 2>/dev/null; mp_wait_pid "$pid" 100; }
   rm -f "$1"
+}
+
+# Starts a redis-server on 127.0.0.1:PORT, its files in DIR (pid in
+# DIR/redis.pid, output in DIR/redis.log) in a session of its own, and waits
+# until it listens. No persistence unless the extra arguments (given to
+# redis-server after ours: the later wins) turn it on. mp_stop_daemon
+# DIR/redis.pid stops it.
+mp_redis_start() {  # dir port [redis-server args...]
+  local dir=$1 port=$2; shift 2
+  mkdir -p "$dir"
+  mp_spawn "$dir/redis.pid" "$dir/redis.log" redis-server --port "$port" --bind 127.0.0.1 \
+    --dir "$dir" --save "" --appendonly no --daemonize no "$@"
+  mp_wait_port "$port" redis-server || { tail -n 5 "$dir/redis.log" >&2; return 1; }
 }
 
 # Prints the sanitizer reports (ASan, UBSan, ...) found in the given logs.

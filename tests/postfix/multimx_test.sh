@@ -128,14 +128,8 @@ CF
 
 # ---- daemons ------------------------------------------------------------------
 
-mx_redis_start() {
-  [[ $MX_BACKEND == redis ]] || return 0
-  mkdir -p "$MX_WORK/redis"
-  mp_spawn "$MX_WORK/redis.pid" "$MX_WORK/redis.log" redis-server --port "$MX_REDIS" \
-    --bind 127.0.0.1 --save "" --appendonly no --dir "$MX_WORK/redis" --daemonize no
-  mp_wait_port "$MX_REDIS" "redis-server" || { tail -n 5 "$MX_WORK/redis.log" >&2; return 1; }
-}
-mx_redis_stop() { [[ $MX_BACKEND == redis ]] && mp_stop_daemon "$MX_WORK/redis.pid" "${1:-TERM}"; }
+mx_redis_start() { [[ $MX_BACKEND != redis ]] || mp_redis_start "$MX_WORK/redis" "$MX_REDIS"; }
+mx_redis_stop() { [[ $MX_BACKEND != redis ]] || mp_stop_daemon "$MX_WORK/redis/redis.pid" "${1:-TERM}"; }
 
 mx_daemon_start() {  # host daemon(mtepd|milter|policyd)
   local h=$1 what=$2 d=$MX_WORK/$1 bin port
@@ -171,7 +165,7 @@ mx_host_stop() {  # host
 MP_WORK_PREFIX=mtep-multimx-$MX_BACKEND
 MP_FIXTURE=postfix.multimx_start
 MP_NEEDS=(mtepd/mtepd milter/mtep-milter policyd/mtep-policyd mtepctl/mtepctl)
-MP_SHOW_LOGS=(mx1/maillog mx2/maillog mx1/milter.log mx2/milter.log mx1/policyd.log
+MP_SHOW_LOGS=(redis/redis.log mx1/maillog mx2/maillog mx1/milter.log mx2/milter.log mx1/policyd.log
   mx2/policyd.log mx1/mtepd.log mx2/mtepd.log)
 MP_DAEMON_LOGS=(mx1/milter.log mx2/milter.log mx1/policyd.log mx2/policyd.log mx1/mtepd.log
   mx2/mtepd.log)
@@ -220,7 +214,7 @@ site_stop() {
 
 fresh() {
   local h what
-  if [[ $MX_BACKEND == redis ]] && ! mp_pid "$MX_WORK/redis.pid" >/dev/null; then mx_redis_start >/dev/null; fi
+  if [[ $MX_BACKEND == redis ]] && ! mp_pid "$MX_WORK/redis/redis.pid" >/dev/null; then mx_redis_start >/dev/null; fi
   for h in "${MX_HOSTS[@]}"; do
     postsuper -c "$MX_WORK/$h/etc" -d ALL >/dev/null 2>&1
     find "$MX_WORK/$h/mail" -mindepth 1 -delete 2>/dev/null || true
