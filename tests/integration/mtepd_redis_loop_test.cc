@@ -1,0 +1,196 @@
+// NAME
+//   mtepd_redis_loop_test.cc - mtepd on [store] backend "redis" never
+//   blocks its event loop on Redis (issue 16)
+// DESCRIPTION
+//   mtepd runs with the key service ([mtepd] smtp_listen, a certificate
+//   made by `openssl req`) on a real redis-server, redis_timeout_ms 3000.
+//   With Redis paused (SIGSTOP: it accepts connections and never answers),
+//   lib/e2ee's KeyClient asks PUBKEY and then logs in: each gets 451 4.3.0
+//   after about the timeout, while MTEP "?" queries on other connections
+//   keep being answered, each promptly, several of them before the PUBKEY
+//   answer comes back (with the store read on the loop thread they would
+//   all wait for it). After SIGCONT the key service and MTEP work again.
+//   No tight timings are asserted: "promptly" is under a third of the
+//   store's timeout.
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "e2ee/client.h"
+#include "e2ee/e2ee.h"
+#include "e2ee/users.h"
+#include "mtepd_harness.h"
+#include "redis_harness.h"
+#include "run_program.h"
+#include "store/redis_store.h"
+#include "util/clock.h"
+
+namespace mtep::itest {
+namespace {
+
+using Steady = std::chrono::steady_clock;
+
+constexpr int kTimeoutMs = 3000;  // redis_timeout_ms
+
+int64_t msSince(Steady::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Steady::now() - t).count();
+}
+
+e2ee::Hash hashOf(uint8_t fill) {
+  e2ee::Hash h;
+  h.fill(fill);
+  return h;
+}
+
+e2ee::PublicKey keyOf(uint8_t seed_fill) {
+  e2ee::Seed seed;
+  seed.fill(seed_fill);
+  auto pair = e2ee::keyPairFromSeed(seed);
+  EXPECT_TRUE(pair.ok());
+  return pair.ok() ? pair->pub : e2ee::PublicKey{};
+}
+
+class MtepdRedisLoopTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(redis_.start());
+    smtp_port_ = freeLoopbackPort();
+    DaemonSettings s;
+    s.extra = "[store]\nbackend = \"redis\"\nredis_server = \"127.0.0.1:" +
+              std::to_string(redis_.port()) +
+              "\"\nredis_timeout_ms = " + std::to_string(kTimeoutMs) + "\n";
+    d_ = std::make_unique<Mtepd>(s);
+    const std::string cert = d_->dir() + "/cert.pem";
+    const std::string key = d_->dir() + "/key.pem";
+    RunResult r = runProgram(
+        {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-nodes", "-subj", "/CN=test", "-days", "2", "-keyout", key, "-out", cert},
+        d_->dir());
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const std::string keys = "smtp_listen = [\"127.0.0.1:" + std::to_string(smtp_port_) +
+                             "\"]\nhostname = \"mx.test\"\ntls_cert_file = \"" + cert +
+                             "\"\ntls_key_file = \"" + key + "\"\nuser_keys = true\n";
+    // The harness's [mtepd] section ends with idle_timeout; these keys join it.
+    std::string text = readFile(d_->configPath());
+    const size_t eol = text.find('\n', text.find("idle_timeout"));
+    text.insert(eol + 1, keys);
+    d_->writeConfigText(text);
+    ASSERT_TRUE(d_->start()) << d_->logText();
+    ASSERT_TRUE(addUser("alice@alpha.test", hashOf(1)));
+  }
+
+  void TearDown() override { redis_.resume(); }  // never leave it stopped
+
+  // A user in Redis, as `mtepctl user add` on any host would make it.
+  ::testing::AssertionResult addUser(const std::string& name, const e2ee::Hash& hash) {
+    store::RedisOptions o;
+    o.server = {"127.0.0.1", redis_.port()};
+    auto st = store::openRedis(o, SystemClock::instance());
+    if (!st) return ::testing::AssertionFailure() << "store: " << st.error().message();
+    e2ee::UserBook users(**st, SystemClock::instance());
+    Status s = users.add(name, hash);
+    if (!s) return ::testing::AssertionFailure() << "add: " << s.error().message();
+    return ::testing::AssertionSuccess();
+  }
+
+  Result<std::unique_ptr<e2ee::KeyClient>> keyClient() {
+    e2ee::KeyClientOptions options;
+    options.read_timeout_ms = 20000;
+    return e2ee::KeyClient::open("127.0.0.1", smtp_port_, options);
+  }
+
+  RedisServer redis_;
+  std::unique_ptr<Mtepd> d_;
+  uint16_t smtp_port_ = 0;
+};
+
+TEST_F(MtepdRedisLoopTest, PausedRedisTempfailsTheKeyServiceWhileMtepQueriesAreAnswered) {
+  {
+    auto c = keyClient();
+    ASSERT_TRUE(c) << c.error().message();
+    ASSERT_TRUE((*c)->login("alice@alpha.test", hashOf(1)));
+    ASSERT_TRUE((*c)->setPublicKey(keyOf(5)));
+    (*c)->quit();
+  }
+  ASSERT_TRUE(stillServing(*d_)) << d_->logText();
+  const std::string token = d_->mint("bob@example.org");
+
+  // Connected, TLS and EHLO done (none of it reads the store): the next
+  // command is the first that needs Redis.
+  auto client = keyClient();
+  ASSERT_TRUE(client) << client.error().message();
+
+  redis_.pause();
+  std::atomic<bool> pubkey_done{false};
+  Result<e2ee::PublicKey> pubkey = Error(ErrorKind::kInternal, "not asked");
+  Status login = okStatus();
+  int64_t pubkey_ms = -1;
+  std::thread asker([&] {
+    const Steady::time_point t0 = Steady::now();
+    pubkey = (*client)->pubkey("alice@alpha.test");
+    pubkey_ms = msSince(t0);
+    pubkey_done = true;
+    login = (*client)->login("alice@alpha.test", hashOf(1));
+  });
+
+  // MTEP queries on other connections while PUBKEY waits for Redis.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const Steady::time_point window = Steady::now();
+  int answered_before_pubkey = 0;
+  int64_t slowest_ms = 0;
+  std::vector<std::string> replies;
+  while (!pubkey_done && msSince(window) < 2 * kTimeoutMs) {
+    const Steady::time_point t = Steady::now();
+    const std::optional<std::string> reply = askOnce(d_->port(), query(token, "bob@example.org"));
+    const int64_t took = msSince(t);
+    ASSERT_TRUE(reply) << "an MTEP query was not answered while Redis was paused";
+    slowest_ms = std::max(slowest_ms, took);
+    if (!pubkey_done) ++answered_before_pubkey;
+    replies.push_back(*reply);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  asker.join();
+
+  // PUBKEY and the login got 4xx once the store gave up (about the timeout).
+  ASSERT_FALSE(pubkey);
+  EXPECT_EQ(pubkey.error().kind(), ErrorKind::kTemporary) << pubkey.error().message();
+  EXPECT_NE(pubkey.error().message().find("451"), std::string::npos) << pubkey.error().message();
+  EXPECT_GE(pubkey_ms, kTimeoutMs / 2) << "PUBKEY was answered before the store timed out?";
+  ASSERT_FALSE(login);
+  EXPECT_EQ(login.error().kind(), ErrorKind::kTemporary) << login.error().message();
+  EXPECT_NE(login.error().message().find("451"), std::string::npos) << login.error().message();
+  // The loop went on: queries answered, each well within the timeout, and
+  // several of them while PUBKEY was still waiting.
+  EXPECT_GE(answered_before_pubkey, 3) << "the loop waited for Redis";
+  EXPECT_LT(slowest_ms, kTimeoutMs / 3) << "an MTEP query waited for Redis";
+  (*client)->quit();
+
+  // Back: the key service and MTEP work again (the revocation list is
+  // confirmed within its refresh, 250 ms).
+  redis_.resume();
+  bool serving = false;
+  for (int i = 0; i < 50 && !serving; ++i) {
+    serving = stillServing(*d_);
+    if (!serving) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(serving) << d_->logText();
+  auto again = keyClient();
+  ASSERT_TRUE(again) << again.error().message();
+  auto key = (*again)->pubkey("alice@alpha.test");
+  ASSERT_TRUE(key) << key.error().message();
+  EXPECT_EQ(*key, keyOf(5));
+  EXPECT_TRUE((*again)->login("alice@alpha.test", hashOf(1)));
+  auto salt = (*again)->getSalt();
+  EXPECT_TRUE(salt) << salt.error().message();
+  (*again)->quit();
+}
+
+}  // namespace
+}  // namespace mtep::itest
