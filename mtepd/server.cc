@@ -129,7 +129,8 @@ Status Server::open(server::Daemon& daemon) {
   // The key service's reads and writes go to one worker with a store
   // handle of its own, so that a locked SQLite (up to [store]
   // busy_timeout) or a slow Redis (up to redis_timeout_ms) never stalls
-  // the loop. users_ stays for the MMTP gateway's login (mmtp_service.h).
+  // the loop. users_ is what KeyLogin::attempt() would read; every
+  // listener logs in with start(), lookup() on a handle of its own, finish().
   users_ = std::make_unique<e2ee::UserBook>(*store_, SystemClock::instance());
   limiter_ = std::make_unique<e2ee::LoginLimiter>(SystemClock::instance());
   KeyService keys{users_.get(), limiter_.get()};

@@ -10,6 +10,9 @@
 //   keep being answered, each promptly, several of them before the PUBKEY
 //   answer comes back (with the store read on the loop thread they would
 //   all wait for it). After SIGCONT the key service and MTEP work again.
+//   The same for the MMTP gateway ([mmtp] listen), which runs on a worker
+//   of its own with Redis: REQUEST_PUBLIC_KEY gets a temporary ERROR while
+//   MTEP is answered, and the right answer after SIGCONT.
 //   No tight timings are asserted: "promptly" is under a third of the
 //   store's timeout.
 
@@ -62,6 +65,7 @@ class MtepdRedisLoopTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_TRUE(redis_.start());
     smtp_port_ = freeLoopbackPort();
+    mmtp_port_ = freeLoopbackPort();
     DaemonSettings s;
     s.extra = "[store]\nbackend = \"redis\"\nredis_server = \"127.0.0.1:" +
               std::to_string(redis_.port()) +
@@ -81,6 +85,7 @@ class MtepdRedisLoopTest : public ::testing::Test {
     std::string text = readFile(d_->configPath());
     const size_t eol = text.find('\n', text.find("idle_timeout"));
     text.insert(eol + 1, keys);
+    text += "\n[mmtp]\nlisten = [\"127.0.0.1:" + std::to_string(mmtp_port_) + "\"]\n";
     d_->writeConfigText(text);
     ASSERT_TRUE(d_->start()) << d_->logText();
     ASSERT_TRUE(addUser("alice@alpha.test", hashOf(1)));
@@ -106,10 +111,40 @@ class MtepdRedisLoopTest : public ::testing::Test {
     return e2ee::KeyClient::open("127.0.0.1", smtp_port_, options);
   }
 
+  // MTEP queries on new connections, one every 100 ms, until `done` (or
+  // twice the store's timeout): how many were answered before `done`, and
+  // the slowest answer. A query not answered fails the test.
+  struct Measured {
+    int answered_before_done = 0;
+    int64_t slowest_ms = 0;
+  };
+  Measured askWhile(const std::atomic<bool>& done, const std::string& token) {
+    Measured m;
+    const Steady::time_point window = Steady::now();
+    while (!done && msSince(window) < 2 * kTimeoutMs) {
+      const Steady::time_point t = Steady::now();
+      const std::optional<std::string> reply = askOnce(d_->port(), query(token, "bob@example.org"));
+      const int64_t took = msSince(t);
+      EXPECT_TRUE(reply) << "an MTEP query was not answered while Redis was paused";
+      if (!reply) break;
+      m.slowest_ms = std::max(m.slowest_ms, took);
+      if (!done) ++m.answered_before_done;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return m;
+  }
+
   RedisServer redis_;
   std::unique_ptr<Mtepd> d_;
   uint16_t smtp_port_ = 0;
+  uint16_t mmtp_port_ = 0;
 };
+
+// One MMTP request on `c` (greeted already): its reply line.
+std::string mmtpAsk(Client& c, const std::string& request) {
+  c.send(request + "\n");
+  return c.readUntil("\n").value_or("(no reply)");
+}
 
 TEST_F(MtepdRedisLoopTest, PausedRedisTempfailsTheKeyServiceWhileMtepQueriesAreAnswered) {
   {
@@ -142,20 +177,7 @@ TEST_F(MtepdRedisLoopTest, PausedRedisTempfailsTheKeyServiceWhileMtepQueriesAreA
 
   // MTEP queries on other connections while PUBKEY waits for Redis.
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  const Steady::time_point window = Steady::now();
-  int answered_before_pubkey = 0;
-  int64_t slowest_ms = 0;
-  std::vector<std::string> replies;
-  while (!pubkey_done && msSince(window) < 2 * kTimeoutMs) {
-    const Steady::time_point t = Steady::now();
-    const std::optional<std::string> reply = askOnce(d_->port(), query(token, "bob@example.org"));
-    const int64_t took = msSince(t);
-    ASSERT_TRUE(reply) << "an MTEP query was not answered while Redis was paused";
-    slowest_ms = std::max(slowest_ms, took);
-    if (!pubkey_done) ++answered_before_pubkey;
-    replies.push_back(*reply);
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  const Measured m = askWhile(pubkey_done, token);
   asker.join();
 
   // PUBKEY and the login got 4xx once the store gave up (about the timeout).
@@ -168,8 +190,8 @@ TEST_F(MtepdRedisLoopTest, PausedRedisTempfailsTheKeyServiceWhileMtepQueriesAreA
   EXPECT_NE(login.error().message().find("451"), std::string::npos) << login.error().message();
   // The loop went on: queries answered, each well within the timeout, and
   // several of them while PUBKEY was still waiting.
-  EXPECT_GE(answered_before_pubkey, 3) << "the loop waited for Redis";
-  EXPECT_LT(slowest_ms, kTimeoutMs / 3) << "an MTEP query waited for Redis";
+  EXPECT_GE(m.answered_before_done, 3) << "the loop waited for Redis";
+  EXPECT_LT(m.slowest_ms, kTimeoutMs / 3) << "an MTEP query waited for Redis";
   (*client)->quit();
 
   // Back: the key service and MTEP work again (the revocation list is
@@ -190,6 +212,48 @@ TEST_F(MtepdRedisLoopTest, PausedRedisTempfailsTheKeyServiceWhileMtepQueriesAreA
   auto salt = (*again)->getSalt();
   EXPECT_TRUE(salt) << salt.error().message();
   (*again)->quit();
+}
+
+TEST_F(MtepdRedisLoopTest, PausedRedisTempfailsMmtpWhileMtepQueriesAreAnswered) {
+  const std::string ask_key =
+      R"j({"action":"REQUEST_PUBLIC_KEY","data":{"email":"(alice)%(alpha.test)"}})j";
+  auto c = Client::connect(mmtp_port_);
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(c->readUntil("\n"));  // the greeting
+  // The gateway answers from its worker: no key yet.
+  const std::string first = mmtpAsk(*c, ask_key);
+  EXPECT_NE(first.find("Public key not found"), std::string::npos) << first;
+  ASSERT_TRUE(stillServing(*d_)) << d_->logText();
+  const std::string token = d_->mint("bob@example.org");
+
+  redis_.pause();
+  std::atomic<bool> done{false};
+  std::string paused_reply;
+  int64_t paused_ms = -1;
+  std::thread asker([&] {
+    const Steady::time_point t0 = Steady::now();
+    paused_reply = mmtpAsk(*c, ask_key);
+    paused_ms = msSince(t0);
+    done = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const Measured m = askWhile(done, token);
+  asker.join();
+
+  EXPECT_NE(paused_reply.find("\"temporary\":true"), std::string::npos) << paused_reply;
+  EXPECT_GE(paused_ms, kTimeoutMs / 2) << paused_reply;
+  EXPECT_GE(m.answered_before_done, 3) << "the loop waited for Redis";
+  EXPECT_LT(m.slowest_ms, kTimeoutMs / 3) << "an MTEP query waited for Redis";
+
+  redis_.resume();
+  std::string after;
+  for (int i = 0; i < 50; ++i) {
+    after = mmtpAsk(*c, ask_key);
+    if (after.find("Public key not found") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_NE(after.find("Public key not found"), std::string::npos) << after;
+  EXPECT_TRUE(stillServing(*d_)) << d_->logText();
 }
 
 }  // namespace
