@@ -241,6 +241,14 @@ void Server::restartOnly(const config::Config& current, const config::Config& ne
                          std::vector<std::string>* changed) const {
   if (store::restartNeeded(current.store, next.store)) {
     changed->push_back("[store]");
+  } else if (purge_queue_) {
+    // A new Redis password is tried on Redis (a connection, up to
+    // redis_timeout_ms): on the purge's worker, not the loop.
+    purge_queue_->submit(
+        [next = next.store, opened = store_password_] {
+          store::reviewPassword(next, opened, "mtepd");
+        },
+        [] {});
   } else {
     store::reviewPassword(next.store, store_password_, "mtepd");
   }

@@ -44,7 +44,9 @@
 //     certificate and key (server/tls_context.h); a bad file stops start-up.
 //   - SIGHUP: the new config is used for new connections and by the token
 //     authority; a changed [tokens] key_file is loaded (on error the old
-//     one stays). [store] settings need a restart and are warned about.
+//     one stays). [store] settings need a restart and are warned about; a
+//     new redis_password_file password is tried on Redis from the purge's
+//     worker (store::reviewPassword), never on the loop.
 //   - Timers: the key file is checked every kKeyCheckInterval seconds and
 //     the key ring reloaded when it changed (so `mtepctl key rotate` needs
 //     no restart); the store's expired entries are purged every
@@ -138,8 +140,8 @@ class Server final : public server::Service {
   std::unique_ptr<StokenRouter> router_;  // [stoken] filter_listen; its workers stop in stopped()
   std::unique_ptr<MmtpService> mmtp_;     // [mmtp] listen/tls_listen; null: off
   std::unique_ptr<MmtpBridge> mmtp_bridge_;  // [mmtp] lmtp_listen; null: off
-  // The hourly purge: a store handle used only by purge_queue_'s one
-  // worker (destroyed first: declared last).
+  // The hourly purge (and SIGHUP's password check): a store handle used
+  // only by purge_queue_'s one worker (destroyed first: declared last).
   std::unique_ptr<store::Store> purge_store_;
   std::unique_ptr<server::WorkQueue> purge_queue_;
 };
