@@ -12,7 +12,9 @@
 //   all wait for it). After SIGCONT the key service and MTEP work again.
 //   The same for the MMTP gateway ([mmtp] listen), which runs on a worker
 //   of its own with Redis: REQUEST_PUBLIC_KEY gets a temporary ERROR while
-//   MTEP is answered, and the right answer after SIGCONT.
+//   MTEP is answered, and the right answer after SIGCONT. And for the token
+//   server's AUTH HASHEDPASS ([stoken] starttls_listen, lib/smtp's client):
+//   451 4.3.0 while MTEP is answered, 235 after SIGCONT.
 //   No tight timings are asserted: "promptly" is under a third of the
 //   store's timeout.
 
@@ -32,7 +34,9 @@
 #include "mtepd_harness.h"
 #include "redis_harness.h"
 #include "run_program.h"
+#include "smtp/client.h"
 #include "store/redis_store.h"
+#include "transport/dialer.h"
 #include "util/clock.h"
 
 namespace mtep::itest {
@@ -66,6 +70,7 @@ class MtepdRedisLoopTest : public ::testing::Test {
     ASSERT_TRUE(redis_.start());
     smtp_port_ = freeLoopbackPort();
     mmtp_port_ = freeLoopbackPort();
+    stoken_port_ = freeLoopbackPort();
     DaemonSettings s;
     s.extra = "[store]\nbackend = \"redis\"\nredis_server = \"127.0.0.1:" +
               std::to_string(redis_.port()) +
@@ -86,6 +91,9 @@ class MtepdRedisLoopTest : public ::testing::Test {
     const size_t eol = text.find('\n', text.find("idle_timeout"));
     text.insert(eol + 1, keys);
     text += "\n[mmtp]\nlisten = [\"127.0.0.1:" + std::to_string(mmtp_port_) + "\"]\n";
+    // The token server; nothing is delivered here.
+    text += "\n[stoken]\nstarttls_listen = [\"127.0.0.1:" + std::to_string(stoken_port_) +
+            "\"]\ndeliver_to = \"127.0.0.1:" + std::to_string(freeLoopbackPort()) + "\"\n";
     d_->writeConfigText(text);
     ASSERT_TRUE(d_->start()) << d_->logText();
     ASSERT_TRUE(addUser("alice@alpha.test", hashOf(1)));
@@ -134,10 +142,32 @@ class MtepdRedisLoopTest : public ::testing::Test {
     return m;
   }
 
+  // An LMTP session with the token server: LHLO, STARTTLS, LHLO again.
+  Result<std::unique_ptr<smtp::SmtpClient>> tokenServer() {
+    transport::DialOptions o;
+    o.timeouts.read_timeout_ms = 20000;
+    auto stream = transport::dial("127.0.0.1", stoken_port_, o, transport::systemResolver());
+    if (!stream) return std::move(stream).error();
+    auto c = std::make_unique<smtp::SmtpClient>(std::move(*stream));
+    auto g = c->greeting();
+    if (!g) return std::move(g).error();
+    auto l = c->lhlo("client.test");
+    if (!l) return std::move(l).error();
+    auto tls = c->startTls({.server_name = "mx.test"});
+    if (!tls) return std::move(tls).error();
+    l = c->lhlo("client.test");
+    if (!l) return std::move(l).error();
+    return c;
+  }
+  static std::string authLine() {
+    return "AUTH HASHEDPASS " + e2ee::formatHashedPassAuth("alice@alpha.test", hashOf(1));
+  }
+
   RedisServer redis_;
   std::unique_ptr<Mtepd> d_;
   uint16_t smtp_port_ = 0;
   uint16_t mmtp_port_ = 0;
+  uint16_t stoken_port_ = 0;
 };
 
 // One MMTP request on `c` (greeted already): its reply line.
@@ -254,6 +284,54 @@ TEST_F(MtepdRedisLoopTest, PausedRedisTempfailsMmtpWhileMtepQueriesAreAnswered) 
   }
   EXPECT_NE(after.find("Public key not found"), std::string::npos) << after;
   EXPECT_TRUE(stillServing(*d_)) << d_->logText();
+}
+
+TEST_F(MtepdRedisLoopTest, PausedRedisTempfailsTheTokenServerLoginWhileMtepQueriesAreAnswered) {
+  {
+    auto c = tokenServer();
+    ASSERT_TRUE(c) << c.error().message();
+    auto r = (*c)->command(authLine());
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_EQ(r->code, 235) << r->toReply().toString();
+    (*c)->quit();
+  }
+  ASSERT_TRUE(stillServing(*d_)) << d_->logText();
+  const std::string token = d_->mint("bob@example.org");
+  auto c = tokenServer();
+  ASSERT_TRUE(c) << c.error().message();
+
+  redis_.pause();
+  std::atomic<bool> done{false};
+  Result<smtp::ParsedReply> paused = Error(ErrorKind::kInternal, "not asked");
+  int64_t paused_ms = -1;
+  std::thread asker([&] {
+    const Steady::time_point t0 = Steady::now();
+    paused = (*c)->command(authLine());
+    paused_ms = msSince(t0);
+    done = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const Measured m = askWhile(done, token);
+  asker.join();
+
+  ASSERT_TRUE(paused) << paused.error().message();
+  EXPECT_EQ(paused->toReply().toString().substr(0, 9), "451 4.3.0") << paused->toReply().toString();
+  EXPECT_GE(paused_ms, kTimeoutMs / 2);
+  EXPECT_GE(m.answered_before_done, 3) << "the loop waited for Redis";
+  EXPECT_LT(m.slowest_ms, kTimeoutMs / 3) << "an MTEP query waited for Redis";
+  (*c)->quit();
+
+  redis_.resume();
+  int code = 0;
+  for (int i = 0; i < 50 && code != 235; ++i) {
+    auto again = tokenServer();
+    ASSERT_TRUE(again) << again.error().message();
+    auto r = (*again)->command(authLine());
+    code = r ? r->code : 0;
+    (*again)->quit();
+    if (code != 235) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(code, 235);
 }
 
 }  // namespace
