@@ -6,6 +6,10 @@
 //   KeyLogin login(&users, &limiter);                  // one per daemon
 //   LoginAttempt a = login.attempt(client, host, payload, limits);
 //   session.error(a.reply) / reply(a.reply); if (a.result == LoginResult::kOk) user = a.user;
+//   // or with the store read off the loop:
+//   LoginStart s = login.start(client, host, payload, limits);   // loop thread
+//   if (s.done) answer(*s.done); else on a worker: found = KeyLogin::lookup(book, s.user),
+//   then on the loop thread: answer(login.finish(client, host, s, found, limits));
 // DESCRIPTION
 //   attempt() takes the response of "AUTH HASHEDPASS" (initial or after
 //   "334 "): "*" cancels (501 5.0.0); bad base64 or layout is 501 5.5.2;
@@ -18,12 +22,17 @@
 //   password. Each attempt is logged as
 //     NOQUEUE: client=ADDR:PORT auth=hashedpass user=<name>
 //     result=ok|fail|limited|malformed|cancelled|tempfail
+//   start() and finish() are attempt() cut around its one store read
+//   (lookup()), so that a daemon can run the read on a worker: with Redis
+//   every read is a network round trip of up to redis_timeout_ms.
 //   The limiter is the daemon's one for every login (the token server's
 //   AUTH STOKEN failures count in it too, stoken_server.h).
 // SECURITY
-//   Never logs the hash. Used on the event loop thread (UserBook reads,
-//   LoginLimiter: one thread).
+//   Never logs the hash. attempt(), start() and finish() on the event loop
+//   thread (the LoginLimiter is for one thread); lookup() on any thread,
+//   with a UserBook over a store handle only that thread uses.
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -45,6 +54,14 @@ struct LoginAttempt {
   }
 };
 
+// attempt() up to its store read: `done` when it was answered without one.
+struct LoginStart {
+  std::optional<LoginAttempt> done;  // cancelled, malformed, limited
+  std::string user;                  // normalised; "" for a name that cannot be a user
+  std::string shown;                 // the name as logged
+  e2ee::Hash hash{};                 // as sent (never logged)
+};
+
 class KeyLogin {
  public:
   // `users` must outlive this; `limiter` null: failures are not limited.
@@ -53,6 +70,15 @@ class KeyLogin {
   // `client` "ADDR:PORT" for the log, `client_host` "ADDR" for the limiter.
   LoginAttempt attempt(const std::string& client, const std::string& client_host,
                        std::string_view payload, const e2ee::LoginLimits& limits) const;
+  // attempt() in three steps (see above); attempt() is start(), lookup()
+  // on users() and finish().
+  LoginStart start(const std::string& client, const std::string& client_host,
+                   std::string_view payload, const e2ee::LoginLimits& limits) const;
+  // kNotFound for "" (a name that cannot be a user) or an unknown one.
+  static Result<e2ee::UserRecord> lookup(e2ee::UserBook& users, const std::string& user);
+  LoginAttempt finish(const std::string& client, const std::string& client_host,
+                      const LoginStart& started, const Result<e2ee::UserRecord>& found,
+                      const e2ee::LoginLimits& limits) const;
 
   e2ee::UserBook* users() const { return users_; }
   e2ee::LoginLimiter* limiter() const { return limiter_; }

@@ -3,6 +3,10 @@
 
 #include "mmtp_service.h"
 
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -32,7 +36,13 @@ class Login final : public mmtp::Authenticator {
                          std::string* user) override {
     const config::Config& c = **config_;
     const e2ee::LoginLimits limits{c.mtepd.auth_failures_per_client, c.mtepd.auth_failures_per_user};
-    const LoginAttempt a = login_->attempt(client.address, client.host, payload, limits);
+    // The lookup through the gateway's store handle, on the gateway's
+    // thread (the loop, or with Redis its worker: OffLoopGateway).
+    const LoginStart started = login_->start(client.address, client.host, payload, limits);
+    const LoginAttempt a = started.done
+                               ? *started.done
+                               : login_->finish(client.address, client.host, started,
+                                                KeyLogin::lookup(*users_, started.user), limits);
     switch (a.result) {
       case LoginResult::kOk:
         *user = a.user;
@@ -153,6 +163,209 @@ class LoopBatch final : public mmtp::WriteBatch {
   std::vector<std::function<void(Status)>> waiting_;
 };
 
+// The group commit of OffLoopGateway's worker: one transaction per job
+// (the requests of one loop turn), committed at the job's end; the
+// waiters run then, on the worker.
+class JobBatch final : public mmtp::WriteBatch {
+ public:
+  explicit JobBatch(store::Store* store) : store_(store) {}
+  Status open() override {
+    if (open_) return okStatus();
+    if (Status st = store_->begin(); !st.ok()) return st;
+    open_ = true;
+    return okStatus();
+  }
+  void whenCommitted(std::function<void(Status)> done) override {
+    waiting_.push_back(std::move(done));
+  }
+  // Worker thread, at the end of a job.
+  void flush(mmtp::Gateway& gateway) {
+    Status st = okStatus();
+    if (open_) {
+      open_ = false;
+      st = store_->commit();
+      if (!st.ok()) {
+        log::warning("mmtp: store commit failed (%zu request(s) answered with a temporary "
+                     "error): %s",
+                     waiting_.size(), st.error().message().c_str());
+        (void)store_->rollback();
+        gateway.forgetCounts();
+      }
+    }
+    std::vector<std::function<void(Status)>> done;
+    done.swap(waiting_);
+    for (auto& d : done) d(st);
+  }
+
+ private:
+  store::Store* store_;
+  bool open_ = false;
+  std::vector<std::function<void(Status)>> waiting_;
+};
+
+// The gateway's injector on OffLoopGateway's worker: the hand-overs are
+// kept and made on the loop thread when the job is back (the MTA queue
+// takes its jobs from the loop thread only).
+class DeferredInjector final : public mmtp::Injector {
+ public:
+  struct HandOver {
+    mmtp::Injection injection;
+    std::function<void(Status)> done;
+  };
+  void inject(mmtp::Injection injection, std::function<void(Status)> done) override {
+    kept_.push_back({std::move(injection), std::move(done)});
+  }
+  std::vector<HandOver> take() { return std::move(kept_); }
+
+ private:
+  std::vector<HandOver> kept_;  // worker thread only
+};
+
+// With [store] backend "redis" every store call is a network round trip
+// (up to redis_timeout_ms), so the gateway runs on one worker thread of
+// its own instead of the loop: the requests read in one loop turn are
+// handed to it together at the end of the turn (the group commit, as
+// LoopBatch: one transaction, SENDs answered only once it is committed),
+// and each connection waits (kPending) for its answer. One job at a time,
+// in order; requests of later turns wait for the next job. Only the worker
+// touches the gateway, its store handle and its batch; the loop keeps the
+// connections' callbacks and makes the MTA hand-overs.
+class OffLoopGateway final : public mmtp::RequestHandler {
+ public:
+  OffLoopGateway(mmtp::Gateway* gateway, JobBatch* batch, DeferredInjector* injector,
+                 mmtp::Injector* mta, server::WorkQueue* queue, const config::ConfigPtr* config)
+      : gateway_(gateway),
+        batch_(batch),
+        deferred_(injector),
+        mta_(mta),
+        queue_(queue),
+        config_(config) {}
+  Status init(event_base* base) {
+    event_.reset(event_new(base, -1, 0, &OffLoopGateway::fire, this));
+    if (!event_) return Error(ErrorKind::kInternal, "cannot make the gateway's turn event");
+    return okStatus();
+  }
+  // Loop thread: queued for the end of this loop turn; always later.
+  std::optional<mmtp::Json> handle(const mmtp::Json& request, const mmtp::Client& client,
+                                   const config::Config& /*config*/,
+                                   std::function<void(mmtp::Json)> later) override {
+    Item item;
+    item.request = request;
+    item.client = client;
+    item.config = *config_;
+    item.answer = std::make_shared<Answer>();
+    turn_.push_back(std::move(item));
+    loop_later_.push_back(std::move(later));
+    if (!running_) event_active(event_.get(), 0, 0);
+    return std::nullopt;
+  }
+  // SIGHUP (loop thread): used by the next job.
+  void setAuthservId(std::string id) { authserv_id_ = std::move(id); }
+  void stop() { stopped_ = true; }
+
+ private:
+  // A request's answer: set on the worker during its job, or (a SEND
+  // handed to the MTA) on the loop once `on_loop` is set after the job.
+  struct Answer {
+    std::optional<mmtp::Json> reply;
+    std::function<void(mmtp::Json)> on_loop;  // set and reset on the loop thread only
+  };
+  struct Item {
+    mmtp::Json request;
+    mmtp::Client client;
+    config::ConfigPtr config;
+    std::shared_ptr<Answer> answer;
+  };
+  struct Job {
+    std::vector<Item> items;
+    std::string authserv_id;  // "" = unchanged
+    std::vector<DeferredInjector::HandOver> hand_overs;
+  };
+
+  static void fire(evutil_socket_t /*fd*/, short /*events*/, void* arg) noexcept {
+    try {
+      static_cast<OffLoopGateway*>(arg)->submit();
+    } catch (const std::exception& e) {
+      log::error("mmtp: gateway turn: %s", e.what());
+    }
+  }
+
+  // Loop thread: this turn's requests to the worker, unless a job runs
+  // (its completion submits them).
+  void submit() {
+    if (running_ || turn_.empty() || stopped_) return;
+    running_ = true;
+    auto job = std::make_shared<Job>();
+    job->items = std::move(turn_);
+    job->authserv_id = std::exchange(authserv_id_, std::string());
+    turn_.clear();
+    std::vector<std::function<void(mmtp::Json)>> laters = std::move(loop_later_);
+    loop_later_.clear();
+    mmtp::Gateway* gateway = gateway_;
+    JobBatch* batch = batch_;
+    DeferredInjector* deferred = deferred_;
+    queue_->submit(
+        [job, gateway, batch, deferred]() mutable {
+          if (!job->authserv_id.empty()) gateway->setAuthservId(job->authserv_id);
+          for (Item& item : job->items) {
+            std::shared_ptr<Answer> answer = item.answer;
+            auto later = [answer](mmtp::Json reply) {
+              if (answer->on_loop) {
+                answer->on_loop(std::move(reply));
+              } else {
+                answer->reply = std::move(reply);
+              }
+            };
+            std::optional<mmtp::Json> reply;
+            try {
+              reply = gateway->handle(item.request, item.client, *item.config, later);
+            } catch (const std::exception& e) {  // a bug: this request alone fails
+              log::error("mmtp: gateway: %s", e.what());
+              reply = mmtp::Gateway::error("Temporary failure, try again later",
+                                           "internal error", true);
+            }
+            if (reply) answer->reply = std::move(*reply);
+          }
+          batch->flush(*gateway);
+          job->hand_overs = deferred->take();
+          job.reset();  // the loop's copy alone holds the answers' callbacks
+        },
+        [this, job, laters = std::move(laters)]() mutable { finish(*job, laters); });
+  }
+
+  // Loop thread: the answers out, the MTA hand-overs made, the next turn's
+  // requests to the worker.
+  void finish(Job& job, std::vector<std::function<void(mmtp::Json)>>& laters) {
+    running_ = false;
+    for (size_t i = 0; i < job.items.size() && i < laters.size(); ++i) {
+      Answer& a = *job.items[i].answer;
+      if (a.reply) {
+        laters[i](std::move(*a.reply));
+        a.reply.reset();
+      } else {
+        a.on_loop = std::move(laters[i]);  // a SEND waiting for the MTA
+      }
+    }
+    for (DeferredInjector::HandOver& h : job.hand_overs) {
+      mta_->inject(std::move(h.injection), std::move(h.done));
+    }
+    submit();
+  }
+
+  mmtp::Gateway* gateway_;      // the worker's only
+  JobBatch* batch_;             // the worker's only
+  DeferredInjector* deferred_;  // the worker's only
+  mmtp::Injector* mta_;         // the loop's
+  server::WorkQueue* queue_;    // one thread
+  const config::ConfigPtr* config_;
+  server::EventPtr event_;
+  bool running_ = false;  // a job is on the worker
+  bool stopped_ = false;
+  std::vector<Item> turn_;  // this turn's requests, in order
+  std::vector<std::function<void(mmtp::Json)>> loop_later_;  // their answers' callbacks
+  std::string authserv_id_;  // a SIGHUP's, for the next job
+};
+
 }  // namespace
 
 struct MmtpService::Shared {
@@ -164,9 +377,16 @@ struct MmtpService::Shared {
   std::unique_ptr<MtaInjector> injector;
   std::unique_ptr<mmtp::Gateway> gateway;
   mmtp::Gateway* gateway_raw = nullptr;  // for the batch's rollback
-  std::unique_ptr<LoopBatch> batch;
+  std::unique_ptr<LoopBatch> batch;  // null with OffLoopGateway
+  // With [store] backend "redis": the gateway on a worker of its own.
+  std::unique_ptr<JobBatch> job_batch;
+  std::unique_ptr<DeferredInjector> deferred;
+  std::unique_ptr<OffLoopGateway> off_loop;
+  mmtp::RequestHandler* handler = nullptr;  // what the sessions ask: gateway or off_loop
   std::string client_limit_reply;
   std::string busy_reply;
+  // The gateway's one worker (destroyed first: declared last).
+  std::unique_ptr<server::WorkQueue> gateway_queue;
 };
 
 namespace {
@@ -177,7 +397,7 @@ class Connection final : public server::ProtocolSession {
       : shared_(std::move(shared)),
         handle_(std::make_shared<server::ConnectionHandle>()),
         tls_(tls),
-        session_(*shared_->gateway, client(peer, tls), limits(*shared_->config), later()) {}
+        session_(*shared_->handler, client(peer, tls), limits(*shared_->config), later()) {}
 
   void attach(server::ConnectionHandle handle) override { *handle_ = handle; }
   server::SessionStep onConnect(std::string* out) override {
@@ -296,13 +516,32 @@ Result<std::unique_ptr<MmtpService>> MmtpService::create(
   const config::Config& c = *shared->config;
   const std::string authserv =
       c.milter.authserv_id.empty() ? smtpHostname(c) : c.milter.authserv_id;
-  shared->gateway =
-      std::make_unique<mmtp::Gateway>(*shared->store, SystemClock::instance(), shared->login.get(),
-                                      shared->injector.get(), authserv);
-  shared->gateway_raw = shared->gateway.get();
-  shared->batch = std::make_unique<LoopBatch>(shared->store.get(), &shared->gateway_raw);
-  if (Status b = shared->batch->init(base); !b.ok()) return b.error();
-  shared->gateway->setWriteBatch(shared->batch.get());
+  if (c.store.backend == "redis") {
+    // Every store call a network round trip: the gateway off the loop.
+    auto gq = server::WorkQueue::create(base, 1);
+    if (!gq) return std::move(gq).error();
+    shared->gateway_queue = std::move(*gq);
+    shared->deferred = std::make_unique<DeferredInjector>();
+    shared->gateway =
+        std::make_unique<mmtp::Gateway>(*shared->store, SystemClock::instance(),
+                                        shared->login.get(), shared->deferred.get(), authserv);
+    shared->job_batch = std::make_unique<JobBatch>(shared->store.get());
+    shared->gateway->setWriteBatch(shared->job_batch.get());
+    shared->off_loop = std::make_unique<OffLoopGateway>(
+        shared->gateway.get(), shared->job_batch.get(), shared->deferred.get(),
+        shared->injector.get(), shared->gateway_queue.get(), &shared->config);
+    if (Status b = shared->off_loop->init(base); !b.ok()) return b.error();
+    shared->handler = shared->off_loop.get();
+  } else {
+    shared->gateway =
+        std::make_unique<mmtp::Gateway>(*shared->store, SystemClock::instance(),
+                                        shared->login.get(), shared->injector.get(), authserv);
+    shared->gateway_raw = shared->gateway.get();
+    shared->batch = std::make_unique<LoopBatch>(shared->store.get(), &shared->gateway_raw);
+    if (Status b = shared->batch->init(base); !b.ok()) return b.error();
+    shared->gateway->setWriteBatch(shared->batch.get());
+    shared->handler = shared->gateway.get();
+  }
   shared->client_limit_reply =
       mmtp::frameReply(mmtp::Gateway::error("Rate limit exceeded. Try again later."));
   shared->busy_reply = mmtp::frameReply(
@@ -319,18 +558,26 @@ server::SessionFactory& MmtpService::factory(bool tls) { return tls ? *secure_ :
 
 void MmtpService::setConfig(config::ConfigPtr config) {
   const config::Config& c = *config;
-  shared_->gateway->setAuthservId(c.milter.authserv_id.empty() ? smtpHostname(c)
-                                                               : c.milter.authserv_id);
+  std::string id = c.milter.authserv_id.empty() ? smtpHostname(c) : c.milter.authserv_id;
+  if (shared_->off_loop) {
+    shared_->off_loop->setAuthservId(std::move(id));  // the gateway is the worker's
+  } else {
+    shared_->gateway->setAuthservId(std::move(id));
+  }
   shared_->config = std::move(config);
 }
 
 void MmtpService::stop() {
   if (shared_->batch) shared_->batch->flush();
+  if (shared_->off_loop) shared_->off_loop->stop();
+  // A job running finishes (its batch committed); its answers are dropped.
+  if (shared_->gateway_queue) shared_->gateway_queue->stop();
   if (shared_->queue) shared_->queue->stop();
 }
 
 size_t MmtpService::outstanding() const {
-  return shared_->queue ? shared_->queue->outstanding() : 0;
+  return (shared_->queue ? shared_->queue->outstanding() : 0) +
+         (shared_->gateway_queue ? shared_->gateway_queue->outstanding() : 0);
 }
 
 }  // namespace mtep::mtepd

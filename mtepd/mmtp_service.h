@@ -11,19 +11,27 @@
 //   Each connection is an lib/mmtp/session.h Session over one Gateway
 //   (lib/mmtp/gateway.h): the greeting on connect (after the handshake on
 //   tls_listen), then one reply per request. Store reads and writes (stamp
-//   spends, mailboxes, keys) run on the loop thread through a store
-//   handle of the service's own, as the key service and the token server
-//   do (SQLite in WAL mode), with group commit: the writes of every request
+//   spends, mailboxes, keys, the login's lookup) go through a store handle
+//   of the service's own, with group commit: the writes of every request
 //   read in one turn of the event loop go into one transaction, committed
 //   at the end of the turn, and only then are those SENDs answered (a
 //   failed commit answers each with a temporary error; nothing is said OK
-//   that is not written). A SEND for a domain whose mmtp_delivery is
+//   that is not written). With SQLite (WAL mode: reads never wait for a
+//   writer) the gateway runs on the loop thread (LoopBatch). With [store]
+//   backend "redis", where every store call is a network round trip of up
+//   to redis_timeout_ms, it runs on one worker thread of its own
+//   (OffLoopGateway): the requests read in one loop turn are handed to it
+//   together at the end of the turn, answered in one job with one commit,
+//   and each connection waits (kPending) meanwhile, so a slow Redis holds
+//   MMTP clients only, never the loop; a connection's pipelined requests
+//   then go one per job. The MTA hand-overs are made from the loop when
+//   the job is back. A SEND for a domain whose mmtp_delivery is
 //   "mta" is handed to the MTA ([mmtp] inject_to, SMTP, no TLS: loopback)
 //   by one of kWorkers threads with smtp::deliver; the connection waits
 //   (kPending) and the reply says what the MTA said: OK on 250, an ERROR
 //   with "temporary": true on 4xx or no answer, a plain ERROR on 5xx.
-//   Logins (data.auth) go through the daemon's KeyLogin and LoginLimiter,
-//   the same as AUTH HASHEDPASS on smtp_listen.
+//   Logins (data.auth) go through the daemon's KeyLogin and LoginLimiter
+//   (which is thread-safe), the same as AUTH HASHEDPASS on smtp_listen.
 //   Caps: [mmtp] max_connections over both groups, max_connections_per_
 //   client per address (a peer over it on listen gets the reference's
 //   "Rate limit exceeded. Try again later." and is closed, on tls_listen

@@ -120,11 +120,17 @@ Status Server::open(server::Daemon& daemon) {
 
   authority_ =
       std::make_unique<proto::TokenAuthority>(config, ring_, *store_, SystemClock::instance());
+  // The authority's revocation checks are the loop's only store reads.
+  // Redis answers them from a list its store keeps fresh on a thread of
+  // its own (redis_store.h), whose first load the first check waits for:
+  // that wait is taken here, at start-up, instead of by the first query.
+  (void)store_->isTokenRevoked("");
   factory_ = std::make_unique<MtepSessionFactory>(config, *authority_);
-  // The key service reads on the loop thread, as the token authority does
-  // (SQLite in WAL mode: reads never wait for a writer); its writes go to
-  // one worker with a store handle of its own, so that a locked store
-  // (up to [store] busy_timeout) never stalls the loop.
+  // The key service's reads and writes go to one worker with a store
+  // handle of its own, so that a locked SQLite (up to [store]
+  // busy_timeout) or a slow Redis (up to redis_timeout_ms) never stalls
+  // the loop. users_ is what KeyLogin::attempt() would read; every
+  // listener logs in with start(), lookup() on a handle of its own, finish().
   users_ = std::make_unique<e2ee::UserBook>(*store_, SystemClock::instance());
   limiter_ = std::make_unique<e2ee::LoginLimiter>(SystemClock::instance());
   KeyService keys{users_.get(), limiter_.get()};
@@ -151,7 +157,6 @@ Status Server::open(server::Daemon& daemon) {
                    "store" + where + " (token server): " + ws.error().message());
     }
     TokenServer::Parts parts;
-    parts.store = store_.get();
     parts.login = login_.get();
     parts.writer_store = std::move(*ws);
     parts.tls = tls_;
@@ -175,6 +180,14 @@ Status Server::open(server::Daemon& daemon) {
   auto router = StokenRouter::create(config, ring_, daemon.base());
   if (!router) return std::move(router).error();
   router_ = std::move(*router);
+
+  // The purge runs on a worker of its own with a store handle of its own.
+  auto ps = store::open(c.store, SystemClock::instance());
+  if (!ps) return Error(ps.error().kind(), "store" + where + " (purge): " + ps.error().message());
+  purge_store_ = std::move(*ps);
+  auto pq = server::WorkQueue::create(daemon.base(), 1);
+  if (!pq) return std::move(pq).error();
+  purge_queue_ = std::move(*pq);
 
   Status s = daemon.addTimer(kKeyCheckInterval, "key file check", [this] { checkKeyFile(); });
   if (s) s = daemon.addTimer(kPurgeInterval, "store purge", [this] { purgeStore(); });
@@ -228,6 +241,14 @@ void Server::restartOnly(const config::Config& current, const config::Config& ne
                          std::vector<std::string>* changed) const {
   if (store::restartNeeded(current.store, next.store)) {
     changed->push_back("[store]");
+  } else if (purge_queue_) {
+    // A new Redis password is tried on Redis (a connection, up to
+    // redis_timeout_ms): on the purge's worker, not the loop.
+    purge_queue_->submit(
+        [next = next.store, opened = store_password_] {
+          store::reviewPassword(next, opened, "mtepd");
+        },
+        [] {});
   } else {
     store::reviewPassword(next.store, store_password_, "mtepd");
   }
@@ -261,6 +282,7 @@ void Server::stopped() {
   if (router_) router_->stop();
   if (mmtp_) mmtp_->stop();
   if (mmtp_bridge_) mmtp_bridge_->stop();
+  if (purge_queue_) purge_queue_->stop();
 }
 
 void Server::checkKeyFile() {
@@ -285,12 +307,19 @@ void Server::checkKeyFile() {
 }
 
 void Server::purgeStore() {
-  auto purged = store_->purgeExpired();
-  if (!purged) {
-    log::warning("store purge failed: %s", purged.error().message().c_str());
-  } else if (*purged > 0) {
-    log::info("store: purged %llu expired entries", static_cast<unsigned long long>(*purged));
-  }
+  // One purge at a time: a store slower than kPurgeInterval skips a turn.
+  if (purge_queue_->outstanding() > 0) return;
+  store::Store* st = purge_store_.get();
+  purge_queue_->submit<Result<uint64_t>>(
+      [st] { return st->purgeExpired(); },
+      [](Result<uint64_t> purged) {
+        if (!purged) {
+          log::warning("store purge failed: %s", purged.error().message().c_str());
+        } else if (*purged > 0) {
+          log::info("store: purged %llu expired entries", static_cast<unsigned long long>(*purged));
+        }
+      },
+      Result<uint64_t>(Error(ErrorKind::kInternal, "the purge failed unexpectedly")));
 }
 
 }  // namespace mtep::mtepd

@@ -14,15 +14,17 @@
 //     prepare() loaded, STARTMTEP checked by the same token authority, and
 //     the key service (AUTH HASHEDPASS, PUBKEY, ...) over a UserBook on
 //     the same store with one LoginLimiter for all connections; its
-//     writes (SETPUBKEY, RSTSALT) run on a one-thread work queue with a
-//     store handle of their own, never on the loop.
+//     reads and writes (the login's lookup, PUBKEY, GETSALT, SETPUBKEY,
+//     RSTSALT) run on a one-thread work queue with a store handle of
+//     their own, never on the loop.
 //   - Connection limits per listen group: [mtepd] max_connections (listen),
 //     smtp_max_connections, relay_max_connections; max_connections_per_client
 //     on listen and smtp_listen; connection_lifetime on all three.
 //   - The token server (stoken_server.h) for [stoken] listen (implicit
 //     TLS) and starttls_listen: the same certificate as smtp_listen
 //     (start-up fails without one), the key service's users and login
-//     limiter, its own store handle and workers for writes and deliveries.
+//     limiter, its own store handle and workers for every store access
+//     and the deliveries.
 //     Its groups are capped by [mtepd] smtp_max_connections and
 //     max_connections_per_client, like smtp_listen.
 //   - The onion relay for [mtepd] onion_relay (relay_service.h): its own
@@ -42,11 +44,14 @@
 //     certificate and key (server/tls_context.h); a bad file stops start-up.
 //   - SIGHUP: the new config is used for new connections and by the token
 //     authority; a changed [tokens] key_file is loaded (on error the old
-//     one stays). [store] settings need a restart and are warned about.
+//     one stays). [store] settings need a restart and are warned about; a
+//     new redis_password_file password is tried on Redis from the purge's
+//     worker (store::reviewPassword), never on the loop.
 //   - Timers: the key file is checked every kKeyCheckInterval seconds and
 //     the key ring reloaded when it changed (so `mtepctl key rotate` needs
 //     no restart); the store's expired entries are purged every
-//     kPurgeInterval seconds.
+//     kPurgeInterval seconds, on a worker with a store handle of its own
+//     (a purge still running skips a turn).
 //   - SIGTERM: busy connections get kShutdownGrace seconds to finish.
 //     Changing tls_cert_file or tls_key_file needs a restart (warned).
 // SECURITY
@@ -135,6 +140,10 @@ class Server final : public server::Service {
   std::unique_ptr<StokenRouter> router_;  // [stoken] filter_listen; its workers stop in stopped()
   std::unique_ptr<MmtpService> mmtp_;     // [mmtp] listen/tls_listen; null: off
   std::unique_ptr<MmtpBridge> mmtp_bridge_;  // [mmtp] lmtp_listen; null: off
+  // The hourly purge (and SIGHUP's password check): a store handle used
+  // only by purge_queue_'s one worker (destroyed first: declared last).
+  std::unique_ptr<store::Store> purge_store_;
+  std::unique_ptr<server::WorkQueue> purge_queue_;
 };
 
 }  // namespace mtep::mtepd

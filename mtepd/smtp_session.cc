@@ -5,10 +5,11 @@
 //   on server::SmtpAdapter; this file registers mtepd's verbs on it.
 //   STARTMTEP diverts the bytes to a proto::ServerSession until it ends.
 //   The key service's verbs exist only when it is on; the engine checks
-//   TLS, then EHLO; the login is checked here. They use the
-//   factory's UserBook for reads (SQLite in WAL mode: a read never waits
-//   for a writer) and the work queue for writes (SETPUBKEY, RSTSALT), so a
-//   locked store never stalls the event loop (smtp_session.h KeyService).
+//   TLS, then EHLO; the login is checked here. Every store read (the
+//   AUTH HASHEDPASS lookup, PUBKEY, GETSALT) and write (SETPUBKEY, RSTSALT)
+//   runs on the work queue's worker, the session suspended meanwhile, so a
+//   locked SQLite or a slow Redis never stalls the event loop
+//   (smtp_session.h KeyService).
 
 #include "smtp_session.h"
 
@@ -16,6 +17,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <optional>
 #include <utility>
 
@@ -191,16 +193,51 @@ class SmtpSession final : public server::SmtpAdapter {
   // The AUTH HASHEDPASS response, initial or after "334 ": the key
   // service's login, shared with the token server (key_login.h).
   void authResponse(std::string_view payload) {
+    LoginStart started = login_.start(client_, client_host_, payload, loginLimits());
+    if (started.done) return authAnswer(*started.done);
+    const std::string user = started.user;
+    offLoop<Result<e2ee::UserRecord>>(
+        [user](e2ee::UserBook& book) { return KeyLogin::lookup(book, user); },
+        [started = std::move(started)](SmtpSession& self, const Result<e2ee::UserRecord>& found) {
+          self.authAnswer(self.login_.finish(self.client_, self.client_host_, started, found,
+                                             self.loginLimits()));
+        });
+  }
+
+  e2ee::LoginLimits loginLimits() const {
+    return {config_->mtepd.auth_failures_per_client, config_->mtepd.auth_failures_per_user};
+  }
+
+  void authAnswer(const LoginAttempt& a) {
     smtp::ServerSession& s = smtp();
-    const e2ee::LoginLimits limits{config_->mtepd.auth_failures_per_client,
-                                   config_->mtepd.auth_failures_per_user};
-    const LoginAttempt a = login_.attempt(client_, client_host_, payload, limits);
     if (a.result == LoginResult::kOk) s.setUser(a.user);
     if (a.counts_as_error()) {
       s.error(a.reply);
     } else {
       s.reply(a.reply);
     }
+  }
+
+  // Runs `read` on the key service's worker, over its store handle, and
+  // then `answer` on the loop thread, the session suspended meanwhile (a
+  // store read is a network round trip with Redis). Without a queue both
+  // at once, over the loop's UserBook.
+  template <typename T>
+  void offLoop(std::function<T(e2ee::UserBook&)> read,
+               std::function<void(SmtpSession&, const T&)> answer) {
+    if (keys_.queue == nullptr || keys_.writer == nullptr) {
+      return answer(*this, read(*keys_.users));
+    }
+    e2ee::UserBook* book = keys_.writer;
+    smtp().suspend();
+    keys_.queue->submit<T>(
+        [book, read = std::move(read)] { return read(*book); },
+        [handle = handle(), answer = std::move(answer)](T result) {
+          auto* self = static_cast<SmtpSession*>(handle.session());
+          if (self == nullptr) return;  // the client left meanwhile
+          self->resume([&](smtp::ServerSession&) { answer(*self, result); });
+        },
+        T(Error(ErrorKind::kInternal, "the key store read failed unexpectedly")));
   }
 
   void pubkey(const std::string& args) {
@@ -211,15 +248,22 @@ class SmtpSession final : public server::SmtpAdapter {
     }
     auto name = e2ee::normalizeUserName(address);
     if (!name) return s.error("501 5.5.4 Syntax: PUBKEY address");
-    auto found = keys_.users->find(*name);
+    offLoop<Result<e2ee::UserRecord>>(
+        [user = *name](e2ee::UserBook& book) { return book.find(user); },
+        [shown = std::string(address)](SmtpSession& self, const Result<e2ee::UserRecord>& found) {
+          self.pubkeyAnswer(shown, found);
+        });
+  }
+
+  void pubkeyAnswer(const std::string& address, const Result<e2ee::UserRecord>& found) {
+    smtp::ServerSession& s = smtp();
     if (!found && found.error().kind() != ErrorKind::kNotFound) {
       return storeTrouble("pubkey", found.error());
     }
     if (!found || !found->pubkey) {
       // `address` passed normalizeUserName: printable, no spaces. A lookup
       // answer, not the peer's error.
-      return s.replyUncounted("550 5.1.1 No public key available for <" + std::string(address) +
-                              ">");
+      return s.replyUncounted("550 5.1.1 No public key available for <" + address + ">");
     }
     s.reply("220 ed25519 " + e2ee::formatPubkeyReply(*found->pubkey));
   }
@@ -271,12 +315,15 @@ class SmtpSession final : public server::SmtpAdapter {
     smtp::ServerSession& s = smtp();
     if (!loggedIn()) return;
     if (!args.empty()) return s.error("501 5.5.4 Syntax: GETSALT");
-    auto found = keys_.users->find(s.user());
-    if (!found) {
-      if (found.error().kind() == ErrorKind::kNotFound) return userGone("getsalt");
-      return storeTrouble("getsalt", found.error());
-    }
-    s.reply("220 SALT " + e2ee::formatSalt(found->salt));
+    offLoop<Result<e2ee::UserRecord>>(
+        [user = s.user()](e2ee::UserBook& book) { return book.find(user); },
+        [](SmtpSession& self, const Result<e2ee::UserRecord>& found) {
+          if (!found) {
+            if (found.error().kind() == ErrorKind::kNotFound) return self.userGone("getsalt");
+            return self.storeTrouble("getsalt", found.error());
+          }
+          self.smtp().reply("220 SALT " + e2ee::formatSalt(found->salt));
+        });
   }
 
   void rstSalt(const std::string& args) {

@@ -76,9 +76,9 @@
 //   privilege drop (server.h). The key service needs TLS for every command
 //   and keeps only verifiers (e2ee.h); a login lives as long as its
 //   connection, and STARTTLS cannot follow it (TLS is already on).
-//   The UserBook is used synchronously on the event loop thread (the
-//   store is SQLite on local disk, like the token authority's revocation
-//   checks); a remote store would need the work queue instead.
+//   The UserBook is used on the key service's worker (KeyService below),
+//   never on the event loop thread: with [store] backend "redis" every
+//   read is a network round trip.
 // SEE ALSO
 //   lib/server/session.h, lib/server/tls_context.h, lib/smtp/command.h,
 //   mtep_session.h, lib/e2ee/users.h, PROTOCOLS.md sections 1 and 4
@@ -101,20 +101,20 @@
 namespace mtep::mtepd {
 
 // What the key service works on; all must outlive the factory and its
-// sessions. `users` and `limiter` are used on the thread that feeds the
-// sessions (reads only: a SQLite store in WAL mode reads while another
-// connection writes). The writes (SETPUBKEY, RSTSALT) run on `queue`'s
-// worker with `writer`, a UserBook on a store handle of its own, so a store
-// that is locked or slow (up to [store] busy_timeout) never stalls the
-// event loop: the session answers later (kPending). Without a queue the
-// writes use `users` on the loop thread.
+// sessions. `limiter` is used on the thread that feeds the sessions. Every
+// store read (the AUTH HASHEDPASS lookup, PUBKEY, GETSALT) and write
+// (SETPUBKEY, RSTSALT) runs on `queue`'s worker with `writer`, a UserBook on
+// a store handle of its own, so a store that is locked or slow (SQLite up
+// to [store] busy_timeout, Redis up to redis_timeout_ms) never stalls the
+// event loop: the session answers later (kPending). Without a queue they
+// use `users` on the loop thread.
 struct KeyService {
   KeyService(e2ee::UserBook* u = nullptr, e2ee::LoginLimiter* l = nullptr)  // NOLINT: {u, l}
       : users(u), limiter(l) {}
   e2ee::UserBook* users = nullptr;        // null: no key service (502 5.5.1)
   e2ee::LoginLimiter* limiter = nullptr;  // null: failed logins are not limited
   e2ee::UserBook* writer = nullptr;       // used only by queue's one worker thread
-  server::WorkQueue* queue = nullptr;     // null: writes on the loop thread
+  server::WorkQueue* queue = nullptr;     // null: reads and writes on the loop thread
 };
 
 class SmtpSessionFactory final : public server::SessionFactory {

@@ -12,6 +12,7 @@
 #include <openssl/rand.h>
 
 #include <ctime>
+#include <functional>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -37,7 +38,6 @@ struct TokenServer::Shared {
       : config(std::move(c)), ring(std::move(r)), rate(SystemClock::instance()) {}
   config::ConfigPtr config;
   std::shared_ptr<const token::KeyRing> ring;
-  store::Store* store = nullptr;
   KeyLogin* login = nullptr;
   std::unique_ptr<store::Store> writer_store;
   std::mutex writer_mutex;  // writer_store is used by one worker at a time
@@ -303,8 +303,41 @@ class TokenSession final : public server::SmtpAdapter {
     if (shared_.login == nullptr || shared_.login->limiter() == nullptr) return;
     shared_.login->limiter()->recordFailure(client_host_, "", limits(), e2ee::Account::kUnknown);
   }
-  stoken::TokenBook readBook() {
-    return stoken::TokenBook(*shared_.store, *ring_, SystemClock::instance(), bookLimits(*config_));
+  // Runs `read` on a worker over the workers' store handle, then `answer`
+  // on the loop thread (which must resume() the session), the session
+  // suspended meanwhile: with Redis a store read is a network round trip
+  // of up to redis_timeout_ms, and the loop serves every other connection.
+  template <typename T>
+  void offLoop(smtp::ServerSession& ss, std::function<T(store::Store&)> read,
+               std::function<void(TokenSession&, T)> answer, T if_failed) {
+    ss.suspend();
+    TokenServer::Shared* shared = &shared_;
+    shared_.queue->submit<T>(
+        [shared, read = std::move(read)] {
+          std::lock_guard<std::mutex> lock(shared->writer_mutex);
+          return read(*shared->writer_store);
+        },
+        [handle = handle(), answer = std::move(answer)](T result) {
+          auto* s = static_cast<TokenSession*>(handle.session());
+          if (s == nullptr) return;  // the client left meanwhile
+          answer(*s, std::move(result));
+        },
+        std::move(if_failed));
+  }
+
+  // TokenBook::check() off the loop (offLoop), for (local = `rcpt`,
+  // remote = `from`) with the session's ring and config.
+  void checkOffLoop(smtp::ServerSession& ss, const std::string& token, const std::string& from,
+                    const std::string& rcpt,
+                    std::function<void(TokenSession&, stoken::Checked)> answer) {
+    std::shared_ptr<const token::KeyRing> ring = ring_ ? ring_ : shared_.ring;
+    offLoop<stoken::Checked>(
+        ss,
+        [ring, config = config_, token, from, rcpt](store::Store& st) {
+          stoken::TokenBook book(st, *ring, SystemClock::instance(), bookLimits(*config));
+          return book.check(token, from, rcpt);
+        },
+        std::move(answer), stoken::Checked{Outcome::kTemporary, Kind::kTemporary});
   }
 
   void logAuth(const std::string& rcpt, const std::string& token_id, const char* result) {
@@ -386,8 +419,27 @@ class TokenSession final : public server::SmtpAdapter {
     hashedPassResponse(ss, *initial);
   }
 
+  // The login's store read runs off the loop (key_login.h, offLoop).
   void hashedPassResponse(smtp::ServerSession& ss, const std::string& payload) {
-    const LoginAttempt a = shared_.login->attempt(client_, client_host_, payload, limits());
+    LoginStart started = shared_.login->start(client_, client_host_, payload, limits());
+    if (started.done) return hashedPassAnswer(ss, *started.done);
+    const std::string user = started.user;
+    offLoop<Result<e2ee::UserRecord>>(
+        ss,
+        [user](store::Store& st) {
+          e2ee::UserBook book(st, SystemClock::instance());
+          return KeyLogin::lookup(book, user);
+        },
+        [started = std::move(started)](TokenSession& self, Result<e2ee::UserRecord> found) {
+          const LoginAttempt a = self.shared_.login->finish(self.client_, self.client_host_,
+                                                            started, found, self.limits());
+          self.resume([&](smtp::ServerSession& s2) { self.hashedPassAnswer(s2, a); });
+        },
+        Result<e2ee::UserRecord>(
+            Error(ErrorKind::kInternal, "the store read failed unexpectedly")));
+  }
+
+  void hashedPassAnswer(smtp::ServerSession& ss, const LoginAttempt& a) {
     if (a.result == LoginResult::kOk) {
       auth_ = AuthKind::kLogin;
       login_user_ = a.user;
@@ -474,7 +526,7 @@ class TokenSession final : public server::SmtpAdapter {
 
   // --- the transaction ------------------------------------------------------------
 
-  Reply onMail(smtp::ServerSession&, const smtp::MailRequest& m) {
+  Reply onMail(smtp::ServerSession& ss, const smtp::MailRequest& m) {
     if (auth_ != AuthKind::kToken) {
       return rep(530, {5, 7, 0}, "Authentication required: AUTH STOKEN");
     }
@@ -492,26 +544,34 @@ class TokenSession final : public server::SmtpAdapter {
       recordFailure();
       return rep(550, {5, 7, 8}, "Sender is not the one this token was given to");
     }
-    const stoken::Checked c = readBook().check(auth_token_, *from, auth_rcpt_);
+    // The check reads the store: off the loop, MAIL answered when it is back.
+    checkOffLoop(ss, auth_token_, *from, auth_rcpt_,
+                 [from = *from, body](TokenSession& self, stoken::Checked c) {
+                   self.resume(std::vector<Reply>{self.mailAnswer(c, from, body)});
+                 });
+    return rep(451, {4, 3, 0}, "Suspended");  // ignored: the session is suspended
+  }
+
+  Reply mailAnswer(const stoken::Checked& c, const std::string& from, const std::string& body) {
     if (c.outcome == Outcome::kTemporary) {
       return rep(451, {4, 7, 0}, "Token store unavailable, try again later");
     }
     if (c.outcome != Outcome::kValid) {
       recordFailure();
       log::info("NOQUEUE: client=%s stoken mail from=<%s> token=%s result=%s", client_.c_str(),
-                from->c_str(), stoken::tokenLogId(auth_token_).c_str(),
+                from.c_str(), stoken::tokenLogId(auth_token_).c_str(),
                 stoken::outcomeName(c.outcome));
       return rep(550, {5, 7, 8},
                  c.outcome == Outcome::kWrongRemote
                      ? "Sender is not the one this token was given to"
                      : std::string("Token not valid: ") + stoken::outcomeName(c.outcome));
     }
-    mail_from_ = *from;
+    mail_from_ = from;
     mail_params_ = body;
     return rep(250, {2, 1, 0}, "Ok");
   }
 
-  Reply onRcpt(smtp::ServerSession&, const smtp::Recipient& r) {
+  Reply onRcpt(smtp::ServerSession& ss, const smtp::Recipient& r) {
     std::string text;
     for (const smtp::Param& p : r.params) {
       if (!text.empty()) text += ' ';
@@ -544,7 +604,19 @@ class TokenSession final : public server::SmtpAdapter {
       return rep(550, {5, 7, 8}, "A STOKEN parameter is required for this recipient");
     }
     if (limited()) return rep(454, {4, 7, 0}, "Too many failed logins, try again later");
-    const stoken::Checked c = readBook().check(token, mail_from_, *rcpt);
+    // The check reads the store: off the loop, RCPT answered when it is back.
+    checkOffLoop(
+        ss, token, mail_from_, *rcpt,
+        [address = r.address, rcpt = *rcpt, token, mystoken = params->mystoken,
+         rate = policy.submission_token_rate](TokenSession& self, stoken::Checked c) {
+          self.resume(std::vector<Reply>{self.rcptAnswer(c, address, rcpt, token, mystoken, rate)});
+        });
+    return rep(451, {4, 3, 0}, "Suspended");  // ignored: the session is suspended
+  }
+
+  Reply rcptAnswer(const stoken::Checked& c, const std::string& address, const std::string& rcpt,
+                   const std::string& token, const std::optional<std::string>& mystoken,
+                   int64_t rate) {
     const std::string id =
         stoken::isTokenText(token) ? stoken::tokenLogId(token) : std::string("not-a-token");
     if (c.outcome == Outcome::kTemporary) {
@@ -553,16 +625,16 @@ class TokenSession final : public server::SmtpAdapter {
     if (c.outcome != Outcome::kValid) {
       recordFailure();
       log::info("NOQUEUE: client=%s stoken rcpt from=<%s> to=<%s> token=%s result=%s",
-                client_.c_str(), mail_from_.c_str(), rcpt->c_str(), id.c_str(),
+                client_.c_str(), mail_from_.c_str(), rcpt.c_str(), id.c_str(),
                 stoken::outcomeName(c.outcome));
       return rep(
           550, {5, 7, 8},
           std::string("Token not valid for this recipient: ") + stoken::outcomeName(c.outcome));
     }
-    if (!shared_.rate.take(id, policy.submission_token_rate)) {
+    if (!shared_.rate.take(id, rate)) {
       return rep(450, {4, 7, 1}, "Token used too often, try again later");
     }
-    rcpts_.push_back({r.address, *rcpt, token, c.kind, params->mystoken});
+    rcpts_.push_back({address, rcpt, token, c.kind, mystoken});
     return rep(250, {2, 1, 5}, "Ok");
   }
 
@@ -744,7 +816,6 @@ Result<std::unique_ptr<TokenServer>> TokenServer::create(config::ConfigPtr confi
   std::unique_ptr<TokenServer> ts(new TokenServer());
   ts->shared_ = std::make_unique<Shared>(std::move(config), std::move(ring));
   Shared& s = *ts->shared_;
-  s.store = parts.store;
   s.login = parts.login;
   s.writer_store = std::move(parts.writer_store);
   s.tls = std::move(parts.tls);

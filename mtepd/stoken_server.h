@@ -3,8 +3,8 @@
 //   stoken_server.h - the token server (STOKEN, the recipient's side):
 //   LMTP over TLS that delivers synchronously to the site's mailbox server
 // SUMMARY
-//   auto ts = TokenServer::create(config, ring, {&store, &key_login, std::move(writer_store),
-//                                                tls}, base);
+//   auto ts = TokenServer::create(config, ring, {&key_login, std::move(writer_store), tls},
+//                                 base);
 //   ts->factory(true)   // [stoken] listen: implicit TLS (RFC 8314)
 //   ts->factory(false)  // [stoken] starttls_listen: STARTTLS
 //   ts->setConfig(next); ts->setRing(ring);  // SIGHUP, key file reloads
@@ -70,12 +70,14 @@
 //   and one per AUTH STOKEN: client=... auth=stoken rcpt=<X> token=LOGID
 //   result=ok|fail|limited|malformed
 // SECURITY
-//   Tokens are never logged (tokenLogId()). Token checks read the store on
-//   the loop thread (SQLite WAL); every write (afterDelivery, hold,
-//   GENSTOKEN, REVSTOKEN) runs on the workers through one store handle of
-//   their own. A store error never accepts: 451. Nothing is buffered beyond
-//   [mtepd] smtp_max_line (a command; a 10 MB token line is 500 5.5.6) and
-//   max_message_size. A client that leaves mid-DATA delivers nothing.
+//   Tokens are never logged (tokenLogId()). Every store access (the token
+//   checks of MAIL and RCPT, the AUTH HASHEDPASS lookup, afterDelivery,
+//   hold, GENSTOKEN, REVSTOKEN) runs on the workers through one store
+//   handle of their own, the session suspended meanwhile: the loop never
+//   waits on the store (with Redis, a network round trip). A store error
+//   never accepts: 451. Nothing is buffered beyond [mtepd] smtp_max_line
+//   (a command; a 10 MB token line is 500 5.5.6) and max_message_size.
+//   A client that leaves mid-DATA delivers nothing.
 // SEE ALSO
 //   lib/stoken/book.h, lib/stoken/protocol.h, lib/smtp/delivery.h,
 //   key_login.h, doc/stoken.md, mtepd(8) TOKEN SERVER
@@ -135,10 +137,9 @@ std::string tokenMessage(std::string_view data, std::string_view received,
 
 class TokenServer {
  public:
-  static constexpr size_t kWorkers = 4;  // deliveries and store writes at once
+  static constexpr size_t kWorkers = 4;  // deliveries and store accesses at once
 
   struct Parts {
-    store::Store* store = nullptr;                  // reads on the loop thread
     KeyLogin* login = nullptr;                      // null: no AUTH HASHEDPASS (no GENSTOKEN)
     std::unique_ptr<store::Store> writer_store;     // the workers' handle (a mutex serialises it)
     std::shared_ptr<const server::TlsContext> tls;  // required

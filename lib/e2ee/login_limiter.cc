@@ -31,6 +31,7 @@ std::string LoginLimiter::clientKey(std::string_view client) {
 
 LoginVerdict LoginLimiter::check(std::string_view client, std::string_view user,
                                  const LoginLimits& limits) {
+  std::lock_guard<std::mutex> lock(mu_);
   const int64_t now = clock_.now();
   if (clients_.over(clientKey(client), limits.per_client, now)) {
     return LoginVerdict::kClientLimited;
@@ -47,6 +48,7 @@ LoginVerdict LoginLimiter::check(std::string_view client, std::string_view user,
 
 void LoginLimiter::recordFailure(std::string_view client, std::string_view user,
                                  const LoginLimits& limits, Account account) {
+  std::lock_guard<std::mutex> lock(mu_);
   const int64_t now = clock_.now();
   clients_.add(clientKey(client), limits.per_client, now);
   if (user.empty()) return;

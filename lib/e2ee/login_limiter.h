@@ -57,14 +57,16 @@
 //   guesses per client; the per-user limit still holds for each account.
 //   The alternative, refusing everyone when a table is full, would let
 //   the same flood lock out every user.
-//   Pure logic: no I/O, time from the Clock. One thread at a time (mtepd
-//   uses it on its event loop thread).
+//   Pure logic: no I/O, time from the Clock. Safe from several threads
+//   (mtepd uses it on its event loop thread and, with [store] backend
+//   "redis", on the MMTP gateway's worker): one mutex guards the tables.
 // SEE ALSO
 //   users.h, lib/config/config.h (RateLimit), mtepd(8) "KEY SERVICE"
 
 #include <cstddef>
 #include <cstdint>
 #include <list>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -110,9 +112,18 @@ class LoginLimiter {
   static std::string clientKey(std::string_view client);
 
   // Counters held (tests; the log at shutdown).
-  size_t clientEntries() const { return clients_.size(); }
-  size_t userEntries() const { return accounts_.size() + unknown_users_.size(); }
-  size_t accountEntries() const { return accounts_.size(); }
+  size_t clientEntries() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return clients_.size();
+  }
+  size_t userEntries() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return accounts_.size() + unknown_users_.size();
+  }
+  size_t accountEntries() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return accounts_.size();
+  }
 
  private:
   // Counters of one kind, oldest window first in `order_`.
@@ -138,9 +149,10 @@ class LoginLimiter {
   };
 
   const Clock& clock_;
-  Table clients_;        // by clientKey()
-  Table accounts_;       // user names with an account
-  Table unknown_users_;  // user names without one
+  mutable std::mutex mu_;  // guards the three tables below
+  Table clients_;          // by clientKey()
+  Table accounts_;         // user names with an account
+  Table unknown_users_;    // user names without one
 };
 
 }  // namespace mtep::e2ee

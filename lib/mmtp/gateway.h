@@ -109,7 +109,18 @@ class WriteBatch {
   virtual void whenCommitted(std::function<void(Status)> done) = 0;
 };
 
-class Gateway {
+// What a Session hands each request to: the reply, or nullopt and later
+// (the reply) on the caller's thread. The Gateway answers itself; a daemon
+// may put one in front of it that runs it on a worker thread.
+class RequestHandler {
+ public:
+  virtual ~RequestHandler() = default;
+  virtual std::optional<Json> handle(const Json& request, const Client& client,
+                                     const config::Config& config,
+                                     std::function<void(Json)> later) = 0;
+};
+
+class Gateway final : public RequestHandler {
  public:
   // `authserv_id` names us in the Authentication-Results of injected mail.
   Gateway(store::Store& store, const Clock& clock, Authenticator* auth, Injector* injector,
@@ -123,7 +134,8 @@ class Gateway {
   void forgetCounts() { boxes_.forgetCounts(); }
 
   std::optional<Json> handle(const Json& request, const Client& client,
-                             const config::Config& config, std::function<void(Json)> later);
+                             const config::Config& config,
+                             std::function<void(Json)> later) override;
 
   // The greeting: {"status":"OK","message":"MMTP Server Ready[ (Secure
   // Connection)]","features":{"tls":...,"pgp":true}}.

@@ -12,7 +12,7 @@ std::string frameReply(const Json& reply) {
   return s;
 }
 
-Session::Session(Gateway& gateway, Client client, FrameLimits limits,
+Session::Session(RequestHandler& gateway, Client client, FrameLimits limits,
                  std::function<void(Json)> later)
     : gateway_(gateway), client_(std::move(client)), framer_(limits), later_(std::move(later)) {}
 

@@ -49,7 +49,9 @@ class Session {
 
   // `later` receives the answer to a pending request (the owner then
   // calls complete() with it on the loop thread).
-  Session(Gateway& gateway, Client client, FrameLimits limits, std::function<void(Json)> later);
+  // `gateway` is the Gateway, or what a daemon puts in front of it.
+  Session(RequestHandler& gateway, Client client, FrameLimits limits,
+          std::function<void(Json)> later);
 
   std::string greeting(bool tls_offered) const;
   Step feed(std::string_view in, const config::Config& config, std::string* out);
@@ -66,7 +68,7 @@ class Session {
   // bytes (the bytes not looked at are then given back by feed()).
   Step pump(const config::Config& config, std::string* out, size_t budget);
 
-  Gateway& gateway_;
+  RequestHandler& gateway_;
   Client client_;
   JsonFramer framer_;
   std::function<void(Json)> later_;

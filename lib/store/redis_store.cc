@@ -88,9 +88,12 @@ class RedisStore final : public Store {
     if (!refresher_.joinable()) {
       refresher_ = std::thread([this] { refreshLoop(); });
     }
-    if (!loaded_once_) {
+    // Only the refresh thread's first attempt is waited for (once, up to
+    // the timeout): while Redis has never answered, later calls are
+    // kTemporary at once instead of each waiting again.
+    if (!attempted_once_) {
       cv_.wait_for(lock, std::chrono::milliseconds(options_.timeout_ms + 100),
-                   [this] { return loaded_once_ || stopping_; });
+                   [this] { return attempted_once_ || stopping_; });
     }
     const auto stale = std::chrono::milliseconds(options_.revocation_stale_ms);
     if (!loaded_once_ || Steady::now() - checked_at_ > stale) {
@@ -308,6 +311,7 @@ class RedisStore final : public Store {
       }
       std::unique_lock<std::mutex> lock(mu_);
       if (!error.empty()) last_error_ = error;
+      attempted_once_ = true;
       cv_.notify_all();
       if (cv_.wait_for(lock, std::chrono::milliseconds(options_.revocation_refresh_ms),
                        [this] { return stopping_; })) {
@@ -326,6 +330,7 @@ class RedisStore final : public Store {
   std::thread refresher_;
   bool stopping_ = false;
   bool loaded_once_ = false;
+  bool attempted_once_ = false;  // the refresh thread tried once (loaded or not)
   Steady::time_point checked_at_{};
   std::string last_error_;
   std::unordered_map<std::string, int64_t> revoked_;  // id -> expires_at

@@ -23,7 +23,9 @@
 //   revocation_stale_ms (1 s) after its last good check, then every check
 //   is kTemporary (mtepd answers Z 4.3.0) until Redis answers again: a
 //   token revoked during an outage can never pass. The first call waits
-//   for the first load (up to the timeout).
+//   for the refresh thread's first attempt (up to the timeout); if that
+//   failed, the calls after it are kTemporary at once until a load
+//   succeeds (they never wait on Redis).
 //   Every other call is one round trip (or one pipeline) on this store's
 //   connection, bounded by timeout_ms; a failure is kTemporary and drops
 //   the connection, and the next call dials again (asking the sentinels
