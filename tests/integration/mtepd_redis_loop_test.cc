@@ -31,6 +31,7 @@
 #include "e2ee/client.h"
 #include "e2ee/e2ee.h"
 #include "e2ee/users.h"
+#include "key_fixtures.h"
 #include "mtepd_harness.h"
 #include "redis_harness.h"
 #include "run_program.h"
@@ -48,20 +49,6 @@ constexpr int kTimeoutMs = 3000;  // redis_timeout_ms
 
 int64_t msSince(Steady::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Steady::now() - t).count();
-}
-
-e2ee::Hash hashOf(uint8_t fill) {
-  e2ee::Hash h;
-  h.fill(fill);
-  return h;
-}
-
-e2ee::PublicKey keyOf(uint8_t seed_fill) {
-  e2ee::Seed seed;
-  seed.fill(seed_fill);
-  auto pair = e2ee::keyPairFromSeed(seed);
-  EXPECT_TRUE(pair.ok());
-  return pair.ok() ? pair->pub : e2ee::PublicKey{};
 }
 
 class MtepdRedisLoopTest : public ::testing::Test {
