@@ -236,6 +236,7 @@ bool Connection::resumeImpl(const SessionStep& step, std::string_view output) {
     return true;
   }
   pending_ = false;
+  bufferevent_setwatermark(bev_.get(), EV_READ, 0, 0);
   out_.append(output);
   if (step.answered) unanswered_input_ = false;
   if (!apply(step)) return false;
@@ -379,7 +380,8 @@ bool Connection::apply(const SessionStep& step) {
     case SessionAction::kPending:
       pending_ = true;
       evtimer_del(timer_.get());
-      bufferevent_disable(bev_.get(), EV_READ);
+      // Reading goes on, bounded (connection.h): no epoll_ctl per request.
+      bufferevent_setwatermark(bev_.get(), EV_READ, 0, kPendingReadAhead);
       return true;
     case SessionAction::kCloseAfterFlush:
       return beginClose();

@@ -6,6 +6,8 @@
 
 #include "store/redis_rates.h"
 
+#include <algorithm>
+#include <deque>
 #include <string_view>
 #include <utility>
 
@@ -14,44 +16,102 @@
 namespace mtep::store {
 namespace {
 
-// ARGV[1] = the key prefix, then (key, window, limit) per key; no KEYS.
-// Returns 0 when every key was under its limit and all were counted, else
-// the 1-based index of the first key over (nothing counted). One MGET reads
-// every current and previous window; a current window not there yet is
-// created with its expiry (SET EXAT), one already there is INCRed (it has
-// its expiry since it was created): one write per key.
-// Lua numbers are doubles: Unix seconds and windows are exact in them, and
-// ".." prints them as integers (%.14g).
+// ARGV[1] = the key prefix, ARGV[2] = the number of requests, then per
+// request its number of keys and (key, window, limit) per key; no KEYS.
+// Returns one integer per request: 0 when every key was under its limit
+// and all were counted, else the 1-based index of the first key over
+// (nothing of that request counted). The requests are decided in order,
+// each seeing the counts of those before it, as if each ran alone.
+// A window's counters are the fields of one hash, P rate:WINDOW:START;
+// per window the script makes one HMGET of the current hash, one of the
+// previous, one HSET of the new counts (read above, so absolute values
+// are exact: nothing else runs meanwhile), one EXPIREAT and one UNLINK of
+// the hash before the previous (freed off Redis's main thread when big):
+// five calls per window whatever the batch's size.
+// Lua numbers are doubles: Unix seconds, windows and counts are exact in
+// them, and ".." and redis.call print them as integers (%.17g).
+// Lua's unpack() takes at most about 8000 values: calls go by 1000.
 constexpr const char* kScript = R"lua(
 if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
 local now = tonumber(t[1])
-local n = math.floor((#ARGV - 1) / 3)
-local names, starts = {}, {}
-for i = 0, n - 1 do
-  local window = tonumber(ARGV[3 + 3 * i])
-  local start = now - (now % window)
-  local base = ARGV[1] .. 'rate:' .. window .. ':'
-  names[2 * i + 1] = base .. start .. ':' .. ARGV[2 + 3 * i]
-  names[2 * i + 2] = base .. (start - window) .. ':' .. ARGV[2 + 3 * i]
-  starts[i + 1] = start
-end
-local v = redis.call('MGET', unpack(names))
-for i = 0, n - 1 do
-  local window = tonumber(ARGV[3 + 3 * i])
-  local previous = tonumber(v[2 * i + 2]) or 0
-  local current = tonumber(v[2 * i + 1]) or 0
-  local estimate = previous * (window - (now - starts[i + 1])) / window + current
-  if estimate + 1 > tonumber(ARGV[4 + 3 * i]) then return i + 1 end
-end
-for i = 0, n - 1 do
-  if v[2 * i + 1] then
-    redis.call('INCR', names[2 * i + 1])
-  else
-    redis.call('SET', names[2 * i + 1], 1, 'EXAT', starts[i + 1] + 2 * tonumber(ARGV[3 + 3 * i]))
+local prefix = ARGV[1]
+local nreq = tonumber(ARGV[2])
+local p = 3
+local reqs, windows, order = {}, {}, {}
+for r = 1, nreq do
+  local k = tonumber(ARGV[p])
+  p = p + 1
+  local keys = {}
+  for j = 1, k do
+    local field, window, limit = ARGV[p], tonumber(ARGV[p + 1]), tonumber(ARGV[p + 2])
+    p = p + 3
+    local w = windows[window]
+    if not w then
+      local start = now - (now % window)
+      local base = prefix .. 'rate:' .. window .. ':'
+      w = {window = window, start = start, cur = base .. start, prev = base .. (start - window),
+           old = base .. (start - 2 * window), fields = {}, seen = {}, added = {}}
+      windows[window] = w
+      order[#order + 1] = w
+    end
+    if not w.seen[field] then
+      w.seen[field] = true
+      w.fields[#w.fields + 1] = field
+    end
+    keys[j] = {w = w, field = field, limit = limit}
   end
+  reqs[r] = keys
 end
-return 0
+local function call(cmd, hash, list)
+  local out = {}
+  for i = 1, #list, 1000 do
+    local args = {hash}
+    for j = i, math.min(i + 999, #list) do args[#args + 1] = list[j] end
+    local v = redis.call(cmd, unpack(args))
+    if type(v) == 'table' then
+      for j = 1, #v do out[list[i + j - 1]] = tonumber(v[j]) or 0 end
+    end
+  end
+  return out
+end
+for _, w in ipairs(order) do
+  w.current = call('HMGET', w.cur, w.fields)
+  w.previous = call('HMGET', w.prev, w.fields)
+end
+local out = {}
+for r = 1, nreq do
+  local over = 0
+  for j, k in ipairs(reqs[r]) do
+    local w = k.w
+    local current = w.current[k.field] + (w.added[k.field] or 0)
+    local estimate = w.previous[k.field] * (w.window - (now - w.start)) / w.window + current
+    if estimate + 1 > k.limit then
+      over = j
+      break
+    end
+  end
+  if over == 0 then
+    for _, k in ipairs(reqs[r]) do k.w.added[k.field] = (k.w.added[k.field] or 0) + 1 end
+  end
+  out[r] = over
+end
+for _, w in ipairs(order) do
+  local set = {}
+  for _, f in ipairs(w.fields) do
+    local a = w.added[f]
+    if a then
+      set[#set + 1] = f
+      set[#set + 1] = w.current[f] + a
+    end
+  end
+  if #set > 0 then
+    call('HSET', w.cur, set)
+    redis.call('EXPIREAT', w.cur, w.start + 2 * w.window)
+  end
+  redis.call('UNLINK', w.old)
+end
+return out
 )lua";
 
 bool valid(const RateRequest& r) {
@@ -62,20 +122,23 @@ bool valid(const RateRequest& r) {
   return true;
 }
 
-// The EVALSHA command of one request; `args` holds the strings it points at.
+// The EVALSHA of the requests `which` (indexes into batch) as one script
+// call; `args` holds the strings it points at.
 std::vector<std::string_view> evalsha(const std::string& sha, const std::string& prefix,
-                                      const RateRequest& r, std::vector<std::string>* args) {
+                                      const std::vector<RateRequest>& batch,
+                                      const std::vector<size_t>& which,
+                                      std::deque<std::string>* args) {
   args->clear();
-  args->reserve(3 * r.size());
-  for (const RateKey& k : r) {
-    args->push_back(std::to_string(k.window));
-    args->push_back(std::to_string(k.limit));
-  }
   std::vector<std::string_view> cmd{"EVALSHA", sha, "0", prefix};
-  for (size_t i = 0; i < r.size(); ++i) {
-    cmd.push_back(r[i].key);
-    cmd.push_back((*args)[2 * i]);
-    cmd.push_back((*args)[2 * i + 1]);
+  cmd.push_back(args->emplace_back(std::to_string(which.size())));
+  for (size_t i : which) {
+    const RateRequest& r = batch[i];
+    cmd.push_back(args->emplace_back(std::to_string(r.size())));
+    for (const RateKey& k : r) {
+      cmd.push_back(k.key);
+      cmd.push_back(args->emplace_back(std::to_string(k.window)));
+      cmd.push_back(args->emplace_back(std::to_string(k.limit)));
+    }
   }
   return cmd;
 }
@@ -84,10 +147,8 @@ bool noScript(const RedisReply& r) { return r.isError() && r.str.starts_with("NO
 
 RateVerdict verdictOf(const RedisReply& r, size_t keys) {
   RateVerdict v;
-  if (r.isError()) {
-    v.detail = r.str;
-  } else if (r.type != RedisReply::Type::kInteger || r.integer < 0 ||
-             static_cast<uint64_t>(r.integer) > keys) {
+  if (r.type != RedisReply::Type::kInteger || r.integer < 0 ||
+      static_cast<uint64_t>(r.integer) > keys) {
     v.detail = "unexpected reply to the rate script";
   } else if (r.integer == 0) {
     v.kind = RateVerdict::Kind::kUnder;
@@ -183,46 +244,59 @@ std::vector<RateVerdict> RedisRates::checkAndCount(const std::vector<RateRequest
     return out;
   }
 
-  // Sends `which` (indexes into batch) as one pipeline; replies in order.
-  std::vector<std::vector<std::string>> storage;
-  const auto send = [&](const std::vector<size_t>& which) -> Result<std::vector<RedisReply>> {
-    storage.assign(which.size(), {});
-    std::vector<std::vector<std::string_view>> cmds;
-    cmds.reserve(which.size());
-    for (size_t j = 0; j < which.size(); ++j) {
-      cmds.push_back(evalsha(sha, options_.prefix, batch[which[j]], &storage[j]));
+  // The requests in `which` (indexes into batch), kRequestsPerScript to a
+  // script call, the calls as one pipeline. The verdicts go to `out`; the
+  // requests of a call that Redis answered NOSCRIPT (it ran nothing) go to
+  // `again`. False: the connection failed (`error` says why).
+  const auto run = [&](const std::vector<size_t>& which, std::vector<size_t>* again) -> bool {
+    std::vector<std::vector<size_t>> calls;
+    for (size_t j = 0; j < which.size(); j += kRequestsPerScript) {
+      calls.emplace_back(which.begin() + static_cast<std::ptrdiff_t>(j),
+                         which.begin() + static_cast<std::ptrdiff_t>(
+                                             std::min(which.size(), j + kRequestsPerScript)));
     }
-    return conn->pipeline(cmds);
+    std::vector<std::deque<std::string>> storage(calls.size());
+    std::vector<std::vector<std::string_view>> cmds;
+    cmds.reserve(calls.size());
+    for (size_t c = 0; c < calls.size(); ++c) {
+      cmds.push_back(evalsha(sha, options_.prefix, batch, calls[c], &storage[c]));
+    }
+    auto replies = conn->pipeline(cmds);
+    if (!replies) {
+      error = replies.error().message();
+      return false;
+    }
+    for (size_t c = 0; c < calls.size(); ++c) {
+      const RedisReply& r = (*replies)[c];
+      if (noScript(r)) {
+        again->insert(again->end(), calls[c].begin(), calls[c].end());
+      } else if (r.isError()) {
+        // An error reply (OOM with maxmemory and noeviction): the script
+        // wrote nothing, so none of its requests was counted.
+        for (size_t i : calls[c]) out[i].detail = r.str;
+      } else if (r.type != RedisReply::Type::kArray || r.elements.size() != calls[c].size()) {
+        for (size_t i : calls[c]) out[i].detail = "unexpected reply to the rate script";
+      } else {
+        for (size_t j = 0; j < calls[c].size(); ++j) {
+          out[calls[c][j]] = verdictOf(r.elements[j], batch[calls[c][j]].size());
+        }
+      }
+    }
+    return true;
   };
 
-  auto replies = send(todo);
-  if (!replies) return failAll(replies.error().message());
   std::vector<size_t> again;
-  for (size_t j = 0; j < todo.size(); ++j) {
-    const RedisReply& r = (*replies)[j];
-    if (noScript(r)) {
-      again.push_back(todo[j]);
-    } else {
-      out[todo[j]] = verdictOf(r, batch[todo[j]].size());
-    }
-  }
+  if (!run(todo, &again)) return failAll(error);
   if (!again.empty()) {
     // Redis lost its scripts (restarted, SCRIPT FLUSH): those ran nothing.
+    todo = again;
     if (!load()) {
-      if (conn->broken()) {
-        todo = again;
-        return failAll(error);
-      }
+      if (conn->broken()) return failAll(error);
       for (size_t i : again) out[i].detail = error;
     } else {
-      auto retried = send(again);
-      if (!retried) {
-        todo = again;
-        return failAll(retried.error().message());
-      }
-      for (size_t j = 0; j < again.size(); ++j) {
-        out[again[j]] = verdictOf((*retried)[j], batch[again[j]].size());
-      }
+      std::vector<size_t> still;
+      if (!run(again, &still)) return failAll(error);
+      for (size_t i : still) out[i].detail = "the rate script is not loaded";
     }
   }
   noteRedisUp(label_);

@@ -6,18 +6,26 @@
 //   std::vector<store::RateRequest> batch = ...;      // each: (key, window, limit)...
 //   std::vector<store::RateVerdict> v = rates.checkAndCount(batch);  // one pipeline
 // DESCRIPTION
-//   Each RateRequest is checked and counted by one Lua script, atomically
-//   (no other command runs on Redis meanwhile, whichever host sent it):
-//   for each of its keys, the estimate of the sliding window ending now is
-//   the previous fixed window's count weighted by the part of it still
-//   inside the sliding window, plus the current fixed window's count (as
-//   lib/policy counts in memory). If every key's estimate + 1 is within
-//   its limit, each key's current window is counted: INCRed, or created
-//   as 1 with an absolute expiry (SET EXAT start + 2 * window: after that
-//   it is not even a previous window); else nothing is counted and the
-//   first key over its limit is named.
-//   Keys (P = options.prefix): P rate:WINDOW:START:KEY, START the fixed
-//   window's start in Unix seconds (a multiple of WINDOW).
+//   The requests of a batch are checked and counted by one Lua script per
+//   kRequestsPerScript of them, atomically (no other command runs on Redis
+//   meanwhile, whichever host sent it), in order, each seeing the counts
+//   of those before it: for each of a request's keys, the estimate of the
+//   sliding window ending now is the previous fixed window's count
+//   weighted by the part of it still inside the sliding window, plus the
+//   current fixed window's count (as lib/policy counts in memory). If every
+//   key's estimate + 1 is within its limit, each key's current window is
+//   counted; else nothing of that request is counted and the first key
+//   over its limit is named.
+//   Keys (P = options.prefix): one hash per window length and fixed
+//   window, P rate:WINDOW:START, START the window's start in Unix seconds
+//   (a multiple of WINDOW); its fields are the request keys, its values
+//   their counts. It expires at START + 2 * WINDOW (EXPIREAT), when it is
+//   not even a previous window, and the script UNLINKs it then if it is
+//   still there, so a big hash is freed off Redis's main thread. One
+//   hash per window, not one key per counter: the script makes five calls
+//   per window length whatever the number of requests (HMGET current and
+//   previous, HSET, EXPIREAT, UNLINK), which is what lets one Redis count
+//   for tens of thousands of decisions a second (doc/performance.md).
 //   "Now" is Redis's TIME, read inside the script: the hosts' clocks do
 //   not matter, and every host sees the same window boundaries. (TIME in
 //   a script that writes needs effects replication: the default from
@@ -61,7 +69,8 @@ struct RateVerdict {
   std::string detail;  // kTemporary: why
 };
 
-inline constexpr size_t kMaxRateKeys = 8;  // per request
+inline constexpr size_t kMaxRateKeys = 8;          // per request
+inline constexpr size_t kRequestsPerScript = 256;  // per EVALSHA of a batch
 
 class RedisRates {
  public:

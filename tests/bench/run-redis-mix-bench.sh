@@ -14,8 +14,12 @@
 #     identity   EVAL of a script doing what the store's value script does
 #                (SET P v:NS:KEY EXAT, ZADD P i:NS): the milter records per
 #                stamp the message it was spent for
-#     rate       EVALSHA of the rate script, two gates (unique client and
-#                sender), as mtep-policyd sends per recipient
+#     rate       EVALSHA of the rate script for one recipient with two
+#                gates (unique client and sender): the worst case, a batch
+#                of one
+#     rate16     one EVALSHA for 16 such recipients, as mtep-policyd's
+#                batches send them under load; its req/s times 16 is
+#                recipients/s
 #   each without pipelining (-P 1) and with 16 commands a round trip (-P 16,
 #   as mtep-policyd's batches and several busy daemons give). Prints
 #   redis-benchmark's requests per second and p50/p99 (ms) per line.
@@ -44,7 +48,10 @@ bench() {  # label pipeline command...
 echo "# $(date -u +%FT%TZ) redis $(redis-server --version | grep -o 'v=[0-9.]*'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $n requests, $c clients"
 for p in 1 16; do
   bench spend "$p" SET mtep:once:hashcash:__rand_int__ 1 NX EXAT 4102444800
-  bench rate "$p" EVALSHA "$sha" 0 mtep: c:__rand_int__ 3600 100 s:__rand_int__ 3600 100
+  bench rate "$p" EVALSHA "$sha" 0 mtep: 1 2 c:__rand_int__ 3600 100 s:__rand_int__ 3600 100
+  batch=()
+  for _ in $(seq 16); do batch+=(2 c:__rand_int__ 3600 100 s:__rand_int__ 3600 100); done
+  bench rate16 "$p" EVALSHA "$sha" 0 mtep: 16 "${batch[@]}"
   bench identity "$p" EVAL "redis.call('SET', KEYS[1], ARGV[1], 'EXAT', ARGV[2]) redis.call('ZADD', KEYS[2], 0, ARGV[3]) return 1" \
     2 mtep:v:pow-msg:__rand_int__ mtep:i:pow-msg x 4102444800 m__rand_int__
 done

@@ -52,9 +52,9 @@ TEST_F(RedisRatesTest, CountsUpToTheLimitThenRefusesWithoutCounting) {
   EXPECT_EQ(over.kind, Kind::kOver);
   EXPECT_EQ(over.over, 0u);
   const int64_t start = redisNow() / 3600 * 3600;
-  const std::string key = "t:rate:3600:" + std::to_string(start) + ":c:x:192.0.2.1";
-  EXPECT_EQ(redis_.cli({"GET", key}).out, "3\n") << "a refused check counted";
-  EXPECT_EQ(redis_.cli({"EXPIRETIME", key}).out, std::to_string(start + 7200) + "\n");
+  const std::string hash = "t:rate:3600:" + std::to_string(start);
+  EXPECT_EQ(redis_.cli({"HGET", hash, "c:x:192.0.2.1"}).out, "3\n") << "a refused check counted";
+  EXPECT_EQ(redis_.cli({"EXPIRETIME", hash}).out, std::to_string(start + 7200) + "\n");
 }
 
 TEST_F(RedisRatesTest, AllKeysOfACheckAreCountedOrNone) {
@@ -77,7 +77,7 @@ TEST_F(RedisRatesTest, ThePreviousWindowWeighsByItsRemainingOverlap) {
   int64_t now = redisNow();
   const int64_t start = now / kWindow * kWindow;
   // 100 in the previous window: the estimate is 100 * (1 - elapsed/window).
-  ASSERT_EQ(redis_.cli({"SET", "t:rate:3600:" + std::to_string(start - kWindow) + ":k", "100"})
+  ASSERT_EQ(redis_.cli({"HSET", "t:rate:3600:" + std::to_string(start - kWindow), "k", "100"})
                 .exit_code,
             0);
   const RateRequest r{{"k", kWindow, 100}};
@@ -128,9 +128,58 @@ TEST_F(RedisRatesTest, ABatchIsAnsweredInOrder) {
   // k0 was counted 200 times.
   std::vector<RateRequest> more{{{"k0", 3600, 300}}};
   EXPECT_EQ(rates.checkAndCount(more)[0].kind, Kind::kUnder);
-  EXPECT_EQ(redis_.cli({"GET", "t:rate:3600:" + std::to_string(redisNow() / 3600 * 3600) + ":k0"})
-                .out,
-            "201\n");
+  EXPECT_EQ(
+      redis_.cli({"HGET", "t:rate:3600:" + std::to_string(redisNow() / 3600 * 3600), "k0"}).out,
+      "201\n");
+}
+
+TEST_F(RedisRatesTest, RequestsOfOneBatchSeeEachOthersCountsAcrossScriptCalls) {
+  RedisRates rates(options());
+  // More requests than one script call takes, all on one key with a limit
+  // that falls in the second call: exactly `limit` pass, in order.
+  const uint32_t limit = static_cast<uint32_t>(store::kRequestsPerScript) + 7;
+  std::vector<RateRequest> batch(2 * store::kRequestsPerScript, RateRequest{{"hot", 3600, limit}});
+  auto v = rates.checkAndCount(batch);
+  ASSERT_EQ(v.size(), batch.size());
+  for (size_t i = 0; i < v.size(); ++i) {
+    EXPECT_EQ(v[i].kind, i < limit ? Kind::kUnder : Kind::kOver) << i << " " << v[i].detail;
+  }
+}
+
+TEST_F(RedisRatesTest, KeysOfEveryByteAndSeveralWindowsInOneRequest) {
+  RedisRates rates(options());
+  const std::string odd("c:a b\r\n\0:\xff*?[x]", 15);
+  RateRequest r;
+  for (size_t i = 0; i < store::kMaxRateKeys; ++i) {
+    r.push_back({odd + std::to_string(i), static_cast<int64_t>(60 * (i + 1)), 2});
+  }
+  EXPECT_EQ(one(rates, r).kind, Kind::kUnder);
+  EXPECT_EQ(one(rates, r).kind, Kind::kUnder);
+  RateVerdict v = one(rates, r);
+  EXPECT_EQ(v.kind, Kind::kOver);
+  EXPECT_EQ(v.over, 0u);
+  // Each window has its own hash holding its key.
+  for (size_t i = 0; i < store::kMaxRateKeys; ++i) {
+    const int64_t w = static_cast<int64_t>(60 * (i + 1));
+    EXPECT_NE(redis_.cli({"--scan", "--pattern", "t:rate:" + std::to_string(w) + ":*"}).out, "")
+        << w;
+  }
+  // One key more than allowed is malformed: nothing counted.
+  RateRequest big = r;
+  big.push_back({"k", 60, 5});
+  EXPECT_EQ(one(rates, big).kind, Kind::kTemporary);
+}
+
+TEST_F(RedisRatesTest, TheHashBeforeThePreviousWindowIsUnlinked) {
+  RedisRates rates(options());
+  const int64_t start = redisNow() / 3600 * 3600;
+  const std::string old = "t:rate:3600:" + std::to_string(start - 7200);
+  const std::string previous = "t:rate:3600:" + std::to_string(start - 3600);
+  ASSERT_EQ(redis_.cli({"HSET", old, "k", "7"}).exit_code, 0);
+  ASSERT_EQ(redis_.cli({"HSET", previous, "other", "7"}).exit_code, 0);
+  EXPECT_EQ(one(rates, {{"k", 3600, 5}}).kind, Kind::kUnder);
+  EXPECT_EQ(redis_.cli({"EXISTS", old}).out, "0\n") << "the old window was not freed";
+  EXPECT_EQ(redis_.cli({"EXISTS", previous}).out, "1\n") << "the previous window is still read";
 }
 
 TEST_F(RedisRatesTest, StoppedOrFullRedisIsTemporaryAndCountsNothing) {
