@@ -202,7 +202,8 @@ TEST_F(MtepctlTest, MintedTokenVerifiesForItsSender) {
   const int64_t before = static_cast<int64_t>(std::time(nullptr));
   const std::string token = mint("<alice@example.org>", "2h");
   ASSERT_FALSE(token.empty());
-  RunResult r = ctl({"token", "verify", token, "--sender", "alice@example.org", "--recipient-domain", "beta.test"});
+  RunResult r = ctl({"token", "verify", token, "--sender", "alice@example.org",
+                     "--recipient-domain", "beta.test"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   unsigned key_id = 0;
   int64_t expires = 0;
@@ -214,13 +215,15 @@ TEST_F(MtepctlTest, MintedTokenVerifiesForItsSender) {
 
 TEST_F(MtepctlTest, SenderComparisonIgnoresCase) {
   const std::string token = mint("Alice@Example.ORG");
-  RunResult r = ctl({"token", "verify", token, "--sender", "alice@example.org", "--recipient-domain", "beta.test"});
+  RunResult r = ctl({"token", "verify", token, "--sender", "alice@example.org",
+                     "--recipient-domain", "beta.test"});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
 }
 
 TEST_F(MtepctlTest, VerifyForAnotherSenderFails) {
   const std::string token = mint("alice@example.org");
-  RunResult r = ctl({"token", "verify", token, "--sender", "mallory@example.org", "--recipient-domain", "beta.test"});
+  RunResult r = ctl({"token", "verify", token, "--sender", "mallory@example.org",
+                     "--recipient-domain", "beta.test"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.out.find("another sender"), std::string::npos) << r.out;
 }
@@ -229,10 +232,12 @@ TEST_F(MtepctlTest, AlteredTokenIsForgedOrMalformed) {
   std::string token = mint("alice@example.org");
   ASSERT_EQ(token.size(), 72u);
   token[40] = token[40] == 'A' ? 'B' : 'A';
-  RunResult r = ctl({"token", "verify", token, "--sender", "alice@example.org", "--recipient-domain", "beta.test"});
+  RunResult r = ctl({"token", "verify", token, "--sender", "alice@example.org",
+                     "--recipient-domain", "beta.test"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.out.find("forged"), std::string::npos) << r.out;
-  r = ctl({"token", "verify", "not-a-token", "--sender", "alice@example.org", "--recipient-domain", "beta.test"});
+  r = ctl({"token", "verify", "not-a-token", "--sender", "alice@example.org", "--recipient-domain",
+           "beta.test"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.out.find("malformed"), std::string::npos) << r.out;
 }
@@ -243,10 +248,12 @@ TEST_F(MtepctlTest, RevokedTokenNoLongerVerifies) {
   RunResult r = ctl({"token", "revoke", token});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out.rfind("revoked ", 0), 0u) << r.out;
-  r = ctl({"token", "verify", token, "--sender", "alice@example.org", "--recipient-domain", "beta.test"});
+  r = ctl({"token", "verify", token, "--sender", "alice@example.org", "--recipient-domain",
+           "beta.test"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.out.find("revoked"), std::string::npos) << r.out;
-  r = ctl({"token", "verify", other, "--sender", "alice@example.org", "--recipient-domain", "beta.test"});
+  r = ctl({"token", "verify", other, "--sender", "alice@example.org", "--recipient-domain",
+           "beta.test"});
   EXPECT_EQ(r.exit_code, 0) << "revoking one token must not touch another: " << r.out;
 }
 
@@ -271,8 +278,8 @@ TEST_F(MtepctlTest, VerifyOfABoundTokenNeedsTheRecipientDomain) {
 TEST_F(MtepctlTest, MintNeedsAValidRecipientDomain) {
   EXPECT_EQ(ctl({"token", "mint", "--sender", "a@example.org"}).exit_code, 64);
   for (const char* bad : {"", "a b", "bob@beta.test", "beta..test", "-x"}) {
-    RunResult r =
-        ctl({"token", "mint", "--sender", "a@example.org", std::string("--recipient-domain=") + bad});
+    RunResult r = ctl(
+        {"token", "mint", "--sender", "a@example.org", std::string("--recipient-domain=") + bad});
     EXPECT_NE(r.exit_code, 0) << bad;
     EXPECT_EQ(r.out, "") << bad;
   }
@@ -291,11 +298,13 @@ TEST_F(MtepctlTest, RotationKeepsOldTokensAndMintsWithTheNewKey) {
   EXPECT_EQ(r.out.rfind("new key 2; 2 keys kept", 0), 0u) << r.out;
   unsigned key_id = 0;
   int64_t expires = 0;
-  r = ctl({"token", "verify", old_token, "--sender", "alice@example.org", "--recipient-domain", "beta.test"});
+  r = ctl({"token", "verify", old_token, "--sender", "alice@example.org", "--recipient-domain",
+           "beta.test"});
   ASSERT_TRUE(parseValidLine(r.out, &key_id, &expires)) << r.out << r.err;
   EXPECT_EQ(key_id, 1u);
   const std::string new_token = mint("alice@example.org");
-  r = ctl({"token", "verify", new_token, "--sender", "alice@example.org", "--recipient-domain", "beta.test"});
+  r = ctl({"token", "verify", new_token, "--sender", "alice@example.org", "--recipient-domain",
+           "beta.test"});
   ASSERT_TRUE(parseValidLine(r.out, &key_id, &expires)) << r.out << r.err;
   EXPECT_EQ(key_id, 2u);
 }
@@ -366,7 +375,8 @@ TEST_F(MtepctlTest, MintRefusesTtlOverMaxTtlAndBadSenders) {
 TEST_F(MtepctlTest, VerifyExitsTwoWhenTheStoreCannotAnswer) {
   const std::string token = mint("alice@example.org");
   writeConfig("[store]\npath = \"" + (dir_ / "missing" / "dir" / "mtep.db").string() + "\"\n");
-  RunResult r = ctl({"token", "verify", token, "--sender", "alice@example.org", "--recipient-domain", "beta.test"});
+  RunResult r = ctl({"token", "verify", token, "--sender", "alice@example.org",
+                     "--recipient-domain", "beta.test"});
   EXPECT_EQ(r.exit_code, 2) << r.out;
   EXPECT_EQ(r.err.rfind("mtepctl: ", 0), 0u) << r.err;
 }
@@ -465,8 +475,6 @@ TEST_F(MtepctlTest, ManPagesRenderWithoutWarnings) {
   EXPECT_NE(conf.find("answer_without_sender"), std::string::npos);
 }
 
-}  // namespace
-
 // --- stoken gen | revoke | list ---------------------------------------------
 
 class MtepctlStokenTest : public MtepctlTest {
@@ -537,3 +545,5 @@ TEST_F(MtepctlStokenTest, StoreTroubleExitsTwo) {
   EXPECT_EQ(ctl({"stoken", "gen", "PERM", "alice@alpha.test", "bob@beta.test"}).exit_code, 2);
   EXPECT_EQ(ctl({"stoken", "list"}).exit_code, 2);
 }
+
+}  // namespace

@@ -10,7 +10,7 @@
 namespace mtep::config {
 namespace {
 
-ConfigPtr load(const std::string& text) {
+ConfigPtr loadMilterKeys(const std::string& text) {
   auto cfg = loadString(text, "m.conf");
   EXPECT_TRUE(cfg.ok()) << text << "\n-> " << (cfg.ok() ? "" : cfg.error().message());
   return cfg.ok() ? *cfg : std::make_shared<Config>();
@@ -28,7 +28,7 @@ void expectError(const std::string& text, const std::string& prefix, const std::
 }
 
 TEST(MilterKeys, DefaultsWhenTheSectionIsMissing) {
-  ConfigPtr cfg = load("");
+  ConfigPtr cfg = loadMilterKeys("");
   EXPECT_EQ(cfg->milter.socket, "inet:8891@127.0.0.1");
   EXPECT_EQ(cfg->milter.authserv_id, "");
   ASSERT_EQ(cfg->milter.internal_networks.size(), 2u);
@@ -47,7 +47,7 @@ TEST(MilterKeys, AcceptsEverySocketForm) {
   for (const char* socket :
        {"inet:8891@127.0.0.1", "inet:1", "inet:65535@0.0.0.0", "inet6:8891@::1", "inet6:8891",
         "unix:/run/mtep/milter.sock", "local:/var/spool/postfix/mtep.sock"}) {
-    ConfigPtr cfg = load(std::string("[milter]\nsocket = \"") + socket + "\"\n");
+    ConfigPtr cfg = loadMilterKeys(std::string("[milter]\nsocket = \"") + socket + "\"\n");
     EXPECT_EQ(cfg->milter.socket, socket);
   }
 }
@@ -77,7 +77,7 @@ TEST(MilterKeys, RefusesBadSockets) {
 }
 
 TEST(MilterKeys, AuthservIdIsAPlainToken) {
-  EXPECT_EQ(load("[milter]\nauthserv_id = \"mx.example.org\"\n")->milter.authserv_id,
+  EXPECT_EQ(loadMilterKeys("[milter]\nauthserv_id = \"mx.example.org\"\n")->milter.authserv_id,
             "mx.example.org");
   const std::string bad[] = {"mx example",         "mx;x",    "mx(x)",
                              "\\\"mx\\\"",         "mx\\\\x", "\xC3\xA9x.example",
@@ -91,7 +91,8 @@ TEST(MilterKeys, AuthservIdIsAPlainToken) {
 }
 
 TEST(MilterKeys, InternalNetworksReplaceTheDefault) {
-  ConfigPtr cfg = load("[milter]\ninternal_networks = [\"192.0.2.0/24\", \"2001:db8::/32\"]\n");
+  ConfigPtr cfg =
+      loadMilterKeys("[milter]\ninternal_networks = [\"192.0.2.0/24\", \"2001:db8::/32\"]\n");
   ASSERT_EQ(cfg->milter.internal_networks.size(), 2u);
   auto ip = [](const char* text) { return *net::IpAddress::parse(text); };
   EXPECT_TRUE(cfg->milter.isInternal(ip("192.0.2.77")));
@@ -100,11 +101,11 @@ TEST(MilterKeys, InternalNetworksReplaceTheDefault) {
   EXPECT_FALSE(cfg->milter.isInternal(ip("127.0.0.1")));
   EXPECT_FALSE(cfg->milter.isInternal(ip("::1")));
 
-  ConfigPtr none = load("[milter]\ninternal_networks = []\n");
+  ConfigPtr none = loadMilterKeys("[milter]\ninternal_networks = []\n");
   EXPECT_TRUE(none->milter.internal_networks.empty());
   EXPECT_FALSE(none->milter.isInternal(ip("127.0.0.1")));
 
-  ConfigPtr dflt = load("[milter]\n");
+  ConfigPtr dflt = loadMilterKeys("[milter]\n");
   EXPECT_TRUE(dflt->milter.isInternal(ip("127.1.2.3")));
   EXPECT_TRUE(dflt->milter.isInternal(ip("::1")));
   EXPECT_FALSE(dflt->milter.isInternal(ip("192.0.2.1")));
@@ -126,9 +127,9 @@ TEST(MilterKeys, BadInternalNetworkNamesTheLineOfTheElement) {
 }
 
 TEST(MilterKeys, QueryTimeoutBounds) {
-  EXPECT_EQ(load("[milter]\nquery_timeout = 1\n")->milter.query_timeout, 1);
-  EXPECT_EQ(load("[milter]\nquery_timeout = \"1m\"\n")->milter.query_timeout, 60);
-  EXPECT_EQ(load("[milter]\nquery_timeout = \"30s\"\n")->milter.query_timeout, 30);
+  EXPECT_EQ(loadMilterKeys("[milter]\nquery_timeout = 1\n")->milter.query_timeout, 1);
+  EXPECT_EQ(loadMilterKeys("[milter]\nquery_timeout = \"1m\"\n")->milter.query_timeout, 60);
+  EXPECT_EQ(loadMilterKeys("[milter]\nquery_timeout = \"30s\"\n")->milter.query_timeout, 30);
   expectError("[milter]\nquery_timeout = 0\n",
               "m.conf:2: [milter] query_timeout:", "out of range 1s..1m");
   expectError("[milter]\nquery_timeout = \"61s\"\n",
@@ -137,13 +138,13 @@ TEST(MilterKeys, QueryTimeoutBounds) {
               "m.conf:2: [milter] query_timeout:", "not a duration");
   expectError("[milter]\nquery_timeout = 1.5\n",
               "m.conf:2: [milter] query_timeout:", "expected a duration");
-  EXPECT_EQ(load("[milter]\ncache_ttl = 0\n")->milter.cache_ttl, 0);
+  EXPECT_EQ(loadMilterKeys("[milter]\ncache_ttl = 0\n")->milter.cache_ttl, 0);
   expectError("[milter]\ncache_ttl = \"2h\"\n", "m.conf:2: [milter] cache_ttl:", "out of range");
   expectError("[milter]\ncache_size = -1\n", "m.conf:2: [milter] cache_size:", "out of range");
 }
 
 TEST(MilterKeys, MtepServersExactThenNearestParent) {
-  ConfigPtr cfg = load(
+  ConfigPtr cfg = loadMilterKeys(
       "[milter.mtep_servers]\n"
       "\"Example.ORG\" = \"mtep.example.org\"\n"
       "\".example.org\" = \"[2001:db8::7]:7000\"\n"
@@ -164,7 +165,8 @@ TEST(MilterKeys, MtepServersExactThenNearestParent) {
   EXPECT_EQ(m.serverFor("sub.alpha.test"), nullptr) << "an exact key covers no subdomain";
   EXPECT_EQ(m.serverFor(""), nullptr);
 
-  ConfigPtr inline_form = load("[milter]\nmtep_servers = { \"a.test\" = \"127.0.0.1:1\" }\n");
+  ConfigPtr inline_form =
+      loadMilterKeys("[milter]\nmtep_servers = { \"a.test\" = \"127.0.0.1:1\" }\n");
   EXPECT_EQ(inline_form->milter.serverFor("a.test")->toString(), "127.0.0.1:1");
 }
 
@@ -198,7 +200,7 @@ TEST(MilterKeys, BadMtepServers) {
 }
 
 TEST(DomainMtepKeys, RequireMtepFromPatterns) {
-  ConfigPtr cfg = load(
+  ConfigPtr cfg = loadMilterKeys(
       "[domain.\"beta.test\"]\nrequire_mtep = true\n"
       "require_mtep_from = [\"*.Onion\", \"alpha.test\"]\n");
   const DomainPolicy& p = cfg->policyFor("beta.test");
@@ -216,7 +218,7 @@ TEST(DomainMtepKeys, RequireMtepFromPatterns) {
   // Without require_mtep the patterns do nothing.
   EXPECT_FALSE(cfg->policyFor("gamma.test").requiresMtepFrom("x.onion"));
   // The default "*" covers every sender, the null one too.
-  ConfigPtr all = load("[domain_defaults]\nrequire_mtep = true\n");
+  ConfigPtr all = loadMilterKeys("[domain_defaults]\nrequire_mtep = true\n");
   EXPECT_TRUE(all->policyFor("any.test").requiresMtepFrom("x.test"));
   EXPECT_TRUE(all->policyFor("any.test").requiresMtepFrom(""));
 }
@@ -242,7 +244,7 @@ TEST(DomainMtepKeys, BadRequireMtepFromPatterns) {
 }
 
 TEST(DomainMtepKeys, MtepUnavailableValues) {
-  ConfigPtr cfg = load(
+  ConfigPtr cfg = loadMilterKeys(
       "[domain_defaults]\nmtep_unavailable = \"reject\"\n"
       "[domain.\"a.test\"]\nmtep_unavailable = \"accept\"\n"
       "[domain.\"t.test\"]\nmtep_unavailable = \"tempfail\"\n"
@@ -273,8 +275,9 @@ TEST(MilterKeys, UnknownKeyInMilterSection) {
 TEST(MilterKeys, TlsPinsOneOrManyPerDomainLowerCasedParentCovers) {
   const std::string a(52, 'a');
   const std::string b = std::string(51, 'B') + "7";
-  ConfigPtr cfg = load("[milter]\ntls_pins = { \"Alpha.Test\" = \"" + a + "\", \".beta.test\" = [\"" +
-                       a + "\", \"" + b + "\"] }\ntls_ca_file = \"/etc/mtep/ca.pem\"\n");
+  ConfigPtr cfg =
+      loadMilterKeys("[milter]\ntls_pins = { \"Alpha.Test\" = \"" + a + "\", \".beta.test\" = [\"" +
+                     a + "\", \"" + b + "\"] }\ntls_ca_file = \"/etc/mtep/ca.pem\"\n");
   ASSERT_NE(cfg, nullptr);
   const auto* alpha = cfg->milter.tlsPinsFor("alpha.test.");
   ASSERT_NE(alpha, nullptr);
@@ -308,11 +311,12 @@ TEST(MilterKeys, BadTlsPinsNameTheLine) {
 }
 
 TEST(MilterKeys, AllowPrivateTargetsIsAListOfNetworks) {
-  ConfigPtr cfg = load("[milter]\nallow_private_targets = [\"10.0.0.0/8\", \"fd00::/8\"]\n");
+  ConfigPtr cfg =
+      loadMilterKeys("[milter]\nallow_private_targets = [\"10.0.0.0/8\", \"fd00::/8\"]\n");
   ASSERT_NE(cfg, nullptr);
   ASSERT_EQ(cfg->milter.allow_private_targets.size(), 2u);
   EXPECT_EQ(cfg->milter.allow_private_targets[0].toString(), "10.0.0.0/8");
-  EXPECT_TRUE(load("")->milter.allow_private_targets.empty());
+  EXPECT_TRUE(loadMilterKeys("")->milter.allow_private_targets.empty());
   expectError("[milter]\nallow_private_targets = [\"10.1.2.3/8\"]\n",
               "m.conf:2: [milter] allow_private_targets:", "");
 }

@@ -11,7 +11,7 @@ namespace {
 
 constexpr char kPin[] = "abcdefghijklmnopqrstuvwxyz234567abcdefghijklmnopqrst";  // 52 base32
 
-ConfigPtr mustLoad(const std::string& text) {
+ConfigPtr mustLoadMmtp(const std::string& text) {
   auto cfg = loadString(text, "test.conf");
   EXPECT_TRUE(cfg.ok()) << (cfg.ok() ? "" : cfg.error().message()) << "\n--- input:\n" << text;
   return cfg.ok() ? *cfg : std::make_shared<Config>();
@@ -30,7 +30,7 @@ void expectRefused(const std::string& text, const std::string& where, const std:
 }
 
 TEST(MmtpKeys, DefaultsAreOffAndMatchTheDesign) {
-  ConfigPtr c = mustLoad("");
+  ConfigPtr c = mustLoadMmtp("");
   const MmtpConfig& m = c->mmtp;
   EXPECT_TRUE(m.listen.empty());
   EXPECT_TRUE(m.tls_listen.empty());
@@ -59,7 +59,7 @@ TEST(MmtpKeys, DefaultsAreOffAndMatchTheDesign) {
 }
 
 TEST(MmtpKeys, EveryKeyTakesAValue) {
-  ConfigPtr c = mustLoad(
+  ConfigPtr c = mustLoadMmtp(
       "[mmtp]\n"
       "listen = [\"127.0.0.1:8025\"]\n"
       "tls_listen = [\"0.0.0.0:8026\", \"[::]:8026\"]\n"
@@ -112,7 +112,7 @@ TEST(MmtpKeys, EveryKeyTakesAValue) {
 }
 
 TEST(MmtpKeys, IsMmtpDomainIsExactAndIgnoresCase) {
-  ConfigPtr c = mustLoad(
+  ConfigPtr c = mustLoadMmtp(
       "[mmtp]\ndomains = [\"gamma.test\"]\nservers = { \"Epsilon.Test\" = \"mmtp.epsilon.test\" "
       "}\n");
   const MmtpConfig& m = c->mmtp;
@@ -132,7 +132,7 @@ TEST(MmtpKeys, IsMmtpDomainIsExactAndIgnoresCase) {
 }
 
 TEST(MmtpKeys, ServerForDefaultsToPort8026AndIsNullForDomainsOnly) {
-  ConfigPtr c = mustLoad(
+  ConfigPtr c = mustLoadMmtp(
       "[mmtp]\ndomains = [\"gamma.test\"]\n"
       "servers = { \"epsilon.test\" = \"mmtp.epsilon.test\", \"zeta.test\" = "
       "\"[2001:db8::7]:9026\", "
@@ -163,7 +163,7 @@ TEST(MmtpKeys, DomainsAndServersAreExactNames) {
   expectRefused("[mmtp]\nservers = { \"Gamma.test\" = \"a\", \"gamma.TEST\" = \"b\" }\n",
                 "test.conf:2: [mmtp] servers", "listed twice");
   // A domain in both domains and servers is fine: servers says where.
-  ConfigPtr c = mustLoad(
+  ConfigPtr c = mustLoadMmtp(
       "[mmtp]\ndomains = [\"gamma.test\"]\nservers = { \"gamma.test\" = \"mmtp.gamma.test\" }\n");
   ASSERT_NE(c->mmtp.serverFor("gamma.test"), nullptr);
   EXPECT_EQ(c->mmtp.serverFor("gamma.test")->host, "mmtp.gamma.test");
@@ -177,7 +177,8 @@ TEST(MmtpKeys, ListenersRefusePort25NamingFileAndLine) {
   expectRefused("[mmtp]\nlisten = [\"mx.example.org:8025\"]\n", "test.conf:2: [mmtp] listen", "");
   expectRefused("[mmtp]\nlisten = [\"127.0.0.1:8025\", \"127.0.0.1:8025\"]\n",
                 "test.conf:2: [mmtp] listen", "listed twice");
-  ConfigPtr c = mustLoad("[mmtp]\nlisten = [\"127.0.0.1:2525\"]\ntls_listen = [\"[::1]:8026\"]\n");
+  ConfigPtr c =
+      mustLoadMmtp("[mmtp]\nlisten = [\"127.0.0.1:2525\"]\ntls_listen = [\"[::1]:8026\"]\n");
   EXPECT_EQ(c->mmtp.listen.at(0).port, 2525);
   EXPECT_EQ(c->mmtp.tls_listen.at(0).port, 8026);
 }
@@ -233,12 +234,12 @@ TEST(MmtpKeys, ReplySizeMustHoldTheLargestRequest) {
                 "at least max_request_size 67108864");
   expectRefused("[mmtp]\nmax_request_size = 1048576\n\nmax_reply_size = 1048575\n",
                 "test.conf:4: [mmtp] max_reply_size", "at least max_request_size");
-  ConfigPtr c = mustLoad("[mmtp]\nmax_request_size = 1048576\nmax_reply_size = 1048576\n");
+  ConfigPtr c = mustLoadMmtp("[mmtp]\nmax_request_size = 1048576\nmax_reply_size = 1048576\n");
   EXPECT_EQ(c->mmtp.max_reply_size, c->mmtp.max_request_size);
 }
 
 TEST(MmtpKeys, DeliveryPerDomainTakesOffMailboxMta) {
-  ConfigPtr c = mustLoad(
+  ConfigPtr c = mustLoadMmtp(
       "[domain.\"alpha.test\"]\nmmtp_delivery = \"mailbox\"\n"
       "[domain.\"beta.test\"]\nmmtp_delivery = \"mta\"\n"
       "[domain.\"gamma.test\"]\nmmtp_delivery = \"off\"\n"
@@ -266,7 +267,7 @@ TEST(MmtpKeys, DomainDefaultsNeverDeliver) {
                 "test.conf:3: [domain_defaults] mmtp_delivery", "every domain");
   expectRefused("[domain_defaults]\nmmtp_delivery = \"mailbox\"\n",
                 "test.conf:2: [domain_defaults] mmtp_delivery", "every domain");
-  ConfigPtr c = mustLoad("[domain_defaults]\nmmtp_delivery = \"off\"\n");
+  ConfigPtr c = mustLoadMmtp("[domain_defaults]\nmmtp_delivery = \"off\"\n");
   EXPECT_EQ(c->domain_defaults.mmtp_delivery, MmtpDelivery::kOff);
 }
 
@@ -285,13 +286,13 @@ TEST(MmtpKeys, ARemoteMmtpDomainIsNotServedHere) {
   EXPECT_NE(err.find("test.conf:4: [domain_defaults] mmtp_delivery"), std::string::npos) << err;
   EXPECT_EQ(err.find("remote MMTP domain"), std::string::npos) << err;
   // Off (or a domain section without mmtp_delivery) is fine.
-  ConfigPtr c = mustLoad(
+  ConfigPtr c = mustLoadMmtp(
       "[mmtp]\ndomains = [\"alpha.test\"]\n[domain.\"alpha.test\"]\nmmtp_difficulty = 7\n");
   EXPECT_TRUE(c->mmtp.isMmtpDomain("alpha.test"));
 }
 
 TEST(MmtpKeys, DifficultyForADomainFallsBackToTheSection) {
-  ConfigPtr c = mustLoad(
+  ConfigPtr c = mustLoadMmtp(
       "[mmtp]\ndifficulty = 4\n"
       "[domain.\"alpha.test\"]\nmmtp_delivery = \"mailbox\"\nmmtp_difficulty = 6\n"
       "[domain.\"beta.test\"]\nmmtp_delivery = \"mta\"\n"
@@ -301,7 +302,7 @@ TEST(MmtpKeys, DifficultyForADomainFallsBackToTheSection) {
   EXPECT_EQ(c->mmtpDifficultyFor("beta.test"), 4);  // 0 in its section: [mmtp] difficulty
   EXPECT_EQ(c->mmtpDifficultyFor("x.gamma.test"), 8);
   EXPECT_EQ(c->mmtpDifficultyFor("unknown.test"), 4);
-  EXPECT_EQ(mustLoad("")->mmtpDifficultyFor("alpha.test"), 5);
+  EXPECT_EQ(mustLoadMmtp("")->mmtpDifficultyFor("alpha.test"), 5);
   expectRefused("[domain.\"alpha.test\"]\nmmtp_difficulty = 9\n",
                 "test.conf:2: [domain.\"alpha.test\"] mmtp_difficulty", "0..8");
   expectRefused("[domain_defaults]\nmmtp_difficulty = -1\n",

@@ -8,19 +8,19 @@
 namespace mtep::config {
 namespace {
 
-ConfigPtr mustLoad(const std::string& text) {
+ConfigPtr mustLoadOutbound(const std::string& text) {
   auto cfg = loadString(text, "test.conf");
   EXPECT_TRUE(cfg.ok()) << (cfg.ok() ? "" : cfg.error().message());
   return cfg.ok() ? *cfg : std::make_shared<Config>();
 }
 
-std::string loadError(const std::string& text) {
+std::string loadErrorOutbound(const std::string& text) {
   auto cfg = loadString(text, "test.conf");
   return cfg.ok() ? std::string("(loaded)") : cfg.error().message();
 }
 
 TEST(OutboundKeys, DefaultsPointAtTorAndI2pdAndTheListenersAreOff) {
-  ConfigPtr c = mustLoad("");
+  ConfigPtr c = mustLoadOutbound("");
   EXPECT_EQ(c->outbound.onion_proxy.toString(), "127.0.0.1:9050");
   EXPECT_EQ(c->outbound.i2p_proxy.toString(), "127.0.0.1:4447");
   EXPECT_TRUE(c->outbound.isolate_streams);
@@ -36,7 +36,7 @@ TEST(OutboundKeys, DefaultsPointAtTorAndI2pdAndTheListenersAreOff) {
 }
 
 TEST(OutboundKeys, EveryKeyTakesAValue) {
-  ConfigPtr c = mustLoad(
+  ConfigPtr c = mustLoadOutbound(
       "[outbound]\nonion_proxy = \"[::1]:9150\"\ni2p_proxy = \"\"\n"
       "proxy_username = \"u\"\nproxy_password = \"p\"\nisolate_streams = false\n"
       "proxy_timeout = \"2m\"\nstartmtep_fallback = false\nsmtp_port = 2525\n"
@@ -67,36 +67,39 @@ TEST(OutboundKeys, EveryKeyTakesAValue) {
 }
 
 TEST(OutboundKeys, ProxyMustBeNumericWithAPort) {
-  EXPECT_NE(loadError("[outbound]\nonion_proxy = \"localhost:9050\"\n").find("onion_proxy"),
+  EXPECT_NE(loadErrorOutbound("[outbound]\nonion_proxy = \"localhost:9050\"\n").find("onion_proxy"),
             std::string::npos);
-  EXPECT_NE(loadError("[outbound]\nonion_proxy = \"127.0.0.1\"\n").find("onion_proxy"),
+  EXPECT_NE(loadErrorOutbound("[outbound]\nonion_proxy = \"127.0.0.1\"\n").find("onion_proxy"),
             std::string::npos);
-  EXPECT_NE(loadError("[outbound]\nonion_proxy = \"127.0.0.1:0\"\n").find("onion_proxy"),
+  EXPECT_NE(loadErrorOutbound("[outbound]\nonion_proxy = \"127.0.0.1:0\"\n").find("onion_proxy"),
             std::string::npos);
-  EXPECT_NE(loadError("[outbound]\ni2p_proxy = 4447\n").find("i2p_proxy"), std::string::npos);
+  EXPECT_NE(loadErrorOutbound("[outbound]\ni2p_proxy = 4447\n").find("i2p_proxy"),
+            std::string::npos);
 }
 
 TEST(OutboundKeys, CredentialsLongerThanRfc1929AllowsAreRefused) {
   const std::string long_name(256, 'u');
-  EXPECT_NE(loadError("[outbound]\nproxy_username = \"" + long_name + "\"\n")
+  EXPECT_NE(loadErrorOutbound("[outbound]\nproxy_username = \"" + long_name + "\"\n")
                 .find("longer than 255 bytes"),
             std::string::npos);
-  EXPECT_NE(loadError("[outbound]\nproxy_password = \"" + long_name + "\"\n")
+  EXPECT_NE(loadErrorOutbound("[outbound]\nproxy_password = \"" + long_name + "\"\n")
                 .find("longer than 255 bytes"),
             std::string::npos);
 }
 
 TEST(OutboundKeys, BadListenerValuesNameTheKey) {
-  EXPECT_NE(loadError("[mtepd]\nsmtp_listen = [\"mx:25\"]\n").find("smtp_listen"),
+  EXPECT_NE(loadErrorOutbound("[mtepd]\nsmtp_listen = [\"mx:25\"]\n").find("smtp_listen"),
             std::string::npos);
-  EXPECT_NE(
-      loadError("[mtepd]\nonion_relay = [\"127.0.0.1:1\", \"127.0.0.1:1\"]\n").find("listed twice"),
-      std::string::npos);
-  EXPECT_NE(loadError("[mtepd]\nhostname = \"not a name\"\n").find("hostname"), std::string::npos);
-  EXPECT_NE(loadError("[mtepd]\ntls_cert_file = \"relative.pem\"\n").find("tls_cert_file"),
+  EXPECT_NE(loadErrorOutbound("[mtepd]\nonion_relay = [\"127.0.0.1:1\", \"127.0.0.1:1\"]\n")
+                .find("listed twice"),
             std::string::npos);
-  EXPECT_NE(loadError("[mtepd]\nsmtp_max_line = 100\n").find("smtp_max_line"), std::string::npos);
-  EXPECT_NE(loadError("[outbound]\nsmtp_port = 0\n").find("smtp_port"), std::string::npos);
+  EXPECT_NE(loadErrorOutbound("[mtepd]\nhostname = \"not a name\"\n").find("hostname"),
+            std::string::npos);
+  EXPECT_NE(loadErrorOutbound("[mtepd]\ntls_cert_file = \"relative.pem\"\n").find("tls_cert_file"),
+            std::string::npos);
+  EXPECT_NE(loadErrorOutbound("[mtepd]\nsmtp_max_line = 100\n").find("smtp_max_line"),
+            std::string::npos);
+  EXPECT_NE(loadErrorOutbound("[outbound]\nsmtp_port = 0\n").find("smtp_port"), std::string::npos);
 }
 
 }  // namespace

@@ -11,7 +11,7 @@
 namespace mtep::config {
 namespace {
 
-ConfigPtr load(const std::string& text) {
+ConfigPtr loadSignatureKeys(const std::string& text) {
   auto cfg = loadString(text, "s.conf");
   EXPECT_TRUE(cfg.ok()) << text << "\n-> " << (cfg.ok() ? "" : cfg.error().message());
   return cfg.ok() ? *cfg : std::make_shared<Config>();
@@ -23,7 +23,7 @@ std::string errorOf(const std::string& text) {
 }
 
 TEST(SignatureKeys, Defaults) {
-  ConfigPtr cfg = load("");
+  ConfigPtr cfg = loadSignatureKeys("");
   EXPECT_TRUE(cfg->milter.key_servers.empty());
   EXPECT_EQ(cfg->milter.key_cache_ttl, 3600);
   EXPECT_EQ(cfg->milter.key_cache_size, 10000u);
@@ -38,7 +38,7 @@ TEST(SignatureKeys, Defaults) {
 }
 
 TEST(SignatureKeys, KeyServersDefaultToPort25) {
-  ConfigPtr cfg = load(
+  ConfigPtr cfg = loadSignatureKeys(
       "[milter]\nkey_servers = { \"alpha.test\" = \"127.0.0.1\", \".beta.test\" = "
       "\"mx.beta.test:2525\", \"Gamma.Test\" = \"[::1]\" }\n");
   ASSERT_EQ(cfg->milter.key_servers.size(), 3u);
@@ -46,24 +46,24 @@ TEST(SignatureKeys, KeyServersDefaultToPort25) {
   EXPECT_EQ(cfg->milter.key_servers.at(".beta.test").toString(), "mx.beta.test:2525");
   EXPECT_EQ(cfg->milter.key_servers.at("gamma.test").toString(), "[::1]:25");
   // mtep_servers keep 6211.
-  cfg = load("[milter]\nmtep_servers = { \"alpha.test\" = \"127.0.0.1\" }\n");
+  cfg = loadSignatureKeys("[milter]\nmtep_servers = { \"alpha.test\" = \"127.0.0.1\" }\n");
   EXPECT_EQ(cfg->milter.mtep_servers.at("alpha.test").port, 6211);
 }
 
 TEST(SignatureKeys, BadValuesNameFileAndLine) {
-  EXPECT_TRUE(errorOf("[milter]\n\nkey_servers = { \"a.test\" = \"h:0\" }\n")
-                  .starts_with("s.conf:3:"));
+  EXPECT_TRUE(
+      errorOf("[milter]\n\nkey_servers = { \"a.test\" = \"h:0\" }\n").starts_with("s.conf:3:"));
   EXPECT_TRUE(errorOf("[mtepd]\nauth_failures_per_user = \"lots\"\n")
                   .starts_with("s.conf:2: [mtepd] auth_failures_per_user:"));
   EXPECT_TRUE(errorOf("[milter]\nkey_cache_ttl = \"8d\"\n").starts_with("s.conf:2:"));
   EXPECT_TRUE(errorOf("[milter]\nmax_signed_message_size = 10\n").starts_with("s.conf:2:"));
-  EXPECT_TRUE(errorOf("[domain_defaults]\nrequire_signature_from = [\"*x\"]\n")
-                  .starts_with("s.conf:2:"));
+  EXPECT_TRUE(
+      errorOf("[domain_defaults]\nrequire_signature_from = [\"*x\"]\n").starts_with("s.conf:2:"));
   EXPECT_TRUE(errorOf("[domain_defaults]\ncheck_signatures = 1\n").starts_with("s.conf:2:"));
 }
 
 TEST(SignatureKeys, RequireSignatureFromMatchesLikeRequireMtepFrom) {
-  ConfigPtr cfg = load(
+  ConfigPtr cfg = loadSignatureKeys(
       "[domain.\"beta.test\"]\nrequire_signature_from = [\"Alpha.Test\", \"*.onion\"]\n"
       "[domain.\"gamma.test\"]\ncheck_signatures = true\nreject_bad_signatures = true\n"
       "[mtepd]\nuser_keys = false\nauth_failures_per_client = \"\"\n");

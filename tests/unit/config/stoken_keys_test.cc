@@ -9,32 +9,32 @@
 namespace mtep::config {
 namespace {
 
-ConfigPtr mustLoad(const std::string& text) {
+ConfigPtr mustLoadStoken(const std::string& text) {
   auto cfg = loadString(text, "test.conf");
   EXPECT_TRUE(cfg.ok()) << (cfg.ok() ? "" : cfg.error().message());
   return cfg.ok() ? *cfg : std::make_shared<Config>();
 }
 
-std::string loadError(const std::string& text) {
+std::string loadErrorStoken(const std::string& text) {
   auto cfg = loadString(text, "test.conf");
   return cfg.ok() ? std::string("(loaded)") : cfg.error().message();
 }
 
 TEST(StokenKeys, TheTokenServerNeverListensOnPort25) {
-  EXPECT_NE(
-      loadError("[stoken]\nlisten = [\"127.0.0.1:465\", \"0.0.0.0:25\"]\n").find("test.conf:2"),
-      std::string::npos);
-  EXPECT_NE(loadError("[stoken]\nstarttls_listen = [\"[::1]:25\"]\n").find("port 25"),
+  EXPECT_NE(loadErrorStoken("[stoken]\nlisten = [\"127.0.0.1:465\", \"0.0.0.0:25\"]\n")
+                .find("test.conf:2"),
             std::string::npos);
-  ConfigPtr c =
-      mustLoad("[stoken]\nlisten = [\"127.0.0.1:465\"]\nstarttls_listen = [\"127.0.0.1:587\"]\n");
+  EXPECT_NE(loadErrorStoken("[stoken]\nstarttls_listen = [\"[::1]:25\"]\n").find("port 25"),
+            std::string::npos);
+  ConfigPtr c = mustLoadStoken(
+      "[stoken]\nlisten = [\"127.0.0.1:465\"]\nstarttls_listen = [\"127.0.0.1:587\"]\n");
   ASSERT_EQ(c->stoken.listen.size(), 1u);
   EXPECT_EQ(c->stoken.listen[0].port, 465);
   EXPECT_EQ(c->stoken.starttls_listen[0].port, 587);
 }
 
 TEST(StokenKeys, DefaultsAreOffAndSane) {
-  ConfigPtr c = mustLoad("");
+  ConfigPtr c = mustLoadStoken("");
   EXPECT_TRUE(c->stoken.listen.empty());
   EXPECT_TRUE(c->stoken.starttls_listen.empty());
   EXPECT_TRUE(c->stoken.filter_listen.empty());
@@ -54,7 +54,7 @@ TEST(StokenKeys, DefaultsAreOffAndSane) {
 }
 
 TEST(StokenKeys, EveryKeyTakesAValue) {
-  ConfigPtr c = mustLoad(
+  ConfigPtr c = mustLoadStoken(
       "[stoken]\nlisten = [\"127.0.0.1:10465\"]\nstarttls_listen = [\"[::1]:10587\"]\n"
       "filter_listen = [\"127.0.0.1:10024\"]\ndeliver_to = \"[::1]\"\n"
       "reinject_to = \"localhost\"\nservers = { \"Beta.Test\" = \"127.0.0.2\" }\n"
@@ -93,19 +93,21 @@ TEST(StokenKeys, EveryKeyTakesAValue) {
 }
 
 TEST(StokenKeys, BadValuesNameFileAndLine) {
-  EXPECT_NE(loadError("[stoken]\n\nrefuse_recipients = [\"ok@a.test\", \"not an address\"]\n")
+  EXPECT_NE(loadErrorStoken("[stoken]\n\nrefuse_recipients = [\"ok@a.test\", \"not an address\"]\n")
                 .find("test.conf:3"),
             std::string::npos);
-  EXPECT_NE(loadError("[stoken]\nrefuse_recipients = [\"@bad domain\"]\n").find("test.conf:2"),
-            std::string::npos);
-  EXPECT_NE(loadError("[stoken]\ndeliver_to = \"host:99999\"\n").find("test.conf:2"),
-            std::string::npos);
-  EXPECT_NE(loadError("[stoken]\nlisten = [\"example.org:465\"]\n").find("test.conf:2"),
-            std::string::npos);
-  EXPECT_NE(loadError("[stoken]\nsecret_option = 1\n").find("test.conf:2"), std::string::npos);
   EXPECT_NE(
-      loadError("[domain_defaults]\naccept_submission_tokens = \"yes\"\n").find("test.conf:2"),
+      loadErrorStoken("[stoken]\nrefuse_recipients = [\"@bad domain\"]\n").find("test.conf:2"),
       std::string::npos);
+  EXPECT_NE(loadErrorStoken("[stoken]\ndeliver_to = \"host:99999\"\n").find("test.conf:2"),
+            std::string::npos);
+  EXPECT_NE(loadErrorStoken("[stoken]\nlisten = [\"example.org:465\"]\n").find("test.conf:2"),
+            std::string::npos);
+  EXPECT_NE(loadErrorStoken("[stoken]\nsecret_option = 1\n").find("test.conf:2"),
+            std::string::npos);
+  EXPECT_NE(loadErrorStoken("[domain_defaults]\naccept_submission_tokens = \"yes\"\n")
+                .find("test.conf:2"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -126,7 +126,8 @@ TEST(LoginLimiter, PassedWindowsAreDroppedWhenNewFailuresArrive) {
   FakeClock clock;
   LoginLimiter limiter(clock);
   const LoginLimits l = limits(5, 60, 5, 60);
-  for (int i = 0; i < 100; ++i) limiter.recordFailure("c" + std::to_string(i), "u", l, Account::kExists);
+  for (int i = 0; i < 100; ++i)
+    limiter.recordFailure("c" + std::to_string(i), "u", l, Account::kExists);
   EXPECT_EQ(limiter.clientEntries(), 100u);
   clock.advance(61);
   limiter.recordFailure("fresh", "v", l, Account::kExists);
@@ -146,11 +147,11 @@ TEST(LoginLimiter, ManyKeysStayWithinTheCap) {
 }
 
 TEST(LoginLimiter, ClientKeyIsTheIpv4AddressOrTheIpv6Slash64) {
-  struct Case {
+  struct AddressCase {
     const char* client;
     const char* want;
   };
-  for (const Case& c : std::vector<Case>{
+  for (const AddressCase& c : std::vector<AddressCase>{
            {"192.0.2.1", "192.0.2.1"},
            {"::ffff:192.0.2.1", "192.0.2.1"},
            {"2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"},

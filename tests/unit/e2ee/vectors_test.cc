@@ -11,8 +11,8 @@ namespace mtep::e2ee {
 namespace {
 
 const char kPassword[] = "correct horse battery staple";
-const char kSalt[] = "mtep-e2ee-salt-1";  // 16 bytes, as GETSALT would give them decoded
-const char kMessage[] =
+const char kVectorSalt[] = "mtep-e2ee-salt-1";  // 16 bytes, as GETSALT would give them decoded
+const char kVectorMessage[] =
     "From: Alice <alice@alpha.test>\r\n"
     "To: Bob <bob@beta.test>\r\n"
     "Subject:  Lunch\r\n\ton Friday \r\n"
@@ -34,7 +34,7 @@ TEST(PublishedVectors, FixedParametersAreTheDocumentedOnes) {
 }
 
 TEST(PublishedVectors, CanonicalForm) {
-  EXPECT_EQ(canonicalForm(kMessage),
+  EXPECT_EQ(canonicalForm(kVectorMessage),
             "from:Alice <alice@alpha.test>\r\n"
             "to:Bob <bob@beta.test>\r\n"
             "date:Mon, 23 Nov 2026 10:00:00 +0000\r\n"
@@ -47,7 +47,7 @@ TEST(PublishedVectors, CanonicalForm) {
 }
 
 TEST(PublishedVectors, DerivedKeySignatureAndHashedPass) {
-  auto kp = deriveKey(kPassword, kSalt);
+  auto kp = deriveKey(kPassword, kVectorSalt);
   ASSERT_TRUE(kp.ok()) << kp.error().message();
   EXPECT_EQ(hexEncode(kp->seed.data(), 32),
             "81d7946b87b4514b33c71804d1c6f6f3a284a5cfeed6f39165ee74851aa6ecf6");
@@ -58,7 +58,7 @@ TEST(PublishedVectors, DerivedKeySignatureAndHashedPass) {
   EXPECT_EQ(formatPubkeyReply(kp->pub),
             "QUFBQUMzTnphQzFsWkRJMU5URTVBQUFBSUVZVG5jMCs3S01BMGJ4aXRTV3NodGVKNXFtV0F3dmUyR3pIL2Vx"
             "Z3AyeG0=");
-  auto sig = signMessage(kMessage, kp->seed);
+  auto sig = signMessage(kVectorMessage, kp->seed);
   ASSERT_TRUE(sig.ok());
   EXPECT_EQ(*sig,
             "fe1b7f17fbe6f12572d988472428642966dd562182bc9873e37c2434c4bb4b30"

@@ -23,10 +23,10 @@ using testing::FakeVerifier;
 using testing::RecordingActions;
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
-constexpr const char* kExternal = "203.0.113.9";
-constexpr const char* kInternal = "10.1.2.3";
+constexpr const char* kSigExternal = "203.0.113.9";
+constexpr const char* kSigInternal = "10.1.2.3";
 
-constexpr std::string_view kConfig = R"(
+constexpr std::string_view kSigConfig = R"(
 [milter]
 authserv_id = "mx.beta.test"
 internal_networks = ["10.0.0.0/8"]
@@ -108,7 +108,7 @@ std::string asLibmilter(std::string value, Fold fold) {
 
 class SignatureTest : public ::testing::Test {
  protected:
-  Session open(const std::string& address = kExternal) {
+  Session open(const std::string& address = kSigExternal) {
     SessionEnv env;
     env.config = config_;
     env.authserv_id = "mx.beta.test";
@@ -143,7 +143,7 @@ class SignatureTest : public ::testing::Test {
     return "insert Authentication-Results: mx.beta.test; " + std::string(results);
   }
 
-  config::ConfigPtr config_ = testing::loadConfig(kConfig);
+  config::ConfigPtr config_ = testing::loadConfig(kSigConfig);
   FakeVerifier verifier_;
   testing::FakeMinter minter_;
   FakeKeyFetcher fetcher_;
@@ -352,7 +352,7 @@ TEST_F(SignatureTest, NoFetcherIsTemperror) {
   env.config = config_;
   env.authserv_id = "mx.beta.test";
   Session s(std::move(env));
-  s.connect({"client.example", kExternal});
+  s.connect({"client.example", kSigExternal});
   Decision d = send(s, m, {"<bob@strict.test>"});
   EXPECT_EQ(d.step, Step::kTempfail) << describe(d);
   EXPECT_EQ(d.reply.esc, "4.7.5");
@@ -443,9 +443,10 @@ TEST_F(SignatureTest, FromWithTextAfterTheAddressFails) {
 // claim any domain: where require_signature_from names one, it is checked,
 // fails and is refused; it used to pass unchecked.
 TEST_F(SignatureTest, FromWhoseDomainCannotBeToldIsRefusedWhereSignaturesAreRequired) {
-  for (const std::string& from :
-       {" " + std::string(70, 'a') + "@alpha.test", " Alice <" + std::string(70, 'a') + "@alpha.test>",
-        std::string(" carol@gamma.test, alice@alpha.test"), std::string(" Alice <alice@alpha.test")}) {
+  for (const std::string& from : {" " + std::string(70, 'a') + "@alpha.test",
+                                  " Alice <" + std::string(70, 'a') + "@alpha.test>",
+                                  std::string(" carol@gamma.test, alice@alpha.test"),
+                                  std::string(" Alice <alice@alpha.test")}) {
     Message m;
     m.headers[0].second = from;
     Session s = open();
@@ -538,7 +539,7 @@ TEST_F(SignatureTest, InternalMailIsNeverChecked) {
   Message m;
   m.sign(mallory_);
   fetcher_.found(alice_.pub);
-  Session s = open(kInternal);
+  Session s = open(kSigInternal);
   Decision d = send(s, m, {"<bob@strict.test>"});
   EXPECT_EQ(d.step, Step::kContinue) << describe(d);
   EXPECT_TRUE(fetcher_.queries.empty());

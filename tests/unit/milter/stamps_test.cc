@@ -16,20 +16,21 @@
 namespace mtep::milter {
 namespace {
 
+using testing::describe;
+using testing::expectSafeReply;
 using testing::FakeMinter;
 using testing::FakeStampChecker;
 using testing::FakeStampMinter;
-using testing::describe;
-using testing::expectSafeReply;
 using testing::FakeVerifier;
 using testing::RecordingActions;
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
-constexpr const char* kToken = "AQAAAAFn0xF2AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJA";
-constexpr const char* kExternal = "203.0.113.9";
-constexpr const char* kInternal = "10.1.2.3";
+constexpr const char* kStampToken =
+    "AQAAAAFn0xF2AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJA";
+constexpr const char* kStampExternal = "203.0.113.9";
+constexpr const char* kStampInternal = "10.1.2.3";
 
-constexpr std::string_view kConfig = R"(
+constexpr std::string_view kStampConfig = R"(
 [milter]
 authserv_id = "mx.beta.test"
 internal_networks = ["10.0.0.0/8"]
@@ -64,14 +65,13 @@ issue_tokens = false
 mint_stamps = "hashcash"
 )";
 
-config::ConfigPtr loadConfig() { return testing::loadConfig(kConfig); }
-
+config::ConfigPtr loadStampConfig() { return testing::loadConfig(kStampConfig); }
 
 std::string stampFor(const std::string& rcpt) { return "1:20:261123:" + rcpt + "::c2FsdA:42"; }
 
 class StampSessionTest : public ::testing::Test {
  protected:
-  Session open(const std::string& address = kExternal, bool with_stamps = true) {
+  Session open(const std::string& address = kStampExternal, bool with_stamps = true) {
     SessionEnv env;
     env.config = config_;
     env.authserv_id = "mx.beta.test";
@@ -97,7 +97,7 @@ class StampSessionTest : public ::testing::Test {
     return d;
   }
 
-  config::ConfigPtr config_ = loadConfig();
+  config::ConfigPtr config_ = loadStampConfig();
   FakeVerifier verifier_;
   FakeMinter minter_;
   FakeStampChecker checker_;
@@ -160,7 +160,7 @@ TEST_F(StampSessionTest, AFailedHeaderChangeSpendsNothingAndTheRetryOfTheSameMes
     env.authserv_id = "mx.beta.test";
     env.stamp_checker = &ledger;
     Session s(std::move(env));
-    s.connect({"client.example", kExternal});
+    s.connect({"client.example", kStampExternal});
     EXPECT_EQ(s.mailFrom("<zoe@elsewhere.test>", "", qid).step, Step::kContinue);
     EXPECT_EQ(s.rcpt("<carol@stamps.test>").step, Step::kContinue);
     // Our MTA's own trace header differs on every attempt.
@@ -240,8 +240,8 @@ TEST_F(StampSessionTest, ValidStampPassesWithHashcashResultAndIsSpent) {
 TEST_F(StampSessionTest, RecipientOurParserRefusesStillNeedsAStamp) {
   const std::string rcpt = "carol+" + std::string(70, 'x') + "@stamps.test";
   Session s = open();
-  Decision d = send(s, "<zoe@elsewhere.test>", {"<Carol+" + std::string(70, 'X') + "@Stamps.Test.>"},
-                    {});
+  Decision d =
+      send(s, "<zoe@elsewhere.test>", {"<Carol+" + std::string(70, 'X') + "@Stamps.Test.>"}, {});
   EXPECT_EQ(d.step, Step::kReject) << describe(d);
   EXPECT_EQ(d.reply.esc, "5.7.1");
   ASSERT_EQ(checker_.queries.size(), 1u);
@@ -257,7 +257,7 @@ TEST_F(StampSessionTest, RecipientOurParserRefusesStillNeedsAStamp) {
 TEST_F(StampSessionTest, MtepAndStampResultsShareOneAuthenticationResultsHeader) {
   Session s = open();
   Decision d = send(s, "<alice@alpha.test>", {"<bob@beta.test>"},
-                    {{"MTEP-Token", kToken}, {"X-Hashcash", stampFor("bob@beta.test")}});
+                    {{"MTEP-Token", kStampToken}, {"X-Hashcash", stampFor("bob@beta.test")}});
   EXPECT_EQ(d.step, Step::kContinue) << describe(d);
   const std::vector<std::string> want = {
       "insert Authentication-Results: mx.beta.test; mtep=pass smtp.mailfrom=alice@alpha.test; "
@@ -269,7 +269,7 @@ TEST_F(StampSessionTest, TemperrorAcceptAndStampsCombine) {
   verifier_.fallback = FakeVerifier::outcome(VerifyKind::kUnreachable, "timed out");
   Session s = open();
   Decision d = send(s, "<alice@alpha.test>", {"<bob@accept.test>"},
-                    {{"MTEP-Token", kToken}, {"Hashcash", stampFor("bob@accept.test")}});
+                    {{"MTEP-Token", kStampToken}, {"Hashcash", stampFor("bob@accept.test")}});
   EXPECT_EQ(d.step, Step::kContinue) << describe(d);
   const std::vector<std::string> want = {
       "insert Authentication-Results: mx.beta.test; mtep=temperror (server unreachable) "
@@ -331,7 +331,7 @@ TEST_F(StampSessionTest, StoreUnavailableTempfails) {
 }
 
 TEST_F(StampSessionTest, NoStampCheckerTempfailsWhereStampsAreRequired) {
-  Session s = open(kExternal, false);
+  Session s = open(kStampExternal, false);
   Decision d = send(s, "<zoe@elsewhere.test>", {"<carol@stamps.test>"},
                     {{"X-Hashcash", stampFor("carol@stamps.test")}});
   EXPECT_EQ(d.step, Step::kTempfail);
@@ -356,7 +356,7 @@ TEST_F(StampSessionTest, CheckerThatAnswersForTooFewRecipientsTempfails) {
   env.authserv_id = "mx.beta.test";
   env.stamp_checker = &short_checker;
   Session s(std::move(env));
-  s.connect({"c", kExternal});
+  s.connect({"c", kStampExternal});
   Decision d = send(s, "<zoe@elsewhere.test>", {"<carol@stamps.test>"}, {});
   EXPECT_EQ(d.step, Step::kTempfail) << describe(d);
   EXPECT_TRUE(actions_.ops.empty());
@@ -371,7 +371,7 @@ TEST_F(StampSessionTest, AnMtepRefusalComesFirstAndBurnsNoStamp) {
 
   verifier_.fallback = FakeVerifier::outcome(VerifyKind::kUnsure, "Z4.7.0 busy");
   d = send(s, "<alice@alpha.test>", {"<bob@beta.test>"},
-           {{"MTEP-Token", kToken}, {"X-Hashcash", stampFor("bob@beta.test")}});
+           {{"MTEP-Token", kStampToken}, {"X-Hashcash", stampFor("bob@beta.test")}});
   EXPECT_EQ(d.reply.esc, "4.7.25") << describe(d);
   EXPECT_TRUE(checker_.queries.empty());
 }
@@ -393,7 +393,7 @@ TEST_F(StampSessionTest, OneCheckCoversRecipientsOfDifferentStampPolicies) {
 TEST_F(StampSessionTest, ARecipientDeferredForAnotherMtepPolicyIsNotChecked) {
   Session s = open();
   Decision d = send(s, "<alice@alpha.test>", {"<bob@beta.test>", "<carol@stamps.test>"},
-                    {{"MTEP-Token", kToken}, {"X-Hashcash", stampFor("bob@beta.test")}});
+                    {{"MTEP-Token", kStampToken}, {"X-Hashcash", stampFor("bob@beta.test")}});
   ASSERT_EQ(rcpt_.size(), 2u);
   EXPECT_EQ(rcpt_[1].reply.esc, "4.5.3");
   EXPECT_EQ(d.step, Step::kContinue) << describe(d);
@@ -425,7 +425,7 @@ TEST_F(StampSessionTest, NullSenderIsNotExempt) {
 }
 
 TEST_F(StampSessionTest, InternalMailIsNotChecked) {
-  Session s = open(kInternal);
+  Session s = open(kStampInternal);
   Decision d = send(s, "<zoe@elsewhere.test>", {"<carol@stamps.test>"}, {});
   EXPECT_EQ(d.step, Step::kContinue) << describe(d);
   EXPECT_TRUE(checker_.queries.empty());
@@ -457,7 +457,7 @@ TEST_F(StampSessionTest, AbortForgetsStampsAndRecipients) {
 // ---- Outbound ----
 
 TEST_F(StampSessionTest, OutboundMintsOneHashcashStampPerDistinctRecipient) {
-  Session s = open(kInternal);
+  Session s = open(kStampInternal);
   Decision d = send(s, "<alice@alpha.test>",
                     {"<bob@beta.test>", "<Carol@Gamma.Test>", "<BOB@beta.test>"}, {});
   EXPECT_EQ(d.step, Step::kContinue) << describe(d);
@@ -466,18 +466,17 @@ TEST_F(StampSessionTest, OutboundMintsOneHashcashStampPerDistinctRecipient) {
   EXPECT_EQ(stamp_minter_.queries[1].recipient, "carol@gamma.test");
   EXPECT_EQ(stamp_minter_.queries[0].sender_domain, "alpha.test");
   EXPECT_EQ(stamp_minter_.queries[0].config, config_);
-  const std::vector<std::string> want = {std::string("add MTEP-Token: ") + minter_.token +
-                                             "; domain=beta.test",
-                                         std::string("add MTEP-Token: ") + minter_.token +
-                                             "; domain=gamma.test",
-                                         "add X-Hashcash: 1:20:261123:bob@beta.test::c2FsdA:1",
-                                         "add X-Hashcash: 1:20:261123:carol@gamma.test::c2FsdA:2"};
+  const std::vector<std::string> want = {
+      std::string("add MTEP-Token: ") + minter_.token + "; domain=beta.test",
+      std::string("add MTEP-Token: ") + minter_.token + "; domain=gamma.test",
+      "add X-Hashcash: 1:20:261123:bob@beta.test::c2FsdA:1",
+      "add X-Hashcash: 1:20:261123:carol@gamma.test::c2FsdA:2"};
   EXPECT_EQ(actions_.ops, want);
   EXPECT_TRUE(checker_.queries.empty());
 }
 
 TEST_F(StampSessionTest, OutboundKeepsTheUsersOwnStampHeaders) {
-  Session s = open(kInternal);
+  Session s = open(kStampInternal);
   Decision d = send(s, "<alice@alpha.test>", {"<bob@beta.test>"},
                     {{"X-Hashcash", " 1:24:261123:bob@beta.test::bXluZQ:7"}});
   EXPECT_EQ(d.step, Step::kContinue);
@@ -488,7 +487,7 @@ TEST_F(StampSessionTest, OutboundKeepsTheUsersOwnStampHeaders) {
 }
 
 TEST_F(StampSessionTest, OutboundArgon2idStampsGoInMtepStampHeaders) {
-  Session s = open(kInternal);
+  Session s = open(kStampInternal);
   stamp_minter_.fixed = "argon2id:1:m=4096,t=1,p=1:4:261123:bob@beta.test::c2FsdGFsdA:9";
   Decision d = send(s, "<al@argon.test>", {"<bob@beta.test>"}, {});
   EXPECT_EQ(d.step, Step::kContinue);
@@ -497,7 +496,7 @@ TEST_F(StampSessionTest, OutboundArgon2idStampsGoInMtepStampHeaders) {
 }
 
 TEST_F(StampSessionTest, OutboundStampsWithoutTokens) {
-  Session s = open(kInternal);
+  Session s = open(kStampInternal);
   Decision d = send(s, "<carol@quiet.test>", {"<bob@beta.test>"}, {});
   EXPECT_EQ(d.step, Step::kContinue);
   const std::vector<std::string> want = {"add X-Hashcash: 1:20:261123:bob@beta.test::c2FsdA:1"};
@@ -506,7 +505,7 @@ TEST_F(StampSessionTest, OutboundStampsWithoutTokens) {
 }
 
 TEST_F(StampSessionTest, OutboundFromADomainWithoutMintStampsMintsNone) {
-  Session s = open(kInternal);
+  Session s = open(kStampInternal);
   Decision d = send(s, "<dave@stamps.test>", {"<bob@beta.test>"}, {});
   EXPECT_EQ(d.step, Step::kContinue);
   EXPECT_TRUE(stamp_minter_.queries.empty());
@@ -517,7 +516,7 @@ TEST_F(StampSessionTest, OutboundFromADomainWithoutMintStampsMintsNone) {
 
 TEST_F(StampSessionTest, OutboundMintingOutOfBudgetTempfails) {
   stamp_minter_.error = Error(ErrorKind::kTemporary, "out of budget after 30 s");
-  Session s = open(kInternal);
+  Session s = open(kStampInternal);
   Decision d = send(s, "<alice@alpha.test>", {"<bob@beta.test>"}, {});
   EXPECT_EQ(describe(d),
             "tempfail 451 4.3.0 Cannot add proof-of-work stamps to this message now; try again "
@@ -528,7 +527,7 @@ TEST_F(StampSessionTest, OutboundMintingOutOfBudgetTempfails) {
 }
 
 TEST_F(StampSessionTest, OutboundWithoutStampMinterTempfails) {
-  Session s = open(kInternal, false);
+  Session s = open(kStampInternal, false);
   Decision d = send(s, "<alice@alpha.test>", {"<bob@beta.test>"}, {});
   EXPECT_EQ(d.step, Step::kTempfail);
   EXPECT_EQ(d.reply.esc, "4.3.0");
@@ -536,14 +535,14 @@ TEST_F(StampSessionTest, OutboundWithoutStampMinterTempfails) {
 
 TEST_F(StampSessionTest, OutboundRefusesAMintedStampThatCouldInjectHeaders) {
   stamp_minter_.fixed = "1:20:261123:bob@beta.test::c2FsdA:1\r\nBcc: victim@example.org";
-  Session s = open(kInternal);
+  Session s = open(kStampInternal);
   Decision d = send(s, "<alice@alpha.test>", {"<bob@beta.test>"}, {});
   EXPECT_EQ(d.step, Step::kTempfail);
   for (const std::string& op : actions_.ops) EXPECT_EQ(op.find("Bcc"), std::string::npos) << op;
 }
 
 TEST_F(StampSessionTest, OutboundSkipsRecipientsThatCannotBeAResource) {
-  Session s = open(kInternal);
+  Session s = open(kStampInternal);
   Decision d = send(s, "<alice@alpha.test>", {"<\"a:b\"@gamma.test>", "<bob@beta.test>"}, {});
   EXPECT_EQ(d.step, Step::kContinue) << describe(d);
   ASSERT_EQ(stamp_minter_.queries.size(), 1u);
@@ -552,7 +551,7 @@ TEST_F(StampSessionTest, OutboundSkipsRecipientsThatCannotBeAResource) {
 
 TEST_F(StampSessionTest, OutboundHeaderChangeFailureTempfails) {
   actions_.fail = true;
-  Session s = open(kInternal);
+  Session s = open(kStampInternal);
   Decision d = send(s, "<carol@quiet.test>", {"<bob@beta.test>"}, {});
   EXPECT_EQ(d.step, Step::kTempfail);
   EXPECT_EQ(d.reply.esc, "4.3.0");
@@ -580,7 +579,7 @@ TEST_F(StampSessionTest, StampDecisionsAreLoggedOneLineEach) {
        {{"X-Hashcash", stampFor("carol@stamps.test")}});
   send(in, "<zoe@elsewhere.test>", {"<dave@stamps2.test>"},
        {{"X-Hashcash", stampFor("dave@stamps2.test")}});
-  Session out = open(kInternal);
+  Session out = open(kStampInternal);
   send(out, "<alice@alpha.test>", {"<bob@beta.test>"}, {});
   const std::vector<std::string> got = lines(::testing::internal::GetCapturedStderr());
   ASSERT_EQ(got.size(), 4u);

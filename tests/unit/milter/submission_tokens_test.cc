@@ -20,7 +20,7 @@ namespace {
 using testing::describe;
 using testing::RecordingActions;
 
-constexpr char kConfig[] = R"(
+constexpr char kSubmissionConfig[] = R"(
 [milter]
 internal_networks = ["127.0.0.1/32"]
 [domain_defaults]
@@ -92,7 +92,7 @@ class SubmissionTokenSessionTest : public ::testing::Test {
     return out;
   }
 
-  config::ConfigPtr config_ = testing::loadConfig(kConfig);
+  config::ConfigPtr config_ = testing::loadConfig(kSubmissionConfig);
   FakeTokens tokens_;
   RecordingActions actions_;
 };

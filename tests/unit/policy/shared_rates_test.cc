@@ -16,16 +16,16 @@
 namespace mtep::policy {
 namespace {
 
-constexpr int64_t kNow = 1'700'000'040;
+constexpr int64_t kRatesNow = 1'700'000'040;
 
-config::ConfigPtr load(const std::string& toml) {
+config::ConfigPtr loadRates(const std::string& toml) {
   auto cfg = config::loadString(toml, "test.conf");
   EXPECT_TRUE(cfg.ok()) << (cfg.ok() ? "" : cfg.error().message());
   return cfg.ok() ? *cfg : std::make_shared<const config::Config>();
 }
 
-Request rcpt(const std::string& recipient, const std::string& sender = "alice@alpha.test",
-             const std::string& client = "192.0.2.1", const std::string& instance = "1.1") {
+Request rateRcpt(const std::string& recipient, const std::string& sender = "alice@alpha.test",
+                 const std::string& client = "192.0.2.1", const std::string& instance = "1.1") {
   Request r;
   for (auto [n, v] : std::initializer_list<std::pair<const char*, std::string>>{
            {"request", "smtpd_access_policy"},
@@ -65,7 +65,7 @@ constexpr const char* kBothGates =
 class SharedRatesTest : public ::testing::Test {
  protected:
   void use(const std::string& toml, bool shared = true) {
-    engine_ = std::make_unique<Engine>(load(toml), clock_);
+    engine_ = std::make_unique<Engine>(loadRates(toml), clock_);
     engine_->setSharedRates(shared);
   }
   // decide() must ask for a rate check; returns it.
@@ -84,7 +84,7 @@ class SharedRatesTest : public ::testing::Test {
     return o.decision.action;
   }
 
-  FakeClock clock_{kNow};
+  FakeClock clock_{kRatesNow};
   std::unique_ptr<Engine> engine_;
   std::string log_;
 };
@@ -92,7 +92,7 @@ class SharedRatesTest : public ::testing::Test {
 TEST_F(SharedRatesTest, AsksForTheClientAndSenderGatesOfTheRecipientsPolicy) {
   use(kBothGates);
   EXPECT_TRUE(engine_->sharedRates());
-  RateCheck check = asked(rcpt("bob@beta.test", "Alice@Alpha.test"));
+  RateCheck check = asked(rateRcpt("bob@beta.test", "Alice@Alpha.test"));
   ASSERT_EQ(check.entries.size(), 2u);
   EXPECT_EQ(check.entries[0].gate, RateCheck::Gate::kClient);
   EXPECT_EQ(check.entries[0].key, "c:beta.test:192.0.2.1");
@@ -107,21 +107,21 @@ TEST_F(SharedRatesTest, AsksForTheClientAndSenderGatesOfTheRecipientsPolicy) {
 
 TEST_F(SharedRatesTest, OnlyTheGatesThatApplyAreAsked) {
   use("[domain_defaults]\nrate_limit_client = \"5/1h\"\n");
-  RateCheck d = asked(rcpt("x@gamma.test"));
+  RateCheck d = asked(rateRcpt("x@gamma.test"));
   ASSERT_EQ(d.entries.size(), 1u);
   EXPECT_EQ(d.entries[0].key, "c::192.0.2.1") << "[domain_defaults] is section \"\"";
   use("[domain.\"beta.test\"]\nrate_limit_sender = \"2/1h\"\n");
-  RateCheck s = asked(rcpt("x@beta.test"));
+  RateCheck s = asked(rateRcpt("x@beta.test"));
   ASSERT_EQ(s.entries.size(), 1u);
   EXPECT_EQ(s.entries[0].gate, RateCheck::Gate::kSender);
   // The null sender is not limited; without any gate nothing is asked.
-  EXPECT_EQ(action(rcpt("x@beta.test", ""), nullptr), "DUNNO");
-  EXPECT_EQ(action(rcpt("x@free.test"), nullptr), "DUNNO");
+  EXPECT_EQ(action(rateRcpt("x@beta.test", ""), nullptr), "DUNNO");
+  EXPECT_EQ(action(rateRcpt("x@free.test"), nullptr), "DUNNO");
 }
 
 TEST_F(SharedRatesTest, UnderTheLimitPassesAndCountsNothingInMemory) {
   use(kBothGates);
-  const Request r = rcpt("bob@beta.test");
+  const Request r = rateRcpt("bob@beta.test");
   asked(r);
   const RateAnswer a = under();
   for (int i = 0; i < 10; ++i) EXPECT_EQ(action(r, &a), "DUNNO") << i;
@@ -133,7 +133,7 @@ TEST_F(SharedRatesTest, UnderTheLimitPassesAndCountsNothingInMemory) {
 
 TEST_F(SharedRatesTest, OverGivesThatGatesReply) {
   use(kBothGates);
-  const Request r = rcpt("bob@beta.test");
+  const Request r = rateRcpt("bob@beta.test");
   const RateAnswer client = over(RateCheck::Gate::kClient);
   EXPECT_EQ(action(r, &client),
             "450 4.7.1 Too many recipients at beta.test from 192.0.2.1; try again later");
@@ -150,7 +150,7 @@ TEST_F(SharedRatesTest, OverGivesThatGatesReply) {
 TEST_F(SharedRatesTest, TemporaryTempfailsAndNeverAccepts) {
   use(kBothGates);
   const RateAnswer t = temporary("redis 127.0.0.1:6379: timed out");
-  EXPECT_EQ(action(rcpt("bob@beta.test"), &t),
+  EXPECT_EQ(action(rateRcpt("bob@beta.test"), &t),
             "451 4.3.0 Cannot check the rate limits now; try again later");
   EXPECT_EQ(log_,
             "NOQUEUE: policy: action=tempfail reason=rate-store-unavailable "
@@ -160,7 +160,7 @@ TEST_F(SharedRatesTest, TemporaryTempfailsAndNeverAccepts) {
 
 TEST_F(SharedRatesTest, TheAnswerStandsAcrossTheLookupThatFollows) {
   use(std::string(kBothGates) + "require_mtep_capable = true\n");
-  const Request r = rcpt("bob@beta.test");
+  const Request r = rateRcpt("bob@beta.test");
   asked(r);
   const RateAnswer a = under();
   Outcome o = engine_->decide(r, &a);
@@ -170,22 +170,22 @@ TEST_F(SharedRatesTest, TheAnswerStandsAcrossTheLookupThatFollows) {
   EXPECT_EQ(action(r, &a), "PREPEND X-MTEP-Policy: capable=yes sender-domain=alpha.test");
   // Gates before the rate gate still come first: the mixing rule.
   use("[domain_defaults]\nrefuse_mixed_onion = true\nrate_limit_client = \"3/1m\"\n");
-  const Request onion = rcpt("x@abc.onion");
+  const Request onion = rateRcpt("x@abc.onion");
   asked(onion);
   EXPECT_EQ(action(onion, &a), "DUNNO");
-  EXPECT_EQ(action(rcpt("y@beta.test"), nullptr).substr(0, 9), "452 4.5.3")
+  EXPECT_EQ(action(rateRcpt("y@beta.test"), nullptr).substr(0, 9), "452 4.5.3")
       << "refused before the rate gate: nothing to count";
 }
 
 TEST_F(SharedRatesTest, InMemoryModeNeverAsksAndCountsAsBefore) {
   use(kBothGates, /*shared=*/false);
   EXPECT_FALSE(engine_->sharedRates());
-  for (int i = 0; i < 2; ++i) EXPECT_EQ(action(rcpt("b@beta.test"), nullptr), "DUNNO") << i;
-  EXPECT_EQ(action(rcpt("b@beta.test"), nullptr).substr(0, 9), "450 4.7.1");
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(action(rateRcpt("b@beta.test"), nullptr), "DUNNO") << i;
+  EXPECT_EQ(action(rateRcpt("b@beta.test"), nullptr).substr(0, 9), "450 4.7.1");
   EXPECT_EQ(engine_->rateCounters(), 2u);
   // An answer handed in is ignored there: the memory decides.
   const RateAnswer a = under();
-  EXPECT_EQ(action(rcpt("b@beta.test"), &a).substr(0, 9), "450 4.7.1");
+  EXPECT_EQ(action(rateRcpt("b@beta.test"), &a).substr(0, 9), "450 4.7.1");
 }
 
 }  // namespace

@@ -14,7 +14,7 @@ namespace {
 
 using namespace testdata;
 
-constexpr int64_t kNow = k261101 + 12 * 3600;
+constexpr int64_t kMintNow = k261101 + 12 * 3600;
 
 // g++ 12 warns about designated initializers that skip a std::string
 // member, so options are built here.
@@ -22,7 +22,7 @@ MintOptions v1(int bits, std::string resource, unsigned threads = 1) {
   MintOptions o;
   o.bits = bits;
   o.resource = std::move(resource);
-  o.now = kNow;
+  o.now = kMintNow;
   o.threads = threads;
   return o;
 }
@@ -37,7 +37,7 @@ MintOptions argon(int bits, unsigned threads, uint32_t memory_kib, uint32_t time
   return o;
 }
 
-StampPolicy policy(int bits) {
+StampPolicy mintPolicy(int bits) {
   StampPolicy p;
   p.hashcash_bits = bits;
   p.argon2id_bits = bits;
@@ -57,7 +57,8 @@ TEST(MintHashcash, StampLooksLikeTheToolsAndChecks) {
   EXPECT_GE(s->rand.size(), 16u);
   EXPECT_GE(sha1LeadingZeroBits(m->stamp), 16);
   EXPECT_GE(m->tries, 1u);
-  EXPECT_EQ(checkStamp(m->stamp, "bob@beta.test", policy(16), kNow).verdict, Verdict::kValid);
+  EXPECT_EQ(checkStamp(m->stamp, "bob@beta.test", mintPolicy(16), kMintNow).verdict,
+            Verdict::kValid);
 }
 
 TEST(MintHashcash, EveryPrefixLengthRoundTrips) {
@@ -67,7 +68,7 @@ TEST(MintHashcash, EveryPrefixLengthRoundTrips) {
     const std::string resource = std::string(len, 'r') + "@x";
     auto m = mint(v1(6, resource));
     ASSERT_TRUE(m.ok()) << len << ": " << m.error().message();
-    CheckResult r = checkStamp(m->stamp, resource, policy(6), kNow);
+    CheckResult r = checkStamp(m->stamp, resource, mintPolicy(6), kMintNow);
     EXPECT_EQ(r.verdict, Verdict::kValid) << "resource length " << len << ": " << r.reason;
   }
 }
@@ -82,13 +83,15 @@ TEST(MintHashcash, ExtensionFieldIsWrittenAndHashed) {
   auto s = parseHashcash(m->stamp);
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(s->ext, "a=1;b");
-  EXPECT_EQ(checkStamp(m->stamp, "bob@beta.test", policy(10), kNow).verdict, Verdict::kValid);
+  EXPECT_EQ(checkStamp(m->stamp, "bob@beta.test", mintPolicy(10), kMintNow).verdict,
+            Verdict::kValid);
 }
 
 TEST(MintHashcash, ManyThreadsFindAValidStampAndCountTheirTries) {
   auto m = mint(v1(18, "bob@beta.test", 4));
   ASSERT_TRUE(m.ok()) << m.error().message();
-  EXPECT_EQ(checkStamp(m->stamp, "bob@beta.test", policy(18), kNow).verdict, Verdict::kValid);
+  EXPECT_EQ(checkStamp(m->stamp, "bob@beta.test", mintPolicy(18), kMintNow).verdict,
+            Verdict::kValid);
   EXPECT_GE(m->tries, 1u);
   // The counter's first two characters name the thread that found it.
   auto s = parseHashcash(m->stamp);
@@ -101,7 +104,8 @@ TEST(MintHashcash, ManyThreadsFindAValidStampAndCountTheirTries) {
 TEST(MintHashcash, EveryCoreByDefault) {
   auto m = mint(v1(12, "bob@beta.test", 0));
   ASSERT_TRUE(m.ok()) << m.error().message();
-  EXPECT_EQ(checkStamp(m->stamp, "bob@beta.test", policy(12), kNow).verdict, Verdict::kValid);
+  EXPECT_EQ(checkStamp(m->stamp, "bob@beta.test", mintPolicy(12), kMintNow).verdict,
+            Verdict::kValid);
 }
 
 TEST(MintHashcash, TwoMintsDiffer) {
@@ -169,13 +173,13 @@ TEST(MintArgon2id, StampChecksWithItsParameters) {
   EXPECT_EQ(s->lanes, 2u);
   EXPECT_EQ(s->bits, 3);
   EXPECT_GE(s->rand.size(), 8u);
-  CheckResult r = checkStamp(m->stamp, "bob@beta.test", policy(3), kNow);
+  CheckResult r = checkStamp(m->stamp, "bob@beta.test", mintPolicy(3), kMintNow);
   EXPECT_EQ(r.verdict, Verdict::kValid) << r.reason;
   EXPECT_EQ(r.algorithm, Algorithm::kArgon2id);
   // The same stamp refused by a policy whose bounds exclude it.
-  StampPolicy tight = policy(3);
+  StampPolicy tight = mintPolicy(3);
   tight.argon2id_max_time = 1;
-  EXPECT_EQ(checkStamp(m->stamp, "bob@beta.test", tight, kNow).verdict, Verdict::kOutOfBounds);
+  EXPECT_EQ(checkStamp(m->stamp, "bob@beta.test", tight, kMintNow).verdict, Verdict::kOutOfBounds);
 }
 
 TEST(MintArgon2id, GivesUpWhenTheBudgetRunsOut) {

@@ -17,13 +17,14 @@ namespace {
 
 using namespace testdata;
 
-constexpr int64_t kNow = k261101 + 3600;
+constexpr int64_t kBoundNow = k261101 + 3600;
 
 // An Argon2id stamp for `resource` claiming `bits` with no work done:
 // counter `n` is whatever it is. Parameters m KiB, t passes, one lane.
 std::string unworked(const std::string& resource, int bits, uint32_t m, uint32_t t, int n) {
-  return "argon2id:1:m=" + std::to_string(m) + ",t=" + std::to_string(t) + ",p=1:" +
-         std::to_string(bits) + ":261101:" + resource + "::c2FsdHNhbHQ:" + std::to_string(n);
+  return "argon2id:1:m=" + std::to_string(m) + ",t=" + std::to_string(t) +
+         ",p=1:" + std::to_string(bits) + ":261101:" + resource +
+         "::c2FsdHNhbHQ:" + std::to_string(n);
 }
 
 StampPolicy argonPolicy() {
@@ -46,7 +47,7 @@ TEST(WorkBound, TwoHundredUnworkedArgon2idCandidatesAreRefusedAfterAtMostTwoHash
   int n = 0;
   while (stamps.size() < 2) {
     std::string s = unworked(rcpt, 4, 65536, 4, n++);
-    if (checkStamp(s, rcpt, policy, kNow).verdict == Verdict::kFalseClaim) stamps.push_back(s);
+    if (checkStamp(s, rcpt, policy, kBoundNow).verdict == Verdict::kFalseClaim) stamps.push_back(s);
   }
   while (stamps.size() < 200) stamps.push_back(unworked(rcpt, 4, 65536, 4, n++));
 
@@ -54,7 +55,7 @@ TEST(WorkBound, TwoHundredUnworkedArgon2idCandidatesAreRefusedAfterAtMostTwoHash
   MemoryBudget memory(config::PowConfig{}.argon2id_check_memory);
   limits.memory = &memory;
   CheckStats stats;
-  auto out = checkAndSpend({{rcpt, policy}}, stamps, nullptr, kNow, limits, {}, &stats);
+  auto out = checkAndSpend({{rcpt, policy}}, stamps, nullptr, kBoundNow, limits, {}, &stats);
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].result.verdict, Verdict::kFalseClaim) << out[0].result.reason;
   EXPECT_EQ(out[0].stamp, stamps[0]);
@@ -71,20 +72,20 @@ TEST(WorkBound, StampsThatFailCheapChecksAreNotCandidates) {
   const StampPolicy policy = argonPolicy();
   const std::string rcpt = "bob@beta.test";
   std::vector<std::string> stamps;
-  for (int i = 0; i < 50; ++i) stamps.push_back(unworked(rcpt, 3, 1024, 1, i));  // too weak
+  for (int i = 0; i < 50; ++i) stamps.push_back(unworked(rcpt, 3, 1024, 1, i));    // too weak
   for (int i = 0; i < 50; ++i) stamps.push_back(unworked(rcpt, 4, 131072, 1, i));  // bounds
   MintOptions o;
   o.algorithm = Algorithm::kArgon2id;
   o.bits = 4;
   o.resource = rcpt;
-  o.now = kNow;
+  o.now = kBoundNow;
   o.threads = 1;
   o.memory_kib = 1024;
   auto good = mint(o);
   ASSERT_TRUE(good.ok()) << good.error().message();
   stamps.push_back(good->stamp);
   CheckStats stats;
-  auto out = checkAndSpend({{rcpt, policy}}, stamps, nullptr, kNow, CheckLimits{}, {}, &stats);
+  auto out = checkAndSpend({{rcpt, policy}}, stamps, nullptr, kBoundNow, CheckLimits{}, {}, &stats);
   EXPECT_EQ(out[0].result.verdict, Verdict::kValid) << out[0].result.reason;
   EXPECT_EQ(stats.argon2id, 1u);
 }
@@ -101,7 +102,7 @@ TEST(WorkBound, TheMessagesArgon2idWorkIsBoundedBeforeAnyHash) {
   CheckLimits limits;
   limits.max_argon2id_work = 4ull * 65536 * 4;  // four of the five
   CheckStats stats;
-  auto out = checkAndSpend(rcpts, stamps, nullptr, kNow, limits, {}, &stats);
+  auto out = checkAndSpend(rcpts, stamps, nullptr, kBoundNow, limits, {}, &stats);
   EXPECT_EQ(stats.argon2id, 0u) << "nothing is hashed";
   ASSERT_EQ(out.size(), 5u);
   for (const RecipientResult& r : out) {
@@ -123,7 +124,7 @@ TEST(WorkBound, AtTheWorkBoundTheStampsAreHashed) {
   CheckLimits limits;
   limits.max_argon2id_work = 3 * 1024 * 2;
   CheckStats stats;
-  (void)checkAndSpend(rcpts, stamps, nullptr, kNow, limits, {}, &stats);
+  (void)checkAndSpend(rcpts, stamps, nullptr, kBoundNow, limits, {}, &stats);
   EXPECT_EQ(stats.argon2id, 3u);
   EXPECT_EQ(stats.argon2id_work, 3u * 1024 * 2);
 }
@@ -136,8 +137,8 @@ TEST(WorkBound, HashcashCandidatesAreCappedPerRecipientToo) {
     stamps.push_back("1:30:261101:bob@beta.test::c2FsdA:" + std::to_string(i));  // false claims
   }
   CheckStats stats;
-  auto out =
-      checkAndSpend({{"bob@beta.test", policy}}, stamps, nullptr, kNow, CheckLimits{}, {}, &stats);
+  auto out = checkAndSpend({{"bob@beta.test", policy}}, stamps, nullptr, kBoundNow, CheckLimits{},
+                           {}, &stats);
   EXPECT_EQ(out[0].result.verdict, Verdict::kFalseClaim);
   EXPECT_EQ(stats.sha1, 2u);
 }
@@ -152,8 +153,8 @@ TEST(WorkBound, ConcurrentChecksShareTheMemoryBudget) {
   for (int t = 0; t < 6; ++t) {
     threads.emplace_back([&, t] {
       const std::string rcpt = "t" + std::to_string(t) + "@beta.test";
-      auto out = checkAndSpend({{rcpt, policy}}, {unworked(rcpt, 4, 16384, 1, t)}, nullptr, kNow,
-                               limits);
+      auto out = checkAndSpend({{rcpt, policy}}, {unworked(rcpt, 4, 16384, 1, t)}, nullptr,
+                               kBoundNow, limits);
       if (out[0].result.verdict == Verdict::kTemporary) ++temporary;
     });
   }
@@ -173,14 +174,14 @@ TEST(WorkBound, NoMemoryFreeInTimeIsTemporary) {
   limits.memory_wait_ms = 10;
   CheckStats stats;
   auto out = checkAndSpend({{"bob@beta.test", policy}}, {unworked("bob@beta.test", 4, 4096, 1, 0)},
-                           nullptr, kNow, limits, {}, &stats);
+                           nullptr, kBoundNow, limits, {}, &stats);
   EXPECT_EQ(out[0].result.verdict, Verdict::kTemporary) << out[0].result.reason;
   memory.release(8192);
   // A stamp bigger than the whole budget can never be checked: temporary at once.
   MemoryBudget small(1024);
   limits.memory = &small;
   out = checkAndSpend({{"bob@beta.test", policy}}, {unworked("bob@beta.test", 4, 4096, 1, 0)},
-                      nullptr, kNow, limits);
+                      nullptr, kBoundNow, limits);
   EXPECT_EQ(out[0].result.verdict, Verdict::kTemporary) << out[0].result.reason;
 }
 

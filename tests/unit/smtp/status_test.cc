@@ -10,14 +10,14 @@
 namespace mtep::smtp {
 namespace {
 
-struct ValidCase {
+struct StatusCase {
   std::string in;
   EnhancedStatus want;
   size_t want_consumed;
 };
 
 TEST(EnhancedStatus, ParsesValidCodes) {
-  const std::vector<ValidCase> cases = {
+  const std::vector<StatusCase> cases = {
       {"2.0.0", {2, 0, 0}, 5},         {"5.7.8", {5, 7, 8}, 5},
       {"4.4.2", {4, 4, 2}, 5},         {"5.7.25", {5, 7, 25}, 6},
       {"5.999.999", {5, 999, 999}, 9}, {"5.10.100", {5, 10, 100}, 8},

@@ -11,7 +11,7 @@
 namespace mtep::stoken {
 namespace {
 
-token::Key keyOf(uint32_t id, uint8_t fill) {
+token::Key stokenKeyOf(uint32_t id, uint8_t fill) {
   token::Key k;
   k.id = id;
   k.created = 1'600'000'000;
@@ -20,16 +20,16 @@ token::Key keyOf(uint32_t id, uint8_t fill) {
 }
 
 constexpr int64_t kNow = 1'700'000'000;
-constexpr char kAlice[] = "alice@alpha.test";
-constexpr char kBob[] = "bob@beta.test";
+constexpr char kTokAlice[] = "alice@alpha.test";
+constexpr char kTokBob[] = "bob@beta.test";
 
 class TokenTest : public ::testing::Test {
  protected:
-  token::KeyRing ring_ = token::KeyRing::fromKeys({keyOf(1, 0x11), keyOf(2, 0x22)});
+  token::KeyRing ring_ = token::KeyRing::fromKeys({stokenKeyOf(1, 0x11), stokenKeyOf(2, 0x22)});
   Lifetimes life_{7 * 86400, 0};
 
-  std::string mintOk(Kind kind, std::string_view remote = kAlice, std::string_view local = kBob,
-                     int64_t now = kNow) {
+  std::string mintOk(Kind kind, std::string_view remote = kTokAlice,
+                     std::string_view local = kTokBob, int64_t now = kNow) {
     auto t = mint(kind, ring_, remote, local, now);
     EXPECT_TRUE(t.ok()) << (t.ok() ? "" : t.error().message());
     return t.ok() ? *t : std::string();
@@ -52,13 +52,13 @@ TEST_F(TokenTest, DecodeGivesTheFieldsMinted) {
   EXPECT_EQ(f->kind, Kind::kPermanent);
   EXPECT_EQ(f->key_id, 2u);  // the ring's current key
   EXPECT_EQ(f->issued, kNow);
-  EXPECT_EQ(f->remote_tag, remoteTag(kAlice));
+  EXPECT_EQ(f->remote_tag, remoteTag(kTokAlice));
 }
 
 TEST_F(TokenTest, RoundTripIsValidForItsPair) {
   for (Kind kind : {Kind::kTemporary, Kind::kPermanent}) {
     const std::string t = mintOk(kind);
-    const Verified v = verify(t, kAlice, kBob, ring_, kNow + 10, life_);
+    const Verified v = verify(t, kTokAlice, kTokBob, ring_, kNow + 10, life_);
     EXPECT_EQ(v.outcome, Outcome::kValid) << kindName(kind);
     EXPECT_EQ(v.kind, kind);
     EXPECT_EQ(v.issued, kNow);
@@ -73,48 +73,53 @@ TEST_F(TokenTest, AddressesCompareWithoutCaseAndWithBrackets) {
 
 TEST_F(TokenTest, AnotherLocalAddressIsABadMac) {
   const std::string t = mintOk(Kind::kTemporary);
-  EXPECT_EQ(verify(t, kAlice, "carol@beta.test", ring_, kNow, life_).outcome, Outcome::kBadMac);
+  EXPECT_EQ(verify(t, kTokAlice, "carol@beta.test", ring_, kNow, life_).outcome, Outcome::kBadMac);
 }
 
 TEST_F(TokenTest, AnotherRemoteAddressIsWrongRemote) {
   // A co-recipient (carol) who saw bob's header for alice tries it as herself.
   const std::string t = mintOk(Kind::kTemporary);
-  EXPECT_EQ(verify(t, "carol@alpha.test", kBob, ring_, kNow, life_).outcome, Outcome::kWrongRemote);
+  EXPECT_EQ(verify(t, "carol@alpha.test", kTokBob, ring_, kNow, life_).outcome,
+            Outcome::kWrongRemote);
 }
 
 TEST_F(TokenTest, SwappedPairIsRefused) {
   const std::string t = mintOk(Kind::kTemporary);
-  EXPECT_NE(verify(t, kBob, kAlice, ring_, kNow, life_).outcome, Outcome::kValid);
+  EXPECT_NE(verify(t, kTokBob, kTokAlice, ring_, kNow, life_).outcome, Outcome::kValid);
 }
 
 TEST_F(TokenTest, UnparsableAddressesAreRefused) {
   const std::string t = mintOk(Kind::kTemporary);
-  EXPECT_EQ(verify(t, "not an address", kBob, ring_, kNow, life_).outcome, Outcome::kWrongRemote);
-  EXPECT_EQ(verify(t, kAlice, "", ring_, kNow, life_).outcome, Outcome::kBadMac);
-  EXPECT_FALSE(mint(Kind::kTemporary, ring_, "<>", kBob, kNow).ok());
-  EXPECT_FALSE(mint(Kind::kTemporary, ring_, kAlice, std::string(400, 'a') + "@x.test", kNow).ok());
+  EXPECT_EQ(verify(t, "not an address", kTokBob, ring_, kNow, life_).outcome,
+            Outcome::kWrongRemote);
+  EXPECT_EQ(verify(t, kTokAlice, "", ring_, kNow, life_).outcome, Outcome::kBadMac);
+  EXPECT_FALSE(mint(Kind::kTemporary, ring_, "<>", kTokBob, kNow).ok());
+  EXPECT_FALSE(
+      mint(Kind::kTemporary, ring_, kTokAlice, std::string(400, 'a') + "@x.test", kNow).ok());
 }
 
 TEST_F(TokenTest, TemporaryExpiresAfterItsLifetime) {
   const std::string t = mintOk(Kind::kTemporary);
-  EXPECT_EQ(verify(t, kAlice, kBob, ring_, kNow + life_.temporary - 1, life_).outcome,
+  EXPECT_EQ(verify(t, kTokAlice, kTokBob, ring_, kNow + life_.temporary - 1, life_).outcome,
             Outcome::kValid);
-  EXPECT_EQ(verify(t, kAlice, kBob, ring_, kNow + life_.temporary, life_).outcome,
+  EXPECT_EQ(verify(t, kTokAlice, kTokBob, ring_, kNow + life_.temporary, life_).outcome,
             Outcome::kExpired);
 }
 
 TEST_F(TokenTest, PermanentLifetimeZeroIsNotChecked) {
   const std::string t = mintOk(Kind::kPermanent);
-  EXPECT_EQ(verify(t, kAlice, kBob, ring_, kNow + 400 * 86400, life_).outcome, Outcome::kValid);
-  EXPECT_EQ(verify(t, kAlice, kBob, ring_, kNow + 400 * 86400, {7 * 86400, 365 * 86400}).outcome,
-            Outcome::kExpired);
+  EXPECT_EQ(verify(t, kTokAlice, kTokBob, ring_, kNow + 400 * 86400, life_).outcome,
+            Outcome::kValid);
+  EXPECT_EQ(
+      verify(t, kTokAlice, kTokBob, ring_, kNow + 400 * 86400, {7 * 86400, 365 * 86400}).outcome,
+      Outcome::kExpired);
 }
 
 TEST_F(TokenTest, IssuedInTheFutureBeyondSkewIsExpired) {
-  const std::string t = mintOk(Kind::kTemporary, kAlice, kBob, kNow + kClockSkew + 1);
-  EXPECT_EQ(verify(t, kAlice, kBob, ring_, kNow, life_).outcome, Outcome::kExpired);
-  const std::string near = mintOk(Kind::kTemporary, kAlice, kBob, kNow + kClockSkew);
-  EXPECT_EQ(verify(near, kAlice, kBob, ring_, kNow, life_).outcome, Outcome::kValid);
+  const std::string t = mintOk(Kind::kTemporary, kTokAlice, kTokBob, kNow + kClockSkew + 1);
+  EXPECT_EQ(verify(t, kTokAlice, kTokBob, ring_, kNow, life_).outcome, Outcome::kExpired);
+  const std::string near = mintOk(Kind::kTemporary, kTokAlice, kTokBob, kNow + kClockSkew);
+  EXPECT_EQ(verify(near, kTokAlice, kTokBob, ring_, kNow, life_).outcome, Outcome::kValid);
 }
 
 TEST_F(TokenTest, EveryAlteredByteIsRefused) {
@@ -125,7 +130,7 @@ TEST_F(TokenTest, EveryAlteredByteIsRefused) {
     std::vector<uint8_t> b = *raw;
     b[i] ^= 0x01;
     const std::string altered = base64Encode(b.data(), b.size(), true, false);
-    const Outcome o = verify(altered, kAlice, kBob, ring_, kNow, life_).outcome;
+    const Outcome o = verify(altered, kTokAlice, kTokBob, ring_, kNow, life_).outcome;
     EXPECT_NE(o, Outcome::kValid) << "byte " << i;
   }
 }
@@ -136,7 +141,7 @@ TEST_F(TokenTest, KindFlippedIsABadMac) {
   ASSERT_TRUE(raw.has_value());
   (*raw)[1] = 'P';
   const std::string p = base64Encode(raw->data(), raw->size(), true, false);
-  EXPECT_EQ(verify(p, kAlice, kBob, ring_, kNow, life_).outcome, Outcome::kBadMac);
+  EXPECT_EQ(verify(p, kTokAlice, kTokBob, ring_, kNow, life_).outcome, Outcome::kBadMac);
 }
 
 TEST_F(TokenTest, MalformedTexts) {
@@ -144,7 +149,7 @@ TEST_F(TokenTest, MalformedTexts) {
   for (const std::string& bad :
        {std::string(), t.substr(1), t + "A", std::string(52, '='), t.substr(0, 51) + "+",
         t.substr(0, 51) + " ", std::string(10 * 1024 * 1024, 'A')}) {
-    EXPECT_EQ(verify(bad, kAlice, kBob, ring_, kNow, life_).outcome, Outcome::kMalformed)
+    EXPECT_EQ(verify(bad, kTokAlice, kTokBob, ring_, kNow, life_).outcome, Outcome::kMalformed)
         << bad.size();
     EXPECT_FALSE(isTokenText(bad));
   }
@@ -159,21 +164,23 @@ TEST_F(TokenTest, UnknownVersionAndKindAreMalformed) {
   EXPECT_FALSE(decode(base64Encode(v.data(), v.size(), true, false)).ok());
   auto k = *raw;
   k[1] = 'X';
-  EXPECT_EQ(verify(base64Encode(k.data(), k.size(), true, false), kAlice, kBob, ring_, kNow, life_)
-                .outcome,
-            Outcome::kMalformed);
+  EXPECT_EQ(
+      verify(base64Encode(k.data(), k.size(), true, false), kTokAlice, kTokBob, ring_, kNow, life_)
+          .outcome,
+      Outcome::kMalformed);
 }
 
 TEST_F(TokenTest, KeyRotationKeepsOlderTokensAndRetiredKeysAreUnknown) {
-  auto old = mintWithKey(Kind::kTemporary, keyOf(1, 0x11), kAlice, kBob, kNow);
+  auto old = mintWithKey(Kind::kTemporary, stokenKeyOf(1, 0x11), kTokAlice, kTokBob, kNow);
   ASSERT_TRUE(old.ok());
-  EXPECT_EQ(verify(*old, kAlice, kBob, ring_, kNow, life_).outcome, Outcome::kValid);
-  const token::KeyRing rotated = token::KeyRing::fromKeys({keyOf(2, 0x22), keyOf(3, 0x33)});
-  EXPECT_EQ(verify(*old, kAlice, kBob, rotated, kNow, life_).outcome, Outcome::kUnknownKey);
+  EXPECT_EQ(verify(*old, kTokAlice, kTokBob, ring_, kNow, life_).outcome, Outcome::kValid);
+  const token::KeyRing rotated =
+      token::KeyRing::fromKeys({stokenKeyOf(2, 0x22), stokenKeyOf(3, 0x33)});
+  EXPECT_EQ(verify(*old, kTokAlice, kTokBob, rotated, kNow, life_).outcome, Outcome::kUnknownKey);
   // Same id, another secret: a forgery attempt with a guessed key.
-  auto forged = mintWithKey(Kind::kTemporary, keyOf(2, 0x99), kAlice, kBob, kNow);
+  auto forged = mintWithKey(Kind::kTemporary, stokenKeyOf(2, 0x99), kTokAlice, kTokBob, kNow);
   ASSERT_TRUE(forged.ok());
-  EXPECT_EQ(verify(*forged, kAlice, kBob, ring_, kNow, life_).outcome, Outcome::kBadMac);
+  EXPECT_EQ(verify(*forged, kTokAlice, kTokBob, ring_, kNow, life_).outcome, Outcome::kBadMac);
 }
 
 TEST_F(TokenTest, SameTokenComparesWholeTexts) {

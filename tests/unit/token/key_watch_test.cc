@@ -17,7 +17,7 @@ namespace mtep::token {
 namespace {
 
 namespace fs = std::filesystem;
-using Outcome = KeyFileWatch::Outcome;
+using WatchOutcome = KeyFileWatch::Outcome;
 
 class KeyWatchTest : public ::testing::Test {
  protected:
@@ -39,7 +39,7 @@ class KeyWatchTest : public ::testing::Test {
     ASSERT_EQ(::rename(tmp.c_str(), path_.c_str()), 0);
   }
   // A loader that fails while `fail_` is set and counts its calls.
-  Outcome reload(KeyFileWatch& w) {
+  WatchOutcome reload(KeyFileWatch& w) {
     return w.reload([this]() -> Status {
       ++calls_;
       if (fail_) return Error(ErrorKind::kConfig, "bad key file");
@@ -56,8 +56,8 @@ class KeyWatchTest : public ::testing::Test {
 TEST_F(KeyWatchTest, NothingLoadedYetMeansTheFirstCallLoads) {
   replaceWith("one");
   KeyFileWatch w(path_);
-  EXPECT_EQ(reload(w), Outcome::kLoaded);
-  EXPECT_EQ(reload(w), Outcome::kUnchanged);
+  EXPECT_EQ(reload(w), WatchOutcome::kLoaded);
+  EXPECT_EQ(reload(w), WatchOutcome::kUnchanged);
   EXPECT_EQ(calls_, 1);
 }
 
@@ -65,8 +65,8 @@ TEST_F(KeyWatchTest, UnchangedFileIsNotLoadedAgain) {
   replaceWith("one");
   KeyFileWatch w(path_);
   w.loaded(w.stamp());
-  EXPECT_EQ(reload(w), Outcome::kUnchanged);
-  EXPECT_EQ(reload(w), Outcome::kUnchanged);
+  EXPECT_EQ(reload(w), WatchOutcome::kUnchanged);
+  EXPECT_EQ(reload(w), WatchOutcome::kUnchanged);
   EXPECT_EQ(calls_, 0);
 }
 
@@ -76,17 +76,17 @@ TEST_F(KeyWatchTest, FailedLoadIsRetriedAtEveryCallUntilItSucceeds) {
   w.loaded(w.stamp());
   replaceWith("two");
   fail_ = true;
-  EXPECT_EQ(reload(w), Outcome::kFailed);
+  EXPECT_EQ(reload(w), WatchOutcome::kFailed);
   EXPECT_EQ(w.lastError(), "bad key file");
   // The file does not change again (think chmod 600 after the rename):
   // it is still tried, and the repeated failure is no news.
-  EXPECT_EQ(reload(w), Outcome::kStillFailing);
-  EXPECT_EQ(reload(w), Outcome::kStillFailing);
+  EXPECT_EQ(reload(w), WatchOutcome::kStillFailing);
+  EXPECT_EQ(reload(w), WatchOutcome::kStillFailing);
   EXPECT_EQ(calls_, 3);
   fail_ = false;
-  EXPECT_EQ(reload(w), Outcome::kLoaded);
+  EXPECT_EQ(reload(w), WatchOutcome::kLoaded);
   EXPECT_EQ(w.lastError(), "");
-  EXPECT_EQ(reload(w), Outcome::kUnchanged);
+  EXPECT_EQ(reload(w), WatchOutcome::kUnchanged);
   EXPECT_EQ(calls_, 4);
 }
 
@@ -96,10 +96,10 @@ TEST_F(KeyWatchTest, ANewFailureOnADifferentFileIsNewsAgain) {
   w.loaded(w.stamp());
   fail_ = true;
   replaceWith("two");
-  EXPECT_EQ(reload(w), Outcome::kFailed);
+  EXPECT_EQ(reload(w), WatchOutcome::kFailed);
   replaceWith("three!");
-  EXPECT_EQ(reload(w), Outcome::kFailed);
-  EXPECT_EQ(reload(w), Outcome::kStillFailing);
+  EXPECT_EQ(reload(w), WatchOutcome::kFailed);
+  EXPECT_EQ(reload(w), WatchOutcome::kStillFailing);
 }
 
 TEST_F(KeyWatchTest, MissingFileIsAFailureThatIsRetried) {
@@ -108,11 +108,11 @@ TEST_F(KeyWatchTest, MissingFileIsAFailureThatIsRetried) {
   w.loaded(w.stamp());
   ASSERT_EQ(::unlink(path_.c_str()), 0);
   fail_ = true;
-  EXPECT_EQ(reload(w), Outcome::kFailed);
-  EXPECT_EQ(reload(w), Outcome::kStillFailing);
+  EXPECT_EQ(reload(w), WatchOutcome::kFailed);
+  EXPECT_EQ(reload(w), WatchOutcome::kStillFailing);
   fail_ = false;
   replaceWith("two");
-  EXPECT_EQ(reload(w), Outcome::kLoaded);
+  EXPECT_EQ(reload(w), WatchOutcome::kLoaded);
 }
 
 TEST_F(KeyWatchTest, IdentityIsTakenBeforeTheLoadReadsTheFile) {
@@ -126,9 +126,9 @@ TEST_F(KeyWatchTest, IdentityIsTakenBeforeTheLoadReadsTheFile) {
     replaceWith("three, written during the load");
     return okStatus();
   }),
-            Outcome::kLoaded);
-  EXPECT_EQ(reload(w), Outcome::kLoaded);
-  EXPECT_EQ(reload(w), Outcome::kUnchanged);
+            WatchOutcome::kLoaded);
+  EXPECT_EQ(reload(w), WatchOutcome::kLoaded);
+  EXPECT_EQ(reload(w), WatchOutcome::kUnchanged);
 }
 
 TEST_F(KeyWatchTest, NewPathCountsAsNotLoaded) {
@@ -136,7 +136,7 @@ TEST_F(KeyWatchTest, NewPathCountsAsNotLoaded) {
   KeyFileWatch w(path_);
   w.loaded(w.stamp());
   w.setPath(path_);
-  EXPECT_EQ(reload(w), Outcome::kLoaded);
+  EXPECT_EQ(reload(w), WatchOutcome::kLoaded);
 }
 
 }  // namespace

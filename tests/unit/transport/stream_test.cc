@@ -14,7 +14,7 @@ namespace {
 using testing::CountingResolver;
 using testing::LoopbackServer;
 
-bool contains(const std::string& haystack, const std::string& needle) {
+bool streamContains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
 
@@ -44,7 +44,7 @@ TEST(SocketStream, ReadTimeoutSaysSoAndNamesTheLabel) {
   auto n = s->readSome(buf, sizeof buf);
   ASSERT_FALSE(n.ok());
   EXPECT_EQ(n.error().kind(), ErrorKind::kTemporary);
-  EXPECT_TRUE(contains(n.error().message(), "timed out after 100 ms reading from 127.0.0.1:"))
+  EXPECT_TRUE(streamContains(n.error().message(), "timed out after 100 ms reading from 127.0.0.1:"))
       << n.error().message();
 }
 
@@ -57,7 +57,8 @@ TEST(SocketStream, DeadlineSaysSo) {
   char buf[8];
   auto n = s->readSome(buf, sizeof buf);
   ASSERT_FALSE(n.ok());
-  EXPECT_TRUE(contains(n.error().message(), "deadline passed reading from")) << n.error().message();
+  EXPECT_TRUE(streamContains(n.error().message(), "deadline passed reading from"))
+      << n.error().message();
 }
 
 TEST(SocketStream, CleanCloseReadsZero) {
@@ -90,7 +91,8 @@ TEST(SocketStream, WritingToAClosedPeerIsAnErrorNotSigpipe) {
   for (int i = 0; i < 64 && st.ok(); ++i) st = s->writeAll(chunk);
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.error().kind(), ErrorKind::kTemporary);
-  EXPECT_TRUE(contains(st.error().message(), "cannot send to 127.0.0.1:")) << st.error().message();
+  EXPECT_TRUE(streamContains(st.error().message(), "cannot send to 127.0.0.1:"))
+      << st.error().message();
 }
 
 TEST(SocketStream, LargeWriteWaitsForBufferSpace) {

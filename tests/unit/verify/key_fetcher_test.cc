@@ -55,8 +55,8 @@ std::shared_ptr<config::Config> baseConfig() {
   return cfg;
 }
 
-milter::KeyQuery queryFor(std::string address = "alice@alpha.test",
-                          std::string domain = "alpha.test") {
+milter::KeyQuery fetcherQueryFor(std::string address = "alice@alpha.test",
+                                 std::string domain = "alpha.test") {
   return milter::KeyQuery{std::move(address), std::move(domain), "4XyZ"};
 }
 
@@ -75,7 +75,7 @@ TEST_F(KeyFetcherTest, StaticEntryIsAskedOnItsPortWithoutDns) {
   cfg->milter.key_servers.emplace("alpha.test", config::ServerAddress{"192.0.2.10", 587});
   client.keys["192.0.2.10:587"] = keyOf(1);
   auto f = fetcher();
-  const milter::KeyOutcome o = f.fetch(queryFor());
+  const milter::KeyOutcome o = f.fetch(fetcherQueryFor());
   EXPECT_EQ(o.kind, milter::KeyKind::kFound) << o.detail;
   EXPECT_EQ(o.key, keyOf(1));
   EXPECT_EQ(o.server, "192.0.2.10:587");
@@ -88,7 +88,8 @@ TEST_F(KeyFetcherTest, ParentEntryCoversSubdomains) {
   cfg->milter.key_servers.emplace(".alpha.test", config::ServerAddress{"192.0.2.11", 25});
   client.keys["192.0.2.11:25"] = keyOf(2);
   auto f = fetcher();
-  const milter::KeyOutcome o = f.fetch(queryFor("bob@eu.mail.alpha.test", "eu.mail.alpha.test"));
+  const milter::KeyOutcome o =
+      f.fetch(fetcherQueryFor("bob@eu.mail.alpha.test", "eu.mail.alpha.test"));
   EXPECT_EQ(o.kind, milter::KeyKind::kFound) << o.detail;
   EXPECT_TRUE(resolver.calls().empty());
 }
@@ -99,7 +100,7 @@ TEST_F(KeyFetcherTest, MxHostsInPreferenceOrderOnTheSmtpPort) {
   resolver.setAddresses("mx2.alpha.test", {"192.0.2.2"});
   client.keys["192.0.2.2:2525"] = keyOf(3);
   auto f = fetcher();
-  const milter::KeyOutcome o = f.fetch(queryFor());
+  const milter::KeyOutcome o = f.fetch(fetcherQueryFor());
   EXPECT_EQ(o.kind, milter::KeyKind::kFound) << o.detail;
   EXPECT_EQ(o.server, "mx2.alpha.test:2525");
   EXPECT_EQ(client.calls, (std::vector<std::string>{"192.0.2.1:2525 alice@alpha.test",
@@ -111,7 +112,7 @@ TEST_F(KeyFetcherTest, NoMxMeansTheDomainItself) {
   resolver.setAddresses("alpha.test", {"192.0.2.5"});
   client.keys["192.0.2.5:2525"] = keyOf(4);
   auto f = fetcher();
-  EXPECT_EQ(f.fetch(queryFor()).kind, milter::KeyKind::kFound);
+  EXPECT_EQ(f.fetch(fetcherQueryFor()).kind, milter::KeyKind::kFound);
 }
 
 TEST_F(KeyFetcherTest, AServerThatSaysNoKeyIsFinal) {
@@ -121,7 +122,7 @@ TEST_F(KeyFetcherTest, AServerThatSaysNoKeyIsFinal) {
   client.errors["192.0.2.1:2525"] = ErrorKind::kNotFound;
   client.keys["192.0.2.2:2525"] = keyOf(5);
   auto f = fetcher();
-  const milter::KeyOutcome o = f.fetch(queryFor());
+  const milter::KeyOutcome o = f.fetch(fetcherQueryFor());
   EXPECT_EQ(o.kind, milter::KeyKind::kNone);
   EXPECT_EQ(client.calls.size(), 1u) << "the second MX must not be asked";
 }
@@ -130,7 +131,7 @@ TEST_F(KeyFetcherTest, AnotherPermanentRefusalIsNone) {
   cfg->milter.key_servers.emplace("alpha.test", config::ServerAddress{"192.0.2.10", 25});
   client.errors["192.0.2.10:25"] = ErrorKind::kInvalid;
   auto f = fetcher();
-  EXPECT_EQ(f.fetch(queryFor()).kind, milter::KeyKind::kNone);
+  EXPECT_EQ(f.fetch(fetcherQueryFor()).kind, milter::KeyKind::kNone);
 }
 
 TEST_F(KeyFetcherTest, UnreachableServersAreTemporaryAndNotCached) {
@@ -138,11 +139,11 @@ TEST_F(KeyFetcherTest, UnreachableServersAreTemporaryAndNotCached) {
   resolver.setAddresses("mx1.alpha.test", {"192.0.2.1", "2001:db8::1"});
   client.errors["[2001:db8::1]:2525"] = ErrorKind::kTemporary;  // a 4xx, say
   auto f = fetcher();
-  milter::KeyOutcome o = f.fetch(queryFor());
+  milter::KeyOutcome o = f.fetch(fetcherQueryFor());
   EXPECT_EQ(o.kind, milter::KeyKind::kTemporary);
   EXPECT_EQ(client.calls.size(), 2u);
   EXPECT_FALSE(o.detail.empty());
-  o = f.fetch(queryFor());
+  o = f.fetch(fetcherQueryFor());
   EXPECT_EQ(o.kind, milter::KeyKind::kTemporary);
   EXPECT_FALSE(o.cached);
   EXPECT_EQ(client.calls.size(), 4u) << "temporary failures are asked again";
@@ -152,7 +153,7 @@ TEST_F(KeyFetcherTest, UnreachableServersAreTemporaryAndNotCached) {
 TEST_F(KeyFetcherTest, TemporaryDnsFailureIsTemporary) {
   resolver.failMx("alpha.test", ErrorKind::kTemporary);
   auto f = fetcher();
-  EXPECT_EQ(f.fetch(queryFor()).kind, milter::KeyKind::kTemporary);
+  EXPECT_EQ(f.fetch(fetcherQueryFor()).kind, milter::KeyKind::kTemporary);
   EXPECT_TRUE(client.calls.empty());
   EXPECT_EQ(f.cache().size(), 0u);
 }
@@ -160,11 +161,12 @@ TEST_F(KeyFetcherTest, TemporaryDnsFailureIsTemporary) {
 TEST_F(KeyFetcherTest, NoSuchDomainOrNullMxIsNoneAndCached) {
   resolver.setMx("nullmx.test", {{0, ""}});
   auto f = fetcher();
-  EXPECT_EQ(f.fetch(queryFor("a@nowhere.test", "nowhere.test")).kind, milter::KeyKind::kNone);
-  EXPECT_EQ(f.fetch(queryFor("a@nullmx.test", "nullmx.test")).kind, milter::KeyKind::kNone);
+  EXPECT_EQ(f.fetch(fetcherQueryFor("a@nowhere.test", "nowhere.test")).kind,
+            milter::KeyKind::kNone);
+  EXPECT_EQ(f.fetch(fetcherQueryFor("a@nullmx.test", "nullmx.test")).kind, milter::KeyKind::kNone);
   EXPECT_TRUE(client.calls.empty());
   const size_t lookups = resolver.calls().size();
-  const milter::KeyOutcome again = f.fetch(queryFor("a@nowhere.test", "nowhere.test"));
+  const milter::KeyOutcome again = f.fetch(fetcherQueryFor("a@nowhere.test", "nowhere.test"));
   EXPECT_EQ(again.kind, milter::KeyKind::kNone);
   EXPECT_TRUE(again.cached);
   EXPECT_EQ(resolver.calls().size(), lookups);
@@ -174,8 +176,8 @@ TEST_F(KeyFetcherTest, OnionDomainGoesToTheProxyAsANameNeverToDns) {
   const std::string onion(56, 'a');
   cfg->outbound.onion_proxy = config::ProxyAddress{"127.0.0.1", 9050};
   auto f = fetcher();
-  f.fetch(queryFor("alice@" + onion + ".onion", onion + ".onion"));
-  f.fetch(queryFor("bob@fp12345678." + onion + ".onion", "fp12345678." + onion + ".onion"));
+  f.fetch(fetcherQueryFor("alice@" + onion + ".onion", onion + ".onion"));
+  f.fetch(fetcherQueryFor("bob@fp12345678." + onion + ".onion", "fp12345678." + onion + ".onion"));
   EXPECT_TRUE(resolver.calls().empty());
   ASSERT_EQ(client.calls.size(), 2u);
   EXPECT_EQ(client.calls[0], onion + ".onion:2525 alice@" + onion + ".onion");
@@ -187,9 +189,10 @@ TEST_F(KeyFetcherTest, OnionDomainGoesToTheProxyAsANameNeverToDns) {
 TEST_F(KeyFetcherTest, AddressLiteralDomainIsAskedDirectly) {
   client.keys["192.0.2.77:2525"] = keyOf(6);
   auto f = fetcher();
-  EXPECT_EQ(f.fetch(queryFor("a@[192.0.2.77]", "[192.0.2.77]")).kind, milter::KeyKind::kFound);
+  EXPECT_EQ(f.fetch(fetcherQueryFor("a@[192.0.2.77]", "[192.0.2.77]")).kind,
+            milter::KeyKind::kFound);
   EXPECT_TRUE(resolver.calls().empty());
-  EXPECT_EQ(f.fetch(queryFor("a@[300.1.1.1]", "[300.1.1.1]")).kind, milter::KeyKind::kNone);
+  EXPECT_EQ(f.fetch(fetcherQueryFor("a@[300.1.1.1]", "[300.1.1.1]")).kind, milter::KeyKind::kNone);
 }
 
 TEST_F(KeyFetcherTest, DiscoveredServerMustHaveACertificateForItsNameAndAPublicAddress) {
@@ -198,7 +201,7 @@ TEST_F(KeyFetcherTest, DiscoveredServerMustHaveACertificateForItsNameAndAPublicA
   cfg->milter.tls_ca_file = "/etc/mtep/ca.pem";
   cfg->milter.allow_private_targets = {*net::parseNetwork("10.0.0.0/8")};
   auto f = fetcher();
-  f.fetch(queryFor());
+  f.fetch(fetcherQueryFor());
   const e2ee::KeyClientOptions& o = client.last_options;
   EXPECT_TRUE(o.tls.verify_certificate);
   EXPECT_EQ(o.tls.name, "mx1.alpha.test") << "the MX name, not the address connected to";
@@ -214,7 +217,7 @@ TEST_F(KeyFetcherTest, PinnedDomainTrustsItsPinsInsteadOfACa) {
   cfg->milter.key_servers.emplace(".alpha.test", config::ServerAddress{"127.0.0.1", 2526});
   cfg->milter.tls_pins.emplace(".alpha.test", std::vector<std::string>{pin});
   auto f = fetcher();
-  f.fetch(queryFor("bob@eu.alpha.test", "eu.alpha.test"));
+  f.fetch(fetcherQueryFor("bob@eu.alpha.test", "eu.alpha.test"));
   const e2ee::KeyClientOptions& o = client.last_options;
   EXPECT_EQ(o.tls.pins, std::vector<std::string>{pin});
   // A static entry is the admin's choice: its address is not refused.
@@ -225,7 +228,7 @@ TEST_F(KeyFetcherTest, StaticEntryWithoutPinNeedsACertificateForItsHost) {
   cfg->milter.key_servers.emplace("alpha.test", config::ServerAddress{"keys.alpha.test", 25});
   resolver.setAddresses("keys.alpha.test", {"192.0.2.9"});
   auto f = fetcher();
-  f.fetch(queryFor());
+  f.fetch(fetcherQueryFor());
   EXPECT_TRUE(client.last_options.tls.verify_certificate);
   EXPECT_EQ(client.last_options.tls.name, "keys.alpha.test");
 }
@@ -234,7 +237,7 @@ TEST_F(KeyFetcherTest, OverlayServerIsTrustedByItsAddress) {
   const std::string onion(56, 'b');
   cfg->outbound.onion_proxy = config::ProxyAddress{"127.0.0.1", 9050};
   auto f = fetcher();
-  f.fetch(queryFor("alice@" + onion + ".onion", onion + ".onion"));
+  f.fetch(fetcherQueryFor("alice@" + onion + ".onion", onion + ".onion"));
   EXPECT_FALSE(client.last_options.tls.checks());
 }
 
@@ -242,16 +245,16 @@ TEST_F(KeyFetcherTest, FoundKeysAreCachedForTheTtlWhateverTheCase) {
   cfg->milter.key_servers.emplace("alpha.test", config::ServerAddress{"192.0.2.10", 25});
   client.keys["192.0.2.10:25"] = keyOf(7);
   auto f = fetcher();
-  EXPECT_FALSE(f.fetch(queryFor()).cached);
-  const milter::KeyOutcome hit = f.fetch(queryFor("Alice@Alpha.Test", "alpha.test"));
+  EXPECT_FALSE(f.fetch(fetcherQueryFor()).cached);
+  const milter::KeyOutcome hit = f.fetch(fetcherQueryFor("Alice@Alpha.Test", "alpha.test"));
   EXPECT_TRUE(hit.cached);
   EXPECT_EQ(hit.kind, milter::KeyKind::kFound);
   EXPECT_EQ(hit.key, keyOf(7));
   EXPECT_EQ(client.calls.size(), 1u);
   clock.advance(3599);
-  EXPECT_TRUE(f.fetch(queryFor()).cached);
+  EXPECT_TRUE(f.fetch(fetcherQueryFor()).cached);
   clock.advance(1);
-  EXPECT_FALSE(f.fetch(queryFor()).cached) << "expired after key_cache_ttl";
+  EXPECT_FALSE(f.fetch(fetcherQueryFor()).cached) << "expired after key_cache_ttl";
   EXPECT_EQ(client.calls.size(), 2u);
 }
 
@@ -259,8 +262,8 @@ TEST_F(KeyFetcherTest, NoneAnswersAreCachedToo) {
   cfg->milter.key_servers.emplace("alpha.test", config::ServerAddress{"192.0.2.10", 25});
   client.errors["192.0.2.10:25"] = ErrorKind::kNotFound;
   auto f = fetcher();
-  EXPECT_EQ(f.fetch(queryFor()).kind, milter::KeyKind::kNone);
-  const milter::KeyOutcome hit = f.fetch(queryFor());
+  EXPECT_EQ(f.fetch(fetcherQueryFor()).kind, milter::KeyKind::kNone);
+  const milter::KeyOutcome hit = f.fetch(fetcherQueryFor());
   EXPECT_EQ(hit.kind, milter::KeyKind::kNone);
   EXPECT_TRUE(hit.cached);
   EXPECT_EQ(client.calls.size(), 1u);
@@ -271,8 +274,8 @@ TEST_F(KeyFetcherTest, TtlZeroCachesNothing) {
   cfg->milter.key_servers.emplace("alpha.test", config::ServerAddress{"192.0.2.10", 25});
   client.keys["192.0.2.10:25"] = keyOf(8);
   auto f = fetcher();
-  f.fetch(queryFor());
-  EXPECT_FALSE(f.fetch(queryFor()).cached);
+  f.fetch(fetcherQueryFor());
+  EXPECT_FALSE(f.fetch(fetcherQueryFor()).cached);
   EXPECT_EQ(client.calls.size(), 2u);
 }
 
@@ -282,7 +285,7 @@ TEST_F(KeyFetcherTest, ReloadedConfigIsUsedForTheNextFetch) {
   next->milter.key_servers.emplace("alpha.test", config::ServerAddress{"192.0.2.12", 25});
   client.keys["192.0.2.12:25"] = keyOf(9);
   f.setConfig(next);
-  EXPECT_EQ(f.fetch(queryFor()).kind, milter::KeyKind::kFound);
+  EXPECT_EQ(f.fetch(fetcherQueryFor()).kind, milter::KeyKind::kFound);
 }
 
 TEST(KeyCache, OldestEntryGoesFirstWhenFull) {
@@ -322,7 +325,7 @@ TEST(RealKeyFetcher, NothingListeningIsTemporary) {
   FakeResolver resolver;
   FakeClock clock;
   RemoteKeyFetcher f(cfg, resolver, clock);
-  const milter::KeyOutcome o = f.fetch(queryFor());
+  const milter::KeyOutcome o = f.fetch(fetcherQueryFor());
   EXPECT_EQ(o.kind, milter::KeyKind::kTemporary) << o.detail;
   EXPECT_EQ(o.server, "127.0.0.1:" + std::to_string(dead.port()));
   EXPECT_FALSE(o.detail.empty());
