@@ -49,6 +49,8 @@ Status Server::open(server::Daemon& daemon) {
   } else {
     // Redis's errors name the server; SQLite's the file.
     const std::string where = c.store.backend == "redis" ? std::string() : " " + c.store.path;
+    // (A Redis that does not answer yet is not an error here: the store
+    // is made and reconnects by itself, redis_store.h.)
     log::warning("store%s: %s; require_stamp will tempfail (451 4.3.0) until a restart",
                  where.c_str(), st.error().message().c_str());
   }
@@ -111,6 +113,14 @@ void Server::restartOnly(const config::Config& current, const config::Config& ne
   }
   if (store::restartNeeded(current.store, next.store)) {
     changed->push_back("[store]");
+  } else if (queue_) {
+    // A new Redis password is tried on Redis (a connection, up to
+    // redis_timeout_ms): on a lookup worker, not the loop.
+    queue_->submit(
+        [next = next.store, opened = store_password_] {
+          store::reviewPassword(next, opened, "mtep-policyd");
+        },
+        [] {});
   } else {
     store::reviewPassword(next.store, store_password_, "mtep-policyd");
   }

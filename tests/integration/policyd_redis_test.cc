@@ -11,12 +11,15 @@
 //   needs no rate gate is answered at once; Redis full (maxmemory with
 //   noeviction) accepts nothing; a prefix keeps two sites apart; many
 //   requests at once on several connections of both hosts get exactly
-//   `limit` accepts.
+//   `limit` accepts; a new password at SIGHUP is tried on a worker, so a
+//   paused Redis does not stop the loop, and the store keeps the old one.
 
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -182,6 +185,32 @@ TEST_F(PolicydRedisTest, PausedRedisTempfailsInTimeWhileOtherRequestsAreServed) 
   EXPECT_TRUE(eventually(
       [&] { return ask(*mx1_, "192.0.2.7", "a@alpha.test", "b@beta.test") == "DUNNO"; }))
       << logs();
+}
+
+TEST_F(PolicydRedisTest, SighupTriesANewPasswordOffTheLoopWhileRedisIsPaused) {
+  TempDir dir;
+  const std::string pw_file = dir.path() + "/redis.pw";
+  std::ofstream(pw_file) << "right-pass\n";
+  ASSERT_EQ(redis_.cli({"CONFIG", "SET", "requirepass", "right-pass"}).exit_code, 0);
+  // A long redis_timeout_ms: were the new password tried on the loop, the
+  // loop would stand still for 20 s while Redis is paused.
+  Policyd d(PolicydSettings{
+      .log_level = "info",
+      .extra = storeSection(redis_, "site:", 20000) + "redis_password_file = \"" + pw_file +
+               "\"\n" + kGates});
+  ASSERT_TRUE(d.start()) << d.logText();
+  EXPECT_EQ(ask(d, "192.0.2.7", "a@alpha.test", "b@beta.test"), "DUNNO") << d.logText();
+  redis_.pause();
+  std::ofstream(pw_file, std::ios::trunc) << "new-pass\n";
+  d.signal(SIGHUP);
+  EXPECT_TRUE(d.waitForLog("reloaded")) << d.logText();
+  // Served while the password check waits on the paused Redis.
+  EXPECT_EQ(ask(d, "192.0.2.7", "a@alpha.test", "b@example.net"), "DUNNO") << d.logText();
+  redis_.resume();
+  EXPECT_TRUE(d.waitForLog("the new password is refused", 20000)) << d.logText();
+  EXPECT_EQ(d.logText().find("new-pass"), std::string::npos) << "the password was logged";
+  // The store keeps the password it was opened with.
+  EXPECT_EQ(ask(d, "192.0.2.7", "a@alpha.test", "b@beta.test"), "DUNNO") << d.logText();
 }
 
 TEST_F(PolicydRedisTest, FullRedisAcceptsNothing) {
