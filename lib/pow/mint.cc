@@ -150,13 +150,6 @@ int stateZeroBits(const SHA_CTX& c) {
   return bits;
 }
 
-// Leading zero bits of the stamp whose last block is `block` (OpenSSL).
-int blockZeroBits(const V1Job& job, const unsigned char* block) {
-  SHA_CTX ctx = job.mid;
-  SHA1_Transform(&ctx, block);
-  return stateZeroBits(ctx);
-}
-
 // Sets the thread's two counter characters in `counter`.
 void startCounter(unsigned thread, unsigned char* counter) {
   counter[0] = static_cast<unsigned char>(detail::kAlphabet[thread / 64]);
@@ -242,6 +235,14 @@ void searchV1(const V1Job& job, unsigned thread, Search& search) {
 // SHA1_Transform at a time.
 constexpr size_t kMintLanes = 4;
 static_assert(64 % kMintLanes == 0 && kMintLanes <= detail::kShaNiMaxLanes);
+
+// Leading zero bits of the stamp whose last block is `block` (OpenSSL): the
+// full check of a SHA-NI candidate.
+int blockZeroBits(const V1Job& job, const unsigned char* block) {
+  SHA_CTX ctx = job.mid;
+  SHA1_Transform(&ctx, block);
+  return stateZeroBits(ctx);
+}
 
 // SHA-NI keeps SHA-1's state in two registers: A,B,C,D in one (A in the
 // top 32-bit element), E in the top element of another; a message
