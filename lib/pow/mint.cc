@@ -268,14 +268,14 @@ MTEP_SHANI_INLINE void shaNiGroup(__m128i (&abcd)[N], __m128i (&before)[N], __m1
       // SHA1MSG1 xors W[i-16] with W[i-14], the xor adds W[i-8] and
       // SHA1MSG2 adds W[i-3] (computing W[i+3] from the fresh W[i]) and
       // rotates.
-      const __m128i t = _mm_xor_si128(_mm_sha1msg1_epu32(w[l][G % 4], w[l][(G + 1) % 4]),
-                                      w[l][(G + 2) % 4]);
+      const __m128i t =
+          _mm_xor_si128(_mm_sha1msg1_epu32(w[l][G % 4], w[l][(G + 1) % 4]), w[l][(G + 2) % 4]);
       w[l][G % 4] = _mm_sha1msg2_epu32(t, w[l][(G + 3) % 4]);
     }
     // E (the rotated A of four rounds back; the midstate's E at first)
     // added to the first of the group's words.
-    const __m128i e_w = G == 0 ? _mm_add_epi32(e_in[l], w[l][0])
-                               : _mm_sha1nexte_epu32(before[l], w[l][G % 4]);
+    const __m128i e_w =
+        G == 0 ? _mm_add_epi32(e_in[l], w[l][0]) : _mm_sha1nexte_epu32(before[l], w[l][G % 4]);
     before[l] = abcd[l];
     abcd[l] = _mm_sha1rnds4_epu32(abcd[l], e_w, G / 5);
   }
@@ -349,8 +349,9 @@ MTEP_SHANI_TARGET void searchV1ShaNi(const V1Job& job, unsigned thread, Search& 
   }
   const bool one_word = job.bits <= 32;
   const uint64_t limit = one_word ? (uint64_t{1} << (32 - job.bits)) : 0;
-  const __m128i mid_abcd = _mm_set_epi32(static_cast<int>(job.mid.h0), static_cast<int>(job.mid.h1),
-                                         static_cast<int>(job.mid.h2), static_cast<int>(job.mid.h3));
+  const __m128i mid_abcd =
+      _mm_set_epi32(static_cast<int>(job.mid.h0), static_cast<int>(job.mid.h1),
+                    static_cast<int>(job.mid.h2), static_cast<int>(job.mid.h3));
   const __m128i mid_e = _mm_set_epi32(static_cast<int>(job.mid.h4), 0, 0, 0);
   uint64_t tries = 0;
   for (uint32_t round = 1;; ++round) {
@@ -492,11 +493,20 @@ bool shaNiCompress(size_t lanes, uint32_t (*state)[5], const unsigned char (*blo
 #if MTEP_POW_SHANI
   if (!cpuHasShaNi()) return false;
   switch (lanes) {
-    case 1: shaNiCompressState<1>(state, blocks); return true;
-    case 2: shaNiCompressState<2>(state, blocks); return true;
-    case 3: shaNiCompressState<3>(state, blocks); return true;
-    case 4: shaNiCompressState<4>(state, blocks); return true;
-    default: return false;
+    case 1:
+      shaNiCompressState<1>(state, blocks);
+      return true;
+    case 2:
+      shaNiCompressState<2>(state, blocks);
+      return true;
+    case 3:
+      shaNiCompressState<3>(state, blocks);
+      return true;
+    case 4:
+      shaNiCompressState<4>(state, blocks);
+      return true;
+    default:
+      return false;
   }
 #else
   (void)lanes;
