@@ -102,7 +102,8 @@ int hashcashCheck(const GlobalOptions& global, const HashcashCheckOptions& optio
 int hashcashSpeed(unsigned threads, int seconds) {
   const unsigned n = threads != 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
   const double rate = pow::hashcashTriesPerSecond(n, static_cast<int64_t>(seconds) * 1000);
-  std::printf("%.0f tries/s on %u thread%s (hashcash v1, SHA-1)\n", rate, n, n == 1 ? "" : "s");
+  std::printf("%.0f tries/s on %u thread%s (hashcash v1, SHA-1, %s)\n", rate, n, n == 1 ? "" : "s",
+              pow::hashcashMintPath());
   return kExitOk;
 }
 

@@ -4,7 +4,9 @@
 // DESCRIPTION
 //   The stamp alphabet, a zero-copy view of a parsed stamp, UTC dates both
 //   ways, leading-zero counting, the one Argon2id call and the quoting of
-//   hostile text in reasons. Not installed, not for other modules.
+//   hostile text in reasons; the switch between the two hashcash v1
+//   minting paths and the SHA-NI lanes, for tests. Not installed, not for
+//   other modules.
 
 #include <cstddef>
 #include <cstdint>
@@ -66,5 +68,29 @@ uint64_t argon2idWork(const StampView& view) noexcept;
 
 // Random characters from kAlphabet (OpenSSL's CSPRNG).
 bool randomChars(size_t n, std::string& out);
+
+// How hashcash v1 minting computes its SHA-1 compressions (mint.cc).
+enum class Sha1Path {
+  kAuto,      // SHA-NI lanes when the CPU has them and MTEP_POW_PORTABLE is unset
+  kPortable,  // OpenSSL's SHA1_Transform, one try at a time
+  kShaNi,     // SHA-NI intrinsics, several tries at a time (mint.cc)
+};
+// True when this is an x86-64 CPU with the SHA extensions (CPUID leaf 7,
+// EBX bit 29) and the build has the SHA-NI code.
+bool cpuHasShaNi() noexcept;
+// Makes mint() and hashcashTriesPerSecond() use `path` (process-wide, for
+// tests; not while a mint runs). kShaNi without cpuHasShaNi() is refused:
+// false, and nothing changes.
+bool forceSha1Path(Sha1Path path) noexcept;
+// The path minting takes now: kPortable or kShaNi, never kAuto.
+Sha1Path sha1PathInUse() noexcept;
+
+// Lane counts shaNiCompress() takes (1..4); minting uses one of them.
+inline constexpr size_t kShaNiMaxLanes = 4;
+// SHA-1 compressions of `lanes` (1..kShaNiMaxLanes) independent blocks,
+// interleaved, with the SHA-NI code minting uses: state[i] (h0..h4) is
+// updated with blocks[i], exactly as SHA1_Transform would. False, and
+// nothing changed, without cpuHasShaNi() or with another lane count.
+bool shaNiCompress(size_t lanes, uint32_t (*state)[5], const unsigned char (*blocks)[64]) noexcept;
 
 }  // namespace mtep::pow::detail

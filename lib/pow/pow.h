@@ -281,6 +281,10 @@ Result<Minted> mint(const MintOptions& options);
 // every core) for about `ms` milliseconds of wall time (for benchmarks and
 // `mtepctl hashcash speed`).
 double hashcashTriesPerSecond(unsigned threads, int64_t ms);
+// How this process mints hashcash v1 ("SHA-NI, 2 lanes" or "portable,
+// OpenSSL SHA1_Transform"): SHA-NI when the CPU has the SHA extensions,
+// unless the environment sets MTEP_POW_PORTABLE=1.
+const char* hashcashMintPath() noexcept;
 
 // MMTP's SHA-256 token: "1:D:TS_MS:RESOURCE::COUNTER:"; valid when D is at
 // least `difficulty`, the hex SHA-256 of the text starts with D zeros,
