@@ -56,6 +56,16 @@ TEST(RedisSentinelTest, TheStoreFollowsAFailoverWithoutReopening) {
       },
       15s))
       << "the sentinel never saw the replica: " << readFile(sentinel.dir() + "/redis.log");
+  // The replica in sync with the master (its first full sync done), so
+  // the writes below reach it by the replication stream; on busy cores
+  // the full sync alone can take seconds.
+  ASSERT_TRUE(eventually(
+      [&] {
+        return replica.cli({"INFO", "replication"}).out.find("master_link_status:up") !=
+               std::string::npos;
+      },
+      30s))
+      << "the replica never synced: " << readFile(replica.dir() + "/redis.log");
 
   SystemClock clock;
   RedisOptions o;
@@ -79,7 +89,8 @@ TEST(RedisSentinelTest, TheStoreFollowsAFailoverWithoutReopening) {
         return replica.cli({"EXISTS", "mtep:once:hashcash:stamp-before"}).out == "1\n" &&
                replica.cli({"ZSCORE", "mtep:revoked", "token-before"}).out != "\n";
       },
-      5s));
+      20s))
+      << "the replica never got the writes: " << readFile(replica.dir() + "/redis.log");
 
   master.kill();
   const auto killed = std::chrono::steady_clock::now();
@@ -113,7 +124,7 @@ TEST(RedisSentinelTest, TheStoreFollowsAFailoverWithoutReopening) {
         auto b = st.isTokenRevoked("token-after");
         return a.ok() && *a && b.ok() && *b;
       },
-      5s));
+      20s));
   EXPECT_TRUE(st.putValue("tlspin", "x.onion", "fp", 0));
   auto v = st.getValue("tlspin", "x.onion");
   ASSERT_TRUE(v) << v.error().message();
