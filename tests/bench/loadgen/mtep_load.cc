@@ -17,10 +17,11 @@
 //                      the expected answer is DUNNO (counted where K is). In
 //                      connect mode the client closes after each answer.
 //   --unique           (policy) every request has its own client_address
-//                      (10.0.0.0/8, counting up) and sender (uN@load.test),
-//                      so per-client and per-sender rate gates each see a
-//                      new key: the cost of the rate check without its
-//                      refusals.
+//                      (10.0.0.0/8, counting up), sender (uN@load.test),
+//                      recipient (uN at --recipient's domain) and instance
+//                      (LOAD.N), so per-client and per-sender rate gates
+//                      and per-message state each see a new key: the cost
+//                      of the checks without their refusals.
 //   --expect ACTION    (policy) the answer counted as expected: replies whose
 //                      action starts with ACTION ("DUNNO" by default; "" for
 //                      any action: for peers such as postgrey, whose answer
@@ -69,7 +70,7 @@ struct Options {
   std::string sender;
   bool kv = false;
   std::string ready_file;
-  bool policy = false;  // --protocol policy
+  bool policy = false;           // --protocol policy
   std::string expect = "DUNNO";  // --expect: policy answers counted as expected
   std::string recipient = "bob@example.net";
   bool unique = false;  // --unique (policy)
@@ -142,13 +143,13 @@ class Runner {
   Runner(const Options& o, const sockaddr_storage& addr, socklen_t addr_len)
       : o_(o), addr_(addr), addr_len_(addr_len) {
     // With a sender, the recipient too: tokens are bound to its domain.
-    query_ = ns(ns("?") + ns(o.token) +
-                (o.sender.empty() ? "" : ns(o.sender) + ns(o.recipient)));
+    query_ = ns(ns("?") + ns(o.token) + (o.sender.empty() ? "" : ns(o.sender) + ns(o.recipient)));
     if (o.policy) {
-      query_ = "request=smtpd_access_policy\nprotocol_state=RCPT\nprotocol_name=ESMTP\n"
-               "client_address=192.0.2.1\nclient_name=load.example\nsender=" +
-               (o.sender.empty() ? std::string("alice@example.org") : o.sender) +
-               "\nrecipient=" + o.recipient + "\ninstance=LOAD.1\n\n";
+      query_ =
+          "request=smtpd_access_policy\nprotocol_state=RCPT\nprotocol_name=ESMTP\n"
+          "client_address=192.0.2.1\nclient_name=load.example\nsender=" +
+          (o.sender.empty() ? std::string("alice@example.org") : o.sender) +
+          "\nrecipient=" + o.recipient + "\ninstance=LOAD.1\n\n";
     }
     quit_ = ns(ns("Q"));
     ep_ = ::epoll_create1(EPOLL_CLOEXEC);
@@ -176,15 +177,20 @@ class Runner {
   const std::string& nextQuery() {
     if (!o_.unique || !o_.policy) return query_;
     const uint64_t n = ++sequence_;
-    unique_query_ = "request=smtpd_access_policy\nprotocol_state=RCPT\nprotocol_name=ESMTP\n"
-                    "client_address=10." + std::to_string((n >> 16) & 0xff) + "." +
-                    std::to_string((n >> 8) & 0xff) + "." + std::to_string(n & 0xff) +
-                    "\nclient_name=load.example\nsender=u" + std::to_string(n) +
-                    "@load.test\nrecipient=" + o_.recipient + "\ninstance=LOAD." +
-                    std::to_string(n) + "\n\n";
+    unique_query_ =
+        "request=smtpd_access_policy\nprotocol_state=RCPT\nprotocol_name=ESMTP\n"
+        "client_address=10." +
+        std::to_string((n >> 16) & 0xff) + "." + std::to_string((n >> 8) & 0xff) + "." +
+        std::to_string(n & 0xff) + "\nclient_name=load.example\nsender=u" + std::to_string(n) +
+        "@load.test\nrecipient=u" + std::to_string(n) + recipient_at_ + "\ninstance=LOAD." +
+        std::to_string(n) + "\n\n";
     return unique_query_;
   }
   std::string unique_query_;
+  // "@domain" of --recipient (--unique gives every request its own local part).
+  const std::string recipient_at_ = o_.recipient.find('@') == std::string::npos
+                                        ? "@" + o_.recipient
+                                        : o_.recipient.substr(o_.recipient.rfind('@'));
   std::string quit_;
   int ep_ = -1;
   std::vector<Conn> conns_;
@@ -257,8 +263,8 @@ void Runner::flush(size_t slot) {
 void Runner::countVerdict(std::string_view payload) {
   int v = 4;
   if (o_.policy) {
-    const bool expected = payload.starts_with("action=") &&
-                          payload.substr(7).starts_with(o_.expect);
+    const bool expected =
+        payload.starts_with("action=") && payload.substr(7).starts_with(o_.expect);
     ++stats_.verdict[expected ? 0 : 4];
     return;
   }
