@@ -39,6 +39,10 @@ std::atomic<bool> g_skip_offered{false};
 struct Connection {
   explicit Connection(milter::SessionEnv env) : session(std::move(env)) {}
   milter::Session session;
+  // xxfi_connect told the Session who the client is. Without it (the MTA
+  // skips the connect step, SMFIP_NOCONNECT) every MAIL does, from the
+  // {client_addr} and {client_name} macros.
+  bool connected = false;
   std::string queue_id;               // last {i} seen, for log lines
   const char* failed_step = nullptr;  // a callback without a reply failed: tempfail at eom
   std::string failed_detail;          // what it threw
@@ -134,14 +138,50 @@ sfsistat stoppingTempfail(SMFICTX* ctx) {
   return withReply(ctx, SMFIS_TEMPFAIL, reply, "NOQUEUE");
 }
 
+// Deletes the connection's Connection, if any (inside the CallGate).
+void dropConnection(SMFICTX* ctx) {
+  Connection* conn = connectionOf(ctx);
+  if (conn == nullptr) return;
+  smfi_setpriv(ctx, nullptr);
+  {
+    std::lock_guard<std::mutex> lock(g_connections_mu);
+    g_connections.erase(conn);
+  }
+  delete conn;
+}
+
+// A new Connection with the current config snapshot, stored with
+// smfi_setpriv; nullptr (logged) when that fails or the daemon stops.
+// Inside the CallGate.
+Connection* newConnection(SMFICTX* ctx) {
+  dropConnection(ctx);  // a reused context (QUIT_NC) whose close was missed
+  SharedState* shared = g_shared.load();
+  if (shared == nullptr) return nullptr;
+  auto conn = std::make_unique<Connection>(shared->sessionEnv());
+  {
+    std::lock_guard<std::mutex> lock(g_connections_mu);
+    g_connections.insert(conn.get());
+  }
+  if (smfi_setpriv(ctx, conn.get()) != MI_SUCCESS) {
+    std::lock_guard<std::mutex> lock(g_connections_mu);
+    g_connections.erase(conn.get());
+    log::error("NOQUEUE: mtep: action=tempfail reason=internal-error detail=\"smfi_setpriv\"");
+    return nullptr;
+  }
+  return conn.release();
+}
+
 // Runs `body(conn)` for a step that replies, inside the CallGate; no
 // connection (connect failed) or an exception becomes a logged tempfail.
+// With `create`, a missing connection is made first (MAIL without the
+// connect step before it).
 template <typename Body>
-sfsistat guarded(SMFICTX* ctx, const char* step, Body&& body) noexcept {
+sfsistat guarded(SMFICTX* ctx, const char* step, Body&& body, bool create = false) noexcept {
   try {
     CallGuard guard;
     if (!guard) return stoppingTempfail(ctx);
     Connection* conn = connectionOf(ctx);
+    if (conn == nullptr && create) conn = newConnection(ctx);
     try {
       if (conn == nullptr) {
         log::error(
@@ -191,18 +231,6 @@ class LibmilterActions final : public milter::Actions {
   SMFICTX* ctx_;
 };
 
-// Deletes the connection's Connection, if any (inside the CallGate).
-void dropConnection(SMFICTX* ctx) {
-  Connection* conn = connectionOf(ctx);
-  if (conn == nullptr) return;
-  smfi_setpriv(ctx, nullptr);
-  {
-    std::lock_guard<std::mutex> lock(g_connections_mu);
-    g_connections.erase(conn);
-  }
-  delete conn;
-}
-
 // --- the callbacks -------------------------------------------------------
 
 sfsistat negotiate(SMFICTX* ctx, unsigned long actions, unsigned long steps,
@@ -216,6 +244,9 @@ sfsistat negotiate(SMFICTX* ctx, unsigned long actions, unsigned long steps,
   // that a message that does not need it is skipped after one chunk.
   constexpr unsigned long kSteps =
       SMFIP_NOHELO | SMFIP_NODATA | SMFIP_NOEOH | SMFIP_NOUNKNOWN | SMFIP_NR_HDR | SMFIP_SKIP;
+  // The connect step is declined only when the MTA will send the client's
+  // address with MAIL instead: one round trip less per connection.
+  constexpr unsigned long kNoConnect = SMFIP_NOCONNECT;
   if ((actions & kNeeded) != kNeeded) {
     log::error(
         "NOQUEUE: mtep: the MTA does not let milters add and delete headers "
@@ -229,11 +260,13 @@ sfsistat negotiate(SMFICTX* ctx, unsigned long actions, unsigned long steps,
   *want_2 = 0;
   *want_3 = 0;
   if ((actions & SMFIF_SETSYMLIST) != 0) {
-    char mail_macros[] = "i {auth_authen}";
+    char mail_macros[] = "i {auth_authen} {client_addr} {client_name}";
     char eom_macros[] = "i";
     if (smfi_setsymlist(ctx, SMFIM_ENVFROM, mail_macros) != MI_SUCCESS ||
         smfi_setsymlist(ctx, SMFIM_EOM, eom_macros) != MI_SUCCESS) {
       log::warning("NOQUEUE: mtep: cannot request macros; the MTA's defaults are used");
+    } else {
+      *want_steps |= steps & kNoConnect;
     }
   }
   return SMFIS_CONTINUE;
@@ -254,22 +287,11 @@ sfsistat onConnect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* hostaddr) noexcept 
   try {
     CallGuard guard;
     if (!guard) return stoppingTempfail(ctx);
-    dropConnection(ctx);  // a reused context (QUIT_NC) whose close was missed
-    SharedState* shared = g_shared.load();
-    if (shared == nullptr) return stoppingTempfail(ctx);
-    auto conn = std::make_unique<Connection>(shared->sessionEnv());
-    {
-      std::lock_guard<std::mutex> lock(g_connections_mu);
-      g_connections.insert(conn.get());
-    }
-    if (smfi_setpriv(ctx, conn.get()) != MI_SUCCESS) {
-      std::lock_guard<std::mutex> lock(g_connections_mu);
-      g_connections.erase(conn.get());
-      log::error("NOQUEUE: mtep: action=tempfail reason=internal-error detail=\"smfi_setpriv\"");
-      return internalTempfail(ctx, "NOQUEUE");
-    }
-    Connection* c = conn.release();
-    c->session.connect({hostname != nullptr ? hostname : "", numericAddress(hostaddr)});
+    if (g_shared.load() == nullptr) return stoppingTempfail(ctx);
+    Connection* conn = newConnection(ctx);
+    if (conn == nullptr) return internalTempfail(ctx, "NOQUEUE");
+    conn->session.connect({hostname != nullptr ? hostname : "", numericAddress(hostaddr)});
+    conn->connected = true;
     return SMFIS_CONTINUE;
   } catch (const std::exception& e) {
     log::error("NOQUEUE: mtep: action=tempfail reason=internal-error step=connect detail=\"%s\"",
@@ -281,13 +303,27 @@ sfsistat onConnect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* hostaddr) noexcept 
 }
 
 sfsistat onEnvFrom(SMFICTX* ctx, char** argv) noexcept {
-  return guarded(ctx, "mail", [&](Connection& conn) {
-    conn.queue_id = macro(ctx, "i");
-    conn.failed_step = nullptr;
-    const std::string auth = macro(ctx, "{auth_authen}");
-    const char* sender = argv != nullptr && argv[0] != nullptr ? argv[0] : "";
-    return answer(ctx, conn.session.mailFrom(sender, auth, conn.queue_id), queueIdOf(&conn));
-  });
+  return guarded(
+      ctx, "mail",
+      [&](Connection& conn) {
+        conn.queue_id = macro(ctx, "i");
+        conn.failed_step = nullptr;
+        if (!conn.connected) {
+          // No connect step (SMFIP_NOCONNECT): the client as the MAIL macros
+          // name it, at every MAIL. Without a usable {client_addr} the
+          // client is external (connectInfoFromMacros).
+          const std::string addr = macro(ctx, "{client_addr}");
+          if (addr.empty()) {
+            log::debug("%s: mtep: no {client_addr} at MAIL; the client counts as external",
+                       queueIdOf(&conn));
+          }
+          conn.session.connect(milter::connectInfoFromMacros(macro(ctx, "{client_name}"), addr));
+        }
+        const std::string auth = macro(ctx, "{auth_authen}");
+        const char* sender = argv != nullptr && argv[0] != nullptr ? argv[0] : "";
+        return answer(ctx, conn.session.mailFrom(sender, auth, conn.queue_id), queueIdOf(&conn));
+      },
+      /*create=*/true);
 }
 
 sfsistat onEnvRcpt(SMFICTX* ctx, char** argv) noexcept {

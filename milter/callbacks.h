@@ -7,16 +7,23 @@
 //   smfi_register(desc);
 // DESCRIPTION
 //   Each callback forwards to the connection's milter::Session (stored with
-//   smfi_setpriv, created at connect, deleted at close) and turns the
+//   smfi_setpriv, created at connect or, without that step, at the first
+//   MAIL; deleted at close) and turns the
 //   Session's Decision into libmilter's answer: smfi_setreply() plus
 //   SMFIS_REJECT or SMFIS_TEMPFAIL, or SMFIS_CONTINUE/SMFIS_ACCEPT. Header
 //   changes at end of message go through LibmilterActions (milter::Actions
 //   over smfi_addheader, smfi_insheader(ctx, 0, ...) and smfi_chgheader(ctx,
 //   name, index, NULL)).
 //   Negotiation asks for header changes (SMFIF_ADDHDRS, SMFIF_CHGHDRS) and,
-//   when offered, the macro list ({i} and {auth_authen} at MAIL, {i} at end
-//   of message); it declines HELO, DATA, end of headers and unknown
-//   commands, and replies to no header (SMFIP_NR_HDR). It takes the body
+//   when offered, the macro list ({i}, {auth_authen}, {client_addr} and
+//   {client_name} at MAIL, {i} at end of message); it declines HELO, DATA,
+//   end of headers and unknown commands, and replies to no header
+//   (SMFIP_NR_HDR). Once the macro list is set it also declines the
+//   connect step (SMFIP_NOCONNECT): each MAIL then tells the Session who
+//   the client is, from {client_addr} (an "IPv6:" prefix dropped) and
+//   {client_name}; a missing or non-numeric {client_addr} makes the client
+//   external, never internal. An MTA without macro lists keeps the connect
+//   step, and xxfi_connect's address is used as before. It takes the body
 //   (sender signatures) and asks for SMFIP_SKIP when offered: a body piece
 //   the Session does not need is answered SMFIS_SKIP, so a message without
 //   a signature check costs one piece. An MTA that cannot

@@ -123,6 +123,15 @@ Session::Session(SessionEnv env) : env_(std::move(env)) {
   if (env_.authserv_id.empty()) env_.authserv_id = "localhost";  // never "; mtep=..."
 }
 
+ConnectInfo connectInfoFromMacros(std::string_view client_name, std::string_view client_addr) {
+  constexpr std::string_view kIpv6Prefix = "IPv6:";
+  if (client_addr.size() > kIpv6Prefix.size() &&
+      iequals(client_addr.substr(0, kIpv6Prefix.size()), kIpv6Prefix)) {
+    client_addr.remove_prefix(kIpv6Prefix.size());
+  }
+  return {std::string(client_name), std::string(client_addr)};
+}
+
 void Session::connect(const ConnectInfo& info) {
   client_ = info;
   network_internal_ = false;

@@ -236,6 +236,15 @@ struct ConnectInfo {
   std::string address;   // numeric client address; "" when unknown (unix socket)
 };
 
+// The client as the MTA's macros name it at MAIL, for an MTA that skips the
+// connect step (SMFIP_NOCONNECT): {client_name} and {client_addr}, the
+// latter without the "IPv6:" prefix (any case) that Postfix and Sendmail
+// write before an IPv6 address. Nothing else is changed: a missing address ("") or one
+// that is not numeric ("unknown", "[192.0.2.1]") stays as it is, and
+// Session::connect() takes such a client as external, so a macro the MTA
+// does not send can never make a client internal.
+ConnectInfo connectInfoFromMacros(std::string_view client_name, std::string_view client_addr);
+
 class Session {
  public:
   explicit Session(SessionEnv env);
