@@ -34,6 +34,10 @@ std::atomic<CallGate*> g_gate{nullptr};
 // The MTA understands SMFIS_SKIP (SMFIP_SKIP offered at negotiation and
 // asked for); Postfix and Sendmail offer it on every connection alike.
 std::atomic<bool> g_skip_offered{false};
+// MAIL is answered without a reply (SMFIP_NR_MAIL asked). libmilter offers
+// it on every connection alike, faking it (a CONTINUE of its own) for an
+// MTA that lacks it, so one flag serves all connections.
+std::atomic<bool> g_nr_mail{false};
 
 // What a connection keeps between callbacks (smfi_setpriv).
 struct Connection {
@@ -45,6 +49,7 @@ struct Connection {
   bool connected = false;
   std::string queue_id;               // last {i} seen, for log lines
   const char* failed_step = nullptr;  // a callback without a reply failed: tempfail at eom
+  bool mail_failed = false;  // MAIL, answered without a reply, failed: tempfail at RCPT and eom
   std::string failed_detail;          // what it threw
 };
 
@@ -242,8 +247,10 @@ sfsistat negotiate(SMFICTX* ctx, unsigned long actions, unsigned long steps,
   // The body is taken (sender signatures need it; whether a message needs
   // it is known only after its headers), with SMFIP_SKIP when offered so
   // that a message that does not need it is skipped after one chunk.
-  constexpr unsigned long kSteps =
-      SMFIP_NOHELO | SMFIP_NODATA | SMFIP_NOEOH | SMFIP_NOUNKNOWN | SMFIP_NR_HDR | SMFIP_SKIP;
+  // MAIL gets no reply either (SMFIP_NR_MAIL): whatever MAIL would refuse
+  // is refused at each RCPT instead (onEnvFrom), where the MTA waits anyway.
+  constexpr unsigned long kSteps = SMFIP_NOHELO | SMFIP_NODATA | SMFIP_NOEOH | SMFIP_NOUNKNOWN |
+                                   SMFIP_NR_HDR | SMFIP_NR_MAIL | SMFIP_SKIP;
   // The connect step is declined only when the MTA will send the client's
   // address with MAIL instead: one round trip less per connection.
   constexpr unsigned long kNoConnect = SMFIP_NOCONNECT;
@@ -257,6 +264,7 @@ sfsistat negotiate(SMFICTX* ctx, unsigned long actions, unsigned long steps,
   *want_actions = kNeeded | (actions & SMFIF_SETSYMLIST);
   *want_steps = steps & kSteps;
   g_skip_offered.store((steps & SMFIP_SKIP) != 0);
+  g_nr_mail.store((steps & SMFIP_NR_MAIL) != 0);
   *want_2 = 0;
   *want_3 = 0;
   if ((actions & SMFIF_SETSYMLIST) != 0) {
@@ -302,32 +310,62 @@ sfsistat onConnect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* hostaddr) noexcept 
   return SMFIS_TEMPFAIL;
 }
 
+// MAIL's work: the client (when no connect step told it) and the Session's
+// decision.
+milter::Decision mailStep(SMFICTX* ctx, Connection& conn, char** argv) {
+  conn.queue_id = macro(ctx, "i");
+  conn.failed_step = nullptr;
+  if (!conn.connected) {
+    // No connect step (SMFIP_NOCONNECT): the client as the MAIL macros
+    // name it, at every MAIL. Without a usable {client_addr} the client is
+    // external (connectInfoFromMacros).
+    const std::string addr = macro(ctx, "{client_addr}");
+    if (addr.empty()) {
+      log::debug("%s: mtep: no {client_addr} at MAIL; the client counts as external",
+                 queueIdOf(&conn));
+    }
+    conn.session.connect(milter::connectInfoFromMacros(macro(ctx, "{client_name}"), addr));
+  }
+  const std::string auth = macro(ctx, "{auth_authen}");
+  const char* sender = argv != nullptr && argv[0] != nullptr ? argv[0] : "";
+  return conn.session.mailFrom(sender, auth, conn.queue_id);
+}
+
 sfsistat onEnvFrom(SMFICTX* ctx, char** argv) noexcept {
-  return guarded(
-      ctx, "mail",
-      [&](Connection& conn) {
-        conn.queue_id = macro(ctx, "i");
-        conn.failed_step = nullptr;
-        if (!conn.connected) {
-          // No connect step (SMFIP_NOCONNECT): the client as the MAIL macros
-          // name it, at every MAIL. Without a usable {client_addr} the
-          // client is external (connectInfoFromMacros).
-          const std::string addr = macro(ctx, "{client_addr}");
-          if (addr.empty()) {
-            log::debug("%s: mtep: no {client_addr} at MAIL; the client counts as external",
-                       queueIdOf(&conn));
-          }
-          conn.session.connect(milter::connectInfoFromMacros(macro(ctx, "{client_name}"), addr));
-        }
-        const std::string auth = macro(ctx, "{auth_authen}");
-        const char* sender = argv != nullptr && argv[0] != nullptr ? argv[0] : "";
-        return answer(ctx, conn.session.mailFrom(sender, auth, conn.queue_id), queueIdOf(&conn));
-      },
-      /*create=*/true);
+  if (!g_nr_mail.load()) {
+    return guarded(
+        ctx, "mail",
+        [&](Connection& conn) { return answer(ctx, mailStep(ctx, conn, argv), queueIdOf(&conn)); },
+        /*create=*/true);
+  }
+  // SMFIP_NR_MAIL: MAIL is never answered (libmilter would drop the answer,
+  // and a reply text set here would stick to the next one). A refusal the
+  // Session gives at MAIL it repeats at each RCPT and at end of message; a
+  // failure here is marked, and RCPT and end of message tempfail. Once the
+  // daemon stops, or without a Connection, RCPT tempfails by itself.
+  try {
+    CallGuard guard;
+    if (!guard) return SMFIS_NOREPLY;
+    Connection* conn = connectionOf(ctx);
+    if (conn == nullptr) conn = newConnection(ctx);
+    if (conn == nullptr) return SMFIS_NOREPLY;
+    conn->mail_failed = true;
+    try {
+      (void)mailStep(ctx, *conn, argv);
+      conn->mail_failed = false;
+    } catch (const std::exception& e) {
+      log::error("%s: mtep: action=tempfail reason=internal-error step=mail detail=\"%s\"",
+                 queueIdOf(conn), e.what());
+    }
+  } catch (...) {
+    log::error("NOQUEUE: mtep: action=tempfail reason=internal-error step=mail");
+  }
+  return SMFIS_NOREPLY;
 }
 
 sfsistat onEnvRcpt(SMFICTX* ctx, char** argv) noexcept {
   return guarded(ctx, "rcpt", [&](Connection& conn) {
+    if (conn.mail_failed) return internalTempfail(ctx, queueIdOf(&conn));
     const char* rcpt = argv != nullptr && argv[0] != nullptr ? argv[0] : "";
     return answer(ctx, conn.session.rcpt(rcpt), queueIdOf(&conn));
   });
@@ -376,6 +414,10 @@ sfsistat onEom(SMFICTX* ctx) noexcept {
       conn.session.abort();
       return internalTempfail(ctx, queueIdOf(&conn));
     }
+    if (std::exchange(conn.mail_failed, false)) {
+      conn.session.abort();
+      return internalTempfail(ctx, queueIdOf(&conn));
+    }
     LibmilterActions actions(ctx);
     return answer(ctx, conn.session.endOfMessage(actions, conn.queue_id), queueIdOf(&conn));
   });
@@ -387,6 +429,7 @@ sfsistat onAbort(SMFICTX* ctx) noexcept {
     if (!guard) return SMFIS_CONTINUE;
     if (Connection* conn = connectionOf(ctx)) {
       conn->failed_step = nullptr;
+      conn->mail_failed = false;
       conn->session.abort();
     }
   } catch (...) {

@@ -23,7 +23,13 @@
 //   the client is, from {client_addr} (an "IPv6:" prefix dropped) and
 //   {client_name}; a missing or non-numeric {client_addr} makes the client
 //   external, never internal. An MTA without macro lists keeps the connect
-//   step, and xxfi_connect's address is used as before. It takes the body
+//   step, and xxfi_connect's address is used as before. MAIL is answered
+//   without a reply (SMFIP_NR_MAIL; libmilter answers CONTINUE itself to an
+//   MTA that lacks it): a refusal the Session gives at MAIL it repeats at
+//   every RCPT and at end of message, and a MAIL callback that fails makes
+//   RCPT and end of message tempfail, so what MAIL refused before is still
+//   refused, one step later. RCPT keeps its reply (recipients are refused
+//   one by one, 452 and 451 4.1.3). It takes the body
 //   (sender signatures) and asks for SMFIP_SKIP when offered: a body piece
 //   the Session does not need is answered SMFIS_SKIP, so a message without
 //   a signature check costs one piece. An MTA that cannot

@@ -152,7 +152,8 @@ Decision Session::mailFrom(std::string_view sender, std::string_view auth_authen
   internal_ = network_internal_ || authenticated_;
   if (!env_.config) {
     msg_.active = false;
-    return decided(internalTempfail(), "tempfail", "no-config");
+    msg_.mail_refusal = decided(internalTempfail(), "tempfail", "no-config");
+    return *msg_.mail_refusal;
   }
   using Kind = smtp::EnvelopeAddress::Kind;
   const smtp::EnvelopeAddress from = parseEnvelope(sender, true);
@@ -173,6 +174,7 @@ bool Session::anyInboundCheck() const {
 }
 
 Decision Session::rcpt(std::string_view recipient) {
+  if (msg_.mail_refusal) return *msg_.mail_refusal;
   if (!msg_.active) return {};
   const smtp::EnvelopeAddress to = parseEnvelope(recipient, false);
   if (internal_) {
@@ -338,7 +340,9 @@ void Session::header(std::string_view name, std::string_view value) {
 Decision Session::endOfMessage(Actions& actions, std::string_view queue_id) {
   if (!queue_id.empty()) msg_.queue_id = std::string(queue_id);
   Decision d;
-  if (msg_.active && env_.config) {
+  if (msg_.mail_refusal) {
+    d = *msg_.mail_refusal;
+  } else if (msg_.active && env_.config) {
     d = internal_ ? outbound(actions) : inbound(actions);
     if (!internal_ && (d.step == Step::kContinue || d.step == Step::kAccept)) {
       holdSubmissionTokens();

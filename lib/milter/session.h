@@ -84,6 +84,9 @@
 //   highest index first, before ours is inserted (RFC 8601 section 5).
 //   A header change that fails -> 451 4.3.0 (never deliver a spoofed
 //   result); so does every MAIL when SessionEnv has no config.
+//   A refusal at MAIL is given again at every RCPT and at end of message
+//   of that transaction: the milter may answer MAIL without a reply
+//   (SMFIP_NR_MAIL), and then RCPT is where the MTA first hears it.
 //
 //   Proof of work (stamps.h, lib/pow), inbound: recipients whose domain has
 //   require_stamp each need their own valid, unspent stamp. The stamps are
@@ -268,6 +271,7 @@ class Session {
  private:
   struct Message {
     bool active = false;  // MAIL seen
+    std::optional<Decision> mail_refusal;  // what MAIL answered, if not continue
     std::string queue_id;
     std::string sender_text;    // as given, for log lines
     bool sender_valid = false;  // parsed

@@ -1,9 +1,9 @@
 -- Option negotiation: the milter asks for header changes and the macro
 -- list only, declines HELO, DATA, end of headers and unknown commands,
 -- and the connect step (the client's address comes with MAIL as
--- {client_addr}), needs no reply per header, keeps MAIL, RCPT, headers and
--- the body (sender signatures), and asks to skip the rest of a body it
--- does not need (SMFIP_SKIP).
+-- {client_addr}), needs no reply to MAIL (a refusal waits for RCPT) nor
+-- per header, keeps MAIL, RCPT, headers and the body (sender signatures),
+-- and asks to skip the rest of a body it does not need (SMFIP_SKIP).
 dofile(HELPERS)
 T.run("negotiation asks only for what the milter uses", function()
   local conn = T.connect("192.0.2.100")
@@ -21,11 +21,12 @@ T.run("negotiation asks only for what the milter uses", function()
   end
   for name, flag in pairs({ NOHELO = SMFIP_NOHELO, NODATA = SMFIP_NODATA, NOEOH = SMFIP_NOEOH,
                             NOUNKNOWN = SMFIP_NOUNKNOWN, NR_HDR = SMFIP_NR_HDR, SKIP = SMFIP_SKIP,
-                            NOCONNECT = SMFIP_NOCONNECT }) do
+                            NOCONNECT = SMFIP_NOCONNECT, NR_MAIL = SMFIP_NR_MAIL }) do
     want("step", mt.test_option, flag, name, true)
   end
   for name, flag in pairs({ NOMAIL = SMFIP_NOMAIL, NORCPT = SMFIP_NORCPT,
-                            NOHDRS = SMFIP_NOHDRS, NOBODY = SMFIP_NOBODY, NR_BODY = SMFIP_NR_BODY }) do
+                            NOHDRS = SMFIP_NOHDRS, NOBODY = SMFIP_NOBODY, NR_BODY = SMFIP_NR_BODY,
+                            NR_RCPT = SMFIP_NR_RCPT }) do
     want("step", mt.test_option, flag, name, false)
   end
   mt.disconnect(conn)

@@ -511,6 +511,31 @@ TEST_F(SessionTest, UnsureServerIsTreatedLikeUnreachable) {
       << actions_.ops[0];
 }
 
+// MAIL may be answered without a reply (SMFIP_NR_MAIL): what it refused
+// must still be refused at RCPT and at end of message, or a sender the
+// milter cannot judge would get through unchecked.
+TEST_F(SessionTest, RefusalAtMailIsRepeatedAtEveryRcptAndAtEndOfMessage) {
+  SessionEnv env;  // no config: every MAIL tempfails
+  env.authserv_id = "mx.beta.test";
+  env.verifier = &verifier_;
+  env.minter = &minter_;
+  Session s(std::move(env));
+  s.connect({"c", kExternal});
+  Decision d = send(s, "<alice@alpha.test>", {"<bob@beta.test>", "<carol@quiet.test>"},
+                    {{"MTEP-Token", kToken}});
+  EXPECT_EQ(mail_.step, Step::kTempfail);
+  for (const Decision& r : rcpt_) {
+    EXPECT_EQ(r.step, Step::kTempfail) << describe(r);
+    EXPECT_EQ(r.reply.esc, "4.3.0");
+  }
+  EXPECT_EQ(d.step, Step::kTempfail) << describe(d);
+  EXPECT_EQ(d.reply.esc, "4.3.0");
+  EXPECT_TRUE(actions_.ops.empty());
+  EXPECT_TRUE(verifier_.queries.empty());
+  s.abort();
+  EXPECT_EQ(s.rcpt("<bob@beta.test>").step, Step::kContinue) << "no transaction after abort";
+}
+
 TEST_F(SessionTest, MissingVerifierCountsAsUnreachable) {
   SessionEnv env;
   env.config = config_;
@@ -921,8 +946,9 @@ TEST_F(SessionTest, MissingConfigTempfailsAtMail) {
   expectSafeReply(d);
   EXPECT_EQ(d.step, Step::kTempfail);
   EXPECT_EQ(d.reply.code, "451");
-  EXPECT_EQ(s.rcpt("<bob@beta.test>").step, Step::kContinue);
-  EXPECT_EQ(s.endOfMessage(actions_, "Q").step, Step::kContinue);
+  // Repeated later (MAIL may have gone without a reply, SMFIP_NR_MAIL).
+  EXPECT_EQ(s.rcpt("<bob@beta.test>").step, Step::kTempfail);
+  EXPECT_EQ(s.endOfMessage(actions_, "Q").step, Step::kTempfail);
 }
 
 // ---- Log lines ----
