@@ -155,14 +155,11 @@ void dropConnection(SMFICTX* ctx) {
   delete conn;
 }
 
-// A new Connection with the current config snapshot, stored with
-// smfi_setpriv; nullptr (logged) when that fails or the daemon stops.
-// Inside the CallGate.
-Connection* newConnection(SMFICTX* ctx) {
+// A new Connection with `env` (a config snapshot), stored with
+// smfi_setpriv; nullptr (logged) when that fails. Inside the CallGate.
+Connection* newConnection(SMFICTX* ctx, milter::SessionEnv env) {
   dropConnection(ctx);  // a reused context (QUIT_NC) whose close was missed
-  SharedState* shared = g_shared.load();
-  if (shared == nullptr) return nullptr;
-  auto conn = std::make_unique<Connection>(shared->sessionEnv());
+  auto conn = std::make_unique<Connection>(std::move(env));
   {
     std::lock_guard<std::mutex> lock(g_connections_mu);
     g_connections.insert(conn.get());
@@ -176,6 +173,19 @@ Connection* newConnection(SMFICTX* ctx) {
   return conn.release();
 }
 
+// A Connection made after negotiation (a context reused after QUIT_NC,
+// which neither Postfix nor Sendmail send): what was negotiated is not
+// known here, so the body counts as declined (Session::setBodyDeclined:
+// only a message that needs it and got none is refused). nullptr when the
+// daemon stops or smfi_setpriv fails.
+Connection* lateConnection(SMFICTX* ctx) {
+  SharedState* shared = g_shared.load();
+  if (shared == nullptr) return nullptr;
+  Connection* conn = newConnection(ctx, shared->sessionEnv());
+  if (conn != nullptr) conn->session.setBodyDeclined(true);
+  return conn;
+}
+
 // Runs `body(conn)` for a step that replies, inside the CallGate; no
 // connection (connect failed) or an exception becomes a logged tempfail.
 // With `create`, a missing connection is made first (MAIL without the
@@ -186,7 +196,7 @@ sfsistat guarded(SMFICTX* ctx, const char* step, Body&& body, bool create = fals
     CallGuard guard;
     if (!guard) return stoppingTempfail(ctx);
     Connection* conn = connectionOf(ctx);
-    if (conn == nullptr && create) conn = newConnection(ctx);
+    if (conn == nullptr && create) conn = lateConnection(ctx);
     try {
       if (conn == nullptr) {
         log::error(
@@ -254,6 +264,9 @@ sfsistat negotiate(SMFICTX* ctx, unsigned long actions, unsigned long steps,
   // The connect step is declined only when the MTA will send the client's
   // address with MAIL instead: one round trip less per connection.
   constexpr unsigned long kNoConnect = SMFIP_NOCONNECT;
+  // The body step is declined when no policy of the config this connection
+  // keeps can need a body (milter::configNeedsBody).
+  constexpr unsigned long kNoBody = SMFIP_NOBODY;
   if ((actions & kNeeded) != kNeeded) {
     log::error(
         "NOQUEUE: mtep: the MTA does not let milters add and delete headers "
@@ -265,6 +278,22 @@ sfsistat negotiate(SMFICTX* ctx, unsigned long actions, unsigned long steps,
   *want_steps = steps & kSteps;
   g_skip_offered.store((steps & SMFIP_SKIP) != 0);
   g_nr_mail.store((steps & SMFIP_NR_MAIL) != 0);
+  // The Connection is made here, with the config snapshot the body step is
+  // decided by: a reload later applies from the next connection, which
+  // negotiates again.
+  {
+    CallGuard guard;
+    SharedState* shared = guard ? g_shared.load() : nullptr;
+    if (shared != nullptr) {
+      milter::SessionEnv env = shared->sessionEnv();
+      const bool needs_body = env.config == nullptr || milter::configNeedsBody(*env.config);
+      Connection* conn = newConnection(ctx, std::move(env));
+      if (conn != nullptr && !needs_body && (steps & kNoBody) != 0) {
+        *want_steps |= kNoBody;
+        conn->session.setBodyDeclined(true);
+      }
+    }
+  }
   *want_2 = 0;
   *want_3 = 0;
   if ((actions & SMFIF_SETSYMLIST) != 0) {
@@ -296,7 +325,10 @@ sfsistat onConnect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* hostaddr) noexcept 
     CallGuard guard;
     if (!guard) return stoppingTempfail(ctx);
     if (g_shared.load() == nullptr) return stoppingTempfail(ctx);
-    Connection* conn = newConnection(ctx);
+    // Made at negotiation, normally; a connected one is left from an
+    // earlier connection on a reused context.
+    Connection* conn = connectionOf(ctx);
+    if (conn == nullptr || conn->connected) conn = lateConnection(ctx);
     if (conn == nullptr) return internalTempfail(ctx, "NOQUEUE");
     conn->session.connect({hostname != nullptr ? hostname : "", numericAddress(hostaddr)});
     conn->connected = true;
@@ -347,7 +379,7 @@ sfsistat onEnvFrom(SMFICTX* ctx, char** argv) noexcept {
     CallGuard guard;
     if (!guard) return SMFIS_NOREPLY;
     Connection* conn = connectionOf(ctx);
-    if (conn == nullptr) conn = newConnection(ctx);
+    if (conn == nullptr) conn = lateConnection(ctx);
     if (conn == nullptr) return SMFIS_NOREPLY;
     conn->mail_failed = true;
     try {

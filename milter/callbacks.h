@@ -7,8 +7,8 @@
 //   smfi_register(desc);
 // DESCRIPTION
 //   Each callback forwards to the connection's milter::Session (stored with
-//   smfi_setpriv, created at connect or, without that step, at the first
-//   MAIL; deleted at close) and turns the
+//   smfi_setpriv, created at negotiation with the config snapshot the
+//   connection keeps; deleted at close) and turns the
 //   Session's Decision into libmilter's answer: smfi_setreply() plus
 //   SMFIS_REJECT or SMFIS_TEMPFAIL, or SMFIS_CONTINUE/SMFIS_ACCEPT. Header
 //   changes at end of message go through LibmilterActions (milter::Actions
@@ -29,10 +29,13 @@
 //   every RCPT and at end of message, and a MAIL callback that fails makes
 //   RCPT and end of message tempfail, so what MAIL refused before is still
 //   refused, one step later. RCPT keeps its reply (recipients are refused
-//   one by one, 452 and 451 4.1.3). It takes the body
-//   (sender signatures) and asks for SMFIP_SKIP when offered: a body piece
-//   the Session does not need is answered SMFIS_SKIP, so a message without
-//   a signature check costs one piece. An MTA that cannot
+//   one by one, 452 and 451 4.1.3). The body step is declined
+//   (SMFIP_NOBODY) when no policy of the connection's config can need a
+//   body (milter::configNeedsBody: stamps, sender signatures); a reload
+//   that adds one applies from the next connection. Otherwise it takes
+//   the body and asks for SMFIP_SKIP when offered: a body piece the Session
+//   does not need is answered SMFIS_SKIP, so a message without a signature
+//   check costs one piece. An MTA that cannot
 //   change headers is refused at negotiation (libmilter then drops the
 //   connection and the MTA applies its default action for a failed milter;
 //   Postfix's milter_default_action is tempfail).

@@ -132,6 +132,12 @@ ConnectInfo connectInfoFromMacros(std::string_view client_name, std::string_view
   return {std::string(client_name), std::string(client_addr)};
 }
 
+bool configNeedsBody(const config::Config& cfg) {
+  return cfg.anyPolicy([](const config::DomainPolicy& p) {
+    return p.require_stamp || p.check_signatures || !p.require_signature_from.empty();
+  });
+}
+
 void Session::connect(const ConnectInfo& info) {
   client_ = info;
   network_internal_ = false;
@@ -591,6 +597,11 @@ bool Session::checkMtep(MtepVerdict& verdict, Decision& refusal) {
 }
 
 Decision Session::inbound(Actions& actions) {
+  if (body_declined_ && !msg_.body_seen && (msg_.sig_maybe || !msg_.stamp_recipients.empty())) {
+    // A config reloaded between negotiation and this message, say: never
+    // judge a signature or spend stamps without the body.
+    return decided(internalTempfail(), "tempfail", "body-not-sent");
+  }
   MtepVerdict mtep;
   Decision refusal;
   if (!checkMtep(mtep, refusal)) return refusal;

@@ -2,7 +2,8 @@
 -- list only, declines HELO, DATA, end of headers and unknown commands,
 -- and the connect step (the client's address comes with MAIL as
 -- {client_addr}), needs no reply to MAIL (a refusal waits for RCPT) nor
--- per header, keeps MAIL, RCPT, headers and the body (sender signatures),
+-- per header, keeps MAIL, RCPT, headers and the body (this configuration
+-- checks sender signatures and stamps; 98_ has one that needs no body),
 -- and asks to skip the rest of a body it does not need (SMFIP_SKIP).
 dofile(HELPERS)
 T.run("negotiation asks only for what the milter uses", function()
