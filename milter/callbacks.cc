@@ -34,13 +34,22 @@ std::atomic<CallGate*> g_gate{nullptr};
 // The MTA understands SMFIS_SKIP (SMFIP_SKIP offered at negotiation and
 // asked for); Postfix and Sendmail offer it on every connection alike.
 std::atomic<bool> g_skip_offered{false};
+// MAIL is answered without a reply (SMFIP_NR_MAIL asked). libmilter offers
+// it on every connection alike, faking it (a CONTINUE of its own) for an
+// MTA that lacks it, so one flag serves all connections.
+std::atomic<bool> g_nr_mail{false};
 
 // What a connection keeps between callbacks (smfi_setpriv).
 struct Connection {
   explicit Connection(milter::SessionEnv env) : session(std::move(env)) {}
   milter::Session session;
+  // xxfi_connect told the Session who the client is. Without it (the MTA
+  // skips the connect step, SMFIP_NOCONNECT) every MAIL does, from the
+  // {client_addr} and {client_name} macros.
+  bool connected = false;
   std::string queue_id;               // last {i} seen, for log lines
   const char* failed_step = nullptr;  // a callback without a reply failed: tempfail at eom
+  bool mail_failed = false;  // MAIL, answered without a reply, failed: tempfail at RCPT and eom
   std::string failed_detail;          // what it threw
 };
 
@@ -134,14 +143,60 @@ sfsistat stoppingTempfail(SMFICTX* ctx) {
   return withReply(ctx, SMFIS_TEMPFAIL, reply, "NOQUEUE");
 }
 
+// Deletes the connection's Connection, if any (inside the CallGate).
+void dropConnection(SMFICTX* ctx) {
+  Connection* conn = connectionOf(ctx);
+  if (conn == nullptr) return;
+  smfi_setpriv(ctx, nullptr);
+  {
+    std::lock_guard<std::mutex> lock(g_connections_mu);
+    g_connections.erase(conn);
+  }
+  delete conn;
+}
+
+// A new Connection with `env` (a config snapshot), stored with
+// smfi_setpriv; nullptr (logged) when that fails. Inside the CallGate.
+Connection* newConnection(SMFICTX* ctx, milter::SessionEnv env) {
+  dropConnection(ctx);  // a reused context (QUIT_NC) whose close was missed
+  auto conn = std::make_unique<Connection>(std::move(env));
+  {
+    std::lock_guard<std::mutex> lock(g_connections_mu);
+    g_connections.insert(conn.get());
+  }
+  if (smfi_setpriv(ctx, conn.get()) != MI_SUCCESS) {
+    std::lock_guard<std::mutex> lock(g_connections_mu);
+    g_connections.erase(conn.get());
+    log::error("NOQUEUE: mtep: action=tempfail reason=internal-error detail=\"smfi_setpriv\"");
+    return nullptr;
+  }
+  return conn.release();
+}
+
+// A Connection made after negotiation (a context reused after QUIT_NC,
+// which neither Postfix nor Sendmail send): what was negotiated is not
+// known here, so the body counts as declined (Session::setBodyDeclined:
+// only a message that needs it and got none is refused). nullptr when the
+// daemon stops or smfi_setpriv fails.
+Connection* lateConnection(SMFICTX* ctx) {
+  SharedState* shared = g_shared.load();
+  if (shared == nullptr) return nullptr;
+  Connection* conn = newConnection(ctx, shared->sessionEnv());
+  if (conn != nullptr) conn->session.setBodyDeclined(true);
+  return conn;
+}
+
 // Runs `body(conn)` for a step that replies, inside the CallGate; no
 // connection (connect failed) or an exception becomes a logged tempfail.
+// With `create`, a missing connection is made first (MAIL without the
+// connect step before it).
 template <typename Body>
-sfsistat guarded(SMFICTX* ctx, const char* step, Body&& body) noexcept {
+sfsistat guarded(SMFICTX* ctx, const char* step, Body&& body, bool create = false) noexcept {
   try {
     CallGuard guard;
     if (!guard) return stoppingTempfail(ctx);
     Connection* conn = connectionOf(ctx);
+    if (conn == nullptr && create) conn = lateConnection(ctx);
     try {
       if (conn == nullptr) {
         log::error(
@@ -191,18 +246,6 @@ class LibmilterActions final : public milter::Actions {
   SMFICTX* ctx_;
 };
 
-// Deletes the connection's Connection, if any (inside the CallGate).
-void dropConnection(SMFICTX* ctx) {
-  Connection* conn = connectionOf(ctx);
-  if (conn == nullptr) return;
-  smfi_setpriv(ctx, nullptr);
-  {
-    std::lock_guard<std::mutex> lock(g_connections_mu);
-    g_connections.erase(conn);
-  }
-  delete conn;
-}
-
 // --- the callbacks -------------------------------------------------------
 
 sfsistat negotiate(SMFICTX* ctx, unsigned long actions, unsigned long steps,
@@ -214,8 +257,16 @@ sfsistat negotiate(SMFICTX* ctx, unsigned long actions, unsigned long steps,
   // The body is taken (sender signatures need it; whether a message needs
   // it is known only after its headers), with SMFIP_SKIP when offered so
   // that a message that does not need it is skipped after one chunk.
-  constexpr unsigned long kSteps =
-      SMFIP_NOHELO | SMFIP_NODATA | SMFIP_NOEOH | SMFIP_NOUNKNOWN | SMFIP_NR_HDR | SMFIP_SKIP;
+  // MAIL gets no reply either (SMFIP_NR_MAIL): whatever MAIL would refuse
+  // is refused at each RCPT instead (onEnvFrom), where the MTA waits anyway.
+  constexpr unsigned long kSteps = SMFIP_NOHELO | SMFIP_NODATA | SMFIP_NOEOH | SMFIP_NOUNKNOWN |
+                                   SMFIP_NR_HDR | SMFIP_NR_MAIL | SMFIP_SKIP;
+  // The connect step is declined only when the MTA will send the client's
+  // address with MAIL instead: one round trip less per connection.
+  constexpr unsigned long kNoConnect = SMFIP_NOCONNECT;
+  // The body step is declined when no policy of the config this connection
+  // keeps can need a body (milter::configNeedsBody).
+  constexpr unsigned long kNoBody = SMFIP_NOBODY;
   if ((actions & kNeeded) != kNeeded) {
     log::error(
         "NOQUEUE: mtep: the MTA does not let milters add and delete headers "
@@ -226,14 +277,33 @@ sfsistat negotiate(SMFICTX* ctx, unsigned long actions, unsigned long steps,
   *want_actions = kNeeded | (actions & SMFIF_SETSYMLIST);
   *want_steps = steps & kSteps;
   g_skip_offered.store((steps & SMFIP_SKIP) != 0);
+  g_nr_mail.store((steps & SMFIP_NR_MAIL) != 0);
+  // The Connection is made here, with the config snapshot the body step is
+  // decided by: a reload later applies from the next connection, which
+  // negotiates again.
+  {
+    CallGuard guard;
+    SharedState* shared = guard ? g_shared.load() : nullptr;
+    if (shared != nullptr) {
+      milter::SessionEnv env = shared->sessionEnv();
+      const bool needs_body = env.config == nullptr || milter::configNeedsBody(*env.config);
+      Connection* conn = newConnection(ctx, std::move(env));
+      if (conn != nullptr && !needs_body && (steps & kNoBody) != 0) {
+        *want_steps |= kNoBody;
+        conn->session.setBodyDeclined(true);
+      }
+    }
+  }
   *want_2 = 0;
   *want_3 = 0;
   if ((actions & SMFIF_SETSYMLIST) != 0) {
-    char mail_macros[] = "i {auth_authen}";
+    char mail_macros[] = "i {auth_authen} {client_addr} {client_name}";
     char eom_macros[] = "i";
     if (smfi_setsymlist(ctx, SMFIM_ENVFROM, mail_macros) != MI_SUCCESS ||
         smfi_setsymlist(ctx, SMFIM_EOM, eom_macros) != MI_SUCCESS) {
       log::warning("NOQUEUE: mtep: cannot request macros; the MTA's defaults are used");
+    } else {
+      *want_steps |= steps & kNoConnect;
     }
   }
   return SMFIS_CONTINUE;
@@ -254,22 +324,14 @@ sfsistat onConnect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* hostaddr) noexcept 
   try {
     CallGuard guard;
     if (!guard) return stoppingTempfail(ctx);
-    dropConnection(ctx);  // a reused context (QUIT_NC) whose close was missed
-    SharedState* shared = g_shared.load();
-    if (shared == nullptr) return stoppingTempfail(ctx);
-    auto conn = std::make_unique<Connection>(shared->sessionEnv());
-    {
-      std::lock_guard<std::mutex> lock(g_connections_mu);
-      g_connections.insert(conn.get());
-    }
-    if (smfi_setpriv(ctx, conn.get()) != MI_SUCCESS) {
-      std::lock_guard<std::mutex> lock(g_connections_mu);
-      g_connections.erase(conn.get());
-      log::error("NOQUEUE: mtep: action=tempfail reason=internal-error detail=\"smfi_setpriv\"");
-      return internalTempfail(ctx, "NOQUEUE");
-    }
-    Connection* c = conn.release();
-    c->session.connect({hostname != nullptr ? hostname : "", numericAddress(hostaddr)});
+    if (g_shared.load() == nullptr) return stoppingTempfail(ctx);
+    // Made at negotiation, normally; a connected one is left from an
+    // earlier connection on a reused context.
+    Connection* conn = connectionOf(ctx);
+    if (conn == nullptr || conn->connected) conn = lateConnection(ctx);
+    if (conn == nullptr) return internalTempfail(ctx, "NOQUEUE");
+    conn->session.connect({hostname != nullptr ? hostname : "", numericAddress(hostaddr)});
+    conn->connected = true;
     return SMFIS_CONTINUE;
   } catch (const std::exception& e) {
     log::error("NOQUEUE: mtep: action=tempfail reason=internal-error step=connect detail=\"%s\"",
@@ -280,18 +342,62 @@ sfsistat onConnect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* hostaddr) noexcept 
   return SMFIS_TEMPFAIL;
 }
 
+// MAIL's work: the client (when no connect step told it) and the Session's
+// decision.
+milter::Decision mailStep(SMFICTX* ctx, Connection& conn, char** argv) {
+  conn.queue_id = macro(ctx, "i");
+  conn.failed_step = nullptr;
+  if (!conn.connected) {
+    // No connect step (SMFIP_NOCONNECT): the client as the MAIL macros
+    // name it, at every MAIL. Without a usable {client_addr} the client is
+    // external (connectInfoFromMacros).
+    const std::string addr = macro(ctx, "{client_addr}");
+    if (addr.empty()) {
+      log::debug("%s: mtep: no {client_addr} at MAIL; the client counts as external",
+                 queueIdOf(&conn));
+    }
+    conn.session.connect(milter::connectInfoFromMacros(macro(ctx, "{client_name}"), addr));
+  }
+  const std::string auth = macro(ctx, "{auth_authen}");
+  const char* sender = argv != nullptr && argv[0] != nullptr ? argv[0] : "";
+  return conn.session.mailFrom(sender, auth, conn.queue_id);
+}
+
 sfsistat onEnvFrom(SMFICTX* ctx, char** argv) noexcept {
-  return guarded(ctx, "mail", [&](Connection& conn) {
-    conn.queue_id = macro(ctx, "i");
-    conn.failed_step = nullptr;
-    const std::string auth = macro(ctx, "{auth_authen}");
-    const char* sender = argv != nullptr && argv[0] != nullptr ? argv[0] : "";
-    return answer(ctx, conn.session.mailFrom(sender, auth, conn.queue_id), queueIdOf(&conn));
-  });
+  if (!g_nr_mail.load()) {
+    return guarded(
+        ctx, "mail",
+        [&](Connection& conn) { return answer(ctx, mailStep(ctx, conn, argv), queueIdOf(&conn)); },
+        /*create=*/true);
+  }
+  // SMFIP_NR_MAIL: MAIL is never answered (libmilter would drop the answer,
+  // and a reply text set here would stick to the next one). A refusal the
+  // Session gives at MAIL it repeats at each RCPT and at end of message; a
+  // failure here is marked, and RCPT and end of message tempfail. Once the
+  // daemon stops, or without a Connection, RCPT tempfails by itself.
+  try {
+    CallGuard guard;
+    if (!guard) return SMFIS_NOREPLY;
+    Connection* conn = connectionOf(ctx);
+    if (conn == nullptr) conn = lateConnection(ctx);
+    if (conn == nullptr) return SMFIS_NOREPLY;
+    conn->mail_failed = true;
+    try {
+      (void)mailStep(ctx, *conn, argv);
+      conn->mail_failed = false;
+    } catch (const std::exception& e) {
+      log::error("%s: mtep: action=tempfail reason=internal-error step=mail detail=\"%s\"",
+                 queueIdOf(conn), e.what());
+    }
+  } catch (...) {
+    log::error("NOQUEUE: mtep: action=tempfail reason=internal-error step=mail");
+  }
+  return SMFIS_NOREPLY;
 }
 
 sfsistat onEnvRcpt(SMFICTX* ctx, char** argv) noexcept {
   return guarded(ctx, "rcpt", [&](Connection& conn) {
+    if (conn.mail_failed) return internalTempfail(ctx, queueIdOf(&conn));
     const char* rcpt = argv != nullptr && argv[0] != nullptr ? argv[0] : "";
     return answer(ctx, conn.session.rcpt(rcpt), queueIdOf(&conn));
   });
@@ -340,6 +446,10 @@ sfsistat onEom(SMFICTX* ctx) noexcept {
       conn.session.abort();
       return internalTempfail(ctx, queueIdOf(&conn));
     }
+    if (std::exchange(conn.mail_failed, false)) {
+      conn.session.abort();
+      return internalTempfail(ctx, queueIdOf(&conn));
+    }
     LibmilterActions actions(ctx);
     return answer(ctx, conn.session.endOfMessage(actions, conn.queue_id), queueIdOf(&conn));
   });
@@ -351,6 +461,7 @@ sfsistat onAbort(SMFICTX* ctx) noexcept {
     if (!guard) return SMFIS_CONTINUE;
     if (Connection* conn = connectionOf(ctx)) {
       conn->failed_step = nullptr;
+      conn->mail_failed = false;
       conn->session.abort();
     }
   } catch (...) {

@@ -123,6 +123,21 @@ Session::Session(SessionEnv env) : env_(std::move(env)) {
   if (env_.authserv_id.empty()) env_.authserv_id = "localhost";  // never "; mtep=..."
 }
 
+ConnectInfo connectInfoFromMacros(std::string_view client_name, std::string_view client_addr) {
+  constexpr std::string_view kIpv6Prefix = "IPv6:";
+  if (client_addr.size() > kIpv6Prefix.size() &&
+      iequals(client_addr.substr(0, kIpv6Prefix.size()), kIpv6Prefix)) {
+    client_addr.remove_prefix(kIpv6Prefix.size());
+  }
+  return {std::string(client_name), std::string(client_addr)};
+}
+
+bool configNeedsBody(const config::Config& cfg) {
+  return cfg.anyPolicy([](const config::DomainPolicy& p) {
+    return p.require_stamp || p.check_signatures || !p.require_signature_from.empty();
+  });
+}
+
 void Session::connect(const ConnectInfo& info) {
   client_ = info;
   network_internal_ = false;
@@ -143,7 +158,8 @@ Decision Session::mailFrom(std::string_view sender, std::string_view auth_authen
   internal_ = network_internal_ || authenticated_;
   if (!env_.config) {
     msg_.active = false;
-    return decided(internalTempfail(), "tempfail", "no-config");
+    msg_.mail_refusal = decided(internalTempfail(), "tempfail", "no-config");
+    return *msg_.mail_refusal;
   }
   using Kind = smtp::EnvelopeAddress::Kind;
   const smtp::EnvelopeAddress from = parseEnvelope(sender, true);
@@ -164,6 +180,7 @@ bool Session::anyInboundCheck() const {
 }
 
 Decision Session::rcpt(std::string_view recipient) {
+  if (msg_.mail_refusal) return *msg_.mail_refusal;
   if (!msg_.active) return {};
   const smtp::EnvelopeAddress to = parseEnvelope(recipient, false);
   if (internal_) {
@@ -329,7 +346,9 @@ void Session::header(std::string_view name, std::string_view value) {
 Decision Session::endOfMessage(Actions& actions, std::string_view queue_id) {
   if (!queue_id.empty()) msg_.queue_id = std::string(queue_id);
   Decision d;
-  if (msg_.active && env_.config) {
+  if (msg_.mail_refusal) {
+    d = *msg_.mail_refusal;
+  } else if (msg_.active && env_.config) {
     d = internal_ ? outbound(actions) : inbound(actions);
     if (!internal_ && (d.step == Step::kContinue || d.step == Step::kAccept)) {
       holdSubmissionTokens();
@@ -578,6 +597,11 @@ bool Session::checkMtep(MtepVerdict& verdict, Decision& refusal) {
 }
 
 Decision Session::inbound(Actions& actions) {
+  if (body_declined_ && !msg_.body_seen && (msg_.sig_maybe || !msg_.stamp_recipients.empty())) {
+    // A config reloaded between negotiation and this message, say: never
+    // judge a signature or spend stamps without the body.
+    return decided(internalTempfail(), "tempfail", "body-not-sent");
+  }
   MtepVerdict mtep;
   Decision refusal;
   if (!checkMtep(mtep, refusal)) return refusal;

@@ -84,6 +84,9 @@
 //   highest index first, before ours is inserted (RFC 8601 section 5).
 //   A header change that fails -> 451 4.3.0 (never deliver a spoofed
 //   result); so does every MAIL when SessionEnv has no config.
+//   A refusal at MAIL is given again at every RCPT and at end of message
+//   of that transaction: the milter may answer MAIL without a reply
+//   (SMFIP_NR_MAIL), and then RCPT is where the MTA first hears it.
 //
 //   Proof of work (stamps.h, lib/pow), inbound: recipients whose domain has
 //   require_stamp each need their own valid, unspent stamp. The stamps are
@@ -236,6 +239,24 @@ struct ConnectInfo {
   std::string address;   // numeric client address; "" when unknown (unix socket)
 };
 
+// The client as the MTA's macros name it at MAIL, for an MTA that skips the
+// connect step (SMFIP_NOCONNECT): {client_name} and {client_addr}, the
+// latter without the "IPv6:" prefix (any case) that Postfix and Sendmail
+// write before an IPv6 address. Nothing else is changed: a missing address ("") or one
+// that is not numeric ("unknown", "[192.0.2.1]") stays as it is, and
+// Session::connect() takes such a client as external, so a macro the MTA
+// does not send can never make a client internal.
+ConnectInfo connectInfoFromMacros(std::string_view client_name, std::string_view client_addr);
+
+// Whether some policy of `cfg` ([domain_defaults] or a [domain."..."]) can
+// ever need a message's body: require_stamp (stamps are spent with the
+// message's identity, which covers the body), check_signatures or
+// require_signature_from (the signature covers the body). Nothing outbound
+// reads it. When false the milter declines the body step (SMFIP_NOBODY);
+// a connection negotiates with the config it then keeps, so a reload that
+// turns such a policy on applies from the next connection.
+bool configNeedsBody(const config::Config& cfg);
+
 class Session {
  public:
   explicit Session(SessionEnv env);
@@ -253,12 +274,18 @@ class Session {
   bool body(std::string_view chunk);
   Decision endOfMessage(Actions& actions, std::string_view queue_id);
   void abort();  // message aborted (RSET, disconnect mid-message)
+  // The MTA was asked not to send the body (SMFIP_NOBODY), or may have
+  // been. A message that turns out to need it and got none is then
+  // tempfailed (451 4.3.0) rather than judged without it; with the config
+  // that decided the step (configNeedsBody()) no message needs it.
+  void setBodyDeclined(bool declined) { body_declined_ = declined; }
 
   bool internal() const { return internal_; }
 
  private:
   struct Message {
     bool active = false;  // MAIL seen
+    std::optional<Decision> mail_refusal;  // what MAIL answered, if not continue
     std::string queue_id;
     std::string sender_text;    // as given, for log lines
     bool sender_valid = false;  // parsed
@@ -302,6 +329,7 @@ class Session {
     std::string body;            // stored body (while body_state == kStoring)
     uint64_t message_bytes = 0;  // header and body bytes seen
     enum class BodyState { kUndecided, kStoring, kSkipped } body_state = BodyState::kUndecided;
+    bool body_seen = false;  // body() called
     // Submission tokens (submission_tokens.h).
     std::vector<std::string> visible;             // outbound: To/Cc addresses, canonicalLower
     std::vector<std::string> stoken_recipients;   // inbound: accept_submission_tokens recipients
@@ -387,6 +415,7 @@ class Session {
   bool network_internal_ = false;  // address in [milter] internal_networks
   bool internal_ = false;          // network_internal_ or SASL-authenticated
   bool authenticated_ = false;     // {auth_authen} seen (sticky: SASL is per connection)
+  bool body_declined_ = false;     // see setBodyDeclined()
   Message msg_;
 };
 

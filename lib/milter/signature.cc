@@ -61,6 +61,7 @@ void Session::signatureHeader(std::string_view name, std::string_view value) {
 }
 
 bool Session::body(std::string_view chunk) {
+  msg_.body_seen = true;
   if (!msg_.active || internal_ || !env_.config) return false;
   // Stamps are spent with the message's identity, which covers the body.
   const bool for_stamps = stampIdentityNeeded();

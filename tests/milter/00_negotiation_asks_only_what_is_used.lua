@@ -1,8 +1,10 @@
 -- Option negotiation: the milter asks for header changes and the macro
 -- list only, declines HELO, DATA, end of headers and unknown commands,
--- needs no reply per header, keeps connect, MAIL, RCPT, headers and the
--- body (sender signatures), and asks to skip the rest of a body it does
--- not need (SMFIP_SKIP).
+-- and the connect step (the client's address comes with MAIL as
+-- {client_addr}), needs no reply to MAIL (a refusal waits for RCPT) nor
+-- per header, keeps MAIL, RCPT, headers and the body (this configuration
+-- checks sender signatures and stamps; 98_ has one that needs no body),
+-- and asks to skip the rest of a body it does not need (SMFIP_SKIP).
 dofile(HELPERS)
 T.run("negotiation asks only for what the milter uses", function()
   local conn = T.connect("192.0.2.100")
@@ -19,11 +21,13 @@ T.run("negotiation asks only for what the milter uses", function()
     want("action", mt.test_action, flag, name, false)
   end
   for name, flag in pairs({ NOHELO = SMFIP_NOHELO, NODATA = SMFIP_NODATA, NOEOH = SMFIP_NOEOH,
-                            NOUNKNOWN = SMFIP_NOUNKNOWN, NR_HDR = SMFIP_NR_HDR, SKIP = SMFIP_SKIP }) do
+                            NOUNKNOWN = SMFIP_NOUNKNOWN, NR_HDR = SMFIP_NR_HDR, SKIP = SMFIP_SKIP,
+                            NOCONNECT = SMFIP_NOCONNECT, NR_MAIL = SMFIP_NR_MAIL }) do
     want("step", mt.test_option, flag, name, true)
   end
-  for name, flag in pairs({ NOCONNECT = SMFIP_NOCONNECT, NOMAIL = SMFIP_NOMAIL, NORCPT = SMFIP_NORCPT,
-                            NOHDRS = SMFIP_NOHDRS, NOBODY = SMFIP_NOBODY, NR_BODY = SMFIP_NR_BODY }) do
+  for name, flag in pairs({ NOMAIL = SMFIP_NOMAIL, NORCPT = SMFIP_NORCPT,
+                            NOHDRS = SMFIP_NOHDRS, NOBODY = SMFIP_NOBODY, NR_BODY = SMFIP_NR_BODY,
+                            NR_RCPT = SMFIP_NR_RCPT }) do
     want("step", mt.test_option, flag, name, false)
   end
   mt.disconnect(conn)

@@ -37,10 +37,21 @@ function T.expect_reply(conn, want, what)
   end
 end
 
+-- The client of each connection whose connect step the milter declined
+-- (SMFIP_NOCONNECT): T.mail sends it as {client_addr} and {client_name},
+-- as Postfix does with the macro list the milter asked for.
+T.clients = {}
+
 -- A new connection from client_ip (192.0.2.x: inbound, 127.0.0.1: internal).
+-- When the milter declines the connect step, the address goes with each
+-- MAIL instead; client_ip nil then sends no {client_addr} at all.
 function T.connect(client_ip, socket)
   local conn = mt.connect(socket or MILTER, 40, 0.25)
   if conn == nil then fail("cannot connect to " .. (socket or MILTER)) end
+  if mt.test_option(conn, SMFIP_NOCONNECT) then
+    T.clients[conn] = { name = "client.example", addr = client_ip }
+    return conn
+  end
   T.check(mt.conninfo(conn, "client.example", client_ip), "conninfo")
   T.expect_reply(conn, SMFIR_CONTINUE, "connect")
   return conn
@@ -48,11 +59,21 @@ end
 
 -- MAIL with queue id qid ({i}) and, optionally, the SASL login {auth_authen}.
 function T.mail(conn, qid, sender, auth_authen)
+  local macros = { "i", qid }
   if auth_authen ~= nil then
-    T.check(mt.macro(conn, SMFIC_MAIL, "i", qid, "{auth_authen}", auth_authen), "macro")
-  else
-    T.check(mt.macro(conn, SMFIC_MAIL, "i", qid), "macro")
+    macros[#macros + 1] = "{auth_authen}"
+    macros[#macros + 1] = auth_authen
   end
+  local client = T.clients[conn]
+  if client ~= nil then
+    macros[#macros + 1] = "{client_name}"
+    macros[#macros + 1] = client.name
+    if client.addr ~= nil then
+      macros[#macros + 1] = "{client_addr}"
+      macros[#macros + 1] = client.addr
+    end
+  end
+  T.check(mt.macro(conn, SMFIC_MAIL, (table.unpack or unpack)(macros)), "macro")
   T.check(mt.mailfrom(conn, sender), "MAIL " .. sender)
 end
 

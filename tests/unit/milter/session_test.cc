@@ -219,6 +219,57 @@ TEST_F(SessionTest, InternalNetworksMatchV6AndMappedV4AndUnknownAddressIsExterna
   EXPECT_FALSE(open("not an address").internal());
 }
 
+// Without the connect step (SMFIP_NOCONNECT) the client comes from the
+// MAIL macros; a missing or odd {client_addr} must leave it external.
+TEST_F(SessionTest, ClientFromMailMacrosIsInternalOnlyForAnInternalAddress) {
+  struct Case {
+    const char* addr;
+    bool internal;
+  };
+  const Case cases[] = {
+      {"10.1.2.3", true},
+      {"IPv6:2001:db8:1::5", true},
+      {"ipv6:2001:db8:1::5", true},
+      {"IPv6:::ffff:10.9.9.9", true},
+      {"", false},
+      {"unknown", false},
+      {"IPv6:", false},
+      {"IPv6:10.1.2.3.4", false},
+      {"[10.1.2.3]", false},
+      {" 10.1.2.3", false},
+      {"IPv6:IPv6:2001:db8:1::5", false},
+      {"203.0.113.9", false},
+      {"IPv6:2001:db8:2::5", false},
+  };
+  for (const Case& c : cases) {
+    const ConnectInfo info = connectInfoFromMacros("client.example", c.addr);
+    EXPECT_EQ(info.hostname, "client.example");
+    SessionEnv env;
+    env.config = config_;
+    env.authserv_id = "mx.beta.test";
+    Session s(std::move(env));
+    s.connect(info);
+    EXPECT_EQ(s.internal(), c.internal)
+        << "{client_addr}=\"" << c.addr << "\" got address \"" << info.address << "\"";
+  }
+}
+
+TEST_F(SessionTest, ClientFromMailMacrosWithoutAddressSendsInbound) {
+  // An outside client whose MTA sends no {client_addr}: its mail to a
+  // require_mtep domain is checked, never given a token.
+  SessionEnv env;
+  env.config = config_;
+  env.authserv_id = "mx.beta.test";
+  env.verifier = &verifier_;
+  env.minter = &minter_;
+  Session s(std::move(env));
+  s.connect(connectInfoFromMacros("", ""));
+  Decision d = send(s, "<alice@beta.test>", {"<bob@beta.test>"}, {});
+  EXPECT_EQ(d.step, Step::kReject) << describe(d);
+  EXPECT_EQ(d.reply.esc, "5.7.25");
+  EXPECT_TRUE(minter_.calls.empty());
+}
+
 // ---- Inbound, policy applies ----
 
 TEST_F(SessionTest, InboundValidTokenPassesAndAddsAuthenticationResults) {
@@ -458,6 +509,31 @@ TEST_F(SessionTest, UnsureServerIsTreatedLikeUnreachable) {
   ASSERT_EQ(actions_.ops.size(), 1u);
   EXPECT_NE(actions_.ops[0].find("mtep=temperror (server unsure)"), std::string::npos)
       << actions_.ops[0];
+}
+
+// MAIL may be answered without a reply (SMFIP_NR_MAIL): what it refused
+// must still be refused at RCPT and at end of message, or a sender the
+// milter cannot judge would get through unchecked.
+TEST_F(SessionTest, RefusalAtMailIsRepeatedAtEveryRcptAndAtEndOfMessage) {
+  SessionEnv env;  // no config: every MAIL tempfails
+  env.authserv_id = "mx.beta.test";
+  env.verifier = &verifier_;
+  env.minter = &minter_;
+  Session s(std::move(env));
+  s.connect({"c", kExternal});
+  Decision d = send(s, "<alice@alpha.test>", {"<bob@beta.test>", "<carol@quiet.test>"},
+                    {{"MTEP-Token", kToken}});
+  EXPECT_EQ(mail_.step, Step::kTempfail);
+  for (const Decision& r : rcpt_) {
+    EXPECT_EQ(r.step, Step::kTempfail) << describe(r);
+    EXPECT_EQ(r.reply.esc, "4.3.0");
+  }
+  EXPECT_EQ(d.step, Step::kTempfail) << describe(d);
+  EXPECT_EQ(d.reply.esc, "4.3.0");
+  EXPECT_TRUE(actions_.ops.empty());
+  EXPECT_TRUE(verifier_.queries.empty());
+  s.abort();
+  EXPECT_EQ(s.rcpt("<bob@beta.test>").step, Step::kContinue) << "no transaction after abort";
 }
 
 TEST_F(SessionTest, MissingVerifierCountsAsUnreachable) {
@@ -870,8 +946,9 @@ TEST_F(SessionTest, MissingConfigTempfailsAtMail) {
   expectSafeReply(d);
   EXPECT_EQ(d.step, Step::kTempfail);
   EXPECT_EQ(d.reply.code, "451");
-  EXPECT_EQ(s.rcpt("<bob@beta.test>").step, Step::kContinue);
-  EXPECT_EQ(s.endOfMessage(actions_, "Q").step, Step::kContinue);
+  // Repeated later (MAIL may have gone without a reply, SMFIP_NR_MAIL).
+  EXPECT_EQ(s.rcpt("<bob@beta.test>").step, Step::kTempfail);
+  EXPECT_EQ(s.endOfMessage(actions_, "Q").step, Step::kTempfail);
 }
 
 // ---- Log lines ----
