@@ -72,14 +72,6 @@ std::string policySection(const config::Config& cfg, std::string_view domain) {
   return "";
 }
 
-// The message a request belongs to (see policy.h).
-std::string instanceKey(const Request& r) {
-  if (auto v = r.get("instance"); !v.empty()) return "i\n" + std::string(v);
-  if (auto v = r.get("mtep_instance"); !v.empty()) return "m\n" + std::string(v);
-  return "c\n" + std::string(r.get("client_address")) + "\n" + std::string(r.get("client_port")) +
-         "\n" + std::string(r.get("sender"));
-}
-
 // An envelope address and its domain, as the milter finds them.
 smtp::EnvelopeAddress addressOf(std::string_view text, bool allow_null) {
   smtp::AddressOptions opts;
@@ -261,50 +253,6 @@ std::string Lookup::key() const {
   return "?";
 }
 
-// ---- Lru ---------------------------------------------------------------------
-
-template <typename V>
-V* Engine::Lru<V>::find(const std::string& key) {
-  auto it = map_.find(key);
-  if (it == map_.end()) return nullptr;
-  order_.splice(order_.begin(), order_, it->second.second);
-  return &it->second.first;
-}
-
-template <typename V>
-V& Engine::Lru<V>::put(const std::string& key) {
-  if (V* v = find(key)) return *v;
-  if (map_.size() >= std::max<size_t>(capacity, 1) && !order_.empty()) {
-    map_.erase(order_.back());
-    order_.pop_back();
-  }
-  order_.push_front(key);
-  auto [it, inserted] = map_.emplace(key, std::make_pair(V{}, order_.begin()));
-  (void)inserted;
-  return it->second.first;
-}
-
-template <typename V>
-void Engine::Lru<V>::erase(const std::string& key) {
-  auto it = map_.find(key);
-  if (it == map_.end()) return;
-  order_.erase(it->second.second);
-  map_.erase(it);
-}
-
-template <typename V>
-template <typename F>
-void Engine::Lru<V>::eraseIf(F dead) {
-  for (auto it = map_.begin(); it != map_.end();) {
-    if (dead(it->second.first)) {
-      order_.erase(it->second.second);
-      it = map_.erase(it);
-    } else {
-      ++it;
-    }
-  }
-}
-
 // ---- StampCheck ----------------------------------------------------------------
 
 StampAnswer runStampCheck(const StampCheck& check, store::Store* store,
@@ -335,19 +283,38 @@ Engine::Engine(config::ConfigPtr config, const Clock& clock)
 void Engine::setConfig(config::ConfigPtr config) { config_ = std::move(config); }
 
 void Engine::setCapacity(size_t entries) {
-  instances_.capacity = rates_.capacity = lookups_.capacity = entries;
+  instances_.setCapacity(entries);
+  rates_.setCapacity(entries);
+  lookups_.setCapacity(entries);
+}
+
+// The message a request belongs to (see policy.h).
+Fingerprint Engine::instanceKey(const Request& r) {
+  if (auto v = r.get("instance"); !v.empty()) return hasher_.of({"i", v});
+  if (auto v = r.get("mtep_instance"); !v.empty()) return hasher_.of({"m", v});
+  return hasher_.of({"c", r.get("client_address"), r.get("client_port"), r.get("sender")});
+}
+
+Fingerprint Engine::lookupKey(const Lookup& lookup) {
+  switch (lookup.kind) {
+    case Lookup::Kind::kMtepCapable:
+      return hasher_.of({"c", lookup.domain});
+    case Lookup::Kind::kToken:
+      return hasher_.of({"t", lookup.domain, lookup.sender, lookup.recipient, lookup.token});
+  }
+  return hasher_.of({"?"});
 }
 
 void Engine::recordLookup(const Lookup& lookup, LookupAnswer answer) {
   const int64_t now = clock_.now();
   const int64_t ttl = config_ ? config_->policyd.lookup_cache_ttl : 0;
-  CachedLookup& c = lookups_.put(lookup.key());
+  CachedLookup& c = lookups_.put(lookupKey(lookup));
   c.answer = answer;
   c.until = now + (answer == LookupAnswer::kTemporary ? kAnswerHold : std::max(ttl, kAnswerHold));
 }
 
 const Engine::CachedLookup* Engine::cached(const Lookup& lookup, int64_t now) {
-  const std::string key = lookup.key();
+  const Fingerprint key = lookupKey(lookup);
   const CachedLookup* c = lookups_.find(key);
   if (c == nullptr) return nullptr;
   if (now > c->until) {
@@ -365,7 +332,7 @@ void Engine::expire() {
   lookups_.eraseIf([&](const CachedLookup& c) { return now > c.until; });
 }
 
-double Engine::rateEstimate(const std::string& key, int64_t window, int64_t now) {
+double Engine::rateEstimate(const Fingerprint& key, int64_t window, int64_t now) {
   RateCounter* r = rates_.find(key);
   if (r == nullptr || r->window != window || window <= 0) return 0;
   const int64_t start = now - now % window;
@@ -380,7 +347,7 @@ double Engine::rateEstimate(const std::string& key, int64_t window, int64_t now)
   return static_cast<double>(previous) * overlap + static_cast<double>(current);
 }
 
-void Engine::rateCount(const std::string& key, int64_t window, int64_t now) {
+void Engine::rateCount(const Fingerprint& key, int64_t window, int64_t now) {
   if (window <= 0) return;
   RateCounter& r = rates_.put(key);
   const int64_t start = now - now % window;
@@ -390,7 +357,7 @@ void Engine::rateCount(const std::string& key, int64_t window, int64_t now) {
     r.current = 0;
     r.start = start;
   }
-  ++r.current;
+  if (r.current < UINT32_MAX) ++r.current;
 }
 
 Outcome Engine::decide(const Request& request, const RateAnswer* rates) {
@@ -434,7 +401,7 @@ Outcome Engine::decideRcpt(const Request& request, const config::Config& cfg, in
   const std::string shown_rcpt_domain = shown(rcpt_domain, kMaxShownDomain);
 
   // refuse_mixed_onion
-  const std::string ikey = instanceKey(request);
+  const Fingerprint ikey = instanceKey(request);
   const bool onion = isOnionDomain(rcpt_domain);
   Instance current;
   if (const Instance* found = instances_.find(ikey);
@@ -469,7 +436,7 @@ Outcome Engine::decideRcpt(const Request& request, const config::Config& cfg, in
                              shown(request.get("sender"), kMaxShownAddress) + "; try again later",
                          "tempfail", "rate-limit-sender");
   };
-  std::string client_key, sender_key;  // in-memory counters to count at acceptance
+  std::optional<Fingerprint> client_key, sender_key;  // in-memory counters to count at acceptance
   if (shared_rates_ && (client_gate || sender_gate)) {
     // Counted by the caller in the shared store, all gates in one step.
     if (rates == nullptr) {
@@ -501,16 +468,16 @@ Outcome Engine::decideRcpt(const Request& request, const config::Config& cfg, in
     }
   } else {
     if (client_gate) {
-      client_key = "c\n" + section + "\n" + std::string(client);
+      client_key = hasher_.of({"c", section, client});
       const config::RateLimit& limit = policy.rate_limit_client;
-      if (rateEstimate(client_key, limit.window, now) + 1 > static_cast<double>(limit.count)) {
+      if (rateEstimate(*client_key, limit.window, now) + 1 > static_cast<double>(limit.count)) {
         return overClient();
       }
     }
     if (sender_gate) {
-      sender_key = "s\n" + section + "\n" + sender_id;
+      sender_key = hasher_.of({"s", section, sender_id});
       const config::RateLimit& limit = policy.rate_limit_sender;
-      if (rateEstimate(sender_key, limit.window, now) + 1 > static_cast<double>(limit.count)) {
+      if (rateEstimate(*sender_key, limit.window, now) + 1 > static_cast<double>(limit.count)) {
         return overSender();
       }
     }
@@ -572,8 +539,8 @@ Outcome Engine::decideRcpt(const Request& request, const config::Config& cfg, in
   inst.last_used = now;
   (onion ? inst.has_onion : inst.has_clear) = true;
   inst.no_mixing = inst.no_mixing || policy.refuse_mixed_onion;
-  if (!client_key.empty()) rateCount(client_key, policy.rate_limit_client.window, now);
-  if (!sender_key.empty()) rateCount(sender_key, policy.rate_limit_sender.window, now);
+  if (client_key) rateCount(*client_key, policy.rate_limit_client.window, now);
+  if (sender_key) rateCount(*sender_key, policy.rate_limit_sender.window, now);
   if (capable && !inst.prepended) {
     inst.prepended = true;
     return decider.prepend("capable=yes sender-domain=" + shown(sender.domain, kMaxShownDomain),

@@ -132,7 +132,8 @@
 //   decide() calls of the same second and the next (the requests that
 //   waited for it), and so does any answer when lookup_cache_ttl is 0.
 //   Instances, rate counters and cached lookups are capped at kMaxEntries
-//   each, the least recently used dropped first.
+//   each, the least recently used dropped first; each is kept under a keyed
+//   128-bit fingerprint of its key, in a flat table (state_table.h).
 //
 //   Shared rate counters (setSharedRates(true)): at the rate gates,
 //   decide() returns Outcome.needs_rates with a RateCheck listing the
@@ -161,16 +162,15 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <list>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "config/config.h"
+#include "policy/state_table.h"
 #include "pow/pow.h"
 #include "store/store.h"
 #include "util/clock.h"
@@ -336,25 +336,6 @@ class Engine {
   size_t cachedLookups() const { return lookups_.size(); }
 
  private:
-  // A map with an LRU order, capped at kMaxEntries.
-  template <typename V>
-  class Lru {
-   public:
-    V* find(const std::string& key);  // marks it used
-    V& put(const std::string& key);   // finds or inserts (default V), marks it used
-    void erase(const std::string& key);
-    // Removes every entry for which `dead(V)` holds.
-    template <typename F>
-    void eraseIf(F dead);
-    size_t size() const { return map_.size(); }
-    size_t capacity = kMaxEntries;
-
-   private:
-    using Order = std::list<std::string>;
-    std::unordered_map<std::string, std::pair<V, typename Order::iterator>> map_;
-    Order order_;  // front = most recently used
-  };
-
   struct Instance {
     int64_t last_used = 0;
     bool has_onion = false;   // an accepted recipient in .onion
@@ -365,8 +346,8 @@ class Engine {
   struct RateCounter {
     int64_t window = 0;       // the policy's window, seconds
     int64_t start = 0;        // current fixed window's start
-    uint64_t current = 0;     // accepted in the current window
-    uint64_t previous = 0;    // accepted in the window before
+    uint32_t current = 0;     // accepted in the current window (at most the limit + 1)
+    uint32_t previous = 0;    // accepted in the window before
   };
   struct CachedLookup {
     LookupAnswer answer = LookupAnswer::kTemporary;
@@ -381,15 +362,18 @@ class Engine {
                  const std::vector<std::string>& notes, size_t recipients,
                  const StampCheck* check);
   const CachedLookup* cached(const Lookup& lookup, int64_t now);
+  Fingerprint lookupKey(const Lookup& lookup);
+  Fingerprint instanceKey(const Request& request);
   // Approximate requests in the sliding window ending now, before this one.
-  double rateEstimate(const std::string& key, int64_t window, int64_t now);
-  void rateCount(const std::string& key, int64_t window, int64_t now);
+  double rateEstimate(const Fingerprint& key, int64_t window, int64_t now);
+  void rateCount(const Fingerprint& key, int64_t window, int64_t now);
 
   config::ConfigPtr config_;
   const Clock& clock_;
-  Lru<Instance> instances_;
-  Lru<RateCounter> rates_;
-  Lru<CachedLookup> lookups_;
+  KeyHasher hasher_;  // the keys of the three tables
+  LruTable<Instance> instances_{kMaxEntries};
+  LruTable<RateCounter> rates_{kMaxEntries};
+  LruTable<CachedLookup> lookups_{kMaxEntries};
   bool shared_rates_ = false;  // setSharedRates
 };
 

@@ -26,6 +26,11 @@
 #                                new client address and sender in every
 #                                request, so every request makes two new
 #                                counters (the in-memory LRU fills to its cap)
+#     mtep-policyd, gates,       refuse_mixed_onion + the two rate limits (1 h
+#     unique                     windows) with --unique: every request makes a
+#                                new instance and two new counters, so after
+#                                a second or two each kind holds its cap of
+#                                100,000 live keys (the "RSS" column)
 #     mtep-policyd, rate limits  the same with [store] backend "redis": a
 #     in Redis, unique           redis-server started here on a free port
 #                                (no persistence, stopped at the end); every
@@ -41,7 +46,8 @@
 #   for the peers any action counts. Logging: mtep-policyd at notice,
 #   postfwd --perfmon, postgrey to syslog (no syslog daemon here: dropped).
 #   Prints one markdown table; "server CPU" is the server's user+system time
-#   over the run (all its processes), 100 % = one core.
+#   over the run (all its processes), 100 % = one core; "RSS" is the
+#   server's resident memory at the end of the row (all its processes).
 set -euo pipefail
 
 BUILD=${1:?usage: run-policyd-bench.sh BUILD_DIR [SECONDS] [--mtep-only]}
@@ -73,9 +79,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-read -r P_PLAIN P_GATES P_PGDISK P_PGSHM P_FWD P_MEM P_REDISD P_REDIS < <(python3 -c '
+read -r P_PLAIN P_GATES P_PGDISK P_PGSHM P_FWD P_MEM P_REDISD P_REDIS P_GU < <(python3 -c '
 import socket
-socks = [socket.socket() for _ in range(8)]
+socks = [socket.socket() for _ in range(9)]
 for s in socks: s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in socks))')
 
@@ -98,6 +104,16 @@ cpuTicks() {  # pgrep pattern
     total=$((total + fields[11] + fields[12]))
   done
   echo "$total"
+}
+
+# Resident memory, MiB, of every process whose command line matches.
+rssMiB() {  # pgrep pattern
+  local total=0 pid kb
+  for pid in $(pgrep -f "$1"); do
+    kb=$(sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$pid/status" 2>/dev/null) || continue
+    total=$((total + ${kb:-0}))
+  done
+  echo "$((total / 1024))"
 }
 
 policydConf() {  # name port extra
@@ -123,6 +139,8 @@ RATES='[domain_defaults]
 rate_limit_client = "9999999/1h"
 rate_limit_sender = "9999999/1h"'
 policydConf mem "$P_MEM" "$RATES"
+policydConf gu "$P_GU" "$RATES
+refuse_mixed_onion = true"
 mkdir -p "$WORK/redis"
 redis-server --port "$P_REDIS" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
   --dir "$WORK/redis" --pidfile "$WORK/redis/pid" --logfile "$WORK/redis/log"
@@ -135,13 +153,14 @@ policydConf redisd "$P_REDISD" "[store]
 backend = \"redis\"
 redis_server = \"127.0.0.1:$P_REDIS\"
 $RATES"
-for name in plain gates mem redisd; do
+for name in plain gates mem gu redisd; do
   "$POLICYD" -c "$WORK/$name/mtep.conf"
   STOP+=("kill \$(pgrep -f 'mtep-policyd -c $WORK/$name/')")
 done
 waitPort "$P_PLAIN" mtep-policyd
 waitPort "$P_GATES" mtep-policyd
 waitPort "$P_MEM" mtep-policyd
+waitPort "$P_GU" mtep-policyd
 waitPort "$P_REDISD" mtep-policyd
 
 if ((!MTEP_ONLY)); then
@@ -165,8 +184,8 @@ fi
 HZ=$(getconf CLK_TCK)
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 echo
-echo "| server | connections | requests/s | p50 µs | p99 µs | p99.9 µs | server CPU | answers as expected |"
-echo "|---|---:|---:|---:|---:|---:|---:|---|"
+echo "| server | connections | requests/s | p50 µs | p99 µs | p99.9 µs | server CPU | RSS MiB | answers as expected |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---|"
 run() {  # label port pgrep-pattern expect [mtep-load options...]
   local label=$1 port=$2 pattern=$3 expect=$4 conns out t0 t1 k
   shift 4
@@ -178,15 +197,17 @@ run() {  # label port pgrep-pattern expect [mtep-load options...]
     t1=$(cpuTicks "$pattern")
     kv() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$out"; }
     k=$(kv K)
-    printf '| %s | %s | %s | %s | %s | %s | %s %% | %s of %s |\n' "$label" "$conns" \
+    printf '| %s | %s | %s | %s | %s | %s | %s %% | %s | %s of %s |\n' "$label" "$conns" \
       "$(kv rps)" "$(kv p50)" "$(kv p99)" "$(kv p999)" \
-      "$(( (t1 - t0) * 100 / HZ / SECS ))" "$k" "$(kv requests)"
+      "$(( (t1 - t0) * 100 / HZ / SECS ))" "$(rssMiB "$pattern")" "$k" "$(kv requests)"
   done
 }
 run "mtep-policyd, no gate" "$P_PLAIN" "mtep-policyd -c $WORK/plain/" DUNNO
 run "mtep-policyd, mixed-onion + 2 rate limits" "$P_GATES" "mtep-policyd -c $WORK/gates/" DUNNO
 run "mtep-policyd, 2 rate limits in memory, unique client+sender" "$P_MEM" \
   "mtep-policyd -c $WORK/mem/" DUNNO --unique
+run "mtep-policyd, mixed-onion + 2 rate limits, unique client+sender+recipient+instance" "$P_GU" \
+  "mtep-policyd -c $WORK/gu/" DUNNO --unique
 run "mtep-policyd, 2 rate limits in Redis, unique client+sender" "$P_REDISD" \
   "mtep-policyd -c $WORK/redisd/|redis-server 127.0.0.1:$P_REDIS" DUNNO --unique
 if ((!MTEP_ONLY)); then
