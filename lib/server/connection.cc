@@ -183,7 +183,10 @@ bool Connection::onRead() {
     evbuffer_drain(in, evbuffer_get_length(in));
     return true;
   }
-  if (pending_) return true;  // kept for after resume()
+  if (pending_) {  // kept for after resume()
+    stopReadingIfReadAheadIsFull();
+    return true;
+  }
   SessionStep step;
   bool answered = false;
   // Feed the buffer chunk by chunk, without copying, until the session
@@ -230,13 +233,21 @@ bool Connection::onRead() {
   return true;
 }
 
+void Connection::stopReadingIfReadAheadIsFull() {
+  // Not a read high watermark: libevent 2.1 calls the read callback again,
+  // deferred, for as long as the input buffer is at its high watermark, so
+  // a pending connection would spin the loop at full CPU until resume().
+  if (evbuffer_get_length(bufferevent_get_input(bev_.get())) >= kPendingReadAhead) {
+    bufferevent_disable(bev_.get(), EV_READ);  // resume() enables it again
+  }
+}
+
 bool Connection::resumeImpl(const SessionStep& step, std::string_view output) {
   if (!pending_) {
     log::error("%s: resume() without a pending answer; ignored", peer_.address.c_str());
     return true;
   }
   pending_ = false;
-  bufferevent_setwatermark(bev_.get(), EV_READ, 0, 0);
   out_.append(output);
   if (step.answered) unanswered_input_ = false;
   if (!apply(step)) return false;
@@ -381,7 +392,7 @@ bool Connection::apply(const SessionStep& step) {
       pending_ = true;
       evtimer_del(timer_.get());
       // Reading goes on, bounded (connection.h): no epoll_ctl per request.
-      bufferevent_setwatermark(bev_.get(), EV_READ, 0, kPendingReadAhead);
+      stopReadingIfReadAheadIsFull();
       return true;
     case SessionAction::kCloseAfterFlush:
       return beginClose();

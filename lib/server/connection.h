@@ -27,12 +27,14 @@
 //   A session step kPending (session.h) stops feeding the session and the
 //   idle timer until ConnectionHandle::resume(); the bytes the session left
 //   unconsumed and whatever arrives meanwhile stay in the input buffer and
-//   are fed once it resumes. Reading goes on while pending, up to
-//   kPendingReadAhead bytes in the input buffer (a read high watermark,
-//   lifted at resume; libevent may overshoot it by one read of at most
-//   16 KiB): a pending request then costs no epoll_ctl to stop and restart
-//   reading, which was a third of the system calls of a request that waits
-//   on a worker (mtep-policyd's rate checks in Redis). An EOF
+//   are fed once it resumes. Reading goes on while pending until the input
+//   buffer holds kPendingReadAhead bytes, then stops until resume() (one
+//   read may overshoot by at most 16 KiB, libevent's largest; not a read
+//   high watermark, which libevent 2.1 answers by calling the read
+//   callback again and again, spinning the loop): a pending request then
+//   costs no epoll_ctl to stop and restart reading, which was a third of
+//   the system calls of a request that waits on a worker (mtep-policyd's
+//   rate checks in Redis). An EOF
 //   seen while pending is handed to the session only after that. A pending
 //   connection is not idle: shutdown waits for its answer.
 //   setLifetime(seconds) bounds the whole connection: when the time is up
@@ -126,6 +128,8 @@ class Connection {
   void onEvent(short events);
   bool onEof();
   bool resumeImpl(const SessionStep& step, std::string_view output);
+  // While pending: stops reading once kPendingReadAhead bytes wait.
+  void stopReadingIfReadAheadIsFull();
   void onTimer();
   // The lifetime is over: the goodbye and the close, now or after the
   // pending answer. False when the connection finished (this is gone).

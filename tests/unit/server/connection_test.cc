@@ -228,6 +228,62 @@ TEST_F(ConnectionTest, PendingHoldsTheNextRequestUntilResumed) {
   EXPECT_EQ(s.lines, (std::vector<std::string>{"wait", "ping", "pong"}));
 }
 
+// Sends `chunk` without blocking until the socket takes no more (turning
+// `base`, if any, between tries) or `cap` bytes went; the bytes sent.
+size_t floodFd(int fd, const std::string& chunk, event_base* base, size_t cap) {
+  size_t sent = 0;
+  for (int refusals = 0; refusals < 5 && sent < cap;) {
+    const ssize_t n = ::send(fd, chunk.data(), chunk.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n > 0) {
+      sent += static_cast<size_t>(n);
+      refusals = 0;
+      continue;
+    }
+    ++refusals;
+    if (base != nullptr) runFor(base, 20);
+  }
+  return sent;
+}
+
+// A peer floods while its request waits. Reading must stop at the read
+// ahead, and stop quietly: with a read high watermark libevent 2.1 called
+// the read callback again for as long as the buffer stayed full, so the
+// loop never went idle (this test then never got past its first flood:
+// ctest's timeout failed it) and a daemon spun a core per such peer.
+TEST_F(ConnectionTest, AFloodWhilePendingIsReadOnlyUpToTheReadAheadAndNothingIsLost) {
+  const std::string line = std::string(1023, 'a') + "\n";
+  constexpr size_t kCap = 8u << 20;
+  // What the socket itself holds with nobody reading.
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+  const size_t kernel = floodFd(fds[1], line, nullptr, kCap);
+  ::close(fds[0]);
+  ::close(fds[1]);
+
+  auto peer = connect();
+  ASSERT_TRUE(peer);
+  LineSession& s = last();
+  peer->send("wait\n");
+  ASSERT_TRUE(runUntil(base_.get(), [&] { return s.lines.size() == 1; }));
+  const size_t sent = floodFd(peer->fd(), line, base_.get(), kCap);
+  EXPECT_LT(sent, kCap) << "read without bound while pending";
+  EXPECT_LE(sent, kernel + Connection::kPendingReadAhead + 16384)
+      << "read past the read-ahead while pending";
+  EXPECT_EQ(s.lines.size(), 1u) << "fed while pending";
+  runFor(base_.get(), 5);
+  EXPECT_EQ(event_base_get_num_events(base_.get(), EVENT_BASE_COUNT_ACTIVE), 0)
+      << "the loop is kept busy while the request is pending";
+  const size_t n = sent / line.size();  // whole lines; a send may take part of one
+
+  EXPECT_TRUE(s.handle_.resume({SessionAction::kContinue, true}, "later\n"));
+  const size_t want = 6 + n * (5 + line.size());
+  EXPECT_EQ(peer->read(base_.get(), want).size(), want);
+  ASSERT_TRUE(peer->send(line.substr(sent % line.size())));
+  const size_t last_echo = 5 + line.size();
+  EXPECT_EQ(peer->read(base_.get(), last_echo).size(), last_echo);
+  EXPECT_EQ(s.lines.size(), 2 + n) << "lines lost";
+}
+
 TEST_F(ConnectionTest, PendingAgainAfterResumeKeepsTheRestForTheNextResume) {
   auto peer = connect();
   ASSERT_TRUE(peer);

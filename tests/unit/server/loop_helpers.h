@@ -58,6 +58,7 @@ class Peer {
     return true;
   }
   void shutdownWrite() { ::shutdown(fd_, SHUT_WR); }
+  int fd() const { return fd_; }
   // Whatever is readable now (turning `base` meanwhile), until `want`
   // bytes came or the peer closed.
   std::string read(event_base* base, size_t want, bool* closed = nullptr) {
