@@ -16,10 +16,11 @@
 //   name, index, NULL)).
 //   Negotiation asks for header changes (SMFIF_ADDHDRS, SMFIF_CHGHDRS) and,
 //   when offered, the macro list ({i}, {auth_authen}, {client_addr} and
-//   {client_name} at MAIL, {i} at end of message); it declines HELO, DATA,
+//   {client_name} at MAIL, {i} at end of message); it declines HELO,
 //   end of headers and unknown commands, and replies to no header
 //   (SMFIP_NR_HDR). Once the macro list is set it also declines the
-//   connect step (SMFIP_NOCONNECT): each MAIL then tells the Session who
+//   connect step (SMFIP_NOCONNECT). DATA is taken and answered at once:
+//   over TCP its answer ends a delayed-ACK stall (callbacks.cc). Each MAIL then tells the Session who
 //   the client is, from {client_addr} (an "IPv6:" prefix dropped) and
 //   {client_name}; a missing or non-numeric {client_addr} makes the client
 //   external, never internal. An MTA without macro lists keeps the connect

@@ -163,8 +163,9 @@ fi
 NULL_PID=""
 if [[ " $VARIANTS " == *" null-milter "* ]]; then
   cat >"$WORK/null-milter.c" <<'EOF'
-/* Does nothing but take part: the steps mtep-milter asks for, headers
-   without replies, one header inserted at end of message. */
+/* Does nothing but take part: the steps mtep-milter asks for (no connect
+   step, MAIL and headers without replies, DATA answered, no body), one
+   header inserted at end of message. */
 #include <libmilter/mfapi.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -185,19 +186,22 @@ static void nodelay(void) {
   }
 }
 
+static int nr_mail; /* MAIL gets no reply */
 static sfsistat negotiate(SMFICTX *ctx, unsigned long actions, unsigned long steps,
                           unsigned long f2, unsigned long f3, unsigned long *want_actions,
                           unsigned long *want_steps, unsigned long *want_2, unsigned long *want_3) {
   (void)ctx; (void)actions; (void)f2; (void)f3;
   *want_actions = SMFIF_ADDHDRS | SMFIF_CHGHDRS;
-  *want_steps = steps & (SMFIP_NOHELO | SMFIP_NODATA | SMFIP_NOEOH | SMFIP_NOBODY |
-                         SMFIP_NOUNKNOWN | SMFIP_NR_HDR);
+  *want_steps = steps & (SMFIP_NOCONNECT | SMFIP_NOHELO | SMFIP_NOEOH | SMFIP_NOBODY |
+                         SMFIP_NOUNKNOWN | SMFIP_NR_HDR | SMFIP_NR_MAIL);
+  nr_mail = (*want_steps & SMFIP_NR_MAIL) != 0;
   *want_2 = 0;
   *want_3 = 0;
   return SMFIS_CONTINUE;
 }
 static sfsistat cont_conn(SMFICTX *c, char *h, _SOCK_ADDR *a) { (void)c; (void)h; (void)a; return SMFIS_CONTINUE; }
 static sfsistat cont_argv(SMFICTX *c, char **v) { (void)c; (void)v; return SMFIS_CONTINUE; }
+static sfsistat mail(SMFICTX *c, char **v) { (void)c; (void)v; return nr_mail ? SMFIS_NOREPLY : SMFIS_CONTINUE; }
 static sfsistat header(SMFICTX *c, char *n, char *v) { (void)c; (void)n; (void)v; return SMFIS_NOREPLY; }
 static sfsistat eom(SMFICTX *c) {
   char name[] = "X-Bench-Null", value[] = "seen";
@@ -211,10 +215,11 @@ int main(int argc, char **argv) {
   d.xxfi_version = SMFI_VERSION;
   d.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS;
   d.xxfi_connect = cont_conn;
-  d.xxfi_envfrom = cont_argv;
+  d.xxfi_envfrom = mail;
   d.xxfi_envrcpt = cont_argv;
   d.xxfi_header = header;
   d.xxfi_eom = eom;
+  d.xxfi_data = cont;
   d.xxfi_abort = cont;
   d.xxfi_close = cont;
   d.xxfi_negotiate = negotiate;
