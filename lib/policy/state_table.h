@@ -20,11 +20,13 @@
 //   LruTable<V> holds at most capacity() entries in one vector of slots
 //   (fingerprint, value, the two links of the LRU order) and finds them
 //   through an open-addressing index of slot numbers (linear probing,
-//   deletion by backward shift, at most half full). put() of a new key at
-//   capacity reuses the least recently used entry's slot. Both are sized
-//   for the cap once (setCapacity): nothing is allocated or moved per
-//   operation. Memory: fingerprint + value + 8 bytes a used slot, plus 8 to
-//   16 bytes of index a place of the cap (resident from the start).
+//   deletion by backward shift, at most half full, doubled as entries
+//   come). put() of a new key at capacity reuses the least recently used
+//   entry's slot. The slots are reserved for the cap once (setCapacity:
+//   address space, resident only as slots are used), so they never move;
+//   once the table is full nothing is allocated per operation. Memory:
+//   fingerprint + value + 8 bytes a used slot, plus 8 to 16 bytes of index
+//   an entry.
 // SEE ALSO
 //   policy.h (Engine), EVP_MAC-Siphash(7)
 
@@ -60,7 +62,7 @@ class KeyHasher {
 template <typename V>
 class LruTable {
  public:
-  explicit LruTable(size_t capacity) { setCapacity(capacity); }
+  explicit LruTable(size_t capacity) : index_(kMinPlaces, kNone) { setCapacity(capacity); }
 
   // The value of `key`, marked most recently used; null when absent.
   V* find(const Fingerprint& key) {
@@ -88,6 +90,7 @@ class LruTable {
       slot = static_cast<uint32_t>(slots_.size());
       slots_.emplace_back();
     }
+    if ((size_ + 1) * 2 > index_.size()) reindex(index_.size() * 2);
     Slot& s = slots_[slot];
     s.key = key;
     s.value = V{};
@@ -115,23 +118,17 @@ class LruTable {
   size_t size() const { return size_; }
   size_t capacity() const { return capacity_; }
   // A new cap; the least recently used entries over it are dropped. The
-  // slots are reserved (address space: pages become resident as slots are
-  // used) and the index is made for the cap, so the table never moves.
+  // slots are reserved for it (address space: pages become resident as
+  // slots are used), so they never move.
   void setCapacity(size_t capacity) {
     capacity_ = std::clamp<size_t>(capacity, 1, kNone / 2);
     while (size_ > capacity_) release(tail_);
     slots_.reserve(capacity_);
-    size_t places = 16;
-    while (places < capacity_ * 2) places *= 2;
-    if (places == index_.size()) return;
-    index_.assign(places, kNone);
-    for (uint32_t slot = head_; slot != kNone; slot = slots_[slot].next) {
-      index_[position(slots_[slot].key)] = slot;
-    }
   }
 
  private:
   static constexpr uint32_t kNone = UINT32_MAX;
+  static constexpr size_t kMinPlaces = 16;
   struct Slot {
     Fingerprint key;
     uint32_t prev = kNone;  // toward the most recently used; free slots: unused
@@ -147,6 +144,14 @@ class LruTable {
     const size_t m = mask();
     for (size_t i = home(key, m);; i = (i + 1) & m) {
       if (index_[i] == kNone || slots_[index_[i]].key == key) return i;
+    }
+  }
+
+  // A new index of `places` (a power of two) with every entry in it.
+  void reindex(size_t places) {
+    index_.assign(places, kNone);
+    for (uint32_t slot = head_; slot != kNone; slot = slots_[slot].next) {
+      index_[position(slots_[slot].key)] = slot;
     }
   }
 
@@ -199,7 +204,7 @@ class LruTable {
   size_t capacity_ = 0;
   size_t size_ = 0;
   std::vector<Slot> slots_;
-  std::vector<uint32_t> index_;  // slot numbers; kNone = empty; a power of two long
+  std::vector<uint32_t> index_;  // slot numbers; kNone = empty; a power of two long, never empty
   uint32_t head_ = kNone;        // most recently used
   uint32_t tail_ = kNone;        // least recently used
   uint32_t free_ = kNone;        // released slots, linked through `next`
