@@ -45,14 +45,20 @@ TEST(ConfigNeedsBody, StampsAndSignaturesNeedIt) {
 // A Session told the body was declined (SMFIP_NOBODY under an older config,
 // say) must not judge a message that needs it: no stamp spent, no
 // signature verdict, a tempfail instead.
-TEST(BodyDeclinedSession, MessageThatNeedsTheBodyTempfailsWithoutIt) {
+// A connected Session of `toml`'s config whose body step was declined.
+Session declinedSession(const std::string& toml) {
   SessionEnv env;
-  env.config = testing::loadConfig(
-      "[milter]\nauthserv_id = \"mx.beta.test\"\n[domain.\"sig.test\"]\ncheck_signatures = true\n");
+  env.config = testing::loadConfig(toml);
   env.authserv_id = "mx.beta.test";
   Session s(std::move(env));
   s.setBodyDeclined(true);
   s.connect({"client.example", "203.0.113.9"});
+  return s;
+}
+
+TEST(BodyDeclinedSession, MessageThatNeedsTheBodyTempfailsWithoutIt) {
+  Session s = declinedSession(
+      "[milter]\nauthserv_id = \"mx.beta.test\"\n[domain.\"sig.test\"]\ncheck_signatures = true\n");
   EXPECT_EQ(s.mailFrom("<alice@alpha.test>", "", "Q1").step, Step::kContinue);
   EXPECT_EQ(s.rcpt("<bob@sig.test>").step, Step::kContinue);
   s.header("From", "alice@alpha.test");
@@ -70,13 +76,8 @@ TEST(BodyDeclinedSession, MessageThatNeedsTheBodyTempfailsWithoutIt) {
 }
 
 TEST(BodyDeclinedSession, MessageWithoutBodyPoliciesIsJudgedAsUsual) {
-  SessionEnv env;
-  env.config = testing::loadConfig(
+  Session s = declinedSession(
       "[milter]\nauthserv_id = \"mx.beta.test\"\n[domain.\"plain.test\"]\nrequire_mtep = false\n");
-  env.authserv_id = "mx.beta.test";
-  Session s(std::move(env));
-  s.setBodyDeclined(true);
-  s.connect({"client.example", "203.0.113.9"});
   EXPECT_EQ(s.mailFrom("<alice@alpha.test>", "", "Q2").step, Step::kContinue);
   EXPECT_EQ(s.rcpt("<bob@plain.test>").step, Step::kContinue);
   testing::RecordingActions actions;

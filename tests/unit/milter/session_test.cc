@@ -60,13 +60,16 @@ config::ConfigPtr loadConfig() { return testing::loadConfig(kConfig); }
 
 class SessionTest : public ::testing::Test {
  protected:
-  Session open(const std::string& address = kExternal) {
+  SessionEnv env() {
     SessionEnv env;
     env.config = config_;
     env.authserv_id = "mx.beta.test";
     env.verifier = &verifier_;
     env.minter = &minter_;
-    Session s(std::move(env));
+    return env;
+  }
+  Session open(const std::string& address = kExternal) {
+    Session s(env());
     s.connect({"client.example", address});
     return s;
   }
@@ -257,12 +260,7 @@ TEST_F(SessionTest, ClientFromMailMacrosIsInternalOnlyForAnInternalAddress) {
 TEST_F(SessionTest, ClientFromMailMacrosWithoutAddressSendsInbound) {
   // An outside client whose MTA sends no {client_addr}: its mail to a
   // require_mtep domain is checked, never given a token.
-  SessionEnv env;
-  env.config = config_;
-  env.authserv_id = "mx.beta.test";
-  env.verifier = &verifier_;
-  env.minter = &minter_;
-  Session s(std::move(env));
+  Session s(env());
   s.connect(connectInfoFromMacros("", ""));
   Decision d = send(s, "<alice@beta.test>", {"<bob@beta.test>"}, {});
   EXPECT_EQ(d.step, Step::kReject) << describe(d);
