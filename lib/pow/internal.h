@@ -71,18 +71,24 @@ bool randomChars(size_t n, std::string& out);
 
 // How hashcash v1 minting computes its SHA-1 compressions (mint.cc).
 enum class Sha1Path {
-  kAuto,      // SHA-NI lanes when the CPU has them and MTEP_POW_PORTABLE is unset
+  kAuto,      // AVX-512, else SHA-NI, when the CPU has it and MTEP_POW_PORTABLE is unset
   kPortable,  // OpenSSL's SHA1_Transform, one try at a time
   kShaNi,     // SHA-NI intrinsics, several tries at a time (mint.cc)
+  kAvx512,    // AVX-512F, 16 tries in the lanes of one vector (mint.cc)
 };
 // True when this is an x86-64 CPU with the SHA extensions (CPUID leaf 7,
 // EBX bit 29) and the build has the SHA-NI code.
 bool cpuHasShaNi() noexcept;
+// True when this is an x86-64 CPU with AVX-512F that the OS supports
+// (zmm state saved) and the build has the AVX-512 code.
+bool cpuHasAvx512() noexcept;
 // Makes mint() and hashcashTriesPerSecond() use `path` (process-wide, for
-// tests; not while a mint runs). kShaNi without cpuHasShaNi() is refused:
-// false, and nothing changes.
+// tests; not while a mint runs). kShaNi without cpuHasShaNi(), or kAvx512
+// without cpuHasAvx512(), is refused: false, and nothing changes.
 bool forceSha1Path(Sha1Path path) noexcept;
-// The path minting takes now: kPortable or kShaNi, never kAuto.
+// The path minting takes now, never kAuto: MTEP_POW_PORTABLE set ->
+// kPortable; else kAvx512 when the CPU has it and MTEP_POW_NO_AVX512 is
+// unset; else kShaNi when it has that; else kPortable.
 Sha1Path sha1PathInUse() noexcept;
 
 // Lane counts shaNiCompress() takes (1..4); minting uses one of them.
@@ -92,5 +98,12 @@ inline constexpr size_t kShaNiMaxLanes = 4;
 // updated with blocks[i], exactly as SHA1_Transform would. False, and
 // nothing changed, without cpuHasShaNi() or with another lane count.
 bool shaNiCompress(size_t lanes, uint32_t (*state)[5], const unsigned char (*blocks)[64]) noexcept;
+
+// Lanes avx512Compress() takes: always 16.
+inline constexpr size_t kAvx512Lanes = 16;
+// 16 SHA-1 compressions in the lanes of one vector, with the AVX-512 code
+// minting uses: state[i] (h0..h4) is updated with blocks[i], exactly as
+// SHA1_Transform would. False, and nothing changed, without cpuHasAvx512().
+bool avx512Compress(uint32_t (*state)[5], const unsigned char (*blocks)[64]) noexcept;
 
 }  // namespace mtep::pow::detail

@@ -7,7 +7,9 @@
 // owns the counters that start with its two characters and iterates the
 // last character over its 64 values, carrying into the others.
 //
-// Two ways to compress, chosen at run time (sha1PathInUse()):
+// Three ways to compress, chosen at run time (sha1PathInUse()): AVX-512
+// (16 tries in the lanes of one vector; below) when the CPU and OS have
+// it, else SHA-NI, else portable.
 //   SHA-NI (x86-64 with the SHA extensions, CPUID leaf 7 EBX bit 29):
 //     one SHA1RNDS4 per four rounds, but each waits for the one before, so
 //     one try at a time leaves the SHA unit idle most of the time. Each
@@ -391,6 +393,161 @@ MTEP_SHANI_TARGET void searchV1ShaNi(const V1Job& job, unsigned thread, Search& 
     if (shouldStop(round, tries, search)) return;
   }
 }
+
+// ---- AVX-512: 16 tries in the lanes of one vector ---------------------------
+
+// The SHA-NI chains are latency-bound on some CPUs and throughput-bound on
+// others (one SHA1RNDS4 at a time on the Intel Xeon of doc/performance.md:
+// four lanes no faster than one). With AVX-512F the rounds are plain
+// 32-bit vector operations: each of the 16 lanes of a zmm register holds
+// one try's word, the rotations are VPROLD, the three round functions one
+// VPTERNLOGD each. The code is compiled for "avx512f" by function
+// attribute and only called after cpuHasAvx512().
+#define MTEP_AVX512_TARGET __attribute__((target("avx512f")))
+#define MTEP_AVX512_INLINE __attribute__((target("avx512f"), always_inline)) inline
+
+using detail::kAvx512Lanes;
+static_assert(64 % kAvx512Lanes == 0);
+
+// Rotation left by N (the zero-masked form: GCC 12's unmasked one reads an
+// "undefined" vector that -Wuninitialized reports).
+template <int N>
+MTEP_AVX512_INLINE __m512i avx512Rol(__m512i x) {
+  return _mm512_maskz_rol_epi32(__mmask16{0xffff}, x, N);
+}
+
+// Rounds T0..T0+19 (one of SHA-1's four stages; IMM is its function as a
+// VPTERNLOGD truth table: 0xCA choose, 0x96 parity, 0xE8 majority).
+template <int T0, int IMM>
+MTEP_AVX512_INLINE void avx512Stage(__m512i& a, __m512i& b, __m512i& c, __m512i& d, __m512i& e,
+                                    __m512i (&w)[16], uint32_t k) {
+  const __m512i kv = _mm512_set1_epi32(static_cast<int>(k));
+#pragma GCC unroll 20
+  for (int t = T0; t < T0 + 20; ++t) {
+    if (t >= 16) {
+      // W[t] = rol1(W[t-3] ^ W[t-8] ^ W[t-14] ^ W[t-16]); W[t-16] is w[t % 16].
+      const __m512i x = _mm512_ternarylogic_epi32(w[(t - 3) & 15], w[(t - 8) & 15],
+                                                  w[(t - 14) & 15], 0x96);
+      w[t & 15] = avx512Rol<1>(_mm512_xor_si512(x, w[t & 15]));
+    }
+    const __m512i f = _mm512_ternarylogic_epi32(b, c, d, IMM);
+    const __m512i sum = _mm512_add_epi32(_mm512_add_epi32(avx512Rol<5>(a), f),
+                                         _mm512_add_epi32(_mm512_add_epi32(e, kv), w[t & 15]));
+    e = d;
+    d = c;
+    c = avx512Rol<30>(b);
+    b = a;
+    a = sum;
+  }
+}
+
+// 16 SHA-1 compressions side by side: h[0..4] hold the lanes' chaining
+// words and get the new ones; w[0..15] the lanes' message words (used up).
+MTEP_AVX512_INLINE void avx512Compress(__m512i (&h)[5], __m512i (&w)[16]) {
+  __m512i a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
+  avx512Stage<0, 0xCA>(a, b, c, d, e, w, 0x5a827999);
+  avx512Stage<20, 0x96>(a, b, c, d, e, w, 0x6ed9eba1);
+  avx512Stage<40, 0xE8>(a, b, c, d, e, w, 0x8f1bbcdc);
+  avx512Stage<60, 0x96>(a, b, c, d, e, w, 0xca62c1d6);
+  h[0] = _mm512_add_epi32(h[0], a);
+  h[1] = _mm512_add_epi32(h[1], b);
+  h[2] = _mm512_add_epi32(h[2], c);
+  h[3] = _mm512_add_epi32(h[3], d);
+  h[4] = _mm512_add_epi32(h[4], e);
+}
+
+uint32_t bigEndianWord(const unsigned char* p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+}
+
+MTEP_AVX512_TARGET void avx512CompressState(uint32_t (*state)[5],
+                                            const unsigned char (*blocks)[64]) {
+  alignas(64) uint32_t lanes[16][kAvx512Lanes];
+  __m512i h[5], w[16];
+  for (size_t i = 0; i < 5; ++i) {
+    for (size_t l = 0; l < kAvx512Lanes; ++l) lanes[i][l] = state[l][i];
+    h[i] = _mm512_load_si512(lanes[i]);
+  }
+  for (size_t k = 0; k < 16; ++k) {
+    for (size_t l = 0; l < kAvx512Lanes; ++l) lanes[k][l] = bigEndianWord(blocks[l] + 4 * k);
+    w[k] = _mm512_load_si512(lanes[k]);
+  }
+  avx512Compress(h, w);
+  for (size_t i = 0; i < 5; ++i) {
+    _mm512_store_si512(lanes[i], h[i]);
+    for (size_t l = 0; l < kAvx512Lanes; ++l) state[l][i] = lanes[i][l];
+  }
+}
+
+// searchV1 with AVX-512, 16 tries at a time: the same counters in the
+// same order, the same success test and the same tries counted. Lane l of
+// a step takes the last counter character c + l; the other message words
+// are the same in every lane.
+MTEP_AVX512_TARGET void searchV1Avx512(const V1Job& job, unsigned thread, Search& search) {
+  unsigned char block[64];
+  std::memcpy(block, job.block, sizeof block);
+  unsigned char* counter = block + job.counter_at;
+  startCounter(thread, counter);
+  unsigned digit[kStepChars] = {};
+  const size_t last_at = job.counter_at + kCounterWidth - 1;
+  const size_t last_word = last_at / 4;
+  const unsigned last_shift = 8 * (3 - static_cast<unsigned>(last_at % 4));
+  block[last_at] = 0;
+  // The last character of each lane, for each of the 4 steps of a round,
+  // in place in its message word.
+  __m512i last_bits[64 / kAvx512Lanes];
+  for (size_t step = 0; step < 64 / kAvx512Lanes; ++step) {
+    alignas(64) uint32_t v[kAvx512Lanes];
+    for (size_t l = 0; l < kAvx512Lanes; ++l) {
+      v[l] = uint32_t{static_cast<unsigned char>(detail::kAlphabet[step * kAvx512Lanes + l])}
+             << last_shift;
+    }
+    last_bits[step] = _mm512_load_si512(v);
+  }
+  const uint32_t mid[5] = {job.mid.h0, job.mid.h1, job.mid.h2, job.mid.h3, job.mid.h4};
+  const bool one_word = job.bits <= 32;
+  const bool any = job.bits == 0;  // every h0 passes
+  const __m512i limit = _mm512_set1_epi32(
+      one_word && !any ? static_cast<int>(static_cast<uint32_t>(uint64_t{1} << (32 - job.bits)))
+                       : 0);
+  uint64_t tries = 0;
+  for (uint32_t round = 1;; ++round) {
+    __m512i base[16];
+    for (size_t k = 0; k < 16; ++k) {
+      base[k] = _mm512_set1_epi32(static_cast<int>(bigEndianWord(block + 4 * k)));
+    }
+    for (size_t step = 0; step < 64 / kAvx512Lanes; ++step) {
+      __m512i h[5], w[16];
+      for (size_t i = 0; i < 5; ++i) h[i] = _mm512_set1_epi32(static_cast<int>(mid[i]));
+      for (size_t k = 0; k < 16; ++k) w[k] = base[k];
+      w[last_word] = _mm512_or_si512(base[last_word], last_bits[step]);
+      avx512Compress(h, w);
+      // h0 decides up to 32 bits; beyond, h0 = 0 makes a candidate that the
+      // portable code hashes again in full. Lanes in order: counter order.
+      __mmask16 hit = any ? __mmask16{0xffff}
+                          : one_word ? _mm512_cmplt_epu32_mask(h[0], limit)
+                                     : _mm512_cmpeq_epi32_mask(h[0], _mm512_setzero_si512());
+      while (hit != 0) {
+        const unsigned l = static_cast<unsigned>(std::countr_zero(static_cast<unsigned>(hit)));
+        hit = static_cast<__mmask16>(hit & (hit - 1));
+        const size_t c = step * kAvx512Lanes + l;
+        block[last_at] = static_cast<unsigned char>(detail::kAlphabet[c]);
+        if (one_word || blockZeroBits(job, block) >= job.bits) {
+          search.succeed(std::string(reinterpret_cast<const char*>(counter), kCounterWidth));
+          search.tries.fetch_add(tries + c + 1, std::memory_order_relaxed);
+          return;
+        }
+        block[last_at] = 0;
+      }
+    }
+    tries += 64;
+    if (!stepCounter(digit, counter)) {
+      search.tries.fetch_add(tries, std::memory_order_relaxed);
+      return;
+    }
+    if (shouldStop(round, tries, search)) return;
+  }
+}
 #endif  // __x86_64__
 
 // ---- the path -------------------------------------------------------------
@@ -406,11 +563,28 @@ bool portableWanted() {
   return wanted;
 }
 
+// MTEP_POW_NO_AVX512 set to anything but "" or "0": SHA-NI (when the CPU
+// has it) even where AVX-512 would be taken; for measuring the two.
+bool avx512Unwanted() {
+  static const bool unwanted = [] {
+    const char* v = std::getenv("MTEP_POW_NO_AVX512");
+    return v != nullptr && *v != '\0' && std::strcmp(v, "0") != 0;
+  }();
+  return unwanted;
+}
+
 using V1SearchFn = void (*)(const V1Job&, unsigned, Search&);
 
 V1SearchFn v1Search() {
 #if MTEP_POW_SHANI
-  if (detail::sha1PathInUse() == detail::Sha1Path::kShaNi) return &searchV1ShaNi<kMintLanes>;
+  switch (detail::sha1PathInUse()) {
+    case detail::Sha1Path::kShaNi:
+      return &searchV1ShaNi<kMintLanes>;
+    case detail::Sha1Path::kAvx512:
+      return &searchV1Avx512;
+    default:
+      break;
+  }
 #endif
   return &searchV1;
 }
@@ -477,8 +651,20 @@ bool cpuHasShaNi() noexcept {
 #endif
 }
 
+bool cpuHasAvx512() noexcept {
+#if MTEP_POW_SHANI
+  // The compiler's check reads CPUID and whether the OS saves the zmm
+  // registers (XGETBV).
+  static const bool has = __builtin_cpu_supports("avx512f") != 0;
+  return has;
+#else
+  return false;
+#endif
+}
+
 bool forceSha1Path(Sha1Path path) noexcept {
   if (path == Sha1Path::kShaNi && !cpuHasShaNi()) return false;
+  if (path == Sha1Path::kAvx512 && !cpuHasAvx512()) return false;
   forced_path.store(path, std::memory_order_relaxed);
   return true;
 }
@@ -486,7 +672,21 @@ bool forceSha1Path(Sha1Path path) noexcept {
 Sha1Path sha1PathInUse() noexcept {
   const Sha1Path forced = forced_path.load(std::memory_order_relaxed);
   if (forced != Sha1Path::kAuto) return forced;
-  return cpuHasShaNi() && !portableWanted() ? Sha1Path::kShaNi : Sha1Path::kPortable;
+  if (portableWanted()) return Sha1Path::kPortable;
+  if (cpuHasAvx512() && !avx512Unwanted()) return Sha1Path::kAvx512;
+  return cpuHasShaNi() ? Sha1Path::kShaNi : Sha1Path::kPortable;
+}
+
+bool avx512Compress(uint32_t (*state)[5], const unsigned char (*blocks)[64]) noexcept {
+#if MTEP_POW_SHANI
+  if (!cpuHasAvx512()) return false;
+  avx512CompressState(state, blocks);
+  return true;
+#else
+  (void)state;
+  (void)blocks;
+  return false;
+#endif
 }
 
 bool shaNiCompress(size_t lanes, uint32_t (*state)[5], const unsigned char (*blocks)[64]) noexcept {
@@ -522,6 +722,10 @@ const char* hashcashMintPath() noexcept {
 #if MTEP_POW_SHANI
   if (detail::sha1PathInUse() == detail::Sha1Path::kShaNi) {
     static const std::string text = "SHA-NI, " + std::to_string(kMintLanes) + " lanes";
+    return text.c_str();
+  }
+  if (detail::sha1PathInUse() == detail::Sha1Path::kAvx512) {
+    static const std::string text = "AVX-512, " + std::to_string(kAvx512Lanes) + " lanes";
     return text.c_str();
   }
 #endif

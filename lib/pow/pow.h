@@ -281,9 +281,11 @@ Result<Minted> mint(const MintOptions& options);
 // every core) for about `ms` milliseconds of wall time (for benchmarks and
 // `mtepctl hashcash speed`).
 double hashcashTriesPerSecond(unsigned threads, int64_t ms);
-// How this process mints hashcash v1 ("SHA-NI, 2 lanes" or "portable,
-// OpenSSL SHA1_Transform"): SHA-NI when the CPU has the SHA extensions,
-// unless the environment sets MTEP_POW_PORTABLE=1.
+// How this process mints hashcash v1 ("AVX-512, 16 lanes", "SHA-NI, 4
+// lanes" or "portable, OpenSSL SHA1_Transform"): AVX-512 when the CPU and
+// OS have AVX-512F, else SHA-NI when the CPU has the SHA extensions; the
+// environment's MTEP_POW_PORTABLE=1 makes it portable, MTEP_POW_NO_AVX512=1
+// skips AVX-512.
 const char* hashcashMintPath() noexcept;
 
 // MMTP's SHA-256 token: "1:D:TS_MS:RESOURCE::COUNTER:"; valid when D is at

@@ -209,5 +209,110 @@ TEST(MintPath, ShaNiCannotBeForcedWithoutTheExtensions) {
 
 #undef MTEP_SKIP_WITHOUT_SHANI
 
+#define MTEP_SKIP_WITHOUT_AVX512()                                                       \
+  if (!detail::cpuHasAvx512())                                                           \
+  GTEST_SKIP() << "this CPU (or OS) has no AVX-512F, or this is not x86-64: its path is " \
+                  "not taken here"
+
+TEST(MintAvx512, OneBlockOfAbcInEveryLane) {
+  MTEP_SKIP_WITHOUT_AVX512();
+  uint32_t state[detail::kAvx512Lanes][5];
+  unsigned char blocks[detail::kAvx512Lanes][64] = {};
+  for (size_t l = 0; l < detail::kAvx512Lanes; ++l) {
+    const uint32_t init[5] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0};
+    std::memcpy(state[l], init, sizeof init);
+    std::memcpy(blocks[l], "abc", 3);
+    blocks[l][3] = 0x80;
+    blocks[l][63] = 24;  // bits
+  }
+  ASSERT_TRUE(detail::avx512Compress(state, blocks));
+  const uint32_t want[5] = {0xa9993e36, 0x4706816a, 0xba3e2571, 0x7850c26c, 0x9cd0d89d};
+  for (size_t l = 0; l < detail::kAvx512Lanes; ++l) {
+    for (int i = 0; i < 5; ++i) EXPECT_EQ(state[l][i], want[i]) << "lane " << l << ", h" << i;
+  }
+}
+
+TEST(MintAvx512, MatchesOpenSslOnRandomStatesAndBlocks) {
+  MTEP_SKIP_WITHOUT_AVX512();
+  std::mt19937_64 rng(41);
+  for (int round = 0; round < 2000; ++round) {
+    uint32_t state[detail::kAvx512Lanes][5];
+    unsigned char blocks[detail::kAvx512Lanes][64];
+    for (size_t l = 0; l < detail::kAvx512Lanes; ++l) {
+      for (uint32_t& h : state[l]) h = static_cast<uint32_t>(rng());
+      for (unsigned char& b : blocks[l]) b = static_cast<unsigned char>(rng());
+    }
+    uint32_t want[detail::kAvx512Lanes][5];
+    std::memcpy(want, state, sizeof want);
+    for (size_t l = 0; l < detail::kAvx512Lanes; ++l) opensslCompress(want[l], blocks[l]);
+    ASSERT_TRUE(detail::avx512Compress(state, blocks));
+    for (size_t l = 0; l < detail::kAvx512Lanes; ++l) {
+      for (int i = 0; i < 5; ++i) {
+        ASSERT_EQ(state[l][i], want[l][i]) << "round " << round << ", lane " << l << ", h" << i;
+      }
+    }
+  }
+}
+
+TEST(MintAvx512, LanesWithOneSharedMidstateStayIndependent) {
+  MTEP_SKIP_WITHOUT_AVX512();
+  std::mt19937_64 rng(43);
+  uint32_t mid[5];
+  for (uint32_t& h : mid) h = static_cast<uint32_t>(rng());
+  unsigned char base[64];
+  for (unsigned char& b : base) b = static_cast<unsigned char>(rng());
+  for (size_t at = 0; at < 64; ++at) {
+    uint32_t state[detail::kAvx512Lanes][5];
+    unsigned char blocks[detail::kAvx512Lanes][64];
+    uint32_t want[detail::kAvx512Lanes][5];
+    for (size_t l = 0; l < detail::kAvx512Lanes; ++l) {
+      std::memcpy(state[l], mid, sizeof mid);
+      std::memcpy(want[l], mid, sizeof mid);
+      std::memcpy(blocks[l], base, sizeof base);
+      blocks[l][at] = static_cast<unsigned char>('A' + l);
+      opensslCompress(want[l], blocks[l]);
+    }
+    ASSERT_TRUE(detail::avx512Compress(state, blocks));
+    for (size_t l = 0; l < detail::kAvx512Lanes; ++l) {
+      EXPECT_EQ(std::memcmp(state[l], want[l], sizeof want[l]), 0)
+          << "byte " << at << ", lane " << l;
+    }
+  }
+}
+
+TEST(MintAvx512, ForcedPathMintsStampsThatCheckAtEveryAlignment) {
+  MTEP_SKIP_WITHOUT_AVX512();
+  ForcedSha1Path forced(Sha1Path::kAvx512);
+  ASSERT_TRUE(forced.ok());
+  EXPECT_EQ(detail::sha1PathInUse(), Sha1Path::kAvx512);
+  EXPECT_EQ(std::string(hashcashMintPath()).rfind("AVX-512", 0), 0u) << hashcashMintPath();
+  for (size_t len = 1; len <= 70; ++len) {
+    const std::string resource = std::string(len, 'v') + "@x";
+    auto m = mint(pathMintOptions(8, resource, 1));
+    ASSERT_TRUE(m.ok()) << len << ": " << m.error().message();
+    EXPECT_GE(sha1LeadingZeroBits(m->stamp), 8) << m->stamp;
+    const CheckResult r = checkStamp(m->stamp, resource, pathPolicy(8), kPathMintNow);
+    EXPECT_EQ(r.verdict, Verdict::kValid) << "resource length " << len << ": " << r.reason;
+  }
+}
+
+TEST(MintAvx512, ForcedPathOnTwoThreadsAndZeroBits) {
+  MTEP_SKIP_WITHOUT_AVX512();
+  ForcedSha1Path forced(Sha1Path::kAvx512);
+  ASSERT_TRUE(forced.ok());
+  auto m = mint(pathMintOptions(20, "bob@beta.test", 2));
+  ASSERT_TRUE(m.ok()) << m.error().message();
+  EXPECT_EQ(checkStamp(m->stamp, "bob@beta.test", pathPolicy(20), kPathMintNow).verdict,
+            Verdict::kValid);
+  // The first try succeeds, and only it is counted, as on the portable path.
+  auto zero = mint(pathMintOptions(0, "bob@beta.test", 1));
+  ASSERT_TRUE(zero.ok());
+  EXPECT_EQ(zero->tries, 1u);
+  EXPECT_GT(hashcashTriesPerSecond(1, 20), 0.0);
+}
+
+#undef MTEP_SKIP_WITHOUT_AVX512
+
+
 }  // namespace
 }  // namespace mtep::pow
