@@ -246,6 +246,35 @@ int blockZeroBits(const V1Job& job, const unsigned char* block) {
   return stateZeroBits(ctx);
 }
 
+// The last two steps shared by the searches with lanes (SHA-NI, AVX-512).
+
+// The try whose last counter character is kAlphabet[c] passed on h0:
+// with more than 32 bits it is hashed again in full. True when it wins
+// (the stamp is handed to `search`, tries counted up to it).
+bool laneCandidateWins(const V1Job& job, unsigned char* block, size_t last_at,
+                       const unsigned char* counter, size_t c, uint64_t tries, Search& search) {
+  block[last_at] = static_cast<unsigned char>(detail::kAlphabet[c]);
+  if (job.bits <= 32 || blockZeroBits(job, block) >= job.bits) {
+    search.succeed(std::string(reinterpret_cast<const char*>(counter), kCounterWidth));
+    search.tries.fetch_add(tries + c + 1, std::memory_order_relaxed);
+    return true;
+  }
+  block[last_at] = 0;
+  return false;
+}
+
+// After a round of 64 tries: counts them and steps the counter. False when
+// the thread is to stop (counters used up, another thread won, deadline).
+bool nextLaneRound(uint32_t round, uint64_t& tries, unsigned (&digit)[kStepChars],
+                   unsigned char* counter, Search& search) {
+  tries += 64;
+  if (!stepCounter(digit, counter)) {
+    search.tries.fetch_add(tries, std::memory_order_relaxed);
+    return false;
+  }
+  return !shouldStop(round, tries, search);
+}
+
 // SHA-NI keeps SHA-1's state in two registers: A,B,C,D in one (A in the
 // top 32-bit element), E in the top element of another; a message
 // register holds four schedule words, the first in the top element.
@@ -374,23 +403,13 @@ MTEP_SHANI_TARGET void searchV1ShaNi(const V1Job& job, unsigned thread, Search& 
         // h0 decides up to 32 bits; beyond, h0 = 0 makes a candidate that
         // the portable code hashes again in full.
         const auto h0 = static_cast<uint32_t>(_mm_extract_epi32(abcd[l], 3));
-        if (one_word ? h0 < limit : h0 == 0) {
-          block[last_at] = static_cast<unsigned char>(detail::kAlphabet[c + l]);
-          if (one_word || blockZeroBits(job, block) >= job.bits) {
-            search.succeed(std::string(reinterpret_cast<const char*>(counter), kCounterWidth));
-            search.tries.fetch_add(tries + c + l + 1, std::memory_order_relaxed);
-            return;
-          }
-          block[last_at] = 0;
+        if ((one_word ? h0 < limit : h0 == 0) &&
+            laneCandidateWins(job, block, last_at, counter, c + l, tries, search)) {
+          return;
         }
       }
     }
-    tries += 64;
-    if (!stepCounter(digit, counter)) {
-      search.tries.fetch_add(tries, std::memory_order_relaxed);
-      return;
-    }
-    if (shouldStop(round, tries, search)) return;
+    if (!nextLaneRound(round, tries, digit, counter, search)) return;
   }
 }
 
@@ -530,22 +549,13 @@ MTEP_AVX512_TARGET void searchV1Avx512(const V1Job& job, unsigned thread, Search
       while (hit != 0) {
         const unsigned l = static_cast<unsigned>(std::countr_zero(static_cast<unsigned>(hit)));
         hit = static_cast<__mmask16>(hit & (hit - 1));
-        const size_t c = step * kAvx512Lanes + l;
-        block[last_at] = static_cast<unsigned char>(detail::kAlphabet[c]);
-        if (one_word || blockZeroBits(job, block) >= job.bits) {
-          search.succeed(std::string(reinterpret_cast<const char*>(counter), kCounterWidth));
-          search.tries.fetch_add(tries + c + 1, std::memory_order_relaxed);
+        if (laneCandidateWins(job, block, last_at, counter, step * kAvx512Lanes + l, tries,
+                              search)) {
           return;
         }
-        block[last_at] = 0;
       }
     }
-    tries += 64;
-    if (!stepCounter(digit, counter)) {
-      search.tries.fetch_add(tries, std::memory_order_relaxed);
-      return;
-    }
-    if (shouldStop(round, tries, search)) return;
+    if (!nextLaneRound(round, tries, digit, counter, search)) return;
   }
 }
 #endif  // __x86_64__
