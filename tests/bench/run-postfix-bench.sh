@@ -43,6 +43,10 @@
 #   127.0.0.1, as contrib/postfix/main.cf.fragment does; MILTER_SOCKET=unix
 #   over unix-domain sockets in the temp directory.
 #
+#   NULL_MILTER_STEPS (the empty filter's SMFIP_* step mask, decimal or
+#   0x hex; default: mtep-milter's steps) measures what one step costs a
+#   libmilter filter, one change at a time.
+#
 #   VARIANTS (space separated, default all of: postfix null-milter
 #   mtep-cache mtep-nocache opendkim), KEEP=1 (leave the temp directory), BODY_LINES
 #   (default 60: about 4.5 KB of body) change what is run.
@@ -171,6 +175,7 @@ if [[ " $VARIANTS " == *" null-milter "* ]]; then
 #include <netinet/tcp.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 
 /* As mtep-milter does: Nagle off on the listener, inherited by accepted
@@ -187,13 +192,14 @@ static void nodelay(void) {
 }
 
 static int nr_mail; /* MAIL gets no reply */
+static unsigned long steps_wanted = SMFIP_NOCONNECT | SMFIP_NOHELO | SMFIP_NOEOH | SMFIP_NOBODY |
+                                    SMFIP_NOUNKNOWN | SMFIP_NR_HDR | SMFIP_NR_MAIL;
 static sfsistat negotiate(SMFICTX *ctx, unsigned long actions, unsigned long steps,
                           unsigned long f2, unsigned long f3, unsigned long *want_actions,
                           unsigned long *want_steps, unsigned long *want_2, unsigned long *want_3) {
   (void)ctx; (void)actions; (void)f2; (void)f3;
   *want_actions = SMFIF_ADDHDRS | SMFIF_CHGHDRS;
-  *want_steps = steps & (SMFIP_NOCONNECT | SMFIP_NOHELO | SMFIP_NOEOH | SMFIP_NOBODY |
-                         SMFIP_NOUNKNOWN | SMFIP_NR_HDR | SMFIP_NR_MAIL);
+  *want_steps = steps & steps_wanted;
   nr_mail = (*want_steps & SMFIP_NR_MAIL) != 0;
   *want_2 = 0;
   *want_3 = 0;
@@ -211,6 +217,7 @@ static sfsistat cont(SMFICTX *c) { (void)c; return SMFIS_CONTINUE; }
 
 int main(int argc, char **argv) {
   struct smfiDesc d = {0};
+  if (argc == 3) steps_wanted = strtoul(argv[2], NULL, 0);
   d.xxfi_name = "null-milter";
   d.xxfi_version = SMFI_VERSION;
   d.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS;
@@ -223,9 +230,9 @@ int main(int argc, char **argv) {
   d.xxfi_abort = cont;
   d.xxfi_close = cont;
   d.xxfi_negotiate = negotiate;
-  if (argc != 2 || smfi_setconn(argv[1]) != MI_SUCCESS || smfi_register(d) != MI_SUCCESS ||
+  if (argc < 2 || argc > 3 || smfi_setconn(argv[1]) != MI_SUCCESS || smfi_register(d) != MI_SUCCESS ||
       smfi_opensocket(1) != MI_SUCCESS) {
-    fprintf(stderr, "usage: null-milter SOCKET\n");
+    fprintf(stderr, "usage: null-milter SOCKET [STEPS]\n");
     return 1;
   }
   nodelay();
@@ -233,7 +240,8 @@ int main(int argc, char **argv) {
 }
 EOF
   if cc -O2 -Wall -o "$WORK/null-milter" "$WORK/null-milter.c" -lmilter -lpthread 2>"$WORK/null-milter.cc.log"; then
-    "$WORK/null-milter" "$(listenSpec null "$P_NULL")" 2>"$WORK/null-milter.log" &
+    "$WORK/null-milter" "$(listenSpec null "$P_NULL")" ${NULL_MILTER_STEPS:+"$NULL_MILTER_STEPS"} \
+      2>"$WORK/null-milter.log" &
     PIDS+=($!); NULL_PID=$!
     waitMilter null "$P_NULL" null-milter
   else
